@@ -1,0 +1,58 @@
+//! Writing a file so that readers see the old content or the new, never a mix:
+//! write a temporary file in the same directory, fsync it, rename it over the
+//! target, fsync the directory. Used for every file the host owns (staged
+//! blobs, the compile cache); approved writes into the output directory go
+//! through [`crate::run::apply`], which does the same through cap-std.
+
+use std::io::Write as _;
+use std::path::Path;
+
+/// Atomically replace `path` with `bytes`. The parent directory must exist.
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile_in(dir)?;
+    tmp.1.write_all(bytes)?;
+    tmp.1.sync_all()?;
+    std::fs::rename(&tmp.0, path)?;
+    sync_dir(dir)
+}
+
+/// fsync a directory so a rename or create inside it is durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Create a fresh, uniquely named temporary file in `dir`.
+fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    for attempt in 0u32..100 {
+        let name = format!(
+            ".tmp-{}-{}-{attempt}",
+            std::process::id(),
+            crate::run::journal::now_ms()
+        );
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("cannot create a temporary file"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_content_and_leaves_no_temporary_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        super::write(&path, b"one").expect("write");
+        super::write(&path, b"two").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+}

@@ -1,0 +1,78 @@
+//! `host approve`: apply exactly the approved bytes of a waiting run.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use anyhow::bail;
+
+use crate::cli::{Context, present};
+use crate::render::{diff, inert};
+use crate::run::approval;
+
+/// Approve a run's change set and write it. The diff is shown first and a
+/// confirmation asked unless --yes. Every staged byte and every target's
+/// current content are re-verified against the change-set digest the run
+/// requested approval for; on any mismatch nothing is written.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run id (see `host runs`).
+    run: String,
+
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    yes: bool,
+
+    /// Approve only if the change set has this digest (or a prefix of at
+    /// least 8 hex digits), as shown by `host show`.
+    #[arg(long)]
+    digest: Option<String>,
+
+    /// Who is approving [default: $USER].
+    #[arg(long = "as", value_name = "NAME")]
+    approver: Option<String>,
+
+    /// Why (recorded in the journal).
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let mut run = ctx.store().open(&args.run)?;
+    let pending = approval::pending(&run)?;
+    let state = run.state();
+    print!("{}", present::summary(state));
+    println!();
+    for w in &pending.writes {
+        print!("{}", diff(&w.entry.path, w.base.bytes(), &w.bytes));
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "refusing to approve run `{}` without confirmation\nhint: read the diff above, then pass --yes",
+                run.id()
+            );
+        }
+        print!(
+            "\nwrite {} file(s) to {}? [y/N] ",
+            pending.writes.len(),
+            inert(&state.out_dir.display().to_string())
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("not approved; nothing was written");
+            return Ok(ExitCode::from(crate::cli::EXIT_FAILURE));
+        }
+    }
+    let approver = Context::approver(args.approver);
+    let written = approval::approve(&mut run, &approver, args.reason, args.digest.as_deref())?;
+    println!("\nrun {} approved by {}", run.id(), inert(&approver));
+    for path in &written {
+        println!(
+            "wrote {}",
+            inert(&run.state().out_dir.join(path).display().to_string())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,90 @@
+//! The `host` command line: one file per subcommand, each an `Args` struct
+//! with an `execute` function. Data goes to stdout, logs and progress to
+//! stderr; errors are printed once, by `main`, with their cause chain.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod approve;
+mod context;
+mod plugins;
+mod present;
+mod reject;
+mod run;
+mod runs;
+mod show;
+mod status;
+
+pub use context::Context;
+
+/// Exit code of a command that worked.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of an error, or of a run that ended failed or rejected.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of a usage error (printed by clap).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "host",
+    version,
+    about = "Run agent tools and reviewers as sandboxed WebAssembly components, behind a human approval gate.",
+    long_about = "Run agent tools and reviewers as sandboxed WebAssembly components, behind a human approval gate.\n\n\
+Each plugin is a component that can reach only what its manifest (plugin.toml) grants. A run executes the \
+workflow's tool steps, asks the reviewer, and stops waiting for approval. Plugins never write files: they \
+propose writes, and `host approve` applies exactly the approved bytes.",
+    after_help = "Typical session:\n  host run --topic \"wasm sandboxing\"     run the workflow, stop at the approval gate\n  host show <run>                         read the proposed diff and the review\n  host approve <run>                      apply exactly those bytes (or: host reject <run> --reason ...)\n\n\
+Exit codes: 0 success (including a run waiting for approval), 1 error or failed/rejected run, 2 usage error.\n\
+Logs: set HARNESS_LOG (e.g. HARNESS_LOG=debug) or pass -v."
+)]
+pub struct Cli {
+    /// Folder holding the host's own state (runs, journals, staged writes).
+    /// Never reachable from a plugin.
+    #[arg(
+        long,
+        global = true,
+        env = "HARNESS_STATE_DIR",
+        default_value = ".harness"
+    )]
+    pub state_dir: PathBuf,
+
+    /// Folder of the compile cache [default: <state-dir>/cache]. Never reachable from a plugin.
+    #[arg(long, global = true, env = "HARNESS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Show more logs on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Run(run::Args),
+    Show(show::Args),
+    Approve(approve::Args),
+    Reject(reject::Args),
+    Status(status::Args),
+    Runs(runs::Args),
+    Plugins(plugins::Args),
+}
+
+impl Cli {
+    /// Run the chosen subcommand.
+    pub async fn execute(self) -> anyhow::Result<ExitCode> {
+        let ctx = Context::new(self.state_dir, self.cache_dir);
+        match self.command {
+            Command::Run(args) => run::execute(args, &ctx).await,
+            Command::Show(args) => show::execute(args, &ctx),
+            Command::Approve(args) => approve::execute(args, &ctx),
+            Command::Reject(args) => reject::execute(args, &ctx),
+            Command::Status(args) => status::execute(args, &ctx),
+            Command::Runs(args) => runs::execute(args, &ctx),
+            Command::Plugins(args) => plugins::execute(args, &ctx),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Human-readable views of a run, shared by `run`, `status`, `show` and
+//! `approve`. Everything a plugin produced (findings, paths, file contents) is
+//! rendered inert here before it reaches a terminal.
+
+use std::fmt::Write as _;
+
+use crate::render::{diff, inert};
+use crate::run::apply::open_out_dir;
+use crate::run::blobs::Blobs;
+use crate::run::changeset::read_base;
+use crate::run::state::{RunState, RunStatus};
+
+/// Status, steps, review and decision of a run.
+pub fn summary(state: &RunState) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "run {}: {}", state.id, state.status);
+    let _ = write!(out, "  workflow: {}", inert(&state.workflow));
+    if let Some(topic) = state.params.get("topic").and_then(|t| t.as_str()) {
+        let _ = write!(out, "   topic: {}", inert(topic));
+    }
+    let _ = writeln!(
+        out,
+        "\n  output dir: {}",
+        inert(&state.out_dir.display().to_string())
+    );
+    for id in &state.step_order {
+        let Some(step) = state.steps.get(id) else {
+            continue;
+        };
+        let outcome = match (&step.output_sha256, &step.error) {
+            (Some(_), _) => format!("ok in {} ms", step.duration_ms.unwrap_or(0)),
+            (None, Some(e)) => format!("FAILED: {}", inert(e)),
+            (None, None) => "started, not finished".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  step {id} (plugin {}, attempt {}): {outcome}",
+            step.plugin, step.attempt
+        );
+    }
+    if let Some(review) = &state.review {
+        let _ = writeln!(
+            out,
+            "  review by {}: {} - {}",
+            review.plugin,
+            review.verdict,
+            inert(&review.summary)
+        );
+        for f in &review.findings {
+            let path = f
+                .path
+                .as_deref()
+                .map(|p| format!(" ({})", inert(p)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "    [{}] {}{path}", f.severity, inert(&f.message));
+        }
+    }
+    if let Some(cs) = &state.change_set {
+        let digest = state.change_set_digest.as_deref().unwrap_or("");
+        let _ = writeln!(
+            out,
+            "  proposed writes: {} (change set {})",
+            cs.entries.len(),
+            digest
+        );
+        for e in &cs.entries {
+            let kind = if e.base_sha256.is_some() {
+                "replace"
+            } else {
+                "new file"
+            };
+            let applied = if state.applied.contains(&e.path) {
+                ", written"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "    {} ({kind}, {} bytes{applied})",
+                inert(&e.path),
+                e.size
+            );
+        }
+    }
+    if let Some(a) = &state.approval {
+        let reason = a
+            .reason
+            .as_deref()
+            .map(|r| format!(": {}", inert(r)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  approved by {}{reason}", inert(&a.approver));
+    }
+    if let Some(r) = &state.rejection {
+        let reason = r
+            .reason
+            .as_deref()
+            .map(|r| format!(": {}", inert(r)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  rejected by {}{reason}", inert(&r.approver));
+    }
+    if let Some(f) = &state.failure {
+        let _ = writeln!(out, "  reason: {}", inert(f));
+    }
+    out
+}
+
+/// The proposed change set as unified diffs against the current files.
+pub fn diffs(state: &RunState, blobs: &Blobs) -> String {
+    let Some(cs) = &state.change_set else {
+        return String::new();
+    };
+    let out_dir = match open_out_dir(&state.out_dir) {
+        Ok(dir) => Some(dir),
+        Err(_) => None,
+    };
+    let mut out = String::new();
+    for e in &cs.entries {
+        let new = match blobs.get(&e.new_sha256) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                let _ = writeln!(out, "{}: {err}", inert(&e.path));
+                continue;
+            }
+        };
+        let base = out_dir.as_ref().map(|d| read_base(d, &e.path));
+        match base {
+            Some(Ok(base)) => out.push_str(&diff(&e.path, base.bytes(), &new)),
+            Some(Err(err)) => {
+                let _ = writeln!(out, "{}: {err}", inert(&e.path));
+            }
+            None => out.push_str(&diff(&e.path, None, &new)),
+        }
+    }
+    out
+}
+
+/// What the operator can do next.
+pub fn next_steps(state: &RunState) -> String {
+    match state.status {
+        RunStatus::WaitingApproval => format!(
+            "next: `host show {id}` to read the diff, then `host approve {id}` or `host reject {id} --reason \"...\"`\n",
+            id = state.id
+        ),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,33 @@
+//! `host reject`: end a waiting run without writing anything.
+
+use std::process::ExitCode;
+
+use crate::cli::Context;
+use crate::run::approval;
+
+/// Reject a run's proposed writes. Nothing is written; the run ends rejected,
+/// with who rejected it and why in its journal.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run id (see `host runs`).
+    run: String,
+
+    /// Why the change is rejected (recorded in the journal).
+    #[arg(long)]
+    reason: String,
+
+    /// Who is rejecting [default: $USER].
+    #[arg(long = "as", value_name = "NAME")]
+    approver: Option<String>,
+}
+
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let mut run = ctx.store().open(&args.run)?;
+    let approver = Context::approver(args.approver);
+    approval::reject(&mut run, &approver, &args.reason)?;
+    println!(
+        "run {} rejected by {approver}; nothing was written",
+        run.id()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,20 @@
+//! The harness host: runs agent tools and reviewers as sandboxed WebAssembly
+//! components, behind a human approval gate.
+//!
+//! The pipeline, module by module:
+//! [`manifest`] (what an admin granted) → [`grants`] (the one place grants
+//! become a sandbox) → [`runtime`] (engine, compile cache, one fresh instance
+//! per call) → [`workflow`] (what runs, as data) → [`run`] (the journaled state
+//! machine, approval and apply) → [`cli`] (the `host` command).
+
+pub mod atomic_file;
+pub mod cli;
+pub mod contract;
+pub mod digest;
+pub mod grants;
+pub mod manifest;
+pub mod plugin_build;
+pub mod render;
+pub mod run;
+pub mod runtime;
+pub mod workflow;

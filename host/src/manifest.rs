@@ -1,0 +1,709 @@
+//! Plugin manifests (`plugins/<name>/plugin.toml`): strict parsing and static
+//! validation.
+//!
+//! A manifest names the plugin and its component, and lists the capabilities an
+//! admin grants it. Anything not granted is denied. Parsing is strict: the file
+//! is size-capped before it is read, unknown and duplicate keys are errors, and
+//! every error names the file, the key and how to fix it. Checks that need the
+//! file system (canonical paths, the host's own directories) happen when grants
+//! are resolved, in [`crate::grants`].
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file name of a plugin manifest inside its folder.
+pub const MANIFEST_FILE: &str = "plugin.toml";
+
+/// Manifests larger than this are refused before parsing.
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+
+/// The placeholder a mount's `host` may use for the run's workspace directory.
+pub const WORKSPACE_PLACEHOLDER: &str = "${workspace}";
+
+/// Host directories that may never be mounted, even read-only: they expose the
+/// machine's configuration, secrets or devices.
+const FORBIDDEN_MOUNTS: &[&str] = &[
+    "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin",
+    "/sys", "/usr", "/var",
+];
+
+/// A parsed and statically validated plugin manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The manifest file this came from.
+    pub path: PathBuf,
+    /// The folder holding the manifest; relative paths are resolved against it.
+    pub dir: PathBuf,
+    pub name: String,
+    pub kind: PluginKind,
+    /// Absolute path of the component file.
+    pub component: PathBuf,
+    /// Lowercase hex sha256 the component must have, if pinned.
+    pub sha256: Option<String>,
+    /// How to build the component from source, if the plugin ships its source.
+    pub build: Option<BuildCommand>,
+    pub grants: Grants,
+    pub limits: Limits,
+}
+
+/// Which world a plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    Tool,
+    Reviewer,
+}
+
+impl PluginKind {
+    /// The WIT world a component of this kind must target.
+    pub fn world(self) -> &'static str {
+        match self {
+            Self::Tool => "tool",
+            Self::Reviewer => "reviewer",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.world())
+    }
+}
+
+/// A command (argv, no shell) that builds the component, run in the manifest's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildCommand {
+    pub argv: Vec<String>,
+}
+
+/// Capabilities granted to a plugin. The default grants nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub mounts: Vec<Mount>,
+    /// Environment variables set in the guest, in manifest order.
+    pub env: Vec<EnvGrant>,
+    /// Relative path prefixes under which the plugin may *propose* writes.
+    pub writes: Vec<String>,
+}
+
+/// A host directory made visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub host: MountSource,
+    /// Absolute guest path, e.g. `/workspace`.
+    pub guest: String,
+    pub mode: MountMode,
+}
+
+/// Where a mount's host directory comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// The run's `--workspace` directory.
+    Workspace,
+    /// A fixed directory (absolute, or made absolute against the manifest folder).
+    Path(PathBuf),
+}
+
+/// Access mode of a mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MountMode {
+    Read,
+    ReadWrite,
+}
+
+impl std::fmt::Display for MountMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Read => "read",
+            Self::ReadWrite => "read-write",
+        })
+    }
+}
+
+/// One environment variable granted to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvGrant {
+    /// A value written in the manifest.
+    Value { key: String, value: String },
+    /// Copied from the host's environment at load time, if set there.
+    Inherit { key: String },
+}
+
+impl EnvGrant {
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Value { key, .. } | Self::Inherit { key } => key,
+        }
+    }
+}
+
+/// Resource limits of one invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum linear memory of the instance, in bytes.
+    pub memory_bytes: u64,
+    /// Wall-clock limit of one invocation, including time blocked in host calls.
+    pub timeout: std::time::Duration,
+    /// Maximum size of the returned output plus proposed writes, and separately
+    /// of captured stdout/stderr, in bytes.
+    pub max_output_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 * 1024 * 1024,
+            timeout: std::time::Duration::from_secs(10),
+            max_output_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read plugin manifest `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "plugin manifest `{path}` is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit\nhint: a manifest only names a component and its grants; remove whatever else is in it"
+    )]
+    TooLarge { path: PathBuf, size: u64 },
+    #[error("invalid plugin manifest `{path}`: {message}\nhint: {hint}")]
+    Invalid {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+    #[error("cannot list plugins in `{dir}`")]
+    ListDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "no plugins found in `{dir}`\nhint: each plugin is a folder holding a `{MANIFEST_FILE}`; pass the folder that contains them with --plugins"
+    )]
+    NoPlugins { dir: PathBuf },
+    #[error(
+        "two plugins are named `{name}`: `{first}` and `{second}`\nhint: plugin names must be unique; rename one in its [plugin] section"
+    )]
+    DuplicateName {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+}
+
+// ---- raw TOML shape -------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    plugin: RawPlugin,
+    build: Option<RawBuild>,
+    #[serde(default)]
+    grants: RawGrants,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    name: String,
+    kind: PluginKind,
+    component: String,
+    sha256: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    command: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGrants {
+    #[serde(default)]
+    mounts: Vec<RawMount>,
+    #[serde(default)]
+    network: Vec<String>,
+    #[serde(default)]
+    env: RawEnv,
+    #[serde(default)]
+    writes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMount {
+    host: String,
+    guest: String,
+    mode: MountMode,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEnv {
+    #[serde(default)]
+    vars: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    inherit: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLimits {
+    memory_mib: Option<u64>,
+    timeout_ms: Option<u64>,
+    max_output_kib: Option<u64>,
+}
+
+// ---- loading ----------------------------------------------------------------
+
+/// Load every plugin in `dir`: each subfolder holding a `plugin.toml`, sorted by
+/// folder name. Names must be unique.
+pub fn load_dir(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
+    let list_err = |source| ManifestError::ListDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(list_err)? {
+        let entry = entry.map_err(list_err)?;
+        let manifest = entry.path().join(MANIFEST_FILE);
+        if entry.file_type().map_err(list_err)?.is_dir() && manifest.is_file() {
+            folders.push(manifest);
+        }
+    }
+    folders.sort();
+    if folders.is_empty() {
+        return Err(ManifestError::NoPlugins {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let mut manifests: Vec<Manifest> = Vec::with_capacity(folders.len());
+    for path in folders {
+        let manifest = load(&path)?;
+        if let Some(first) = manifests.iter().find(|m| m.name == manifest.name) {
+            return Err(ManifestError::DuplicateName {
+                name: manifest.name,
+                first: first.path.clone(),
+                second: manifest.path,
+            });
+        }
+        manifests.push(manifest);
+    }
+    Ok(manifests)
+}
+
+/// Load and validate one manifest file.
+pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    let read_err = |source| ManifestError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(read_err)?.len();
+    if size > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(read_err)?;
+    let dir = absolute(path.parent().unwrap_or(Path::new(".")));
+    parse(&text, path, &dir)
+}
+
+/// Parse manifest text. `path` is only used in messages; `dir` anchors relative paths.
+pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestError> {
+    let invalid = |message: String, hint: &str| ManifestError::Invalid {
+        path: path.to_path_buf(),
+        message,
+        hint: hint.to_string(),
+    };
+    let raw: RawManifest = toml::from_str(text).map_err(|e| {
+        invalid(
+            e.to_string().trim_end().to_string(),
+            "see the manifest reference in README.md; allowed sections are [plugin], [build], [grants], [[grants.mounts]], [grants.env] and [limits]",
+        )
+    })?;
+
+    let name = raw.plugin.name;
+    if !is_valid_name(&name) {
+        return Err(invalid(
+            format!("key `plugin.name`: `{name}` is not a valid plugin name"),
+            "use 1 to 64 lowercase letters, digits and dashes, starting with a letter",
+        ));
+    }
+
+    if raw.plugin.component.trim().is_empty() {
+        return Err(invalid(
+            "key `plugin.component` is empty".into(),
+            "give the path of the plugin's .wasm component, relative to this manifest",
+        ));
+    }
+    let component = dir.join(&raw.plugin.component);
+    if component.extension().is_some_and(|e| e == "cwasm") {
+        return Err(invalid(
+            format!(
+                "key `plugin.component`: `{}` is a precompiled artifact",
+                raw.plugin.component
+            ),
+            "point at the .wasm component; the host compiles and caches it itself and never loads machine code a plugin ships",
+        ));
+    }
+
+    let sha256 = match raw.plugin.sha256 {
+        Some(pin) => {
+            let pin = pin.to_ascii_lowercase();
+            if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    format!("key `plugin.sha256`: `{pin}` is not a sha256 digest"),
+                    "give 64 hex digits, as printed by `sha256sum component.wasm`, or remove the key",
+                ));
+            }
+            Some(pin)
+        }
+        None => None,
+    };
+
+    let build = match raw.build {
+        Some(b) if b.command.is_empty() || b.command[0].trim().is_empty() => {
+            return Err(invalid(
+                "key `build.command` is empty".into(),
+                "give the build command as a list of arguments, e.g. [\"cargo\", \"build\", \"--target\", \"wasm32-wasip2\"]",
+            ));
+        }
+        Some(b) => Some(BuildCommand { argv: b.command }),
+        None => None,
+    };
+
+    if !raw.grants.network.is_empty() {
+        return Err(invalid(
+            "key `grants.network`: network grants are not supported by this version of the host"
+                .into(),
+            "remove `grants.network`; every plugin runs without network access",
+        ));
+    }
+
+    let mut mounts: Vec<Mount> = Vec::new();
+    for (i, m) in raw.grants.mounts.into_iter().enumerate() {
+        let key = format!("grants.mounts[{i}]");
+        let host = if m.host == WORKSPACE_PLACEHOLDER {
+            MountSource::Workspace
+        } else {
+            let p = Path::new(&m.host);
+            if m.host.is_empty() || has_parent_segment(p) {
+                return Err(invalid(
+                    format!("key `{key}.host`: `{}` is empty or contains `..`", m.host),
+                    "name the directory directly, relative to this manifest or absolute, or use \"${workspace}\"",
+                ));
+            }
+            let joined = lexically_normal(&dir.join(p));
+            if FORBIDDEN_MOUNTS.iter().any(|f| joined == Path::new(f)) {
+                return Err(invalid(
+                    format!(
+                        "key `{key}.host`: mounting `{}` would expose the host system",
+                        joined.display()
+                    ),
+                    "mount only the data directory the plugin needs",
+                ));
+            }
+            MountSource::Path(joined)
+        };
+        let guest_path = Path::new(&m.guest);
+        if !guest_path.is_absolute()
+            || has_parent_segment(guest_path)
+            || m.guest == "/"
+            || lexically_normal(guest_path) != guest_path
+        {
+            return Err(invalid(
+                format!(
+                    "key `{key}.guest`: `{}` is not a plain absolute path",
+                    m.guest
+                ),
+                "use an absolute guest path such as \"/workspace\", without `..`, `.` or a trailing `/`",
+            ));
+        }
+        if let Some(other) = mounts.iter().find(|o| {
+            Path::new(&o.guest).starts_with(guest_path) || guest_path.starts_with(&o.guest)
+        }) {
+            return Err(invalid(
+                format!(
+                    "key `{key}.guest`: `{}` overlaps the mount at `{}`",
+                    m.guest, other.guest
+                ),
+                "give each mount its own guest directory, not nested in another",
+            ));
+        }
+        mounts.push(Mount {
+            host,
+            guest: m.guest,
+            mode: m.mode,
+        });
+    }
+
+    let mut env = Vec::new();
+    for (key, value) in raw.grants.env.vars {
+        check_env_key(&key)
+            .map_err(|m| invalid(format!("key `grants.env.vars`: {m}"), ENV_HINT))?;
+        env.push(EnvGrant::Value { key, value });
+    }
+    for key in raw.grants.env.inherit {
+        check_env_key(&key)
+            .map_err(|m| invalid(format!("key `grants.env.inherit`: {m}"), ENV_HINT))?;
+        if env.iter().any(|e| e.key() == key) {
+            return Err(invalid(
+                format!("key `grants.env.inherit`: `{key}` is also set in `grants.env.vars`"),
+                "grant each variable once",
+            ));
+        }
+        env.push(EnvGrant::Inherit { key });
+    }
+
+    let mut writes = Vec::new();
+    for prefix in raw.grants.writes {
+        let normalized = normalize_write_prefix(&prefix).ok_or_else(|| {
+            invalid(
+                format!("key `grants.writes`: `{prefix}` is not a relative path prefix"),
+                "use relative, `/`-separated prefixes without `..`, such as \"reports/\"",
+            )
+        })?;
+        writes.push(normalized);
+    }
+
+    let defaults = Limits::default();
+    let limits = Limits {
+        memory_bytes: match raw.limits.memory_mib {
+            Some(0) | Some(4097..) => {
+                return Err(invalid(
+                    "key `limits.memory-mib` must be between 1 and 4096".into(),
+                    "64 is plenty for most tools",
+                ));
+            }
+            Some(mib) => mib * 1024 * 1024,
+            None => defaults.memory_bytes,
+        },
+        timeout: match raw.limits.timeout_ms {
+            Some(0) | Some(3_600_001..) => {
+                return Err(invalid(
+                    "key `limits.timeout-ms` must be between 1 and 3600000".into(),
+                    "the default is 10000 (ten seconds)",
+                ));
+            }
+            Some(ms) => std::time::Duration::from_millis(ms),
+            None => defaults.timeout,
+        },
+        max_output_bytes: match raw.limits.max_output_kib {
+            Some(0) | Some(1_048_577..) => {
+                return Err(invalid(
+                    "key `limits.max-output-kib` must be between 1 and 1048576".into(),
+                    "the default is 4096 (4 MiB)",
+                ));
+            }
+            Some(kib) => kib * 1024,
+            None => defaults.max_output_bytes,
+        },
+    };
+
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        name,
+        kind: raw.plugin.kind,
+        component,
+        sha256,
+        build,
+        grants: Grants {
+            mounts,
+            env,
+            writes,
+        },
+        limits,
+    })
+}
+
+const ENV_HINT: &str =
+    "variable names are ASCII letters, digits and `_`, not starting with a digit";
+
+fn check_env_key(key: &str) -> Result<(), String> {
+    let ok = !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{key}` is not a valid variable name"))
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn has_parent_segment(p: &Path) -> bool {
+    p.components().any(|c| c == Component::ParentDir)
+}
+
+/// Normalize a `writes` prefix: relative, `/`-separated, no `.`/`..`/empty
+/// segments. A trailing `/` is kept because it means "inside this directory".
+fn normalize_write_prefix(prefix: &str) -> Option<String> {
+    if prefix.is_empty() || prefix.starts_with('/') || prefix.contains('\\') {
+        return None;
+    }
+    let body = prefix.strip_suffix('/').unwrap_or(prefix);
+    if body
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == ".." || s.chars().any(char::is_control))
+    {
+        return None;
+    }
+    Some(prefix.to_string())
+}
+
+/// Remove `.` segments and duplicate separators without touching the file system.
+fn lexically_normal(p: &Path) -> PathBuf {
+    p.components().filter(|c| *c != Component::CurDir).collect()
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> Manifest {
+        match parse(text, Path::new("p/plugin.toml"), Path::new("/plugins/p")) {
+            Ok(m) => m,
+            Err(e) => panic!("expected manifest to parse: {e}"),
+        }
+    }
+
+    fn parse_err(text: &str) -> String {
+        match parse(text, Path::new("p/plugin.toml"), Path::new("/plugins/p")) {
+            Ok(m) => panic!("expected an error, got {m:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const MINIMAL: &str = "[plugin]\nname = \"p\"\nkind = \"tool\"\ncomponent = \"p.wasm\"\n";
+
+    #[test]
+    fn minimal_manifest_grants_nothing() {
+        let m = parse_ok(MINIMAL);
+        assert_eq!(m.name, "p");
+        assert_eq!(m.kind, PluginKind::Tool);
+        assert_eq!(m.component, Path::new("/plugins/p/p.wasm"));
+        assert_eq!(m.grants, Grants::default());
+        assert_eq!(m.limits, Limits::default());
+    }
+
+    #[test]
+    fn full_manifest_parses() {
+        let m = parse_ok(&format!(
+            "{MINIMAL}sha256 = \"{}\"\n[build]\ncommand = [\"cargo\", \"build\"]\n\
+             [grants]\nwrites = [\"reports/\"]\n[grants.env]\nvars = {{ MODE = \"x\" }}\ninherit = [\"LANG\"]\n\
+             [[grants.mounts]]\nhost = \"${{workspace}}\"\nguest = \"/workspace\"\nmode = \"read\"\n\
+             [[grants.mounts]]\nhost = \"data\"\nguest = \"/data\"\nmode = \"read-write\"\n\
+             [limits]\nmemory-mib = 32\ntimeout-ms = 500\nmax-output-kib = 8\n",
+            "A".repeat(64)
+        ));
+        assert_eq!(m.sha256.as_deref(), Some("a".repeat(64).as_str()));
+        assert_eq!(m.grants.writes, vec!["reports/".to_string()]);
+        assert_eq!(m.grants.mounts[0].host, MountSource::Workspace);
+        assert_eq!(
+            m.grants.mounts[1].host,
+            MountSource::Path(PathBuf::from("/plugins/p/data"))
+        );
+        assert_eq!(m.grants.mounts[1].mode, MountMode::ReadWrite);
+        assert_eq!(m.grants.env.len(), 2);
+        assert_eq!(m.limits.memory_bytes, 32 * 1024 * 1024);
+        assert_eq!(m.limits.timeout, std::time::Duration::from_millis(500));
+        assert_eq!(m.limits.max_output_bytes, 8 * 1024);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = parse_err(&format!("{MINIMAL}[grants]\nnetwrok = []\n"));
+        assert!(e.contains("p/plugin.toml") && e.contains("netwrok"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_key_is_refused() {
+        let e = parse_err(&format!("{MINIMAL}name = \"q\"\n"));
+        assert!(e.contains("name"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        for (extra, key) in [
+            ("[grants]\nwrites = [\"../x\"]\n", "grants.writes"),
+            ("[grants]\nwrites = [\"/abs\"]\n", "grants.writes"),
+            (
+                "[grants]\nnetwork = [\"example.com:443\"]\n",
+                "grants.network",
+            ),
+            (
+                "[[grants.mounts]]\nhost = \"../up\"\nguest = \"/x\"\nmode = \"read\"\n",
+                "grants.mounts[0].host",
+            ),
+            (
+                "[[grants.mounts]]\nhost = \"/etc\"\nguest = \"/x\"\nmode = \"read\"\n",
+                "grants.mounts[0].host",
+            ),
+            (
+                "[[grants.mounts]]\nhost = \"d\"\nguest = \"rel\"\nmode = \"read\"\n",
+                "grants.mounts[0].guest",
+            ),
+            (
+                "[[grants.mounts]]\nhost = \"d\"\nguest = \"/a\"\nmode = \"read\"\n\
+                 [[grants.mounts]]\nhost = \"e\"\nguest = \"/a/b\"\nmode = \"read\"\n",
+                "grants.mounts[1].guest",
+            ),
+            ("[grants.env]\ninherit = [\"1BAD\"]\n", "grants.env.inherit"),
+            ("[limits]\nmemory-mib = 0\n", "limits.memory-mib"),
+        ] {
+            let e = parse_err(&format!("{MINIMAL}{extra}"));
+            assert!(e.contains(key), "expected `{key}` in: {e}");
+            assert!(e.contains("hint:"), "expected a hint in: {e}");
+        }
+    }
+
+    #[test]
+    fn precompiled_component_is_refused() {
+        let e = parse_err("[plugin]\nname = \"p\"\nkind = \"tool\"\ncomponent = \"p.cwasm\"\n");
+        assert!(e.contains("precompiled"), "{e}");
+    }
+
+    #[test]
+    fn invalid_names_are_refused() {
+        for name in ["", "Upper", "1abc", "a_b", "a/b"] {
+            let e = parse_err(&format!(
+                "[plugin]\nname = \"{name}\"\nkind = \"tool\"\ncomponent = \"p.wasm\"\n"
+            ));
+            assert!(e.contains("plugin.name"), "{e}");
+        }
+    }
+
+    #[test]
+    fn oversized_manifest_is_refused_before_parsing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(MANIFEST_FILE);
+        std::fs::write(&path, "#".repeat(MAX_MANIFEST_BYTES as usize + 1)).expect("write");
+        assert!(matches!(load(&path), Err(ManifestError::TooLarge { .. })));
+    }
+}

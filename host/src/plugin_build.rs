@@ -1,0 +1,124 @@
+//! Building plugin components from source with the command their manifest
+//! gives under `[build]` (`host plugins build`, `host run --build`).
+//!
+//! The command runs in the manifest's folder, as an argument list (no shell),
+//! with its output on stderr so stdout stays data. When a command targets
+//! `wasm32-wasip2` and rustup is present, the target is installed first if it
+//! is missing, so a fresh machine needs nothing but Rust.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::manifest::Manifest;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Why a plugin could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot start `{program}` to build plugin `{plugin}`")]
+    Spawn {
+        plugin: String,
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "building plugin `{plugin}` failed: `{command}` exited with {status}\nhint: fix the error printed above, or build the component yourself and run without --build"
+    )]
+    Failed {
+        plugin: String,
+        command: String,
+        status: std::process::ExitStatus,
+    },
+    #[error(
+        "plugin `{plugin}` built, but its component `{path}` does not exist\nhint: make `plugin.component` in {manifest} name the file the build command produces"
+    )]
+    Missing {
+        plugin: String,
+        path: PathBuf,
+        manifest: PathBuf,
+    },
+    #[error(
+        "cannot install the {WASM_TARGET} target: `rustup target add {WASM_TARGET}` failed\nhint: run it yourself and look at its error"
+    )]
+    Target,
+}
+
+/// Build every plugin in `manifests` that has a `[build]` command, in order.
+/// `progress` receives one line per plugin.
+pub fn build_all(manifests: &[&Manifest], progress: &dyn Fn(&str)) -> Result<(), BuildError> {
+    let buildable: Vec<&&Manifest> = manifests.iter().filter(|m| m.build.is_some()).collect();
+    if buildable.iter().any(|m| {
+        m.build
+            .as_ref()
+            .is_some_and(|b| b.argv.iter().any(|a| a == WASM_TARGET))
+    }) {
+        ensure_wasm_target(progress)?;
+    }
+    for (i, manifest) in buildable.iter().enumerate() {
+        let Some(build) = &manifest.build else {
+            continue;
+        };
+        progress(&format!(
+            "building plugin `{}` ({}/{})",
+            manifest.name,
+            i + 1,
+            buildable.len()
+        ));
+        let Some((program, args)) = build.argv.split_first() else {
+            continue;
+        };
+        let status = Command::new(program)
+            .args(args)
+            .current_dir(&manifest.dir)
+            .stdin(Stdio::null())
+            .stdout(std::io::stderr())
+            .status()
+            .map_err(|source| BuildError::Spawn {
+                plugin: manifest.name.clone(),
+                program: program.clone(),
+                source,
+            })?;
+        if !status.success() {
+            return Err(BuildError::Failed {
+                plugin: manifest.name.clone(),
+                command: build.argv.join(" "),
+                status,
+            });
+        }
+        if !manifest.component.is_file() {
+            return Err(BuildError::Missing {
+                plugin: manifest.name.clone(),
+                path: manifest.component.clone(),
+                manifest: manifest.path.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Install the wasm32-wasip2 target through rustup if it is missing. Without
+/// rustup there is nothing to do here: the build itself will say what's wrong.
+fn ensure_wasm_target(progress: &dyn Fn(&str)) -> Result<(), BuildError> {
+    let Ok(listed) = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return Ok(());
+    };
+    if String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    progress(&format!("installing the {WASM_TARGET} target with rustup"));
+    let ok = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .stdin(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok { Ok(()) } else { Err(BuildError::Target) }
+}

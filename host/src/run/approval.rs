@@ -1,0 +1,153 @@
+//! The human decision on a run's change set: approve (then apply) or reject.
+//!
+//! Only a run that is waiting for approval can be decided, and only once. An
+//! approval is bound to the change-set digest the run requested it for; the
+//! apply re-verifies every byte and base file against that digest before the
+//! first write, and records each write in the journal as it lands.
+
+use crate::run::apply::{self, ApplyError, VerifiedWrite};
+use crate::run::changeset::ChangeSet;
+use crate::run::event::Event;
+use crate::run::state::{RunState, RunStatus};
+use crate::run::store::{Run, RunError};
+
+/// Why a decision was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    #[error("run `{id}` is not waiting for approval: it is {status}{detail}")]
+    NotWaiting {
+        id: String,
+        status: RunStatus,
+        detail: String,
+    },
+    #[error(
+        "the digest `{given}` does not match run `{id}`'s change set `{actual}`\nhint: the change set shown by `host show {id}` is the one you can approve; look at it again"
+    )]
+    DigestMismatch {
+        id: String,
+        given: String,
+        actual: String,
+    },
+    #[error("nothing was written: {0}")]
+    Refused(#[source] ApplyError),
+    #[error("applying run `{id}` failed after {applied} of {total} writes")]
+    ApplyFailed {
+        id: String,
+        applied: usize,
+        total: usize,
+        #[source]
+        source: ApplyError,
+    },
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// A change set ready for a decision: every write verified against disk.
+#[derive(Debug)]
+pub struct Pending {
+    pub digest: String,
+    pub writes: Vec<VerifiedWrite>,
+}
+
+/// Refuse unless the run waits for approval, explaining what state it is in.
+pub fn ensure_waiting(state: &RunState) -> Result<(), ApprovalError> {
+    if state.status == RunStatus::WaitingApproval {
+        return Ok(());
+    }
+    let detail = match (&state.approval, &state.rejection, &state.failure) {
+        (Some(a), _, _) => format!(" (approved by {})", a.approver),
+        (_, Some(r), _) => format!(" (rejected by {})", r.approver),
+        (_, _, Some(f)) => format!(" ({f})"),
+        _ => String::new(),
+    };
+    Err(ApprovalError::NotWaiting {
+        id: state.id.clone(),
+        status: state.status,
+        detail,
+    })
+}
+
+/// Verify the waiting run's change set against its blobs and the current files.
+pub fn pending(run: &Run) -> Result<Pending, ApprovalError> {
+    let state = run.state();
+    ensure_waiting(state)?;
+    let change_set = requested_change_set(state);
+    let out = apply::open_out_dir(&state.out_dir).map_err(ApprovalError::Refused)?;
+    let writes = apply::verify(&out, run.blobs(), &change_set).map_err(ApprovalError::Refused)?;
+    Ok(Pending {
+        digest: change_set.digest(),
+        writes,
+    })
+}
+
+fn requested_change_set(state: &RunState) -> ChangeSet {
+    state.change_set.clone().unwrap_or_default()
+}
+
+/// Approve the run's change set and apply it. `expected_digest`, if given (a
+/// prefix of at least 8 hex digits is enough), must match the change set.
+/// Returns the paths written.
+pub fn approve(
+    run: &mut Run,
+    approver: &str,
+    reason: Option<String>,
+    expected_digest: Option<&str>,
+) -> Result<Vec<String>, ApprovalError> {
+    let pending = pending(run)?;
+    let recorded = run.state().change_set_digest.clone().unwrap_or_default();
+    if let Some(given) = expected_digest {
+        if given.len() < 8 || !recorded.starts_with(given) {
+            return Err(ApprovalError::DigestMismatch {
+                id: run.id().to_string(),
+                given: given.to_string(),
+                actual: recorded,
+            });
+        }
+    }
+    if pending.digest != recorded {
+        return Err(ApprovalError::DigestMismatch {
+            id: run.id().to_string(),
+            given: pending.digest,
+            actual: recorded,
+        });
+    }
+    run.record(Event::ApprovalGranted {
+        approver: approver.to_string(),
+        digest: recorded,
+        reason,
+    })?;
+    let out = apply::open_out_dir(&run.state().out_dir).map_err(ApprovalError::Refused)?;
+    let total = pending.writes.len();
+    let mut applied = Vec::with_capacity(total);
+    for write in pending.writes {
+        if let Err(source) = apply::write_file(&out, &write.entry.path, &write.bytes) {
+            run.record(Event::RunFailed {
+                step: None,
+                reason: format!("applying `{}` failed: {source}", write.entry.path),
+            })?;
+            return Err(ApprovalError::ApplyFailed {
+                id: run.id().to_string(),
+                applied: applied.len(),
+                total,
+                source,
+            });
+        }
+        run.record(Event::WriteApplied {
+            path: write.entry.path.clone(),
+            sha256: write.entry.new_sha256.clone(),
+        })?;
+        applied.push(write.entry.path);
+    }
+    run.record(Event::RunCompleted {})?;
+    Ok(applied)
+}
+
+/// Reject the run's change set: nothing is written, the run ends.
+pub fn reject(run: &mut Run, approver: &str, reason: &str) -> Result<(), ApprovalError> {
+    ensure_waiting(run.state())?;
+    run.record(Event::ApprovalRejected {
+        approver: approver.to_string(),
+        reason: reason.to_string(),
+    })?;
+    Ok(())
+}

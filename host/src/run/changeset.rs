@@ -1,0 +1,182 @@
+//! The change set a run asks a person to approve, and its digest.
+//!
+//! Approval binds content, not a flag: the digest covers, for every write, the
+//! normalized target path, the sha256 of the file it replaces (or "absent") and
+//! the sha256 of the new bytes. If any of those differs at apply time, the
+//! approval does not cover what would be written, and nothing is.
+
+use std::path::Path;
+
+use cap_std::fs::Dir;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{sha256_hex, sha256_hex_parts};
+
+/// Every write of a run, sorted by path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    pub entries: Vec<ChangeEntry>,
+}
+
+/// One write of a change set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEntry {
+    /// Normalized relative path under the run's output directory.
+    pub path: String,
+    /// sha256 of the file the write replaces; `None` if it does not exist.
+    pub base_sha256: Option<String>,
+    /// sha256 of the bytes to write.
+    pub new_sha256: String,
+    pub size: u64,
+}
+
+impl ChangeSet {
+    /// Build a change set from entries (any order; sorted here).
+    pub fn new(mut entries: Vec<ChangeEntry>) -> ChangeSet {
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        ChangeSet { entries }
+    }
+
+    /// The digest an approval is bound to.
+    pub fn digest(&self) -> String {
+        let mut parts: Vec<&[u8]> = vec![b"harness-change-set-v1"];
+        for e in &self.entries {
+            parts.push(e.path.as_bytes());
+            parts.push(e.base_sha256.as_deref().unwrap_or("absent").as_bytes());
+            parts.push(e.new_sha256.as_bytes());
+        }
+        sha256_hex_parts(parts)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The current content of a write's target, read without following symlinks.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Base {
+    Absent,
+    File(Vec<u8>),
+}
+
+impl Base {
+    pub fn sha256(&self) -> Option<String> {
+        match self {
+            Base::Absent => None,
+            Base::File(bytes) => Some(sha256_hex(bytes)),
+        }
+    }
+
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Base::Absent => None,
+            Base::File(bytes) => Some(bytes),
+        }
+    }
+}
+
+/// Why a target cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(
+        "`{path}` is a symbolic link (or passes through one); the host never writes through links"
+    )]
+    Symlink { path: String },
+    #[error("`{path}` is not a regular file")]
+    NotAFile { path: String },
+    #[error("cannot read `{path}`")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Read the current content of `path` under `out`. Every component of the path
+/// must be a real directory or file, never a symlink.
+pub fn read_base(out: &Dir, path: &str) -> Result<Base, TargetError> {
+    let io = |source| TargetError::Io {
+        path: path.to_string(),
+        source,
+    };
+    let mut prefix = std::path::PathBuf::new();
+    let components: Vec<&str> = path.split('/').collect();
+    for (i, part) in components.iter().enumerate() {
+        prefix.push(part);
+        let meta = match out.symlink_metadata(&prefix) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Base::Absent),
+            Err(e) => return Err(io(e)),
+        };
+        if meta.file_type().is_symlink() {
+            return Err(TargetError::Symlink {
+                path: path.to_string(),
+            });
+        }
+        let last = i + 1 == components.len();
+        if last && !meta.is_file() || !last && !meta.is_dir() {
+            return Err(TargetError::NotAFile {
+                path: path.to_string(),
+            });
+        }
+    }
+    out.read(Path::new(path)).map(Base::File).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, base: Option<&str>, new: &str) -> ChangeEntry {
+        ChangeEntry {
+            path: path.into(),
+            base_sha256: base.map(str::to_string),
+            new_sha256: new.into(),
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn digest_binds_path_base_and_content() {
+        let a = ChangeSet::new(vec![entry("a", None, "1"), entry("b", Some("2"), "3")]);
+        let reordered = ChangeSet::new(vec![entry("b", Some("2"), "3"), entry("a", None, "1")]);
+        assert_eq!(a.digest(), reordered.digest());
+        for other in [
+            ChangeSet::new(vec![entry("a", None, "1"), entry("c", Some("2"), "3")]),
+            ChangeSet::new(vec![entry("a", Some("0"), "1"), entry("b", Some("2"), "3")]),
+            ChangeSet::new(vec![entry("a", None, "1"), entry("b", Some("2"), "4")]),
+            ChangeSet::new(vec![entry("a", None, "1")]),
+        ] {
+            assert_ne!(a.digest(), other.digest());
+        }
+    }
+
+    #[test]
+    fn base_is_read_without_following_links() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(tmp.path().join("d")).expect("mkdir");
+        std::fs::write(tmp.path().join("d/f"), b"x").expect("write");
+        std::os::unix::fs::symlink("/etc", tmp.path().join("link")).expect("symlink");
+        std::os::unix::fs::symlink("d/f", tmp.path().join("flink")).expect("symlink");
+        let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).expect("open");
+        assert_eq!(
+            read_base(&dir, "d/f").expect("read"),
+            Base::File(b"x".to_vec())
+        );
+        assert_eq!(read_base(&dir, "d/new").expect("read"), Base::Absent);
+        assert_eq!(read_base(&dir, "new/x").expect("read"), Base::Absent);
+        assert!(matches!(
+            read_base(&dir, "link/passwd"),
+            Err(TargetError::Symlink { .. })
+        ));
+        assert!(matches!(
+            read_base(&dir, "flink"),
+            Err(TargetError::Symlink { .. })
+        ));
+        assert!(matches!(
+            read_base(&dir, "d"),
+            Err(TargetError::NotAFile { .. })
+        ));
+    }
+}

@@ -1,0 +1,122 @@
+//! The events a run's journal records. A run's state is whatever these events
+//! say it is ([`super::state`]); nothing else is authoritative.
+//!
+//! Events are serialized as JSON objects tagged by `type`. Unknown fields are
+//! ignored on load so a journal written by a newer host stays readable.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{Finding, LogRecord, Verdict};
+use crate::run::changeset::ChangeSet;
+
+/// One entry of a run's journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The run exists: what it will execute, on what, with which plugins.
+    RunCreated {
+        workflow: String,
+        workflow_digest: String,
+        params: serde_json::Value,
+        workspace: PathBuf,
+        out_dir: PathBuf,
+        plugins: Vec<PluginDigest>,
+    },
+    StepStarted {
+        step: String,
+        plugin: String,
+        attempt: u32,
+    },
+    /// A step finished; its output and proposed writes are staged as blobs.
+    StepSucceeded {
+        step: String,
+        attempt: u32,
+        output_sha256: String,
+        writes: Vec<StagedWrite>,
+        logs: Vec<LogRecord>,
+        duration_ms: u64,
+    },
+    StepFailed {
+        step: String,
+        attempt: u32,
+        error_kind: String,
+        message: String,
+        logs: Vec<LogRecord>,
+    },
+    ReviewCompleted {
+        plugin: String,
+        verdict: Verdict,
+        findings: Vec<Finding>,
+        summary: String,
+        logs: Vec<LogRecord>,
+        duration_ms: u64,
+    },
+    /// The run waits for a person to approve exactly this change set.
+    ApprovalRequested {
+        change_set: ChangeSet,
+        digest: String,
+    },
+    ApprovalGranted {
+        approver: String,
+        digest: String,
+        reason: Option<String>,
+    },
+    ApprovalRejected {
+        approver: String,
+        reason: String,
+    },
+    /// One approved file is on disk with exactly these bytes.
+    WriteApplied {
+        path: String,
+        sha256: String,
+    },
+    RunCompleted {},
+    RunFailed {
+        step: Option<String>,
+        reason: String,
+    },
+    /// The reviewer rejected the run's result; nothing will be written.
+    RunRejectedByReviewer {
+        summary: String,
+    },
+}
+
+impl Event {
+    /// The event's `type` tag, for listings and filters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::RunCreated { .. } => "run_created",
+            Self::StepStarted { .. } => "step_started",
+            Self::StepSucceeded { .. } => "step_succeeded",
+            Self::StepFailed { .. } => "step_failed",
+            Self::ReviewCompleted { .. } => "review_completed",
+            Self::ApprovalRequested { .. } => "approval_requested",
+            Self::ApprovalGranted { .. } => "approval_granted",
+            Self::ApprovalRejected { .. } => "approval_rejected",
+            Self::WriteApplied { .. } => "write_applied",
+            Self::RunCompleted {} => "run_completed",
+            Self::RunFailed { .. } => "run_failed",
+            Self::RunRejectedByReviewer { .. } => "run_rejected_by_reviewer",
+        }
+    }
+}
+
+/// Which exact component a plugin name referred to in this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginDigest {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// A write a step proposed, already checked against the plugin's grant and
+/// staged as a blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedWrite {
+    /// Normalized relative path under the run's output directory.
+    pub path: String,
+    /// sha256 of the staged bytes (the blob's name).
+    pub sha256: String,
+    pub size: u64,
+}

@@ -1,0 +1,285 @@
+//! A run's state, derived by folding its journal. Nothing else is the truth:
+//! there is no separate state file that could disagree with the journal.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::contract::{Finding, LogRecord, Verdict};
+use crate::run::changeset::ChangeSet;
+use crate::run::event::{Event, PluginDigest, StagedWrite};
+use crate::run::journal::Record;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Steps or the review are in progress (or were, when the host stopped).
+    Running,
+    /// Waiting for a person to approve or reject the change set.
+    WaitingApproval,
+    /// Approved; writes are being applied.
+    Applying,
+    /// Finished: approved writes are on disk (or there was nothing to write).
+    Completed,
+    /// Rejected by a person or by the reviewer; nothing was written.
+    Rejected,
+    /// A step, the review or the apply failed.
+    Failed,
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Running => "running",
+            Self::WaitingApproval => "waiting for approval",
+            Self::Applying => "applying",
+            Self::Completed => "completed",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+        })
+    }
+}
+
+/// What is known about one step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepState {
+    pub plugin: String,
+    pub attempt: u32,
+    pub started_ms: u64,
+    /// Set once the step succeeded.
+    pub output_sha256: Option<String>,
+    pub writes: Vec<StagedWrite>,
+    pub logs: Vec<LogRecord>,
+    pub duration_ms: Option<u64>,
+    /// Set if the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// The reviewer's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewState {
+    pub plugin: String,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub summary: String,
+}
+
+/// Who decided on the change set, and when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub approver: String,
+    pub at_ms: u64,
+    pub reason: Option<String>,
+}
+
+/// Everything the journal says about a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunState {
+    pub id: String,
+    pub status: RunStatus,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    pub workflow: String,
+    pub workflow_digest: String,
+    pub params: serde_json::Value,
+    pub workspace: PathBuf,
+    pub out_dir: PathBuf,
+    pub plugins: Vec<PluginDigest>,
+    /// Steps in the order they started.
+    pub steps: BTreeMap<String, StepState>,
+    pub step_order: Vec<String>,
+    pub review: Option<ReviewState>,
+    /// The change set approval was requested for, with its digest.
+    pub change_set: Option<ChangeSet>,
+    pub change_set_digest: Option<String>,
+    pub approval: Option<Decision>,
+    pub rejection: Option<Decision>,
+    /// Paths already written by the apply, in order.
+    pub applied: Vec<String>,
+    pub failure: Option<String>,
+    /// Hash of the last journal record.
+    pub head: String,
+    pub events: u64,
+}
+
+/// A journal that does not describe a run.
+#[derive(Debug, thiserror::Error)]
+#[error("journal of run `{id}` is inconsistent: {reason}")]
+pub struct StateError {
+    pub id: String,
+    pub reason: String,
+}
+
+impl RunState {
+    /// Fold a verified journal into a state.
+    pub fn from_records(id: &str, records: &[Record]) -> Result<RunState, StateError> {
+        let err = |reason: &str| StateError {
+            id: id.to_string(),
+            reason: reason.to_string(),
+        };
+        let (first, rest) = records
+            .split_first()
+            .ok_or_else(|| err("the journal is empty"))?;
+        let Event::RunCreated {
+            workflow,
+            workflow_digest,
+            params,
+            workspace,
+            out_dir,
+            plugins,
+        } = &first.event
+        else {
+            return Err(err("the first event is not run_created"));
+        };
+        let mut state = RunState {
+            id: id.to_string(),
+            status: RunStatus::Running,
+            created_ms: first.at_ms,
+            updated_ms: first.at_ms,
+            workflow: workflow.clone(),
+            workflow_digest: workflow_digest.clone(),
+            params: params.clone(),
+            workspace: workspace.clone(),
+            out_dir: out_dir.clone(),
+            plugins: plugins.clone(),
+            steps: BTreeMap::new(),
+            step_order: Vec::new(),
+            review: None,
+            change_set: None,
+            change_set_digest: None,
+            approval: None,
+            rejection: None,
+            applied: Vec::new(),
+            failure: None,
+            head: first.hash.clone(),
+            events: 1,
+        };
+        for record in rest {
+            state.apply(record).map_err(|reason| err(&reason))?;
+        }
+        Ok(state)
+    }
+
+    /// Apply one more record (as it is appended).
+    pub fn apply(&mut self, record: &Record) -> Result<(), String> {
+        self.updated_ms = record.at_ms;
+        self.head = record.hash.clone();
+        self.events += 1;
+        match &record.event {
+            Event::RunCreated { .. } => return Err("a second run_created event".into()),
+            Event::StepStarted {
+                step,
+                plugin,
+                attempt,
+            } => {
+                if !self.steps.contains_key(step) {
+                    self.step_order.push(step.clone());
+                }
+                self.steps.insert(
+                    step.clone(),
+                    StepState {
+                        plugin: plugin.clone(),
+                        attempt: *attempt,
+                        started_ms: record.at_ms,
+                        output_sha256: None,
+                        writes: Vec::new(),
+                        logs: Vec::new(),
+                        duration_ms: None,
+                        error: None,
+                    },
+                );
+            }
+            Event::StepSucceeded {
+                step,
+                output_sha256,
+                writes,
+                logs,
+                duration_ms,
+                ..
+            } => {
+                let s = self
+                    .steps
+                    .get_mut(step)
+                    .ok_or_else(|| format!("step `{step}` succeeded without starting"))?;
+                s.output_sha256 = Some(output_sha256.clone());
+                s.writes = writes.clone();
+                s.logs = logs.clone();
+                s.duration_ms = Some(*duration_ms);
+            }
+            Event::StepFailed {
+                step,
+                error_kind,
+                message,
+                logs,
+                ..
+            } => {
+                let s = self
+                    .steps
+                    .get_mut(step)
+                    .ok_or_else(|| format!("step `{step}` failed without starting"))?;
+                s.error = Some(format!("{error_kind}: {message}"));
+                s.logs = logs.clone();
+            }
+            Event::ReviewCompleted {
+                plugin,
+                verdict,
+                findings,
+                summary,
+                ..
+            } => {
+                self.review = Some(ReviewState {
+                    plugin: plugin.clone(),
+                    verdict: *verdict,
+                    findings: findings.clone(),
+                    summary: summary.clone(),
+                });
+            }
+            Event::ApprovalRequested { change_set, digest } => {
+                self.change_set = Some(change_set.clone());
+                self.change_set_digest = Some(digest.clone());
+                self.status = RunStatus::WaitingApproval;
+            }
+            Event::ApprovalGranted {
+                approver, reason, ..
+            } => {
+                self.approval = Some(Decision {
+                    approver: approver.clone(),
+                    at_ms: record.at_ms,
+                    reason: reason.clone(),
+                });
+                self.status = RunStatus::Applying;
+            }
+            Event::ApprovalRejected { approver, reason } => {
+                self.rejection = Some(Decision {
+                    approver: approver.clone(),
+                    at_ms: record.at_ms,
+                    reason: Some(reason.clone()),
+                });
+                self.status = RunStatus::Rejected;
+            }
+            Event::WriteApplied { path, .. } => self.applied.push(path.clone()),
+            Event::RunCompleted {} => self.status = RunStatus::Completed,
+            Event::RunFailed { reason, .. } => {
+                self.failure = Some(reason.clone());
+                self.status = RunStatus::Failed;
+            }
+            Event::RunRejectedByReviewer { summary } => {
+                self.failure = Some(format!("the reviewer rejected the result: {summary}"));
+                self.status = RunStatus::Rejected;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every write staged by the run's steps, in step order.
+    pub fn staged_writes(&self) -> impl Iterator<Item = (&str, &StagedWrite)> {
+        self.step_order.iter().flat_map(move |id| {
+            self.steps
+                .get(id)
+                .into_iter()
+                .flat_map(move |s| s.writes.iter().map(move |w| (id.as_str(), w)))
+        })
+    }
+}

@@ -1,0 +1,505 @@
+//! One invocation of a plugin: a fresh store and instance, bounded in
+//! memory, time and output, torn down afterwards.
+//!
+//! Why a fresh store per call: a store owns the instance's memories, globals,
+//! tables and WASI resources. Reusing one would let a plugin carry state (or a
+//! corrupted heap after a trap) from one step or run into the next. A new
+//! store per call from the plugin's `InstancePre` costs tens of microseconds.
+//!
+//! Why two deadlines: the epoch deadline (set *before* instantiation, so a
+//! start function is covered too) traps a guest that spins in wasm code, but
+//! epochs are only checked while wasm runs; a guest blocked in a host call
+//! (say, a WASI poll) is stopped by the wall-clock `tokio` timeout around the
+//! whole instantiate-and-call, which drops the call and the store.
+//!
+//! Limits: memory is capped per store across all its memories (the manifest's
+//! `memory-mib`), instance/table/memory counts are bounded, stdout and stderr
+//! are in-memory pipes of `max-output-kib` each, and the returned output plus
+//! proposed writes must fit `max-output-kib` as well.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+use super::engine::deadline_ticks;
+use super::logs::LogCollector;
+use crate::contract::{Descriptor, LogLevel, LogRecord, PluginError, Review, ToolOutput};
+use crate::grants::{ResolvedGrants, inert};
+use crate::manifest::Limits;
+
+/// Core instances, tables and memories one store may create. A Rust
+/// component needs a handful; generous enough for Python and JS components.
+const MAX_INSTANCES: usize = 64;
+const MAX_TABLES: usize = 64;
+const MAX_MEMORIES: usize = 8;
+/// Most bytes of stderr quoted in a trap message (the rest is in the logs).
+const TRAP_STDERR_EXCERPT: usize = 512;
+
+/// The result of a successful invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation<T> {
+    pub value: T,
+    /// Host `log` lines, then stdout (info) and stderr (warn) lines.
+    pub logs: Vec<LogRecord>,
+    /// Wall-clock time of instantiation plus the call.
+    pub duration: Duration,
+}
+
+/// How an invocation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The guest trapped (a panic, an illegal operation, `exit`).
+    Trap,
+    /// The guest ran past its `timeout-ms`.
+    Timeout,
+    /// Output, proposed writes, stdout or stderr exceeded `max-output-kib`.
+    OutputTooLarge,
+    /// The guest needed more memory than its `memory-mib` and trapped.
+    MemoryLimit,
+    /// The host could not run the invocation (wrong call for the plugin's
+    /// kind, instance pool exhausted, a mount vanished).
+    Internal,
+}
+
+impl FailureKind {
+    /// Stable kebab-case name, for journals and `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trap => "trap",
+            Self::Timeout => "timeout",
+            Self::OutputTooLarge => "output-too-large",
+            Self::MemoryLimit => "memory-limit",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed invocation: the plugin produced no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeFailure {
+    pub plugin: String,
+    pub kind: FailureKind,
+    /// What went wrong, for humans (for traps, the trap's root cause and the
+    /// end of stderr).
+    pub message: String,
+    /// Whatever the plugin logged before it failed.
+    pub logs: Vec<LogRecord>,
+}
+
+impl std::fmt::Display for InvokeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plugin = &self.plugin;
+        let message = &self.message;
+        match self.kind {
+            FailureKind::Trap => write!(f, "plugin `{plugin}` trapped: {message}"),
+            FailureKind::Timeout => write!(
+                f,
+                "plugin `{plugin}` {message}\nhint: raise `[limits] timeout-ms` in its manifest if the work is legitimately slow"
+            ),
+            FailureKind::OutputTooLarge => write!(
+                f,
+                "plugin `{plugin}` produced too much output: {message}\nhint: raise `[limits] max-output-kib` in its manifest, or make the plugin produce less"
+            ),
+            FailureKind::MemoryLimit => write!(
+                f,
+                "plugin `{plugin}` ran out of memory: {message}\nhint: raise `[limits] memory-mib` in its manifest"
+            ),
+            FailureKind::Internal => write!(f, "plugin `{plugin}` could not be invoked: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for InvokeFailure {}
+
+/// Human form of a duration: `10s`, `250ms`, `1500ms`.
+pub(crate) fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms >= 1000 && ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// The data of one invocation's store.
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: InvocationLimiter,
+    pub(crate) logs: LogCollector,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// `StoreLimits` plus a cap on the store's *total* linear memory (a component
+/// may have several memories) and a record of whether growth was refused, so
+/// a resulting trap can be reported as a memory limit.
+struct InvocationLimiter {
+    limits: StoreLimits,
+    memory_cap: usize,
+    memory_total: usize,
+    memory_denied: bool,
+}
+
+impl ResourceLimiter for InvocationLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let delta = desired.saturating_sub(current);
+        let allowed = self.limits.memory_growing(current, desired, maximum)?
+            && self.memory_total.saturating_add(delta) <= self.memory_cap;
+        if allowed {
+            self.memory_total += delta;
+        } else {
+            self.memory_denied = true;
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// Size of a result as counted against `max-output-kib`.
+pub(crate) trait OutputSize {
+    fn output_size(&self) -> u64;
+}
+
+fn len(s: &str) -> u64 {
+    s.len() as u64
+}
+
+impl OutputSize for Descriptor {
+    fn output_size(&self) -> u64 {
+        len(&self.name) + len(&self.summary) + len(&self.input_schema)
+    }
+}
+
+impl OutputSize for Result<ToolOutput, PluginError> {
+    fn output_size(&self) -> u64 {
+        match self {
+            Ok(o) => {
+                len(&o.output)
+                    + o.writes
+                        .iter()
+                        .map(|w| len(&w.path) + w.contents.len() as u64)
+                        .sum::<u64>()
+            }
+            Err(e) => len(&e.message),
+        }
+    }
+}
+
+impl OutputSize for Result<Review, PluginError> {
+    fn output_size(&self) -> u64 {
+        match self {
+            Ok(r) => {
+                len(&r.summary)
+                    + r.findings
+                        .iter()
+                        .map(|f| len(&f.message) + f.path.as_deref().map_or(0, len))
+                        .sum::<u64>()
+            }
+            Err(e) => len(&e.message),
+        }
+    }
+}
+
+/// What an invocation needs from its plugin.
+pub(crate) struct InvokeEnv<'a> {
+    pub(crate) plugin: &'a Arc<str>,
+    pub(crate) engine: &'a Engine,
+    pub(crate) grants: &'a ResolvedGrants,
+    pub(crate) limits: &'a Limits,
+    pub(crate) epoch_tick: Duration,
+    pub(crate) timeout_grace: Duration,
+}
+
+impl InvokeEnv<'_> {
+    pub(crate) fn failure(
+        &self,
+        kind: FailureKind,
+        message: String,
+        logs: Vec<LogRecord>,
+    ) -> InvokeFailure {
+        InvokeFailure {
+            plugin: self.plugin.to_string(),
+            kind,
+            message,
+            logs,
+        }
+    }
+}
+
+/// Run `call` (instantiate + one export call) in a fresh, bounded store.
+pub(crate) async fn run<T: OutputSize>(
+    env: InvokeEnv<'_>,
+    call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<T>,
+) -> Result<Invocation<T>, InvokeFailure> {
+    let start = Instant::now();
+    let max_output = usize::try_from(env.limits.max_output_bytes).unwrap_or(usize::MAX);
+    let stdout = MemoryOutputPipe::new(max_output);
+    let stderr = MemoryOutputPipe::new(max_output);
+    let wasi = env
+        .grants
+        .wasi_ctx(stdout.clone(), stderr.clone())
+        .map_err(|e| env.failure(FailureKind::Internal, e.to_string(), Vec::new()))?;
+    let memory_cap = usize::try_from(env.limits.memory_bytes).unwrap_or(usize::MAX);
+    let limiter = InvocationLimiter {
+        limits: StoreLimitsBuilder::new()
+            .memory_size(memory_cap)
+            .instances(MAX_INSTANCES)
+            .tables(MAX_TABLES)
+            .memories(MAX_MEMORIES)
+            .build(),
+        memory_cap,
+        memory_total: 0,
+        memory_denied: false,
+    };
+    let mut store = Store::new(
+        env.engine,
+        StoreState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter,
+            logs: LogCollector::new(env.plugin.clone()),
+        },
+    );
+    store.limiter(|s| &mut s.limiter);
+    // Before instantiation, so start functions run under the deadline too.
+    store.set_epoch_deadline(deadline_ticks(env.limits.timeout, env.epoch_tick));
+    store.epoch_deadline_trap();
+
+    let outcome =
+        tokio::time::timeout(env.limits.timeout + env.timeout_grace, call(&mut store)).await;
+    let duration = start.elapsed();
+
+    let state = store.into_data();
+    let memory_denied = state.limiter.memory_denied;
+    let mut logs = state.logs.finish();
+    let stdout = stdout.contents();
+    let stderr = stderr.contents();
+    let mut stdio = LogCollector::new(env.plugin.clone());
+    stdio.push_output(LogLevel::Info, &stdout);
+    stdio.push_output(LogLevel::Warn, &stderr);
+    logs.extend(stdio.finish());
+
+    let timed_out = || format!("timed out after {}", human(env.limits.timeout));
+    match outcome {
+        Err(_elapsed) => Err(env.failure(FailureKind::Timeout, timed_out(), logs)),
+        Ok(Err(error)) => {
+            tracing::debug!(plugin = %env.plugin, error = ?error, "invocation failed");
+            let (kind, message) = if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+                (FailureKind::Timeout, timed_out())
+            } else if error.is::<wasmtime::PoolConcurrencyLimitError>() {
+                (
+                    FailureKind::Internal,
+                    format!(
+                        "{}; too many plugin instances are running at once",
+                        error.root_cause()
+                    ),
+                )
+            } else if memory_denied {
+                (
+                    FailureKind::MemoryLimit,
+                    format!(
+                        "the {}-byte limit was reached ({})",
+                        env.limits.memory_bytes,
+                        error.root_cause()
+                    ),
+                )
+            } else if stdout.len() >= max_output || stderr.len() >= max_output {
+                let stream = if stdout.len() >= max_output {
+                    "stdout"
+                } else {
+                    "stderr"
+                };
+                (
+                    FailureKind::OutputTooLarge,
+                    format!(
+                        "{stream} reached its {max_output}-byte limit and the plugin trapped ({})",
+                        error.root_cause()
+                    ),
+                )
+            } else {
+                (FailureKind::Trap, trap_message(&error, &stderr))
+            };
+            Err(env.failure(kind, message, logs))
+        }
+        Ok(Ok(value)) => {
+            let size = value.output_size();
+            if size > env.limits.max_output_bytes {
+                return Err(env.failure(
+                    FailureKind::OutputTooLarge,
+                    format!(
+                        "its result and proposed writes total {size} bytes, over the {}-byte limit",
+                        env.limits.max_output_bytes
+                    ),
+                    logs,
+                ));
+            }
+            Ok(Invocation {
+                value,
+                logs,
+                duration,
+            })
+        }
+    }
+}
+
+/// The trap's root cause, and the end of stderr (where a guest's panic
+/// message lands), rendered inert.
+fn trap_message(error: &wasmtime::Error, stderr: &[u8]) -> String {
+    let mut message = match error.downcast_ref::<I32Exit>() {
+        Some(exit) => format!("it exited with status {}", exit.0),
+        None => error.root_cause().to_string(),
+    };
+    let stderr = String::from_utf8_lossy(stderr);
+    let tail: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .rev()
+        .take(2)
+        .collect();
+    if !tail.is_empty() {
+        let joined: Vec<&str> = tail.into_iter().rev().collect();
+        let mut excerpt = joined.join(" / ");
+        if excerpt.len() > TRAP_STDERR_EXCERPT {
+            let mut cut = TRAP_STDERR_EXCERPT;
+            while !excerpt.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            excerpt.truncate(cut);
+            excerpt.push('…');
+        }
+        message.push_str(&format!(" (stderr: {})", inert(&excerpt)));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(kind: FailureKind, message: &str) -> String {
+        InvokeFailure {
+            plugin: "search".into(),
+            kind,
+            message: message.into(),
+            logs: Vec::new(),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn failures_display_plugin_and_cause() {
+        assert_eq!(
+            failure(
+                FailureKind::Timeout,
+                &format!("timed out after {}", human(Duration::from_secs(10)))
+            )
+            .lines()
+            .next(),
+            Some("plugin `search` timed out after 10s")
+        );
+        assert_eq!(
+            failure(
+                FailureKind::Trap,
+                "wasm trap: wasm `unreachable` instruction executed"
+            ),
+            "plugin `search` trapped: wasm trap: wasm `unreachable` instruction executed"
+        );
+        assert!(failure(FailureKind::MemoryLimit, "x").contains("memory-mib"));
+        assert!(failure(FailureKind::OutputTooLarge, "x").contains("max-output-kib"));
+    }
+
+    #[test]
+    fn durations_are_human() {
+        assert_eq!(human(Duration::from_secs(10)), "10s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn trap_message_quotes_the_end_of_stderr_inertly() {
+        let error = wasmtime::Error::new(Trap::UnreachableCodeReached);
+        let m = trap_message(
+            &error,
+            b"noise\nthread 'main' panicked at src/lib.rs:3:5:\n\x1b[31mboom\n",
+        );
+        assert!(
+            m.starts_with("wasm trap: wasm `unreachable` instruction executed"),
+            "{m}"
+        );
+        assert!(
+            m.ends_with("(stderr: thread 'main' panicked at src/lib.rs:3:5: / \\u{1b}[31mboom)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn limiter_caps_total_memory_across_memories() {
+        let mut l = InvocationLimiter {
+            limits: StoreLimitsBuilder::new().memory_size(100).build(),
+            memory_cap: 100,
+            memory_total: 0,
+            memory_denied: false,
+        };
+        assert!(l.memory_growing(0, 60, None).expect("ok"));
+        assert!(!l.memory_denied);
+        // A second memory of 60 would exceed the store-wide 100.
+        assert!(!l.memory_growing(0, 60, None).expect("ok"));
+        assert!(l.memory_denied);
+        assert!(l.memory_growing(60, 100, None).expect("ok"));
+    }
+
+    #[test]
+    fn output_size_counts_output_and_writes() {
+        let r: Result<ToolOutput, PluginError> = Ok(ToolOutput {
+            output: "12345".into(),
+            writes: vec![crate::contract::ProposedWrite {
+                path: "ab".into(),
+                contents: vec![0; 10],
+            }],
+        });
+        assert_eq!(r.output_size(), 17);
+    }
+}

@@ -1,0 +1,627 @@
+//! Loading a plugin: from a manifest to a pre-linked, ready-to-instantiate
+//! component.
+//!
+//! The steps, each with its own error naming the plugin and its manifest:
+//! resolve grants; read the component (size-capped) and check a pinned
+//! sha256; refuse anything that is not a component (a core module, a
+//! precompiled artifact, text, garbage, an empty file) before the compiler
+//! sees it; compile through the cache; check that the component exports the
+//! world its manifest claims at this contract's version and imports nothing
+//! the host does not provide; then pre-link it once. Loading compiles, which
+//! can take seconds for large components: call it from a blocking context.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::Runtime;
+use super::bindings::{reviewer, tool};
+use super::invoke::StoreState;
+use super::logs::LogCollector;
+use super::plugin::{KindPre, Plugin, PluginParts};
+use crate::contract::WIT_PACKAGE;
+use crate::grants::{GrantContext, GrantError, ResolvedGrants};
+use crate::manifest::{Manifest, PluginKind};
+
+/// Components larger than this are refused before they are read.
+pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The host interface plugins may import, besides WASI.
+const HOST_IMPORTS: &[&str] = &["harness:plugin/host@0.1.0", "harness:plugin/types@0.1.0"];
+
+/// WASI 0.2 interfaces linked by `wasmtime_wasi::p2::add_to_linker_async`.
+/// What they can reach is decided per plugin by its grants.
+const WASI_IMPORTS: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stderr",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stderr",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/preopens",
+    "wasi:filesystem/types",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:random/random",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/ip-name-lookup",
+    "wasi:sockets/network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+];
+const WASI_VERSION_PREFIX: &str = "0.2.";
+
+/// Why a plugin could not be loaded. Boxed, so `Result<Plugin, LoadError>`
+/// stays small; match on [`LoadError::kind`].
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct LoadError(Box<LoadErrorKind>);
+
+impl LoadError {
+    pub fn kind(&self) -> &LoadErrorKind {
+        &self.0
+    }
+}
+
+impl From<LoadErrorKind> for LoadError {
+    fn from(kind: LoadErrorKind) -> Self {
+        Self(Box::new(kind))
+    }
+}
+
+impl From<GrantError> for LoadError {
+    fn from(e: GrantError) -> Self {
+        LoadErrorKind::Grants(e).into()
+    }
+}
+
+/// The ways loading a plugin fails.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadErrorKind {
+    #[error(transparent)]
+    Grants(GrantError),
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): key `limits.memory-mib` asks for {asked_mib} MiB, but this host allows at most {cap_mib} MiB per plugin\nhint: lower `limits.memory-mib`, or start the host with a higher memory cap"
+    )]
+    MemoryOverCap {
+        plugin: String,
+        manifest: PathBuf,
+        asked_mib: u64,
+        cap_mib: u64,
+    },
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): cannot read component `{component}`: {error}\nhint: build the plugin first (its manifest's [build] command), or fix `plugin.component`"
+    )]
+    Read {
+        plugin: String,
+        manifest: PathBuf,
+        component: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): component `{component}` is {size} bytes, over the {MAX_COMPONENT_BYTES}-byte limit\nhint: this is not a plugin component; check `plugin.component`"
+    )]
+    TooLarge {
+        plugin: String,
+        manifest: PathBuf,
+        component: PathBuf,
+        size: u64,
+    },
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): component `{component}` has sha256 {actual}, but `plugin.sha256` pins {expected}\nhint: if you rebuilt the plugin on purpose, update `plugin.sha256`; otherwise the file was replaced and must not be run"
+    )]
+    HashMismatch {
+        plugin: String,
+        manifest: PathBuf,
+        component: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): `{component}` is not a WebAssembly component: {what}\nhint: {hint}"
+    )]
+    NotAComponent {
+        plugin: String,
+        manifest: PathBuf,
+        component: PathBuf,
+        what: &'static str,
+        hint: &'static str,
+    },
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): cannot compile component `{component}`: {message}\nhint: the file is damaged or was built by an incompatible toolchain; rebuild it for wasm32-wasip2"
+    )]
+    Compile {
+        plugin: String,
+        manifest: PathBuf,
+        component: PathBuf,
+        message: String,
+    },
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): the component does not export `{expected}` (the `{kind}` world of {WIT_PACKAGE}); it exports {found}\nhint: {hint}"
+    )]
+    WrongExport {
+        plugin: String,
+        manifest: PathBuf,
+        kind: PluginKind,
+        expected: String,
+        found: String,
+        hint: String,
+    },
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): the component imports `{import}`, which this host does not provide\nhint: {hint}"
+    )]
+    UnknownImport {
+        plugin: String,
+        manifest: PathBuf,
+        import: String,
+        hint: String,
+    },
+    #[error(
+        "plugin `{plugin}` (`{manifest}`): cannot link the component: {message}\nhint: rebuild the plugin against wit/ of {WIT_PACKAGE} and WASI 0.2"
+    )]
+    Link {
+        plugin: String,
+        manifest: PathBuf,
+        message: String,
+    },
+}
+
+/// The linker shared by every plugin: WASI 0.2 plus `harness:plugin/host`.
+/// Both worlds import the same interfaces, so one linker serves both kinds.
+pub(crate) fn host_linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    tool::Tool::add_to_linker::<StoreState, HasSelf<LogCollector>>(&mut linker, |s| &mut s.logs)?;
+    Ok(linker)
+}
+
+pub(crate) fn load(
+    rt: &Runtime,
+    manifest: &Manifest,
+    ctx: &GrantContext<'_>,
+) -> Result<Plugin, LoadError> {
+    let plugin = || manifest.name.clone();
+    let manifest_path = || manifest.path.clone();
+    let component_path = || manifest.component.clone();
+
+    if manifest.limits.memory_bytes > rt.config.max_memory_bytes {
+        return Err(LoadErrorKind::MemoryOverCap {
+            plugin: plugin(),
+            manifest: manifest_path(),
+            asked_mib: manifest.limits.memory_bytes >> 20,
+            cap_mib: rt.config.max_memory_bytes >> 20,
+        }
+        .into());
+    }
+
+    let grants = ResolvedGrants::resolve(manifest, ctx)?;
+
+    let read_err = |error| LoadErrorKind::Read {
+        plugin: plugin(),
+        manifest: manifest_path(),
+        component: component_path(),
+        error,
+    };
+    let size = std::fs::metadata(&manifest.component)
+        .map_err(read_err)?
+        .len();
+    if size > MAX_COMPONENT_BYTES {
+        return Err(LoadErrorKind::TooLarge {
+            plugin: plugin(),
+            manifest: manifest_path(),
+            component: component_path(),
+            size,
+        }
+        .into());
+    }
+    let bytes = std::fs::read(&manifest.component).map_err(read_err)?;
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    let sha256 = hex::encode(digest);
+    if let Some(expected) = &manifest.sha256
+        && *expected != sha256
+    {
+        return Err(LoadErrorKind::HashMismatch {
+            plugin: plugin(),
+            manifest: manifest_path(),
+            component: component_path(),
+            expected: expected.clone(),
+            actual: sha256,
+        }
+        .into());
+    }
+    if let Some((what, hint)) = not_a_component(&bytes) {
+        return Err(LoadErrorKind::NotAComponent {
+            plugin: plugin(),
+            manifest: manifest_path(),
+            component: component_path(),
+            what,
+            hint,
+        }
+        .into());
+    }
+
+    let (component, cache) = rt
+        .cache
+        .load_or_compile(&rt.engine, &bytes, &digest)
+        .map_err(|e| LoadErrorKind::Compile {
+            plugin: plugin(),
+            manifest: manifest_path(),
+            component: component_path(),
+            message: format!("{e:#}"),
+        })?;
+    drop(bytes);
+
+    check_exports(manifest, &component, &rt.engine)?;
+    check_imports(manifest, &component, &rt.engine)?;
+
+    let link_err = |e: wasmtime::Error| LoadErrorKind::Link {
+        plugin: plugin(),
+        manifest: manifest_path(),
+        message: format!("{e:#}"),
+    };
+    let pre = rt.linker.instantiate_pre(&component).map_err(link_err)?;
+    let pre = match manifest.kind {
+        PluginKind::Tool => KindPre::Tool(tool::ToolPre::new(pre).map_err(link_err)?),
+        PluginKind::Reviewer => {
+            KindPre::Reviewer(reviewer::ReviewerPre::new(pre).map_err(link_err)?)
+        }
+    };
+
+    tracing::info!(plugin = %manifest.name, kind = %manifest.kind, sha256 = %sha256, cache = ?cache, "plugin loaded");
+    Ok(Plugin::new(PluginParts {
+        manifest: manifest.clone(),
+        name: Arc::from(manifest.name.as_str()),
+        sha256,
+        grants,
+        engine: rt.engine.clone(),
+        pre,
+        ticker: rt.ticker.clone(),
+        timeout_grace: rt.config.timeout_grace,
+        cache,
+    }))
+}
+
+/// The export a plugin of `kind` must have.
+pub(crate) fn expected_export(kind: PluginKind) -> String {
+    let (package, version) = split_version(WIT_PACKAGE);
+    format!("{package}/{}-plugin@{version}", kind.world())
+}
+
+fn split_version(name: &str) -> (&str, &str) {
+    name.split_once('@').unwrap_or((name, ""))
+}
+
+fn check_exports(
+    manifest: &Manifest,
+    component: &Component,
+    engine: &Engine,
+) -> Result<(), LoadError> {
+    let expected = expected_export(manifest.kind);
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if exports.contains(&expected) {
+        return Ok(());
+    }
+    let (expected_unversioned, _) = split_version(&expected);
+    let other_kind = match manifest.kind {
+        PluginKind::Tool => PluginKind::Reviewer,
+        PluginKind::Reviewer => PluginKind::Tool,
+    };
+    let hint = if exports.contains(&expected_export(other_kind)) {
+        format!(
+            "the component is a {other_kind}, but its manifest says kind = \"{}\"; fix `plugin.kind`, or rebuild the plugin as a {}",
+            manifest.kind, manifest.kind
+        )
+    } else if let Some(other) = exports
+        .iter()
+        .find(|e| split_version(e).0 == expected_unversioned)
+    {
+        format!(
+            "the component was built against version {} of the contract; this host serves {WIT_PACKAGE}: rebuild it against wit/ of this version",
+            split_version(other).1
+        )
+    } else {
+        format!(
+            "build the plugin for the `{}` world of {WIT_PACKAGE} (the SDK does this for you)",
+            manifest.kind.world()
+        )
+    };
+    let found = if exports.is_empty() {
+        "nothing".to_string()
+    } else {
+        exports
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(LoadErrorKind::WrongExport {
+        plugin: manifest.name.clone(),
+        manifest: manifest.path.clone(),
+        kind: manifest.kind,
+        expected,
+        found,
+        hint,
+    }
+    .into())
+}
+
+fn check_imports(
+    manifest: &Manifest,
+    component: &Component,
+    engine: &Engine,
+) -> Result<(), LoadError> {
+    let ty = component.component_type();
+    for (name, _) in ty.imports(engine) {
+        if is_provided_import(name) {
+            continue;
+        }
+        let (unversioned, _) = split_version(name);
+        let hint = if unversioned.starts_with("harness:plugin/") {
+            format!(
+                "the component was built against another version of the contract; rebuild it against wit/ of {WIT_PACKAGE}"
+            )
+        } else if unversioned.starts_with("wasi:http/") {
+            "this host does not provide wasi:http: plugins run without network access".to_string()
+        } else if WASI_IMPORTS.contains(&unversioned) {
+            "this host provides WASI 0.2.x; rebuild the plugin with a toolchain that targets WASI 0.2 (wasm32-wasip2)".to_string()
+        } else {
+            format!(
+                "plugins may import only WASI 0.2 (cli, clocks, filesystem, io, random, sockets) and {}; remove the dependency that pulls this import in",
+                HOST_IMPORTS[0]
+            )
+        };
+        return Err(LoadErrorKind::UnknownImport {
+            plugin: manifest.name.clone(),
+            manifest: manifest.path.clone(),
+            import: name.to_string(),
+            hint,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn is_provided_import(name: &str) -> bool {
+    if HOST_IMPORTS.contains(&name) {
+        return true;
+    }
+    match name.split_once('@') {
+        Some((interface, version)) => {
+            WASI_IMPORTS.contains(&interface) && version.starts_with(WASI_VERSION_PREFIX)
+        }
+        None => false,
+    }
+}
+
+/// Why `bytes` cannot be a component, with a hint, or `None` if they look
+/// like one (binary component preamble).
+fn not_a_component(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    const REBUILD: &str = "build the plugin for wasm32-wasip2 (e.g. `cargo build --target wasm32-wasip2`) and point `plugin.component` at the .wasm it produces";
+    if bytes.is_empty() {
+        return Some(("the file is empty", REBUILD));
+    }
+    if Engine::detect_precompiled(bytes).is_some() {
+        return Some((
+            "it is a precompiled artifact",
+            "point `plugin.component` at the .wasm component; the host compiles it itself and never runs machine code a plugin ships",
+        ));
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\0asm") {
+        return match rest.get(..4) {
+            Some([0x0d, 0x00, 0x01, 0x00]) => None,
+            Some([0x01, 0x00, 0x00, 0x00]) => Some((
+                "it is a core WebAssembly module",
+                "build for wasm32-wasip2 (not wasm32-wasip1 or wasm32-unknown-unknown), or wrap the module with `wasm-tools component new`",
+            )),
+            Some(_) => Some((
+                "it has an unsupported WebAssembly version or layer",
+                "rebuild it with a toolchain that emits WASI 0.2 components",
+            )),
+            None => Some(("it is truncated", REBUILD)),
+        };
+    }
+    if bytes.trim_ascii_start().starts_with(b"(") {
+        return Some((
+            "it looks like WebAssembly text",
+            "the host loads binary components only; convert it with `wasm-tools parse`",
+        ));
+    }
+    Some(("it is not a WebAssembly binary", REBUILD))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Grants, Limits};
+    use crate::runtime::RuntimeConfig;
+
+    #[test]
+    fn byte_classification() {
+        assert!(not_a_component(b"\0asm\x0d\0\x01\0rest").is_none());
+        for (bytes, what) in [
+            (&b""[..], "empty"),
+            (b"\0asm\x01\0\0\0", "core WebAssembly module"),
+            (b"\0asm\x0e\0\x01\0", "unsupported"),
+            (b"\0asm\x01", "truncated"),
+            (b"  (component)", "text"),
+            (b"#!/bin/sh\necho hi", "not a WebAssembly binary"),
+        ] {
+            let (got, _) = not_a_component(bytes).expect("refused");
+            assert!(got.contains(what), "{bytes:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn provided_imports() {
+        for ok in [
+            "wasi:cli/environment@0.2.0",
+            "wasi:io/streams@0.2.6",
+            "wasi:filesystem/types@0.2.3",
+            "harness:plugin/host@0.1.0",
+            "harness:plugin/types@0.1.0",
+        ] {
+            assert!(is_provided_import(ok), "{ok}");
+        }
+        for bad in [
+            "wasi:http/outgoing-handler@0.2.0",
+            "wasi:cli/environment@0.3.0",
+            "wasi:cli/environment",
+            "wasi:clocks/timezone@0.2.0",
+            "harness:plugin/host@0.2.0",
+            "evil:backdoor/shell@1.0.0",
+        ] {
+            assert!(!is_provided_import(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn expected_exports_follow_the_contract_version() {
+        assert_eq!(
+            expected_export(PluginKind::Tool),
+            "harness:plugin/tool-plugin@0.1.0"
+        );
+        assert_eq!(
+            expected_export(PluginKind::Reviewer),
+            "harness:plugin/reviewer-plugin@0.1.0"
+        );
+    }
+
+    fn runtime(dir: &std::path::Path) -> Runtime {
+        let mut config = RuntimeConfig::new(dir.join("cache"));
+        config.max_instances = 2;
+        Runtime::new(config).expect("runtime")
+    }
+
+    fn manifest_for(component: PathBuf, sha256: Option<String>) -> Manifest {
+        Manifest {
+            path: component.with_file_name("plugin.toml"),
+            dir: component.parent().map(PathBuf::from).unwrap_or_default(),
+            name: "broken".into(),
+            kind: PluginKind::Tool,
+            component,
+            sha256,
+            build: None,
+            grants: Grants::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    fn load_err(
+        rt: &Runtime,
+        dir: &std::path::Path,
+        bytes: &[u8],
+        sha256: Option<String>,
+    ) -> LoadError {
+        let component = dir.join("p.wasm");
+        std::fs::write(&component, bytes).expect("write");
+        let m = manifest_for(component, sha256);
+        match rt.load(
+            &m,
+            &GrantContext {
+                workspace: dir,
+                protected: &[],
+            },
+        ) {
+            Ok(p) => panic!("expected a load error, got {p:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn load_refuses_non_components_with_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime(dir.path());
+        // A minimal valid core module: magic, version 1, no sections.
+        for (bytes, what) in [
+            (&b"\0asm\x01\0\0\0"[..], "core WebAssembly module"),
+            (b"", "empty"),
+            (b"\x7fELF garbage", "not a WebAssembly binary"),
+        ] {
+            let e = load_err(&rt, dir.path(), bytes, None);
+            assert!(
+                matches!(e.kind(), LoadErrorKind::NotAComponent { .. }),
+                "{e:?}"
+            );
+            let s = e.to_string();
+            assert!(
+                s.contains(what)
+                    && s.contains("`broken`")
+                    && s.contains("plugin.toml")
+                    && s.contains("\nhint:"),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn load_refuses_a_component_that_does_not_compile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime(dir.path());
+        let e = load_err(&rt, dir.path(), b"\0asm\x0d\0\x01\0\xff\xff", None);
+        assert!(matches!(e.kind(), LoadErrorKind::Compile { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn load_refuses_a_hash_mismatch_naming_both_digests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime(dir.path());
+        let pinned = "0".repeat(64);
+        let e = load_err(&rt, dir.path(), b"\0asm\x0d\0\x01\0", Some(pinned.clone()));
+        let actual = hex::encode(Sha256::digest(b"\0asm\x0d\0\x01\0"));
+        let s = e.to_string();
+        assert!(s.contains(&pinned) && s.contains(&actual), "{s}");
+    }
+
+    #[test]
+    fn load_refuses_a_missing_component() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime(dir.path());
+        let m = manifest_for(dir.path().join("missing.wasm"), None);
+        let e = rt
+            .load(
+                &m,
+                &GrantContext {
+                    workspace: dir.path(),
+                    protected: &[],
+                },
+            )
+            .expect_err("missing");
+        assert!(matches!(e.kind(), LoadErrorKind::Read { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn load_refuses_memory_over_the_host_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime(dir.path());
+        let mut m = manifest_for(dir.path().join("p.wasm"), None);
+        m.limits.memory_bytes = 2 << 30;
+        let e = rt
+            .load(
+                &m,
+                &GrantContext {
+                    workspace: dir.path(),
+                    protected: &[],
+                },
+            )
+            .expect_err("over cap");
+        assert!(e.to_string().contains("limits.memory-mib"), "{e}");
+    }
+}

@@ -1,0 +1,171 @@
+//! The WebAssembly runtime: one engine, a compile cache, one pre-linked
+//! instance per plugin, and a fresh store per invocation.
+//!
+//! # Isolation model
+//!
+//! * **One [`Engine`](wasmtime::Engine)** per host ([`engine`]), with the
+//!   pooling allocator and epoch interruption driven by a ticker thread.
+//! * **Compile once, verify before trusting** ([`cache`]): compiled machine
+//!   code is cached in the host's own cache directory, keyed by the
+//!   component's sha256 and the engine's compatibility hash. Loading a
+//!   `.cwasm` means running its machine code without validation, so an entry
+//!   is used only after its checksum matches; a plugin can never supply one
+//!   (the cache dir is protected from mounts and manifests may not name a
+//!   `.cwasm`).
+//! * **Checked before linked** ([`load`]): a component must export the world
+//!   its manifest claims, at this contract's version, and may import only WASI
+//!   0.2 and `harness:plugin/host`. Unknown imports are refused with their
+//!   name, never linked as traps.
+//! * **A fresh store and instance per invocation** ([`invoke`]): nothing a
+//!   plugin leaves in its memory, globals or WASI state survives into the next
+//!   step or run, and a trap kills only that invocation. Instantiating from
+//!   the plugin's `InstancePre` costs tens of microseconds, so isolation is
+//!   cheap.
+//! * **Two clocks**: an epoch deadline traps a guest spinning in wasm; a
+//!   wall-clock timeout around the whole instantiate-and-call also stops a
+//!   guest blocked in a host call, which epochs cannot interrupt.
+//! * **Bounded everything**: memory (per store, across all memories), instance
+//!   and table counts, stdout/stderr, log lines, and the size of the returned
+//!   output plus proposed writes.
+
+mod bindings;
+mod cache;
+mod engine;
+mod invoke;
+mod load;
+mod logs;
+mod plugin;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+
+use crate::grants::GrantContext;
+use crate::manifest::Manifest;
+
+pub use self::cache::CacheOutcome;
+pub use self::invoke::{FailureKind, Invocation, InvokeFailure};
+pub use self::load::{LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
+pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
+pub use self::plugin::Plugin;
+
+use self::cache::CompileCache;
+use self::engine::EpochTicker;
+use self::invoke::StoreState;
+
+/// Settings of the runtime. [`RuntimeConfig::new`] gives sane defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached. Must be one of the host's own
+    /// directories, never granted to a plugin.
+    pub cache_dir: PathBuf,
+    /// How many plugin instances may exist at once (concurrent invocations).
+    /// Each one reserves address space in the pooling allocator (about 4 GiB
+    /// of *virtual* memory per linear memory slot, two slots per instance), so
+    /// keep this near the real concurrency.
+    pub max_instances: u32,
+    /// The most linear memory any one plugin may be granted, in bytes. A
+    /// manifest asking for more is refused at load.
+    pub max_memory_bytes: u64,
+    /// How often the epoch advances; the granularity of CPU timeouts.
+    pub epoch_tick: Duration,
+    /// Extra wall-clock time beyond a plugin's timeout before the invocation
+    /// is abandoned; gives the epoch deadline the first chance to stop it
+    /// with a precise trap.
+    pub timeout_grace: Duration,
+}
+
+impl RuntimeConfig {
+    /// Defaults: 128 concurrent instances, 1 GiB memory cap, 10 ms epoch
+    /// tick, 250 ms grace.
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache_dir: cache_dir.into(),
+            max_instances: 128,
+            max_memory_bytes: 1 << 30,
+            epoch_tick: Duration::from_millis(10),
+            timeout_grace: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("invalid runtime configuration: {message}\nhint: {hint}")]
+    Config { message: String, hint: String },
+    #[error(
+        "cannot create the WebAssembly engine: {message}\nhint: the pooling allocator reserves virtual memory per instance; lower `max_instances` or raise `ulimit -v`"
+    )]
+    Engine { message: String },
+    #[error(
+        "cannot create the compile cache directory `{path}`: {error}\nhint: the host needs a writable cache directory of its own"
+    )]
+    CacheDir {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot link the host interfaces: {message}")]
+    Link { message: String },
+    #[error("cannot start the epoch ticker thread: {error}")]
+    Ticker { error: std::io::Error },
+}
+
+/// The plugin runtime: loads plugins and hands out [`Plugin`]s to invoke.
+pub struct Runtime {
+    engine: wasmtime::Engine,
+    config: RuntimeConfig,
+    cache: CompileCache,
+    linker: Linker<StoreState>,
+    ticker: Arc<EpochTicker>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Build the engine, open the cache directory, link the host interfaces
+    /// and start the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let engine = engine::build(&config)?;
+        let cache = CompileCache::open(&config.cache_dir, &engine).map_err(|error| {
+            RuntimeError::CacheDir {
+                path: config.cache_dir.clone(),
+                error,
+            }
+        })?;
+        let linker = load::host_linker(&engine).map_err(|e| RuntimeError::Link {
+            message: format!("{e:#}"),
+        })?;
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)
+            .map_err(|error| RuntimeError::Ticker { error })?;
+        Ok(Self {
+            engine,
+            config,
+            cache,
+            linker,
+            ticker: Arc::new(ticker),
+        })
+    }
+
+    /// The runtime's settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Load a plugin: resolve its grants, read and verify its component,
+    /// compile it (through the cache), check its imports and exports, and
+    /// pre-link it. Done once per plugin; invocations reuse the result.
+    pub fn load(&self, manifest: &Manifest, ctx: &GrantContext<'_>) -> Result<Plugin, LoadError> {
+        load::load(self, manifest, ctx)
+    }
+}
+#[cfg(test)]
+mod smoke_scratch;

@@ -1,0 +1,187 @@
+//! A loaded plugin: its manifest, resolved grants and pre-linked component,
+//! and the three calls the host makes on it.
+//!
+//! A [`Plugin`] is cheap to clone and safe to share between tasks; every call
+//! runs in its own fresh store (see [`super::invoke`]), so concurrent calls on
+//! one plugin cannot see each other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Engine;
+
+use super::bindings::{self, reviewer, tool};
+use super::cache::CacheOutcome;
+use super::engine::EpochTicker;
+use super::invoke::{self, FailureKind, Invocation, InvokeEnv, InvokeFailure, StoreState};
+use crate::contract::{Descriptor, PluginError, Review, ReviewInput, StepInput, ToolOutput};
+use crate::grants::ResolvedGrants;
+use crate::manifest::{Manifest, PluginKind};
+
+/// The pre-linked component, typed by world.
+pub(crate) enum KindPre {
+    Tool(tool::ToolPre<StoreState>),
+    Reviewer(reviewer::ReviewerPre<StoreState>),
+}
+
+/// Everything [`super::load`] assembles.
+pub(crate) struct PluginParts {
+    pub(crate) manifest: Manifest,
+    pub(crate) name: Arc<str>,
+    pub(crate) sha256: String,
+    pub(crate) grants: ResolvedGrants,
+    pub(crate) engine: Engine,
+    pub(crate) pre: KindPre,
+    /// Kept so epochs keep advancing while any plugin is alive.
+    pub(crate) ticker: Arc<EpochTicker>,
+    pub(crate) timeout_grace: Duration,
+    pub(crate) cache: CacheOutcome,
+}
+
+/// A loaded plugin, ready to invoke.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginParts>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .field("kind", &self.inner.manifest.kind)
+            .field("sha256", &self.inner.sha256)
+            .field("grants", &self.inner.grants)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn new(parts: PluginParts) -> Self {
+        Self {
+            inner: Arc::new(parts),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn kind(&self) -> PluginKind {
+        self.inner.manifest.kind
+    }
+
+    /// Lowercase hex sha256 of the component file that was loaded.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// The resolved grants; use [`ResolvedGrants::check_write`] on every
+    /// write the plugin proposes.
+    pub fn grants(&self) -> &ResolvedGrants {
+        &self.inner.grants
+    }
+
+    /// Whether loading was served from the compile cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.inner.cache
+    }
+
+    fn env(&self) -> InvokeEnv<'_> {
+        InvokeEnv {
+            plugin: &self.inner.name,
+            engine: &self.inner.engine,
+            grants: &self.inner.grants,
+            limits: &self.inner.manifest.limits,
+            epoch_tick: self.inner.ticker.tick(),
+            timeout_grace: self.inner.timeout_grace,
+        }
+    }
+
+    fn wrong_kind(&self, call: &str, needs: PluginKind) -> InvokeFailure {
+        self.env().failure(
+            FailureKind::Internal,
+            format!(
+                "`{call}` needs a {needs}, but this plugin is a {} (see `{}`)",
+                self.kind(),
+                self.inner.manifest.path.display()
+            ),
+            Vec::new(),
+        )
+    }
+
+    /// Ask the plugin to describe itself.
+    #[tracing::instrument(name = "runtime.invoke", skip_all, fields(plugin = %self.name(), kind = %self.kind(), call = "describe"))]
+    pub async fn describe(&self) -> Result<Invocation<Descriptor>, InvokeFailure> {
+        match &self.inner.pre {
+            KindPre::Tool(pre) => {
+                invoke::run(self.env(), async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    let descriptor = instance
+                        .harness_plugin_tool_plugin()
+                        .call_describe(&mut *store)
+                        .await?;
+                    Ok(Descriptor::from(descriptor))
+                })
+                .await
+            }
+            KindPre::Reviewer(pre) => {
+                invoke::run(self.env(), async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    let descriptor = instance
+                        .harness_plugin_reviewer_plugin()
+                        .call_describe(&mut *store)
+                        .await?;
+                    Ok(Descriptor::from(descriptor))
+                })
+                .await
+            }
+        }
+    }
+
+    /// Run one tool step. The outer error is the runtime's (trap, timeout,
+    /// limits); the inner one is the plugin's own answer.
+    #[tracing::instrument(name = "runtime.invoke", skip_all, fields(plugin = %self.name(), kind = %self.kind(), call = "invoke"))]
+    pub async fn invoke_tool(
+        &self,
+        input: &StepInput,
+    ) -> Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure> {
+        let KindPre::Tool(pre) = &self.inner.pre else {
+            return Err(self.wrong_kind("invoke", PluginKind::Tool));
+        };
+        let input = bindings::step_input(input);
+        invoke::run(self.env(), async |store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let result = instance
+                .harness_plugin_tool_plugin()
+                .call_invoke(&mut *store, &input)
+                .await?;
+            Ok(bindings::tool_result(result))
+        })
+        .await
+    }
+
+    /// Review a run's outputs and proposed writes.
+    #[tracing::instrument(name = "runtime.invoke", skip_all, fields(plugin = %self.name(), kind = %self.kind(), call = "review"))]
+    pub async fn review(
+        &self,
+        input: &ReviewInput,
+    ) -> Result<Invocation<Result<Review, PluginError>>, InvokeFailure> {
+        let KindPre::Reviewer(pre) = &self.inner.pre else {
+            return Err(self.wrong_kind("review", PluginKind::Reviewer));
+        };
+        let input = bindings::review_input(input);
+        invoke::run(self.env(), async |store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let result = instance
+                .harness_plugin_reviewer_plugin()
+                .call_review(&mut *store, &input)
+                .await?;
+            Ok(bindings::review_result(result))
+        })
+        .await
+    }
+}

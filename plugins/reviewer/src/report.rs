@@ -1,0 +1,170 @@
+//! Reading a drafted Markdown report back: its sections, the citations of its
+//! findings and its source list.
+//!
+//! This is the inverse of `draft-report`'s layout, and deliberately strict:
+//! a citation is `[n]` not preceded by a backslash (escaped brackets are
+//! document text), and a source is `[n] path, line N`.
+
+/// A report as the reviewer sees it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The `## ` headings, in order.
+    pub sections: Vec<String>,
+    /// The bullets under `## Findings`.
+    pub findings: Vec<Bullet>,
+    /// The entries under `## Sources`.
+    pub sources: Vec<Source>,
+    /// Lines under `## Sources` that look like entries but do not parse (1-based).
+    pub malformed_sources: Vec<usize>,
+}
+
+/// One bullet under `## Findings`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Bullet {
+    /// 1-based line in the report.
+    pub line: usize,
+    /// The citation numbers it carries.
+    pub citations: Vec<usize>,
+}
+
+/// One `[n] path, line N` entry under `## Sources`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Source {
+    pub number: usize,
+    /// The cited file, unescaped.
+    pub path: String,
+    /// The cited line.
+    pub line: usize,
+}
+
+/// Parse `text` as a report.
+pub fn parse(text: &str) -> Report {
+    let mut report = Report::default();
+    let mut section = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if let Some(heading) = line.strip_prefix("## ") {
+            section = heading.trim().to_string();
+            report.sections.push(section.clone());
+            continue;
+        }
+        let trimmed = line.trim();
+        match section.as_str() {
+            "Findings" => {
+                if let Some(item) = trimmed
+                    .strip_prefix("- ")
+                    .or_else(|| trimmed.strip_prefix("* "))
+                {
+                    report.findings.push(Bullet {
+                        line: line_no,
+                        citations: citations(item),
+                    });
+                }
+            }
+            "Sources" if trimmed.starts_with('[') => match source(trimmed) {
+                Some(s) => report.sources.push(s),
+                None => report.malformed_sources.push(line_no),
+            },
+            _ => {}
+        }
+    }
+    report
+}
+
+/// The `[n]` citations in `text`, skipping `\[`-escaped brackets.
+pub fn citations(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'[' => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                let close = i + 1 + digits;
+                if digits > 0 && bytes.get(close) == Some(&b']') {
+                    if let Ok(n) = text[i + 1..close].parse() {
+                        out.push(n);
+                    }
+                    i = close + 1;
+                } else {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Parse `[n] path, line N`.
+fn source(line: &str) -> Option<Source> {
+    let rest = line.strip_prefix('[')?;
+    let (number, rest) = rest.split_once(']')?;
+    let (path, line_no) = rest.trim().rsplit_once(", line ")?;
+    Some(Source {
+        number: number.parse().ok()?,
+        path: unescape(path.trim()),
+        line: line_no.trim().parse().ok()?,
+    })
+}
+
+/// Undo backslash escapes.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sections_findings_and_sources() {
+        let text = "# Research report: x\n\n## Summary\n\nText [9].\n\n## Findings\n\n\
+                    - One \\[2\\] fact. [1]\n- Uncited fact.\n\n## Sources\n\n\
+                    [1] notes/a\\_b.md, line 4\n[x] broken\n";
+        let r = parse(text);
+        assert_eq!(r.sections, ["Summary", "Findings", "Sources"]);
+        assert_eq!(
+            r.findings,
+            [
+                Bullet {
+                    line: 9,
+                    citations: vec![1]
+                },
+                Bullet {
+                    line: 10,
+                    citations: vec![]
+                },
+            ]
+        );
+        assert_eq!(
+            r.sources,
+            [Source {
+                number: 1,
+                path: "notes/a_b.md".into(),
+                line: 4
+            }]
+        );
+        assert_eq!(r.malformed_sources, [15]);
+    }
+
+    #[test]
+    fn citations_skip_escaped_and_non_numeric_brackets() {
+        assert_eq!(citations("a [1] b [12][3] \\[4\\] [x] [ 5] ["), [1, 12, 3]);
+    }
+}

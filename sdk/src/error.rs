@@ -1,0 +1,40 @@
+//! Constructors and accessors for [`PluginError`].
+//!
+//! The variant decides what the host does next: `invalid-input` and `failed`
+//! end the step, `transient` may be retried. Messages are shown to people, so
+//! they should name the offending value and, where possible, the fix.
+
+use crate::PluginError;
+
+impl PluginError {
+    /// The input did not match the plugin's schema or made no sense.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::InvalidInput(message.into())
+    }
+
+    /// The plugin ran and failed; retrying will not help.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::Failed(message.into())
+    }
+
+    /// A temporary failure; the host may retry the step.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::Transient(message.into())
+    }
+
+    /// The human-readable message, whatever the variant.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::InvalidInput(m) | Self::Failed(m) | Self::Transient(m) => m,
+        }
+    }
+
+    /// The WIT name of the variant: `invalid-input`, `failed` or `transient`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(_) => "invalid-input",
+            Self::Failed(_) => "failed",
+            Self::Transient(_) => "transient",
+        }
+    }
+}

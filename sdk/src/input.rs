@@ -1,0 +1,177 @@
+//! Reading what a plugin receives: its own input and earlier steps' outputs.
+//!
+//! Every value crosses the boundary as JSON text. These helpers parse it into
+//! serde types and turn every failure into [`PluginError::InvalidInput`] with a
+//! message that says which value was wrong and why.
+
+use serde::de::DeserializeOwned;
+
+use crate::{PluginError, ReviewInput, StepInput, StepOutput};
+
+impl StepInput {
+    /// Parse the step's own input (the workflow's input for the step merged
+    /// with the run parameters) into `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        serde_json::from_str(&self.input).map_err(|e| {
+            PluginError::invalid_input(format!("the step input does not fit this plugin: {e}"))
+        })
+    }
+
+    /// Parse the output of the dependency whose step id is `step`.
+    ///
+    /// Fails with `invalid-input` if the workflow did not make this step need
+    /// `step`, or if its output does not parse as `T`.
+    pub fn need<T: DeserializeOwned>(&self, step: &str) -> Result<T, PluginError> {
+        let Some(found) = self.needs.iter().find(|n| n.step == step) else {
+            return Err(PluginError::invalid_input(format!(
+                "this step needs the output of step `{step}`, but the host passed {}\nhint: add `needs = [\"{step}\"]` to the step in the workflow",
+                describe_steps(&self.needs)
+            )));
+        };
+        parse_output(found)
+    }
+
+    /// Parse the output of the first dependency whose output is a JSON object
+    /// with a top-level `field`, whatever that step is called.
+    ///
+    /// Use this when the data matters more than the step id, so a workflow may
+    /// rename or replace the producing step.
+    pub fn need_with<T: DeserializeOwned>(&self, field: &str) -> Result<T, PluginError> {
+        match find_with(&self.needs, field)? {
+            Some(value) => Ok(value),
+            None => Err(PluginError::invalid_input(format!(
+                "this step needs an output with a `{field}` field, but none of {} has one\nhint: make the step need the step that produces `{field}`",
+                describe_steps(&self.needs)
+            ))),
+        }
+    }
+}
+
+impl ReviewInput {
+    /// Parse the output of step `step`, if the run has one.
+    pub fn output<T: DeserializeOwned>(&self, step: &str) -> Result<Option<T>, PluginError> {
+        self.outputs
+            .iter()
+            .find(|o| o.step == step)
+            .map(parse_output)
+            .transpose()
+    }
+
+    /// Parse the output of the first step whose output is a JSON object with a
+    /// top-level `field`, if any step produced one.
+    pub fn output_with<T: DeserializeOwned>(&self, field: &str) -> Result<Option<T>, PluginError> {
+        find_with(&self.outputs, field)
+    }
+}
+
+/// Parse one step output as `T`.
+fn parse_output<T: DeserializeOwned>(output: &StepOutput) -> Result<T, PluginError> {
+    serde_json::from_str(&output.output).map_err(|e| {
+        PluginError::invalid_input(format!(
+            "the output of step `{}` is not what this plugin expects: {e}",
+            output.step
+        ))
+    })
+}
+
+/// The first output that is a JSON object with `field`, parsed as `T`.
+fn find_with<T: DeserializeOwned>(
+    outputs: &[StepOutput],
+    field: &str,
+) -> Result<Option<T>, PluginError> {
+    for output in outputs {
+        // Outputs that are not JSON objects simply do not match.
+        let Ok(serde_json::Value::Object(map)) =
+            serde_json::from_str::<serde_json::Value>(&output.output)
+        else {
+            continue;
+        };
+        if map.contains_key(field) {
+            return serde_json::from_value(serde_json::Value::Object(map))
+                .map(Some)
+                .map_err(|e| {
+                    PluginError::invalid_input(format!(
+                        "the output of step `{}` has a `{field}` field but is not what this plugin expects: {e}",
+                        output.step
+                    ))
+                });
+        }
+    }
+    Ok(None)
+}
+
+/// "steps `a`, `b`" or "no step outputs", for messages.
+fn describe_steps(outputs: &[StepOutput]) -> String {
+    if outputs.is_empty() {
+        return "no step outputs".to_string();
+    }
+    let names: Vec<String> = outputs.iter().map(|o| format!("`{}`", o.step)).collect();
+    format!("the outputs of {}", names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: &str, needs: &[(&str, &str)]) -> StepInput {
+        StepInput {
+            input: json.to_string(),
+            needs: needs
+                .iter()
+                .map(|(s, o)| StepOutput {
+                    step: (*s).to_string(),
+                    output: (*o).to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Named {
+        name: String,
+    }
+
+    #[test]
+    fn parse_reports_the_serde_error_as_invalid_input() {
+        let ok: Named = input(r#"{"name":"x"}"#, &[])
+            .parse()
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(ok.name, "x");
+        let err = input("{}", &[]).parse::<Named>().err();
+        assert!(
+            matches!(&err, Some(PluginError::InvalidInput(m)) if m.contains("missing field `name`")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn need_finds_by_step_id_and_names_missing_steps() {
+        let i = input("{}", &[("a", r#"{"name":"n"}"#)]);
+        assert_eq!(
+            i.need::<Named>("a").map(|n| n.name).ok().as_deref(),
+            Some("n")
+        );
+        let err = i.need::<Named>("search").err();
+        assert!(
+            matches!(&err, Some(PluginError::InvalidInput(m)) if m.contains("`search`") && m.contains("`a`")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn need_with_finds_by_field() {
+        let i = input(
+            "{}",
+            &[
+                ("a", "[1]"),
+                ("b", r#"{"other":1}"#),
+                ("renamed", r#"{"name":"n"}"#),
+            ],
+        );
+        assert_eq!(
+            i.need_with::<Named>("name").map(|n| n.name).ok().as_deref(),
+            Some("n")
+        );
+        assert!(i.need_with::<Named>("hits").is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! The tokenizer the default plugins share, so that the words `search` ranks
+//! by are exactly the words `extract-facts` keeps sentences for.
+
+/// Common English words that carry no topic: dropped from queries and
+/// passages alike.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
+    "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
+    "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few",
+    "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him",
+    "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more",
+    "most", "my", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other", "our",
+    "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that",
+    "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through",
+    "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where",
+    "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
+];
+
+/// Whether `word` (already lowercase) is a stop word.
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.contains(&word)
+}
+
+/// Split `text` into lowercase alphanumeric tokens, dropping stop words.
+///
+/// Anything that is not a letter or digit separates tokens, so
+/// `"WASI-preopens"` yields `["wasi", "preopens"]`.
+pub fn tokenize(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .filter(|w| !is_stop_word(w))
+        .collect()
+}
+
+/// The distinct tokens of `text`, in order of first appearance.
+pub fn distinct_tokens(text: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for token in tokenize(text) {
+        if !seen.contains(&token) {
+            seen.push(token);
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenize_lowercases_splits_and_drops_stop_words() {
+        assert_eq!(
+            tokenize("The WASI-preopens of a Component, v2!"),
+            ["wasi", "preopens", "component", "v2"]
+        );
+        assert_eq!(distinct_tokens("fuel and Fuel, epoch"), ["fuel", "epoch"]);
+    }
+}

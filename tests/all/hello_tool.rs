@@ -1,0 +1,43 @@
+//! The SDK's hello tool (examples/hello-tool), built from source, runs under
+//! the host and its proposed write goes through the approval gate.
+
+use crate::support::{Scratch, TestPlugin, artifacts, one_step_workflow, reviewer, run_id, text};
+
+#[test]
+fn the_hello_tool_greets_and_its_write_waits_for_approval() {
+    let s = Scratch::new();
+    let hello = TestPlugin {
+        name: "hello",
+        kind: "tool",
+        component: artifacts::HELLO_TOOL,
+        extra: "[grants]\nwrites = [\"hello/\"]\n",
+    };
+    let dir = s.plugins_dir(
+        "plugins",
+        &[hello, reviewer()],
+        &one_step_workflow("hello", "{ name = \"World\" }"),
+    );
+    let out = s.run(&dir, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = run_id(&out);
+    let state = s.status(&id);
+    assert_eq!(state["status"], "waiting-approval", "{state:#}");
+    let output_sha = state["steps"]["only"]["output_sha256"]
+        .as_str()
+        .expect("output");
+    let output: serde_json::Value = serde_json::from_slice(&s.blob(&id, output_sha)).expect("json");
+    assert_eq!(output["greeting"], "Hello, World!");
+
+    let entries = state["change_set"]["entries"].as_array().expect("entries");
+    let path = entries[0]["path"].as_str().expect("path");
+    assert!(path.starts_with("hello/"), "{path}");
+    assert!(!s.out().join(path).exists());
+    let approve = s
+        .host()
+        .args(["approve", &id, "--yes"])
+        .output()
+        .expect("approve");
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    let staged = s.blob(&id, entries[0]["new_sha256"].as_str().expect("sha"));
+    assert_eq!(std::fs::read(s.out().join(path)).expect("read"), staged);
+}

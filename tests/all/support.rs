@@ -1,0 +1,212 @@
+//! Shared fixtures: a scratch area per test, the `host` command, tree snapshots
+//! and small plugin folders made of test guests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use harness_test_artifacts as artifacts;
+
+/// A scratch area: its own state dir, a copy of the example workspace and an
+/// output directory. The compile cache is shared between tests (it is keyed
+/// by content, and written atomically) so each component compiles once.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(
+            Path::new(artifacts::EXAMPLE_WORKSPACE),
+            &dir.path().join("ws"),
+        );
+        std::fs::create_dir(dir.path().join("out")).expect("mkdir out");
+        Scratch { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    pub fn ws(&self) -> PathBuf {
+        self.path().join("ws")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path().join("out")
+    }
+
+    /// `host` with this scratch area's state dir and the shared cache.
+    pub fn host(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
+        cmd.env_remove("HARNESS_STATE_DIR")
+            .env_remove("HARNESS_CACHE_DIR")
+            .env_remove("HARNESS_LOG")
+            .env("USER", "test-operator")
+            .arg("--state-dir")
+            .arg(self.state())
+            .arg("--cache-dir")
+            .arg(shared_cache())
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// `host run --json` of `plugins` over this area's workspace into `out/`.
+    pub fn run(&self, plugins: &Path, extra: &[&str]) -> Output {
+        let mut cmd = self.host();
+        cmd.arg("run")
+            .arg("--plugins")
+            .arg(plugins)
+            .arg("--workspace")
+            .arg(self.ws())
+            .arg("--out")
+            .arg(self.out())
+            .arg("--json")
+            .args(extra);
+        cmd.output().expect("run host")
+    }
+
+    /// The run's state as `host status --json` prints it.
+    pub fn status(&self, id: &str) -> serde_json::Value {
+        let out = self
+            .host()
+            .args(["status", id, "--json"])
+            .output()
+            .expect("status");
+        assert!(out.status.success(), "status failed: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("status json")
+    }
+
+    /// The staged bytes of a run, by blob digest.
+    pub fn blob(&self, id: &str, sha256: &str) -> Vec<u8> {
+        std::fs::read(
+            self.state()
+                .join("runs")
+                .join(id)
+                .join("blobs")
+                .join(sha256),
+        )
+        .expect("blob")
+    }
+
+    /// The run's journal as a list of event type names.
+    pub fn journal_events(&self, id: &str) -> Vec<String> {
+        let text =
+            std::fs::read_to_string(self.state().join("runs").join(id).join("journal.jsonl"))
+                .expect("journal");
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("record");
+                v["event"]["type"].as_str().expect("type").to_string()
+            })
+            .collect()
+    }
+
+    /// A plugins folder holding the given plugins and workflow.
+    pub fn plugins_dir(&self, name: &str, plugins: &[TestPlugin], workflow: &str) -> PathBuf {
+        let dir = self.path().join(name);
+        for p in plugins {
+            let pdir = dir.join(p.name);
+            std::fs::create_dir_all(&pdir).expect("mkdir plugin");
+            std::fs::write(
+                pdir.join("plugin.toml"),
+                format!(
+                    "[plugin]\nname = \"{}\"\nkind = \"{}\"\ncomponent = \"{}\"\n{}\n",
+                    p.name, p.kind, p.component, p.extra
+                ),
+            )
+            .expect("write manifest");
+        }
+        std::fs::write(dir.join("workflow.toml"), workflow).expect("write workflow");
+        dir
+    }
+}
+
+/// One plugin of a test plugins folder.
+pub struct TestPlugin {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub component: &'static str,
+    /// Extra manifest text: grants, limits.
+    pub extra: &'static str,
+}
+
+/// The real reviewer, for workflows of test tools.
+pub fn reviewer() -> TestPlugin {
+    TestPlugin {
+        name: "reviewer",
+        kind: "reviewer",
+        component: artifacts::PLUGIN_REVIEWER,
+        extra: "",
+    }
+}
+
+/// A one-step workflow running `plugin` with `input` (a TOML inline table).
+pub fn one_step_workflow(plugin: &str, input: &str) -> String {
+    format!(
+        "[workflow]\nname = \"test\"\n[[steps]]\nid = \"only\"\nplugin = \"{plugin}\"\ninput = {input}\n[review]\nplugin = \"reviewer\"\n"
+    )
+}
+
+fn shared_cache() -> PathBuf {
+    Path::new(artifacts::WORKSPACE_ROOT)
+        .join("target")
+        .join("test-compile-cache")
+}
+
+/// Every file under `dir` with its bytes (symlinks by their target).
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let meta = std::fs::symlink_metadata(&path).expect("meta");
+            let rel = path.strip_prefix(dir).expect("prefix").to_path_buf();
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).expect("readlink");
+                files.insert(rel, target.to_string_lossy().as_bytes().to_vec());
+            } else if meta.is_dir() {
+                files.insert(rel, b"<dir>".to_vec());
+                stack.push(path);
+            } else {
+                files.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    files
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The run id of a `host run --json` output.
+pub fn run_id(out: &Output) -> String {
+    let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "run printed no JSON state ({e})\nstdout: {}\nstderr: {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    });
+    state["id"].as_str().expect("id").to_string()
+}
