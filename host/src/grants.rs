@@ -323,7 +323,7 @@ pub struct WriteDenied {
     pub plugin: String,
     pub manifest: PathBuf,
     /// The path exactly as the plugin proposed it (untrusted; render with
-    /// [`inert`]).
+    /// [`crate::render::inert`]).
     pub path: String,
     pub reason: WriteDenialReason,
     /// The plugin's granted prefixes.
@@ -336,7 +336,7 @@ impl std::fmt::Display for WriteDenied {
             f,
             "plugin `{}` may not propose a write to `{}`: {}\nhint: writes are granted in `{}` under `[grants] writes = [...]`; ",
             self.plugin,
-            inert(&self.path),
+            crate::render::inert(&self.path),
             self.reason,
             self.manifest.display(),
         )?;
@@ -349,32 +349,6 @@ impl std::fmt::Display for WriteDenied {
 }
 
 impl std::error::Error for WriteDenied {}
-
-/// Render untrusted text so it cannot drive a terminal: control characters
-/// (including ESC, so ANSI sequences), bidirectional overrides and other
-/// invisible format characters are escaped the way `{:?}` would.
-pub fn inert(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() || is_bidi_or_invisible(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn is_bidi_or_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{FEFF}'
-    )
-}
 
 fn validate_write_path(path: &str) -> Result<(), WriteDenialReason> {
     use WriteDenialReason as R;
@@ -865,6 +839,9 @@ mod tests {
             1,
             "only the hint line breaks: {s:?}"
         );
-        assert!(s.contains("\\u{1b}[2J\\u{202e}txt.exe\\nhint: fake"), "{s}");
+        assert!(
+            s.contains("\\u{001b}[2J\\u{202e}txt.exe\\nhint: fake"),
+            "{s}"
+        );
     }
 }

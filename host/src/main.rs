@@ -1,6 +1,7 @@
 //! The `host` binary: parses the command line, installs the log subscriber
 //! (stderr only), runs the command and prints any error once, with its chain.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 

@@ -109,10 +109,7 @@ pub fn diffs(state: &RunState, blobs: &Blobs) -> String {
     let Some(cs) = &state.change_set else {
         return String::new();
     };
-    let out_dir = match open_out_dir(&state.out_dir) {
-        Ok(dir) => Some(dir),
-        Err(_) => None,
-    };
+    let out_dir = open_out_dir(&state.out_dir).ok();
     let mut out = String::new();
     for e in &cs.entries {
         let new = match blobs.get(&e.new_sha256) {

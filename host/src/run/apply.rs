@@ -134,9 +134,11 @@ pub fn write_file(out: &Dir, path: &str, bytes: &[u8]) -> Result<(), ApplyError>
         let _ = parent.remove_file(&tmp_name);
         return Err(err(e));
     }
+    // cap-std holds directories as O_PATH descriptors, which cannot be
+    // fsync'd; open the directory for reading to make the rename durable.
     parent
-        .try_clone()
-        .and_then(|d| d.into_std_file().sync_all())
+        .open_with(".", OpenOptions::new().read(true))
+        .and_then(|d| d.sync_all())
         .map_err(err)
 }
 

@@ -95,14 +95,14 @@ pub fn approve(
 ) -> Result<Vec<String>, ApprovalError> {
     let pending = pending(run)?;
     let recorded = run.state().change_set_digest.clone().unwrap_or_default();
-    if let Some(given) = expected_digest {
-        if given.len() < 8 || !recorded.starts_with(given) {
-            return Err(ApprovalError::DigestMismatch {
-                id: run.id().to_string(),
-                given: given.to_string(),
-                actual: recorded,
-            });
-        }
+    if let Some(given) = expected_digest
+        && (given.len() < 8 || !recorded.starts_with(given))
+    {
+        return Err(ApprovalError::DigestMismatch {
+            id: run.id().to_string(),
+            given: given.to_string(),
+            actual: recorded,
+        });
     }
     if pending.digest != recorded {
         return Err(ApprovalError::DigestMismatch {

@@ -28,8 +28,9 @@ use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use super::engine::deadline_ticks;
 use super::logs::LogCollector;
 use crate::contract::{Descriptor, LogLevel, LogRecord, PluginError, Review, ToolOutput};
-use crate::grants::{ResolvedGrants, inert};
+use crate::grants::ResolvedGrants;
 use crate::manifest::Limits;
+use crate::render::inert;
 
 /// Core instances, tables and memories one store may create. A Rust
 /// component needs a handful; generous enough for Python and JS components.
@@ -393,9 +394,11 @@ fn trap_message(error: &wasmtime::Error, stderr: &[u8]) -> String {
         None => error.root_cause().to_string(),
     };
     let stderr = String::from_utf8_lossy(stderr);
+    // Rust guests end a panic with a note about RUST_BACKTRACE, which says
+    // nothing about the cause; the two lines before it do.
     let tail: Vec<&str> = stderr
         .lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
         .rev()
         .take(2)
         .collect();
@@ -463,14 +466,14 @@ mod tests {
         let error = wasmtime::Error::new(Trap::UnreachableCodeReached);
         let m = trap_message(
             &error,
-            b"noise\nthread 'main' panicked at src/lib.rs:3:5:\n\x1b[31mboom\n",
+            b"noise\nthread 'main' panicked at src/lib.rs:3:5:\n\x1b[31mboom\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
         );
         assert!(
             m.starts_with("wasm trap: wasm `unreachable` instruction executed"),
             "{m}"
         );
         assert!(
-            m.ends_with("(stderr: thread 'main' panicked at src/lib.rs:3:5: / \\u{1b}[31mboom)"),
+            m.ends_with("(stderr: thread 'main' panicked at src/lib.rs:3:5: / \\u{001b}[31mboom)"),
             "{m}"
         );
     }

@@ -265,8 +265,10 @@ pub(crate) fn load(
         })?;
     drop(bytes);
 
-    check_exports(manifest, &component, &rt.engine)?;
+    // Imports first: an import this host does not provide is the harder
+    // failure, whatever the component exports.
     check_imports(manifest, &component, &rt.engine)?;
+    check_exports(manifest, &component, &rt.engine)?;
 
     let link_err = |e: wasmtime::Error| LoadErrorKind::Link {
         plugin: plugin(),
@@ -588,6 +590,62 @@ mod tests {
         let actual = hex::encode(Sha256::digest(b"\0asm\x0d\0\x01\0"));
         let s = e.to_string();
         assert!(s.contains(&pinned) && s.contains(&actual), "{s}");
+    }
+
+    /// The smallest component: the preamble alone. It exports nothing.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    /// A hand-encoded component importing an (empty) instance named `name`.
+    fn component_importing(name: &str) -> Vec<u8> {
+        let mut bytes = EMPTY_COMPONENT.to_vec();
+        // Type section: one empty instance type.
+        bytes.extend([0x07, 0x03, 0x01, 0x42, 0x00]);
+        // Import section: one import, plain name, of instance type 0.
+        let len = u8::try_from(name.len()).expect("short name");
+        bytes.extend([0x0a, 5 + len, 0x01, 0x00, len]);
+        bytes.extend(name.as_bytes());
+        bytes.extend([0x05, 0x00]);
+        bytes
+    }
+
+    #[test]
+    fn load_refuses_a_component_without_the_world_export() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime(dir.path());
+        let e = load_err(&rt, dir.path(), EMPTY_COMPONENT, None);
+        assert!(
+            matches!(e.kind(), LoadErrorKind::WrongExport { .. }),
+            "{e:?}"
+        );
+        let s = e.to_string();
+        assert!(
+            s.contains("`harness:plugin/tool-plugin@0.1.0`")
+                && s.contains("exports nothing")
+                && s.contains("\nhint:"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn load_refuses_unknown_imports_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime(dir.path());
+        for (import, hint) in [
+            ("evil:backdoor/shell@1.0.0", "may import only"),
+            ("wasi:http/outgoing-handler@0.2.0", "network"),
+            ("harness:plugin/host@0.2.0", "another version"),
+        ] {
+            let e = load_err(&rt, dir.path(), &component_importing(import), None);
+            assert!(
+                matches!(e.kind(), LoadErrorKind::UnknownImport { .. }),
+                "{e:?}"
+            );
+            let s = e.to_string();
+            assert!(
+                s.contains(&format!("`{import}`")) && s.contains(hint),
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -49,13 +49,13 @@ impl LogCollector {
         });
     }
 
-    /// Record captured output, one record per line.
+    /// Record captured output, one record per non-blank line.
     pub(crate) fn push_output(&mut self, level: LogLevel, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
         let text = String::from_utf8_lossy(bytes);
-        for line in text.lines() {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
             self.push(level, line);
         }
     }
@@ -133,7 +133,7 @@ mod tests {
     #[test]
     fn output_is_split_into_lines() {
         let mut c = LogCollector::new("p".into());
-        c.push_output(LogLevel::Warn, b"one\ntwo\r\n\xffthree");
+        c.push_output(LogLevel::Warn, b"\none\ntwo\r\n\n  \n\xffthree");
         let messages: Vec<_> = c.finish().into_iter().map(|r| r.message).collect();
         assert_eq!(messages, vec!["one", "two", "\u{fffd}three"]);
     }

@@ -167,5 +167,3 @@ impl Runtime {
         load::load(self, manifest, ctx)
     }
 }
-#[cfg(test)]
-mod smoke_scratch;
