@@ -53,11 +53,7 @@ fn run_stops_at_the_gate_and_approve_writes_exactly_the_staged_bytes() {
     assert!(entries[0]["base_sha256"].is_null());
     let staged = s.blob(&id, entries[0]["new_sha256"].as_str().expect("sha"));
 
-    let out = s
-        .host()
-        .args(["approve", &id, "--yes"])
-        .output()
-        .expect("approve");
+    let out = s.approve(&id);
     assert!(
         out.status.success(),
         "approve failed: {}",
@@ -124,11 +120,7 @@ fn reject_writes_nothing_and_ends_the_run() {
     assert_eq!(state["status"], "rejected");
     assert_eq!(state["rejection"]["reason"], "not convinced");
 
-    let out = s
-        .host()
-        .args(["approve", &id, "--yes"])
-        .output()
-        .expect("approve");
+    let out = s.approve(&id);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("not waiting for approval: it is rejected"));
     assert_eq!(
@@ -142,20 +134,12 @@ fn reject_writes_nothing_and_ends_the_run() {
 fn approving_twice_or_an_unknown_run_is_refused_and_writes_nothing_more() {
     let s = Scratch::new();
     let (id, _) = waiting_run(&s);
-    let out = s
-        .host()
-        .args(["approve", &id, "--yes"])
-        .output()
-        .expect("approve");
+    let out = s.approve(&id);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after_first = snapshot(&s.out());
     let events_after_first = s.journal_events(&id);
 
-    let again = s
-        .host()
-        .args(["approve", &id, "--yes"])
-        .output()
-        .expect("approve");
+    let again = s.approve(&id);
     assert_eq!(again.status.code(), Some(1));
     let stderr = text(&again.stderr);
     assert!(
@@ -169,18 +153,10 @@ fn approving_twice_or_an_unknown_run_is_refused_and_writes_nothing_more() {
         "the journal changed"
     );
 
-    let unknown = s
-        .host()
-        .args(["approve", "r20000101-000000-abcdef", "--yes"])
-        .output()
-        .expect("approve");
+    let unknown = s.approve("r20000101-000000-abcdef");
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown.stderr).contains("no run `r20000101-000000-abcdef`"));
-    let malformed = s
-        .host()
-        .args(["approve", "../../etc", "--yes"])
-        .output()
-        .expect("approve");
+    let malformed = s.approve("../../etc");
     assert!(text(&malformed.stderr).contains("is not a run id"));
     assert_eq!(snapshot(&s.out()), after_first);
 }
@@ -208,11 +184,7 @@ fn a_file_edited_after_the_run_is_not_overwritten() {
     let target = s.out().join(&path);
     std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
     std::fs::write(&target, b"written by a person meanwhile\n").expect("write");
-    let out = s
-        .host()
-        .args(["approve", &id, "--yes"])
-        .output()
-        .expect("approve");
+    let out = s.approve(&id);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("changed since the run proposed its write"));
     assert_eq!(
@@ -232,11 +204,7 @@ fn a_staged_blob_changed_after_the_run_is_not_applied() {
     let blob = s.state().join("runs").join(&id).join("blobs").join(sha);
     std::fs::write(&blob, b"swapped content").expect("tamper");
     let out_before = snapshot(&s.out());
-    let out = s
-        .host()
-        .args(["approve", &id, "--yes"])
-        .output()
-        .expect("approve");
+    let out = s.approve(&id);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("no longer matches its digest"),

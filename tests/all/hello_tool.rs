@@ -32,11 +32,7 @@ fn the_hello_tool_greets_and_its_write_waits_for_approval() {
     let path = entries[0]["path"].as_str().expect("path");
     assert!(path.starts_with("hello/"), "{path}");
     assert!(!s.out().join(path).exists());
-    let approve = s
-        .host()
-        .args(["approve", &id, "--yes"])
-        .output()
-        .expect("approve");
+    let approve = s.approve(&id);
     assert!(approve.status.success(), "{}", text(&approve.stderr));
     let staged = s.blob(&id, entries[0]["new_sha256"].as_str().expect("sha"));
     assert_eq!(std::fs::read(s.out().join(path)).expect("read"), staged);

@@ -71,6 +71,14 @@ impl Scratch {
         cmd.output().expect("run host")
     }
 
+    /// `host approve <id> --yes`.
+    pub fn approve(&self, id: &str) -> Output {
+        self.host()
+            .args(["approve", id, "--yes"])
+            .output()
+            .expect("run host approve")
+    }
+
     /// The run's state as `host status --json` prints it.
     pub fn status(&self, id: &str) -> serde_json::Value {
         let out = self

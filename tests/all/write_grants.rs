@@ -79,11 +79,7 @@ fn a_write_inside_the_grant_goes_through_the_gate() {
         "written before approval"
     );
     let id = state["id"].as_str().expect("id");
-    let out = s
-        .host()
-        .args(["approve", id, "--yes"])
-        .output()
-        .expect("approve");
+    let out = s.approve(id);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         std::fs::read(s.out().join("reports/fine.md")).expect("read"),

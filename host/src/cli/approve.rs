@@ -9,7 +9,9 @@ use crate::cli::{Context, present};
 use crate::render::{diff, inert};
 use crate::run::approval;
 
-/// Approve a run's change set and write it. The diff is shown first and a
+/// Approve a waiting run and write exactly its staged bytes.
+///
+/// The diff is shown first and a
 /// confirmation asked unless --yes. Every staged byte and every target's
 /// current content are re-verified against the change-set digest the run
 /// requested approval for; on any mismatch nothing is written.

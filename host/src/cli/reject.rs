@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use crate::cli::Context;
 use crate::run::approval;
 
-/// Reject a run's proposed writes. Nothing is written; the run ends rejected,
+/// Reject a waiting run; nothing is written.
+///
+/// Nothing is written; the run ends rejected,
 /// with who rejected it and why in its journal.
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -11,11 +11,12 @@ use crate::manifest;
 use crate::run::event::{Event, PluginDigest};
 use crate::run::executor::{self, Plugins};
 use crate::run::state::RunStatus;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
 use crate::workflow::{self, WORKFLOW_FILE};
 
-/// Run the workflow's tool steps and its reviewer, then stop and wait for
-/// approval. Prints the run id, the verdict and the proposed writes as a
+/// Run the workflow's steps and reviewer, then stop at the approval gate.
+///
+/// Prints the run id, the verdict and the proposed writes as a
 /// diff against the current files. Nothing is written to the workspace or the
 /// output directory by this command.
 #[derive(Debug, clap::Args)]
@@ -82,8 +83,16 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let mut plugins = Plugins::new();
     for m in &used {
-        tracing::info!(plugin = %m.name, "loading plugin");
+        let started = std::time::Instant::now();
         let plugin = runtime.load(m, &grant_ctx)?;
+        if plugin.cache_outcome() == CacheOutcome::Miss {
+            // First use of this component: compiling it is the slow part of a cold start.
+            eprintln!(
+                "compiled plugin `{}` in {} ms (cached for next time)",
+                m.name,
+                started.elapsed().as_millis()
+            );
+        }
         plugins.insert(m.name.clone(), plugin);
     }
 

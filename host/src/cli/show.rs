@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use crate::cli::{Context, present};
 use crate::run::blobs::Blobs;
 
-/// Show a run's review and its proposed writes as a diff against the current
-/// files (untrusted text is escaped, never interpreted by the terminal).
+/// Show a run's review and its proposed writes as a diff.
+///
+/// The diff is against the current files; untrusted text is escaped, never
+/// interpreted by the terminal.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The run id (see `host runs`).
