@@ -213,3 +213,38 @@ fn a_staged_blob_changed_after_the_run_is_not_applied() {
     );
     assert_eq!(snapshot(&s.out()), out_before);
 }
+
+#[test]
+fn verify_detects_an_edited_journal_and_approve_refuses_it() {
+    let s = Scratch::new();
+    let (id, _) = waiting_run(&s);
+    let ok = s.host().args(["verify", &id]).output().expect("verify");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("journal intact"));
+
+    // Forge the reviewer's verdict in place.
+    let journal = s.state().join("runs").join(&id).join("journal.jsonl");
+    let original = std::fs::read_to_string(&journal).expect("journal");
+    assert!(original.contains("\"verdict\":\"pass\""));
+    std::fs::write(
+        &journal,
+        original.replace("\"verdict\":\"pass\"", "\"verdict\":\"revise\""),
+    )
+    .expect("tamper");
+    let bad = s.host().args(["verify", &id]).output().expect("verify");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("was edited"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let out_before = snapshot(&s.out());
+    let approve = s.approve(&id);
+    assert_eq!(approve.status.code(), Some(1));
+    assert_eq!(
+        snapshot(&s.out()),
+        out_before,
+        "a forged journal was approved"
+    );
+}

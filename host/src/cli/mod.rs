@@ -16,6 +16,7 @@ mod run;
 mod runs;
 mod show;
 mod status;
+mod verify;
 
 pub use context::Context;
 
@@ -70,6 +71,7 @@ pub enum Command {
     Reject(reject::Args),
     Status(status::Args),
     Runs(runs::Args),
+    Verify(verify::Args),
     Plugins(plugins::Args),
 }
 
@@ -84,6 +86,7 @@ impl Cli {
             Command::Reject(args) => reject::execute(args, &ctx),
             Command::Status(args) => status::execute(args, &ctx),
             Command::Runs(args) => runs::execute(args, &ctx),
+            Command::Verify(args) => verify::execute(args, &ctx),
             Command::Plugins(args) => plugins::execute(args, &ctx),
         }
     }

@@ -124,16 +124,8 @@ impl RunStore {
 
     /// Open an existing run, taking its lock.
     pub fn open(&self, id: &str) -> Result<Run, RunError> {
-        if !is_valid_run_id(id) {
-            return Err(RunError::InvalidId { id: id.to_string() });
-        }
+        let journal_path = self.journal_path(id)?;
         let dir = self.runs_dir.join(id);
-        if !dir.join(JOURNAL_FILE).is_file() {
-            return Err(RunError::Unknown {
-                id: id.to_string(),
-                runs_dir: self.runs_dir.clone(),
-            });
-        }
         let lock_path = dir.join(LOCK_FILE);
         let lock = File::options()
             .create(true)
@@ -156,7 +148,7 @@ impl RunStore {
                 });
             }
         }
-        let (journal, records) = Journal::open(&dir.join(JOURNAL_FILE))?;
+        let (journal, records) = Journal::open(&journal_path)?;
         let state = RunState::from_records(id, &records)?;
         Ok(Run {
             id: id.to_string(),
@@ -168,8 +160,8 @@ impl RunStore {
         })
     }
 
-    /// Read a run's state without locking it (for listings).
-    pub fn peek(&self, id: &str) -> Result<RunState, RunError> {
+    /// The journal file of an existing run.
+    pub fn journal_path(&self, id: &str) -> Result<PathBuf, RunError> {
         if !is_valid_run_id(id) {
             return Err(RunError::InvalidId { id: id.to_string() });
         }
@@ -180,7 +172,12 @@ impl RunStore {
                 runs_dir: self.runs_dir.clone(),
             });
         }
-        let records = journal::read(&path)?;
+        Ok(path)
+    }
+
+    /// Read a run's state without locking it (for listings).
+    pub fn peek(&self, id: &str) -> Result<RunState, RunError> {
+        let records = journal::read(&self.journal_path(id)?)?;
         Ok(RunState::from_records(id, &records)?)
     }
 
