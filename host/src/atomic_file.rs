@@ -9,12 +9,26 @@ use std::path::Path;
 
 /// Atomically replace `path` with `bytes`. The parent directory must exist.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_parts(path, &[bytes])
+}
+
+/// Atomically replace `path` with the concatenation of `parts`. On failure
+/// the temporary file is removed and the old content (if any) stays.
+pub fn write_parts(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile_in(dir)?;
-    tmp.1.write_all(bytes)?;
-    tmp.1.sync_all()?;
-    std::fs::rename(&tmp.0, path)?;
-    sync_dir(dir)
+    let (tmp_path, mut tmp) = tempfile_in(dir)?;
+    let result = (|| {
+        for part in parts {
+            tmp.write_all(part)?;
+        }
+        tmp.sync_all()?;
+        std::fs::rename(&tmp_path, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp_path);
+    }
+    result
 }
 
 /// fsync a directory so a rename or create inside it is durable.

@@ -68,6 +68,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     }
     let approver = Context::approver(args.approver);
+    // `approve` verifies everything again: the files may have changed while
+    // the person was reading the diff.
     let written = approval::approve(&mut run, &approver, args.reason, args.digest.as_deref())?;
     println!("\nrun {} approved by {}", run.id(), inert(&approver));
     for path in &written {

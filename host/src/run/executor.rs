@@ -150,19 +150,10 @@ async fn run_step(
             );
         }
         let size = contents.len() as u64;
-        let sha256 = run.blobs().put(&contents).map_err(|e| RunError::Io {
-            path: run.dir().to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
+        let sha256 = run.blobs().put(&contents)?;
         writes.push(StagedWrite { path, sha256, size });
     }
-    let output_sha256 = run
-        .blobs()
-        .put(output.output.as_bytes())
-        .map_err(|e| RunError::Io {
-            path: run.dir().to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
+    let output_sha256 = run.blobs().put(output.output.as_bytes())?;
     run.record(Event::StepSucceeded {
         step: step.id.clone(),
         attempt,

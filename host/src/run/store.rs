@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::run::blobs::Blobs;
+use crate::run::blobs::{BlobError, Blobs};
 use crate::run::event::Event;
 use crate::run::journal::{self, Journal, JournalError};
 use crate::run::state::{RunState, StateError};
@@ -46,6 +46,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
     #[error(transparent)]
     State(#[from] StateError),
 }

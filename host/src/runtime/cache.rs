@@ -19,7 +19,6 @@
 //!   manifests may not name a `.cwasm`, so no plugin can supply an entry.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -142,31 +141,11 @@ impl CompileCache {
     /// Store a serialized component atomically: temp file, fsync, rename,
     /// directory fsync.
     pub(crate) fn write(&self, key: &[u8; 32], payload: &[u8]) -> std::io::Result<()> {
-        let path = self.entry_path(key);
-        let tmp = self.dir.join(format!(
-            ".{}.{}.{}.tmp",
-            hex::encode(key),
-            std::process::id(),
-            unique_suffix()
-        ));
-        let result = (|| {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
-            file.write_all(MAGIC)?;
-            file.write_all(key)?;
-            file.write_all(&Sha256::digest(payload))?;
-            file.write_all(payload)?;
-            file.sync_all()?;
-            drop(file);
-            std::fs::rename(&tmp, &path)?;
-            sync_dir(&self.dir)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        let checksum = Sha256::digest(payload);
+        crate::atomic_file::write_parts(
+            &self.entry_path(key),
+            &[MAGIC, key, checksum.as_slice(), payload],
+        )
     }
 
     fn remove(&self, key: &[u8; 32]) {
@@ -208,28 +187,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir)
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        std::fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
-}
-
-fn unique_suffix() -> u128 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    nanos ^ u128::from(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Feeds `Hash` output into sha256, so the engine's compatibility hash can be
