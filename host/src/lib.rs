@@ -13,6 +13,7 @@ pub mod contract;
 pub mod digest;
 pub mod grants;
 pub mod manifest;
+pub mod pause_point;
 pub mod plugin_build;
 pub mod render;
 pub mod run;

@@ -1,18 +1,23 @@
-//! Workflows as data: which plugins run, in what order, and who reviews.
+//! Workflows as data: which plugins run, in what order, how failures are
+//! retried, who reviews, and what the review's verdict does.
 //!
 //! A workflow file (`workflow.toml` beside the plugins) lists tool steps with
-//! their `needs` edges and names the reviewer. The runner executes exactly this
-//! definition; nothing about the order lives in code. Validation happens before
-//! anything runs and names what is wrong: unknown keys, duplicate or unknown
-//! steps, cycles (with the cycle spelled out), unknown plugins and plugins of the
-//! wrong kind.
+//! their `needs` edges (steps that do not depend on each other run in
+//! parallel), each step's retry policy and timeout, and the reviewer with its
+//! re-draft budget. The runner executes exactly this definition, and
+//! [`crate::workflow_export`] renders exactly this definition; nothing about
+//! the order lives in code. Validation happens before anything runs and names
+//! what is wrong: unknown keys, duplicate or unknown steps, cycles (with the
+//! cycle spelled out), unknown plugins and plugins of the wrong kind.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::manifest::{Manifest, PluginKind};
+use crate::run::retry::RetryPolicy;
 
 /// The workflow file's name inside the plugins folder.
 pub const WORKFLOW_FILE: &str = "workflow.toml";
@@ -30,6 +35,8 @@ pub struct Workflow {
     pub steps: Vec<Step>,
     /// The reviewer plugin's name.
     pub reviewer: String,
+    /// What a `revise` verdict does before the run goes to the approval gate.
+    pub redraft: Option<Redraft>,
     /// sha256 of the workflow file's bytes, recorded in every run.
     pub digest: String,
 }
@@ -43,6 +50,20 @@ pub struct Step {
     pub input: serde_json::Map<String, serde_json::Value>,
     /// Ids of the steps whose outputs this step receives.
     pub needs: Vec<String>,
+    /// Caps the plugin's own `[limits] timeout-ms` for this step.
+    pub timeout: Option<Duration>,
+    /// How `transient` failures of this step are retried.
+    pub retry: RetryPolicy,
+}
+
+/// On a `revise` verdict, re-run `step` (and every step that depends on it)
+/// with the review as input, at most `max_rounds` times; then review again.
+/// A `revise` after the last round goes to the approval gate with the
+/// reviewer's findings shown, so a person decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redraft {
+    pub step: String,
+    pub max_rounds: u32,
 }
 
 impl Workflow {
@@ -53,6 +74,26 @@ impl Workflow {
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// `id` and every step that depends on it, directly or not, in execution
+    /// order: what a re-draft of `id` re-runs.
+    pub fn downstream_of(&self, id: &str) -> Vec<String> {
+        let mut hit: Vec<String> = vec![id.to_string()];
+        for step in &self.steps {
+            if step.needs.iter().any(|n| hit.contains(n)) && !hit.contains(&step.id) {
+                hit.push(step.id.clone());
+            }
+        }
+        self.steps
+            .iter()
+            .filter(|s| hit.contains(&s.id))
+            .map(|s| s.id.clone())
+            .collect()
     }
 }
 
@@ -91,7 +132,7 @@ struct RawHeader {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawStep {
     id: String,
     plugin: String,
@@ -99,13 +140,32 @@ struct RawStep {
     input: toml::Table,
     #[serde(default)]
     needs: Vec<String>,
+    timeout_ms: Option<u64>,
+    retry: Option<RawRetry>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRetry {
+    max_attempts: u32,
+    backoff_ms: Option<u64>,
+    max_backoff_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawReview {
     plugin: String,
+    #[serde(default)]
+    max_redrafts: u32,
+    redraft: Option<String>,
 }
+
+/// Bounds of the numbers a workflow may set.
+const MAX_STEP_TIMEOUT_MS: u64 = 3_600_000;
+const MAX_ATTEMPTS: u32 = 10;
+const MAX_BACKOFF_MS: u64 = 600_000;
+const MAX_REDRAFTS: u32 = 5;
 
 /// Load and validate a workflow against the plugins that are available.
 pub fn load(path: &Path, plugins: &[Manifest]) -> Result<Workflow, WorkflowError> {
@@ -140,7 +200,7 @@ pub fn parse(text: &str, path: &Path, plugins: &[Manifest]) -> Result<Workflow, 
     let raw: RawWorkflow = toml::from_str(text).map_err(|e| {
         invalid(
             e.to_string().trim_end().to_string(),
-            "allowed are [workflow] (name, description), [[steps]] (id, plugin, input, needs) and [review] (plugin)",
+            "allowed are [workflow] (name, description), [[steps]] (id, plugin, input, needs, timeout-ms, retry = { max-attempts, backoff-ms, max-backoff-ms }) and [review] (plugin, max-redrafts, redraft)",
         )
     })?;
     let kind_of: HashMap<&str, PluginKind> =
@@ -241,6 +301,59 @@ pub fn parse(text: &str, path: &Path, plugins: &[Manifest]) -> Result<Workflow, 
         }
         Some(PluginKind::Reviewer) => {}
     }
+    let redraft = match (review.max_redrafts, review.redraft) {
+        (0, None) => None,
+        (0, Some(step)) => {
+            return Err(invalid(
+                format!("[review] names redraft step `{step}` but max-redrafts is 0"),
+                "set `max-redrafts` (1 to 5) or remove `redraft`",
+            ));
+        }
+        (n, _) if n > MAX_REDRAFTS => {
+            return Err(invalid(
+                format!("[review] max-redrafts = {n} is over the limit of {MAX_REDRAFTS}"),
+                "re-drafts are bounded; a person decides after the last one",
+            ));
+        }
+        (_, None) => {
+            return Err(invalid(
+                "[review] sets max-redrafts but not which step re-drafts".into(),
+                "add `redraft = \"<step id>\"`: the step re-run (with its dependents) on a `revise` verdict",
+            ));
+        }
+        (n, Some(step)) => {
+            if !index.contains_key(step.as_str()) {
+                return Err(invalid(
+                    format!("[review] redraft = `{step}` is not a step of this workflow"),
+                    "name the id of the [[steps]] entry that drafts the result",
+                ));
+            }
+            Some(Redraft {
+                step,
+                max_rounds: n,
+            })
+        }
+    };
+    for raw_step in &raw.steps {
+        if let Some(ms) = raw_step.timeout_ms
+            && !(1..=MAX_STEP_TIMEOUT_MS).contains(&ms)
+        {
+            return Err(invalid(
+                format!("step `{}`: timeout-ms = {ms} is out of range", raw_step.id),
+                &format!("use 1 to {MAX_STEP_TIMEOUT_MS} milliseconds"),
+            ));
+        }
+        if let Some(retry) = &raw_step.retry {
+            retry_policy(retry).map_err(|message| {
+                invalid(
+                    format!("step `{}`: {message}", raw_step.id),
+                    &format!(
+                        "retry = {{ max-attempts = 1..={MAX_ATTEMPTS}, backoff-ms = 1..={MAX_BACKOFF_MS}, max-backoff-ms >= backoff-ms }}"
+                    ),
+                )
+            })?;
+        }
+    }
 
     let mut steps_by_position: Vec<Option<RawStep>> = raw.steps.into_iter().map(Some).collect();
     let mut steps = Vec::with_capacity(order.len());
@@ -260,11 +373,17 @@ pub fn parse(text: &str, path: &Path, plugins: &[Manifest]) -> Result<Workflow, 
                 ));
             }
         };
+        let retry = match &raw_step.retry {
+            Some(raw_retry) => retry_policy(raw_retry).unwrap_or_default(),
+            None => RetryPolicy::default(),
+        };
         steps.push(Step {
             id: raw_step.id,
             plugin: raw_step.plugin,
             input,
             needs: raw_step.needs,
+            timeout: raw_step.timeout_ms.map(Duration::from_millis),
+            retry,
         });
     }
 
@@ -274,7 +393,41 @@ pub fn parse(text: &str, path: &Path, plugins: &[Manifest]) -> Result<Workflow, 
         description: raw.workflow.description,
         steps,
         reviewer: review.plugin,
+        redraft,
         digest: crate::digest::sha256_hex(text.as_bytes()),
+    })
+}
+
+fn retry_policy(raw: &RawRetry) -> Result<RetryPolicy, String> {
+    let defaults = RetryPolicy::default();
+    if !(1..=MAX_ATTEMPTS).contains(&raw.max_attempts) {
+        return Err(format!(
+            "retry.max-attempts = {} is out of range",
+            raw.max_attempts
+        ));
+    }
+    let backoff = raw
+        .backoff_ms
+        .map_or(defaults.backoff, Duration::from_millis);
+    let max_backoff = raw
+        .max_backoff_ms
+        .map_or(defaults.max_backoff.max(backoff), Duration::from_millis);
+    if backoff.is_zero() || backoff > Duration::from_millis(MAX_BACKOFF_MS) {
+        return Err(format!(
+            "retry.backoff-ms = {} is out of range",
+            backoff.as_millis()
+        ));
+    }
+    if max_backoff < backoff || max_backoff > Duration::from_millis(MAX_BACKOFF_MS) {
+        return Err(format!(
+            "retry.max-backoff-ms = {} is out of range",
+            max_backoff.as_millis()
+        ));
+    }
+    Ok(RetryPolicy {
+        max_attempts: raw.max_attempts,
+        backoff,
+        max_backoff,
     })
 }
 
@@ -423,6 +576,67 @@ mod tests {
             ),
         ] {
             let e = check(&format!("{HEAD}{body}")).expect_err(needle);
+            assert!(e.contains(needle), "expected `{needle}` in: {e}");
+        }
+    }
+
+    #[test]
+    fn retries_timeouts_and_redrafts_are_read() {
+        let w = check(
+            "[workflow]\nname = \"w\"\n[review]\nplugin = \"rev\"\nmax-redrafts = 2\nredraft = \"x\"\n\
+             [[steps]]\nid = \"x\"\nplugin = \"a\"\ntimeout-ms = 500\nretry = { max-attempts = 3, backoff-ms = 50 }\n\
+             [[steps]]\nid = \"y\"\nplugin = \"b\"\nneeds = [\"x\"]\n\
+             [[steps]]\nid = \"z\"\nplugin = \"b\"\n",
+        )
+        .expect("valid");
+        let x = w.step("x").expect("x");
+        assert_eq!(x.timeout, Some(Duration::from_millis(500)));
+        assert_eq!(x.retry.max_attempts, 3);
+        assert_eq!(x.retry.backoff, Duration::from_millis(50));
+        assert_eq!(w.step("y").expect("y").retry, RetryPolicy::default());
+        assert_eq!(
+            w.redraft,
+            Some(Redraft {
+                step: "x".into(),
+                max_rounds: 2
+            })
+        );
+        assert_eq!(w.downstream_of("x"), ["x", "y"]);
+        assert_eq!(w.downstream_of("z"), ["z"]);
+    }
+
+    #[test]
+    fn bad_retries_timeouts_and_redrafts_are_refused() {
+        let step = "[[steps]]\nid = \"x\"\nplugin = \"a\"\n";
+        for (tail, needle) in [
+            ("timeout-ms = 0\n", "timeout-ms = 0 is out of range"),
+            ("retry = { max-attempts = 0 }\n", "max-attempts = 0"),
+            (
+                "retry = { max-attempts = 2, backoff-ms = 0 }\n",
+                "backoff-ms = 0",
+            ),
+            (
+                "retry = { max-attempts = 2, backoff-ms = 100, max-backoff-ms = 10 }\n",
+                "max-backoff-ms = 10",
+            ),
+            ("retry = { attempts = 2 }\n", "attempts"),
+        ] {
+            let e = check(&format!("{HEAD}{step}{tail}")).expect_err(needle);
+            assert!(e.contains(needle), "expected `{needle}` in: {e}");
+        }
+        for (review, needle) in [
+            ("max-redrafts = 1\n", "not which step"),
+            ("max-redrafts = 9\nredraft = \"x\"\n", "over the limit"),
+            (
+                "max-redrafts = 1\nredraft = \"nope\"\n",
+                "`nope` is not a step",
+            ),
+            ("redraft = \"x\"\n", "max-redrafts is 0"),
+        ] {
+            let e = check(&format!(
+                "[workflow]\nname = \"w\"\n{step}[review]\nplugin = \"rev\"\n{review}"
+            ))
+            .expect_err(needle);
             assert!(e.contains(needle), "expected `{needle}` in: {e}");
         }
     }

@@ -12,8 +12,10 @@ mod context;
 mod plugins;
 mod present;
 mod reject;
+mod resume;
 mod run;
 mod runs;
+mod setup;
 mod show;
 mod status;
 mod verify;
@@ -69,6 +71,7 @@ pub enum Command {
     Show(show::Args),
     Approve(approve::Args),
     Reject(reject::Args),
+    Resume(resume::Args),
     Status(status::Args),
     Runs(runs::Args),
     Verify(verify::Args),
@@ -84,6 +87,7 @@ impl Cli {
             Command::Show(args) => show::execute(args, &ctx),
             Command::Approve(args) => approve::execute(args, &ctx),
             Command::Reject(args) => reject::execute(args, &ctx),
+            Command::Resume(args) => resume::execute(args, &ctx).await,
             Command::Status(args) => status::execute(args, &ctx),
             Command::Runs(args) => runs::execute(args, &ctx),
             Command::Verify(args) => verify::execute(args, &ctx),

@@ -3,12 +3,16 @@
 //! rendered inert here before it reaches a terminal.
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use crate::cli::{EXIT_FAILURE, EXIT_OK};
 
 use crate::render::{diff, inert};
 use crate::run::apply::open_out_dir;
 use crate::run::blobs::Blobs;
 use crate::run::changeset::read_base;
 use crate::run::state::{RunState, RunStatus};
+use crate::run::store::Run;
 
 /// Status, steps, review and decision of a run.
 pub fn summary(state: &RunState) -> String {
@@ -138,6 +142,39 @@ pub fn next_steps(state: &RunState) -> String {
             "next: `host show {id}` to read the diff, then `host approve {id}` or `host reject {id} --reason \"...\"`\n",
             id = state.id
         ),
-        _ => String::new(),
+        RunStatus::Running => format!(
+            "next: the run stopped before finishing; `host resume {}` continues it without re-running finished steps\n",
+            state.id
+        ),
+        RunStatus::Applying => format!(
+            "next: the approved writes were interrupted; `host resume {}` finishes them without writing anything twice\n",
+            state.id
+        ),
+        RunStatus::Failed => format!(
+            "next: fix the cause, then `host resume {} --failed` re-runs what failed (finished steps are kept)\n",
+            state.id
+        ),
+        RunStatus::Completed | RunStatus::Rejected => String::new(),
     }
+}
+
+/// Print where a run ended up after `run` or `resume` (JSON with `--json`),
+/// and choose the exit code: 0 when waiting for approval or completed.
+pub fn outcome(run: &Run, json: bool) -> anyhow::Result<ExitCode> {
+    let state = run.state();
+    if json {
+        println!("{}", serde_json::to_string_pretty(state)?);
+    } else {
+        print!("{}", summary(state));
+        let diffs = diffs(state, run.blobs());
+        if !diffs.is_empty() {
+            println!();
+            print!("{diffs}");
+        }
+        print!("{}", next_steps(state));
+    }
+    Ok(ExitCode::from(match state.status {
+        RunStatus::WaitingApproval | RunStatus::Completed => EXIT_OK,
+        _ => EXIT_FAILURE,
+    }))
 }

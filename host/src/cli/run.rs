@@ -5,14 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::{Context, EXIT_FAILURE, EXIT_OK, present};
-use crate::grants::GrantContext;
-use crate::manifest;
-use crate::run::event::{Event, PluginDigest};
-use crate::run::executor::{self, Plugins};
-use crate::run::state::RunStatus;
-use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
-use crate::workflow::{self, WORKFLOW_FILE};
+use crate::cli::{Context, present, setup};
+use crate::run::event::Event;
+use crate::run::executor;
 
 /// Run the workflow's steps and reviewer, then stop at the approval gate.
 ///
@@ -59,77 +54,26 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Some(out) => existing_dir(out, "--out")?,
         None => workspace.clone(),
     };
-    let manifests = manifest::load_dir(&args.plugins)?;
-    let workflow_path = args
-        .workflow
-        .clone()
-        .unwrap_or_else(|| args.plugins.join(WORKFLOW_FILE));
-    let workflow = workflow::load(&workflow_path, &manifests)?;
-    let used: Vec<&manifest::Manifest> = manifests
-        .iter()
-        .filter(|m| workflow.plugin_names().contains(&m.name.as_str()))
-        .collect();
-
-    if args.build {
-        crate::plugin_build::build_all(&used, &|line| eprintln!("{line}"))?;
-    }
-
-    let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
-        .context("cannot start the WebAssembly runtime")?;
-    let protected = ctx.protected_dirs();
-    let grant_ctx = GrantContext {
-        workspace: &workspace,
-        protected: &protected,
-    };
-    let mut plugins = Plugins::new();
-    for m in &used {
-        let started = std::time::Instant::now();
-        let plugin = runtime.load(m, &grant_ctx)?;
-        if plugin.cache_outcome() == CacheOutcome::Miss {
-            // First use of this component: compiling it is the slow part of a cold start.
-            eprintln!(
-                "compiled plugin `{}` in {} ms (cached for next time)",
-                m.name,
-                started.elapsed().as_millis()
-            );
-        }
-        plugins.insert(m.name.clone(), plugin);
-    }
-
-    let store = ctx.store();
-    let mut run = store.create(Event::RunCreated {
-        workflow: workflow.name.clone(),
-        workflow_digest: workflow.digest.clone(),
+    let loaded = setup::load(
+        ctx,
+        &args.plugins,
+        args.workflow.as_deref(),
+        &workspace,
+        args.build,
+    )?;
+    let mut run = ctx.store().create(Event::RunCreated {
+        workflow: loaded.workflow.name.clone(),
+        workflow_digest: loaded.workflow.digest.clone(),
+        plugins_dir: Some(loaded.plugins_dir.clone()),
+        workflow_path: Some(loaded.workflow.path.clone()),
         params: serde_json::json!({ "topic": args.topic }),
         workspace: workspace.clone(),
         out_dir,
-        plugins: plugins
-            .values()
-            .map(|p| PluginDigest {
-                name: p.name().to_string(),
-                sha256: p.sha256().to_string(),
-            })
-            .collect(),
+        plugins: loaded.digests(),
     })?;
     eprintln!("run {} started", run.id());
-    executor::execute(&mut run, &workflow, &plugins).await?;
-
-    let state = run.state();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(state)?);
-    } else {
-        print!("{}", present::summary(state));
-        let diffs = present::diffs(state, run.blobs());
-        if !diffs.is_empty() {
-            println!();
-            print!("{diffs}");
-        }
-        print!("{}", present::next_steps(state));
-    }
-    Ok(ExitCode::from(match state.status {
-        RunStatus::WaitingApproval | RunStatus::Completed => EXIT_OK,
-        _ => EXIT_FAILURE,
-    }))
+    executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
+    present::outcome(&run, args.json)
 }
 
 fn existing_dir(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {

@@ -23,6 +23,9 @@ pub struct VerifiedWrite {
     pub entry: ChangeEntry,
     pub bytes: Vec<u8>,
     pub base: Base,
+    /// The target already holds exactly these bytes (only when resuming an
+    /// apply that stopped after a rename, before journaling it).
+    pub already_applied: bool,
 }
 
 /// Why approved writes were refused or failed.
@@ -72,8 +75,34 @@ pub fn verify(
     blobs: &Blobs,
     change_set: &ChangeSet,
 ) -> Result<Vec<VerifiedWrite>, ApplyError> {
+    verify_entries(out, blobs, change_set, &[], false)
+}
+
+/// Like [`verify`], for an apply that may have been cut short: entries in
+/// `applied` (journaled as written) are left out, and a target already
+/// holding exactly the approved bytes is accepted as written.
+pub fn verify_remaining(
+    out: &Dir,
+    blobs: &Blobs,
+    change_set: &ChangeSet,
+    applied: &[String],
+) -> Result<Vec<VerifiedWrite>, ApplyError> {
+    verify_entries(out, blobs, change_set, applied, true)
+}
+
+fn verify_entries(
+    out: &Dir,
+    blobs: &Blobs,
+    change_set: &ChangeSet,
+    applied: &[String],
+    accept_applied: bool,
+) -> Result<Vec<VerifiedWrite>, ApplyError> {
     let mut verified = Vec::with_capacity(change_set.entries.len());
-    for entry in &change_set.entries {
+    for entry in change_set
+        .entries
+        .iter()
+        .filter(|e| !applied.contains(&e.path))
+    {
         let bytes = blobs.get(&entry.new_sha256)?;
         if bytes.len() as u64 != entry.size {
             return Err(ApplyError::StagedMismatch {
@@ -82,7 +111,10 @@ pub fn verify(
         }
         let base = read_base(out, &entry.path)?;
         let found = base.sha256();
-        if found != entry.base_sha256 {
+        let already_applied = accept_applied
+            && found != entry.base_sha256
+            && found.as_deref() == Some(entry.new_sha256.as_str());
+        if found != entry.base_sha256 && !already_applied {
             let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "no file".into());
             return Err(ApplyError::BaseChanged {
                 path: entry.path.clone(),
@@ -94,6 +126,7 @@ pub fn verify(
             entry: entry.clone(),
             bytes,
             base,
+            already_applied,
         });
     }
     Ok(verified)

@@ -5,6 +5,7 @@
 //! apply re-verifies every byte and base file against that digest before the
 //! first write, and records each write in the journal as it lands.
 
+use crate::pause_point;
 use crate::run::apply::{self, ApplyError, VerifiedWrite};
 use crate::run::changeset::ChangeSet;
 use crate::run::event::Event;
@@ -116,30 +117,75 @@ pub fn approve(
         digest: recorded,
         reason,
     })?;
-    let out = apply::open_out_dir(&run.state().out_dir).map_err(ApprovalError::Refused)?;
-    let total = pending.writes.len();
-    let mut applied = Vec::with_capacity(total);
-    for write in pending.writes {
-        if let Err(source) = apply::write_file(&out, &write.entry.path, &write.bytes) {
+    pause_point::reached("approved");
+    apply_approved(run)
+}
+
+/// Put the approved change set on disk and complete the run. Used right
+/// after the approval, and by `host resume` on a run whose apply was cut
+/// short: writes the journal already records are skipped, and a target that
+/// already holds exactly the approved bytes (the host stopped after the
+/// rename, before journaling it) is recorded as `recovered`, not rewritten.
+/// Everything is re-verified before the first byte is written; on any
+/// mismatch nothing is written and the run fails, saying why.
+pub fn apply_approved(run: &mut Run) -> Result<Vec<String>, ApprovalError> {
+    let state = run.state();
+    if state.status != RunStatus::Applying {
+        return Err(ensure_waiting(state)
+            .err()
+            .unwrap_or(ApprovalError::NotWaiting {
+                id: state.id.clone(),
+                status: state.status,
+                detail: String::new(),
+            }));
+    }
+    let change_set = requested_change_set(state);
+    let applied: Vec<String> = state.applied.clone();
+    let verified = apply::open_out_dir(&state.out_dir).and_then(|out| {
+        apply::verify_remaining(&out, run.blobs(), &change_set, &applied).map(|w| (out, w))
+    });
+    let (out, writes) = match verified {
+        Ok(verified) => verified,
+        Err(source) => {
             run.record(Event::RunFailed {
                 step: None,
-                reason: format!("applying `{}` failed: {source}", write.entry.path),
+                reason: format!("nothing was written: {source}"),
             })?;
-            return Err(ApprovalError::ApplyFailed {
-                id: run.id().to_string(),
-                applied: applied.len(),
-                total,
-                source,
-            });
+            return Err(ApprovalError::Refused(source));
+        }
+    };
+    let total = change_set.entries.len();
+    let mut done: Vec<String> = applied;
+    let remaining = writes.len();
+    for (i, write) in writes.into_iter().enumerate() {
+        let recovered = write.already_applied;
+        if !recovered {
+            if let Err(source) = apply::write_file(&out, &write.entry.path, &write.bytes) {
+                run.record(Event::RunFailed {
+                    step: None,
+                    reason: format!("applying `{}` failed: {source}", write.entry.path),
+                })?;
+                return Err(ApprovalError::ApplyFailed {
+                    id: run.id().to_string(),
+                    applied: done.len(),
+                    total,
+                    source,
+                });
+            }
+            pause_point::reached("written");
         }
         run.record(Event::WriteApplied {
             path: write.entry.path.clone(),
             sha256: write.entry.new_sha256.clone(),
+            recovered,
         })?;
-        applied.push(write.entry.path);
+        done.push(write.entry.path);
+        if i + 1 < remaining {
+            pause_point::reached("between-writes");
+        }
     }
     run.record(Event::RunCompleted {})?;
-    Ok(applied)
+    Ok(done)
 }
 
 /// Reject the run's change set: nothing is written, the run ends.

@@ -50,6 +50,11 @@ impl Blobs {
         Ok(sha)
     }
 
+    /// Where a blob lives, relative to the run folder (for the journal).
+    pub fn relative_path(&self, sha256: &str) -> String {
+        format!("blobs/{sha256}")
+    }
+
     /// Read a blob back, verifying it still has the digest it is named by.
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, BlobError> {
         let path = self.dir.join(sha256);

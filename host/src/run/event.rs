@@ -19,6 +19,12 @@ pub enum Event {
     RunCreated {
         workflow: String,
         workflow_digest: String,
+        /// The plugins folder and workflow file, so `host resume` can reload
+        /// them (and refuse if their digests changed).
+        #[serde(default)]
+        plugins_dir: Option<PathBuf>,
+        #[serde(default)]
+        workflow_path: Option<PathBuf>,
         params: serde_json::Value,
         workspace: PathBuf,
         out_dir: PathBuf,
@@ -28,12 +34,18 @@ pub enum Event {
         step: String,
         plugin: String,
         attempt: u32,
+        /// 0 for the first draft, n for the n-th re-draft.
+        #[serde(default)]
+        round: u32,
     },
     /// A step finished; its output and proposed writes are staged as blobs.
     StepSucceeded {
         step: String,
         attempt: u32,
         output_sha256: String,
+        /// Where the output is stored, relative to the run folder.
+        #[serde(default)]
+        output_blob: String,
         writes: Vec<StagedWrite>,
         logs: Vec<LogRecord>,
         duration_ms: u64,
@@ -45,13 +57,34 @@ pub enum Event {
         message: String,
         logs: Vec<LogRecord>,
     },
+    /// A transient failure will be retried: attempt `attempt` starts after
+    /// `delay_ms` (chosen by the step's retry policy).
+    StepRetried {
+        step: String,
+        attempt: u32,
+        delay_ms: u64,
+    },
     ReviewCompleted {
         plugin: String,
+        #[serde(default)]
+        round: u32,
         verdict: Verdict,
         findings: Vec<Finding>,
         summary: String,
         logs: Vec<LogRecord>,
         duration_ms: u64,
+    },
+    /// The reviewer asked for a revision: `steps` run again (round `round`)
+    /// with the review in their input, then the reviewer looks again.
+    RedraftRequested {
+        round: u32,
+        steps: Vec<String>,
+    },
+    /// `host resume` picked the run up again; `rerun` lists what it re-runs.
+    RunResumed {
+        by: String,
+        from: String,
+        rerun: Vec<String>,
     },
     /// The run waits for a person to approve exactly this change set.
     ApprovalRequested {
@@ -71,6 +104,10 @@ pub enum Event {
     WriteApplied {
         path: String,
         sha256: String,
+        /// The bytes were found already on disk by `host resume` (the host
+        /// stopped after the rename, before this event): not written twice.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recovered: bool,
     },
     RunCompleted {},
     RunFailed {
@@ -91,6 +128,9 @@ impl Event {
             Self::StepStarted { .. } => "step_started",
             Self::StepSucceeded { .. } => "step_succeeded",
             Self::StepFailed { .. } => "step_failed",
+            Self::StepRetried { .. } => "step_retried",
+            Self::RedraftRequested { .. } => "redraft_requested",
+            Self::RunResumed { .. } => "run_resumed",
             Self::ReviewCompleted { .. } => "review_completed",
             Self::ApprovalRequested { .. } => "approval_requested",
             Self::ApprovalGranted { .. } => "approval_granted",

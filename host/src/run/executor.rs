@@ -1,110 +1,227 @@
-//! Drives a run through its workflow: tool steps, the review, then the
-//! approval gate. Every transition is journaled before the next one starts.
+//! Drives a run through its workflow: tool steps, the review, re-drafts, then
+//! the approval gate. Every transition is journaled before the next one
+//! starts, and every decision is taken from the journal, so a run picked up
+//! after a crash ([`crate::run::resume`]) continues exactly where it stopped.
+//!
+//! Steps whose `needs` are all done start at once, so independent steps run in
+//! parallel (each in its own task and sandbox); results are journaled in the
+//! order they arrive. A step that answers `transient` is retried after a
+//! jittered, exponential delay ([`crate::run::retry`]) while its policy allows;
+//! any other failure fails the run, naming the step and the plugin.
 //!
 //! A step's proposed writes are checked against the plugin's `writes` grant
-//! the moment it returns; one write outside the grant fails the run, naming
-//! the plugin and the path. Accepted writes are only *staged* (as blobs);
-//! nothing touches the output directory here. The run ends waiting for
-//! approval of a change set bound to the current content of every target.
-//! Steps that already succeeded (per the journal) are never re-run.
+//! the moment it returns; one write outside the grant fails the run. Accepted
+//! writes are only *staged* (as blobs); nothing touches the output directory
+//! here. The run ends waiting for approval of a change set bound to the
+//! current content of every target. Steps that already succeeded (per the
+//! journal) are never re-run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-use crate::contract::{ProposedWrite, ReviewInput, StepInput, StepOutput, Verdict};
+use crate::contract::{
+    PluginError, ProposedWrite, ReviewInput, StepInput, StepOutput, ToolOutput, Verdict,
+};
+use crate::pause_point;
 use crate::run::apply;
 use crate::run::changeset::{ChangeEntry, ChangeSet};
 use crate::run::event::{Event, StagedWrite};
-use crate::run::state::RunStatus;
+use crate::run::retry;
+use crate::run::state::{ReviewState, RunStatus};
 use crate::run::store::{Run, RunError};
-use crate::runtime::Plugin;
+use crate::runtime::{Invocation, InvokeFailure, Plugin};
 use crate::workflow::{Step, Workflow};
 
 /// The loaded plugins a workflow runs with, by name.
 pub type Plugins = BTreeMap<String, Plugin>;
 
-/// Run every step not yet done, then the review, then request approval.
-/// Step and plugin failures are recorded in the journal (the run ends
-/// `failed`); an `Err` means the journal itself could not be written.
+/// Run every step not yet done, then the review, re-drafts as the workflow
+/// allows, and request approval. Step and plugin failures are recorded in
+/// the journal (the run ends `failed`); an `Err` means the journal itself
+/// could not be written.
 pub async fn execute(
     run: &mut Run,
     workflow: &Workflow,
     plugins: &Plugins,
 ) -> Result<(), RunError> {
-    for step in &workflow.steps {
+    loop {
         if run.state().status != RunStatus::Running {
             return Ok(());
         }
-        let done = run
-            .state()
-            .steps
-            .get(&step.id)
-            .is_some_and(|s| s.output_sha256.is_some());
-        if !done {
-            run_step(run, workflow, step, plugins)
-                .instrument(tracing::info_span!("run.step", step = %step.id, plugin = %step.plugin))
+        run_steps(run, workflow, plugins).await?;
+        if run.state().status != RunStatus::Running {
+            return Ok(());
+        }
+        if run.state().review.is_none() {
+            review(run, workflow, plugins)
+                .instrument(tracing::info_span!("run.review", plugin = %workflow.reviewer))
                 .await?;
         }
+        let Some(review) = run.state().review.clone() else {
+            return Ok(());
+        };
+        match review.verdict {
+            Verdict::Reject => {
+                return run.record(Event::RunRejectedByReviewer {
+                    summary: review.summary,
+                });
+            }
+            Verdict::Pass => return request_approval(run),
+            Verdict::Revise => match &workflow.redraft {
+                Some(redraft) if run.state().redraft_round < redraft.max_rounds => {
+                    run.record(Event::RedraftRequested {
+                        round: run.state().redraft_round + 1,
+                        steps: workflow.downstream_of(&redraft.step),
+                    })?;
+                }
+                _ => return request_approval(run),
+            },
+        }
     }
-    if run.state().status != RunStatus::Running {
-        return Ok(());
-    }
-    review(run, workflow, plugins)
-        .instrument(tracing::info_span!("run.review", plugin = %workflow.reviewer))
-        .await?;
-    if run.state().status != RunStatus::Running {
-        return Ok(());
-    }
-    request_approval(run)
 }
 
-async fn run_step(
+/// What a step task reports back.
+enum Outcome {
+    /// The backoff before a retry elapsed; start the next attempt.
+    RetryDue { step: String },
+    /// An attempt finished, one way or another.
+    Finished {
+        step: String,
+        attempt: u32,
+        result: Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure>,
+    },
+}
+
+/// Run every step that is not done, each as soon as its needs are, until all
+/// are done or the run failed.
+async fn run_steps(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result<(), RunError> {
+    let mut tasks: JoinSet<Outcome> = JoinSet::new();
+    // Steps started or waiting for a retry.
+    let mut active: BTreeSet<String> = BTreeSet::new();
+    loop {
+        if run.state().status != RunStatus::Running {
+            // A step failed: stop the others. Their `step_started` stays in the
+            // journal without an outcome; a resume runs them again.
+            tasks.abort_all();
+            return Ok(());
+        }
+        for step in &workflow.steps {
+            let ready = !active.contains(&step.id)
+                && !run.state().step_done(&step.id)
+                && step.needs.iter().all(|n| run.state().step_done(n));
+            if ready {
+                active.insert(step.id.clone());
+                start_attempt(run, workflow, step, plugins, &mut tasks)?;
+            }
+        }
+        let Some(joined) = tasks.join_next().await else {
+            return Ok(());
+        };
+        let outcome = match joined {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                return run.record(Event::RunFailed {
+                    step: None,
+                    reason: format!("a step task ended abnormally: {e}"),
+                });
+            }
+        };
+        match outcome {
+            Outcome::RetryDue { step } => {
+                if let Some(step) = workflow.step(&step) {
+                    start_attempt(run, workflow, step, plugins, &mut tasks)?;
+                }
+            }
+            Outcome::Finished {
+                step,
+                attempt,
+                result,
+            } => {
+                let Some(step) = workflow.step(&step) else {
+                    continue;
+                };
+                if let Some(delay) = finish_attempt(run, step, plugins, attempt, result)? {
+                    let id = step.id.clone();
+                    tasks.spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        Outcome::RetryDue { step: id }
+                    });
+                } else {
+                    active.remove(&step.id);
+                }
+            }
+        }
+    }
+}
+
+/// Journal the start of the step's next attempt and launch it.
+fn start_attempt(
     run: &mut Run,
     workflow: &Workflow,
     step: &Step,
     plugins: &Plugins,
+    tasks: &mut JoinSet<Outcome>,
 ) -> Result<(), RunError> {
     let attempt = run.state().steps.get(&step.id).map_or(0, |s| s.attempt) + 1;
     run.record(Event::StepStarted {
         step: step.id.clone(),
         plugin: step.plugin.clone(),
         attempt,
+        round: run.state().redraft_round,
     })?;
-    let fail = |run: &mut Run, kind: &str, message: String, logs| -> Result<(), RunError> {
-        run.record(Event::StepFailed {
-            step: step.id.clone(),
-            attempt,
-            error_kind: kind.to_string(),
-            message: message.clone(),
-            logs,
-        })?;
-        run.record(Event::RunFailed {
-            step: Some(step.id.clone()),
-            reason: format!(
-                "step `{}` (plugin `{}`) failed: {message}",
-                step.id, step.plugin
-            ),
-        })
-    };
-    let Some(plugin) = plugins.get(&step.plugin) else {
-        return fail(
-            run,
-            "internal",
-            format!("plugin `{}` is not loaded", step.plugin),
-            Vec::new(),
-        );
+    let Some(plugin) = plugins.get(&step.plugin).cloned() else {
+        let message = format!("plugin `{}` is not loaded", step.plugin);
+        return fail_step(run, step, attempt, "internal", message, Vec::new());
     };
     let input = match step_input(run, workflow, step) {
         Ok(input) => input,
-        Err(message) => return fail(run, "internal", message, Vec::new()),
+        Err(message) => return fail_step(run, step, attempt, "internal", message, Vec::new()),
     };
-    let invocation = match plugin.invoke_tool(&input).await {
+    pause_point::reached("step-running");
+    let id = step.id.clone();
+    let cap = step.timeout;
+    let span = tracing::info_span!("run.step", step = %step.id, plugin = %step.plugin, attempt);
+    tasks.spawn(
+        async move {
+            let result = plugin.invoke_tool_within(&input, cap).await;
+            Outcome::Finished {
+                step: id,
+                attempt,
+                result,
+            }
+        }
+        .instrument(span),
+    );
+    Ok(())
+}
+
+/// Journal an attempt's result. Returns the delay before a retry, if the
+/// attempt failed transiently and the step's policy allows another.
+fn finish_attempt(
+    run: &mut Run,
+    step: &Step,
+    plugins: &Plugins,
+    attempt: u32,
+    result: Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure>,
+) -> Result<Option<Duration>, RunError> {
+    let invocation = match result {
         Ok(invocation) => invocation,
         Err(failure) => {
             let kind = failure.kind.to_string();
-            let message = failure.to_string();
-            return fail(run, &kind, message, failure.logs);
+            let mut message = failure.to_string();
+            if failure.kind == crate::runtime::FailureKind::Timeout
+                && let Some(cap) = step.timeout
+            {
+                message.push_str(&format!(
+                    " (the step's `timeout-ms = {}` in the workflow caps the plugin's limit)",
+                    cap.as_millis()
+                ));
+            }
+            fail_step(run, step, attempt, &kind, message, failure.logs)?;
+            return Ok(None);
         }
     };
     let duration_ms = invocation.duration.as_millis() as u64;
@@ -113,25 +230,59 @@ async fn run_step(
         Ok(output) => output,
         Err(error) => {
             let kind = error.kind.to_string();
-            return fail(run, &kind, error.message, logs);
+            let failures = run
+                .state()
+                .steps
+                .get(&step.id)
+                .map_or(0, |s| s.failures_in_row)
+                + 1;
+            let transient = error.kind == crate::contract::PluginErrorKind::Transient;
+            if transient && step.retry.retries_after(failures) {
+                run.record(Event::StepFailed {
+                    step: step.id.clone(),
+                    attempt,
+                    error_kind: kind,
+                    message: error.message,
+                    logs,
+                })?;
+                let delay = step.retry.delay(failures, retry::jitter_unit());
+                run.record(Event::StepRetried {
+                    step: step.id.clone(),
+                    attempt: attempt + 1,
+                    delay_ms: delay.as_millis() as u64,
+                })?;
+                return Ok(Some(delay));
+            }
+            let message = if transient && step.retry.max_attempts > 1 {
+                format!("{} (gave up after {failures} attempts)", error.message)
+            } else {
+                error.message
+            };
+            fail_step(run, step, attempt, &kind, message, logs)?;
+            return Ok(None);
         }
     };
     if let Err(e) = serde_json::from_str::<serde_json::Value>(&output.output) {
-        return fail(
-            run,
-            "invalid-output",
-            format!(
-                "plugin `{}` returned output that is not JSON: {e}",
-                step.plugin
-            ),
-            logs,
+        let message = format!(
+            "plugin `{}` returned output that is not JSON: {e}",
+            step.plugin
         );
+        fail_step(run, step, attempt, "invalid-output", message, logs)?;
+        return Ok(None);
     }
+    let Some(plugin) = plugins.get(&step.plugin) else {
+        let message = format!("plugin `{}` is not loaded", step.plugin);
+        fail_step(run, step, attempt, "internal", message, logs)?;
+        return Ok(None);
+    };
     let mut writes = Vec::with_capacity(output.writes.len());
     for ProposedWrite { path, contents } in output.writes {
         let path = match plugin.grants().check_write(&path) {
             Ok(path) => path,
-            Err(denied) => return fail(run, "write-denied", denied.to_string(), logs),
+            Err(denied) => {
+                fail_step(run, step, attempt, "write-denied", denied.to_string(), logs)?;
+                return Ok(None);
+            }
         };
         let clash = run
             .state()
@@ -139,15 +290,12 @@ async fn run_step(
             .any(|(other, w)| other != step.id && w.path == path)
             || writes.iter().any(|w: &StagedWrite| w.path == path);
         if clash {
-            return fail(
-                run,
-                "write-conflict",
-                format!(
-                    "`{}` is proposed twice in this run; each file may be written by one step once",
-                    crate::render::inert(&path)
-                ),
-                logs,
+            let message = format!(
+                "`{}` is proposed twice in this run; each file may be written by one step once",
+                crate::render::inert(&path)
             );
+            fail_step(run, step, attempt, "write-conflict", message, logs)?;
+            return Ok(None);
         }
         let size = contents.len() as u64;
         let sha256 = run.blobs().put(&contents)?;
@@ -157,21 +305,52 @@ async fn run_step(
     run.record(Event::StepSucceeded {
         step: step.id.clone(),
         attempt,
+        output_blob: run.blobs().relative_path(&output_sha256),
         output_sha256,
         writes,
         logs,
         duration_ms,
+    })?;
+    Ok(None)
+}
+
+/// Journal a failed attempt and fail the run, naming the step and plugin.
+fn fail_step(
+    run: &mut Run,
+    step: &Step,
+    attempt: u32,
+    kind: &str,
+    message: String,
+    logs: Vec<crate::contract::LogRecord>,
+) -> Result<(), RunError> {
+    run.record(Event::StepFailed {
+        step: step.id.clone(),
+        attempt,
+        error_kind: kind.to_string(),
+        message: message.clone(),
+        logs,
+    })?;
+    run.record(Event::RunFailed {
+        step: Some(step.id.clone()),
+        reason: format!(
+            "step `{}` (plugin `{}`) failed: {message}",
+            step.id, step.plugin
+        ),
     })
 }
 
 /// The step's input: its fixed input from the workflow with the run's
-/// parameters filled in, plus the recorded outputs of the steps it needs.
+/// parameters filled in, the review that asked for a re-draft (as `review`,
+/// in re-draft rounds), plus the recorded outputs of the steps it needs.
 fn step_input(run: &Run, workflow: &Workflow, step: &Step) -> Result<StepInput, String> {
     let mut input = step.input.clone();
     if let serde_json::Value::Object(params) = &run.state().params {
         for (key, value) in params {
             input.entry(key.clone()).or_insert_with(|| value.clone());
         }
+    }
+    if let Some(previous) = &run.state().previous_review {
+        input.insert("review".into(), review_json(previous));
     }
     let mut needs = Vec::with_capacity(step.needs.len());
     for need in workflow.steps.iter().filter(|s| step.needs.contains(&s.id)) {
@@ -183,6 +362,15 @@ fn step_input(run: &Run, workflow: &Workflow, step: &Step) -> Result<StepInput, 
     Ok(StepInput {
         input: serde_json::Value::Object(input).to_string(),
         needs,
+    })
+}
+
+fn review_json(review: &ReviewState) -> serde_json::Value {
+    serde_json::json!({
+        "round": review.round,
+        "verdict": review.verdict,
+        "summary": review.summary,
+        "findings": review.findings,
     })
 }
 
@@ -243,20 +431,15 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
         Ok(review) => review,
         Err(error) => return fail(run, error.to_string()),
     };
-    let verdict = review.verdict;
-    let summary = review.summary.clone();
     run.record(Event::ReviewCompleted {
         plugin: workflow.reviewer.clone(),
-        verdict,
+        round: run.state().redraft_round,
+        verdict: review.verdict,
         findings: review.findings,
         summary: review.summary,
         logs: invocation.logs,
         duration_ms: invocation.duration.as_millis() as u64,
-    })?;
-    if verdict == Verdict::Reject {
-        run.record(Event::RunRejectedByReviewer { summary })?;
-    }
-    Ok(())
+    })
 }
 
 /// Bind the staged writes to the current content of their targets and wait
@@ -299,5 +482,7 @@ fn request_approval(run: &mut Run) -> Result<(), RunError> {
     }
     let change_set = ChangeSet::new(entries);
     let digest = change_set.digest();
-    run.record(Event::ApprovalRequested { change_set, digest })
+    run.record(Event::ApprovalRequested { change_set, digest })?;
+    pause_point::reached("staged");
+    Ok(())
 }

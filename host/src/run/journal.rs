@@ -7,6 +7,16 @@
 //! removed record, or a torn last line, is reported and never silently skipped.
 //! The hash covers the event's JSON exactly as stored, so events written by a
 //! newer host (with fields this one does not know) still verify.
+//!
+//! A hash chain cannot notice its own tail being cut off, so after each
+//! append the journal's head (sequence number and hash of the last record) is
+//! also written to `journal.head` beside it. Readers check that the journal
+//! reaches the head: a journal shorter than its head, or disagreeing with it,
+//! was truncated or rewritten. The head is written after the record is
+//! fsync'd and is not itself fsync'd: after a power loss it may lag behind
+//! the journal (which is fine), but it is never ahead of it. Someone able to
+//! rewrite both files can still forge a shorter history; `host verify` prints
+//! the head hash so it can be kept elsewhere.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -49,6 +59,23 @@ pub enum JournalError {
         path: PathBuf,
         line: usize,
         reason: String,
+    },
+    #[error(
+        "journal `{path}` was truncated: its head records event {head_seq}, but the journal ends {found}\nhint: events were removed from the end of the journal; do not trust this run's history"
+    )]
+    Truncated {
+        path: PathBuf,
+        head_seq: u64,
+        found: String,
+    },
+    #[error(
+        "journal `{path}` does not match its head: event {seq} has hash {found}, the head records {expected}\nhint: the journal was rewritten after the fact; do not trust this run's history"
+    )]
+    HeadMismatch {
+        path: PathBuf,
+        seq: u64,
+        expected: String,
+        found: String,
     },
     #[error("cannot encode a journal event")]
     Encode(#[source] serde_json::Error),
@@ -157,6 +184,14 @@ impl Journal {
         };
         self.next_seq += 1;
         self.head = hash;
+        write_head(
+            &self.path,
+            &Head {
+                seq: record.seq,
+                hash: record.hash.clone(),
+            },
+        )
+        .map_err(|source| io_err(&head_path(&self.path), source))?;
         Ok(record)
     }
 
@@ -166,8 +201,69 @@ impl Journal {
     }
 }
 
-/// Read and verify every record of a journal.
+/// The last record a journal is known to have reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// Where the head of the journal at `journal` is kept.
+pub fn head_path(journal: &Path) -> PathBuf {
+    journal.with_extension("head")
+}
+
+/// Replace the head file (temporary file and rename: old or new, never torn).
+fn write_head(journal: &Path, head: &Head) -> std::io::Result<()> {
+    let path = head_path(journal);
+    let tmp = path.with_extension("head.tmp");
+    let text = serde_json::to_string(head).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// The recorded head, if there is a readable one (a journal from before
+/// heads existed, or a head emptied by a power loss, has none).
+pub fn read_head(journal: &Path) -> Option<Head> {
+    let text = std::fs::read_to_string(head_path(journal)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Check that `records` reach the recorded head and agree with it.
+fn check_head(path: &Path, records: &[Record]) -> Result<(), JournalError> {
+    let Some(head) = read_head(path) else {
+        return Ok(());
+    };
+    let Some(record) = records.get(head.seq as usize) else {
+        return Err(JournalError::Truncated {
+            path: path.to_path_buf(),
+            head_seq: head.seq,
+            found: match records.last() {
+                Some(last) => format!("at event {}", last.seq),
+                None => "before its first event".into(),
+            },
+        });
+    };
+    if record.hash != head.hash {
+        return Err(JournalError::HeadMismatch {
+            path: path.to_path_buf(),
+            seq: head.seq,
+            expected: head.hash,
+            found: record.hash.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Read and verify every record of a journal, and that it reaches its head.
 pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
+    let records = read_chain(path)?;
+    check_head(path, &records)?;
+    Ok(records)
+}
+
+/// Read and verify the hash chain of a journal.
+fn read_chain(path: &Path) -> Result<Vec<Record>, JournalError> {
     let bytes = std::fs::read(path).map_err(|source| io_err(path, source))?;
     let corrupt = |line: usize, reason: String| JournalError::Corrupt {
         path: path.to_path_buf(),
@@ -191,24 +287,33 @@ pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
         let text = std::str::from_utf8(line).map_err(|_| corrupt(line_no, "not UTF-8".into()))?;
         let parsed: LineIn<'_> =
             serde_json::from_str(text).map_err(|e| corrupt(line_no, e.to_string()))?;
+        let what = format!(
+            "event {} `{}`",
+            parsed.seq,
+            crate::render::inert(&event_type(parsed.event))
+        );
         if parsed.seq != records.len() as u64 {
             return Err(corrupt(
                 line_no,
-                format!("expected record {} but found {}", records.len(), parsed.seq),
+                format!(
+                    "{what} stands where event {} belongs (events were removed or reordered)",
+                    records.len()
+                ),
             ));
         }
         if parsed.prev != prev {
             return Err(corrupt(
                 line_no,
-                "the record does not follow the one before it (an event was removed, reordered or edited)"
-                    .into(),
+                format!(
+                    "{what} does not follow the one before it (an event was removed, reordered or edited)"
+                ),
             ));
         }
         let expected = record_hash(parsed.seq, parsed.at_ms, &parsed.prev, parsed.event.get());
         if parsed.hash != expected {
             return Err(corrupt(
                 line_no,
-                "the record's hash does not match its content (it was edited)".into(),
+                format!("{what}: the record's hash does not match its content (it was edited)"),
             ));
         }
         let event: Event = serde_json::from_str(parsed.event.get())
@@ -222,6 +327,16 @@ pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
         });
     }
     Ok(records)
+}
+
+/// The `type` tag of a stored event, for messages ("?" if it has none).
+fn event_type(event: &RawValue) -> String {
+    #[derive(Deserialize)]
+    struct Tag {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<Tag>(event.get()).map_or_else(|_| "?".into(), |t| t.kind)
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> JournalError {
@@ -249,6 +364,7 @@ mod tests {
             step: "a".into(),
             plugin: "p".into(),
             attempt: 1,
+            round: 0,
         })
         .expect("append");
         j.append(Event::RunCompleted {}).expect("append");
@@ -289,6 +405,33 @@ mod tests {
             read(&path),
             Err(JournalError::Corrupt { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_cut_off_tail_is_detected_by_the_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let text = std::fs::read_to_string(&path).expect("read");
+        let first = text.lines().next().expect("line");
+        std::fs::write(&path, format!("{first}\n")).expect("write");
+        let e = read(&path).expect_err("truncated");
+        assert!(
+            matches!(e, JournalError::Truncated { head_seq: 1, .. }),
+            "{e}"
+        );
+        // A head that lags one record behind (the host stopped between the
+        // append and the head write) is fine.
+        std::fs::write(&path, &text).expect("restore");
+        let records = read(&path).expect("read");
+        write_head(
+            &path,
+            &Head {
+                seq: 0,
+                hash: records[0].hash.clone(),
+            },
+        )
+        .expect("head");
+        assert_eq!(read(&path).expect("lagging head").len(), 2);
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! - [`journal`]: the append-only, hash-chained event log (the only truth);
 //! - [`event`]: what the journal records; [`state`]: the state it folds into;
 //! - [`store`]: run folders, creation and locking; [`blobs`]: staged bytes;
-//! - [`executor`]: steps → review → approval request;
+//! - [`executor`]: steps (independent ones in parallel, [`retry`] on
+//!   transient errors) → review → re-drafts → approval request;
 //! - [`changeset`], [`approval`], [`apply`]: the change set a person approves,
-//!   the decision, and putting exactly those bytes on disk.
+//!   the decision, and putting exactly those bytes on disk;
+//! - [`resume`]: continuing a run after the host stopped, from its journal.
 
 pub mod apply;
 pub mod approval;
@@ -15,5 +17,7 @@ pub mod changeset;
 pub mod event;
 pub mod executor;
 pub mod journal;
+pub mod resume;
+pub mod retry;
 pub mod state;
 pub mod store;

@@ -46,7 +46,13 @@ impl std::fmt::Display for RunStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepState {
     pub plugin: String,
+    /// The latest attempt (1-based, counted over the whole run).
     pub attempt: u32,
+    /// Failed attempts since the step last started afresh (a success, a
+    /// re-draft or a resume starts it afresh); bounds the retries.
+    pub failures_in_row: u32,
+    /// The re-draft round of the latest attempt.
+    pub round: u32,
     pub started_ms: u64,
     /// Set once the step succeeded.
     pub output_sha256: Option<String>,
@@ -61,6 +67,7 @@ pub struct StepState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReviewState {
     pub plugin: String,
+    pub round: u32,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
     pub summary: String,
@@ -83,6 +90,8 @@ pub struct RunState {
     pub updated_ms: u64,
     pub workflow: String,
     pub workflow_digest: String,
+    pub plugins_dir: Option<PathBuf>,
+    pub workflow_path: Option<PathBuf>,
     pub params: serde_json::Value,
     pub workspace: PathBuf,
     pub out_dir: PathBuf,
@@ -91,6 +100,11 @@ pub struct RunState {
     pub steps: BTreeMap<String, StepState>,
     pub step_order: Vec<String>,
     pub review: Option<ReviewState>,
+    /// The review that asked for the current re-draft round (given to the
+    /// re-drafted steps as input).
+    pub previous_review: Option<ReviewState>,
+    /// 0 until the reviewer first asks for a re-draft.
+    pub redraft_round: u32,
     /// The change set approval was requested for, with its digest.
     pub change_set: Option<ChangeSet>,
     pub change_set_digest: Option<String>,
@@ -125,6 +139,8 @@ impl RunState {
         let Event::RunCreated {
             workflow,
             workflow_digest,
+            plugins_dir,
+            workflow_path,
             params,
             workspace,
             out_dir,
@@ -140,6 +156,8 @@ impl RunState {
             updated_ms: first.at_ms,
             workflow: workflow.clone(),
             workflow_digest: workflow_digest.clone(),
+            plugins_dir: plugins_dir.clone(),
+            workflow_path: workflow_path.clone(),
             params: params.clone(),
             workspace: workspace.clone(),
             out_dir: out_dir.clone(),
@@ -147,6 +165,8 @@ impl RunState {
             steps: BTreeMap::new(),
             step_order: Vec::new(),
             review: None,
+            previous_review: None,
+            redraft_round: 0,
             change_set: None,
             change_set_digest: None,
             approval: None,
@@ -173,15 +193,19 @@ impl RunState {
                 step,
                 plugin,
                 attempt,
+                round,
             } => {
                 if !self.steps.contains_key(step) {
                     self.step_order.push(step.clone());
                 }
+                let failures_in_row = self.steps.get(step).map_or(0, |s| s.failures_in_row);
                 self.steps.insert(
                     step.clone(),
                     StepState {
                         plugin: plugin.clone(),
                         attempt: *attempt,
+                        failures_in_row,
+                        round: *round,
                         started_ms: record.at_ms,
                         output_sha256: None,
                         writes: Vec::new(),
@@ -204,6 +228,7 @@ impl RunState {
                     .get_mut(step)
                     .ok_or_else(|| format!("step `{step}` succeeded without starting"))?;
                 s.output_sha256 = Some(output_sha256.clone());
+                s.failures_in_row = 0;
                 s.writes = writes.clone();
                 s.logs = logs.clone();
                 s.duration_ms = Some(*duration_ms);
@@ -220,10 +245,44 @@ impl RunState {
                     .get_mut(step)
                     .ok_or_else(|| format!("step `{step}` failed without starting"))?;
                 s.error = Some(format!("{error_kind}: {message}"));
+                s.failures_in_row += 1;
                 s.logs = logs.clone();
+            }
+            Event::StepRetried { step, .. } => {
+                if !self.steps.contains_key(step) {
+                    return Err(format!("step `{step}` retried without starting"));
+                }
+            }
+            Event::RedraftRequested { round, steps } => {
+                for id in steps {
+                    if let Some(s) = self.steps.get_mut(id) {
+                        s.output_sha256 = None;
+                        s.writes.clear();
+                        s.duration_ms = None;
+                        s.error = None;
+                        s.failures_in_row = 0;
+                    }
+                }
+                self.previous_review = self.review.take();
+                self.redraft_round = *round;
+            }
+            Event::RunResumed { rerun, .. } => {
+                for id in rerun {
+                    if let Some(s) = self.steps.get_mut(id) {
+                        s.error = None;
+                        s.failures_in_row = 0;
+                    }
+                }
+                self.failure = None;
+                self.status = if self.approval.is_some() {
+                    RunStatus::Applying
+                } else {
+                    RunStatus::Running
+                };
             }
             Event::ReviewCompleted {
                 plugin,
+                round,
                 verdict,
                 findings,
                 summary,
@@ -231,6 +290,7 @@ impl RunState {
             } => {
                 self.review = Some(ReviewState {
                     plugin: plugin.clone(),
+                    round: *round,
                     verdict: *verdict,
                     findings: findings.clone(),
                     summary: summary.clone(),
@@ -271,6 +331,13 @@ impl RunState {
             }
         }
         Ok(())
+    }
+
+    /// Whether step `id` has a recorded output (in the current round).
+    pub fn step_done(&self, id: &str) -> bool {
+        self.steps
+            .get(id)
+            .is_some_and(|s| s.output_sha256.is_some())
     }
 
     /// Every write staged by the run's steps, in step order.

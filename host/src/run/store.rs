@@ -266,6 +266,8 @@ mod tests {
         Event::RunCreated {
             workflow: "w".into(),
             workflow_digest: "d".into(),
+            plugins_dir: None,
+            workflow_path: None,
             params: serde_json::json!({"topic": "t"}),
             workspace: PathBuf::from("/ws"),
             out_dir: PathBuf::from("/ws"),

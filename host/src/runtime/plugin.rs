@@ -16,7 +16,7 @@ use super::engine::EpochTicker;
 use super::invoke::{self, FailureKind, Invocation, InvokeEnv, InvokeFailure, StoreState};
 use crate::contract::{Descriptor, PluginError, Review, ReviewInput, StepInput, ToolOutput};
 use crate::grants::ResolvedGrants;
-use crate::manifest::{Manifest, PluginKind};
+use crate::manifest::{Limits, Manifest, PluginKind};
 
 /// The pre-linked component, typed by world.
 pub(crate) enum KindPre {
@@ -91,11 +91,15 @@ impl Plugin {
     }
 
     fn env(&self) -> InvokeEnv<'_> {
+        self.env_with(&self.inner.manifest.limits)
+    }
+
+    fn env_with<'a>(&'a self, limits: &'a Limits) -> InvokeEnv<'a> {
         InvokeEnv {
             plugin: &self.inner.name,
             engine: &self.inner.engine,
             grants: &self.inner.grants,
-            limits: &self.inner.manifest.limits,
+            limits,
             epoch_tick: self.inner.ticker.tick(),
             timeout_grace: self.inner.timeout_grace,
         }
@@ -149,11 +153,25 @@ impl Plugin {
         &self,
         input: &StepInput,
     ) -> Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure> {
+        self.invoke_tool_within(input, None).await
+    }
+
+    /// [`Self::invoke_tool`] with the wall-clock limit lowered to `cap` (a
+    /// workflow step's `timeout-ms`) when that is below the manifest's.
+    pub async fn invoke_tool_within(
+        &self,
+        input: &StepInput,
+        cap: Option<Duration>,
+    ) -> Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure> {
         let KindPre::Tool(pre) = &self.inner.pre else {
             return Err(self.wrong_kind("invoke", PluginKind::Tool));
         };
+        let mut limits = self.inner.manifest.limits;
+        if let Some(cap) = cap {
+            limits.timeout = limits.timeout.min(cap);
+        }
         let input = bindings::step_input(input);
-        invoke::run(self.env(), async |store| {
+        invoke::run(self.env_with(&limits), async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
             let result = instance
                 .harness_plugin_tool_plugin()

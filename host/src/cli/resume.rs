@@ -1,0 +1,94 @@
+//! `host resume`: continue a run from its journal after the host stopped.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+
+use crate::cli::{Context, present, setup};
+use crate::render::inert;
+use crate::run::resume::{self, Plan};
+use crate::run::{approval, executor};
+
+/// Continue a run that was interrupted (or, with --failed, one that failed).
+///
+/// Steps with a recorded output are not re-run; a step that started but did
+/// not finish runs again. A run cut short while applying approved writes
+/// finishes them: writes already journaled are skipped and a file that
+/// already holds exactly the approved bytes is not written again. The
+/// workflow and plugins must be the ones the run started with (checked by
+/// digest). Only one process can resume a run at a time.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  host resume r20261123-104501-1a2b3c\n  host resume r20261123-104501-1a2b3c --failed   re-run a failed step after fixing its cause"
+)]
+pub struct Args {
+    /// The run id (see `host runs`).
+    run: String,
+
+    /// Also resume a run that failed: re-run the failed step (or retry the
+    /// failed apply) and what follows. Without it, a failed run is left alone
+    /// and the command says what it would re-run.
+    #[arg(long)]
+    failed: bool,
+
+    /// Plugins folder to reload from [default: the one the run started with].
+    #[arg(long)]
+    plugins: Option<PathBuf>,
+
+    /// Print the run's state as JSON on stdout instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let mut run = ctx.store().open(&args.run)?;
+    let by = Context::approver(None);
+    let peek_plan = resume::plan(run.state(), None, args.failed)?;
+    if let Plan::FinishApply { remaining } = &peek_plan {
+        eprintln!(
+            "run {}: finishing the approved apply ({} write(s) not yet recorded)",
+            run.id(),
+            remaining.len()
+        );
+        resume::begin(&mut run, &by, &peek_plan)?;
+        let written = approval::apply_approved(&mut run)?;
+        for path in &written {
+            eprintln!(
+                "applied {}",
+                inert(&run.state().out_dir.join(path).display().to_string())
+            );
+        }
+        return present::outcome(&run, args.json);
+    }
+
+    let state = run.state();
+    let Some(plugins_dir) = args.plugins.clone().or_else(|| state.plugins_dir.clone()) else {
+        bail!(
+            "run `{}` does not record its plugins folder\nhint: pass --plugins <dir> (the folder it was started with)",
+            run.id()
+        );
+    };
+    let workflow_path = match &args.plugins {
+        Some(_) => None,
+        None => state.workflow_path.clone(),
+    };
+    let workspace = state.workspace.clone();
+    let loaded = setup::load(
+        ctx,
+        &plugins_dir,
+        workflow_path.as_deref(),
+        &workspace,
+        false,
+    )?;
+    resume::check_unchanged(run.state(), &loaded.workflow, &loaded.digests())?;
+    let plan = resume::plan(run.state(), Some(&loaded.workflow), args.failed)?;
+    eprintln!(
+        "run {}: resuming; will run {}",
+        run.id(),
+        inert(&plan.items().join(", "))
+    );
+    resume::begin(&mut run, &by, &plan)?;
+    executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
+    present::outcome(&run, args.json)
+}

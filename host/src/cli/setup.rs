@@ -1,0 +1,90 @@
+//! Loading what a run executes: the plugin manifests, the workflow, and the
+//! workflow's plugins (compiled on first use, from the cache after), shared
+//! by `host run` and `host resume`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::cli::Context;
+use crate::grants::GrantContext;
+use crate::manifest::{self, Manifest};
+use crate::run::event::PluginDigest;
+use crate::run::executor::Plugins;
+use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
+use crate::workflow::{self, WORKFLOW_FILE, Workflow};
+
+/// A validated workflow and its loaded plugins.
+#[derive(Debug)]
+pub struct Loaded {
+    pub plugins_dir: PathBuf,
+    pub workflow: Workflow,
+    pub plugins: Plugins,
+}
+
+impl Loaded {
+    /// The digest of every loaded plugin's component, for the journal.
+    pub fn digests(&self) -> Vec<PluginDigest> {
+        self.plugins
+            .values()
+            .map(|p| PluginDigest {
+                name: p.name().to_string(),
+                sha256: p.sha256().to_string(),
+            })
+            .collect()
+    }
+}
+
+/// Read the manifests in `plugins_dir` and the workflow (default
+/// `<plugins_dir>/workflow.toml`), build the workflow's plugins first if
+/// `build`, then load them with `workspace` as `${workspace}`.
+pub fn load(
+    ctx: &Context,
+    plugins_dir: &Path,
+    workflow_path: Option<&Path>,
+    workspace: &Path,
+    build: bool,
+) -> anyhow::Result<Loaded> {
+    let plugins_dir = std::path::absolute(plugins_dir).unwrap_or(plugins_dir.to_path_buf());
+    let manifests = manifest::load_dir(&plugins_dir)?;
+    let workflow_path = workflow_path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| plugins_dir.join(WORKFLOW_FILE));
+    let workflow_path = std::path::absolute(&workflow_path).unwrap_or(workflow_path);
+    let workflow = workflow::load(&workflow_path, &manifests)?;
+    let used: Vec<&Manifest> = manifests
+        .iter()
+        .filter(|m| workflow.plugin_names().contains(&m.name.as_str()))
+        .collect();
+
+    if build {
+        crate::plugin_build::build_all(&used, &|line| eprintln!("{line}"))?;
+    }
+
+    let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
+        .context("cannot start the WebAssembly runtime")?;
+    let protected = ctx.protected_dirs();
+    let grant_ctx = GrantContext {
+        workspace,
+        protected: &protected,
+    };
+    let mut plugins = Plugins::new();
+    for m in &used {
+        let started = std::time::Instant::now();
+        let plugin = runtime.load(m, &grant_ctx)?;
+        if plugin.cache_outcome() == CacheOutcome::Miss {
+            // First use of this component: compiling it is the slow part of a cold start.
+            eprintln!(
+                "compiled plugin `{}` in {} ms (cached for next time)",
+                m.name,
+                started.elapsed().as_millis()
+            );
+        }
+        plugins.insert(m.name.clone(), plugin);
+    }
+    Ok(Loaded {
+        plugins_dir,
+        workflow,
+        plugins,
+    })
+}

@@ -1,0 +1,191 @@
+//! Picking a run up again after the host stopped (a crash, a kill, a failed
+//! step that has since been fixed).
+//!
+//! What happens is decided from the journal alone:
+//! - a run that was `running` continues: steps with a recorded output are
+//!   **not** re-run (their outputs are reused); a step that started but did
+//!   not finish runs again, which is safe because plugins cannot write files;
+//! - a run that was `applying` (approved, then cut short) finishes its apply:
+//!   journaled writes are skipped, and a file already holding exactly the
+//!   approved bytes is recorded, not written again;
+//! - a `failed` run is resumed only when asked explicitly, and the plan says
+//!   what will run again;
+//! - waiting, completed and rejected runs have nothing to resume.
+//!
+//! A resumed run must execute the same definition: the workflow and every
+//! plugin must still have the digests the run recorded when it started.
+
+use crate::run::event::{Event, PluginDigest};
+use crate::run::state::{RunState, RunStatus};
+use crate::run::store::{Run, RunError};
+use crate::workflow::Workflow;
+
+/// What a resume will do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Run these steps (in order), then the review (unless it already
+    /// answered for the current round) and what follows it.
+    Continue { steps: Vec<String>, review: bool },
+    /// Apply the approved writes the journal does not record yet.
+    FinishApply { remaining: Vec<String> },
+}
+
+impl Plan {
+    /// What the plan re-runs or re-applies, for the journal and the operator.
+    pub fn items(&self) -> Vec<String> {
+        match self {
+            Plan::Continue { steps, review } => steps
+                .iter()
+                .map(|s| format!("step {s}"))
+                .chain(review.then(|| "the review".to_string()))
+                .collect(),
+            Plan::FinishApply { remaining } => {
+                remaining.iter().map(|p| format!("write {p}")).collect()
+            }
+        }
+    }
+}
+
+/// Why a run cannot be resumed (as asked).
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error("run `{id}` has nothing to resume: it is {status}\nhint: {hint}")]
+    NothingToResume {
+        id: String,
+        status: RunStatus,
+        hint: String,
+    },
+    #[error(
+        "run `{id}` failed: {reason}\nresuming it would re-run: {rerun}\nhint: fix the cause, then pass --failed to resume it"
+    )]
+    FailedNeedsFlag {
+        id: String,
+        reason: String,
+        rerun: String,
+    },
+    #[error(
+        "run `{id}` cannot be resumed with `{what}`: it changed since the run started (recorded {recorded}, now {now})\nhint: a resumed run must execute exactly what it started with; restore it, or start a new run"
+    )]
+    Changed {
+        id: String,
+        what: String,
+        recorded: String,
+        now: String,
+    },
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Decide what resuming the run means. `allow_failed` is the operator's
+/// explicit consent to re-run what failed.
+pub fn plan(
+    state: &RunState,
+    workflow: Option<&Workflow>,
+    allow_failed: bool,
+) -> Result<Plan, ResumeError> {
+    let nothing = |hint: String| ResumeError::NothingToResume {
+        id: state.id.clone(),
+        status: state.status,
+        hint,
+    };
+    let apply_plan = || Plan::FinishApply {
+        remaining: state
+            .change_set
+            .iter()
+            .flat_map(|cs| cs.entries.iter())
+            .filter(|e| !state.applied.contains(&e.path))
+            .map(|e| e.path.clone())
+            .collect(),
+    };
+    let continue_plan = || Plan::Continue {
+        steps: workflow.map_or_else(Vec::new, |w| {
+            w.steps
+                .iter()
+                .filter(|s| !state.step_done(&s.id))
+                .map(|s| s.id.clone())
+                .collect()
+        }),
+        review: state.review.is_none(),
+    };
+    match state.status {
+        RunStatus::WaitingApproval => Err(nothing(format!(
+            "it waits for a person: `host approve {id}` or `host reject {id} --reason ...`",
+            id = state.id
+        ))),
+        RunStatus::Completed | RunStatus::Rejected => {
+            Err(nothing("start a new run with `host run`".into()))
+        }
+        RunStatus::Applying => Ok(apply_plan()),
+        RunStatus::Running => Ok(continue_plan()),
+        RunStatus::Failed => {
+            let plan = if state.approval.is_some() {
+                apply_plan()
+            } else {
+                continue_plan()
+            };
+            if allow_failed {
+                Ok(plan)
+            } else {
+                Err(ResumeError::FailedNeedsFlag {
+                    id: state.id.clone(),
+                    reason: state.failure.clone().unwrap_or_default(),
+                    rerun: plan.items().join(", "),
+                })
+            }
+        }
+    }
+}
+
+/// Refuse unless the workflow and plugins are the ones the run started with.
+pub fn check_unchanged(
+    state: &RunState,
+    workflow: &Workflow,
+    plugins: &[PluginDigest],
+) -> Result<(), ResumeError> {
+    let changed = |what: String, recorded: &str, now: &str| ResumeError::Changed {
+        id: state.id.clone(),
+        what,
+        recorded: short(recorded),
+        now: short(now),
+    };
+    if workflow.digest != state.workflow_digest {
+        return Err(changed(
+            format!("workflow {}", workflow.path.display()),
+            &state.workflow_digest,
+            &workflow.digest,
+        ));
+    }
+    for recorded in &state.plugins {
+        let now = plugins
+            .iter()
+            .find(|p| p.name == recorded.name)
+            .map_or("missing", |p| p.sha256.as_str());
+        if now != recorded.sha256 {
+            return Err(changed(
+                format!("plugin {}", recorded.name),
+                &recorded.sha256,
+                now,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn short(digest: &str) -> String {
+    digest.chars().take(12).collect()
+}
+
+/// Journal the resume (who, from which status, what it re-runs); the run is
+/// `running` (or `applying`) again afterwards.
+pub fn begin(run: &mut Run, by: &str, plan: &Plan) -> Result<(), RunError> {
+    let from = run.state().status.to_string();
+    let rerun = match plan {
+        Plan::Continue { steps, .. } => steps.clone(),
+        Plan::FinishApply { .. } => Vec::new(),
+    };
+    run.record(Event::RunResumed {
+        by: by.to_string(),
+        from,
+        rerun,
+    })
+}
