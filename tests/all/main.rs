@@ -6,5 +6,6 @@
 mod approval_gate;
 mod hello_tool;
 mod plugin_failures;
+mod scheduling;
 mod support;
 mod write_grants;

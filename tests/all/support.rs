@@ -104,14 +104,9 @@ impl Scratch {
 
     /// The run's journal as a list of event type names.
     pub fn journal_events(&self, id: &str) -> Vec<String> {
-        let text =
-            std::fs::read_to_string(self.state().join("runs").join(id).join("journal.jsonl"))
-                .expect("journal");
-        text.lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).expect("record");
-                v["event"]["type"].as_str().expect("type").to_string()
-            })
+        self.journal(id)
+            .iter()
+            .map(|r| r["event"]["type"].as_str().expect("type").to_string())
             .collect()
     }
 
@@ -133,6 +128,78 @@ impl Scratch {
         std::fs::write(dir.join("workflow.toml"), workflow).expect("write workflow");
         dir
     }
+}
+
+impl Scratch {
+    /// A plugins folder with the scripted tool (`scripted`: a read-write
+    /// `/state` mount for its call counters, writes granted under `drafts/`)
+    /// and the scripted reviewer, running `steps` (TOML `[[steps]]` text)
+    /// with `review` extra `[review]` keys.
+    pub fn scripted_plugins(&self, steps: &str, review: &str) -> PathBuf {
+        let scripted = TestPlugin {
+            name: "scripted",
+            kind: "tool",
+            component: artifacts::GUEST_SCRIPTED,
+            extra: "[grants]\nwrites = [\"drafts/\"]\n[[grants.mounts]]\nhost = \"state\"\nguest = \"/state\"\nmode = \"read-write\"\n",
+        };
+        let reviewer = TestPlugin {
+            name: "scripted-reviewer",
+            kind: "reviewer",
+            component: artifacts::GUEST_SCRIPTED_REVIEWER,
+            extra: "",
+        };
+        let workflow = format!(
+            "[workflow]\nname = \"scripted\"\n{steps}\n[review]\nplugin = \"scripted-reviewer\"\n{review}"
+        );
+        let dir = self.plugins_dir("scripted-plugins", &[scripted, reviewer], &workflow);
+        std::fs::create_dir_all(dir.join("scripted").join("state")).expect("mkdir state");
+        dir
+    }
+
+    /// A call counter of the scripted tool.
+    pub fn counter(&self, name: &str) -> u32 {
+        std::fs::read_to_string(
+            self.path()
+                .join("scripted-plugins")
+                .join("scripted")
+                .join("state")
+                .join(name),
+        )
+        .map_or(0, |t| t.trim().parse().expect("counter"))
+    }
+
+    /// The run's journal records as JSON values (`seq`, `at_ms`, `event`...).
+    pub fn journal(&self, id: &str) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.journal_path(id))
+            .expect("journal")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("record"))
+            .collect()
+    }
+
+    pub fn journal_path(&self, id: &str) -> PathBuf {
+        self.state().join("runs").join(id).join("journal.jsonl")
+    }
+}
+
+/// The records of `journal` whose event has type `kind`.
+pub fn events<'a>(journal: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    journal
+        .iter()
+        .filter(|r| r["event"]["type"] == kind)
+        .collect()
+}
+
+/// The first record of `kind` for `step`.
+pub fn step_event<'a>(
+    journal: &'a [serde_json::Value],
+    kind: &str,
+    step: &str,
+) -> &'a serde_json::Value {
+    journal
+        .iter()
+        .find(|r| r["event"]["type"] == kind && r["event"]["step"] == step)
+        .unwrap_or_else(|| panic!("no {kind} for step {step} in {journal:#?}"))
 }
 
 /// One plugin of a test plugins folder.
