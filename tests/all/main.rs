@@ -3,9 +3,14 @@
 //! process. Every test asserts on host-side state (the files, the journal),
 //! not only on what the command printed.
 
+mod apply_toctou;
 mod approval_gate;
+mod approval_replay;
+mod crash_resume;
 mod hello_tool;
+mod journal_tampering;
 mod plugin_failures;
 mod scheduling;
 mod support;
+mod two_writes;
 mod write_grants;

@@ -2,8 +2,11 @@
 //! and small plugin folders made of test guests.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 pub use harness_test_artifacts as artifacts;
 
@@ -52,7 +55,7 @@ impl Scratch {
             .arg(self.state())
             .arg("--cache-dir")
             .arg(shared_cache())
-            .stdin(std::process::Stdio::null());
+            .stdin(Stdio::null());
         cmd
     }
 
@@ -284,4 +287,41 @@ pub fn run_id(out: &Output) -> String {
         )
     });
     state["id"].as_str().expect("id").to_string()
+}
+
+/// Run `cmd` until it prints that it paused at `point`, then SIGKILL it.
+pub fn kill_at(mut cmd: Command, point: &str) {
+    let mut child = cmd
+        .env("HARNESS_PAUSE_AT", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let marker = format!("harness: paused at {point}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(&marker) => break,
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "host never reached pause point {point}; stderr:\n{}",
+                    seen.join("\n")
+                );
+            }
+        }
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "the host was killed, not finished");
 }

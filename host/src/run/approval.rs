@@ -29,7 +29,7 @@ pub enum ApprovalError {
         given: String,
         actual: String,
     },
-    #[error("nothing was written: {0}")]
+    #[error("nothing was written")]
     Refused(#[source] ApplyError),
     #[error("applying run `{id}` failed after {applied} of {total} writes")]
     ApplyFailed {
