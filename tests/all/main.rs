@@ -10,6 +10,7 @@ mod crash_resume;
 mod hello_tool;
 mod journal_tampering;
 mod plugin_failures;
+mod resume_rules;
 mod scheduling;
 mod support;
 mod two_writes;

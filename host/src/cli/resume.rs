@@ -44,14 +44,16 @@ pub struct Args {
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut run = ctx.store().open(&args.run)?;
     let by = Context::approver(None);
-    let peek_plan = resume::plan(run.state(), None, args.failed)?;
-    if let Plan::FinishApply { remaining } = &peek_plan {
+    // Finishing an apply needs no plugins; everything else reloads them (and
+    // checks they are unchanged) before the plan is final.
+    if let Plan::FinishApply { remaining } = resume::plan(run.state(), None, true)? {
+        let plan = resume::plan(run.state(), None, args.failed)?;
         eprintln!(
             "run {}: finishing the approved apply ({} write(s) not yet recorded)",
             run.id(),
             remaining.len()
         );
-        resume::begin(&mut run, &by, &peek_plan)?;
+        resume::begin(&mut run, &by, &plan)?;
         let written = approval::apply_approved(&mut run)?;
         for path in &written {
             eprintln!(

@@ -1,0 +1,128 @@
+//! What `host resume` will and will not do: a failed run is resumed only on
+//! request (and says what it will re-run), a run whose workflow changed since
+//! it started is not resumed, and runs sharing a state directory do not
+//! interfere with each other.
+
+use std::process::Stdio;
+
+use crate::support::{Scratch, events, run_id, text};
+
+const FLAKY_ONCE: &str = "[[steps]]\nid = \"prep\"\nplugin = \"scripted\"\ninput = { counter = \"/state/prep\" }\n\
+     [[steps]]\nid = \"flaky\"\nplugin = \"scripted\"\nneeds = [\"prep\"]\n\
+     input = { counter = \"/state/flaky\", fail_times = 1 }\n";
+
+fn failed_run(s: &Scratch) -> String {
+    let out = s.run(&s.scripted_plugins(FLAKY_ONCE, ""), &[]);
+    assert!(!out.status.success());
+    let id = run_id(&out);
+    assert_eq!(s.status(&id)["status"], "failed");
+    id
+}
+
+#[test]
+fn a_failed_run_resumes_only_with_the_flag_and_keeps_finished_steps() {
+    let s = Scratch::new();
+    let id = failed_run(&s);
+    let before = s.journal(&id);
+
+    let refused = s.host().args(["resume", &id]).output().expect("resume");
+    assert!(!refused.status.success());
+    let why = text(&refused.stderr);
+    assert!(
+        why.contains("would re-run: step flaky, the review"),
+        "{why}"
+    );
+    assert!(why.contains("--failed"), "{why}");
+    assert_eq!(s.journal(&id), before, "a refused resume journals nothing");
+
+    let out = s
+        .host()
+        .args(["resume", &id, "--failed", "--json"])
+        .output()
+        .expect("resume");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(s.status(&id)["status"], "completed");
+    assert_eq!(s.counter("prep"), 1, "the finished step was not re-run");
+    assert_eq!(s.counter("flaky"), 2);
+    let journal = s.journal(&id);
+    let resumed = events(&journal, "run_resumed");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0]["event"]["from"], "failed");
+    assert_eq!(resumed[0]["event"]["rerun"], serde_json::json!(["flaky"]));
+}
+
+#[test]
+fn a_run_is_not_resumed_with_a_changed_workflow() {
+    let s = Scratch::new();
+    let id = failed_run(&s);
+    let workflow = s.path().join("scripted-plugins").join("workflow.toml");
+    let edited = std::fs::read_to_string(&workflow)
+        .expect("workflow")
+        .replace("fail_times = 1", "fail_times = 0");
+    std::fs::write(&workflow, edited).expect("edit workflow");
+    let before = s.journal(&id);
+    let out = s
+        .host()
+        .args(["resume", &id, "--failed"])
+        .output()
+        .expect("resume");
+    assert!(!out.status.success());
+    let why = text(&out.stderr);
+    assert!(why.contains("changed since the run started"), "{why}");
+    assert_eq!(s.journal(&id), before);
+    assert_eq!(s.counter("flaky"), 1, "nothing ran");
+}
+
+#[test]
+fn concurrent_runs_in_one_state_dir_do_not_interfere() {
+    let s = Scratch::new();
+    let plugins = s.scripted_plugins(
+        "[[steps]]\nid = \"draft\"\nplugin = \"scripted\"\ninput = { sleep_ms = 300, draft = true }\n",
+        "",
+    );
+    let spawn = |topic: &str| {
+        s.host()
+            .arg("run")
+            .arg("--plugins")
+            .arg(&plugins)
+            .arg("--workspace")
+            .arg(s.ws())
+            .arg("--out")
+            .arg(s.out())
+            .args(["--json", "--topic", topic])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn run")
+    };
+    let children: Vec<_> = ["one", "two", "three"].iter().map(|t| spawn(t)).collect();
+    let mut ids = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        ids.push(run_id(&out));
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three distinct runs");
+    let mut topics = Vec::new();
+    for id in &ids {
+        let state = s.status(id);
+        assert_eq!(state["status"], "waiting-approval");
+        topics.push(
+            state["params"]["topic"]
+                .as_str()
+                .expect("topic")
+                .to_string(),
+        );
+        let verify = s.host().args(["verify", id]).output().expect("verify");
+        assert!(verify.status.success(), "{}", text(&verify.stderr));
+        assert_eq!(events(&s.journal(id), "run_created").len(), 1);
+    }
+    topics.sort();
+    assert_eq!(topics, ["one", "three", "two"]);
+    // Each can be decided on its own: approving one leaves the others waiting.
+    assert!(s.approve(&ids[0]).status.success());
+    assert_eq!(s.status(&ids[1])["status"], "waiting-approval");
+    assert_eq!(s.status(&ids[2])["status"], "waiting-approval");
+}
