@@ -125,4 +125,8 @@ fn concurrent_runs_in_one_state_dir_do_not_interfere() {
     assert!(s.approve(&ids[0]).status.success());
     assert_eq!(s.status(&ids[1])["status"], "waiting-approval");
     assert_eq!(s.status(&ids[2])["status"], "waiting-approval");
+    let runs = s.host().arg("runs").output().expect("runs");
+    let listing = text(&runs.stdout);
+    assert_eq!(listing.matches("approval (1 file)").count(), 2, "{listing}");
+    assert!(listing.contains("2 run(s) waiting for approval"), "{listing}");
 }

@@ -5,8 +5,14 @@ use std::process::ExitCode;
 use crate::cli::Context;
 use crate::render::inert;
 use crate::run::journal::now_ms;
+use crate::run::state::RunStatus;
 
-/// List runs, oldest first, with their status and age.
+/// List runs, oldest first, with their status, age and what each waits for.
+///
+/// Runs waiting for approval show how many files their change set writes;
+/// interrupted runs (running or applying with no host driving them) are
+/// flagged for `host resume`. A summary line counts the runs waiting for a
+/// person.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print a JSON array of run states.
@@ -26,7 +32,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         eprintln!("no runs in `{}`", store.runs_dir().display());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<24} {:<22} {:>8}  TOPIC", "RUN", "STATUS", "AGE");
+    println!(
+        "{:<24} {:<22} {:>8}  {:<16} TOPIC",
+        "RUN", "STATUS", "AGE", "WAITING FOR"
+    );
+    let mut waiting = 0;
     for id in ids {
         match store.peek(&id) {
             Ok(state) => {
@@ -35,16 +45,29 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     .get("topic")
                     .and_then(|t| t.as_str())
                     .unwrap_or("");
+                let waits_for = match state.status {
+                    RunStatus::WaitingApproval => {
+                        waiting += 1;
+                        let files = state.change_set.as_ref().map_or(0, |c| c.entries.len());
+                        format!("approval ({files} file{})", if files == 1 { "" } else { "s" })
+                    }
+                    RunStatus::Running | RunStatus::Applying => "resume (if idle)".into(),
+                    _ => "-".into(),
+                };
                 println!(
-                    "{:<24} {:<22} {:>8}  {}",
+                    "{:<24} {:<22} {:>8}  {:<16} {}",
                     id,
                     state.status.to_string(),
                     age(now_ms().saturating_sub(state.created_ms)),
+                    waits_for,
                     inert(topic)
                 );
             }
             Err(e) => println!("{id:<24} unreadable: {}", inert(&e.to_string())),
         }
+    }
+    if waiting > 0 {
+        println!("\n{waiting} run(s) waiting for approval: `host show <run>`, then `host approve <run>`");
     }
     Ok(ExitCode::SUCCESS)
 }
