@@ -5,7 +5,9 @@
 use std::process::Stdio;
 
 use crate::support::{Scratch, events, text};
-use crate::two_writes::{A, A_TEXT, B, B_TEXT, assert_files, plugins, the_run, waiting};
+use crate::two_writes::{
+    A, A_TEXT, B, B_TEXT, assert_files, run_hanging_in_draft, the_run, waiting,
+};
 
 #[test]
 fn approving_a_completed_run_again_changes_nothing() {
@@ -72,27 +74,7 @@ fn a_digest_from_another_run_does_not_approve_this_one() {
 #[test]
 fn a_run_that_is_not_waiting_yet_cannot_be_approved() {
     let s = Scratch::new();
-    let plugins = plugins(&s, 1);
-    let mut child = s
-        .host()
-        .arg("run")
-        .arg("--plugins")
-        .arg(&plugins)
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.out())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    while s.counter("draft") < 1 {
-        assert!(
-            child.try_wait().expect("try_wait").is_none(),
-            "host ended early"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = run_hanging_in_draft(&s);
     let id = the_run(&s);
     // While the run is being driven, its lock turns the approval away.
     let busy = s.approve(&id);

@@ -5,40 +5,17 @@
 //! finished step runs again and no write is applied twice.
 
 use std::os::unix::fs::MetadataExt as _;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use crate::support::{Scratch, events, kill_at, text};
 use crate::two_writes::{
-    A, A_TEXT, B, B_TEXT, applied, approve_cmd, assert_files, plugins, resume, the_run, waiting,
+    A, A_TEXT, B, B_TEXT, applied, approve_cmd, assert_files, plugins, resume,
+    run_hanging_in_draft, the_run, waiting,
 };
 
 #[test]
 fn killed_during_a_step_resume_reruns_only_the_unfinished_step() {
     let s = Scratch::new();
-    let plugins = plugins(&s, 1);
-    let mut cmd = s.host();
-    cmd.arg("run")
-        .arg("--plugins")
-        .arg(&plugins)
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.out());
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    // Wait until `draft` is inside its (hanging) plugin call.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while s.counter("draft") < 1 {
-        assert!(Instant::now() < deadline, "draft never started");
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            panic!("host ended ({status}) before draft started");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = run_hanging_in_draft(&s);
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
 
@@ -72,15 +49,7 @@ fn killed_during_a_step_resume_reruns_only_the_unfinished_step() {
 #[test]
 fn killed_after_staging_the_run_waits_and_resume_leaves_it_to_a_person() {
     let s = Scratch::new();
-    let mut cmd = s.host();
-    cmd.arg("run")
-        .arg("--plugins")
-        .arg(plugins(&s, 0))
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.out());
-    kill_at(cmd, "staged");
+    kill_at(s.run_cmd(&plugins(&s, 0)), "staged");
     let id = the_run(&s);
     assert_eq!(s.status(&id)["status"], "waiting-approval");
     assert_files(&s, &[(A, None), (B, None)]);
@@ -131,19 +100,26 @@ fn killed_between_two_writes_resume_writes_only_the_second() {
     assert_eq!(s.status(&id)["status"], "applying");
     assert_files(&s, &[(A, Some(A_TEXT)), (B, None)]);
     assert_eq!(applied(&s, &id), [(A.to_string(), false)]);
-    let inode = std::fs::metadata(s.out().join(A)).expect("a").ino();
+    resume_finishes_without_rewriting_a(&s, &id, false);
+}
 
-    let out = resume(&s, &id);
+/// Resume the run cut short after `a.md` landed: `b.md` is written, `a.md`
+/// is not written again (same inode), and the journal records each write
+/// once (`a.md` as `recovered` if its event was missing).
+fn resume_finishes_without_rewriting_a(s: &Scratch, id: &str, a_recovered: bool) {
+    let inode = std::fs::metadata(s.out().join(A)).expect("a").ino();
+    let out = resume(s, id);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_files(&s, &[(A, Some(A_TEXT)), (B, Some(B_TEXT))]);
+    assert_eq!(s.status(id)["status"], "completed");
+    assert_files(s, &[(A, Some(A_TEXT)), (B, Some(B_TEXT))]);
     assert_eq!(
-        applied(&s, &id),
-        [(A.to_string(), false), (B.to_string(), false)]
+        applied(s, id),
+        [(A.to_string(), a_recovered), (B.to_string(), false)]
     );
     assert_eq!(
         std::fs::metadata(s.out().join(A)).expect("a").ino(),
         inode,
-        "the first file was not written again"
+        "the file already on disk was not written again"
     );
 }
 
@@ -157,22 +133,7 @@ fn killed_after_a_write_before_its_journal_event_resume_recovers_without_rewriti
         applied(&s, &id).is_empty(),
         "the write was not journaled yet"
     );
-    let inode = std::fs::metadata(s.out().join(A)).expect("a").ino();
-
-    let out = resume(&s, &id);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(s.status(&id)["status"], "completed");
-    assert_files(&s, &[(A, Some(A_TEXT)), (B, Some(B_TEXT))]);
-    assert_eq!(
-        applied(&s, &id),
-        [(A.to_string(), true), (B.to_string(), false)],
-        "a is recorded as recovered, b as written"
-    );
-    assert_eq!(
-        std::fs::metadata(s.out().join(A)).expect("a").ino(),
-        inode,
-        "the file found on disk was not written again"
-    );
+    resume_finishes_without_rewriting_a(&s, &id, true);
     // A completed run cannot be resumed or approved again.
     let again = resume(&s, &id);
     assert!(!again.status.success());

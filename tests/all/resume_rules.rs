@@ -81,14 +81,7 @@ fn concurrent_runs_in_one_state_dir_do_not_interfere() {
         "",
     );
     let spawn = |topic: &str| {
-        s.host()
-            .arg("run")
-            .arg("--plugins")
-            .arg(&plugins)
-            .arg("--workspace")
-            .arg(s.ws())
-            .arg("--out")
-            .arg(s.out())
+        s.run_cmd(&plugins)
             .args(["--json", "--topic", topic])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -128,5 +121,8 @@ fn concurrent_runs_in_one_state_dir_do_not_interfere() {
     let runs = s.host().arg("runs").output().expect("runs");
     let listing = text(&runs.stdout);
     assert_eq!(listing.matches("approval (1 file)").count(), 2, "{listing}");
-    assert!(listing.contains("2 run(s) waiting for approval"), "{listing}");
+    assert!(
+        listing.contains("2 run(s) waiting for approval"),
+        "{listing}"
+    );
 }

@@ -59,8 +59,8 @@ impl Scratch {
         cmd
     }
 
-    /// `host run --json` of `plugins` over this area's workspace into `out/`.
-    pub fn run(&self, plugins: &Path, extra: &[&str]) -> Output {
+    /// `host run` of `plugins` over this area's workspace into `out/`.
+    pub fn run_cmd(&self, plugins: &Path) -> Command {
         let mut cmd = self.host();
         cmd.arg("run")
             .arg("--plugins")
@@ -68,10 +68,17 @@ impl Scratch {
             .arg("--workspace")
             .arg(self.ws())
             .arg("--out")
-            .arg(self.out())
+            .arg(self.out());
+        cmd
+    }
+
+    /// `host run --json` of `plugins` over this area's workspace into `out/`.
+    pub fn run(&self, plugins: &Path, extra: &[&str]) -> Output {
+        self.run_cmd(plugins)
             .arg("--json")
-            .args(extra);
-        cmd.output().expect("run host")
+            .args(extra)
+            .output()
+            .expect("run host")
     }
 
     /// `host approve <id> --yes`.

@@ -3,7 +3,8 @@
 //! with helpers to resume it and to check the output directory and journal.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::support::{Scratch, events, run_id, text};
 
@@ -92,4 +93,24 @@ pub fn approve_cmd(s: &Scratch, id: &str) -> Command {
     let mut cmd = s.host();
     cmd.args(["approve", id, "--yes"]);
     cmd
+}
+
+/// A `host run` whose `draft` step hangs inside its plugin call; returns
+/// once the call is in progress (the host still running).
+pub fn run_hanging_in_draft(s: &Scratch) -> Child {
+    let mut child = s
+        .run_cmd(&plugins(s, 1))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn host run");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while s.counter("draft") < 1 {
+        assert!(Instant::now() < deadline, "draft never started");
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("host ended ({status}) before draft started");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
