@@ -19,3 +19,4 @@ pub mod render;
 pub mod run;
 pub mod runtime;
 pub mod workflow;
+pub mod workflow_export;

@@ -1,22 +1,12 @@
 //! The SDK's hello tool (examples/hello-tool), built from source, runs under
 //! the host and its proposed write goes through the approval gate.
 
-use crate::support::{Scratch, TestPlugin, artifacts, one_step_workflow, reviewer, run_id, text};
+use crate::support::{Scratch, hello_plugins, run_id, text};
 
 #[test]
 fn the_hello_tool_greets_and_its_write_waits_for_approval() {
     let s = Scratch::new();
-    let hello = TestPlugin {
-        name: "hello",
-        kind: "tool",
-        component: artifacts::HELLO_TOOL,
-        extra: "[grants]\nwrites = [\"hello/\"]\n",
-    };
-    let dir = s.plugins_dir(
-        "plugins",
-        &[hello, reviewer()],
-        &one_step_workflow("hello", "{ name = \"World\" }"),
-    );
+    let dir = hello_plugins(&s);
     let out = s.run(&dir, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let id = run_id(&out);

@@ -13,5 +13,7 @@ mod plugin_failures;
 mod resume_rules;
 mod scheduling;
 mod support;
+mod trace;
 mod two_writes;
+mod workflow_export;
 mod write_grants;

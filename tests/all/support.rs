@@ -231,6 +231,22 @@ pub fn reviewer() -> TestPlugin {
     }
 }
 
+/// A plugins folder running the SDK's hello tool (writes granted under
+/// `hello/`) with input `name = "World"`, reviewed by the real reviewer.
+pub fn hello_plugins(s: &Scratch) -> PathBuf {
+    let hello = TestPlugin {
+        name: "hello",
+        kind: "tool",
+        component: artifacts::HELLO_TOOL,
+        extra: "[grants]\nwrites = [\"hello/\"]\n",
+    };
+    s.plugins_dir(
+        "plugins",
+        &[hello, reviewer()],
+        &one_step_workflow("hello", "{ name = \"World\" }"),
+    )
+}
+
 /// A one-step workflow running `plugin` with `input` (a TOML inline table).
 pub fn one_step_workflow(plugin: &str, input: &str) -> String {
     format!(

@@ -18,7 +18,9 @@ mod runs;
 mod setup;
 mod show;
 mod status;
+mod trace;
 mod verify;
+mod workflow;
 
 pub use context::Context;
 
@@ -76,6 +78,8 @@ pub enum Command {
     Runs(runs::Args),
     Verify(verify::Args),
     Plugins(plugins::Args),
+    Workflow(workflow::Args),
+    Trace(trace::Args),
 }
 
 impl Cli {
@@ -92,6 +96,8 @@ impl Cli {
             Command::Runs(args) => runs::execute(args, &ctx),
             Command::Verify(args) => verify::execute(args, &ctx),
             Command::Plugins(args) => plugins::execute(args, &ctx),
+            Command::Workflow(args) => workflow::execute(args, &ctx),
+            Command::Trace(args) => trace::execute(args, &ctx),
         }
     }
 }

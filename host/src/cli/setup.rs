@@ -1,6 +1,6 @@
 //! Loading what a run executes: the plugin manifests, the workflow, and the
 //! workflow's plugins (compiled on first use, from the cache after), shared
-//! by `host run` and `host resume`.
+//! by `host run`, `host resume` and `host workflow`.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +35,23 @@ impl Loaded {
     }
 }
 
+/// Read the manifests in `plugins_dir` (made absolute) and validate the
+/// workflow (default `<plugins_dir>/workflow.toml`) against them. Nothing is
+/// compiled.
+pub fn load_workflow(
+    plugins_dir: &Path,
+    workflow_path: Option<&Path>,
+) -> anyhow::Result<(PathBuf, Vec<Manifest>, Workflow)> {
+    let plugins_dir = std::path::absolute(plugins_dir).unwrap_or(plugins_dir.to_path_buf());
+    let manifests = manifest::load_dir(&plugins_dir)?;
+    let workflow_path = workflow_path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| plugins_dir.join(WORKFLOW_FILE));
+    let workflow_path = std::path::absolute(&workflow_path).unwrap_or(workflow_path);
+    let workflow = workflow::load(&workflow_path, &manifests)?;
+    Ok((plugins_dir, manifests, workflow))
+}
+
 /// Read the manifests in `plugins_dir` and the workflow (default
 /// `<plugins_dir>/workflow.toml`), build the workflow's plugins first if
 /// `build`, then load them with `workspace` as `${workspace}`.
@@ -45,13 +62,7 @@ pub fn load(
     workspace: &Path,
     build: bool,
 ) -> anyhow::Result<Loaded> {
-    let plugins_dir = std::path::absolute(plugins_dir).unwrap_or(plugins_dir.to_path_buf());
-    let manifests = manifest::load_dir(&plugins_dir)?;
-    let workflow_path = workflow_path
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| plugins_dir.join(WORKFLOW_FILE));
-    let workflow_path = std::path::absolute(&workflow_path).unwrap_or(workflow_path);
-    let workflow = workflow::load(&workflow_path, &manifests)?;
+    let (plugins_dir, manifests, workflow) = load_workflow(plugins_dir, workflow_path)?;
     let used: Vec<&Manifest> = manifests
         .iter()
         .filter(|m| workflow.plugin_names().contains(&m.name.as_str()))

@@ -9,6 +9,7 @@
 //! - [`changeset`], [`approval`], [`apply`]: the change set a person approves,
 //!   the decision, and putting exactly those bytes on disk;
 //! - [`resume`]: continuing a run after the host stopped, from its journal.
+//! - [`trace`]: attempt, review, approval and apply timings from the journal.
 
 pub mod apply;
 pub mod approval;
@@ -21,3 +22,4 @@ pub mod resume;
 pub mod retry;
 pub mod state;
 pub mod store;
+pub mod trace;

@@ -1,0 +1,70 @@
+//! `host workflow`: show the workflow a run would execute, as a graph.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::{Context, setup};
+use crate::workflow_export::Graph;
+
+/// Show the workflow `host run` would execute: its steps, their order and
+/// policies, the review and the approval gate, and every transition a run can
+/// take between them.
+///
+/// The manifests and the workflow are loaded and validated exactly as `host
+/// run` loads them, and the picture is derived from that same definition, so
+/// it cannot drift from what runs. Nothing is compiled or executed.
+///
+/// Formats: `text` (a listing), `json` (`{name, description, digest, nodes,
+/// edges}`, each edge `{from, to, label}`; step nodes are `step:<id>`) and
+/// `mermaid` (a `flowchart TD` to paste into Markdown; every label is
+/// escaped, so workflow text cannot inject Mermaid syntax or HTML).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  host workflow                                   the default plugins/workflow.toml, as text\n  host workflow --format mermaid > workflow.mmd   a diagram for a README or a review\n  host workflow --plugins my-plugins --workflow nightly.toml --format json"
+)]
+pub struct Args {
+    /// Folder of plugins: one subfolder per plugin with its plugin.toml, and the workflow file.
+    #[arg(long, default_value = "plugins")]
+    plugins: PathBuf,
+
+    /// Workflow file [default: <plugins>/workflow.toml].
+    #[arg(long)]
+    workflow: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// How `host workflow` prints the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A readable listing.
+    Text,
+    /// Nodes and edges as JSON.
+    Json,
+    /// A Mermaid flowchart.
+    Mermaid,
+}
+
+pub fn execute(args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
+    let (_, _, workflow) = setup::load_workflow(&args.plugins, args.workflow.as_deref())?;
+    let graph = Graph::of(&workflow);
+    let text = match args.format {
+        Format::Text => graph.to_text(&workflow),
+        Format::Json => graph.to_json() + "\n",
+        Format::Mermaid => graph.to_mermaid(),
+    };
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print `text`; a reader that stopped early (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
