@@ -149,6 +149,9 @@ pub struct Limits {
     /// Maximum size of the returned output plus proposed writes, and separately
     /// of captured stdout/stderr, in bytes.
     pub max_output_bytes: u64,
+    /// Fuel (roughly, wasm instructions) one invocation may burn, if limited.
+    /// `None` means unlimited: the wall-clock timeout still applies.
+    pub fuel: Option<u64>,
 }
 
 impl Default for Limits {
@@ -157,6 +160,7 @@ impl Default for Limits {
             memory_bytes: 64 * 1024 * 1024,
             timeout: std::time::Duration::from_secs(10),
             max_output_bytes: 4 * 1024 * 1024,
+            fuel: None,
         }
     }
 }
@@ -264,6 +268,7 @@ struct RawLimits {
     memory_mib: Option<u64>,
     timeout_ms: Option<u64>,
     max_output_kib: Option<u64>,
+    fuel: Option<u64>,
 }
 
 // ---- loading ----------------------------------------------------------------
@@ -512,6 +517,15 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
             Some(kib) => kib * 1024,
             None => defaults.max_output_bytes,
         },
+        fuel: match raw.limits.fuel {
+            Some(0) => {
+                return Err(invalid(
+                    "key `limits.fuel` must be at least 1".into(),
+                    "fuel counts wasm instructions; a small tool needs millions (e.g. 100000000), or remove the key for no fuel limit",
+                ));
+            }
+            other => other,
+        },
     };
 
     Ok(Manifest {
@@ -619,7 +633,7 @@ mod tests {
              [grants]\nwrites = [\"reports/\"]\n[grants.env]\nvars = {{ MODE = \"x\" }}\ninherit = [\"LANG\"]\n\
              [[grants.mounts]]\nhost = \"${{workspace}}\"\nguest = \"/workspace\"\nmode = \"read\"\n\
              [[grants.mounts]]\nhost = \"data\"\nguest = \"/data\"\nmode = \"read-write\"\n\
-             [limits]\nmemory-mib = 32\ntimeout-ms = 500\nmax-output-kib = 8\n",
+             [limits]\nmemory-mib = 32\ntimeout-ms = 500\nmax-output-kib = 8\nfuel = 5000\n",
             "A".repeat(64)
         ));
         assert_eq!(m.sha256.as_deref(), Some("a".repeat(64).as_str()));
@@ -634,6 +648,7 @@ mod tests {
         assert_eq!(m.limits.memory_bytes, 32 * 1024 * 1024);
         assert_eq!(m.limits.timeout, std::time::Duration::from_millis(500));
         assert_eq!(m.limits.max_output_bytes, 8 * 1024);
+        assert_eq!(m.limits.fuel, Some(5000));
     }
 
     #[test]
@@ -676,6 +691,9 @@ mod tests {
             ),
             ("[grants.env]\ninherit = [\"1BAD\"]\n", "grants.env.inherit"),
             ("[limits]\nmemory-mib = 0\n", "limits.memory-mib"),
+            ("[limits]\nfuel = 0\n", "limits.fuel"),
+            ("[limits]\nfuel = -1\n", "fuel"),
+            ("[limits]\nfule = 10\n", "fule"),
         ] {
             let e = parse_err(&format!("{MINIMAL}{extra}"));
             assert!(e.contains(key), "expected `{key}` in: {e}");

@@ -1,10 +1,15 @@
 //! Integration tests of the `host` binary: real components built from source
 //! (see `tests/artifacts`), real files on disk, the real executable in a child
 //! process. Every test asserts on host-side state (the files, the journal),
-//! not only on what the command printed.
+//! not only on what the command printed. The hostile corpus (`hostile_*`)
+//! drives the host library in-process where it must show that the same loaded
+//! plugin still works after an attack (see `sandbox`).
 
 mod approval_gate;
 mod hello_tool;
+mod hostile_fs;
+mod hostile_resources;
 mod plugin_failures;
+mod sandbox;
 mod support;
 mod write_grants;

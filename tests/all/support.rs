@@ -161,7 +161,8 @@ pub fn one_step_workflow(plugin: &str, input: &str) -> String {
     )
 }
 
-fn shared_cache() -> PathBuf {
+/// The compile cache shared by every test (content-keyed, written atomically).
+pub fn shared_cache() -> PathBuf {
     Path::new(artifacts::WORKSPACE_ROOT)
         .join("target")
         .join("test-compile-cache")
