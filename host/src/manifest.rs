@@ -276,6 +276,26 @@ struct RawLimits {
 /// Load every plugin in `dir`: each subfolder holding a `plugin.toml`, sorted by
 /// folder name. Names must be unique.
 pub fn load_dir(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
+    let folders = manifest_paths(dir)?;
+    let mut manifests: Vec<Manifest> = Vec::with_capacity(folders.len());
+    for path in folders {
+        let manifest = load(&path)?;
+        if let Some(first) = manifests.iter().find(|m| m.name == manifest.name) {
+            return Err(ManifestError::DuplicateName {
+                name: manifest.name,
+                first: first.path.clone(),
+                second: manifest.path,
+            });
+        }
+        manifests.push(manifest);
+    }
+    Ok(manifests)
+}
+
+/// The `plugin.toml` of every subfolder of `dir` that has one, sorted; an
+/// error if there is none. Lets a caller load each one on its own and report
+/// every broken manifest, not just the first.
+pub fn manifest_paths(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     let list_err = |source| ManifestError::ListDir {
         dir: dir.to_path_buf(),
         source,
@@ -294,19 +314,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
             dir: dir.to_path_buf(),
         });
     }
-    let mut manifests: Vec<Manifest> = Vec::with_capacity(folders.len());
-    for path in folders {
-        let manifest = load(&path)?;
-        if let Some(first) = manifests.iter().find(|m| m.name == manifest.name) {
-            return Err(ManifestError::DuplicateName {
-                name: manifest.name,
-                first: first.path.clone(),
-                second: manifest.path,
-            });
-        }
-        manifests.push(manifest);
-    }
-    Ok(manifests)
+    Ok(folders)
 }
 
 /// Load and validate one manifest file.

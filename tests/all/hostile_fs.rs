@@ -408,3 +408,62 @@ fn allowed_operations_in_the_read_write_mount_work_and_stay_there() {
     );
     s.assert_canaries_intact();
 }
+
+#[test]
+fn escape_attempts_through_the_real_host_leave_no_canary_in_journal_or_output() {
+    // The same attacks through `host run`: the canary next to the workspace
+    // appears nowhere in what the host printed or recorded.
+    use crate::sandbox::CANARY;
+    use crate::support::{
+        Scratch, TestPlugin, artifacts, one_step_workflow, reviewer, run_id, snapshot, text,
+    };
+
+    let s = Scratch::new();
+    std::fs::write(s.path().join("canary.txt"), CANARY).expect("write canary");
+    let hostile = TestPlugin {
+        name: "hostile",
+        kind: "tool",
+        component: artifacts::GUEST_HOSTILE,
+        extra: "[[grants.mounts]]\nhost = \"${workspace}\"\nguest = \"/ws\"\nmode = \"read\"\n",
+    };
+    let input = "{ attack = \"fs\", ops = [\
+        { op = \"read\", path = \"/ws/../canary.txt\" }, \
+        { op = \"read\", path = \"/ws/../../canary.txt\" }, \
+        { op = \"list\", path = \"/ws/..\" }, \
+        { op = \"write\", path = \"/ws/../canary.txt\", data = \"pwned\" }, \
+        { op = \"symlink\", target = \"../canary.txt\", link = \"/ws/link\" } ] }";
+    let dir = s.plugins_dir(
+        "plugins",
+        &[hostile, reviewer()],
+        &one_step_workflow("hostile", input),
+    );
+    let ws_before = snapshot(&s.ws());
+    let out = s.run(&dir, &[]);
+    let id = run_id(&out);
+    let state = s.status(&id);
+    let sha = state["steps"]["only"]["output_sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the step failed: {state:#}"));
+    let report: serde_json::Value = serde_json::from_slice(&s.blob(&id, sha)).expect("json");
+    for op in report["ops"].as_array().expect("ops") {
+        assert_eq!(op["ok"], false, "{report}");
+    }
+    assert_eq!(snapshot(&s.ws()), ws_before);
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("canary.txt")).expect("read"),
+        CANARY
+    );
+    let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!printed.contains(CANARY), "{printed}");
+    for (path, bytes) in snapshot(&s.state()) {
+        assert!(
+            !text(&bytes).contains(CANARY),
+            "canary in {}",
+            path.display()
+        );
+    }
+    assert!(
+        s.journal_events(&id)
+            .contains(&"step_succeeded".to_string())
+    );
+}

@@ -7,9 +7,12 @@
 
 mod approval_gate;
 mod hello_tool;
+mod hostile_env;
 mod hostile_fs;
+mod hostile_malformed;
 mod hostile_resources;
 mod plugin_failures;
+mod plugins_admin;
 mod sandbox;
 mod support;
 mod write_grants;

@@ -43,6 +43,11 @@ impl Scratch {
 
     /// `host` with this scratch area's state dir and the shared cache.
     pub fn host(&self) -> Command {
+        self.host_with_cache(&shared_cache())
+    }
+
+    /// `host` with this scratch area's state dir and the given compile cache.
+    pub fn host_with_cache(&self, cache: &Path) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
         cmd.env_remove("HARNESS_STATE_DIR")
             .env_remove("HARNESS_CACHE_DIR")
@@ -51,7 +56,7 @@ impl Scratch {
             .arg("--state-dir")
             .arg(self.state())
             .arg("--cache-dir")
-            .arg(shared_cache())
+            .arg(cache)
             .stdin(std::process::Stdio::null());
         cmd
     }
