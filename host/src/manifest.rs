@@ -149,6 +149,9 @@ pub struct Limits {
     /// Maximum size of the returned output plus proposed writes, and separately
     /// of captured stdout/stderr, in bytes.
     pub max_output_bytes: u64,
+    /// Fuel (roughly, wasm instructions) one invocation may burn, if limited.
+    /// `None` means unlimited: the wall-clock timeout still applies.
+    pub fuel: Option<u64>,
 }
 
 impl Default for Limits {
@@ -157,6 +160,7 @@ impl Default for Limits {
             memory_bytes: 64 * 1024 * 1024,
             timeout: std::time::Duration::from_secs(10),
             max_output_bytes: 4 * 1024 * 1024,
+            fuel: None,
         }
     }
 }
@@ -264,6 +268,7 @@ struct RawLimits {
     memory_mib: Option<u64>,
     timeout_ms: Option<u64>,
     max_output_kib: Option<u64>,
+    fuel: Option<u64>,
 }
 
 // ---- loading ----------------------------------------------------------------
@@ -271,6 +276,26 @@ struct RawLimits {
 /// Load every plugin in `dir`: each subfolder holding a `plugin.toml`, sorted by
 /// folder name. Names must be unique.
 pub fn load_dir(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
+    let folders = manifest_paths(dir)?;
+    let mut manifests: Vec<Manifest> = Vec::with_capacity(folders.len());
+    for path in folders {
+        let manifest = load(&path)?;
+        if let Some(first) = manifests.iter().find(|m| m.name == manifest.name) {
+            return Err(ManifestError::DuplicateName {
+                name: manifest.name,
+                first: first.path.clone(),
+                second: manifest.path,
+            });
+        }
+        manifests.push(manifest);
+    }
+    Ok(manifests)
+}
+
+/// The `plugin.toml` of every subfolder of `dir` that has one, sorted; an
+/// error if there is none. Lets a caller load each one on its own and report
+/// every broken manifest, not just the first.
+pub fn manifest_paths(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     let list_err = |source| ManifestError::ListDir {
         dir: dir.to_path_buf(),
         source,
@@ -289,19 +314,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Manifest>, ManifestError> {
             dir: dir.to_path_buf(),
         });
     }
-    let mut manifests: Vec<Manifest> = Vec::with_capacity(folders.len());
-    for path in folders {
-        let manifest = load(&path)?;
-        if let Some(first) = manifests.iter().find(|m| m.name == manifest.name) {
-            return Err(ManifestError::DuplicateName {
-                name: manifest.name,
-                first: first.path.clone(),
-                second: manifest.path,
-            });
-        }
-        manifests.push(manifest);
-    }
-    Ok(manifests)
+    Ok(folders)
 }
 
 /// Load and validate one manifest file.
@@ -512,6 +525,15 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
             Some(kib) => kib * 1024,
             None => defaults.max_output_bytes,
         },
+        fuel: match raw.limits.fuel {
+            Some(0) => {
+                return Err(invalid(
+                    "key `limits.fuel` must be at least 1".into(),
+                    "fuel counts wasm instructions; a small tool needs millions (e.g. 100000000), or remove the key for no fuel limit",
+                ));
+            }
+            other => other,
+        },
     };
 
     Ok(Manifest {
@@ -619,7 +641,7 @@ mod tests {
              [grants]\nwrites = [\"reports/\"]\n[grants.env]\nvars = {{ MODE = \"x\" }}\ninherit = [\"LANG\"]\n\
              [[grants.mounts]]\nhost = \"${{workspace}}\"\nguest = \"/workspace\"\nmode = \"read\"\n\
              [[grants.mounts]]\nhost = \"data\"\nguest = \"/data\"\nmode = \"read-write\"\n\
-             [limits]\nmemory-mib = 32\ntimeout-ms = 500\nmax-output-kib = 8\n",
+             [limits]\nmemory-mib = 32\ntimeout-ms = 500\nmax-output-kib = 8\nfuel = 5000\n",
             "A".repeat(64)
         ));
         assert_eq!(m.sha256.as_deref(), Some("a".repeat(64).as_str()));
@@ -634,6 +656,7 @@ mod tests {
         assert_eq!(m.limits.memory_bytes, 32 * 1024 * 1024);
         assert_eq!(m.limits.timeout, std::time::Duration::from_millis(500));
         assert_eq!(m.limits.max_output_bytes, 8 * 1024);
+        assert_eq!(m.limits.fuel, Some(5000));
     }
 
     #[test]
@@ -676,6 +699,9 @@ mod tests {
             ),
             ("[grants.env]\ninherit = [\"1BAD\"]\n", "grants.env.inherit"),
             ("[limits]\nmemory-mib = 0\n", "limits.memory-mib"),
+            ("[limits]\nfuel = 0\n", "limits.fuel"),
+            ("[limits]\nfuel = -1\n", "fuel"),
+            ("[limits]\nfule = 10\n", "fule"),
         ] {
             let e = parse_err(&format!("{MINIMAL}{extra}"));
             assert!(e.contains(key), "expected `{key}` in: {e}");

@@ -1,16 +1,24 @@
 //! Integration tests of the `host` binary: real components built from source
 //! (see `tests/artifacts`), real files on disk, the real executable in a child
 //! process. Every test asserts on host-side state (the files, the journal),
-//! not only on what the command printed.
+//! not only on what the command printed. The hostile corpus (`hostile_*`)
+//! drives the host library in-process where it must show that the same loaded
+//! plugin still works after an attack (see `sandbox`).
 
 mod apply_toctou;
 mod approval_gate;
 mod approval_replay;
 mod crash_resume;
 mod hello_tool;
+mod hostile_env;
+mod hostile_fs;
+mod hostile_malformed;
+mod hostile_resources;
 mod journal_tampering;
 mod plugin_failures;
+mod plugins_admin;
 mod resume_rules;
+mod sandbox;
 mod scheduling;
 mod support;
 mod trace;

@@ -46,6 +46,11 @@ impl Scratch {
 
     /// `host` with this scratch area's state dir and the shared cache.
     pub fn host(&self) -> Command {
+        self.host_with_cache(&shared_cache())
+    }
+
+    /// `host` with this scratch area's state dir and the given compile cache.
+    pub fn host_with_cache(&self, cache: &Path) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
         cmd.env_remove("HARNESS_STATE_DIR")
             .env_remove("HARNESS_CACHE_DIR")
@@ -54,7 +59,7 @@ impl Scratch {
             .arg("--state-dir")
             .arg(self.state())
             .arg("--cache-dir")
-            .arg(shared_cache())
+            .arg(cache)
             .stdin(Stdio::null());
         cmd
     }
@@ -254,7 +259,8 @@ pub fn one_step_workflow(plugin: &str, input: &str) -> String {
     )
 }
 
-fn shared_cache() -> PathBuf {
+/// The compile cache shared by every test (content-keyed, written atomically).
+pub fn shared_cache() -> PathBuf {
     Path::new(artifacts::WORKSPACE_ROOT)
         .join("target")
         .join("test-compile-cache")

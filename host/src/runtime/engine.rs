@@ -65,6 +65,10 @@ pub(crate) fn build(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
     let mut wasm = Config::new();
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .epoch_interruption(true)
+        // Fuel makes `[limits] fuel` possible: a deterministic CPU budget,
+        // independent of machine load. Stores without a fuel limit get
+        // `u64::MAX`, which no invocation can burn before its timeout.
+        .consume_fuel(true)
         .cranelift_opt_level(OptLevel::Speed)
         .parallel_compilation(true);
 

@@ -39,6 +39,12 @@ const MAX_TABLES: usize = 64;
 const MAX_MEMORIES: usize = 8;
 /// Most bytes of stderr quoted in a trap message (the rest is in the logs).
 const TRAP_STDERR_EXCERPT: usize = 512;
+/// Handles (open files, directories, streams, pollables) one store may hold
+/// at once. An open file is a real host file descriptor, so without a cap a
+/// guest could exhaust the host's descriptors (wasmtime's default is a
+/// million entries) and break the host's own journal writes. A Rust tool
+/// needs a dozen; Python and JS components a few dozen.
+pub const MAX_RESOURCES: usize = 1024;
 
 /// The result of a successful invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +67,11 @@ pub enum FailureKind {
     OutputTooLarge,
     /// The guest needed more memory than its `memory-mib` and trapped.
     MemoryLimit,
+    /// The guest burned all the fuel of its `[limits] fuel`.
+    FuelExhausted,
+    /// The guest held more handles (open files, streams) than the host allows
+    /// one invocation ([`MAX_RESOURCES`]).
+    ResourceLimit,
     /// The host could not run the invocation (wrong call for the plugin's
     /// kind, instance pool exhausted, a mount vanished).
     Internal,
@@ -74,6 +85,8 @@ impl FailureKind {
             Self::Timeout => "timeout",
             Self::OutputTooLarge => "output-too-large",
             Self::MemoryLimit => "memory-limit",
+            Self::FuelExhausted => "fuel-exhausted",
+            Self::ResourceLimit => "resource-limit",
             Self::Internal => "internal",
         }
     }
@@ -114,6 +127,14 @@ impl std::fmt::Display for InvokeFailure {
             FailureKind::MemoryLimit => write!(
                 f,
                 "plugin `{plugin}` ran out of memory: {message}\nhint: raise `[limits] memory-mib` in its manifest"
+            ),
+            FailureKind::FuelExhausted => write!(
+                f,
+                "plugin `{plugin}` ran out of fuel: {message}\nhint: raise `[limits] fuel` in its manifest, or remove it to rely on `[limits] timeout-ms` alone"
+            ),
+            FailureKind::ResourceLimit => write!(
+                f,
+                "plugin `{plugin}` hit the handle limit: {message}\nhint: no manifest key raises this limit; make the plugin close files and streams it no longer needs"
             ),
             FailureKind::Internal => write!(f, "plugin `{plugin}` could not be invoked: {message}"),
         }
@@ -295,11 +316,13 @@ pub(crate) async fn run<T: OutputSize>(
         memory_total: 0,
         memory_denied: false,
     };
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCES);
     let mut store = Store::new(
         env.engine,
         StoreState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             limiter,
             logs: LogCollector::new(env.plugin.clone()),
         },
@@ -308,6 +331,9 @@ pub(crate) async fn run<T: OutputSize>(
     // Before instantiation, so start functions run under the deadline too.
     store.set_epoch_deadline(deadline_ticks(env.limits.timeout, env.epoch_tick));
     store.epoch_deadline_trap();
+    store
+        .set_fuel(env.limits.fuel.unwrap_or(u64::MAX))
+        .map_err(|e| env.failure(FailureKind::Internal, format!("{e:#}"), Vec::new()))?;
 
     let outcome =
         tokio::time::timeout(env.limits.timeout + env.timeout_grace, call(&mut store)).await;
@@ -328,8 +354,24 @@ pub(crate) async fn run<T: OutputSize>(
         Err(_elapsed) => Err(env.failure(FailureKind::Timeout, timed_out(), logs)),
         Ok(Err(error)) => {
             tracing::debug!(plugin = %env.plugin, error = ?error, "invocation failed");
-            let (kind, message) = if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            let trap = error.downcast_ref::<Trap>().copied();
+            let (kind, message) = if trap == Some(Trap::Interrupt) {
                 (FailureKind::Timeout, timed_out())
+            } else if trap == Some(Trap::OutOfFuel) {
+                (
+                    FailureKind::FuelExhausted,
+                    format!(
+                        "it burned all {} units of its fuel",
+                        env.limits.fuel.unwrap_or(u64::MAX)
+                    ),
+                )
+            } else if is_table_full(&error) {
+                (
+                    FailureKind::ResourceLimit,
+                    format!(
+                        "it held more than {MAX_RESOURCES} handles (open files, directories, streams) at once"
+                    ),
+                )
             } else if error.is::<wasmtime::PoolConcurrencyLimitError>() {
                 (
                     FailureKind::Internal,
@@ -366,6 +408,17 @@ pub(crate) async fn run<T: OutputSize>(
             Err(env.failure(kind, message, logs))
         }
         Ok(Ok(value)) => {
+            // A full pipe refuses further writes; a guest that ignores the
+            // error would otherwise succeed with its output silently cut.
+            for (stream, bytes) in [("stdout", &stdout), ("stderr", &stderr)] {
+                if bytes.len() >= max_output {
+                    return Err(env.failure(
+                        FailureKind::OutputTooLarge,
+                        format!("{stream} reached its {max_output}-byte limit"),
+                        logs,
+                    ));
+                }
+            }
             let size = value.output_size();
             if size > env.limits.max_output_bytes {
                 return Err(env.failure(
@@ -384,6 +437,15 @@ pub(crate) async fn run<T: OutputSize>(
             })
         }
     }
+}
+
+/// Whether the invocation failed because its resource table was full.
+fn is_table_full(error: &wasmtime::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<wasmtime::component::ResourceTableError>()
+            .is_some_and(|e| matches!(e, wasmtime::component::ResourceTableError::Full))
+    })
 }
 
 /// The trap's root cause, and the end of stderr (where a guest's panic
@@ -452,6 +514,8 @@ mod tests {
         );
         assert!(failure(FailureKind::MemoryLimit, "x").contains("memory-mib"));
         assert!(failure(FailureKind::OutputTooLarge, "x").contains("max-output-kib"));
+        assert!(failure(FailureKind::FuelExhausted, "x").contains("[limits] fuel"));
+        assert!(failure(FailureKind::Timeout, "x").contains("[limits] timeout-ms"));
     }
 
     #[test]

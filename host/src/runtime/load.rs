@@ -275,6 +275,9 @@ pub(crate) fn load(
         manifest: manifest_path(),
         message: format!("{e:#}"),
     };
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(&rt.engine).map(|(n, _)| n.to_string()).collect();
+    let exports: Vec<String> = ty.exports(&rt.engine).map(|(n, _)| n.to_string()).collect();
     let pre = rt.linker.instantiate_pre(&component).map_err(link_err)?;
     let pre = match manifest.kind {
         PluginKind::Tool => KindPre::Tool(tool::ToolPre::new(pre).map_err(link_err)?),
@@ -294,6 +297,8 @@ pub(crate) fn load(
         ticker: rt.ticker.clone(),
         timeout_grace: rt.config.timeout_grace,
         cache,
+        imports,
+        exports,
     }))
 }
 

@@ -24,7 +24,8 @@
 //! * **Two clocks**: an epoch deadline traps a guest spinning in wasm; a
 //!   wall-clock timeout around the whole instantiate-and-call also stops a
 //!   guest blocked in a host call, which epochs cannot interrupt.
-//! * **Bounded everything**: memory (per store, across all memories), instance
+//! * **Bounded everything**: memory (per store, across all memories), fuel
+//!   (if the manifest sets `[limits] fuel`), handles (open files, streams), instance
 //!   and table counts, stdout/stderr, log lines, and the size of the returned
 //!   output plus proposed writes.
 
@@ -46,7 +47,7 @@ use crate::grants::GrantContext;
 use crate::manifest::Manifest;
 
 pub use self::cache::CacheOutcome;
-pub use self::invoke::{FailureKind, Invocation, InvokeFailure};
+pub use self::invoke::{FailureKind, Invocation, InvokeFailure, MAX_RESOURCES};
 pub use self::load::{LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
 pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
 pub use self::plugin::Plugin;

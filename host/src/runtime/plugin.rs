@@ -36,6 +36,9 @@ pub(crate) struct PluginParts {
     pub(crate) ticker: Arc<EpochTicker>,
     pub(crate) timeout_grace: Duration,
     pub(crate) cache: CacheOutcome,
+    /// The component's import and export names, as declared.
+    pub(crate) imports: Vec<String>,
+    pub(crate) exports: Vec<String>,
 }
 
 /// A loaded plugin, ready to invoke.
@@ -88,6 +91,18 @@ impl Plugin {
     /// Whether loading was served from the compile cache.
     pub fn cache_outcome(&self) -> CacheOutcome {
         self.inner.cache
+    }
+
+    /// Every interface the component imports (`wasi:cli/environment@0.2.6`,
+    /// ...). All of them are provided by the host, or the plugin would not
+    /// have loaded.
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// Every name the component exports.
+    pub fn exports(&self) -> &[String] {
+        &self.inner.exports
     }
 
     fn env(&self) -> InvokeEnv<'_> {

@@ -1,0 +1,190 @@
+//! `host plugins check`: validate every manifest, the workflow and every
+//! component (load and compile each, exactly as `host run` would), and
+//! report one line per plugin.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::cli::plugins::LoadArgs;
+use crate::cli::{Context, EXIT_FAILURE, EXIT_OK};
+use crate::grants::GrantContext;
+use crate::manifest::{self, Manifest};
+use crate::runtime::{Plugin, Runtime, RuntimeConfig};
+use crate::workflow::{self, WORKFLOW_FILE};
+
+/// Validate all manifests, the workflow and every component.
+///
+/// Each plugin's manifest is parsed strictly, its grants are resolved against
+/// this machine (mount directories exist, are not symlinks, do not reach the
+/// host's own state), and its component is read, verified against its
+/// sha256 pin, compiled (through the compile cache) and checked for the world
+/// it exports and the interfaces it imports. Then the workflow is checked
+/// against the plugins.
+///
+/// One line per plugin: `ok`, `warning` (it loads, but something is likely
+/// wrong, such as importing sockets without a network grant) or `error` (it
+/// would not load), followed by the details. Exits 1 if anything has an
+/// error, 0 otherwise (warnings included).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  host plugins check --plugins plugins --workspace examples/workspace"
+)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    load: LoadArgs,
+
+    /// Workflow file [default: <plugins>/workflow.toml].
+    #[arg(long)]
+    workflow: Option<PathBuf>,
+}
+
+/// What was found about one plugin or the workflow.
+struct Verdict {
+    name: String,
+    warnings: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl Verdict {
+    fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn print(&self) {
+        let status = if !self.errors.is_empty() {
+            "error"
+        } else if !self.warnings.is_empty() {
+            "warning"
+        } else {
+            "ok"
+        };
+        println!("{status:<8} {}", self.name);
+        for (label, messages) in [("error", &self.errors), ("warning", &self.warnings)] {
+            for message in messages {
+                for (i, line) in message.lines().enumerate() {
+                    if i == 0 {
+                        println!("  {label}: {line}");
+                    } else {
+                        println!("    {line}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let plugins_dir = &args.load.dir.plugins;
+    let paths = manifest::manifest_paths(plugins_dir)?;
+    let workspace = std::path::absolute(&args.load.workspace)
+        .with_context(|| format!("--workspace `{}`", args.load.workspace.display()))?;
+    let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
+        .context("cannot start the WebAssembly runtime")?;
+    let protected = ctx.protected_dirs();
+    let grant_ctx = GrantContext {
+        workspace: &workspace,
+        protected: &protected,
+    };
+
+    let mut verdicts = Vec::new();
+    let mut manifests: Vec<Manifest> = Vec::new();
+    for path in &paths {
+        let folder = path
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let m = match manifest::load(path) {
+            Ok(m) => m,
+            Err(e) => {
+                let mut v = Verdict::new(folder);
+                v.errors.push(e.to_string());
+                verdicts.push(v);
+                continue;
+            }
+        };
+        let mut v = Verdict::new(m.name.clone());
+        if let Some(first) = manifests.iter().find(|o| o.name == m.name) {
+            v.errors.push(format!(
+                "the name `{}` is also used by `{}`\nhint: plugin names must be unique; rename one in its [plugin] section",
+                m.name,
+                first.path.display()
+            ));
+        } else {
+            match runtime.load(&m, &grant_ctx) {
+                Ok(plugin) => v.warnings.extend(warnings(&plugin)),
+                Err(e) => v.errors.push(e.to_string()),
+            }
+        }
+        verdicts.push(v);
+        manifests.push(m);
+    }
+
+    let workflow_path = args
+        .workflow
+        .clone()
+        .unwrap_or_else(|| plugins_dir.join(WORKFLOW_FILE));
+    let mut wf = Verdict::new(format!("workflow ({})", workflow_path.display()));
+    match workflow::load(&workflow_path, &manifests) {
+        Ok(workflow) => {
+            let used = workflow.plugin_names();
+            for v in verdicts.iter_mut() {
+                if manifests.iter().any(|m| m.name == v.name) && !used.contains(&v.name.as_str()) {
+                    v.warnings.push(format!(
+                        "the workflow `{}` does not use this plugin",
+                        workflow.name
+                    ));
+                }
+            }
+        }
+        Err(e) => wf.errors.push(e.to_string()),
+    }
+    verdicts.push(wf);
+
+    for v in &verdicts {
+        v.print();
+    }
+    let count = |f: fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count();
+    let errors = count(|v| !v.errors.is_empty());
+    let warnings = count(|v| v.errors.is_empty() && !v.warnings.is_empty());
+    println!(
+        "checked {} plugins and the workflow: {} ok, {warnings} with warnings, {errors} with errors",
+        paths.len(),
+        verdicts.len() - errors - warnings,
+    );
+    Ok(ExitCode::from(if errors > 0 {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    }))
+}
+
+/// What is suspicious about a plugin that loads.
+fn warnings(plugin: &Plugin) -> Vec<String> {
+    let mut out = Vec::new();
+    // This host grants no network to any plugin (the manifest's
+    // `grants.network` is refused), so a socket import can only ever fail.
+    let network: Vec<&str> = plugin
+        .imports()
+        .iter()
+        .map(String::as_str)
+        .filter(|i| i.starts_with("wasi:sockets/") || i.starts_with("wasi:http/"))
+        .collect();
+    if !network.is_empty() {
+        out.push(format!(
+            "the component imports {}, but its manifest grants no network: every connection it tries will be denied\nhint: if the plugin needs the network it cannot work on this host; otherwise drop the dependency that pulls in sockets",
+            network
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}

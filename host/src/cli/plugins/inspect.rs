@@ -1,0 +1,165 @@
+//! `host plugins inspect <name>`: everything the host knows about one plugin,
+//! after loading it: the component's imports and exports, its grants as
+//! resolved on this machine, its limits, its sha256 and whether its compiled
+//! code came from the cache.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+
+use crate::cli::Context;
+use crate::cli::plugins::{LoadArgs, list};
+use crate::grants::GrantContext;
+use crate::manifest;
+use crate::render::inert;
+use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
+
+/// Show one plugin's imports, exports, grants, limits, sha256 and cache state.
+///
+/// Loads the plugin exactly as `host run` would (resolving its mounts against
+/// --workspace and compiling it through the cache if needed), so what is shown
+/// is what would run. Environment variable values are never shown: they may be
+/// secrets.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  host plugins inspect search\n  host plugins inspect reviewer --json | jq .imports"
+)]
+pub(crate) struct Args {
+    /// The plugin's name, as in its manifest's `[plugin] name`.
+    name: String,
+
+    #[command(flatten)]
+    load: LoadArgs,
+
+    /// Print JSON on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let manifests = manifest::load_dir(&args.load.dir.plugins)?;
+    let Some(m) = manifests.iter().find(|m| m.name == args.name) else {
+        let names: Vec<&str> = manifests.iter().map(|m| m.name.as_str()).collect();
+        bail!(
+            "no plugin named `{}` in `{}`\nhint: the plugins there are: {}",
+            inert(&args.name),
+            args.load.dir.plugins.display(),
+            names.join(", ")
+        );
+    };
+    let workspace = std::path::absolute(&args.load.workspace)
+        .with_context(|| format!("--workspace `{}`", args.load.workspace.display()))?;
+    let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
+        .context("cannot start the WebAssembly runtime")?;
+    let protected = ctx.protected_dirs();
+    let started = Instant::now();
+    let plugin = runtime.load(
+        m,
+        &GrantContext {
+            workspace: &workspace,
+            protected: &protected,
+        },
+    )?;
+    let load_ms = started.elapsed().as_millis();
+    let cache = match plugin.cache_outcome() {
+        CacheOutcome::Hit => "hit",
+        CacheOutcome::Miss => "miss",
+    };
+    let grants = plugin.grants();
+    let limits = &m.limits;
+
+    if args.json {
+        let value = json!({
+            "name": m.name,
+            "kind": m.kind,
+            "manifest": m.path,
+            "component": m.component,
+            "sha256": plugin.sha256(),
+            "sha256_pinned": m.sha256.is_some(),
+            "cache": { "outcome": cache, "dir": ctx.cache_dir(), "load_ms": load_ms },
+            "exports": plugin.exports(),
+            "imports": plugin.imports(),
+            "grants": {
+                "mounts": grants.mounts().iter().map(|mount| json!({
+                    "host": mount.host,
+                    "guest": mount.guest,
+                    "mode": mount.mode,
+                })).collect::<Vec<_>>(),
+                "writes": grants.writes(),
+                "env": grants.env_keys().collect::<Vec<_>>(),
+                "network": [],
+            },
+            "limits": {
+                "memory_bytes": limits.memory_bytes,
+                "timeout_ms": u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+                "max_output_bytes": limits.max_output_bytes,
+                "fuel": limits.fuel,
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let field = |label: &str, value: &str| println!("{label:<10} {value}");
+    let list_field = |label: &str, values: &[String]| {
+        if values.is_empty() {
+            field(label, "none");
+        }
+        for (i, v) in values.iter().enumerate() {
+            field(if i == 0 { label } else { "" }, &inert(v));
+        }
+    };
+    field("plugin", &format!("{} ({})", m.name, m.kind));
+    field("manifest", &m.path.display().to_string());
+    field("component", &m.component.display().to_string());
+    field(
+        "sha256",
+        &format!(
+            "{} ({})",
+            plugin.sha256(),
+            if m.sha256.is_some() {
+                "pinned by the manifest"
+            } else {
+                "not pinned"
+            }
+        ),
+    );
+    field(
+        "cache",
+        &match plugin.cache_outcome() {
+            CacheOutcome::Hit => format!(
+                "hit: verified compiled code loaded from `{}` in {load_ms} ms",
+                ctx.cache_dir().display()
+            ),
+            CacheOutcome::Miss => format!(
+                "miss: compiled now in {load_ms} ms and stored in `{}`",
+                ctx.cache_dir().display()
+            ),
+        },
+    );
+    list_field("exports", plugin.exports());
+    list_field("imports", plugin.imports());
+    let mut granted: Vec<String> = grants
+        .mounts()
+        .iter()
+        .map(|mount| {
+            format!(
+                "mount {} -> {} ({})",
+                mount.host.display(),
+                mount.guest,
+                mount.mode
+            )
+        })
+        .collect();
+    granted.extend(
+        list::grant_summary(m)
+            .into_iter()
+            .filter(|g| !g.starts_with("mount ")),
+    );
+    granted.push("network: none".to_string());
+    list_field("grants", &granted);
+    field("limits", &list::limit_summary(m));
+    Ok(ExitCode::SUCCESS)
+}

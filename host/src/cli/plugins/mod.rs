@@ -1,0 +1,68 @@
+//! `host plugins`: look at, check and build the plugins of a folder. One file
+//! per subcommand.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::Context;
+use crate::manifest;
+
+mod check;
+mod inspect;
+mod list;
+
+/// List, check, inspect or build the plugins of a folder.
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "List, check, inspect or build the plugins of a folder.\n\n\
+A plugins folder holds one subfolder per plugin, each with a plugin.toml (its component and the \
+capabilities an admin grants it), and the workflow.toml that runs them. Nothing is granted by default.",
+    after_help = "Examples:\n  host plugins list                      who may touch what\n  host plugins check                     validate everything and compile every component\n  host plugins inspect search --json     one plugin's imports, exports, grants and limits"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    List(list::Args),
+    Check(check::Args),
+    Inspect(inspect::Args),
+    /// Build plugin components from source with each manifest's [build] command.
+    Build(DirArgs),
+}
+
+/// Where the plugins are.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DirArgs {
+    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml).
+    #[arg(long, default_value = "plugins")]
+    pub(crate) plugins: PathBuf,
+}
+
+/// Where the plugins are, and the workspace their `${workspace}` mounts
+/// resolve to, for subcommands that load components.
+#[derive(Debug, clap::Args)]
+pub(crate) struct LoadArgs {
+    #[command(flatten)]
+    pub(crate) dir: DirArgs,
+
+    /// The workspace `${workspace}` mounts resolve to, as `host run` would use it.
+    #[arg(long, default_value = "examples/workspace")]
+    pub(crate) workspace: PathBuf,
+}
+
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::List(args) => list::execute(&args),
+        Command::Check(args) => check::execute(&args, ctx),
+        Command::Inspect(args) => inspect::execute(&args, ctx),
+        Command::Build(dir) => {
+            let manifests = manifest::load_dir(&dir.plugins)?;
+            let all: Vec<&manifest::Manifest> = manifests.iter().collect();
+            crate::plugin_build::build_all(&all, &|line| eprintln!("{line}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
