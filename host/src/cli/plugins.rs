@@ -74,8 +74,14 @@ fn list(dir: &DirArgs) -> anyhow::Result<ExitCode> {
         if grants.is_empty() {
             grants.push("nothing".to_string());
         }
+        let network = if m.grants.network.is_empty() {
+            "no network".to_string()
+        } else {
+            let entries: Vec<String> = m.grants.network.iter().map(ToString::to_string).collect();
+            format!("network {}", entries.join(", "))
+        };
         println!(
-            "{:<16} {:<9} {}; no network; memory {} MiB, timeout {} ms",
+            "{:<16} {:<9} {}; {network}; memory {} MiB, timeout {} ms",
             m.name,
             m.kind.to_string(),
             grants.join("; "),
