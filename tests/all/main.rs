@@ -5,6 +5,7 @@
 
 mod approval_gate;
 mod hello_tool;
+mod network_grants;
 mod plugin_failures;
 mod support;
 mod write_grants;
