@@ -991,7 +991,7 @@ mod tests {
                 e.contains("grants.network[0]") && e.contains("p/plugin.toml"),
                 "{e}"
             );
-            assert!(e.contains(&format!("hint: write")), "{e}");
+            assert!(e.contains("hint: write"), "{e}");
             assert!(e.contains(canonical), "expected {canonical} in: {e}");
         }
     }
