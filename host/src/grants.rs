@@ -6,24 +6,30 @@
 //! * [`ResolvedGrants::resolve`] runs once per plugin, when it is loaded. It
 //!   turns the manifest's mounts into canonical host directories and refuses
 //!   the dangerous ones (missing, not a directory, reached through a symlink,
-//!   or overlapping the host's own state, cache and journal directories), and
-//!   it fixes the guest's environment (inherited variables are read now, not
-//!   per call).
+//!   or overlapping the host's own state, cache and journal directories), it
+//!   fixes the guest's environment (inherited variables are read now, not
+//!   per call), and it resolves the network grant to the socket addresses
+//!   the plugin may reach ([`net`]).
 //! * [`ResolvedGrants::wasi_ctx`] runs once per invocation and builds the WASI
 //!   context from the resolved grants only: the granted preopens with their
-//!   modes, exactly the granted environment, no arguments, no stdin, no
-//!   network, and stdout/stderr into bounded in-memory pipes.
+//!   modes, exactly the granted environment, no arguments, no stdin,
+//!   sockets gated by the network grant's address check, and stdout/stderr
+//!   into bounded in-memory pipes.
 //! * [`ResolvedGrants::check_write`] decides whether a write a plugin
 //!   *proposes* falls under its `writes` grant.
 //!
 //! Denials are typed errors that name the plugin, the manifest, the key and
 //! the grant that would allow the action.
 
+pub mod net;
+
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
+use self::net::{DenialSink, NetPolicy};
 use crate::manifest::{EnvGrant, Manifest, MountMode, MountSource};
 
 /// Proposed write paths longer than this are refused outright.
@@ -58,6 +64,7 @@ pub struct ResolvedGrants {
     mounts: Vec<ResolvedMount>,
     env: Vec<(String, String)>,
     writes: Vec<String>,
+    network: Arc<NetPolicy>,
 }
 
 impl std::fmt::Debug for ResolvedGrants {
@@ -70,6 +77,7 @@ impl std::fmt::Debug for ResolvedGrants {
             .field("mounts", &self.mounts)
             .field("env_keys", &env_keys)
             .field("writes", &self.writes)
+            .field("network", &self.network.entries())
             .finish()
     }
 }
@@ -115,6 +123,16 @@ pub enum GrantError {
         key: String,
         path: PathBuf,
         protected: PathBuf,
+    },
+    #[error(
+        "plugin `{plugin}`: key `{key}` in `{manifest}`: cannot resolve `{entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead"
+    )]
+    NetworkUnresolvable {
+        plugin: String,
+        manifest: PathBuf,
+        key: String,
+        entry: String,
+        error: std::io::Error,
     },
     #[error(
         "plugin `{plugin}`: key `{key}` in `{manifest}`: mount directory `{path}` changed since the plugin was loaded ({detail})\nhint: reload the plugin; if the directory was replaced by a symlink, find out who did it"
@@ -185,12 +203,27 @@ impl ResolvedGrants {
             }
         }
 
+        let network = NetPolicy::resolve(
+            &manifest.name,
+            manifest.path.clone(),
+            &manifest.grants.network,
+            &net::system_resolver,
+        )
+        .map_err(|e| GrantError::NetworkUnresolvable {
+            plugin: manifest.name.clone(),
+            manifest: manifest.path.clone(),
+            key: format!("grants.network[{}]", e.index),
+            entry: e.entry,
+            error: e.error,
+        })?;
+
         Ok(Self {
             plugin: manifest.name.clone(),
             manifest: manifest.path.clone(),
             mounts,
             env,
             writes: manifest.grants.writes.clone(),
+            network: Arc::new(network),
         })
     }
 
@@ -215,15 +248,22 @@ impl ResolvedGrants {
         &self.writes
     }
 
+    /// The resolved network grant.
+    pub fn network(&self) -> &Arc<NetPolicy> {
+        &self.network
+    }
+
     /// Build the WASI context of one invocation.
     ///
-    /// Exactly the granted preopens and environment; no arguments, no stdin,
-    /// no network. Each mount is re-checked against its canonical path first,
+    /// Exactly the granted preopens and environment; no arguments, no stdin;
+    /// sockets only where the network grant allows, each denial reported to
+    /// `denials`. Each mount is re-checked against its canonical path first,
     /// so a directory swapped for a symlink after load is refused.
     pub fn wasi_ctx(
         &self,
         stdout: MemoryOutputPipe,
         stderr: MemoryOutputPipe,
+        denials: DenialSink,
     ) -> Result<WasiCtx, GrantError> {
         let mut builder = WasiCtxBuilder::new();
         for (i, mount) in self.mounts.iter().enumerate() {
@@ -250,15 +290,30 @@ impl ResolvedGrants {
         builder.envs(&self.env);
         builder.stdout(stdout);
         builder.stderr(stderr);
-        // No network grant exists in this version of the host. These are the
-        // defaults already; they are set explicitly so a change of defaults in
-        // wasmtime-wasi cannot open the network, and the address check denies
-        // every address (including the implicit bind) as a second wall.
+        // TCP and UDP sockets can be created by every plugin, granted or
+        // not: the address check below is the gate, and it is what sees the
+        // address a plugin tried, so a denial can name it and the grant that
+        // would allow it. Without a grant it allows nothing but the implicit
+        // ephemeral bind that precedes every connect. Name lookups are
+        // filtered by name before they reach wasmtime-wasi (see
+        // `runtime::network`); the switch here is the second wall.
+        let policy = Arc::clone(&self.network);
         builder
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }));
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(policy.has_names())
+            .socket_addr_check(move |addr, usage| {
+                let verdict = policy.check_socket(addr, usage);
+                if let Err(denial) = &verdict
+                    && !matches!(usage, wasmtime_wasi::sockets::SocketAddrUse::UdpReceive)
+                {
+                    // Datagrams from other senders are dropped silently: a
+                    // stranger could otherwise flood the plugin's log.
+                    denials(policy.render(denial));
+                }
+                let allowed = verdict.is_ok();
+                Box::pin(async move { allowed })
+            });
         Ok(builder.build())
     }
 
@@ -459,6 +514,7 @@ mod tests {
                 mounts,
                 env,
                 writes: writes.iter().map(|s| s.to_string()).collect(),
+                network: Vec::new(),
             },
             limits: Limits::default(),
         }
@@ -728,8 +784,12 @@ mod tests {
             &[],
         );
         let g = resolve_ok(&m, &root, &[]);
-        g.wasi_ctx(MemoryOutputPipe::new(16), MemoryOutputPipe::new(16))
-            .expect("wasi ctx");
+        g.wasi_ctx(
+            MemoryOutputPipe::new(16),
+            MemoryOutputPipe::new(16),
+            Arc::new(|_| {}),
+        )
+        .expect("wasi ctx");
     }
 
     #[cfg(unix)]
@@ -748,7 +808,11 @@ mod tests {
         let g = resolve_ok(&m, &ws, &[]);
         std::fs::remove_dir(&ws).expect("rmdir");
         std::os::unix::fs::symlink(&elsewhere, &ws).expect("symlink");
-        match g.wasi_ctx(MemoryOutputPipe::new(16), MemoryOutputPipe::new(16)) {
+        match g.wasi_ctx(
+            MemoryOutputPipe::new(16),
+            MemoryOutputPipe::new(16),
+            Arc::new(|_| {}),
+        ) {
             Err(GrantError::Changed { .. }) => {}
             Err(e) => panic!("expected a changed-mount error, got {e}"),
             Ok(_) => panic!("expected a changed-mount error"),

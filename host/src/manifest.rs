@@ -8,6 +8,7 @@
 //! file system (canonical paths, the host's own directories) happen when grants
 //! are resolved, in [`crate::grants`].
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
@@ -85,6 +86,36 @@ pub struct Grants {
     pub env: Vec<EnvGrant>,
     /// Relative path prefixes under which the plugin may *propose* writes.
     pub writes: Vec<String>,
+    /// `host:port` entries the plugin may connect to, in manifest order.
+    pub network: Vec<NetworkGrant>,
+}
+
+/// One `[grants] network` entry: a host and the one port of it the plugin
+/// may reach. Checked against the *resolved* addresses at run time (see
+/// [`crate::grants::net`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkGrant {
+    pub host: NetHost,
+    pub port: u16,
+}
+
+/// The host of a network grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetHost {
+    /// An IP literal, written canonically in the manifest.
+    Ip(IpAddr),
+    /// A DNS name, lowercase, resolved by the system resolver.
+    Name(String),
+}
+
+impl std::fmt::Display for NetworkGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            NetHost::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]:{}", self.port),
+            NetHost::Ip(IpAddr::V4(ip)) => write!(f, "{ip}:{}", self.port),
+            NetHost::Name(name) => write!(f, "{name}:{}", self.port),
+        }
+    }
 }
 
 /// A host directory made visible to the guest.
@@ -399,12 +430,27 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         None => None,
     };
 
-    if !raw.grants.network.is_empty() {
-        return Err(invalid(
-            "key `grants.network`: network grants are not supported by this version of the host"
-                .into(),
-            "remove `grants.network`; every plugin runs without network access",
-        ));
+    let mut network: Vec<NetworkGrant> = Vec::new();
+    for (i, entry) in raw.grants.network.iter().enumerate() {
+        let grant = parse_network_entry(entry).map_err(|(message, hint)| {
+            invalid(
+                format!(
+                    "key `grants.network[{i}]`: `{}` {message}",
+                    crate::render::inert(entry)
+                ),
+                &hint,
+            )
+        })?;
+        if network.contains(&grant) {
+            return Err(invalid(
+                format!(
+                    "key `grants.network[{i}]`: `{}` is listed twice",
+                    crate::render::inert(entry)
+                ),
+                "grant each host:port once",
+            ));
+        }
+        network.push(grant);
     }
 
     let mut mounts: Vec<Mount> = Vec::new();
@@ -548,9 +594,214 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
             mounts,
             env,
             writes,
+            network,
         },
         limits,
     })
+}
+
+const NETWORK_HINT: &str = "write `host:port`: an IPv4 address such as \"127.0.0.1:8080\", a bracketed IPv6 address such as \"[::1]:9000\", or a DNS name such as \"localhost:11434\"";
+
+/// Parse one `[grants] network` entry. On error, returns what is wrong (to
+/// follow the quoted entry) and a hint.
+fn parse_network_entry(entry: &str) -> Result<NetworkGrant, (String, String)> {
+    let fail = |message: &str, hint: String| Err((message.to_string(), hint));
+    if entry.is_empty() {
+        return fail("is empty", NETWORK_HINT.into());
+    }
+    if entry.contains("://") {
+        return fail(
+            "is a URL",
+            format!("give only the host and port, without scheme or path; {NETWORK_HINT}"),
+        );
+    }
+    if entry.contains('*') {
+        return fail(
+            "has a wildcard",
+            "wildcards are not supported: list each host:port the plugin needs".into(),
+        );
+    }
+    if entry
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | '@' | '\\'))
+    {
+        return fail("is not a plain host:port", NETWORK_HINT.into());
+    }
+    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+        let Some((inner, after)) = rest.split_once(']') else {
+            return fail("has an unclosed `[`", NETWORK_HINT.into());
+        };
+        let Some(port) = after.strip_prefix(':') else {
+            return fail(
+                "has no port",
+                format!("add the port, e.g. \"[{inner}]:80\""),
+            );
+        };
+        let port = parse_port(port)?;
+        let Ok(ip) = inner.parse::<Ipv6Addr>() else {
+            return fail("is not a valid IPv6 address", NETWORK_HINT.into());
+        };
+        if let Some(v4) = ip.to_ipv4_mapped() {
+            return fail(
+                "is an IPv4 address written as IPv4-mapped IPv6",
+                format!("write it as \"{v4}:{port}\""),
+            );
+        }
+        if ip.to_string() != inner {
+            return fail(
+                "is not written in canonical form",
+                format!("write it as \"[{ip}]:{port}\""),
+            );
+        }
+        (NetHost::Ip(IpAddr::V6(ip)), port)
+    } else {
+        let Some((host, port)) = entry.rsplit_once(':') else {
+            return fail("has no port", format!("add the port, e.g. \"{entry}:80\""));
+        };
+        if host.contains(':') {
+            return fail(
+                "has an IPv6 address without brackets",
+                "write an IPv6 address in brackets followed by the port, e.g. \"[::1]:8080\""
+                    .into(),
+            );
+        }
+        let port = parse_port(port)?;
+        (parse_net_host(host, port)?, port)
+    };
+    if let NetHost::Ip(ip) = host
+        && ip.is_unspecified()
+    {
+        return fail(
+            "names the unspecified address, which reaches every local service",
+            "name the one address the plugin needs, e.g. \"127.0.0.1:8080\"".into(),
+        );
+    }
+    Ok(NetworkGrant { host, port })
+}
+
+fn parse_port(port: &str) -> Result<u16, (String, String)> {
+    let valid = !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && !port.starts_with('0');
+    match port.parse::<u16>() {
+        Ok(p) if valid && p > 0 => Ok(p),
+        _ => Err((
+            format!("has port `{port}`, which is not a port number"),
+            "give a port from 1 to 65535, in decimal without leading zeros".into(),
+        )),
+    }
+}
+
+/// The host part of an entry without brackets: a canonical IPv4 address or a
+/// DNS name. Other spellings of IPv4 addresses (`127.1`, `2130706433`,
+/// `0x7f000001`, `0177.0.0.1`) are refused with the canonical form, so the
+/// manifest says plainly which address it grants.
+fn parse_net_host(host: &str, port: u16) -> Result<NetHost, (String, String)> {
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return Ok(NetHost::Ip(IpAddr::V4(ip)));
+    }
+    if let Some(ip) = loose_ipv4(host) {
+        return Err((
+            format!("spells the IPv4 address {ip} in an unusual way"),
+            format!("write it in canonical form: \"{ip}:{port}\""),
+        ));
+    }
+    match check_dns_name(host) {
+        Ok(name) => Ok(NetHost::Name(name)),
+        Err(why) => Err((
+            format!("has an invalid host: {why}"),
+            NETWORK_HINT.to_string(),
+        )),
+    }
+}
+
+/// A DNS name as a grant may name it: ASCII letters, digits and `-` in
+/// labels of 1 to 63 characters, at most 253 in all, not ending in a number
+/// (that would be read as an IPv4 address). Returned in lowercase.
+pub(crate) fn check_dns_name(host: &str) -> Result<String, &'static str> {
+    if host.is_empty() {
+        return Err("the host is empty");
+    }
+    if host.len() > 253 {
+        return Err("the name is longer than 253 characters");
+    }
+    if host.ends_with('.') {
+        return Err("the name ends in `.`");
+    }
+    let mut last = "";
+    for label in host.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("a label is empty or longer than 63 characters");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(
+                "names use only ASCII letters, digits, `-` and `.` (write IDNs in punycode)",
+            );
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a label starts or ends with `-`");
+        }
+        last = label;
+    }
+    if last.bytes().all(|b| b.is_ascii_digit())
+        || (last.len() > 1 && last[..2].eq_ignore_ascii_case("0x"))
+    {
+        return Err("it looks like a number, not a name or a valid IPv4 address");
+    }
+    Ok(host.to_ascii_lowercase())
+}
+
+/// The IPv4 address that `inet_aton` (and so many URL parsers and C
+/// resolvers) would read in `host`: one to four parts, each decimal, octal
+/// with a leading `0`, or hex with `0x`; the last part fills the remaining
+/// bytes. `None` if `host` is not such a number.
+pub(crate) fn loose_ipv4(host: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    // A trailing dot is accepted by inet_aton-style parsers too.
+    let parts = match parts.split_last() {
+        Some((last, rest)) if last.is_empty() && !rest.is_empty() => rest.to_vec(),
+        _ => parts,
+    };
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if part.len() > 1 && part.starts_with('0') {
+                (&part[1..], 8)
+            } else {
+                (*part, 10)
+            };
+        if digits.is_empty() && radix == 16 {
+            values.push(0u64);
+            continue;
+        }
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        values.push(u64::from_str_radix(digits, radix).ok()?);
+    }
+    let (last, init) = values.split_last()?;
+    if init.iter().any(|v| *v > 255) {
+        return None;
+    }
+    let remaining_bytes = 4 - init.len() as u32;
+    if *last >= 1u64 << (8 * remaining_bytes) {
+        return None;
+    }
+    let mut addr: u64 = 0;
+    for (i, v) in init.iter().enumerate() {
+        addr |= v << (8 * (3 - i as u32));
+    }
+    addr |= last;
+    Some(Ipv4Addr::from(u32::try_from(addr).ok()?))
 }
 
 const ENV_HINT: &str =
@@ -677,8 +928,8 @@ mod tests {
             ("[grants]\nwrites = [\"../x\"]\n", "grants.writes"),
             ("[grants]\nwrites = [\"/abs\"]\n", "grants.writes"),
             (
-                "[grants]\nnetwork = [\"example.com:443\"]\n",
-                "grants.network",
+                "[grants]\nnetwork = [\"example.com\"]\n",
+                "grants.network[0]",
             ),
             (
                 "[[grants.mounts]]\nhost = \"../up\"\nguest = \"/x\"\nmode = \"read\"\n",
@@ -706,6 +957,137 @@ mod tests {
             let e = parse_err(&format!("{MINIMAL}{extra}"));
             assert!(e.contains(key), "expected `{key}` in: {e}");
             assert!(e.contains("hint:"), "expected a hint in: {e}");
+        }
+    }
+
+    fn network(entries: &[&str]) -> Result<Vec<NetworkGrant>, String> {
+        let list: Vec<String> = entries
+            .iter()
+            .map(|e| toml::Value::String(e.to_string()).to_string())
+            .collect();
+        let text = format!("{MINIMAL}[grants]\nnetwork = [{}]\n", list.join(", "));
+        parse(&text, Path::new("p/plugin.toml"), Path::new("/plugins/p"))
+            .map(|m| m.grants.network)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn network_entries_parse_to_hosts_and_ports() {
+        let grants = network(&[
+            "127.0.0.1:8080",
+            "localhost:11434",
+            "[::1]:9000",
+            "Api.Example.COM:443",
+            "10.0.0.1:65535",
+        ])
+        .expect("valid entries");
+        let shown: Vec<String> = grants.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "127.0.0.1:8080",
+                "localhost:11434",
+                "[::1]:9000",
+                "api.example.com:443",
+                "10.0.0.1:65535"
+            ]
+        );
+        assert_eq!(
+            grants[0].host,
+            NetHost::Ip(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)))
+        );
+        assert_eq!(grants[1].host, NetHost::Name("localhost".into()));
+        assert_eq!(grants[2].host, NetHost::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert_eq!(grants[2].port, 9000);
+    }
+
+    #[test]
+    fn odd_ipv4_spellings_are_refused_with_the_canonical_form() {
+        for (entry, canonical) in [
+            ("127.1:8080", "\"127.0.0.1:8080\""),
+            ("2130706433:8080", "\"127.0.0.1:8080\""),
+            ("0x7f000001:8080", "\"127.0.0.1:8080\""),
+            ("0177.0.0.1:8080", "\"127.0.0.1:8080\""),
+            ("127.0.1:8080", "\"127.0.0.1:8080\""),
+            ("[::ffff:127.0.0.1]:8080", "\"127.0.0.1:8080\""),
+            ("[0:0:0:0:0:0:0:1]:8080", "\"[::1]:8080\""),
+        ] {
+            let e = network(&[entry]).expect_err(entry);
+            assert!(
+                e.contains("grants.network[0]") && e.contains("p/plugin.toml"),
+                "{e}"
+            );
+            assert!(e.contains("hint: write"), "{e}");
+            assert!(e.contains(canonical), "expected {canonical} in: {e}");
+        }
+    }
+
+    #[test]
+    fn malformed_network_entries_are_refused_with_a_hint() {
+        for (entry, needle) in [
+            ("", "is empty"),
+            ("example.com", "has no port"),
+            ("example.com:", "not a port number"),
+            ("example.com:0", "not a port number"),
+            ("example.com:65536", "not a port number"),
+            ("example.com:080", "not a port number"),
+            ("example.com:+80", "not a port number"),
+            ("http://example.com:80", "is a URL"),
+            ("example.com:80/path", "not a plain host:port"),
+            ("user@example.com:80", "not a plain host:port"),
+            ("*.example.com:80", "wildcard"),
+            ("example .com:80", "not a plain host:port"),
+            ("::1:80", "without brackets"),
+            ("::1", "without brackets"),
+            ("[::1]", "has no port"),
+            ("[::1:80", "unclosed"),
+            ("[nope]:80", "not a valid IPv6"),
+            ("0.0.0.0:80", "unspecified"),
+            ("[::]:80", "unspecified"),
+            ("999.1.1.1:80", "invalid host"),
+            ("-bad.example:80", "invalid host"),
+            ("example.com.:80", "invalid host"),
+            ("ex_ample.com:80", "invalid host"),
+            ("bücher.example:80", "invalid host"),
+            ("\u{1b}[2J:80", "not a plain host:port"),
+        ] {
+            let e = network(&[entry]).expect_err(entry);
+            assert!(e.contains(needle), "{entry:?}: expected `{needle}` in: {e}");
+            assert!(
+                e.contains("grants.network[0]") && e.contains("\nhint: "),
+                "{e}"
+            );
+            assert!(!e.contains('\u{1b}'), "entries are quoted inertly: {e:?}");
+        }
+        let e = network(&["a.example:1", "A.example:1"]).expect_err("duplicate");
+        assert!(
+            e.contains("grants.network[1]") && e.contains("twice"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn loose_ipv4_reads_what_inet_aton_reads() {
+        let localhost = Some(Ipv4Addr::new(127, 0, 0, 1));
+        for spelling in [
+            "127.1",
+            "2130706433",
+            "0x7f000001",
+            "0177.0.0.1",
+            "0x7f.1",
+            "127.0.0.1.",
+        ] {
+            assert_eq!(loose_ipv4(spelling), localhost, "{spelling}");
+        }
+        for not_a_number in [
+            "example.com",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "08.1.1.1",
+            "",
+            "1..1",
+        ] {
+            assert_eq!(loose_ipv4(not_a_number), None, "{not_a_number}");
         }
     }
 

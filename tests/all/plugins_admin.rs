@@ -231,7 +231,7 @@ fn inspect_shows_imports_exports_grants_limits_sha256_and_cache() {
         "mount ",
         "propose writes under reports/",
         "env MODE (set)",
-        "network: none",
+        "no network",
         "fuel 123456789",
     ] {
         assert!(human.contains(needle), "expected `{needle}` in:\n{human}");

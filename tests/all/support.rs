@@ -171,7 +171,8 @@ impl Scratch {
         dir
     }
 
-    /// A call counter of the scripted tool.
+    /// A call counter of the scripted tool (0 before the first call, and
+    /// while the guest is rewriting the file).
     pub fn counter(&self, name: &str) -> u32 {
         std::fs::read_to_string(
             self.path()
@@ -180,7 +181,7 @@ impl Scratch {
                 .join("state")
                 .join(name),
         )
-        .map_or(0, |t| t.trim().parse().expect("counter"))
+        .map_or(0, |t| t.trim().parse().unwrap_or(0))
     }
 
     /// The run's journal records as JSON values (`seq`, `at_ms`, `event`...).

@@ -49,7 +49,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     RunStatus::WaitingApproval => {
                         waiting += 1;
                         let files = state.change_set.as_ref().map_or(0, |c| c.entries.len());
-                        format!("approval ({files} file{})", if files == 1 { "" } else { "s" })
+                        format!(
+                            "approval ({files} file{})",
+                            if files == 1 { "" } else { "s" }
+                        )
                     }
                     RunStatus::Running | RunStatus::Applying => "resume (if idle)".into(),
                     _ => "-".into(),
@@ -67,7 +70,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     }
     if waiting > 0 {
-        println!("\n{waiting} run(s) waiting for approval: `host show <run>`, then `host approve <run>`");
+        println!(
+            "\n{waiting} run(s) waiting for approval: `host show <run>`, then `host approve <run>`"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

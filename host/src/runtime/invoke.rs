@@ -24,11 +24,14 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::engine::deadline_ticks;
 use super::logs::LogCollector;
+use super::network::GrantedHttp;
 use crate::contract::{Descriptor, LogLevel, LogRecord, PluginError, Review, ToolOutput};
 use crate::grants::ResolvedGrants;
+use crate::grants::net::NetPolicy;
 use crate::manifest::Limits;
 use crate::render::inert;
 
@@ -156,9 +159,13 @@ pub(crate) fn human(d: Duration) -> String {
 /// The data of one invocation's store.
 pub(crate) struct StoreState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: GrantedHttp,
     table: ResourceTable,
     limiter: InvocationLimiter,
     pub(crate) logs: LogCollector,
+    /// The plugin's network grant, for the name-lookup filter.
+    pub(crate) network: Arc<NetPolicy>,
 }
 
 impl WasiView for StoreState {
@@ -166,6 +173,16 @@ impl WasiView for StoreState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.http_hooks,
+            table: &mut self.table,
+            ctx: &mut self.http,
         }
     }
 }
@@ -300,10 +317,17 @@ pub(crate) async fn run<T: OutputSize>(
     let max_output = usize::try_from(env.limits.max_output_bytes).unwrap_or(usize::MAX);
     let stdout = MemoryOutputPipe::new(max_output);
     let stderr = MemoryOutputPipe::new(max_output);
+    let logs = LogCollector::new(env.plugin.clone());
+    let denials = logs.clone();
     let wasi = env
         .grants
-        .wasi_ctx(stdout.clone(), stderr.clone())
+        .wasi_ctx(
+            stdout.clone(),
+            stderr.clone(),
+            Arc::new(move |line: String| denials.push(LogLevel::Warn, &line)),
+        )
         .map_err(|e| env.failure(FailureKind::Internal, e.to_string(), Vec::new()))?;
+    let network = Arc::clone(env.grants.network());
     let memory_cap = usize::try_from(env.limits.memory_bytes).unwrap_or(usize::MAX);
     let limiter = InvocationLimiter {
         limits: StoreLimitsBuilder::new()
@@ -322,9 +346,12 @@ pub(crate) async fn run<T: OutputSize>(
         env.engine,
         StoreState {
             wasi,
+            http: WasiHttpCtx::new(),
+            http_hooks: GrantedHttp::new(Arc::clone(&network), logs.clone()),
             table,
             limiter,
-            logs: LogCollector::new(env.plugin.clone()),
+            logs,
+            network,
         },
     );
     store.limiter(|s| &mut s.limiter);
@@ -344,7 +371,7 @@ pub(crate) async fn run<T: OutputSize>(
     let mut logs = state.logs.finish();
     let stdout = stdout.contents();
     let stderr = stderr.contents();
-    let mut stdio = LogCollector::new(env.plugin.clone());
+    let stdio = LogCollector::new(env.plugin.clone());
     stdio.push_output(LogLevel::Info, &stdout);
     stdio.push_output(LogLevel::Warn, &stderr);
     logs.extend(stdio.finish());

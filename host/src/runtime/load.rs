@@ -21,6 +21,7 @@ use super::Runtime;
 use super::bindings::{reviewer, tool};
 use super::invoke::StoreState;
 use super::logs::LogCollector;
+use super::network;
 use super::plugin::{KindPre, Plugin, PluginParts};
 use crate::contract::WIT_PACKAGE;
 use crate::grants::{GrantContext, GrantError, ResolvedGrants};
@@ -32,8 +33,10 @@ pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
 /// The host interface plugins may import, besides WASI.
 const HOST_IMPORTS: &[&str] = &["harness:plugin/host@0.1.0", "harness:plugin/types@0.1.0"];
 
-/// WASI 0.2 interfaces linked by `wasmtime_wasi::p2::add_to_linker_async`.
-/// What they can reach is decided per plugin by its grants.
+/// WASI 0.2 interfaces linked by `wasmtime_wasi::p2::add_to_linker_async`
+/// and `wasmtime_wasi_http::p2::add_only_http_to_linker_async`. What they can
+/// reach is decided per plugin by its grants: a plugin without a network
+/// grant loads, and each of its network attempts is denied at run time.
 const WASI_IMPORTS: &[&str] = &[
     "wasi:cli/environment",
     "wasi:cli/exit",
@@ -49,6 +52,8 @@ const WASI_IMPORTS: &[&str] = &[
     "wasi:clocks/wall-clock",
     "wasi:filesystem/preopens",
     "wasi:filesystem/types",
+    "wasi:http/outgoing-handler",
+    "wasi:http/types",
     "wasi:io/error",
     "wasi:io/poll",
     "wasi:io/streams",
@@ -185,6 +190,8 @@ pub enum LoadErrorKind {
 pub(crate) fn host_linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    network::add_lookup_filter(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     tool::Tool::add_to_linker::<StoreState, HasSelf<LogCollector>>(&mut linker, |s| &mut s.logs)?;
     Ok(linker)
 }
@@ -386,12 +393,12 @@ fn check_imports(
                 "the component was built against another version of the contract; rebuild it against wit/ of {WIT_PACKAGE}"
             )
         } else if unversioned.starts_with("wasi:http/") {
-            "this host does not provide wasi:http: plugins run without network access".to_string()
+            "this host provides wasi:http/types and wasi:http/outgoing-handler (outgoing requests) only; a plugin cannot serve HTTP".to_string()
         } else if WASI_IMPORTS.contains(&unversioned) {
             "this host provides WASI 0.2.x; rebuild the plugin with a toolchain that targets WASI 0.2 (wasm32-wasip2)".to_string()
         } else {
             format!(
-                "plugins may import only WASI 0.2 (cli, clocks, filesystem, io, random, sockets) and {}; remove the dependency that pulls this import in",
+                "plugins may import only WASI 0.2 (cli, clocks, filesystem, http, io, random, sockets) and {}; remove the dependency that pulls this import in",
                 HOST_IMPORTS[0]
             )
         };
@@ -487,8 +494,15 @@ mod tests {
         ] {
             assert!(is_provided_import(ok), "{ok}");
         }
-        for bad in [
+        for ok in [
             "wasi:http/outgoing-handler@0.2.0",
+            "wasi:http/types@0.2.4",
+            "wasi:sockets/tcp@0.2.0",
+        ] {
+            assert!(is_provided_import(ok), "{ok}");
+        }
+        for bad in [
+            "wasi:http/incoming-handler@0.2.0",
             "wasi:cli/environment@0.3.0",
             "wasi:cli/environment",
             "wasi:clocks/timezone@0.2.0",
@@ -637,7 +651,7 @@ mod tests {
         let rt = runtime(dir.path());
         for (import, hint) in [
             ("evil:backdoor/shell@1.0.0", "may import only"),
-            ("wasi:http/outgoing-handler@0.2.0", "network"),
+            ("wasi:http/incoming-handler@0.2.0", "cannot serve HTTP"),
             ("harness:plugin/host@0.2.0", "another version"),
         ] {
             let e = load_err(&rt, dir.path(), &component_importing(import), None);

@@ -7,8 +7,13 @@
 //! as the guest wrote them (whoever renders them must make them inert); the
 //! copies sent to `tracing` are `Debug`-escaped so a plugin cannot write
 //! terminal escapes into the host's own log.
+//!
+//! The host's own lines about an invocation (network denials) go into the same
+//! collector, in order with the plugin's: a clone shares the records, so the
+//! socket check and the HTTP sender, which run outside the store, can record
+//! too.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::bindings::{wit, wit_host};
 use crate::contract::{LogLevel, LogRecord};
@@ -18,10 +23,15 @@ pub const MAX_LOG_LINES: usize = 1000;
 /// Longest line kept, in bytes; longer lines are cut at a character boundary.
 pub const MAX_LOG_LINE_BYTES: usize = 4 * 1024;
 
-/// Collects log lines of one invocation.
-#[derive(Debug)]
+/// Collects log lines of one invocation. Clones share the same records.
+#[derive(Debug, Clone)]
 pub(crate) struct LogCollector {
     plugin: Arc<str>,
+    inner: Arc<Mutex<Records>>,
+}
+
+#[derive(Debug, Default)]
+struct Records {
     records: Vec<LogRecord>,
     dropped: usize,
 }
@@ -30,27 +40,29 @@ impl LogCollector {
     pub(crate) fn new(plugin: Arc<str>) -> Self {
         Self {
             plugin,
-            records: Vec::new(),
-            dropped: 0,
+            inner: Arc::default(),
         }
     }
 
     /// Record one line (emitting it to `tracing` as well).
-    pub(crate) fn push(&mut self, level: LogLevel, message: &str) {
-        if self.records.len() >= MAX_LOG_LINES {
-            self.dropped += 1;
+    pub(crate) fn push(&self, level: LogLevel, message: &str) {
+        // A panic while holding the lock cannot leave the records torn (each
+        // push is one Vec::push), so a poisoned lock is still usable.
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner.records.len() >= MAX_LOG_LINES {
+            inner.dropped += 1;
             return;
         }
         let message = truncate(message, MAX_LOG_LINE_BYTES);
         emit(&self.plugin, level, message);
-        self.records.push(LogRecord {
+        inner.records.push(LogRecord {
             level,
             message: message.to_string(),
         });
     }
 
     /// Record captured output, one record per non-blank line.
-    pub(crate) fn push_output(&mut self, level: LogLevel, bytes: &[u8]) {
+    pub(crate) fn push_output(&self, level: LogLevel, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -61,16 +73,22 @@ impl LogCollector {
     }
 
     /// The collected records, followed by a count of dropped lines if any.
-    pub(crate) fn finish(mut self) -> Vec<LogRecord> {
-        if self.dropped > 0 {
-            let message = format!("{} log lines dropped", self.dropped);
+    /// Takes them out of every clone.
+    pub(crate) fn finish(self) -> Vec<LogRecord> {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let Records {
+            mut records,
+            dropped,
+        } = std::mem::take(&mut *inner);
+        if dropped > 0 {
+            let message = format!("{dropped} log lines dropped");
             emit(&self.plugin, LogLevel::Warn, &message);
-            self.records.push(LogRecord {
+            records.push(LogRecord {
                 level: LogLevel::Warn,
                 message,
             });
         }
-        self.records
+        records
     }
 }
 
@@ -110,7 +128,7 @@ mod tests {
 
     #[test]
     fn lines_are_capped_and_counted() {
-        let mut c = LogCollector::new("p".into());
+        let c = LogCollector::new("p".into());
         for i in 0..MAX_LOG_LINES + 5 {
             c.push(LogLevel::Info, &format!("line {i}"));
         }
@@ -122,7 +140,7 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut_at_a_char_boundary() {
-        let mut c = LogCollector::new("p".into());
+        let c = LogCollector::new("p".into());
         let long = format!("a{}", "é".repeat(MAX_LOG_LINE_BYTES));
         c.push(LogLevel::Info, &long);
         let records = c.finish();
@@ -132,7 +150,7 @@ mod tests {
 
     #[test]
     fn output_is_split_into_lines() {
-        let mut c = LogCollector::new("p".into());
+        let c = LogCollector::new("p".into());
         c.push_output(LogLevel::Warn, b"\none\ntwo\r\n\n  \n\xffthree");
         let messages: Vec<_> = c.finish().into_iter().map(|r| r.message).collect();
         assert_eq!(messages, vec!["one", "two", "\u{fffd}three"]);

@@ -14,8 +14,12 @@
 //!   `.cwasm`).
 //! * **Checked before linked** ([`load`]): a component must export the world
 //!   its manifest claims, at this contract's version, and may import only WASI
-//!   0.2 and `harness:plugin/host`. Unknown imports are refused with their
-//!   name, never linked as traps.
+//!   0.2 (wasi:http included) and `harness:plugin/host`. Unknown imports are
+//!   refused with their name, never linked as traps.
+//! * **Network by grant only** ([`network`]): wasi:sockets and wasi:http are
+//!   linked for every plugin, and every connect, send, lookup and request is
+//!   checked against the plugin's resolved network grant; without a grant
+//!   each one is denied and logged.
 //! * **A fresh store and instance per invocation** ([`invoke`]): nothing a
 //!   plugin leaves in its memory, globals or WASI state survives into the next
 //!   step or run, and a trap kills only that invocation. Instantiating from
@@ -35,6 +39,7 @@ mod engine;
 mod invoke;
 mod load;
 mod logs;
+mod network;
 mod plugin;
 
 use std::path::PathBuf;

@@ -168,8 +168,11 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 /// What is suspicious about a plugin that loads.
 fn warnings(plugin: &Plugin) -> Vec<String> {
     let mut out = Vec::new();
-    // This host grants no network to any plugin (the manifest's
-    // `grants.network` is refused), so a socket import can only ever fail.
+    // Without a network grant, every connection a socket or http import
+    // tries is denied: the import is dead weight or a sign of a mistake.
+    if !plugin.manifest().grants.network.is_empty() {
+        return out;
+    }
     let network: Vec<&str> = plugin
         .imports()
         .iter()
@@ -178,7 +181,7 @@ fn warnings(plugin: &Plugin) -> Vec<String> {
         .collect();
     if !network.is_empty() {
         out.push(format!(
-            "the component imports {}, but its manifest grants no network: every connection it tries will be denied\nhint: if the plugin needs the network it cannot work on this host; otherwise drop the dependency that pulls in sockets",
+            "the component imports {}, but its manifest grants no network: every connection it tries will be denied\nhint: if the plugin needs the network, grant the host:port it talks to in `[grants] network`; otherwise drop the dependency that pulls in sockets or http",
             network
                 .iter()
                 .map(|i| format!("`{i}`"))

@@ -89,7 +89,7 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 })).collect::<Vec<_>>(),
                 "writes": grants.writes(),
                 "env": grants.env_keys().collect::<Vec<_>>(),
-                "network": [],
+                "network": m.grants.network.iter().map(ToString::to_string).collect::<Vec<_>>(),
             },
             "limits": {
                 "memory_bytes": limits.memory_bytes,
@@ -158,7 +158,7 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .into_iter()
             .filter(|g| !g.starts_with("mount ")),
     );
-    granted.push("network: none".to_string());
+    granted.push(list::network_summary(m));
     list_field("grants", &granted);
     field("limits", &list::limit_summary(m));
     Ok(ExitCode::SUCCESS)

@@ -26,14 +26,24 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
             grants.push("nothing".to_string());
         }
         println!(
-            "{:<16} {:<9} {}; no network; {}",
+            "{:<16} {:<9} {}; {}; {}",
             m.name,
             m.kind.to_string(),
             grants.join("; "),
+            network_summary(m),
             limit_summary(m)
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The network grant: `no network`, or `network host:port, ...`.
+pub(crate) fn network_summary(m: &Manifest) -> String {
+    if m.grants.network.is_empty() {
+        return "no network".to_string();
+    }
+    let entries: Vec<String> = m.grants.network.iter().map(ToString::to_string).collect();
+    format!("network {}", inert(&entries.join(", ")))
 }
 
 /// The grants of a manifest, one phrase each, rendered inert.

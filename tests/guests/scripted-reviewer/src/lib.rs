@@ -31,7 +31,8 @@ impl Reviewer for ScriptedReviewer {
             Some("revise") => (
                 Verdict::Revise,
                 vec![
-                    Finding::new(Severity::Warning, "the draft asks for a revision").at("drafts/draft.md"),
+                    Finding::new(Severity::Warning, "the draft asks for a revision")
+                        .at("drafts/draft.md"),
                 ],
             ),
             Some("reject") => (

@@ -1,0 +1,155 @@
+//! A tool that tries one network operation named by its input and reports what
+//! happened as JSON instead of failing, so tests can drive every kind of
+//! attempt (TCP connect, UDP send, listen, name lookup, wasi:http GET) and then
+//! check, host-side, whether anything got through.
+//!
+//! Input: `{"action": "tcp-connect" | "udp-send" | "tcp-listen", "address": "host:port"}`,
+//! `{"action": "lookup", "name": "..."}` or `{"action": "http-get", "url": "http://..."}`.
+//! Output: `{"action": ..., "ok": true, ...}` or `{"action": ..., "ok": false, "error": "..."}`.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+
+use harness_sdk::{Descriptor, PluginError, StepInput, Tool, ToolOutput};
+use serde_json::{Value, json};
+
+mod http_bindings {
+    wit_bindgen::generate!({
+        world: "probe-http",
+        path: "wit",
+        generate_all,
+    });
+}
+
+use http_bindings::wasi::http::outgoing_handler;
+use http_bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
+use http_bindings::wasi::io::streams::StreamError;
+
+/// What the probe sends over TCP and UDP; tests look for these bytes.
+const PAYLOAD: &[u8] = b"net-probe says hello";
+
+#[derive(serde::Deserialize)]
+struct Input {
+    action: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    url: String,
+}
+
+struct NetProbe;
+
+impl Tool for NetProbe {
+    fn describe() -> Descriptor {
+        Descriptor::new(
+            "net-probe",
+            "Tries one network operation and reports the outcome.",
+        )
+    }
+
+    fn invoke(input: StepInput) -> Result<ToolOutput, PluginError> {
+        let input: Input = input.parse()?;
+        let outcome = match input.action.as_str() {
+            "tcp-connect" => tcp_connect(&input.address),
+            "udp-send" => udp_send(&input.address),
+            "tcp-listen" => tcp_listen(&input.address),
+            "lookup" => lookup(&input.name),
+            "http-get" => http_get(&input.url),
+            other => {
+                return Err(PluginError::invalid_input(format!(
+                    "unknown action `{other}`"
+                )));
+            }
+        };
+        let mut report = match outcome {
+            Ok(Value::Object(map)) => Value::Object(map),
+            Ok(other) => json!({ "result": other }),
+            Err(error) => json!({ "ok": false, "error": error }),
+        };
+        report["action"] = json!(input.action);
+        if report.get("ok").is_none() {
+            report["ok"] = json!(true);
+        }
+        ToolOutput::json(&report)
+    }
+}
+
+fn tcp_connect(address: &str) -> Result<Value, String> {
+    let mut stream = TcpStream::connect(address).map_err(|e| e.to_string())?;
+    stream.write_all(PAYLOAD).map_err(|e| e.to_string())?;
+    stream.flush().map_err(|e| e.to_string())?;
+    Ok(json!({ "sent": PAYLOAD.len() }))
+}
+
+fn udp_send(address: &str) -> Result<Value, String> {
+    let target: SocketAddr = address.parse().map_err(|e| format!("bad address: {e}"))?;
+    let local = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let socket = UdpSocket::bind(local).map_err(|e| format!("bind: {e}"))?;
+    let sent = socket.send_to(PAYLOAD, target).map_err(|e| e.to_string())?;
+    Ok(json!({ "sent": sent }))
+}
+
+fn tcp_listen(address: &str) -> Result<Value, String> {
+    let listener = TcpListener::bind(address).map_err(|e| e.to_string())?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok(json!({ "listening": local.to_string() }))
+}
+
+fn lookup(name: &str) -> Result<Value, String> {
+    let addrs: Vec<String> = (name, 0)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .map(|a| a.ip().to_string())
+        .collect();
+    Ok(json!({ "addresses": addrs }))
+}
+
+fn http_get(url: &str) -> Result<Value, String> {
+    let (scheme, rest) = url.split_once("://").ok_or("the url has no scheme")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let request = OutgoingRequest::new(Fields::new());
+    let scheme = match scheme {
+        "http" => Scheme::Http,
+        "https" => Scheme::Https,
+        other => Scheme::Other(other.to_string()),
+    };
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| "invalid scheme")?;
+    request
+        .set_authority(Some(authority))
+        .map_err(|()| "invalid authority")?;
+    request
+        .set_path_with_query(Some(path))
+        .map_err(|()| "invalid path")?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    let response = pending
+        .get()
+        .ok_or("no response after the pollable was ready")?
+        .map_err(|()| "the response was already taken")?
+        .map_err(|e| format!("{e:?}"))?;
+    let status = response.status();
+    let body = response.consume().map_err(|()| "no body")?;
+    let stream = body.stream().map_err(|()| "no body stream")?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(4096) {
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
+        }
+    }
+    Ok(json!({ "status": status, "body": String::from_utf8_lossy(&bytes) }))
+}
+
+harness_sdk::export_tool!(NetProbe);
