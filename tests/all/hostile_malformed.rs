@@ -184,6 +184,36 @@ fn component_of_the_wrong_world_is_refused_naming_both() {
 }
 
 #[test]
+fn component_built_against_another_contract_version_is_refused_naming_both_versions() {
+    let bytes = std::fs::read(artifacts::GUEST_CONTRACT_V2).expect("read");
+    refused(
+        "future.wasm",
+        &bytes,
+        "tool",
+        &[
+            "imports `harness:plugin/host@0.2.0`",
+            "built against harness:plugin@0.2.0",
+            "this host serves harness:plugin@0.1.0 (world `tool`, exporting `harness:plugin/tool-plugin@0.1.0`)",
+            "rebuild it against wit/ of this version",
+        ],
+    );
+}
+
+#[test]
+fn component_missing_the_plugin_export_is_refused_naming_what_it_expected() {
+    let bytes = std::fs::read(artifacts::GUEST_NO_EXPORTS).expect("read");
+    refused(
+        "empty.wasm",
+        &bytes,
+        "tool",
+        &[
+            "does not export `harness:plugin/tool-plugin@0.1.0` (the `tool` world of harness:plugin@0.1.0)",
+            "build the plugin for the `tool` world",
+        ],
+    );
+}
+
+#[test]
 fn component_importing_an_interface_the_host_lacks_is_refused_naming_it() {
     let bytes = std::fs::read(artifacts::GUEST_UNKNOWN_IMPORT).expect("read");
     refused(

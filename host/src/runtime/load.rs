@@ -389,8 +389,11 @@ fn check_imports(
         }
         let (unversioned, _) = split_version(name);
         let hint = if unversioned.starts_with("harness:plugin/") {
+            let (_, found) = split_version(name);
             format!(
-                "the component was built against another version of the contract; rebuild it against wit/ of {WIT_PACKAGE}"
+                "the component was built against harness:plugin@{found}, but this host serves {WIT_PACKAGE} (world `{}`, exporting `{}`); rebuild it against wit/ of this version",
+                manifest.kind.world(),
+                expected_export(manifest.kind)
             )
         } else if unversioned.starts_with("wasi:http/") {
             "this host provides wasi:http/types and wasi:http/outgoing-handler (outgoing requests) only; a plugin cannot serve HTTP".to_string()
