@@ -655,7 +655,7 @@ mod tests {
         for (import, hint) in [
             ("evil:backdoor/shell@1.0.0", "may import only"),
             ("wasi:http/incoming-handler@0.2.0", "cannot serve HTTP"),
-            ("harness:plugin/host@0.2.0", "another version"),
+            ("harness:plugin/host@0.2.0", "built against harness:plugin@0.2.0"),
         ] {
             let e = load_err(&rt, dir.path(), &component_importing(import), None);
             assert!(
