@@ -17,7 +17,17 @@ impl PluginError {
         Self::Failed(message.into())
     }
 
-    /// A temporary failure; the host may retry the step.
+    /// A temporary failure; the host may retry the step (when the workflow
+    /// gives the step a `retry` policy).
+    ///
+    /// ```
+    /// use harness_sdk::PluginError;
+    ///
+    /// let e = PluginError::transient("the index is being rebuilt; try again");
+    /// assert_eq!(e.kind(), "transient");
+    /// assert_eq!(e.message(), "the index is being rebuilt; try again");
+    /// assert_eq!(PluginError::invalid_input("no topic").kind(), "invalid-input");
+    /// ```
     pub fn transient(message: impl Into<String>) -> Self {
         Self::Transient(message.into())
     }

@@ -11,6 +11,22 @@ use crate::{PluginError, ReviewInput, StepInput, StepOutput};
 impl StepInput {
     /// Parse the step's own input (the workflow's input for the step merged
     /// with the run parameters) into `T`.
+    ///
+    /// ```
+    /// use harness_sdk::{PluginError, StepInput};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Input { topic: String, #[serde(default)] limit: Option<u32> }
+    ///
+    /// let step = StepInput { input: r#"{"topic":"wasm"}"#.into(), needs: vec![] };
+    /// let input: Input = step.parse()?;
+    /// assert_eq!((input.topic.as_str(), input.limit), ("wasm", None));
+    ///
+    /// // A missing field is the caller's mistake: `invalid-input`, never retried.
+    /// let bad = StepInput { input: "{}".into(), needs: vec![] };
+    /// assert!(matches!(bad.parse::<Input>(), Err(PluginError::InvalidInput(_))));
+    /// # Ok::<(), PluginError>(())
+    /// ```
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
         serde_json::from_str(&self.input).map_err(|e| {
             PluginError::invalid_input(format!("the step input does not fit this plugin: {e}"))
@@ -21,6 +37,24 @@ impl StepInput {
     ///
     /// Fails with `invalid-input` if the workflow did not make this step need
     /// `step`, or if its output does not parse as `T`.
+    ///
+    /// ```
+    /// use harness_sdk::{PluginError, StepInput, StepOutput};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Hits { hits: Vec<String> }
+    ///
+    /// let step = StepInput {
+    ///     input: "{}".into(),
+    ///     needs: vec![StepOutput { step: "search".into(), output: r#"{"hits":["a.md"]}"#.into() }],
+    /// };
+    /// let found: Hits = step.need("search")?;
+    /// assert_eq!(found.hits, ["a.md"]);
+    /// // The message names the missing step and how to fix the workflow.
+    /// let Err(PluginError::InvalidInput(message)) = step.need::<Hits>("extract") else { panic!() };
+    /// assert!(message.contains("needs = [\"extract\"]"));
+    /// # Ok::<(), PluginError>(())
+    /// ```
     pub fn need<T: DeserializeOwned>(&self, step: &str) -> Result<T, PluginError> {
         let Some(found) = self.needs.iter().find(|n| n.step == step) else {
             return Err(PluginError::invalid_input(format!(
@@ -36,6 +70,21 @@ impl StepInput {
     ///
     /// Use this when the data matters more than the step id, so a workflow may
     /// rename or replace the producing step.
+    ///
+    /// ```
+    /// use harness_sdk::{PluginError, StepInput, StepOutput};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Facts { facts: Vec<String> }
+    ///
+    /// let step = StepInput {
+    ///     input: "{}".into(),
+    ///     needs: vec![StepOutput { step: "renamed".into(), output: r#"{"facts":["x"]}"#.into() }],
+    /// };
+    /// let Facts { facts } = step.need_with("facts")?;
+    /// assert_eq!(facts, ["x"]);
+    /// # Ok::<(), PluginError>(())
+    /// ```
     pub fn need_with<T: DeserializeOwned>(&self, field: &str) -> Result<T, PluginError> {
         match find_with(&self.needs, field)? {
             Some(value) => Ok(value),
@@ -49,6 +98,19 @@ impl StepInput {
 
 impl ReviewInput {
     /// Parse the output of step `step`, if the run has one.
+    ///
+    /// ```
+    /// use harness_sdk::{PluginError, ReviewInput, StepOutput};
+    ///
+    /// let review = ReviewInput {
+    ///     outputs: vec![StepOutput { step: "draft".into(), output: r#"{"words":120}"#.into() }],
+    ///     writes: vec![],
+    /// };
+    /// let draft: Option<serde_json::Value> = review.output("draft")?;
+    /// assert_eq!(draft.map(|d| d["words"].clone()), Some(120.into()));
+    /// assert!(review.output::<serde_json::Value>("missing")?.is_none());
+    /// # Ok::<(), PluginError>(())
+    /// ```
     pub fn output<T: DeserializeOwned>(&self, step: &str) -> Result<Option<T>, PluginError> {
         self.outputs
             .iter()

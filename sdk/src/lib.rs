@@ -37,6 +37,8 @@
 //! - [`log`]: logging through the host;
 //! - [`text`]: the tokenizer the default plugins share.
 
+#![warn(missing_docs)]
+
 pub mod bindings;
 pub mod error;
 pub mod input;
@@ -75,10 +77,21 @@ pub use bindings::tool::harness::plugin::types::Verdict;
 /// Use it once, at the top level of a `cdylib` crate that targets
 /// `wasm32-wasip2`. The argument must be a plain type name (an identifier).
 ///
-/// ```ignore
-/// struct Hello;
-/// impl harness_sdk::Tool for Hello { /* ... */ }
-/// harness_sdk::export_tool!(Hello);
+/// ```no_run
+/// use harness_sdk::{Descriptor, PluginError, StepInput, Tool, ToolOutput};
+///
+/// struct Echo;
+///
+/// impl Tool for Echo {
+///     fn describe() -> Descriptor {
+///         Descriptor::new("echo", "Returns its input.")
+///     }
+///     fn invoke(input: StepInput) -> Result<ToolOutput, PluginError> {
+///         Ok(ToolOutput { output: input.input, writes: Vec::new() })
+///     }
+/// }
+///
+/// harness_sdk::export_tool!(Echo);
 /// ```
 #[macro_export]
 macro_rules! export_tool {
@@ -92,9 +105,25 @@ macro_rules! export_tool {
 /// Use it once, at the top level of a `cdylib` crate that targets
 /// `wasm32-wasip2`. The argument must be a plain type name (an identifier).
 ///
-/// ```ignore
+/// ```no_run
+/// use harness_sdk::{Descriptor, Finding, PluginError, Review, ReviewInput, Reviewer, Severity, Verdict};
+///
+/// /// Sends back anything that proposes no file.
 /// struct Strict;
-/// impl harness_sdk::Reviewer for Strict { /* ... */ }
+///
+/// impl Reviewer for Strict {
+///     fn describe() -> Descriptor {
+///         Descriptor::new("strict", "Revises a run that writes nothing.")
+///     }
+///     fn review(input: ReviewInput) -> Result<Review, PluginError> {
+///         if input.writes.is_empty() {
+///             let finding = Finding::new(Severity::Warning, "no file was proposed");
+///             return Ok(Review::new(Verdict::Revise, vec![finding], "Revise: nothing to review."));
+///         }
+///         Ok(Review::new(Verdict::Pass, Vec::new(), "Pass."))
+///     }
+/// }
+///
 /// harness_sdk::export_reviewer!(Strict);
 /// ```
 #[macro_export]

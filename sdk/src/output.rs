@@ -19,6 +19,20 @@ impl Descriptor {
     }
 
     /// Set the JSON Schema of the input, given as a JSON value.
+    ///
+    /// ```
+    /// use harness_sdk::Descriptor;
+    ///
+    /// let d = Descriptor::new("search", "Finds paragraphs about a topic.").input_schema(
+    ///     serde_json::json!({
+    ///         "type": "object",
+    ///         "required": ["topic"],
+    ///         "properties": { "topic": { "type": "string" } }
+    ///     }),
+    /// );
+    /// assert_eq!(d.name, "search");
+    /// assert!(d.input_schema.contains("\"required\":[\"topic\"]"));
+    /// ```
     pub fn input_schema(mut self, schema: serde_json::Value) -> Self {
         self.input_schema = schema.to_string();
         self
@@ -39,6 +53,17 @@ impl ToolOutput {
     /// Propose writing `contents` to `path` (relative, `/`-separated, under
     /// the run's output directory). Nothing is written unless a person
     /// approves; the host refuses paths outside the plugin's `writes` grant.
+    ///
+    /// ```
+    /// use harness_sdk::{PluginError, ToolOutput};
+    ///
+    /// let out = ToolOutput::json(&serde_json::json!({ "title": "Report" }))?
+    ///     .propose_write("reports/report.md", "# Report\n");
+    /// assert_eq!(out.output, r#"{"title":"Report"}"#);
+    /// assert_eq!(out.writes[0].path, "reports/report.md");
+    /// assert_eq!(out.writes[0].contents, b"# Report\n");
+    /// # Ok::<(), PluginError>(())
+    /// ```
     pub fn propose_write(mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
         self.writes.push(ProposedWrite {
             path: path.into(),
@@ -74,6 +99,18 @@ impl Finding {
 
 impl Review {
     /// A review with `verdict`, `findings` and a short human `summary`.
+    ///
+    /// ```
+    /// use harness_sdk::{Finding, Review, Severity, Verdict};
+    ///
+    /// let review = Review::new(
+    ///     Verdict::Revise,
+    ///     vec![Finding::new(Severity::Warning, "no sources section").at("reports/r.md")],
+    ///     "Revise: one section missing.",
+    /// );
+    /// assert_eq!(review.verdict, Verdict::Revise);
+    /// assert_eq!(review.findings[0].path.as_deref(), Some("reports/r.md"));
+    /// ```
     pub fn new(verdict: Verdict, findings: Vec<Finding>, summary: impl Into<String>) -> Self {
         Self {
             verdict,

@@ -25,6 +25,13 @@ pub fn is_stop_word(word: &str) -> bool {
 ///
 /// Anything that is not a letter or digit separates tokens, so
 /// `"WASI-preopens"` yields `["wasi", "preopens"]`.
+///
+/// ```
+/// use harness_sdk::text::{distinct_tokens, tokenize};
+///
+/// assert_eq!(tokenize("The WASI-preopens of a plugin"), ["wasi", "preopens", "plugin"]);
+/// assert_eq!(distinct_tokens("wasm and WASM"), ["wasm"]);
+/// ```
 pub fn tokenize(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
