@@ -855,6 +855,23 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// A manifest for plugin `name` with no grants and default limits, for
+/// tests of code that only needs names and kinds.
+#[cfg(test)]
+pub(crate) fn stub(name: &str, kind: PluginKind) -> Manifest {
+    Manifest {
+        path: PathBuf::from(format!("/p/{name}/plugin.toml")),
+        dir: PathBuf::from(format!("/p/{name}")),
+        name: name.into(),
+        kind,
+        component: PathBuf::from("/p/x.wasm"),
+        sha256: None,
+        build: None,
+        grants: Grants::default(),
+        limits: Limits::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -498,20 +498,9 @@ fn topological_order(steps: &[RawStep]) -> Result<Vec<usize>, Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Grants, Limits};
 
     fn plugin(name: &str, kind: PluginKind) -> Manifest {
-        Manifest {
-            path: PathBuf::from(format!("/p/{name}/plugin.toml")),
-            dir: PathBuf::from(format!("/p/{name}")),
-            name: name.into(),
-            kind,
-            component: PathBuf::from("/p/x.wasm"),
-            sha256: None,
-            build: None,
-            grants: Grants::default(),
-            limits: Limits::default(),
-        }
+        crate::manifest::stub(name, kind)
     }
 
     fn plugins() -> Vec<Manifest> {

@@ -464,23 +464,13 @@ pub fn mermaid_text(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
-    use crate::manifest::{Grants, Limits, Manifest, PluginKind};
+    use crate::manifest::{Manifest, PluginKind};
 
     fn plugin(name: &str, kind: PluginKind) -> Manifest {
-        Manifest {
-            path: PathBuf::from(format!("/p/{name}/plugin.toml")),
-            dir: PathBuf::from(format!("/p/{name}")),
-            name: name.into(),
-            kind,
-            component: PathBuf::from("/p/x.wasm"),
-            sha256: None,
-            build: None,
-            grants: Grants::default(),
-            limits: Limits::default(),
-        }
+        crate::manifest::stub(name, kind)
     }
 
     fn workflow(text: &str) -> Workflow {

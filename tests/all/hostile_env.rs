@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::support::{Scratch, TestPlugin, artifacts, one_step_workflow, reviewer, run_id, text};
+use crate::support::{Scratch, artifacts, run_id, text};
 
 const CANARY_KEY: &str = "HARNESS_CANARY_SECRET";
 const CANARY_VALUE: &str = "canary-env-9b27e1-must-not-leak";
@@ -16,16 +16,11 @@ const CANARY_VALUE: &str = "canary-env-9b27e1-must-not-leak";
 /// `extra`) in the host's environment; returns what the guest saw.
 fn guest_env(grants: &'static str, extra: &[(&str, &str)]) -> (BTreeMap<String, String>, Value) {
     let s = Scratch::new();
-    let hostile = TestPlugin {
-        name: "hostile",
-        kind: "tool",
-        component: artifacts::GUEST_HOSTILE,
-        extra: grants,
-    };
-    let dir = s.plugins_dir(
-        "plugins",
-        &[hostile, reviewer()],
-        &one_step_workflow("hostile", "{ attack = \"env\" }"),
+    let dir = s.tool_plugins(
+        "hostile",
+        artifacts::GUEST_HOSTILE,
+        grants,
+        "{ attack = \"env\" }",
     );
     let mut cmd = s.host();
     cmd.env(CANARY_KEY, CANARY_VALUE)

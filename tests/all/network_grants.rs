@@ -561,19 +561,11 @@ fn a_run_of_an_ungranted_plugin_records_the_denial_in_its_step_logs() {
     let listener = Listener::new();
     let s = Scratch::new();
     let target = format!("127.0.0.1:{}", listener.port());
-    let probe = TestPlugin {
-        name: "net-probe",
-        kind: "tool",
-        component: artifacts::GUEST_NET_PROBE,
-        extra: "",
-    };
-    let dir = s.plugins_dir(
-        "plugins",
-        &[probe, reviewer()],
-        &one_step_workflow(
-            "net-probe",
-            &format!("{{ action = \"tcp-connect\", address = \"{target}\" }}"),
-        ),
+    let dir = s.tool_plugins(
+        "net-probe",
+        artifacts::GUEST_NET_PROBE,
+        "",
+        &format!("{{ action = \"tcp-connect\", address = \"{target}\" }}"),
     );
     let out = s.run(&dir, &[]);
     let id = run_id(&out);
@@ -604,21 +596,13 @@ fn a_run_with_a_network_grant_gets_the_response_of_the_real_server() {
     let grant: &'static str = Box::leak(
         format!("[grants]\nnetwork = [\"127.0.0.1:{}\"]\n", server.port).into_boxed_str(),
     );
-    let probe = TestPlugin {
-        name: "net-probe",
-        kind: "tool",
-        component: artifacts::GUEST_NET_PROBE,
-        extra: grant,
-    };
-    let dir = s.plugins_dir(
-        "plugins",
-        &[probe, reviewer()],
-        &one_step_workflow(
-            "net-probe",
-            &format!(
-                "{{ action = \"http-get\", url = \"http://127.0.0.1:{}/run\" }}",
-                server.port
-            ),
+    let dir = s.tool_plugins(
+        "net-probe",
+        artifacts::GUEST_NET_PROBE,
+        grant,
+        &format!(
+            "{{ action = \"http-get\", url = \"http://127.0.0.1:{}/run\" }}",
+            server.port
         ),
     );
     let out = s.run(&dir, &[]);
@@ -669,16 +653,11 @@ fn plugins_list_shows_the_network_grant() {
 #[test]
 fn an_odd_ip_spelling_in_a_manifest_is_refused_before_any_run() {
     let s = Scratch::new();
-    let probe = TestPlugin {
-        name: "net-probe",
-        kind: "tool",
-        component: artifacts::GUEST_NET_PROBE,
-        extra: "[grants]\nnetwork = [\"127.1:8080\"]\n",
-    };
-    let dir = s.plugins_dir(
-        "plugins",
-        &[probe, reviewer()],
-        &one_step_workflow("net-probe", "{}"),
+    let dir = s.tool_plugins(
+        "net-probe",
+        artifacts::GUEST_NET_PROBE,
+        "[grants]\nnetwork = [\"127.1:8080\"]\n",
+        "{}",
     );
     let out = s.run(&dir, &[]);
     assert_eq!(out.status.code(), Some(1));

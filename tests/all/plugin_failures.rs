@@ -1,7 +1,7 @@
 //! A trap or a timeout in a plugin fails that run, with a message naming the
 //! step, the plugin and the cause; nothing is written and the journal says why.
 
-use crate::support::{Scratch, TestPlugin, one_step_workflow, reviewer, run_id, snapshot, text};
+use crate::support::{Scratch, run_id, snapshot, text};
 use harness_test_artifacts as artifacts;
 
 fn failing_run(
@@ -10,17 +10,7 @@ fn failing_run(
     limits: &'static str,
 ) -> (Scratch, serde_json::Value, String) {
     let s = Scratch::new();
-    let plugin = TestPlugin {
-        name,
-        kind: "tool",
-        component,
-        extra: limits,
-    };
-    let dir = s.plugins_dir(
-        "plugins",
-        &[plugin, reviewer()],
-        &one_step_workflow(name, "{}"),
-    );
+    let dir = s.tool_plugins(name, component, limits, "{}");
     let ws_before = snapshot(&s.ws());
     let out = s.run(&dir, &[]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
@@ -74,17 +64,7 @@ fn a_plugin_blocked_in_a_host_call_is_stopped_by_the_wall_clock_timeout() {
 #[test]
 fn a_reviewer_where_a_tool_belongs_is_refused_before_any_run_starts() {
     let s = Scratch::new();
-    let plugin = TestPlugin {
-        name: "wrong-kind",
-        kind: "tool",
-        component: artifacts::GUEST_WRONG_KIND,
-        extra: "",
-    };
-    let dir = s.plugins_dir(
-        "plugins",
-        &[plugin, reviewer()],
-        &one_step_workflow("wrong-kind", "{}"),
-    );
+    let dir = s.tool_plugins("wrong-kind", artifacts::GUEST_WRONG_KIND, "", "{}");
     let out = s.run(&dir, &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);

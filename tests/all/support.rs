@@ -146,6 +146,29 @@ impl Scratch {
 }
 
 impl Scratch {
+    /// A plugins folder `plugins` with one tool (`component`, manifest extras
+    /// `extra`) run by a one-step workflow with `input` (a TOML inline
+    /// table), reviewed by the real reviewer.
+    pub fn tool_plugins(
+        &self,
+        name: &'static str,
+        component: &'static str,
+        extra: &'static str,
+        input: &str,
+    ) -> PathBuf {
+        let tool = TestPlugin {
+            name,
+            kind: "tool",
+            component,
+            extra,
+        };
+        self.plugins_dir(
+            "plugins",
+            &[tool, reviewer()],
+            &one_step_workflow(name, input),
+        )
+    }
+
     /// A plugins folder with the scripted tool (`scripted`: a read-write
     /// `/state` mount for its call counters, writes granted under `drafts/`)
     /// and the scripted reviewer, running `steps` (TOML `[[steps]]` text)
@@ -240,16 +263,11 @@ pub fn reviewer() -> TestPlugin {
 /// A plugins folder running the SDK's hello tool (writes granted under
 /// `hello/`) with input `name = "World"`, reviewed by the real reviewer.
 pub fn hello_plugins(s: &Scratch) -> PathBuf {
-    let hello = TestPlugin {
-        name: "hello",
-        kind: "tool",
-        component: artifacts::HELLO_TOOL,
-        extra: "[grants]\nwrites = [\"hello/\"]\n",
-    };
-    s.plugins_dir(
-        "plugins",
-        &[hello, reviewer()],
-        &one_step_workflow("hello", "{ name = \"World\" }"),
+    s.tool_plugins(
+        "hello",
+        artifacts::HELLO_TOOL,
+        "[grants]\nwrites = [\"hello/\"]\n",
+        "{ name = \"World\" }",
     )
 }
 
