@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use crate::cli::Context;
 use crate::run::journal;
 
-/// Check that a run's journal is intact: every record follows the one before
-/// it and matches its hash, and the journal reaches the head recorded beside
-/// it.
+/// Check a run's journal for tampering: edits, removals, reordering, a cut-off tail.
 ///
-/// An edited, removed or reordered event, a cut-off tail or a torn last
+/// Every record must follow the one before it and match its hash, and the
+/// journal must reach the head recorded beside it. An edited, removed or reordered event, a cut-off tail or a torn last
 /// record is reported with its line and event, and the command exits 1. The
 /// head hash printed on success can be kept elsewhere: a later `verify`
 /// showing a different head for the same event count means the history was

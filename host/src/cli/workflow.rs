@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use crate::cli::{Context, setup};
 use crate::workflow_export::Graph;
 
-/// Show the workflow `host run` would execute: its steps, their order and
-/// policies, the review and the approval gate, and every transition a run can
-/// take between them.
+/// Show the workflow a run executes, as text, JSON or a Mermaid diagram.
+///
+/// Its steps, their order and policies, the review and the approval gate, and
+/// every transition a run can take between them.
 ///
 /// The manifests and the workflow are loaded and validated exactly as `host
 /// run` loads them, and the picture is derived from that same definition, so
