@@ -282,6 +282,13 @@ fn summary(event: &Event) -> String {
             "{plugin}, round {round}: {verdict} in {duration_ms} ms, {}: {summary}",
             count(findings.len(), "finding")
         ),
+        Event::ReviewFailed {
+            plugin,
+            round,
+            error_kind,
+            message,
+            ..
+        } => format!("{plugin}, round {round}: {error_kind}: {message}"),
         Event::RedraftRequested { round, steps } => {
             format!("round {round}: re-run {}", steps.join(", "))
         }
