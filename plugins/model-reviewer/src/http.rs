@@ -101,24 +101,27 @@ pub fn post_json(url: &Url, body: &[u8], authorization: Option<&str>) -> Result<
     // Hand the request over first, then stream the body: the host sends as
     // the body is written.
     let pending = outgoing_handler::handle(request, None).map_err(classify)?;
-    {
-        let stream = outgoing
-            .write()
-            .map_err(|()| other("no request body stream"))?;
-        for chunk in body.chunks(WRITE_CHUNK) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| stream_failure("sending the request", e))?;
+    let written = match write_body(&outgoing, body) {
+        Ok(()) => OutgoingBody::finish(outgoing, None).map_err(classify),
+        Err(e) => {
+            drop(outgoing);
+            Err(e)
         }
-    }
-    OutgoingBody::finish(outgoing, None).map_err(classify)?;
+    };
 
+    // The host decides on the request (a denial, a refused connection) while
+    // the body is being written, so a failed write is explained by the
+    // request's own outcome, when it has one.
     pending.subscribe().block();
-    let response = pending
+    let outcome = pending
         .get()
         .ok_or_else(|| other("no response after the pollable was ready"))?
-        .map_err(|()| other("the response was already taken"))?
-        .map_err(classify)?;
+        .map_err(|()| other("the response was already taken"))?;
+    let response = match (outcome, written) {
+        (Err(code), _) => return Err(classify(code)),
+        (Ok(_), Err(e)) => return Err(e),
+        (Ok(response), Ok(())) => response,
+    };
     let status = response.status();
     let incoming = response.consume().map_err(|()| other("no response body"))?;
     let mut bytes = Vec::new();
@@ -139,6 +142,19 @@ pub fn post_json(url: &Url, body: &[u8], authorization: Option<&str>) -> Result<
         status,
         body: bytes,
     })
+}
+
+/// Write `body` to the request's body stream, in chunks the stream accepts.
+fn write_body(outgoing: &OutgoingBody, body: &[u8]) -> Result<(), Failure> {
+    let stream = outgoing
+        .write()
+        .map_err(|()| Failure::Other("no request body stream".into()))?;
+    for chunk in body.chunks(WRITE_CHUNK) {
+        stream
+            .blocking_write_and_flush(chunk)
+            .map_err(|e| stream_failure("sending the request", e))?;
+    }
+    Ok(())
 }
 
 fn classify(code: ErrorCode) -> Failure {
