@@ -15,6 +15,7 @@ mod hostile_fs;
 mod hostile_malformed;
 mod hostile_resources;
 mod journal_tampering;
+mod model_reviewer;
 mod network_grants;
 mod plugin_failures;
 mod plugins_admin;

@@ -32,10 +32,34 @@ fn check_passes_the_shipped_plugins() {
     for name in ["search", "extract-facts", "draft-report", "reviewer"] {
         assert!(stdout.contains(&format!("ok       {name}\n")), "{stdout}");
     }
+    // The model reviewer ships as an alternative: its only warning is that
+    // the default workflow does not use it (its network grant covers its
+    // wasi:http import, so there is no network warning).
     assert!(
-        stdout.contains("0 with warnings, 0 with errors"),
+        stdout.contains("warning  model-reviewer\n")
+            && stdout.contains("the workflow `research` does not use this plugin"),
         "{stdout}"
     );
+    assert!(!stdout.contains("grants no network"), "{stdout}");
+    assert!(
+        stdout.contains("1 with warnings, 0 with errors"),
+        "{stdout}"
+    );
+
+    // With the model-review workflow, it is the rule-based reviewer that is unused.
+    let out = s
+        .host()
+        .args(["plugins", "check", "--plugins", artifacts::PLUGINS_DIR])
+        .arg("--workflow")
+        .arg(std::path::Path::new(artifacts::PLUGINS_DIR).join("workflow-model.toml"))
+        .arg("--workspace")
+        .arg(s.ws())
+        .output()
+        .expect("check");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("ok       model-reviewer\n"), "{stdout}");
+    assert!(stdout.contains("warning  reviewer\n"), "{stdout}");
 }
 
 #[test]

@@ -22,6 +22,7 @@ const SHIPPED_GUESTS: &[&str] = &[
     "plugin-extract-facts",
     "plugin-draft-report",
     "plugin-reviewer",
+    "plugin-model-reviewer",
     "hello-tool",
 ];
 

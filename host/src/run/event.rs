@@ -74,6 +74,17 @@ pub enum Event {
         logs: Vec<LogRecord>,
         duration_ms: u64,
     },
+    /// The reviewer gave no verdict: it returned a plugin error, or trapped,
+    /// timed out or hit a limit. The run fails next; `logs` keep what the
+    /// plugin and the host (a network denial, say) recorded during the call.
+    ReviewFailed {
+        plugin: String,
+        #[serde(default)]
+        round: u32,
+        error_kind: String,
+        message: String,
+        logs: Vec<LogRecord>,
+    },
     /// The reviewer asked for a revision: `steps` run again (round `round`)
     /// with the review in their input, then the reviewer looks again.
     RedraftRequested {
@@ -132,6 +143,7 @@ impl Event {
             Self::RedraftRequested { .. } => "redraft_requested",
             Self::RunResumed { .. } => "run_resumed",
             Self::ReviewCompleted { .. } => "review_completed",
+            Self::ReviewFailed { .. } => "review_failed",
             Self::ApprovalRequested { .. } => "approval_requested",
             Self::ApprovalGranted { .. } => "approval_granted",
             Self::ApprovalRejected { .. } => "approval_rejected",

@@ -423,13 +423,32 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
             Err(e) => return fail(run, e.to_string()),
         }
     }
+    // A reviewer that gives no verdict fails the run; its logs are journaled
+    // first, so the reason (a denied request, say) is not lost with it.
+    let round = run.state().redraft_round;
     let invocation = match reviewer.review(&ReviewInput { outputs, writes }).await {
         Ok(invocation) => invocation,
-        Err(failure) => return fail(run, failure.to_string()),
+        Err(failure) => {
+            let failed = ReviewFailure {
+                round,
+                error_kind: failure.kind.to_string(),
+                message: failure.to_string(),
+                reason: failure.to_string(),
+            };
+            return review_failed(run, workflow, failed, failure.logs);
+        }
     };
     let review = match invocation.value {
         Ok(review) => review,
-        Err(error) => return fail(run, error.to_string()),
+        Err(error) => {
+            let failed = ReviewFailure {
+                round,
+                error_kind: error.kind.to_string(),
+                reason: error.to_string(),
+                message: error.message,
+            };
+            return review_failed(run, workflow, failed, invocation.logs);
+        }
     };
     run.record(Event::ReviewCompleted {
         plugin: workflow.reviewer.clone(),
@@ -439,6 +458,39 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
         summary: review.summary,
         logs: invocation.logs,
         duration_ms: invocation.duration.as_millis() as u64,
+    })
+}
+
+/// Why a review gave no verdict.
+struct ReviewFailure {
+    round: u32,
+    error_kind: String,
+    /// For the `review_failed` event.
+    message: String,
+    /// For the run's failure reason.
+    reason: String,
+}
+
+/// Journal a review that gave no verdict, then fail the run.
+fn review_failed(
+    run: &mut Run,
+    workflow: &Workflow,
+    failed: ReviewFailure,
+    logs: Vec<crate::contract::LogRecord>,
+) -> Result<(), RunError> {
+    run.record(Event::ReviewFailed {
+        plugin: workflow.reviewer.clone(),
+        round: failed.round,
+        error_kind: failed.error_kind,
+        message: failed.message,
+        logs,
+    })?;
+    run.record(Event::RunFailed {
+        step: None,
+        reason: format!(
+            "the review (plugin `{}`) failed: {}",
+            workflow.reviewer, failed.reason
+        ),
     })
 }
 

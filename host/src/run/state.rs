@@ -73,6 +73,17 @@ pub struct ReviewState {
     pub summary: String,
 }
 
+/// A review that gave no verdict (see the `review_failed` event).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewErrorState {
+    pub plugin: String,
+    pub round: u32,
+    /// `<kind>: <message>`.
+    pub error: String,
+    /// What the reviewer and the host logged during the call.
+    pub logs: Vec<LogRecord>,
+}
+
 /// Who decided on the change set, and when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
@@ -103,6 +114,8 @@ pub struct RunState {
     /// The review that asked for the current re-draft round (given to the
     /// re-drafted steps as input).
     pub previous_review: Option<ReviewState>,
+    /// Set when the latest review gave no verdict; cleared when one does.
+    pub review_error: Option<ReviewErrorState>,
     /// 0 until the reviewer first asks for a re-draft.
     pub redraft_round: u32,
     /// The change set approval was requested for, with its digest.
@@ -166,6 +179,7 @@ impl RunState {
             step_order: Vec::new(),
             review: None,
             previous_review: None,
+            review_error: None,
             redraft_round: 0,
             change_set: None,
             change_set_digest: None,
@@ -288,12 +302,27 @@ impl RunState {
                 summary,
                 ..
             } => {
+                self.review_error = None;
                 self.review = Some(ReviewState {
                     plugin: plugin.clone(),
                     round: *round,
                     verdict: *verdict,
                     findings: findings.clone(),
                     summary: summary.clone(),
+                });
+            }
+            Event::ReviewFailed {
+                plugin,
+                round,
+                error_kind,
+                message,
+                logs,
+            } => {
+                self.review_error = Some(ReviewErrorState {
+                    plugin: plugin.clone(),
+                    round: *round,
+                    error: format!("{error_kind}: {message}"),
+                    logs: logs.clone(),
                 });
             }
             Event::ApprovalRequested { change_set, digest } => {

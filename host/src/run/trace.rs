@@ -21,6 +21,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "step_failed",
     "step_retried",
     "review_completed",
+    "review_failed",
     "redraft_requested",
     "run_resumed",
     "approval_requested",
@@ -232,6 +233,7 @@ pub fn timings(records: &[Record]) -> Timings {
             Event::RunCompleted {} => end(&mut apply, now, "completed"),
             Event::RunFailed { .. } => end(&mut apply, now, "failed"),
             Event::RunCreated { .. }
+            | Event::ReviewFailed { .. }
             | Event::RedraftRequested { .. }
             | Event::RunResumed { .. }
             | Event::WriteApplied { .. }
@@ -475,6 +477,13 @@ mod tests {
                 delay_ms: 1,
             },
             review(0, Verdict::Pass),
+            Event::ReviewFailed {
+                plugin: String::new(),
+                round: 0,
+                error_kind: String::new(),
+                message: String::new(),
+                logs: Vec::new(),
+            },
             Event::RedraftRequested {
                 round: 1,
                 steps: Vec::new(),
@@ -521,6 +530,7 @@ mod tests {
                 | Event::StepFailed { .. }
                 | Event::StepRetried { .. }
                 | Event::ReviewCompleted { .. }
+                | Event::ReviewFailed { .. }
                 | Event::RedraftRequested { .. }
                 | Event::RunResumed { .. }
                 | Event::ApprovalRequested { .. }
