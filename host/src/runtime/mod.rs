@@ -51,7 +51,9 @@ use wasmtime::component::Linker;
 use crate::grants::GrantContext;
 use crate::manifest::Manifest;
 
-pub use self::cache::CacheOutcome;
+pub use self::cache::{
+    CacheEntry, CacheListing, CacheOutcome, Cleared, EntryStatus, FoundFile, clear as clear_cache,
+};
 pub use self::invoke::{FailureKind, Invocation, InvokeFailure, MAX_RESOURCES};
 pub use self::load::{LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
 pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
@@ -110,6 +112,11 @@ pub enum RuntimeError {
         "cannot create the compile cache directory `{path}`: {error}\nhint: the host needs a writable cache directory of its own"
     )]
     CacheDir {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot read the compile cache directory `{path}`: {error}")]
+    CacheRead {
         path: PathBuf,
         error: std::io::Error,
     },
@@ -172,4 +179,17 @@ impl Runtime {
     pub fn load(&self, manifest: &Manifest, ctx: &GrantContext<'_>) -> Result<Plugin, LoadError> {
         load::load(self, manifest, ctx)
     }
+}
+
+/// What the compile cache of the engine `config` describes holds, each entry
+/// checked against that engine. Builds the engine (to know its settings) but
+/// starts nothing and creates no directory.
+pub fn inspect_cache(config: &RuntimeConfig) -> Result<CacheListing, RuntimeError> {
+    let engine = engine::build(config)?;
+    CompileCache::at(&config.cache_dir, &engine)
+        .inspect()
+        .map_err(|error| RuntimeError::CacheRead {
+            path: config.cache_dir.clone(),
+            error,
+        })
 }
