@@ -78,9 +78,10 @@ impl CompileCache {
         }
     }
 
-    /// Every entry in the directory, checked against this engine, and what
-    /// else lies there. A directory that does not exist is an empty cache.
-    pub(crate) fn inspect(&self) -> std::io::Result<CacheListing> {
+    /// Every entry in the directory, checked against this engine and the
+    /// engines of `others` (caches of the same directory), and what else lies
+    /// there. A directory that does not exist is an empty cache.
+    pub(crate) fn inspect(&self, others: &[&CompileCache]) -> std::io::Result<CacheListing> {
         let mut listing = CacheListing {
             dir: self.dir.clone(),
             exists: false,
@@ -111,7 +112,9 @@ impl CompileCache {
                 path,
             };
             match kind {
-                FileKind::Entry(key) => listing.entries.push(self.check_entry(found, &key)?),
+                FileKind::Entry(key) => {
+                    listing.entries.push(self.check_entry(found, &key, others)?);
+                }
                 FileKind::Temp => listing.partial_writes.push(found),
                 FileKind::Other => {}
             }
@@ -124,7 +127,12 @@ impl CompileCache {
         Ok(listing)
     }
 
-    fn check_entry(&self, file: FoundFile, key: &[u8; 32]) -> std::io::Result<CacheEntry> {
+    fn check_entry(
+        &self,
+        file: FoundFile,
+        key: &[u8; 32],
+        others: &[&CompileCache],
+    ) -> std::io::Result<CacheEntry> {
         let data = match std::fs::read(&file.path) {
             Ok(data) => data,
             // Removed (say, by a concurrent `cache clear`) since it was listed.
@@ -132,7 +140,13 @@ impl CompileCache {
             Err(e) => return Err(e),
         };
         let component_sha256 = parse_header(&data).ok().map(|h| hex::encode(h.component));
-        let status = match self.verify(&data, key) {
+        let mut verdict = self.verify(&data, key);
+        for other in others {
+            if verdict == Err(Problem::OtherEngine) {
+                verdict = other.verify(&data, key);
+            }
+        }
+        let status = match verdict {
             Ok(_)
                 if Engine::detect_precompiled(&data[HEADER_LEN..])
                     == Some(wasmtime::Precompiled::Component) =>
@@ -616,7 +630,7 @@ mod tests {
         v1.extend(Sha256::digest(b"machine code"));
         v1.extend(b"machine code");
         std::fs::write(cache.entry_path(&key), &v1).expect("write");
-        let listing = cache.inspect().expect("inspect");
+        let listing = cache.inspect(&[]).expect("inspect");
         assert_eq!(listing.entries[0].status, EntryStatus::OldFormat);
         assert_eq!(cache.read(&key), None);
         assert!(!cache.entry_path(&key).exists());
@@ -656,7 +670,7 @@ mod tests {
     fn inspect_reports_each_entry_with_its_component_and_status() {
         let (_d, cache) = cache();
         let engine = engine();
-        assert!(cache.inspect().expect("inspect").entries.is_empty());
+        assert!(cache.inspect(&[]).expect("inspect").entries.is_empty());
 
         let sha: [u8; 32] = Sha256::digest(EMPTY_COMPONENT).into();
         let (_, outcome) = cache
@@ -678,7 +692,7 @@ mod tests {
         std::fs::write(cache.dir.join(".tmp-1-2-3"), b"half").expect("write");
         std::fs::write(cache.dir.join("notes.txt"), b"mine").expect("write");
 
-        let listing = cache.inspect().expect("inspect");
+        let listing = cache.inspect(&[]).expect("inspect");
         assert!(listing.exists);
         let status = |digest: &[u8; 32]| {
             listing
@@ -708,10 +722,27 @@ mod tests {
     }
 
     #[test]
+    fn inspect_accepts_entries_of_any_engine_it_is_given() {
+        let (_d, plain) = cache();
+        let mut config = wasmtime::Config::new();
+        config.consume_fuel(true);
+        let metered_engine = Engine::new(&config).expect("engine");
+        let metered = CompileCache::at(&plain.dir, &metered_engine);
+        let sha: [u8; 32] = Sha256::digest(EMPTY_COMPONENT).into();
+        metered
+            .load_or_compile(&metered_engine, EMPTY_COMPONENT, &sha)
+            .expect("compile");
+        let alone = plain.inspect(&[]).expect("inspect");
+        assert_eq!(alone.entries[0].status, EntryStatus::OtherEngine);
+        let both = plain.inspect(&[&metered]).expect("inspect");
+        assert_eq!(both.entries[0].status, EntryStatus::Valid);
+    }
+
+    #[test]
     fn inspect_of_a_missing_directory_is_an_empty_cache() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = CompileCache::at(&dir.path().join("none"), &engine());
-        let listing = cache.inspect().expect("inspect");
+        let listing = cache.inspect(&[]).expect("inspect");
         assert!(!listing.exists && listing.entries.is_empty());
         assert!(!dir.path().join("none").exists(), "inspect creates nothing");
         assert_eq!(
