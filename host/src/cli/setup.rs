@@ -3,7 +3,11 @@
 //! by `host run`, `host resume` and `host workflow`.
 //!
 //! Only the plugins the workflow uses are loaded, each on its own thread: a
-//! cold start compiles them all at once instead of one after another.
+//! cold start compiles them all at once instead of one after another. On two
+//! cores this measured the same as loading them in turn (wasmtime already
+//! spreads one component's functions over every core; see the README's
+//! "Performance"); with more cores, or components with few large functions,
+//! the plugins' compiles and cache writes overlap.
 
 use std::path::{Path, PathBuf};
 
