@@ -36,11 +36,26 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Prefix of the temporary files written before the rename.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// Whether `name` is one of this module's temporary files
+/// (`.tmp-<pid>-<ms>-<attempt>`), e.g. one left behind by a crash mid-write.
+pub fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX).is_some_and(|rest| {
+        let parts: Vec<&str> = rest.split('-').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
 /// Create a fresh, uniquely named temporary file in `dir`.
 fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
     for attempt in 0u32..100 {
         let name = format!(
-            ".tmp-{}-{}-{attempt}",
+            "{TEMP_PREFIX}{}-{}-{attempt}",
             std::process::id(),
             crate::run::journal::now_ms()
         );
@@ -68,5 +83,20 @@ mod tests {
         super::write(&path, b"two").expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+
+    #[test]
+    fn temp_names_are_recognised_exactly() {
+        assert!(super::is_temp_name(".tmp-123-1700000000000-0"));
+        for other in [
+            ".tmp-",
+            ".tmp-1-2",
+            ".tmp-1-2-x",
+            "tmp-1-2-3",
+            ".tmp-1-2-3-4",
+            "notes.txt",
+        ] {
+            assert!(!super::is_temp_name(other), "{other}");
+        }
     }
 }

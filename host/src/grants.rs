@@ -14,7 +14,10 @@
 //!   context from the resolved grants only: the granted preopens with their
 //!   modes, exactly the granted environment, no arguments, no stdin,
 //!   sockets gated by the network grant's address check, and stdout/stderr
-//!   into bounded in-memory pipes.
+//!   into bounded in-memory pipes. It is on every call's hot path, so it does
+//!   only what must be per call: one `stat` per mount to check it is still
+//!   the directory granted, and the open of each preopen (a descriptor cannot
+//!   be shared between stores through wasmtime-wasi's builder).
 //! * [`ResolvedGrants::check_write`] decides whether a write a plugin
 //!   *proposes* falls under its `writes` grant.
 //!
@@ -62,9 +65,44 @@ pub struct ResolvedGrants {
     plugin: String,
     manifest: PathBuf,
     mounts: Vec<ResolvedMount>,
+    /// What each mount's directory was at load, in `mounts` order.
+    mount_ids: Vec<DirIdentity>,
     env: Vec<(String, String)>,
     writes: Vec<String>,
     network: Arc<NetPolicy>,
+}
+
+/// Which directory a path named when it was resolved: on Unix its device and
+/// inode, elsewhere its canonical path. If the path later names anything
+/// else (the directory was replaced, or swapped for a symlink), the identity
+/// differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DirIdentity {
+    #[cfg(unix)]
+    Inode { dev: u64, ino: u64 },
+    #[cfg(not(unix))]
+    Canonical(PathBuf),
+}
+
+impl DirIdentity {
+    /// The identity of the directory `path` names now. One `stat` on Unix
+    /// (a `canonicalize` is one `lstat` per path component, and this runs on
+    /// every invocation).
+    fn of(path: &Path) -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = std::fs::metadata(path)?;
+            Ok(Self::Inode {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::canonicalize(path).map(Self::Canonical)
+        }
+    }
 }
 
 impl std::fmt::Debug for ResolvedGrants {
@@ -160,6 +198,7 @@ impl ResolvedGrants {
             .collect();
 
         let mut mounts = Vec::with_capacity(manifest.grants.mounts.len());
+        let mut mount_ids = Vec::with_capacity(manifest.grants.mounts.len());
         for (i, mount) in manifest.grants.mounts.iter().enumerate() {
             let key = format!("grants.mounts[{i}].host");
             let claimed = match &mount.host {
@@ -180,6 +219,14 @@ impl ResolvedGrants {
                     }
                 }
             }
+            let identity = DirIdentity::of(&host).map_err(|error| GrantError::MountMissing {
+                plugin: manifest.name.clone(),
+                manifest: manifest.path.clone(),
+                key: key.clone(),
+                path: host.clone(),
+                error,
+            })?;
+            mount_ids.push(identity);
             mounts.push(ResolvedMount {
                 host,
                 guest: mount.guest.clone(),
@@ -221,6 +268,7 @@ impl ResolvedGrants {
             plugin: manifest.name.clone(),
             manifest: manifest.path.clone(),
             mounts,
+            mount_ids,
             env,
             writes: manifest.grants.writes.clone(),
             network: Arc::new(network),
@@ -257,8 +305,9 @@ impl ResolvedGrants {
     ///
     /// Exactly the granted preopens and environment; no arguments, no stdin;
     /// sockets only where the network grant allows, each denial reported to
-    /// `denials`. Each mount is re-checked against its canonical path first,
-    /// so a directory swapped for a symlink after load is refused.
+    /// `denials`. Each mount is re-checked first: if its path no longer names
+    /// the directory resolved at load (replaced, or swapped for a symlink),
+    /// the invocation is refused.
     pub fn wasi_ctx(
         &self,
         stdout: MemoryOutputPipe,
@@ -266,7 +315,7 @@ impl ResolvedGrants {
         denials: DenialSink,
     ) -> Result<WasiCtx, GrantError> {
         let mut builder = WasiCtxBuilder::new();
-        for (i, mount) in self.mounts.iter().enumerate() {
+        for (i, (mount, identity)) in self.mounts.iter().zip(&self.mount_ids).enumerate() {
             let changed = |detail: String| GrantError::Changed {
                 plugin: self.plugin.clone(),
                 manifest: self.manifest.clone(),
@@ -274,9 +323,18 @@ impl ResolvedGrants {
                 path: mount.host.clone(),
                 detail,
             };
-            match std::fs::canonicalize(&mount.host) {
-                Ok(now) if now == mount.host => {}
-                Ok(now) => return Err(changed(format!("it now resolves to `{}`", now.display()))),
+            match DirIdentity::of(&mount.host) {
+                Ok(now) if now == *identity => {}
+                Ok(_) => {
+                    // Off the hot path: say where the path leads now.
+                    let detail = match std::fs::canonicalize(&mount.host) {
+                        Ok(now) if now != mount.host => {
+                            format!("it now resolves to `{}`", now.display())
+                        }
+                        _ => "it is no longer the directory that was granted".to_string(),
+                    };
+                    return Err(changed(detail));
+                }
                 Err(e) => return Err(changed(e.to_string())),
             }
             let perms = match mount.mode {
@@ -794,6 +852,33 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn wasi_ctx_refuses_a_mount_replaced_by_another_directory() {
+        let (_t, root) = tempdir();
+        let ws = root.join("ws");
+        std::fs::create_dir(&ws).expect("mkdir");
+        let m = manifest(
+            vec![mount(MountSource::Workspace, "/w", MountMode::Read)],
+            vec![],
+            &[],
+        );
+        let g = resolve_ok(&m, &ws, &[]);
+        std::fs::rename(&ws, root.join("old")).expect("rename");
+        std::fs::create_dir(&ws).expect("mkdir");
+        match g.wasi_ctx(
+            MemoryOutputPipe::new(16),
+            MemoryOutputPipe::new(16),
+            Arc::new(|_| {}),
+        ) {
+            Err(GrantError::Changed { detail, .. }) => {
+                assert!(detail.contains("no longer the directory"), "{detail}");
+            }
+            Err(e) => panic!("expected a changed-mount error, got {e}"),
+            Ok(_) => panic!("expected a changed-mount error"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn wasi_ctx_refuses_a_mount_swapped_for_a_symlink() {
         let (_t, root) = tempdir();
         let ws = root.join("ws");
@@ -813,7 +898,9 @@ mod tests {
             MemoryOutputPipe::new(16),
             Arc::new(|_| {}),
         ) {
-            Err(GrantError::Changed { .. }) => {}
+            Err(GrantError::Changed { detail, .. }) => {
+                assert!(detail.contains("now resolves to"), "{detail}");
+            }
             Err(e) => panic!("expected a changed-mount error, got {e}"),
             Ok(_) => panic!("expected a changed-mount error"),
         }

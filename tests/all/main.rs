@@ -8,6 +8,7 @@
 mod apply_toctou;
 mod approval_gate;
 mod approval_replay;
+mod compile_cache;
 mod crash_resume;
 mod hello_tool;
 mod hostile_env;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod approve;
+mod cache;
 mod context;
 mod plugins;
 mod present;
@@ -15,7 +16,7 @@ mod reject;
 mod resume;
 mod run;
 mod runs;
-mod setup;
+pub mod setup;
 mod show;
 mod status;
 mod trace;
@@ -80,6 +81,7 @@ pub enum Command {
     Plugins(plugins::Args),
     Workflow(workflow::Args),
     Trace(trace::Args),
+    Cache(cache::Args),
 }
 
 impl Cli {
@@ -98,6 +100,7 @@ impl Cli {
             Command::Plugins(args) => plugins::execute(args, &ctx),
             Command::Workflow(args) => workflow::execute(args, &ctx),
             Command::Trace(args) => trace::execute(args, &ctx),
+            Command::Cache(args) => cache::execute(args, &ctx),
         }
     }
 }

@@ -1,6 +1,13 @@
 //! Loading what a run executes: the plugin manifests, the workflow, and the
 //! workflow's plugins (compiled on first use, from the cache after), shared
 //! by `host run`, `host resume` and `host workflow`.
+//!
+//! Only the plugins the workflow uses are loaded, each on its own thread: a
+//! cold start compiles them all at once instead of one after another. On two
+//! cores this measured the same as loading them in turn (wasmtime already
+//! spreads one component's functions over every core; see the README's
+//! "Performance"); with more cores, or components with few large functions,
+//! the plugins' compiles and cache writes overlap.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +18,7 @@ use crate::grants::GrantContext;
 use crate::manifest::{self, Manifest};
 use crate::run::event::PluginDigest;
 use crate::run::executor::Plugins;
-use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
+use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime, RuntimeConfig};
 use crate::workflow::{self, WORKFLOW_FILE, Workflow};
 
 /// A validated workflow and its loaded plugins.
@@ -79,23 +86,53 @@ pub fn load(
         workspace,
         protected: &protected,
     };
-    let mut plugins = Plugins::new();
-    for m in &used {
-        let started = std::time::Instant::now();
-        let plugin = runtime.load(m, &grant_ctx)?;
-        if plugin.cache_outcome() == CacheOutcome::Miss {
-            // First use of this component: compiling it is the slow part of a cold start.
-            eprintln!(
-                "compiled plugin `{}` in {} ms (cached for next time)",
-                m.name,
-                started.elapsed().as_millis()
-            );
-        }
-        plugins.insert(m.name.clone(), plugin);
-    }
+    let plugins = load_parallel(&runtime, &used, &grant_ctx)?;
     Ok(Loaded {
         plugins_dir,
         workflow,
         plugins,
     })
+}
+
+/// Load `manifests` concurrently, one thread each, printing a line on stderr
+/// as each one that had to be compiled finishes. Every plugin is loaded even
+/// if another fails; the first failure in `manifests` order is returned.
+pub fn load_parallel(
+    runtime: &Runtime,
+    manifests: &[&Manifest],
+    grant_ctx: &GrantContext<'_>,
+) -> Result<Plugins, LoadError> {
+    let results: Vec<Result<Plugin, LoadError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = manifests
+            .iter()
+            .map(|m| {
+                scope.spawn(move || {
+                    let started = std::time::Instant::now();
+                    let plugin = runtime.load(m, grant_ctx)?;
+                    if plugin.cache_outcome() == CacheOutcome::Miss {
+                        // First use of this component: compiling it is the slow part of a cold start.
+                        eprintln!(
+                            "compiled plugin `{}` in {} ms (cached for next time)",
+                            m.name,
+                            started.elapsed().as_millis()
+                        );
+                    }
+                    Ok(plugin)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(result) => result,
+                // A panic while loading is a bug in the host; surface it as one.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    let mut plugins = Plugins::new();
+    for (m, result) in manifests.iter().zip(results) {
+        plugins.insert(m.name.clone(), result?);
+    }
+    Ok(plugins)
 }

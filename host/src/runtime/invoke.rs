@@ -358,9 +358,12 @@ pub(crate) async fn run<T: OutputSize>(
     // Before instantiation, so start functions run under the deadline too.
     store.set_epoch_deadline(deadline_ticks(env.limits.timeout, env.epoch_tick));
     store.epoch_deadline_trap();
-    store
-        .set_fuel(env.limits.fuel.unwrap_or(u64::MAX))
-        .map_err(|e| env.failure(FailureKind::Internal, format!("{e:#}"), Vec::new()))?;
+    // Only plugins with a fuel limit run on the metered engine.
+    if let Some(fuel) = env.limits.fuel {
+        store
+            .set_fuel(fuel)
+            .map_err(|e| env.failure(FailureKind::Internal, format!("{e:#}"), Vec::new()))?;
+    }
 
     let outcome =
         tokio::time::timeout(env.limits.timeout + env.timeout_grace, call(&mut store)).await;

@@ -261,9 +261,11 @@ pub(crate) fn load(
         .into());
     }
 
-    let (component, cache) = rt
+    let parts = rt.engine_for(manifest.limits.fuel.is_some());
+    let engine = &parts.engine;
+    let (component, cache) = parts
         .cache
-        .load_or_compile(&rt.engine, &bytes, &digest)
+        .load_or_compile(engine, &bytes, &digest)
         .map_err(|e| LoadErrorKind::Compile {
             plugin: plugin(),
             manifest: manifest_path(),
@@ -274,8 +276,8 @@ pub(crate) fn load(
 
     // Imports first: an import this host does not provide is the harder
     // failure, whatever the component exports.
-    check_imports(manifest, &component, &rt.engine)?;
-    check_exports(manifest, &component, &rt.engine)?;
+    check_imports(manifest, &component, engine)?;
+    check_exports(manifest, &component, engine)?;
 
     let link_err = |e: wasmtime::Error| LoadErrorKind::Link {
         plugin: plugin(),
@@ -283,9 +285,9 @@ pub(crate) fn load(
         message: format!("{e:#}"),
     };
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(&rt.engine).map(|(n, _)| n.to_string()).collect();
-    let exports: Vec<String> = ty.exports(&rt.engine).map(|(n, _)| n.to_string()).collect();
-    let pre = rt.linker.instantiate_pre(&component).map_err(link_err)?;
+    let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    let pre = parts.linker.instantiate_pre(&component).map_err(link_err)?;
     let pre = match manifest.kind {
         PluginKind::Tool => KindPre::Tool(tool::ToolPre::new(pre).map_err(link_err)?),
         PluginKind::Reviewer => {
@@ -299,7 +301,7 @@ pub(crate) fn load(
         name: Arc::from(manifest.name.as_str()),
         sha256,
         grants,
-        engine: rt.engine.clone(),
+        engine: engine.clone(),
         pre,
         ticker: rt.ticker.clone(),
         timeout_grace: rt.config.timeout_grace,

@@ -3,8 +3,10 @@
 //!
 //! # Isolation model
 //!
-//! * **One [`Engine`](wasmtime::Engine)** per host ([`engine`]), with the
-//!   pooling allocator and epoch interruption driven by a ticker thread.
+//! * **Two [`Engine`](wasmtime::Engine)s** per host ([`engine`]), both with
+//!   the pooling allocator and epoch interruption driven by one ticker
+//!   thread; one meters fuel, for the plugins whose manifest sets a fuel
+//!   limit, the other does not (metering slows every call).
 //! * **Compile once, verify before trusting** ([`cache`]): compiled machine
 //!   code is cached in the host's own cache directory, keyed by the
 //!   component's sha256 and the engine's compatibility hash. Loading a
@@ -51,7 +53,9 @@ use wasmtime::component::Linker;
 use crate::grants::GrantContext;
 use crate::manifest::Manifest;
 
-pub use self::cache::CacheOutcome;
+pub use self::cache::{
+    CacheEntry, CacheListing, CacheOutcome, Cleared, EntryStatus, FoundFile, clear as clear_cache,
+};
 pub use self::invoke::{FailureKind, Invocation, InvokeFailure, MAX_RESOURCES};
 pub use self::load::{LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
 pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
@@ -67,16 +71,22 @@ pub struct RuntimeConfig {
     /// Where compiled components are cached. Must be one of the host's own
     /// directories, never granted to a plugin.
     pub cache_dir: PathBuf,
-    /// How many plugin instances may exist at once (concurrent invocations).
-    /// Each one reserves address space in the pooling allocator (about 4 GiB
-    /// of *virtual* memory per linear memory slot, two slots per instance), so
-    /// keep this near the real concurrency.
+    /// How many plugin instances may exist at once (concurrent invocations),
+    /// per engine: plugins with and without a fuel limit each have a pool of
+    /// this size. Each slot reserves address space in the pooling allocator
+    /// (about 4 GiB of *virtual* memory per linear memory slot, two slots per
+    /// instance), so keep this near the real concurrency.
     pub max_instances: u32,
     /// The most linear memory any one plugin may be granted, in bytes. A
     /// manifest asking for more is refused at load.
     pub max_memory_bytes: u64,
     /// How often the epoch advances; the granularity of CPU timeouts.
     pub epoch_tick: Duration,
+    /// Bytes of each used linear memory slot restored in place for the next
+    /// instance instead of being returned to the kernel (see
+    /// `engine::pooling`). Faster calls; each slot that has been used keeps
+    /// up to this much resident. 0 turns it off.
+    pub keep_resident_bytes: usize,
     /// Extra wall-clock time beyond a plugin's timeout before the invocation
     /// is abandoned; gives the epoch deadline the first chance to stop it
     /// with a precise trap.
@@ -84,13 +94,14 @@ pub struct RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// Defaults: 128 concurrent instances, 1 GiB memory cap, 10 ms epoch
-    /// tick, 250 ms grace.
+    /// Defaults: 128 concurrent instances, 1 GiB memory cap, 1 MiB kept
+    /// resident per used memory slot, 10 ms epoch tick, 250 ms grace.
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
         Self {
             cache_dir: cache_dir.into(),
             max_instances: 128,
             max_memory_bytes: 1 << 30,
+            keep_resident_bytes: 1 << 20,
             epoch_tick: Duration::from_millis(10),
             timeout_grace: Duration::from_millis(250),
         }
@@ -113,18 +124,51 @@ pub enum RuntimeError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error("cannot read the compile cache directory `{path}`: {error}")]
+    CacheRead {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("cannot link the host interfaces: {message}")]
     Link { message: String },
     #[error("cannot start the epoch ticker thread: {error}")]
     Ticker { error: std::io::Error },
 }
 
+/// One engine with what is tied to it: its compile cache keys and linker.
+pub(crate) struct EngineParts {
+    pub(crate) engine: wasmtime::Engine,
+    pub(crate) cache: CompileCache,
+    pub(crate) linker: Linker<StoreState>,
+}
+
+impl EngineParts {
+    fn new(config: &RuntimeConfig, metered: bool) -> Result<Self, RuntimeError> {
+        let engine = engine::build(config, metered)?;
+        let cache = CompileCache::open(&config.cache_dir, &engine).map_err(|error| {
+            RuntimeError::CacheDir {
+                path: config.cache_dir.clone(),
+                error,
+            }
+        })?;
+        let linker = load::host_linker(&engine).map_err(|e| RuntimeError::Link {
+            message: format!("{e:#}"),
+        })?;
+        Ok(Self {
+            engine,
+            cache,
+            linker,
+        })
+    }
+}
+
 /// The plugin runtime: loads plugins and hands out [`Plugin`]s to invoke.
 pub struct Runtime {
-    engine: wasmtime::Engine,
+    /// For plugins without `[limits] fuel`.
+    plain: EngineParts,
+    /// For plugins with `[limits] fuel`: fuel metering on.
+    metered: EngineParts,
     config: RuntimeConfig,
-    cache: CompileCache,
-    linker: Linker<StoreState>,
     ticker: Arc<EpochTicker>,
 }
 
@@ -137,28 +181,27 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Build the engine, open the cache directory, link the host interfaces
+    /// Build the engines, open the cache directory, link the host interfaces
     /// and start the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        let engine = engine::build(&config)?;
-        let cache = CompileCache::open(&config.cache_dir, &engine).map_err(|error| {
-            RuntimeError::CacheDir {
-                path: config.cache_dir.clone(),
-                error,
-            }
-        })?;
-        let linker = load::host_linker(&engine).map_err(|e| RuntimeError::Link {
-            message: format!("{e:#}"),
-        })?;
-        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)
-            .map_err(|error| RuntimeError::Ticker { error })?;
+        let plain = EngineParts::new(&config, false)?;
+        let metered = EngineParts::new(&config, true)?;
+        let ticker = EpochTicker::start(
+            vec![plain.engine.clone(), metered.engine.clone()],
+            config.epoch_tick,
+        )
+        .map_err(|error| RuntimeError::Ticker { error })?;
         Ok(Self {
-            engine,
+            plain,
+            metered,
             config,
-            cache,
-            linker,
             ticker: Arc::new(ticker),
         })
+    }
+
+    /// The engine a plugin with (or without) a fuel limit runs on.
+    pub(crate) fn engine_for(&self, fuel: bool) -> &EngineParts {
+        if fuel { &self.metered } else { &self.plain }
     }
 
     /// The runtime's settings.
@@ -172,4 +215,24 @@ impl Runtime {
     pub fn load(&self, manifest: &Manifest, ctx: &GrantContext<'_>) -> Result<Plugin, LoadError> {
         load::load(self, manifest, ctx)
     }
+}
+
+/// The pooling allocator configuration the engine of `config` uses, so a
+/// benchmark can build a raw wasmtime engine with the very same pool.
+pub fn pooling_config(config: &RuntimeConfig) -> wasmtime::PoolingAllocationConfig {
+    engine::pooling(config)
+}
+
+/// What the compile cache of the engines `config` describes holds, each
+/// entry checked against them. Builds the engines (to know their settings)
+/// but starts nothing and creates no directory.
+pub fn inspect_cache(config: &RuntimeConfig) -> Result<CacheListing, RuntimeError> {
+    let plain = CompileCache::at(&config.cache_dir, &engine::build(config, false)?);
+    let metered = CompileCache::at(&config.cache_dir, &engine::build(config, true)?);
+    plain
+        .inspect(&[&metered])
+        .map_err(|error| RuntimeError::CacheRead {
+            path: config.cache_dir.clone(),
+            error,
+        })
 }

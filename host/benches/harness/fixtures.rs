@@ -1,0 +1,213 @@
+//! What the benchmark runs against: a scratch area with a copy of the
+//! example workspace, manifests for the components it loads, the real `host`
+//! binary as a child process (with its peak RSS), and the largest plugin
+//! component available.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness_host::manifest::{self, Manifest};
+use harness_test_artifacts as artifacts;
+
+/// A scratch directory: `ws/` (a copy of the example workspace), `out/`,
+/// and room for state and cache directories.
+#[derive(Debug)]
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(
+            Path::new(artifacts::EXAMPLE_WORKSPACE),
+            &dir.path().join("ws"),
+        );
+        std::fs::create_dir(dir.path().join("out")).expect("mkdir out");
+        Scratch { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn ws(&self) -> PathBuf {
+        self.path().join("ws")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path().join("out")
+    }
+
+    /// A fresh, not yet existing directory under the scratch area.
+    pub fn fresh(&self, name: &str) -> PathBuf {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.path().join(format!("{name}-{n}"))
+    }
+
+    /// A manifest for `component` (a `kind`) in its own folder, with `extra`
+    /// manifest text (grants, limits).
+    pub fn manifest(&self, name: &str, kind: &str, component: &Path, extra: &str) -> Manifest {
+        let dir = self.path().join("plugins").join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir plugin");
+        let path = dir.join("plugin.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[plugin]\nname = \"{name}\"\nkind = \"{kind}\"\ncomponent = {:?}\n{extra}",
+                component.display().to_string()
+            ),
+        )
+        .expect("write manifest");
+        manifest::load(&path).expect("manifest")
+    }
+}
+
+/// The hello tool with the grants a real tool has: the workspace mounted
+/// read-only, an environment variable, a `writes` prefix. The tool uses none
+/// of the mount, but the host still does the per-call work for it.
+pub const HELLO_GRANTS: &str = "[grants]\nwrites = [\"hello/\"]\n[grants.env]\nvars = { MODE = \"bench\" }\n[[grants.mounts]]\nhost = \"${workspace}\"\nguest = \"/workspace\"\nmode = \"read\"\n";
+
+/// The hello tool's input.
+pub const HELLO_INPUT: &str = r#"{"name":"World"}"#;
+
+/// What one child process cost.
+#[derive(Debug)]
+pub struct ChildRun {
+    pub elapsed: Duration,
+    /// User plus system CPU time.
+    pub cpu: Duration,
+    /// Peak resident set size (`ru_maxrss` from wait4), KiB.
+    pub max_rss_kib: u64,
+}
+
+/// The real `host` binary, built by cargo for this bench.
+pub fn host_bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
+    cmd.env_remove("HARNESS_STATE_DIR")
+        .env_remove("HARNESS_CACHE_DIR")
+        .env_remove("HARNESS_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// `host run` of the default pipeline over `scratch`'s workspace, with
+/// `state` and `cache` as the host's directories.
+pub fn host_run(scratch: &Scratch, state: &Path, cache: &Path) -> Command {
+    let mut cmd = host_bin();
+    cmd.arg("--state-dir")
+        .arg(state)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(["run", "--plugins", artifacts::PLUGINS_DIR, "--workspace"])
+        .arg(scratch.ws())
+        .arg("--out")
+        .arg(scratch.out());
+    cmd
+}
+
+/// Spawn `cmd`, wait for it, and report its wall time (spawn to exit) and
+/// peak RSS. Panics if it fails: a figure from a failed run means nothing.
+pub fn measure_child(mut cmd: Command) -> ChildRun {
+    let start = Instant::now();
+    let child = cmd.stderr(Stdio::null()).spawn().expect("spawn host");
+    wait_child(child, start)
+}
+
+/// Wait for `child` with wait4(2), which also reports its peak RSS.
+pub fn wait_child(child: std::process::Child, start: Instant) -> ChildRun {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data; wait4 fills it in and reaps our own
+    // child, whose `Child` handle is dropped without waiting again.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = start.elapsed();
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the host failed (status {status:#x})"
+    );
+    drop(child);
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    ChildRun {
+        elapsed,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+    }
+}
+
+/// `VmHWM` (peak RSS) or `VmRSS` of this process, KiB.
+pub fn own_memory(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The component for the first-vs-second-load figure: a Python or
+/// JavaScript example if one has been built (they are the large ones),
+/// otherwise the largest component the tests build. The label says which.
+pub fn large_component() -> (PathBuf, String) {
+    let root = Path::new(artifacts::WORKSPACE_ROOT);
+    for example in ["python-tool", "js-tool"] {
+        let dir = root.join("examples").join(example);
+        if let Ok(m) = manifest::load(&dir.join("plugin.toml"))
+            && m.component.is_file()
+        {
+            return (m.component, format!("examples/{example}"));
+        }
+        if let Some(wasm) = wasm_files(&dir).into_iter().max_by_key(|(_, size)| *size) {
+            return (wasm.0, format!("examples/{example}"));
+        }
+    }
+    let (path, size) = wasm_files(&root.join("target/wasm32-wasip2/guest"))
+        .into_iter()
+        .max_by_key(|(_, size)| *size)
+        .expect("the test artifacts built at least one component");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (
+        path,
+        format!(
+            "{name}, {} KiB: the largest component available (no Python or JS example is built in this checkout)",
+            size / 1024
+        ),
+    )
+}
+
+fn wasm_files(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .filter_map(|p| Some((p.clone(), std::fs::metadata(&p).ok()?.len())))
+        .collect()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
