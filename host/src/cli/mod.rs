@@ -11,6 +11,7 @@ mod approve;
 mod context;
 mod plugins;
 mod present;
+mod progress;
 mod reject;
 mod resume;
 mod run;

@@ -30,6 +30,11 @@ use crate::manifest::{Manifest, PluginKind};
 /// Components larger than this are refused before they are read.
 pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Components at least this large take seconds to compile (a Python or
+/// JavaScript component carries its interpreter: 12-18 MB); callers announce
+/// the compile of one before it starts.
+pub const LARGE_COMPONENT_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The host interface plugins may import, besides WASI.
 const HOST_IMPORTS: &[&str] = &["harness:plugin/host@0.1.0", "harness:plugin/types@0.1.0"];
 
@@ -200,6 +205,7 @@ pub(crate) fn load(
     rt: &Runtime,
     manifest: &Manifest,
     ctx: &GrantContext<'_>,
+    on_compile: &(dyn Fn(u64) + Sync),
 ) -> Result<Plugin, LoadError> {
     let plugin = || manifest.name.clone();
     let manifest_path = || manifest.path.clone();
@@ -261,6 +267,9 @@ pub(crate) fn load(
         .into());
     }
 
+    if !rt.cache.has_entry(&digest) {
+        on_compile(size);
+    }
     let (component, cache) = rt
         .cache
         .load_or_compile(&rt.engine, &bytes, &digest)
