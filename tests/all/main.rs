@@ -18,6 +18,7 @@ mod journal_tampering;
 mod network_grants;
 mod plugin_failures;
 mod plugins_admin;
+mod plugins_new;
 mod python_js;
 mod resume_rules;
 mod sandbox;
