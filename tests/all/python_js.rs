@@ -206,14 +206,20 @@ fn reads_the_mount_proposes_a_report_and_denies_the_rest(lang: Lang, name: &str)
 
 #[test]
 fn python_tool_reads_the_mount_proposes_a_report_and_is_denied_the_rest() {
-    if toolchains::available(Lang::Python, "python_tool_reads_the_mount...") {
+    if toolchains::available(
+        Lang::Python,
+        "python_tool_reads_the_mount_proposes_a_report_and_is_denied_the_rest",
+    ) {
         reads_the_mount_proposes_a_report_and_denies_the_rest(Lang::Python, "python-tool");
     }
 }
 
 #[test]
 fn js_tool_reads_the_mount_proposes_a_report_and_is_denied_the_rest() {
-    if toolchains::available(Lang::Js, "js_tool_reads_the_mount...") {
+    if toolchains::available(
+        Lang::Js,
+        "js_tool_reads_the_mount_proposes_a_report_and_is_denied_the_rest",
+    ) {
         reads_the_mount_proposes_a_report_and_denies_the_rest(Lang::Js, "js-tool");
     }
 }

@@ -62,8 +62,13 @@ pub fn available(lang: Lang, test: &str) -> bool {
         return true;
     }
     let line = format!(
-        "test `{test}` DID NOT RUN: {} not found on PATH (or not working); install it to test {lang:?} plugins",
-        missing.join(" and ")
+        "test `{test}` DID NOT RUN: {} not found on PATH (or not working); install {} to test {} plugins",
+        missing.join(" and "),
+        if missing.len() > 1 { "them" } else { "it" },
+        match lang {
+            Lang::Python => "Python",
+            Lang::Js => "JavaScript",
+        }
     );
     eprintln!("{line}");
     if std::env::var("HARNESS_REQUIRE_PY_JS").is_ok_and(|v| v == "1") {
