@@ -818,7 +818,7 @@ fn check_env_key(key: &str) -> Result<(), String> {
     }
 }
 
-fn is_valid_name(name: &str) -> bool {
+pub fn is_valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name

@@ -12,6 +12,7 @@ mod cache;
 mod context;
 mod plugins;
 mod present;
+mod progress;
 mod reject;
 mod resume;
 mod run;

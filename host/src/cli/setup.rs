@@ -108,7 +108,9 @@ pub fn load_parallel(
             .map(|m| {
                 scope.spawn(move || {
                     let started = std::time::Instant::now();
-                    let plugin = runtime.load(m, grant_ctx)?;
+                    let plugin = runtime.load_with_progress(m, grant_ctx, &|size| {
+                        crate::cli::progress::announce_compile(&m.name, size)
+                    })?;
                     if plugin.cache_outcome() == CacheOutcome::Miss {
                         // First use of this component: compiling it is the slow part of a cold start.
                         eprintln!(

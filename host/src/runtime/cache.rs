@@ -178,6 +178,12 @@ impl CompileCache {
         self.dir.join(format!("{}.{EXTENSION}", hex::encode(key)))
     }
 
+    /// Whether an entry exists for this component (not whether it is intact:
+    /// that is checked when it is read). Lets a caller announce a slow compile.
+    pub(crate) fn has_entry(&self, component_sha256: &[u8; 32]) -> bool {
+        self.entry_path(&self.key(component_sha256)).is_file()
+    }
+
     /// Deserialize the cached component or compile (and cache) it.
     pub(crate) fn load_or_compile(
         &self,

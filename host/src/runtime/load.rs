@@ -30,6 +30,11 @@ use crate::manifest::{Manifest, PluginKind};
 /// Components larger than this are refused before they are read.
 pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Components at least this large take seconds to compile (a Python or
+/// JavaScript component carries its interpreter: 12-18 MB); callers announce
+/// the compile of one before it starts.
+pub const LARGE_COMPONENT_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The host interface plugins may import, besides WASI.
 const HOST_IMPORTS: &[&str] = &["harness:plugin/host@0.1.0", "harness:plugin/types@0.1.0"];
 
@@ -200,6 +205,7 @@ pub(crate) fn load(
     rt: &Runtime,
     manifest: &Manifest,
     ctx: &GrantContext<'_>,
+    on_compile: &(dyn Fn(u64) + Sync),
 ) -> Result<Plugin, LoadError> {
     let plugin = || manifest.name.clone();
     let manifest_path = || manifest.path.clone();
@@ -263,6 +269,9 @@ pub(crate) fn load(
 
     let parts = rt.engine_for(manifest.limits.fuel.is_some());
     let engine = &parts.engine;
+    if !parts.cache.has_entry(&digest) {
+        on_compile(size);
+    }
     let (component, cache) = parts
         .cache
         .load_or_compile(engine, &bytes, &digest)
@@ -657,7 +666,10 @@ mod tests {
         for (import, hint) in [
             ("evil:backdoor/shell@1.0.0", "may import only"),
             ("wasi:http/incoming-handler@0.2.0", "cannot serve HTTP"),
-            ("harness:plugin/host@0.2.0", "built against harness:plugin@0.2.0"),
+            (
+                "harness:plugin/host@0.2.0",
+                "built against harness:plugin@0.2.0",
+            ),
         ] {
             let e = load_err(&rt, dir.path(), &component_importing(import), None);
             assert!(

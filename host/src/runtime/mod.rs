@@ -57,7 +57,7 @@ pub use self::cache::{
     CacheEntry, CacheListing, CacheOutcome, Cleared, EntryStatus, FoundFile, clear as clear_cache,
 };
 pub use self::invoke::{FailureKind, Invocation, InvokeFailure, MAX_RESOURCES};
-pub use self::load::{LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
+pub use self::load::{LARGE_COMPONENT_BYTES, LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
 pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
 pub use self::plugin::Plugin;
 
@@ -213,7 +213,19 @@ impl Runtime {
     /// compile it (through the cache), check its imports and exports, and
     /// pre-link it. Done once per plugin; invocations reuse the result.
     pub fn load(&self, manifest: &Manifest, ctx: &GrantContext<'_>) -> Result<Plugin, LoadError> {
-        load::load(self, manifest, ctx)
+        load::load(self, manifest, ctx, &|_| {})
+    }
+
+    /// [`Runtime::load`], calling `on_compile` with the component's size in
+    /// bytes just before it is compiled (when the cache has no entry for it),
+    /// so a caller can say why the next seconds are slow.
+    pub fn load_with_progress(
+        &self,
+        manifest: &Manifest,
+        ctx: &GrantContext<'_>,
+        on_compile: &(dyn Fn(u64) + Sync),
+    ) -> Result<Plugin, LoadError> {
+        load::load(self, manifest, ctx, on_compile)
     }
 }
 

@@ -117,7 +117,8 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 first.path.display()
             ));
         } else {
-            match runtime.load(&m, &grant_ctx) {
+            let announce = |size| crate::cli::progress::announce_compile(&m.name, size);
+            match runtime.load_with_progress(&m, &grant_ctx, &announce) {
                 Ok(plugin) => v.warnings.extend(warnings(&plugin)),
                 Err(e) => v.errors.push(e.to_string()),
             }
@@ -181,7 +182,7 @@ fn warnings(plugin: &Plugin) -> Vec<String> {
         .collect();
     if !network.is_empty() {
         out.push(format!(
-            "the component imports {}, but its manifest grants no network: every connection it tries will be denied\nhint: if the plugin needs the network, grant the host:port it talks to in `[grants] network`; otherwise drop the dependency that pulls in sockets or http",
+            "the component imports {}, but its manifest grants no network: every connection it tries will be denied\nhint: if the plugin needs the network, grant the host:port it talks to in `[grants] network`; otherwise drop the dependency that pulls in sockets or http (a Python component built with componentize-py always imports wasi:sockets, through its C library: for it this warning is expected)",
             network
                 .iter()
                 .map(|i| format!("`{i}`"))

@@ -55,12 +55,13 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .context("cannot start the WebAssembly runtime")?;
     let protected = ctx.protected_dirs();
     let started = Instant::now();
-    let plugin = runtime.load(
+    let plugin = runtime.load_with_progress(
         m,
         &GrantContext {
             workspace: &workspace,
             protected: &protected,
         },
+        &|size| crate::cli::progress::announce_compile(&m.name, size),
     )?;
     let load_ms = started.elapsed().as_millis();
     let cache = match plugin.cache_outcome() {

@@ -1,4 +1,4 @@
-//! `host plugins`: look at, check and build the plugins of a folder. One file
+//! `host plugins`: look at, check, build and create the plugins of a folder. One file
 //! per subcommand.
 
 use std::path::PathBuf;
@@ -10,14 +10,15 @@ use crate::manifest;
 mod check;
 mod inspect;
 mod list;
+mod new;
 
-/// List, check, inspect or build the plugins of a folder.
+/// List, check, inspect, build or create the plugins of a folder.
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "List, check, inspect or build the plugins of a folder.\n\n\
+    long_about = "List, check, inspect, build or create the plugins of a folder.\n\n\
 A plugins folder holds one subfolder per plugin, each with a plugin.toml (its component and the \
 capabilities an admin grants it), and the workflow.toml that runs them. Nothing is granted by default.",
-    after_help = "Examples:\n  host plugins list                      who may touch what\n  host plugins check                     validate everything and compile every component\n  host plugins inspect search --json     one plugin's imports, exports, grants and limits"
+    after_help = "Examples:\n  host plugins list                      who may touch what\n  host plugins check                     validate everything and compile every component\n  host plugins inspect search --json     one plugin's imports, exports, grants and limits\n  host plugins new my-tool --kind tool --lang python   scaffold a plugin that builds as generated"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -31,6 +32,7 @@ enum Command {
     Inspect(inspect::Args),
     /// Build plugin components from source with each manifest's [build] command.
     Build(DirArgs),
+    New(new::Args),
 }
 
 /// Where the plugins are.
@@ -58,6 +60,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::List(args) => list::execute(&args),
         Command::Check(args) => check::execute(&args, ctx),
         Command::Inspect(args) => inspect::execute(&args, ctx),
+        Command::New(args) => new::execute(&args),
         Command::Build(dir) => {
             let manifests = manifest::load_dir(&dir.plugins)?;
             let all: Vec<&manifest::Manifest> = manifests.iter().collect();
