@@ -19,12 +19,7 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Scratch {
-        let dir = tempfile::tempdir().expect("tempdir");
-        copy_dir(
-            Path::new(artifacts::EXAMPLE_WORKSPACE),
-            &dir.path().join("ws"),
-        );
-        std::fs::create_dir(dir.path().join("out")).expect("mkdir out");
+        let dir = artifacts::scratch_with_workspace().expect("scratch area");
         Scratch { dir }
     }
 
@@ -197,17 +192,4 @@ fn wasm_files(dir: &Path) -> Vec<(PathBuf, u64)> {
         .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
         .filter_map(|p| Some((p.clone(), std::fs::metadata(&p).ok()?.len())))
         .collect()
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }

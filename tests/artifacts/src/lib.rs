@@ -7,3 +7,31 @@
 //! plugin manifests in `plugins/*/plugin.toml` point at.
 
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
+
+/// A scratch area for one test or benchmark: `ws/` (a fresh copy of the
+/// example workspace, so nothing can change the original) and an empty `out/`.
+/// Removed when dropped.
+pub fn scratch_with_workspace() -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    copy_dir(
+        std::path::Path::new(EXAMPLE_WORKSPACE),
+        &dir.path().join("ws"),
+    )?;
+    std::fs::create_dir(dir.path().join("out"))?;
+    Ok(dir)
+}
+
+/// Copy the directory tree `from` to `to` (regular files and directories).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
