@@ -12,10 +12,7 @@ fn the_hello_tool_greets_and_its_write_waits_for_approval() {
     let id = run_id(&out);
     let state = s.status(&id);
     assert_eq!(state["status"], "waiting-approval", "{state:#}");
-    let output_sha = state["steps"]["only"]["output_sha256"]
-        .as_str()
-        .expect("output");
-    let output: serde_json::Value = serde_json::from_slice(&s.blob(&id, output_sha)).expect("json");
+    let output = s.step_output(&id, "only");
     assert_eq!(output["greeting"], "Hello, World!");
 
     let entries = state["change_set"]["entries"].as_array().expect("entries");

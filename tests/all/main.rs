@@ -11,6 +11,7 @@ mod approval_replay;
 mod compile_cache;
 mod crash_resume;
 mod hello_tool;
+mod hostile_demo;
 mod hostile_env;
 mod hostile_fs;
 mod hostile_malformed;

@@ -79,11 +79,7 @@ fn title(path: &str, text: &str) -> String {
 
 /// The step's recorded output.
 fn output(s: &Scratch, id: &str) -> serde_json::Value {
-    let state = s.status(id);
-    let sha = state["steps"]["only"]["output_sha256"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no output: {state:#}"));
-    serde_json::from_slice(&s.blob(id, sha)).expect("output json")
+    s.step_output(id, "only")
 }
 
 /// What the plugin reported, checked against the files on disk.

@@ -112,6 +112,15 @@ impl Scratch {
         .expect("blob")
     }
 
+    /// The recorded output of step `step` of run `id`, as JSON.
+    pub fn step_output(&self, id: &str, step: &str) -> serde_json::Value {
+        let state = self.status(id);
+        let sha = state["steps"][step]["output_sha256"]
+            .as_str()
+            .unwrap_or_else(|| panic!("step `{step}` has no output: {state:#}"));
+        serde_json::from_slice(&self.blob(id, sha)).expect("output json")
+    }
+
     /// The run's journal as a list of event type names.
     pub fn journal_events(&self, id: &str) -> Vec<String> {
         self.journal(id)

@@ -1,6 +1,7 @@
 //! Builds every guest component the host's tests load (the shipped plugins, the
-//! hello-tool example and the crates under `tests/guests/`) from source, with one
-//! nested `cargo build --profile guest --target wasm32-wasip2`, and writes
+//! hello-tool and hostile-demo examples and the crates under `tests/guests/`)
+//! from source, with one nested `cargo build --profile guest --target
+//! wasm32-wasip2`, and writes
 //! `$OUT_DIR/artifacts.rs` with a path constant per component.
 //!
 //! The components land in `<root>/target/wasm32-wasip2/guest/`, where the plugin
@@ -24,6 +25,7 @@ const SHIPPED_GUESTS: &[&str] = &[
     "plugin-reviewer",
     "plugin-model-reviewer",
     "hello-tool",
+    "hostile-tool",
 ];
 
 /// Environment variables the outer cargo (or the person running it) sets that must
@@ -106,6 +108,7 @@ fn run() -> Result<(), String> {
         "sdk",
         "plugins",
         "examples/hello-tool",
+        "examples/hostile-demo",
         "tests/guests",
         "Cargo.toml",
         "Cargo.lock",

@@ -32,13 +32,15 @@ if [ -f "$out" ] && [ -z "$(find $sources -newer "$out" 2>/dev/null)" ]; then
 fi
 
 # A venv is usable only once its marker exists: an install killed halfway
-# leaves no marker and is redone from scratch.
-if [ ! -f "$venv/.installed" ]; then
-    echo "installing componentize-py into $venv (first build only)..." >&2
+# leaves no marker and is redone from scratch. The marker holds the venv's
+# path: a venv's scripts name their interpreter by absolute path, so one that
+# was moved (a checkout or target/ moved elsewhere) is reinstalled too.
+if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$venv" ]; then
+    echo "installing componentize-py into $venv (first build, or the venv moved)..." >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-    touch "$venv/.installed"
+    printf '%s' "$venv" > "$venv/.installed"
 fi
 
 # Build to a temporary file and rename, so the host never loads half a component.
