@@ -6,18 +6,23 @@
 //! * [`ResolvedGrants::resolve`] runs once per plugin, when it is loaded. It
 //!   turns the manifest's mounts into canonical host directories and refuses
 //!   the dangerous ones (missing, not a directory, reached through a symlink,
-//!   or overlapping the host's own state, cache and journal directories), it
-//!   fixes the guest's environment (inherited variables are read now, not
-//!   per call), and it resolves the network grant to the socket addresses
-//!   the plugin may reach ([`net`]).
+//!   or overlapping the host's own state, cache and journal directories),
+//!   then **opens each mount once**: from then on the plugin's mount is that
+//!   open directory handle, not a path, so renaming the directory, replacing
+//!   it or swapping its path for a symlink after load changes nothing the
+//!   plugin can reach. It fixes the guest's environment (inherited variables
+//!   are read now, not per call), and it resolves the network grant to the
+//!   socket addresses the plugin may reach ([`net`]).
 //! * [`ResolvedGrants::wasi_ctx`] runs once per invocation and builds the WASI
 //!   context from the resolved grants only: the granted preopens with their
-//!   modes, exactly the granted environment, no arguments, no stdin,
+//!   modes (shared handles to the directories opened at load: no system call
+//!   per call), exactly the granted environment, no arguments, no stdin,
 //!   sockets gated by the network grant's address check, and stdout/stderr
-//!   into bounded in-memory pipes. It is on every call's hot path, so it does
-//!   only what must be per call: one `stat` per mount to check it is still
-//!   the directory granted, and the open of each preopen (a descriptor cannot
-//!   be shared between stores through wasmtime-wasi's builder).
+//!   into bounded in-memory pipes. It is on every call's hot path. Sharing a
+//!   directory handle between calls shares no state a guest can see: every
+//!   operation through it is an `*at` system call relative to the directory,
+//!   listing a directory opens a new descriptor, and each call's store has
+//!   its own resource table.
 //! * [`ResolvedGrants::check_write`] decides whether a write a plugin
 //!   *proposes* falls under its `writes` grant.
 //!
@@ -29,6 +34,7 @@ pub mod net;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use wasmtime_wasi::filesystem::WasiFilesystemCtx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
@@ -65,17 +71,17 @@ pub struct ResolvedGrants {
     plugin: String,
     manifest: PathBuf,
     mounts: Vec<ResolvedMount>,
-    /// What each mount's directory was at load, in `mounts` order.
-    mount_ids: Vec<DirIdentity>,
+    /// The mounts' directories, opened at load, as wasmtime-wasi preopens.
+    /// Cloning it clones handles (`Arc`s), not descriptors.
+    preopens: WasiFilesystemCtx,
     env: Vec<(String, String)>,
     writes: Vec<String>,
     network: Arc<NetPolicy>,
 }
 
-/// Which directory a path named when it was resolved: on Unix its device and
-/// inode, elsewhere its canonical path. If the path later names anything
-/// else (the directory was replaced, or swapped for a symlink), the identity
-/// differs.
+/// Which directory a path names: on Unix its device and inode, elsewhere its
+/// canonical path. Taken before and after a mount is opened, so the handle
+/// is known to be the directory that was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum DirIdentity {
     #[cfg(unix)]
@@ -85,9 +91,7 @@ enum DirIdentity {
 }
 
 impl DirIdentity {
-    /// The identity of the directory `path` names now. One `stat` on Unix
-    /// (a `canonicalize` is one `lstat` per path component, and this runs on
-    /// every invocation).
+    /// The identity of the directory `path` names now (one `stat` on Unix).
     fn of(path: &Path) -> std::io::Result<Self> {
         #[cfg(unix)]
         {
@@ -102,6 +106,33 @@ impl DirIdentity {
         {
             std::fs::canonicalize(path).map(Self::Canonical)
         }
+    }
+}
+
+/// Open `host` as a preopen at `guest` in `builder`, checking that the
+/// directory opened is the one `identity` was taken of (the path could be
+/// swapped between the checks and the open). Returns what changed.
+fn open_mount(
+    builder: &mut WasiCtxBuilder,
+    host: &Path,
+    guest: &str,
+    mode: MountMode,
+    identity: &DirIdentity,
+) -> Result<(), String> {
+    let perms = match mode {
+        MountMode::Read => FsPerms::ReadOnly,
+        MountMode::ReadWrite => FsPerms::ReadWrite,
+    };
+    builder
+        .preopened_dir(host, guest, perms)
+        .map_err(|e| format!("{e:#}"))?;
+    match DirIdentity::of(host) {
+        Ok(now) if now == *identity => Ok(()),
+        Ok(_) => Err(match std::fs::canonicalize(host) {
+            Ok(now) if now != host => format!("it now resolves to `{}`", now.display()),
+            _ => "it is no longer the directory that was checked".to_string(),
+        }),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -173,7 +204,7 @@ pub enum GrantError {
         error: std::io::Error,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: mount directory `{path}` changed since the plugin was loaded ({detail})\nhint: reload the plugin; if the directory was replaced by a symlink, find out who did it"
+        "plugin `{plugin}`: key `{key}` in `{manifest}`: mount directory `{path}` changed while the plugin was being loaded ({detail})\nhint: load the plugin again; if the directory was replaced by a symlink, find out who did it"
     )]
     Changed {
         plugin: String,
@@ -198,7 +229,7 @@ impl ResolvedGrants {
             .collect();
 
         let mut mounts = Vec::with_capacity(manifest.grants.mounts.len());
-        let mut mount_ids = Vec::with_capacity(manifest.grants.mounts.len());
+        let mut preopens = WasiCtxBuilder::new();
         for (i, mount) in manifest.grants.mounts.iter().enumerate() {
             let key = format!("grants.mounts[{i}].host");
             let claimed = match &mount.host {
@@ -226,7 +257,15 @@ impl ResolvedGrants {
                 path: host.clone(),
                 error,
             })?;
-            mount_ids.push(identity);
+            open_mount(&mut preopens, &host, &mount.guest, mount.mode, &identity).map_err(
+                |detail| GrantError::Changed {
+                    plugin: manifest.name.clone(),
+                    manifest: manifest.path.clone(),
+                    key: key.clone(),
+                    path: host.clone(),
+                    detail,
+                },
+            )?;
             mounts.push(ResolvedMount {
                 host,
                 guest: mount.guest.clone(),
@@ -268,7 +307,7 @@ impl ResolvedGrants {
             plugin: manifest.name.clone(),
             manifest: manifest.path.clone(),
             mounts,
-            mount_ids,
+            preopens: preopens.build().filesystem().clone(),
             env,
             writes: manifest.grants.writes.clone(),
             network: Arc::new(network),
@@ -305,46 +344,14 @@ impl ResolvedGrants {
     ///
     /// Exactly the granted preopens and environment; no arguments, no stdin;
     /// sockets only where the network grant allows, each denial reported to
-    /// `denials`. Each mount is re-checked first: if its path no longer names
-    /// the directory resolved at load (replaced, or swapped for a symlink),
-    /// the invocation is refused.
+    /// `denials`. The preopens are the directories opened at load.
     pub fn wasi_ctx(
         &self,
         stdout: MemoryOutputPipe,
         stderr: MemoryOutputPipe,
         denials: DenialSink,
-    ) -> Result<WasiCtx, GrantError> {
+    ) -> WasiCtx {
         let mut builder = WasiCtxBuilder::new();
-        for (i, (mount, identity)) in self.mounts.iter().zip(&self.mount_ids).enumerate() {
-            let changed = |detail: String| GrantError::Changed {
-                plugin: self.plugin.clone(),
-                manifest: self.manifest.clone(),
-                key: format!("grants.mounts[{i}].host"),
-                path: mount.host.clone(),
-                detail,
-            };
-            match DirIdentity::of(&mount.host) {
-                Ok(now) if now == *identity => {}
-                Ok(_) => {
-                    // Off the hot path: say where the path leads now.
-                    let detail = match std::fs::canonicalize(&mount.host) {
-                        Ok(now) if now != mount.host => {
-                            format!("it now resolves to `{}`", now.display())
-                        }
-                        _ => "it is no longer the directory that was granted".to_string(),
-                    };
-                    return Err(changed(detail));
-                }
-                Err(e) => return Err(changed(e.to_string())),
-            }
-            let perms = match mount.mode {
-                MountMode::Read => FsPerms::ReadOnly,
-                MountMode::ReadWrite => FsPerms::ReadWrite,
-            };
-            builder
-                .preopened_dir(&mount.host, &mount.guest, perms)
-                .map_err(|e| changed(format!("{e:#}")))?;
-        }
         builder.envs(&self.env);
         builder.stdout(stdout);
         builder.stderr(stderr);
@@ -372,7 +379,9 @@ impl ResolvedGrants {
                 let allowed = verdict.is_ok();
                 Box::pin(async move { allowed })
             });
-        Ok(builder.build())
+        let mut ctx = builder.build();
+        *ctx.filesystem() = self.preopens.clone();
+        ctx
     }
 
     /// Check a proposed write path against the plugin's `writes` grant.
@@ -834,76 +843,37 @@ mod tests {
     }
 
     #[test]
-    fn wasi_ctx_builds_with_mounts() {
+    fn a_mount_is_opened_only_if_it_is_still_the_directory_checked() {
         let (_t, root) = tempdir();
-        let m = manifest(
-            vec![mount(MountSource::Workspace, "/workspace", MountMode::Read)],
-            vec![],
-            &[],
-        );
-        let g = resolve_ok(&m, &root, &[]);
-        g.wasi_ctx(
-            MemoryOutputPipe::new(16),
-            MemoryOutputPipe::new(16),
-            Arc::new(|_| {}),
+        let ws = root.join("ws");
+        let other = root.join("other");
+        std::fs::create_dir(&ws).expect("mkdir");
+        std::fs::create_dir(&other).expect("mkdir");
+        let ws_id = DirIdentity::of(&ws).expect("stat");
+        let mut builder = WasiCtxBuilder::new();
+        open_mount(&mut builder, &ws, "/w", MountMode::Read, &ws_id).expect("same directory");
+        // The path was re-pointed between the checks and the open.
+        let other_id = DirIdentity::of(&other).expect("stat");
+        let detail = open_mount(&mut builder, &ws, "/w", MountMode::Read, &other_id)
+            .expect_err("another directory");
+        assert!(detail.contains("no longer the directory"), "{detail}");
+        #[cfg(unix)]
+        {
+            let link = root.join("link");
+            std::os::unix::fs::symlink(&other, &link).expect("symlink");
+            let detail = open_mount(&mut builder, &link, "/w", MountMode::Read, &ws_id)
+                .expect_err("a symlink elsewhere");
+            assert!(detail.contains("now resolves to"), "{detail}");
+        }
+        let missing = open_mount(
+            &mut builder,
+            &root.join("gone"),
+            "/w",
+            MountMode::Read,
+            &ws_id,
         )
-        .expect("wasi ctx");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn wasi_ctx_refuses_a_mount_replaced_by_another_directory() {
-        let (_t, root) = tempdir();
-        let ws = root.join("ws");
-        std::fs::create_dir(&ws).expect("mkdir");
-        let m = manifest(
-            vec![mount(MountSource::Workspace, "/w", MountMode::Read)],
-            vec![],
-            &[],
-        );
-        let g = resolve_ok(&m, &ws, &[]);
-        std::fs::rename(&ws, root.join("old")).expect("rename");
-        std::fs::create_dir(&ws).expect("mkdir");
-        match g.wasi_ctx(
-            MemoryOutputPipe::new(16),
-            MemoryOutputPipe::new(16),
-            Arc::new(|_| {}),
-        ) {
-            Err(GrantError::Changed { detail, .. }) => {
-                assert!(detail.contains("no longer the directory"), "{detail}");
-            }
-            Err(e) => panic!("expected a changed-mount error, got {e}"),
-            Ok(_) => panic!("expected a changed-mount error"),
-        }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn wasi_ctx_refuses_a_mount_swapped_for_a_symlink() {
-        let (_t, root) = tempdir();
-        let ws = root.join("ws");
-        let elsewhere = root.join("elsewhere");
-        std::fs::create_dir(&ws).expect("mkdir");
-        std::fs::create_dir(&elsewhere).expect("mkdir");
-        let m = manifest(
-            vec![mount(MountSource::Workspace, "/w", MountMode::ReadWrite)],
-            vec![],
-            &[],
-        );
-        let g = resolve_ok(&m, &ws, &[]);
-        std::fs::remove_dir(&ws).expect("rmdir");
-        std::os::unix::fs::symlink(&elsewhere, &ws).expect("symlink");
-        match g.wasi_ctx(
-            MemoryOutputPipe::new(16),
-            MemoryOutputPipe::new(16),
-            Arc::new(|_| {}),
-        ) {
-            Err(GrantError::Changed { detail, .. }) => {
-                assert!(detail.contains("now resolves to"), "{detail}");
-            }
-            Err(e) => panic!("expected a changed-mount error, got {e}"),
-            Ok(_) => panic!("expected a changed-mount error"),
-        }
+        .expect_err("missing");
+        assert!(!missing.is_empty());
     }
 
     fn grants_with_writes(writes: &[&str]) -> ResolvedGrants {

@@ -467,3 +467,47 @@ fn escape_attempts_through_the_real_host_leave_no_canary_in_journal_or_output() 
             .contains(&"step_succeeded".to_string())
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn mount_paths_swapped_after_load_do_not_redirect_the_plugin() {
+    let s = Sandbox::new();
+    let root = s.root.clone();
+    // After the plugin was loaded: the read-only mount's path now leads to
+    // the secret directory, and the read-write mount's directory was moved
+    // away and replaced by an empty one.
+    std::fs::rename(root.join("ro"), root.join("ro-moved")).expect("rename");
+    std::os::unix::fs::symlink(root.join("secret"), root.join("ro")).expect("symlink");
+    std::fs::rename(root.join("rw"), root.join("rw-moved")).expect("rename");
+    std::fs::create_dir(root.join("rw")).expect("mkdir");
+
+    // The plugin still sees the directories it was granted, opened at load.
+    let report = s.fs(json!([
+        { "op": "read", "path": "/ro/file.txt" },
+        { "op": "read", "path": "/rw/existing.txt" },
+        { "op": "write", "path": "/rw/new.txt", "data": "into the granted one" },
+    ]));
+    assert_eq!(
+        report[0]["data"],
+        String::from_utf8_lossy(RO_FILE).as_ref(),
+        "{report:?}"
+    );
+    assert_eq!(
+        report[1]["data"],
+        String::from_utf8_lossy(RW_FILE).as_ref(),
+        "{report:?}"
+    );
+    assert_eq!(report[2]["ok"], true, "{report:?}");
+    // Nothing reaches the secret directory the path now points at.
+    s.refused(json!({ "op": "read", "path": "/ro/canary.txt" }));
+    s.refused(json!({ "op": "write", "path": "/ro/planted.txt", "data": "pwned" }));
+    assert!(!root.join("secret/planted.txt").exists());
+    // Host side: the write landed in the granted directory, not the new one.
+    assert_eq!(
+        std::fs::read(root.join("rw-moved/new.txt")).expect("written"),
+        b"into the granted one"
+    );
+    assert!(!root.join("rw/new.txt").exists());
+    s.assert_canaries_intact();
+    s.assert_still_serves();
+}

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harness_host::manifest::{self, Manifest};
 use harness_test_artifacts as artifacts;
@@ -74,7 +74,8 @@ pub struct ChildRun {
     pub elapsed: Duration,
     /// User plus system CPU time.
     pub cpu: Duration,
-    /// Peak resident set size (`ru_maxrss` from wait4), KiB.
+    /// Peak resident set size (`ru_maxrss` from wait4, through the
+    /// spawner), KiB.
     pub max_rss_kib: u64,
 }
 
@@ -105,38 +106,11 @@ pub fn host_run(scratch: &Scratch, state: &Path, cache: &Path) -> Command {
     cmd
 }
 
-/// Spawn `cmd`, wait for it, and report its wall time (spawn to exit) and
-/// peak RSS. Panics if it fails: a figure from a failed run means nothing.
-pub fn measure_child(mut cmd: Command) -> ChildRun {
-    let start = Instant::now();
-    let child = cmd.stderr(Stdio::null()).spawn().expect("spawn host");
-    wait_child(child, start)
-}
-
-/// Wait for `child` with wait4(2), which also reports its peak RSS.
-pub fn wait_child(child: std::process::Child, start: Instant) -> ChildRun {
-    let pid = libc::pid_t::try_from(child.id()).expect("pid");
-    let mut status = 0;
-    // SAFETY: `rusage` is plain data; wait4 fills it in and reaps our own
-    // child, whose `Child` handle is dropped without waiting again.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "the host failed (status {status:#x})"
-    );
-    drop(child);
-    let time = |t: libc::timeval| {
-        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
-    };
-    ChildRun {
-        elapsed,
-        cpu: time(usage.ru_utime) + time(usage.ru_stime),
-        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-    }
+/// Run `cmd` through the spawner and report its wall time (spawn to exit),
+/// CPU time and peak RSS (see [`crate::spawner`] for why not directly).
+/// Panics if it fails: a figure from a failed run means nothing.
+pub fn measure_child(cmd: Command) -> ChildRun {
+    crate::spawner::run(&[cmd]).0.remove(0)
 }
 
 /// `VmHWM` (peak RSS) or `VmRSS` of this process, KiB.

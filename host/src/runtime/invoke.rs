@@ -319,14 +319,11 @@ pub(crate) async fn run<T: OutputSize>(
     let stderr = MemoryOutputPipe::new(max_output);
     let logs = LogCollector::new(env.plugin.clone());
     let denials = logs.clone();
-    let wasi = env
-        .grants
-        .wasi_ctx(
-            stdout.clone(),
-            stderr.clone(),
-            Arc::new(move |line: String| denials.push(LogLevel::Warn, &line)),
-        )
-        .map_err(|e| env.failure(FailureKind::Internal, e.to_string(), Vec::new()))?;
+    let wasi = env.grants.wasi_ctx(
+        stdout.clone(),
+        stderr.clone(),
+        Arc::new(move |line: String| denials.push(LogLevel::Warn, &line)),
+    );
     let network = Arc::clone(env.grants.network());
     let memory_cap = usize::try_from(env.limits.memory_bytes).unwrap_or(usize::MAX);
     let limiter = InvocationLimiter {
