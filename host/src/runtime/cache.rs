@@ -10,15 +10,16 @@
 //!   settings give a different file name, never a stale hit.
 //! * Each entry is `magic ‖ key ‖ sha256(component) ‖ blake3(payload) ‖
 //!   payload`. The checksum is verified on the bytes in memory, and those same
-//!   bytes are deserialized, so a truncated, corrupted, tampered or renamed
-//!   entry is detected with no window between check and use. A bad entry (or
+//!   bytes are deserialized, so a truncated, corrupted or renamed entry is
+//!   detected with no window between check and use. (The checksum is not a
+//!   signature: whoever can write this directory can write a valid entry, so
+//!   the directory must be the host's alone.) A bad entry (or
 //!   one in an older format) is logged, removed and recompiled, never trusted.
 //!   The component's own digest is in the header so `host cache show` can say
 //!   which plugin an entry belongs to. The payload's checksum is BLAKE3, not
 //!   SHA-256: a Python component's entry is ~35 MB, and on a hit hashing it is
 //!   most of the load (SHA-256 with the CPU's SHA extensions: ~17 ms; BLAKE3
-//!   with AVX-512: a few ms). Both are cryptographic: a collision cannot be
-//!   made to slip past either.
+//!   with AVX-512: a few ms); it is as collision-resistant.
 //! * Entries are written to a temp file in the same directory, fsync'd and
 //!   renamed into place, so a crash leaves either no entry or a whole one.
 //! * The directory belongs to the host: grants refuse to mount it and
