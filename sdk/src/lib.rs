@@ -76,6 +76,9 @@ pub use bindings::tool::harness::plugin::types::Verdict;
 ///
 /// Use it once, at the top level of a `cdylib` crate that targets
 /// `wasm32-wasip2`. The argument must be a plain type name (an identifier).
+/// Built for any other target (a native `cargo build` or `cargo test` of the
+/// crate) it exports nothing and only checks that the type implements the
+/// trait.
 ///
 /// ```no_run
 /// use harness_sdk::{Descriptor, PluginError, StepInput, Tool, ToolOutput};
@@ -96,7 +99,13 @@ pub use bindings::tool::harness::plugin::types::Verdict;
 #[macro_export]
 macro_rules! export_tool {
     ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::tool::export!($ty with_types_in $crate::bindings::tool);
+        // Built natively (unit tests, a `cargo build` of the workspace), the
+        // crate exports nothing: WIT export names are not valid native symbol
+        // names. This only checks that `$ty` implements the trait.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::Descriptor = <$ty as $crate::Tool>::describe;
     };
 }
 
@@ -104,6 +113,9 @@ macro_rules! export_tool {
 ///
 /// Use it once, at the top level of a `cdylib` crate that targets
 /// `wasm32-wasip2`. The argument must be a plain type name (an identifier).
+/// Built for any other target (a native `cargo build` or `cargo test` of the
+/// crate) it exports nothing and only checks that the type implements the
+/// trait.
 ///
 /// ```no_run
 /// use harness_sdk::{Descriptor, Finding, PluginError, Review, ReviewInput, Reviewer, Severity, Verdict};
@@ -129,6 +141,12 @@ macro_rules! export_tool {
 #[macro_export]
 macro_rules! export_reviewer {
     ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::reviewer::export!($ty with_types_in $crate::bindings::reviewer);
+        // Built natively (unit tests, a `cargo build` of the workspace), the
+        // crate exports nothing: WIT export names are not valid native symbol
+        // names. This only checks that `$ty` implements the trait.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::Descriptor = <$ty as $crate::Reviewer>::describe;
     };
 }

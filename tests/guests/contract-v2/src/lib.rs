@@ -33,4 +33,6 @@ impl exports::harness::plugin::tool_plugin::Guest for FutureTool {
     }
 }
 
+// Only in wasm: WIT export names are not valid native symbol names.
+#[cfg(target_arch = "wasm32")]
 export!(FutureTool);
