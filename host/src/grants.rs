@@ -109,23 +109,10 @@ impl DirIdentity {
     }
 }
 
-/// Open `host` as a preopen at `guest` in `builder`, checking that the
-/// directory opened is the one `identity` was taken of (the path could be
-/// swapped between the checks and the open). Returns what changed.
-fn open_mount(
-    builder: &mut WasiCtxBuilder,
-    host: &Path,
-    guest: &str,
-    mode: MountMode,
-    identity: &DirIdentity,
-) -> Result<(), String> {
-    let perms = match mode {
-        MountMode::Read => FsPerms::ReadOnly,
-        MountMode::ReadWrite => FsPerms::ReadWrite,
-    };
-    builder
-        .preopened_dir(host, guest, perms)
-        .map_err(|e| format!("{e:#}"))?;
+/// Check that `host` still names the directory `identity` was taken of:
+/// called right after the mount is opened by path, so the handle is known
+/// to be the directory that was checked. Returns what changed.
+fn still_the_same(host: &Path, identity: &DirIdentity) -> Result<(), String> {
     match DirIdentity::of(host) {
         Ok(now) if now == *identity => Ok(()),
         Ok(_) => Err(match std::fs::canonicalize(host) {
@@ -257,15 +244,26 @@ impl ResolvedGrants {
                 path: host.clone(),
                 error,
             })?;
-            open_mount(&mut preopens, &host, &mount.guest, mount.mode, &identity).map_err(
-                |detail| GrantError::Changed {
+            let perms = match mount.mode {
+                MountMode::Read => FsPerms::ReadOnly,
+                MountMode::ReadWrite => FsPerms::ReadWrite,
+            };
+            preopens
+                .preopened_dir(&host, &mount.guest, perms)
+                .map_err(|e| GrantError::MountMissing {
                     plugin: manifest.name.clone(),
                     manifest: manifest.path.clone(),
                     key: key.clone(),
                     path: host.clone(),
-                    detail,
-                },
-            )?;
+                    error: std::io::Error::other(format!("{e:#}")),
+                })?;
+            still_the_same(&host, &identity).map_err(|detail| GrantError::Changed {
+                plugin: manifest.name.clone(),
+                manifest: manifest.path.clone(),
+                key: key.clone(),
+                path: host.clone(),
+                detail,
+            })?;
             mounts.push(ResolvedMount {
                 host,
                 guest: mount.guest.clone(),
@@ -843,36 +841,25 @@ mod tests {
     }
 
     #[test]
-    fn a_mount_is_opened_only_if_it_is_still_the_directory_checked() {
+    fn a_mount_changed_between_check_and_open_is_named() {
         let (_t, root) = tempdir();
         let ws = root.join("ws");
         let other = root.join("other");
         std::fs::create_dir(&ws).expect("mkdir");
         std::fs::create_dir(&other).expect("mkdir");
         let ws_id = DirIdentity::of(&ws).expect("stat");
-        let mut builder = WasiCtxBuilder::new();
-        open_mount(&mut builder, &ws, "/w", MountMode::Read, &ws_id).expect("same directory");
+        still_the_same(&ws, &ws_id).expect("same directory");
         // The path was re-pointed between the checks and the open.
-        let other_id = DirIdentity::of(&other).expect("stat");
-        let detail = open_mount(&mut builder, &ws, "/w", MountMode::Read, &other_id)
-            .expect_err("another directory");
+        let detail = still_the_same(&other, &ws_id).expect_err("another directory");
         assert!(detail.contains("no longer the directory"), "{detail}");
         #[cfg(unix)]
         {
             let link = root.join("link");
             std::os::unix::fs::symlink(&other, &link).expect("symlink");
-            let detail = open_mount(&mut builder, &link, "/w", MountMode::Read, &ws_id)
-                .expect_err("a symlink elsewhere");
+            let detail = still_the_same(&link, &ws_id).expect_err("a symlink elsewhere");
             assert!(detail.contains("now resolves to"), "{detail}");
         }
-        let missing = open_mount(
-            &mut builder,
-            &root.join("gone"),
-            "/w",
-            MountMode::Read,
-            &ws_id,
-        )
-        .expect_err("missing");
+        let missing = still_the_same(&root.join("gone"), &ws_id).expect_err("missing");
         assert!(!missing.is_empty());
     }
 

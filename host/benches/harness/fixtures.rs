@@ -4,7 +4,7 @@
 //! component available.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use harness_host::manifest::{self, Manifest};
@@ -79,15 +79,14 @@ pub struct ChildRun {
     pub max_rss_kib: u64,
 }
 
-/// The real `host` binary, built by cargo for this bench.
+/// The real `host` binary, built by cargo for this bench, without the
+/// host's own environment settings. (The spawner gives it no stdin and
+/// discards its output.)
 pub fn host_bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
     cmd.env_remove("HARNESS_STATE_DIR")
         .env_remove("HARNESS_CACHE_DIR")
-        .env_remove("HARNESS_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env_remove("HARNESS_LOG");
     cmd
 }
 

@@ -215,7 +215,7 @@ impl CompileCache {
         if let Some(payload) = self.read(&key) {
             // SAFETY: `Component::deserialize` runs machine code from
             // `payload` without validating it. These exact bytes were just
-            // checked against the sha256 stored with them at write time, under
+            // checked against the checksum stored with them at write time, under
             // a key that covers the component's sha256 and this engine's
             // compatibility hash, and the entry lives in the host's own cache
             // directory, which is never mounted into a plugin; so they are the
