@@ -204,6 +204,11 @@ fn memory_bomb() -> Result<String, String> {
     Ok(format!("allocated {} bytes", bomb.len()))
 }
 
+/// How many attempts came out differently from what the grants say.
+fn surprises(attempts: &[Attempt]) -> usize {
+    attempts.iter().filter(|a| !a.as_expected()).count()
+}
+
 /// The attempts as a plain-text table.
 fn report(attempts: &[Attempt]) -> String {
     let mut text = String::from("What hostile-tool tried, and what the sandbox did\n\n");
@@ -216,10 +221,10 @@ fn report(attempts: &[Attempt]) -> String {
             a.detail()
         ));
     }
-    let surprises = attempts.iter().filter(|a| !a.as_expected()).count();
     text.push_str(&format!(
-        "\n{} attempts, {surprises} not as the grants say (marked !)\n",
-        attempts.len()
+        "\n{} attempts, {} not as the grants say (marked !)\n",
+        attempts.len(),
+        surprises(attempts)
     ));
     text
 }
@@ -255,8 +260,7 @@ impl Tool for HostileTool {
                 })
             })
             .collect();
-        let surprises = attempts.iter().filter(|a| !a.as_expected()).count();
-        let output = json!({ "attempts": rows, "not_as_granted": surprises });
+        let output = json!({ "attempts": rows, "not_as_granted": surprises(&attempts) });
         Ok(ToolOutput::json(&output)?.propose_write(REPORT_PATH, report(&attempts)))
     }
 }
