@@ -427,7 +427,9 @@ impl std::fmt::Display for WriteDenialReason {
             Self::TooLong => "the path is too long",
             Self::Absolute => "absolute paths are not allowed",
             Self::Backslash => "backslashes are not allowed; separate segments with `/`",
-            Self::ControlChar => "control characters are not allowed",
+            Self::ControlChar => {
+                "control, bidi and invisible characters are not allowed; name the file with visible characters"
+            }
             Self::ParentSegment => "`..` segments are not allowed",
             Self::CurrentSegment => "`.` segments are not allowed",
             Self::EmptySegment => "empty segments (`//`) are not allowed",
@@ -478,7 +480,7 @@ fn validate_write_path(path: &str) -> Result<(), WriteDenialReason> {
     if path.len() > MAX_WRITE_PATH_BYTES {
         return Err(R::TooLong);
     }
-    if path.chars().any(|c| c.is_control()) {
+    if path.chars().any(crate::render::is_dangerous) {
         return Err(R::ControlChar);
     }
     if path.contains('\\') {

@@ -39,7 +39,11 @@ fn escape(text: &str, keep_tabs: bool) -> String {
     out
 }
 
-fn is_dangerous(c: char) -> bool {
+/// Whether `c` could change how surrounding text displays (controls, C1,
+/// bidi, zero-width and invisible formatting characters, line and paragraph
+/// separators). Such characters are escaped by [`inert`] and refused in paths
+/// the host writes.
+pub fn is_dangerous(c: char) -> bool {
     c.is_control()
         || matches!(c,
             // Bidi embeddings, overrides and isolates, and the marks.
