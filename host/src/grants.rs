@@ -31,7 +31,7 @@
 
 pub mod net;
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use wasmtime_wasi::filesystem::WasiFilesystemCtx;
@@ -40,18 +40,55 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use self::net::{DenialSink, NetPolicy};
 use crate::manifest::{EnvGrant, Manifest, MountMode, MountSource};
+use crate::protect::{Protected, ProtectedKind, lexical_absolute};
 
 /// Proposed write paths longer than this are refused outright.
 pub const MAX_WRITE_PATH_BYTES: usize = 1024;
 
+/// The longest file name (one path segment) a write may have: Linux's
+/// `NAME_MAX`. The apply's temporary names are short and fixed, so they
+/// never exceed it either.
+pub const MAX_NAME_BYTES: usize = 255;
+
 /// What grant resolution needs to know about the host.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct GrantContext<'a> {
     /// The run's workspace, substituted for `${workspace}`.
     pub workspace: &'a Path,
-    /// The host's own state, cache and journal directories. No mount may be
-    /// one of them, contain one, or lie inside one.
-    pub protected: &'a [PathBuf],
+    /// Where the run's approved changes go. Read-write mounts must lie
+    /// inside it (their changes are proposed writes there), and no `writes`
+    /// prefix under it may reach a protected path. `None` when no run is in
+    /// sight; then read-write mounts are refused.
+    pub out_dir: Option<&'a Path>,
+    /// The host's own paths (see [`crate::protect`]). The runtime adds its
+    /// compile cache and scratch space itself.
+    pub protected: Protected,
+}
+
+impl<'a> GrantContext<'a> {
+    /// A context for `workspace`, with the output directory the workspace
+    /// itself and nothing protected yet.
+    pub fn new(workspace: &'a Path) -> Self {
+        Self {
+            workspace,
+            out_dir: Some(workspace),
+            protected: Protected::new(),
+        }
+    }
+
+    /// Approved changes go to `out_dir` instead of the workspace.
+    pub fn with_out_dir(mut self, out_dir: &'a Path) -> Self {
+        self.out_dir = Some(out_dir);
+        self
+    }
+
+    /// Protect `paths` as `kind`.
+    pub fn protecting(mut self, kind: ProtectedKind, paths: &[PathBuf]) -> Self {
+        for p in paths {
+            self.protected.add(kind, p);
+        }
+        self
+    }
 }
 
 /// A host directory a plugin may see, after resolution.
@@ -62,6 +99,9 @@ pub struct ResolvedMount {
     /// Absolute guest path.
     pub guest: String,
     pub mode: MountMode,
+    /// For a read-write mount: its path relative to the output directory
+    /// ("" when it is the output directory), where its changes are proposed.
+    pub out_prefix: Option<String>,
 }
 
 /// A plugin's grants, resolved against the file system and the host's
@@ -73,10 +113,18 @@ pub struct ResolvedGrants {
     mounts: Vec<ResolvedMount>,
     /// The mounts' directories, opened at load, as wasmtime-wasi preopens.
     /// Cloning it clones handles (`Arc`s), not descriptors.
+    /// Only used when the plugin has no read-write mount.
     preopens: WasiFilesystemCtx,
+    /// Every mount's directory, opened at load (cap-std handles), in
+    /// manifest order: the source of read-write copies, and what a call's
+    /// read-only preopens are reopened from when it also has copies.
+    pinned: Arc<Vec<cap_std::fs::Dir>>,
     env: Vec<(String, String)>,
     writes: Vec<String>,
     network: Arc<NetPolicy>,
+    /// The output directory (canonical) and the paths no write may reach.
+    out_dir: Option<PathBuf>,
+    protected: Arc<Protected>,
 }
 
 /// Which directory a path names: on Unix its device and inode, elsewhere its
@@ -171,14 +219,52 @@ pub enum GrantError {
         actual: PathBuf,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: mount `{path}` overlaps the host's own directory `{protected}`\nhint: the host's state, cache and journal can never be granted; mount a directory that neither contains nor lies inside `{protected}`"
+        "plugin `{plugin}`: key `{key}` in `{manifest}`: mount `{path}` overlaps {protected}\nhint: the host's state and cache can never be mounted, and its plugins folder, workflow, manifests and components never read-write; mount a directory that neither contains nor lies inside it"
     )]
     Protected {
         plugin: String,
         manifest: PathBuf,
         key: String,
         path: PathBuf,
-        protected: PathBuf,
+        protected: crate::protect::ProtectedHit,
+    },
+    #[error(
+        "plugin `{plugin}`: key `{key}` in `{manifest}`: `{path}` is or lies inside the system or credential directory `{system}`\nhint: mount only the data directory the plugin needs; system directories (/proc, /sys, /dev, /run, /etc, /usr, /var/lib, ...), the home directory itself and credential folders (~/.ssh, ~/.aws, ...) are never mounted"
+    )]
+    SystemDir {
+        plugin: String,
+        manifest: PathBuf,
+        key: String,
+        path: PathBuf,
+        system: PathBuf,
+    },
+    #[error(
+        "plugin `{plugin}`: key `{key}` in `{manifest}`: read-write mount `{path}` is not inside the output directory{out}\nhint: a read-write mount is a private copy whose changes become proposed writes under the output directory; mount `${{workspace}}` (with the output directory the workspace) or a folder inside --out, or make the mount read-only"
+    )]
+    ReadWriteOutsideOut {
+        plugin: String,
+        manifest: PathBuf,
+        key: String,
+        path: PathBuf,
+        out: String,
+    },
+    #[error(
+        "plugin `{plugin}`: key `{key}` in `{manifest}`: a reviewer cannot have a read-write mount\nhint: reviewers judge proposed changes and propose none; make the mount `mode = \"read\"`"
+    )]
+    ReviewerReadWrite {
+        plugin: String,
+        manifest: PathBuf,
+        key: String,
+    },
+    #[error(
+        "plugin `{plugin}`: key `grants.writes` in `{manifest}`: `{prefix}` under the output directory `{out}` reaches {reached}\nhint: the host's state, cache, plugins folder, workflow, manifests and components can never be written by a plugin; narrow the prefix (e.g. \"reports/\") or choose another --out"
+    )]
+    WritesProtected {
+        plugin: String,
+        manifest: PathBuf,
+        prefix: String,
+        out: String,
+        reached: crate::protect::ProtectedHit,
     },
     #[error(
         "plugin `{plugin}`: key `{key}` in `{manifest}`: cannot resolve `{entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead"
@@ -205,17 +291,9 @@ pub enum GrantError {
 impl ResolvedGrants {
     /// Resolve a manifest's grants against the file system and environment.
     pub fn resolve(manifest: &Manifest, ctx: &GrantContext<'_>) -> Result<Self, GrantError> {
-        let protected: Vec<(PathBuf, Option<PathBuf>)> = ctx
-            .protected
-            .iter()
-            .map(|p| {
-                let lexical = lexical_absolute(p);
-                let canonical = std::fs::canonicalize(p).ok();
-                (lexical, canonical)
-            })
-            .collect();
-
+        let out_dir = ctx.out_dir.and_then(|o| std::fs::canonicalize(o).ok());
         let mut mounts = Vec::with_capacity(manifest.grants.mounts.len());
+        let mut pinned = Vec::with_capacity(manifest.grants.mounts.len());
         let mut preopens = WasiCtxBuilder::new();
         for (i, mount) in manifest.grants.mounts.iter().enumerate() {
             let key = format!("grants.mounts[{i}].host");
@@ -223,40 +301,81 @@ impl ResolvedGrants {
                 MountSource::Workspace => lexical_absolute(ctx.workspace),
                 MountSource::Path(p) => lexical_absolute(p),
             };
+            let writable = mount.mode == MountMode::ReadWrite;
+            if let Some(system) = crate::protect::system_dir(&claimed) {
+                return Err(GrantError::SystemDir {
+                    plugin: manifest.name.clone(),
+                    manifest: manifest.path.clone(),
+                    key,
+                    path: claimed,
+                    system,
+                });
+            }
             let host = canonical_dir(manifest, &key, &claimed)?;
-            for (lexical, canonical) in &protected {
-                for p in std::iter::once(lexical).chain(canonical.iter()) {
-                    if host.starts_with(p) || p.starts_with(&host) {
-                        return Err(GrantError::Protected {
+            if let Some(system) = crate::protect::system_dir(&host) {
+                return Err(GrantError::SystemDir {
+                    plugin: manifest.name.clone(),
+                    manifest: manifest.path.clone(),
+                    key,
+                    path: host,
+                    system,
+                });
+            }
+            if let Err(hit) = ctx.protected.check_mount(&host, writable) {
+                return Err(GrantError::Protected {
+                    plugin: manifest.name.clone(),
+                    manifest: manifest.path.clone(),
+                    key,
+                    path: host,
+                    protected: hit,
+                });
+            }
+            let out_prefix = if writable {
+                if manifest.kind == crate::manifest::PluginKind::Reviewer {
+                    return Err(GrantError::ReviewerReadWrite {
+                        plugin: manifest.name.clone(),
+                        manifest: manifest.path.clone(),
+                        key,
+                    });
+                }
+                let prefix = out_dir
+                    .as_ref()
+                    .and_then(|out| host.strip_prefix(out).ok())
+                    .and_then(|rel| rel.to_str())
+                    .map(str::to_string);
+                match prefix {
+                    Some(prefix) => Some(prefix),
+                    None => {
+                        return Err(GrantError::ReadWriteOutsideOut {
                             plugin: manifest.name.clone(),
                             manifest: manifest.path.clone(),
                             key,
                             path: host,
-                            protected: p.clone(),
+                            out: out_dir
+                                .as_ref()
+                                .map(|o| format!(" `{}`", o.display()))
+                                .unwrap_or_default(),
                         });
                     }
                 }
-            }
-            let identity = DirIdentity::of(&host).map_err(|error| GrantError::MountMissing {
+            } else {
+                None
+            };
+            let missing = |error: std::io::Error| GrantError::MountMissing {
                 plugin: manifest.name.clone(),
                 manifest: manifest.path.clone(),
                 key: key.clone(),
                 path: host.clone(),
                 error,
-            })?;
-            let perms = match mount.mode {
-                MountMode::Read => FsPerms::ReadOnly,
-                MountMode::ReadWrite => FsPerms::ReadWrite,
             };
-            preopens
-                .preopened_dir(&host, &mount.guest, perms)
-                .map_err(|e| GrantError::MountMissing {
-                    plugin: manifest.name.clone(),
-                    manifest: manifest.path.clone(),
-                    key: key.clone(),
-                    path: host.clone(),
-                    error: std::io::Error::other(format!("{e:#}")),
-                })?;
+            let identity = DirIdentity::of(&host).map_err(missing)?;
+            let dir = cap_std::fs::Dir::open_ambient_dir(&host, cap_std::ambient_authority())
+                .map_err(missing)?;
+            if !writable {
+                preopens
+                    .preopened_dir(&host, &mount.guest, FsPerms::ReadOnly)
+                    .map_err(|e| missing(std::io::Error::other(format!("{e:#}"))))?;
+            }
             still_the_same(&host, &identity).map_err(|detail| GrantError::Changed {
                 plugin: manifest.name.clone(),
                 manifest: manifest.path.clone(),
@@ -264,11 +383,28 @@ impl ResolvedGrants {
                 path: host.clone(),
                 detail,
             })?;
+            pinned.push(dir);
             mounts.push(ResolvedMount {
                 host,
                 guest: mount.guest.clone(),
                 mode: mount.mode,
+                out_prefix,
             });
+        }
+
+        if let Some(out) = &out_dir {
+            for prefix in &manifest.grants.writes {
+                let region = out.join(prefix.trim_end_matches('/'));
+                if let Err(reached) = ctx.protected.check_write(&region, true) {
+                    return Err(GrantError::WritesProtected {
+                        plugin: manifest.name.clone(),
+                        manifest: manifest.path.clone(),
+                        prefix: prefix.clone(),
+                        out: out.display().to_string(),
+                        reached,
+                    });
+                }
+            }
         }
 
         let mut env = Vec::with_capacity(manifest.grants.env.len());
@@ -306,9 +442,12 @@ impl ResolvedGrants {
             manifest: manifest.path.clone(),
             mounts,
             preopens: preopens.build().filesystem().clone(),
+            pinned: Arc::new(pinned),
             env,
             writes: manifest.grants.writes.clone(),
             network: Arc::new(network),
+            out_dir,
+            protected: Arc::new(ctx.protected.clone()),
         })
     }
 
@@ -343,7 +482,62 @@ impl ResolvedGrants {
     /// Exactly the granted preopens and environment; no arguments, no stdin;
     /// sockets only where the network grant allows, each denial reported to
     /// `denials`. The preopens are the directories opened at load.
+    ///
+    /// `copies` are the call's private copies of its read-write mounts, by
+    /// guest path (see `runtime::private_copy`); a plugin with a read-write
+    /// mount gets its read-only mounts reopened from the handles pinned at
+    /// load (through `/proc/self/fd`, so still the checked directories).
     pub fn wasi_ctx(
+        &self,
+        stdout: MemoryOutputPipe,
+        stderr: MemoryOutputPipe,
+        denials: DenialSink,
+        copies: &[(String, PathBuf)],
+    ) -> Result<WasiCtx, String> {
+        if self.has_read_write() {
+            let mut with_copies = WasiCtxBuilder::new();
+            for (mount, pinned) in self.mounts.iter().zip(self.pinned.iter()) {
+                let opened = if mount.mode == MountMode::ReadWrite {
+                    let Some((_, copy)) = copies.iter().find(|(g, _)| *g == mount.guest) else {
+                        return Err(format!(
+                            "no private copy of the read-write mount `{}`",
+                            mount.guest
+                        ));
+                    };
+                    with_copies.preopened_dir(copy, &mount.guest, FsPerms::ReadWrite)
+                } else {
+                    use std::os::fd::AsRawFd as _;
+                    let fd = format!("/proc/self/fd/{}", pinned.as_raw_fd());
+                    with_copies.preopened_dir(fd, &mount.guest, FsPerms::ReadOnly)
+                };
+                opened.map_err(|e| format!("cannot open the mount `{}`: {e:#}", mount.guest))?;
+            }
+            let mut ctx = self.base_ctx(stdout, stderr, denials);
+            *ctx.filesystem() = with_copies.build().filesystem().clone();
+            return Ok(ctx);
+        }
+        let mut ctx = self.base_ctx(stdout, stderr, denials);
+        *ctx.filesystem() = self.preopens.clone();
+        Ok(ctx)
+    }
+
+    /// Whether any mount is read-write (and so needs a private copy per call).
+    pub fn has_read_write(&self) -> bool {
+        self.mounts.iter().any(|m| m.mode == MountMode::ReadWrite)
+    }
+
+    /// The read-write mounts with the directory handles opened at load.
+    pub(crate) fn read_write_mounts(
+        &self,
+    ) -> impl Iterator<Item = (&ResolvedMount, &cap_std::fs::Dir)> {
+        self.mounts
+            .iter()
+            .zip(self.pinned.iter())
+            .filter(|(m, _)| m.mode == MountMode::ReadWrite)
+    }
+
+    /// The context without preopens: environment, stdio, sockets.
+    fn base_ctx(
         &self,
         stdout: MemoryOutputPipe,
         stderr: MemoryOutputPipe,
@@ -377,9 +571,7 @@ impl ResolvedGrants {
                 let allowed = verdict.is_ok();
                 Box::pin(async move { allowed })
             });
-        let mut ctx = builder.build();
-        *ctx.filesystem() = self.preopens.clone();
-        ctx
+        builder.build()
     }
 
     /// Check a proposed write path against the plugin's `writes` grant.
@@ -391,17 +583,30 @@ impl ResolvedGrants {
             path: path.to_string(),
             reason,
             allowed: self.writes.clone(),
+            reached: None,
         };
         validate_write_path(path).map_err(deny)?;
-        if self
+        if !self
             .writes
             .iter()
             .any(|prefix| prefix_matches(prefix, path))
         {
-            Ok(path.to_string())
-        } else {
-            Err(deny(WriteDenialReason::NotGranted))
+            return Err(deny(WriteDenialReason::NotGranted));
         }
+        if let Some(out) = &self.out_dir
+            && let Err(hit) = self.protected.check_write(&out.join(path), false)
+        {
+            return Err(WriteDenied {
+                reached: Some(hit),
+                ..deny(WriteDenialReason::Protected)
+            });
+        }
+        Ok(path.to_string())
+    }
+
+    /// The host paths no write of this plugin may reach.
+    pub fn protected(&self) -> &Protected {
+        &self.protected
     }
 }
 
@@ -417,7 +622,11 @@ pub enum WriteDenialReason {
     CurrentSegment,
     EmptySegment,
     TrailingSlash,
+    /// A segment longer than a file name may be (255 bytes).
+    NameTooLong,
     NotGranted,
+    /// The path reaches one of the host's own files (see [`crate::protect`]).
+    Protected,
 }
 
 impl std::fmt::Display for WriteDenialReason {
@@ -434,7 +643,9 @@ impl std::fmt::Display for WriteDenialReason {
             Self::CurrentSegment => "`.` segments are not allowed",
             Self::EmptySegment => "empty segments (`//`) are not allowed",
             Self::TrailingSlash => "the path ends in `/`; a write names a file",
+            Self::NameTooLong => "a segment is longer than 255 bytes, the longest file name",
             Self::NotGranted => "the path is outside the plugin's `writes` grant",
+            Self::Protected => "the path reaches one of the host's own files",
         })
     }
 }
@@ -450,6 +661,8 @@ pub struct WriteDenied {
     pub reason: WriteDenialReason,
     /// The plugin's granted prefixes.
     pub allowed: Vec<String>,
+    /// For [`WriteDenialReason::Protected`]: what the path reached.
+    pub reached: Option<crate::protect::ProtectedHit>,
 }
 
 impl std::fmt::Display for WriteDenied {
@@ -462,6 +675,12 @@ impl std::fmt::Display for WriteDenied {
             self.reason,
             self.manifest.display(),
         )?;
+        if let Some(hit) = &self.reached {
+            return write!(
+                f,
+                "no grant can allow a write to {hit}; narrow the `writes` prefix or choose another --out"
+            );
+        }
         if self.allowed.is_empty() {
             f.write_str("the plugin is allowed no writes")
         } else {
@@ -497,6 +716,7 @@ fn validate_write_path(path: &str) -> Result<(), WriteDenialReason> {
             "" => return Err(R::EmptySegment),
             "." => return Err(R::CurrentSegment),
             ".." => return Err(R::ParentSegment),
+            s if s.len() > MAX_NAME_BYTES => return Err(R::NameTooLong),
             _ => {}
         }
     }
@@ -546,23 +766,6 @@ fn canonical_dir(manifest: &Manifest, key: &str, claimed: &Path) -> Result<PathB
     Ok(canonical)
 }
 
-/// Absolute form of `p` with `.` removed and `..` applied lexically. Compared
-/// with the canonical path, any symlink on the way shows up as a difference.
-fn lexical_absolute(p: &Path) -> PathBuf {
-    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut out = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,10 +813,7 @@ mod tests {
     ) -> Result<ResolvedGrants, GrantError> {
         ResolvedGrants::resolve(
             m,
-            &GrantContext {
-                workspace,
-                protected,
-            },
+            &GrantContext::new(workspace).protecting(ProtectedKind::State, protected),
         )
     }
 
@@ -635,7 +835,9 @@ mod tests {
     fn workspace_and_paths_resolve_to_canonical_dirs() {
         let (_t, root) = tempdir();
         let ws = root.join("ws");
-        let data = root.join("data");
+        // A read-write mount lies inside the output directory (here the
+        // workspace): its changes are proposed writes there.
+        let data = ws.join("data");
         std::fs::create_dir_all(&ws).expect("mkdir");
         std::fs::create_dir_all(&data).expect("mkdir");
         let m = manifest(
@@ -656,14 +858,16 @@ mod tests {
             g.mounts(),
             &[
                 ResolvedMount {
-                    host: ws,
+                    host: ws.clone(),
                     guest: "/workspace".into(),
-                    mode: MountMode::Read
+                    mode: MountMode::Read,
+                    out_prefix: None,
                 },
                 ResolvedMount {
                     host: data,
                     guest: "/data".into(),
-                    mode: MountMode::ReadWrite
+                    mode: MountMode::ReadWrite,
+                    out_prefix: Some("data".into()),
                 },
             ]
         );

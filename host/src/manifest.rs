@@ -22,13 +22,6 @@ pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 /// The placeholder a mount's `host` may use for the run's workspace directory.
 pub const WORKSPACE_PLACEHOLDER: &str = "${workspace}";
 
-/// Host directories that may never be mounted, even read-only: they expose the
-/// machine's configuration, secrets or devices.
-const FORBIDDEN_MOUNTS: &[&str] = &[
-    "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin",
-    "/sys", "/usr", "/var",
-];
-
 /// A parsed and statically validated plugin manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -183,6 +176,10 @@ pub struct Limits {
     /// Fuel (roughly, wasm instructions) one invocation may burn, if limited.
     /// `None` means unlimited: the wall-clock timeout still applies.
     pub fuel: Option<u64>,
+    /// Most bytes of regular files a read-write mount's private copy may hold.
+    pub rw_copy_bytes: u64,
+    /// Most files and directories a read-write mount's private copy may hold.
+    pub rw_copy_files: u64,
 }
 
 impl Default for Limits {
@@ -192,6 +189,8 @@ impl Default for Limits {
             timeout: std::time::Duration::from_secs(10),
             max_output_bytes: 4 * 1024 * 1024,
             fuel: None,
+            rw_copy_bytes: 256 * 1024 * 1024,
+            rw_copy_files: 10_000,
         }
     }
 }
@@ -300,6 +299,8 @@ struct RawLimits {
     timeout_ms: Option<u64>,
     max_output_kib: Option<u64>,
     fuel: Option<u64>,
+    rw_copy_mib: Option<u64>,
+    rw_copy_files: Option<u64>,
 }
 
 // ---- loading ----------------------------------------------------------------
@@ -467,13 +468,14 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
                 ));
             }
             let joined = lexically_normal(&dir.join(p));
-            if FORBIDDEN_MOUNTS.iter().any(|f| joined == Path::new(f)) {
+            if let Some(system) = crate::protect::system_dir(&joined) {
                 return Err(invalid(
                     format!(
-                        "key `{key}.host`: mounting `{}` would expose the host system",
-                        joined.display()
+                        "key `{key}.host`: mounting `{}` would expose the host system (it is or lies inside `{}`)",
+                        joined.display(),
+                        system.display()
                     ),
-                    "mount only the data directory the plugin needs",
+                    "mount only the data directory the plugin needs; system and credential directories and their subfolders are never mounted",
                 ));
             }
             MountSource::Path(joined)
@@ -579,6 +581,26 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
                 ));
             }
             other => other,
+        },
+        rw_copy_bytes: match raw.limits.rw_copy_mib {
+            Some(0) | Some(65_537..) => {
+                return Err(invalid(
+                    "key `limits.rw-copy-mib` must be between 1 and 65536".into(),
+                    "the default is 256; a read-write mount is copied for every call, so keep it small",
+                ));
+            }
+            Some(mib) => mib * 1024 * 1024,
+            None => defaults.rw_copy_bytes,
+        },
+        rw_copy_files: match raw.limits.rw_copy_files {
+            Some(0) | Some(1_000_001..) => {
+                return Err(invalid(
+                    "key `limits.rw-copy-files` must be between 1 and 1000000".into(),
+                    "the default is 10000",
+                ));
+            }
+            Some(n) => n,
+            None => defaults.rw_copy_files,
         },
     };
 

@@ -99,6 +99,29 @@ pub fn diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
     out
 }
 
+/// A deletion, shown as a diff removing every line of the file.
+pub fn deletion(path: &str, old: Option<&[u8]>) -> String {
+    let shown_path = inert(path);
+    let Some(old) = old else {
+        return format!("--- a/{shown_path}\n+++ /dev/null\n(already gone)\n");
+    };
+    let Ok(text) = std::str::from_utf8(old) else {
+        return format!(
+            "--- a/{shown_path}\n+++ /dev/null\nbinary file deleted: {} bytes\n",
+            old.len()
+        );
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = format!(
+        "--- a/{shown_path}\n+++ /dev/null\n@@ -1,{} +0,0 @@\n",
+        lines.len()
+    );
+    for line in lines {
+        let _ = writeln!(out, "-{}", inert_line(line));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

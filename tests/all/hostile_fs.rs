@@ -1,10 +1,11 @@
 //! Hostile corpus, file system: a plugin with a read-only mount at `/ro` and
 //! a read-write mount at `/rw` tries to read, write or alias files outside
-//! them, or to modify the read-only mount. Each test names its attack and
-//! checks the host's files afterwards: the mounts hold exactly what the
-//! attack was allowed to do, the canaries next to them are unchanged, and
-//! their content never reached the plugin (checked on every invocation by
-//! [`Sandbox::invoke`]).
+//! them, or to modify the read-only mount (the read-write mount is a private
+//! copy per call). Each test names its attack and checks the host's files
+//! afterwards: no host file changed (what the plugin did in its copy comes
+//! back only as proposals), the canaries next to the mounts are unchanged,
+//! and their content never reached the plugin (checked on every invocation
+//! by [`Sandbox::invoke`]).
 
 use std::path::Path;
 
@@ -185,12 +186,31 @@ fn host_planted_symlink_inside_a_mount_pointing_outside_is_not_followed() {
             s.refused(json!({ "op": "read", "path": path }));
         }
         s.refused(json!({ "op": "list", "path": "/ro/dir-escape" }));
-        s.refused(json!({ "op": "write", "path": "/rw/abs-escape", "data": "pwned" }));
-        s.refused(json!({ "op": "append", "path": "/rw/abs-escape", "data": "pwned" }));
         s.refused(json!({ "op": "truncate", "path": "/rw/abs-escape" }));
         s.refused(json!({ "op": "write", "path": "/rw/dir-escape/new.txt", "data": "pwned" }));
+        // Symlinks are not copied into the private copy: a write there makes
+        // a plain file in the copy, proposed under the link's name, and
+        // staging it is refused because the target is a link.
+        let (report, changes) =
+            s.fs_changes(json!([{ "op": "write", "path": "/rw/abs-escape", "data": "pwned" }]));
+        assert_eq!(report[0]["ok"], true, "{report:?}");
+        assert_eq!(
+            changes,
+            [("abs-escape".to_string(), Some("pwned".to_string()))]
+        );
     });
+    assert_staging_refuses_the_link(&s, "abs-escape");
     assert!(!s.root.join("secret/new.txt").exists());
+}
+
+/// The output directory (the read-write mount's host directory) holds a
+/// symlink at `path`: a proposal for it is refused when the run binds its
+/// change set, so nothing is ever written through the link.
+fn assert_staging_refuses_the_link(s: &Sandbox, path: &str) {
+    let out = cap_std::fs::Dir::open_ambient_dir(s.root.join("rw"), cap_std::ambient_authority())
+        .expect("open the output directory");
+    let e = harness_host::run::changeset::read_base(&out, path).expect_err("a link is refused");
+    assert!(e.to_string().contains("symbolic link"), "{e}");
 }
 
 #[cfg(unix)]
@@ -207,11 +227,18 @@ fn dangling_symlink_cannot_create_a_file_outside() {
     });
     nothing_changes(&s, |s| {
         for link in ["/rw/dangling-rel", "/rw/dangling-abs"] {
-            s.refused(json!({ "op": "write", "path": link, "data": "pwned" }));
-            s.refused(json!({ "op": "create-new", "path": link, "data": "pwned" }));
             s.refused(json!({ "op": "read", "path": link }));
+            let (report, changes) = s.fs_changes(json!([
+                { "op": "write", "path": link, "data": "pwned" },
+                { "op": "create-new", "path": link, "data": "pwned" },
+            ]));
+            assert_eq!(report[0]["ok"], true, "the copy has no link: {report:?}");
+            let name = link.trim_start_matches("/rw/").to_string();
+            assert_eq!(changes, [(name, Some("pwned".to_string()))]);
         }
     });
+    assert_staging_refuses_the_link(&s, "dangling-rel");
+    assert_staging_refuses_the_link(&s, "dangling-abs");
     assert!(!s.root.join("created-outside.txt").exists());
 }
 
@@ -226,10 +253,13 @@ fn looping_symlinks_fail_cleanly() {
     });
     nothing_changes(&s, |s| {
         s.refused(json!({ "op": "read", "path": "/rw/loop-a" }));
-        s.refused(json!({ "op": "write", "path": "/rw/loop-b", "data": "x" }));
         s.refused(json!({ "op": "read", "path": "/ro/self" }));
         s.refused(json!({ "op": "list", "path": "/ro/self/" }));
+        let (_, changes) =
+            s.fs_changes(json!([{ "op": "write", "path": "/rw/loop-b", "data": "x" }]));
+        assert_eq!(changes, [("loop-b".to_string(), Some("x".to_string()))]);
     });
+    assert_staging_refuses_the_link(&s, "loop-b");
 }
 
 #[test]
@@ -247,7 +277,8 @@ fn trailing_slash_on_a_file_is_refused() {
 #[test]
 fn double_slashes_stay_inside_the_mount() {
     let s = Sandbox::new();
-    let report = s.fs(json!([
+    let before = s.files();
+    let (report, changes) = s.fs_changes(json!([
         { "op": "read", "path": "/ro//sub//inner.txt" },
         { "op": "list", "path": "/ro//" },
         { "op": "mkdir", "path": "/rw/made//" },
@@ -257,18 +288,13 @@ fn double_slashes_stay_inside_the_mount() {
     assert_eq!(report[0]["data"], String::from_utf8_lossy(RO_FILE).as_ref());
     assert_eq!(report[1]["data"], "file.txt\nsub");
     assert_eq!(report[4]["ok"], false, "{report:?}");
-    // What was allowed landed inside the read-write mount and nowhere else.
-    let mut outside = s.files();
-    outside.retain(|p, _| !p.starts_with("rw"));
-    assert!(s.root.join("rw/sub/made.txt").is_file());
-    assert!(s.root.join("rw/made").is_dir() || report[2]["ok"] == false);
-    let fresh = Sandbox::new();
-    let mut expected = fresh.files();
-    expected.retain(|p, _| !p.starts_with("rw"));
+    // What was allowed happened in the private copy, and comes back as a
+    // proposal for the file inside the mount; no host file changed.
     assert_eq!(
-        outside.keys().collect::<Vec<_>>(),
-        expected.keys().collect::<Vec<_>>()
+        changes,
+        [("sub/made.txt".to_string(), Some("inside".to_string()))]
     );
+    assert_eq!(s.files(), before);
     s.assert_canaries_intact();
 }
 
@@ -384,9 +410,12 @@ fn hard_link_inside_the_read_write_mount_to_outside_is_refused() {
 
 #[test]
 fn allowed_operations_in_the_read_write_mount_work_and_stay_there() {
-    // The control case: the same plugin can do everything its grant allows.
+    // The control case: the same plugin can do everything its grant allows,
+    // in its private copy; what it did comes back as proposals, and no host
+    // file changes before a person approves them.
     let s = Sandbox::new();
-    let report = s.fs(json!([
+    let before = s.files();
+    let (report, changes) = s.fs_changes(json!([
         { "op": "read", "path": "/rw/existing.txt" },
         { "op": "append", "path": "/rw/existing.txt", "data": "more\n" },
         { "op": "mkdir", "path": "/rw/sub/deeper" },
@@ -398,14 +427,19 @@ fn allowed_operations_in_the_read_write_mount_work_and_stay_there() {
         assert_eq!(r["ok"], true, "{report:?}");
     }
     assert_eq!(report[0]["data"], String::from_utf8_lossy(RW_FILE).as_ref());
+    let appended = String::from_utf8_lossy(&[RW_FILE, b"more\n"].concat()).into_owned();
     assert_eq!(
-        std::fs::read(s.root.join("rw/existing.txt")).expect("read"),
-        [RW_FILE, b"more\n"].concat()
+        changes,
+        [
+            ("existing.txt".to_string(), Some(appended)),
+            ("moved.txt".to_string(), Some("new".to_string())),
+        ]
     );
-    assert_eq!(
-        std::fs::read(s.root.join("rw/moved.txt")).expect("read"),
-        b"new"
-    );
+    assert_eq!(s.files(), before, "no host file changed");
+    // A deletion is a proposal too.
+    let (_, changes) = s.fs_changes(json!([{ "op": "unlink", "path": "/rw/existing.txt" }]));
+    assert_eq!(changes, [("existing.txt".to_string(), None)]);
+    assert_eq!(s.files(), before);
     s.assert_canaries_intact();
 }
 
@@ -502,11 +536,19 @@ fn mount_paths_swapped_after_load_do_not_redirect_the_plugin() {
     s.refused(json!({ "op": "read", "path": "/ro/canary.txt" }));
     s.refused(json!({ "op": "write", "path": "/ro/planted.txt", "data": "pwned" }));
     assert!(!root.join("secret/planted.txt").exists());
-    // Host side: the write landed in the granted directory, not the new one.
+    // Host side: the write is a proposal; neither directory changed (and a
+    // run's pinned output directory refuses the swapped path at the gate).
+    let (_, changes) = s.fs_changes(json!([
+        { "op": "write", "path": "/rw/new.txt", "data": "into the granted one" },
+    ]));
     assert_eq!(
-        std::fs::read(root.join("rw-moved/new.txt")).expect("written"),
-        b"into the granted one"
+        changes,
+        [(
+            "new.txt".to_string(),
+            Some("into the granted one".to_string())
+        )]
     );
+    assert!(!root.join("rw-moved/new.txt").exists());
     assert!(!root.join("rw/new.txt").exists());
     s.assert_canaries_intact();
     s.assert_still_serves();

@@ -49,13 +49,7 @@ impl Probe {
         config.max_instances = 4;
         let runtime = Runtime::new(config).expect("runtime");
         let plugin = runtime
-            .load(
-                &manifest,
-                &GrantContext {
-                    workspace: dir.path(),
-                    protected: &[],
-                },
-            )
+            .load(&manifest, &GrantContext::new(dir.path()))
             .expect("load probe");
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -90,6 +84,7 @@ impl Probe {
             value: serde_json::from_str(&output.output).expect("probe output is JSON"),
             logs: invocation.logs,
             duration: invocation.duration,
+            changes: invocation.changes,
         })
     }
 

@@ -7,9 +7,9 @@ use std::process::Stdio;
 
 use crate::support::{Scratch, events, run_id, text};
 
-const FLAKY_ONCE: &str = "[[steps]]\nid = \"prep\"\nplugin = \"scripted\"\ninput = { counter = \"/state/prep\" }\n\
+const FLAKY_ONCE: &str = "[[steps]]\nid = \"prep\"\nplugin = \"scripted\"\ninput = { counter = \"prep\" }\n\
      [[steps]]\nid = \"flaky\"\nplugin = \"scripted\"\nneeds = [\"prep\"]\n\
-     input = { counter = \"/state/flaky\", fail_times = 1 }\n";
+     input = { counter = \"flaky\", fail_times = 1 }\n";
 
 fn failed_run(s: &Scratch) -> String {
     let out = s.run(&s.scripted_plugins(FLAKY_ONCE, ""), &[]);

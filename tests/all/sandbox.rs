@@ -14,7 +14,8 @@
 //! canary.txt           CANARY, next to the mounts, in no mount
 //! secret/canary.txt    CANARY, in a directory next to the mounts
 //! ro/                  mounted at /ro, read-only: file.txt, sub/inner.txt
-//! rw/                  mounted at /rw, read-write: existing.txt, sub/
+//! rw/                  mounted at /rw, read-write (a private copy per
+//!                      call; also the output directory): existing.txt, sub/
 //! state/ cache/        the host's own directories (protected)
 //! plugin/plugin.toml   the hostile plugin's manifest
 //! ```
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use harness_host::contract::{PluginError, StepInput, ToolOutput};
 use harness_host::grants::GrantContext;
 use harness_host::manifest;
+use harness_host::protect::ProtectedKind;
 use harness_host::runtime::{Invocation, InvokeFailure, Plugin, Runtime, RuntimeConfig};
 use serde_json::{Value, json};
 
@@ -98,10 +100,7 @@ impl Sandbox {
         let plugin = runtime
             .load(
                 &manifest,
-                &GrantContext {
-                    workspace: &root.join("rw"),
-                    protected: &protected,
-                },
+                &GrantContext::new(&root.join("rw")).protecting(ProtectedKind::State, &protected),
             )
             .expect("load the hostile plugin");
         let tokio = tokio::runtime::Builder::new_current_thread()
@@ -152,6 +151,29 @@ impl Sandbox {
         let output = inv.value.expect("the plugin answers").output;
         let report: Value = serde_json::from_str(&output).expect("json report");
         report["ops"].as_array().expect("ops").clone()
+    }
+
+    /// Run file system operations; returns each operation's report and the
+    /// changes the call proposes from its read-write mount's private copy
+    /// (as `(path, contents)`, `None` for a deletion).
+    pub fn fs_changes(&self, ops: Value) -> (Vec<Value>, Vec<(String, Option<String>)>) {
+        let inv = self
+            .invoke(json!({ "attack": "fs", "ops": ops }))
+            .expect("the fs attack itself runs");
+        let changes = inv
+            .changes
+            .iter()
+            .map(|c| {
+                let text = c
+                    .contents
+                    .as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned());
+                (c.path.clone(), text)
+            })
+            .collect();
+        let output = inv.value.expect("the plugin answers").output;
+        let report: Value = serde_json::from_str(&output).expect("json report");
+        (report["ops"].as_array().expect("ops").clone(), changes)
     }
 
     /// Run one operation that must be refused; returns its error text.

@@ -43,7 +43,7 @@ fn transient_errors_are_retried_on_the_backoff_schedule_until_they_pass() {
     let s = Scratch::new();
     let plugins = s.scripted_plugins(
         "[[steps]]\nid = \"flaky\"\nplugin = \"scripted\"\n\
-         input = { counter = \"/state/flaky\", fail_times = 2 }\n\
+         input = { counter = \"flaky\", fail_times = 2 }\n\
          retry = { max-attempts = 4, backoff-ms = 100, max-backoff-ms = 1000 }\n",
         "",
     );

@@ -15,12 +15,54 @@ pub use harness_test_artifacts as artifacts;
 /// by content, and written atomically) so each component compiles once.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
+    /// The scripted tool's call counters, served on loopback (started by
+    /// [`Scratch::scripted_plugins`]).
+    counters: std::sync::OnceLock<Counters>,
+}
+
+/// Call counters the scripted tool bumps over TCP: a plugin has no state that
+/// survives its call (a read-write mount is a private copy), so the count
+/// lives in the test process. Each connection sends a name and a newline and
+/// reads back that name's new count.
+struct Counters {
+    addr: std::net::SocketAddr,
+    counts: std::sync::Arc<std::sync::Mutex<BTreeMap<String, u32>>>,
+}
+
+impl Counters {
+    fn start() -> Counters {
+        use std::io::Write as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind counters");
+        let addr = listener.local_addr().expect("addr");
+        let counts = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+        let served = std::sync::Arc::clone(&counts);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut name = String::new();
+                let mut reader = BufReader::new(&stream);
+                if reader.read_line(&mut name).is_err() {
+                    continue;
+                }
+                let n = {
+                    let mut counts = served.lock().expect("counts");
+                    let n = counts.entry(name.trim().to_string()).or_insert(0);
+                    *n += 1;
+                    *n
+                };
+                let _ = (&stream).write_all(format!("{n}\n").as_bytes());
+            }
+        });
+        Counters { addr, counts }
+    }
 }
 
 impl Scratch {
     pub fn new() -> Scratch {
         let dir = artifacts::scratch_with_workspace().expect("scratch area");
-        Scratch { dir }
+        Scratch {
+            dir,
+            counters: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -173,16 +215,24 @@ impl Scratch {
         )
     }
 
-    /// A plugins folder with the scripted tool (`scripted`: a read-write
-    /// `/state` mount for its call counters, writes granted under `drafts/`)
-    /// and the scripted reviewer, running `steps` (TOML `[[steps]]` text)
-    /// with `review` extra `[review]` keys.
+    /// A plugins folder with the scripted tool (`scripted`: its call
+    /// counters on a loopback server it is granted, writes granted under
+    /// `drafts/`) and the scripted reviewer, running `steps` (TOML
+    /// `[[steps]]` text) with `review` extra `[review]` keys.
     pub fn scripted_plugins(&self, steps: &str, review: &str) -> PathBuf {
+        let addr = self.counters.get_or_init(Counters::start).addr;
+        // The manifest text outlives this call (a test's few bytes).
+        let extra: &'static str = Box::leak(
+            format!(
+                "[grants]\nwrites = [\"drafts/\"]\nnetwork = [\"{addr}\"]\n[grants.env]\nvars = {{ COUNTER_ADDR = \"{addr}\" }}\n"
+            )
+            .into_boxed_str(),
+        );
         let scripted = TestPlugin {
             name: "scripted",
             kind: "tool",
             component: artifacts::GUEST_SCRIPTED,
-            extra: "[grants]\nwrites = [\"drafts/\"]\n[[grants.mounts]]\nhost = \"state\"\nguest = \"/state\"\nmode = \"read-write\"\n",
+            extra,
         };
         let reviewer = TestPlugin {
             name: "scripted-reviewer",
@@ -193,22 +243,20 @@ impl Scratch {
         let workflow = format!(
             "[workflow]\nname = \"scripted\"\n{steps}\n[review]\nplugin = \"scripted-reviewer\"\n{review}"
         );
-        let dir = self.plugins_dir("scripted-plugins", &[scripted, reviewer], &workflow);
-        std::fs::create_dir_all(dir.join("scripted").join("state")).expect("mkdir state");
-        dir
+        self.plugins_dir("scripted-plugins", &[scripted, reviewer], &workflow)
     }
 
-    /// A call counter of the scripted tool (0 before the first call, and
-    /// while the guest is rewriting the file).
+    /// How often the scripted tool was called with counter `name` (0 before
+    /// the first call).
     pub fn counter(&self, name: &str) -> u32 {
-        std::fs::read_to_string(
-            self.path()
-                .join("scripted-plugins")
-                .join("scripted")
-                .join("state")
-                .join(name),
-        )
-        .map_or(0, |t| t.trim().parse().unwrap_or(0))
+        self.counters.get().map_or(0, |c| {
+            c.counts
+                .lock()
+                .expect("counts")
+                .get(name)
+                .copied()
+                .unwrap_or(0)
+        })
     }
 
     /// The run's journal records as JSON values (`seq`, `at_ms`, `event`...).

@@ -18,9 +18,9 @@ pub const B_TEXT: &str = "beta\n";
 pub fn plugins(s: &Scratch, hang_on_call: u32) -> PathBuf {
     s.scripted_plugins(
         &format!(
-            "[[steps]]\nid = \"prep\"\nplugin = \"scripted\"\ninput = {{ counter = \"/state/prep\" }}\n\
+            "[[steps]]\nid = \"prep\"\nplugin = \"scripted\"\ninput = {{ counter = \"prep\" }}\n\
              [[steps]]\nid = \"draft\"\nplugin = \"scripted\"\nneeds = [\"prep\"]\n\
-             input = {{ counter = \"/state/draft\", hang_on_call = {hang_on_call}, writes = [\
+             input = {{ counter = \"draft\", hang_on_call = {hang_on_call}, writes = [\
              {{ path = \"{A}\", text = \"alpha\\n\" }}, {{ path = \"{B}\", text = \"beta\\n\" }}] }}\n"
         ),
         "",

@@ -224,7 +224,7 @@ fn a_real_run_takes_only_exported_transitions() {
     // one drafting (`revise` in round 0, `pass` after one re-draft), joined.
     let dir = s.scripted_plugins(
         "[[steps]]\nid = \"flaky\"\nplugin = \"scripted\"\n\
-         input = { counter = \"/state/flaky\", fail_times = 1 }\n\
+         input = { counter = \"flaky\", fail_times = 1 }\n\
          retry = { max-attempts = 3, backoff-ms = 10, max-backoff-ms = 20 }\n\
          [[steps]]\nid = \"draft\"\nplugin = \"scripted\"\ninput = { draft = true, pass_from_round = 1 }\n\
          [[steps]]\nid = \"join\"\nplugin = \"scripted\"\nneeds = [\"flaky\", \"draft\"]\n",

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness_host::cli::{Context, setup};
-use harness_host::run::event::Event;
 use harness_host::run::executor;
 use harness_host::run::state::RunStatus;
 use harness_test_artifacts as artifacts;
@@ -87,6 +86,7 @@ pub fn child_main() {
             Path::new(artifacts::PLUGINS_DIR),
             None,
             &workspace,
+            &out_dir,
             false,
         )
         .expect("load the default plugins"),
@@ -103,16 +103,15 @@ pub fn child_main() {
             let (workspace, out_dir) = (workspace.clone(), out_dir.clone());
             set.spawn(async move {
                 let mut run = store
-                    .create(Event::RunCreated {
-                        workflow: loaded.workflow.name.clone(),
-                        workflow_digest: loaded.workflow.digest.clone(),
-                        plugins_dir: Some(loaded.plugins_dir.clone()),
-                        workflow_path: Some(loaded.workflow.path.clone()),
-                        params: serde_json::json!({ "topic": "WebAssembly component sandboxing" }),
-                        workspace,
-                        out_dir,
-                        plugins: loaded.digests(),
-                    })
+                    .create(
+                        loaded
+                            .run_created(
+                                serde_json::json!({ "topic": "WebAssembly component sandboxing" }),
+                                &workspace,
+                                &out_dir,
+                            )
+                            .expect("run_created"),
+                    )
                     .expect("create run");
                 executor::execute(&mut run, &loaded.workflow, &loaded.plugins)
                     .await

@@ -145,13 +145,7 @@ fn host_runtime(cache: &std::path::Path) -> Runtime {
 
 fn load(runtime: &Runtime, manifest: &Manifest, workspace: &std::path::Path) -> Plugin {
     runtime
-        .load(
-            manifest,
-            &GrantContext {
-                workspace,
-                protected: &[],
-            },
-        )
+        .load(manifest, &GrantContext::new(workspace))
         .expect("load plugin")
 }
 
@@ -300,10 +294,7 @@ fn large_plugin_load(scratch: &Scratch) -> Vec<Row> {
     let mut manifest = scratch.manifest("large", "tool", &component, "");
     let probe = host_runtime(&scratch.fresh("cache"));
     let ws = scratch.ws();
-    let grant_ctx = GrantContext {
-        workspace: &ws,
-        protected: &[],
-    };
+    let grant_ctx = GrantContext::new(&ws);
     if probe.load(&manifest, &grant_ctx).is_err() {
         manifest = scratch.manifest("large-reviewer", "reviewer", &component, "");
     }
@@ -431,10 +422,7 @@ fn parallel_vs_sequential_load(scratch: &Scratch) {
         .expect("default plugins");
     let used: Vec<&Manifest> = manifests.iter().collect();
     let ws = scratch.ws();
-    let grant_ctx = GrantContext {
-        workspace: &ws,
-        protected: &[],
-    };
+    let grant_ctx = GrantContext::new(&ws);
     let (mut sequential, mut parallel) = (Vec::new(), Vec::new());
     for _ in 0..4 {
         let runtime = host_runtime(&scratch.fresh("cache"));

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 use crate::cli::{Context, present};
-use crate::render::{diff, inert};
+use crate::render::inert;
 use crate::run::approval;
 
 /// Approve a waiting run and write exactly its staged bytes.
@@ -45,7 +45,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     print!("{}", present::summary(state));
     println!();
     for w in &pending.writes {
-        print!("{}", diff(&w.entry.path, w.base.bytes(), &w.bytes));
+        print!(
+            "{}",
+            present::change_diff(&w.entry.path, w.base.bytes(), w.bytes.as_deref())
+        );
     }
     if !args.yes {
         if !std::io::stdin().is_terminal() {

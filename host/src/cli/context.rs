@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::protect::{Protected, ProtectedKind};
 use crate::run::store::RunStore;
 
 /// The host's own directories, resolved from the global options.
@@ -35,17 +36,23 @@ impl Context {
         RunStore::new(&self.state_dir)
     }
 
-    /// The directories no plugin may ever be granted.
-    pub fn protected_dirs(&self) -> Vec<PathBuf> {
-        vec![self.state_dir.clone(), self.cache_dir.clone()]
+    /// The host's own directories: no plugin may ever be granted them.
+    pub fn protected(&self) -> Protected {
+        let mut p = Protected::new();
+        p.add(ProtectedKind::State, &self.state_dir)
+            .add(ProtectedKind::Cache, &self.cache_dir);
+        p
     }
 
-    /// The person deciding on a run: `--as`, else the login name.
+    /// The person deciding on a run: `--as`, else the OS account running
+    /// the host (from its passwd entry, not `$USER`, which anyone can set).
     pub fn approver(explicit: Option<String>) -> String {
         explicit
-            .or_else(|| std::env::var("USER").ok())
-            .or_else(|| std::env::var("LOGNAME").ok())
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "unknown".to_string())
+            .or_else(crate::os_user::name)
+            .unwrap_or_else(|| {
+                // SAFETY: getuid has no preconditions and cannot fail.
+                format!("uid {}", unsafe { libc::getuid() })
+            })
     }
 }

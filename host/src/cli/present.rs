@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use crate::cli::{EXIT_FAILURE, EXIT_OK};
 
 use crate::render::{diff, inert};
-use crate::run::apply::open_out_dir;
 use crate::run::blobs::Blobs;
 use crate::run::changeset::read_base;
 use crate::run::state::{RunState, RunStatus};
@@ -68,11 +67,7 @@ pub fn summary(state: &RunState) -> String {
             digest
         );
         for e in &cs.entries {
-            let kind = if e.base_sha256.is_some() {
-                "replace"
-            } else {
-                "new file"
-            };
+            let kind = e.action();
             let applied = if state.applied.contains(&e.path) {
                 ", written"
             } else {
@@ -113,26 +108,44 @@ pub fn diffs(state: &RunState, blobs: &Blobs) -> String {
     let Some(cs) = &state.change_set else {
         return String::new();
     };
-    let out_dir = open_out_dir(&state.out_dir).ok();
+    let out_dir = match crate::run::out_dir::open(&state.out_dir, state.out_dir_id) {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            let mut out = String::new();
+            let _ = writeln!(out, "{e}");
+            return out;
+        }
+    };
     let mut out = String::new();
     for e in &cs.entries {
-        let new = match blobs.get(&e.new_sha256) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                let _ = writeln!(out, "{}: {err}", inert(&e.path));
-                continue;
-            }
+        let new = match &e.new_sha256 {
+            None => None,
+            Some(sha) => match blobs.get(sha) {
+                Ok(bytes) => Some(bytes),
+                Err(err) => {
+                    let _ = writeln!(out, "{}: {err}", inert(&e.path));
+                    continue;
+                }
+            },
         };
         let base = out_dir.as_ref().map(|d| read_base(d, &e.path));
         match base {
-            Some(Ok(base)) => out.push_str(&diff(&e.path, base.bytes(), &new)),
+            Some(Ok(base)) => out.push_str(&change_diff(&e.path, base.bytes(), new.as_deref())),
             Some(Err(err)) => {
                 let _ = writeln!(out, "{}: {err}", inert(&e.path));
             }
-            None => out.push_str(&diff(&e.path, None, &new)),
+            None => out.push_str(&change_diff(&e.path, None, new.as_deref())),
         }
     }
     out
+}
+
+/// The diff of one entry: a write against its base, or a deletion.
+pub fn change_diff(path: &str, base: Option<&[u8]>, new: Option<&[u8]>) -> String {
+    match new {
+        Some(new) => diff(path, base, new),
+        None => crate::render::deletion(path, base),
+    }
 }
 
 /// What the operator can do next.

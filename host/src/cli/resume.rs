@@ -76,11 +76,13 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         None => state.workflow_path.clone(),
     };
     let workspace = state.workspace.clone();
+    let out_dir = state.out_dir.clone();
     let loaded = setup::load(
         ctx,
         &plugins_dir,
         workflow_path.as_deref(),
         &workspace,
+        &out_dir,
         false,
     )?;
     resume::check_unchanged(run.state(), &loaded.workflow, &loaded.digests())?;

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 
 use crate::cli::{Context, present, setup};
-use crate::run::event::Event;
 use crate::run::executor;
 
 /// Run the workflow's steps and reviewer, then stop at the approval gate.
@@ -59,18 +58,15 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         &args.plugins,
         args.workflow.as_deref(),
         &workspace,
+        &out_dir,
         args.build,
     )?;
-    let mut run = ctx.store().create(Event::RunCreated {
-        workflow: loaded.workflow.name.clone(),
-        workflow_digest: loaded.workflow.digest.clone(),
-        plugins_dir: Some(loaded.plugins_dir.clone()),
-        workflow_path: Some(loaded.workflow.path.clone()),
-        params: serde_json::json!({ "topic": args.topic }),
-        workspace: workspace.clone(),
-        out_dir,
-        plugins: loaded.digests(),
-    })?;
+    let created = loaded.run_created(
+        serde_json::json!({ "topic": args.topic }),
+        &workspace,
+        &out_dir,
+    )?;
+    let mut run = ctx.store().create(created)?;
     eprintln!("run {} started", run.id());
     executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
     present::outcome(&run, args.json)

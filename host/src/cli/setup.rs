@@ -16,7 +16,8 @@ use anyhow::Context as _;
 use crate::cli::Context;
 use crate::grants::GrantContext;
 use crate::manifest::{self, Manifest};
-use crate::run::event::PluginDigest;
+use crate::protect::{Protected, ProtectedKind};
+use crate::run::event::{Event, PluginDigest};
 use crate::run::executor::Plugins;
 use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime, RuntimeConfig};
 use crate::workflow::{self, WORKFLOW_FILE, Workflow};
@@ -27,9 +28,36 @@ pub struct Loaded {
     pub plugins_dir: PathBuf,
     pub workflow: Workflow,
     pub plugins: Plugins,
+    /// The host's own paths and every plugin definition that was read: no
+    /// write of a run may reach them (journaled in `run_created`).
+    pub protected: Protected,
 }
 
 impl Loaded {
+    /// The `run_created` event of a new run of this workflow: what it will
+    /// execute, with which plugins, and its output directory pinned (checked
+    /// against the system and protected paths, identified by inode).
+    pub fn run_created(
+        &self,
+        params: serde_json::Value,
+        workspace: &Path,
+        out_dir: &Path,
+    ) -> Result<Event, crate::run::out_dir::OutDirError> {
+        let out_dir_id = crate::run::out_dir::pin(out_dir, &self.protected)?;
+        Ok(Event::RunCreated {
+            workflow: self.workflow.name.clone(),
+            workflow_digest: self.workflow.digest.clone(),
+            plugins_dir: Some(self.plugins_dir.clone()),
+            workflow_path: Some(self.workflow.path.clone()),
+            params,
+            workspace: workspace.to_path_buf(),
+            out_dir: out_dir.to_path_buf(),
+            out_dir_id: Some(out_dir_id),
+            protected: self.protected.paths(),
+            plugins: self.digests(),
+        })
+    }
+
     /// The digest of every loaded plugin's component, for the journal.
     pub fn digests(&self) -> Vec<PluginDigest> {
         self.plugins
@@ -61,12 +89,14 @@ pub fn load_workflow(
 
 /// Read the manifests in `plugins_dir` and the workflow (default
 /// `<plugins_dir>/workflow.toml`), build the workflow's plugins first if
-/// `build`, then load them with `workspace` as `${workspace}`.
+/// `build`, then load them with `workspace` as `${workspace}` and `out_dir`
+/// as where approved changes go.
 pub fn load(
     ctx: &Context,
     plugins_dir: &Path,
     workflow_path: Option<&Path>,
     workspace: &Path,
+    out_dir: &Path,
     build: bool,
 ) -> anyhow::Result<Loaded> {
     let (plugins_dir, manifests, workflow) = load_workflow(plugins_dir, workflow_path)?;
@@ -81,17 +111,39 @@ pub fn load(
 
     let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
         .context("cannot start the WebAssembly runtime")?;
-    let protected = ctx.protected_dirs();
+    let protected = protected_paths(ctx, &plugins_dir, &workflow, &manifests);
     let grant_ctx = GrantContext {
         workspace,
-        protected: &protected,
+        out_dir: Some(out_dir),
+        protected: protected.clone(),
     };
     let plugins = load_parallel(&runtime, &used, &grant_ctx)?;
     Ok(Loaded {
         plugins_dir,
         workflow,
         plugins,
+        protected,
     })
+}
+
+/// The host's own directories, the plugins folder, the workflow, and every
+/// manifest and component in the folder: what no plugin may write.
+pub fn protected_paths(
+    ctx: &Context,
+    plugins_dir: &Path,
+    workflow: &Workflow,
+    manifests: &[Manifest],
+) -> Protected {
+    let mut protected = ctx.protected();
+    protected
+        .add(ProtectedKind::Input, plugins_dir)
+        .add(ProtectedKind::Input, &workflow.path);
+    for m in manifests {
+        protected
+            .add(ProtectedKind::Input, &m.path)
+            .add(ProtectedKind::Input, &m.component);
+    }
+    protected
 }
 
 /// Load `manifests` concurrently, one thread each, printing a line on stderr

@@ -1,57 +1,75 @@
 //! Putting approved bytes on disk, and nothing else.
 //!
 //! Before anything is written, every entry of the approved change set is
-//! re-verified: the staged blob still has the approved digest, the target's
-//! current content still has the approved base digest, and no component of the
-//! target path is a symlink. Any mismatch refuses the whole apply. Each write
-//! then goes through cap-std (which cannot escape the output directory): a
-//! temporary file in the target's directory, fsync, rename over the target,
-//! fsync of the directory. A reader or a crash sees the old file or the new
-//! one, never a torn mix.
+//! re-verified ([`verify`], [`verify_remaining`]): the staged blob still has
+//! the approved digest, the target's current content still has the approved
+//! base digest, no component of the target path is a symlink, and the target
+//! reaches none of the host's protected paths. Then [`preflight`] checks
+//! everything else that can be known before the first byte: no entry is
+//! another's parent directory, no directory stands where a file goes (and no
+//! file where a directory must be), every file name fits, and the file
+//! system has room for the whole set. Any mismatch refuses the whole apply.
+//!
+//! Each write then goes through cap-std (which cannot escape the output
+//! directory): a temporary file `.harness-tmp-<pid>-<n>` in the target's
+//! directory, fsync, rename over the target, fsync of the directory; a
+//! deletion is an unlink and a directory fsync. A reader or a crash sees
+//! the old file or the new one, never a torn mix. Temporary files a killed
+//! host left beside the targets are removed before the next apply of the
+//! run ([`sweep_temp_files`]).
 
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cap_std::fs::{Dir, OpenOptions};
 
+use crate::protect::{Protected, ProtectedHit};
+use crate::render::inert;
 use crate::run::blobs::{BlobError, Blobs};
 use crate::run::changeset::{Base, ChangeEntry, ChangeSet, TargetError, read_base};
+use crate::run::out_dir::OutDirError;
 
-/// An approved write, verified and ready to put on disk.
+/// An approved change, verified and ready to put on disk.
 #[derive(Debug)]
 pub struct VerifiedWrite {
     pub entry: ChangeEntry,
-    pub bytes: Vec<u8>,
+    /// The new bytes; `None` for a deletion.
+    pub bytes: Option<Vec<u8>>,
     pub base: Base,
-    /// The target already holds exactly these bytes (only when resuming an
-    /// apply that stopped after a rename, before journaling it).
+    /// The target already is as approved (only when resuming an apply that
+    /// stopped after a rename or unlink, before journaling it).
     pub already_applied: bool,
 }
 
 /// Why approved writes were refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("cannot open the output directory `{path}`")]
-    OutDir {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    OutDir(#[from] OutDirError),
     #[error(transparent)]
     Blob(#[from] BlobError),
-    #[error("staged bytes for `{path}` do not match the change set")]
+    #[error("staged bytes for `{}` do not match the change set", inert(path))]
     StagedMismatch { path: String },
     #[error(
-        "`{path}` changed since the run proposed its write (expected {expected}, found {found})\nhint: someone edited the file after the run staged its change; reject this run and start a new one so the change is reviewed against the current file"
+        "`{}` changed since the run proposed its write (expected {expected}, found {found})\nhint: someone edited the file after the run staged its change; reject this run and start a new one so the change is reviewed against the current file",
+        inert(path)
     )]
     BaseChanged {
         path: String,
         expected: String,
         found: String,
     },
+    #[error(
+        "`{}` reaches {reached}\nhint: no approval can write the host's own files; reject this run",
+        inert(path)
+    )]
+    Protected { path: String, reached: ProtectedHit },
+    #[error("the change set cannot be applied as a whole: {reason}\nhint: {hint}")]
+    Preflight { reason: String, hint: String },
     #[error(transparent)]
     Target(#[from] TargetError),
-    #[error("cannot write `{path}`")]
+    #[error("cannot write `{}`", inert(path))]
     Write {
         path: String,
         #[source]
@@ -59,39 +77,36 @@ pub enum ApplyError {
     },
 }
 
-/// Open the run's output directory as a capability: nothing can be written
-/// outside it, whatever symlinks it contains.
-pub fn open_out_dir(path: &Path) -> Result<Dir, ApplyError> {
-    Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(|source| ApplyError::OutDir {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 /// Re-check every entry of `change_set` against the staged blobs and the
 /// current files. Returns the writes in order, or the first mismatch.
 pub fn verify(
     out: &Dir,
+    out_path: &Path,
+    protected: &Protected,
     blobs: &Blobs,
     change_set: &ChangeSet,
 ) -> Result<Vec<VerifiedWrite>, ApplyError> {
-    verify_entries(out, blobs, change_set, &[], false)
+    verify_entries(out, out_path, protected, blobs, change_set, &[], false)
 }
 
 /// Like [`verify`], for an apply that may have been cut short: entries in
 /// `applied` (journaled as written) are left out, and a target already
-/// holding exactly the approved bytes is accepted as written.
+/// holding exactly the approved bytes (or already deleted) is accepted.
 pub fn verify_remaining(
     out: &Dir,
+    out_path: &Path,
+    protected: &Protected,
     blobs: &Blobs,
     change_set: &ChangeSet,
     applied: &[String],
 ) -> Result<Vec<VerifiedWrite>, ApplyError> {
-    verify_entries(out, blobs, change_set, applied, true)
+    verify_entries(out, out_path, protected, blobs, change_set, applied, true)
 }
 
 fn verify_entries(
     out: &Dir,
+    out_path: &Path,
+    protected: &Protected,
     blobs: &Blobs,
     change_set: &ChangeSet,
     applied: &[String],
@@ -103,17 +118,28 @@ fn verify_entries(
         .iter()
         .filter(|e| !applied.contains(&e.path))
     {
-        let bytes = blobs.get(&entry.new_sha256)?;
-        if bytes.len() as u64 != entry.size {
-            return Err(ApplyError::StagedMismatch {
+        if let Err(reached) = protected.check_write(&out_path.join(&entry.path), false) {
+            return Err(ApplyError::Protected {
                 path: entry.path.clone(),
+                reached,
             });
         }
+        let bytes = match &entry.new_sha256 {
+            Some(sha) => {
+                let bytes = blobs.get(sha)?;
+                if bytes.len() as u64 != entry.size {
+                    return Err(ApplyError::StagedMismatch {
+                        path: entry.path.clone(),
+                    });
+                }
+                Some(bytes)
+            }
+            None => None,
+        };
         let base = read_base(out, &entry.path)?;
         let found = base.sha256();
-        let already_applied = accept_applied
-            && found != entry.base_sha256
-            && found.as_deref() == Some(entry.new_sha256.as_str());
+        let already_applied =
+            accept_applied && found != entry.base_sha256 && found == entry.new_sha256;
         if found != entry.base_sha256 && !already_applied {
             let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "no file".into());
             return Err(ApplyError::BaseChanged {
@@ -132,16 +158,171 @@ fn verify_entries(
     Ok(verified)
 }
 
+/// Everything that can be checked before the first byte, beyond
+/// [`verify`]: see the module doc.
+pub fn preflight(out: &Dir, writes: &[VerifiedWrite]) -> Result<(), ApplyError> {
+    let refuse = |reason: String, hint: &str| ApplyError::Preflight {
+        reason,
+        hint: hint.to_string(),
+    };
+    for (i, a) in writes.iter().enumerate() {
+        for b in &writes[i + 1..] {
+            if let Some(reason) = crate::run::stage::clash(&a.entry.path, &b.entry.path) {
+                return Err(refuse(
+                    reason,
+                    "reject this run; a change set must not hold a file and its parent directory",
+                ));
+            }
+        }
+        for segment in a.entry.path.split('/') {
+            if segment.len() > crate::grants::MAX_NAME_BYTES {
+                return Err(refuse(
+                    format!(
+                        "a name in `{}` is {} bytes, more than the file system allows ({})",
+                        inert(&a.entry.path),
+                        segment.len(),
+                        crate::grants::MAX_NAME_BYTES
+                    ),
+                    "reject this run; the plugin must propose shorter file names",
+                ));
+            }
+        }
+    }
+    let needed: u64 = writes
+        .iter()
+        .filter(|w| !w.already_applied)
+        .map(|w| w.entry.size)
+        .sum();
+    if let Some(available) = free_bytes(out)
+        && needed > available
+    {
+        return Err(refuse(
+            format!(
+                "the writes need {needed} bytes and the output directory's file system has {available} free"
+            ),
+            "free some space, then approve again (nothing was written)",
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes available to this user on the file system of `dir`, if known.
+fn free_bytes(dir: &Dir) -> Option<u64> {
+    use std::os::fd::AsRawFd as _;
+    let file = dir.try_clone().ok()?.into_std_file();
+    // SAFETY: an all-zero statvfs is a valid value to be filled in.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is open for the duration of the call and
+    // `stat` is a valid, writable statvfs.
+    let rc = unsafe { libc::fstatvfs(file.as_raw_fd(), &mut stat) };
+    (rc == 0).then(|| u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+/// The prefix of the apply's temporary files.
+const TEMP_PREFIX: &str = ".harness-tmp-";
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The pid in a temporary file's name `.harness-tmp-<pid>-<n>`, if it is one.
+fn temp_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(TEMP_PREFIX)?;
+    let (pid, n) = rest.split_once('-')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Remove temporary files a killed host left in the directories the change
+/// set writes to: only regular files named `.harness-tmp-<pid>-<n>` whose
+/// process is gone, never through a symlink. Returns the paths removed.
+pub fn sweep_temp_files(out: &Dir, change_set: &ChangeSet) -> Vec<String> {
+    let mut dirs: Vec<&str> = change_set
+        .entries
+        .iter()
+        .map(|e| e.path.rsplit_once('/').map_or("", |(parent, _)| parent))
+        .collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    let mut removed = Vec::new();
+    for parent in dirs {
+        let dir = if parent.is_empty() {
+            out.try_clone()
+        } else if is_real_dir(out, parent) {
+            out.open_dir(parent)
+        } else {
+            continue;
+        };
+        let Ok(dir) = dir else {
+            continue;
+        };
+        let Ok(entries) = dir.entries() else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(temp_file_pid) else {
+                continue;
+            };
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if is_file
+                && pid != std::process::id()
+                && !crate::runtime::process_alive(pid)
+                && dir.remove_file(&name).is_ok()
+            {
+                removed.push(if parent.is_empty() {
+                    name.to_string_lossy().into_owned()
+                } else {
+                    format!("{parent}/{}", name.to_string_lossy())
+                });
+            }
+        }
+    }
+    removed
+}
+
+/// Whether every component of `path` under `out` is a directory, none a symlink.
+fn is_real_dir(out: &Dir, path: &str) -> bool {
+    let mut prefix = std::path::PathBuf::new();
+    for part in path.split('/') {
+        prefix.push(part);
+        match out.symlink_metadata(&prefix) {
+            Ok(meta) if meta.is_dir() && !meta.file_type().is_symlink() => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn split(path: &str) -> (Option<&str>, &str) {
+    match path.rsplit_once('/') {
+        Some((parent, name)) => (Some(parent), name),
+        None => (None, path),
+    }
+}
+
+/// fsync a directory (cap-std holds directories as O_PATH descriptors,
+/// which cannot be fsync'd; open it for reading).
+fn sync(dir: &Dir) -> std::io::Result<()> {
+    dir.open_with(".", OpenOptions::new().read(true))
+        .and_then(|d| d.sync_all())
+}
+
+/// Apply one verified entry: write its bytes, or delete its file.
+pub fn apply_one(out: &Dir, write: &VerifiedWrite) -> Result<(), ApplyError> {
+    match &write.bytes {
+        Some(bytes) => write_file(out, &write.entry.path, bytes),
+        None => delete_file(out, &write.entry.path),
+    }
+}
+
 /// Atomically put `bytes` at `path` (relative, `/`-separated) under `out`.
 pub fn write_file(out: &Dir, path: &str, bytes: &[u8]) -> Result<(), ApplyError> {
     let err = |source| ApplyError::Write {
         path: path.to_string(),
         source,
     };
-    let (parent_path, name) = match path.rsplit_once('/') {
-        Some((parent, name)) => (Some(parent), name),
-        None => (None, path),
-    };
+    let (parent_path, name) = split(path);
     let parent = match parent_path {
         Some(parent) => {
             out.create_dir_all(parent).map_err(err)?;
@@ -153,7 +334,11 @@ pub fn write_file(out: &Dir, path: &str, bytes: &[u8]) -> Result<(), ApplyError>
     // must not be written through (rename replaces a link, but a linked
     // parent directory would redirect the write).
     read_base(out, path)?;
-    let tmp_name = format!(".{name}.harness-tmp-{}", std::process::id());
+    let tmp_name = format!(
+        "{TEMP_PREFIX}{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
     let mut tmp = parent
         .open_with(&tmp_name, OpenOptions::new().write(true).create_new(true))
         .map_err(err)?;
@@ -167,12 +352,25 @@ pub fn write_file(out: &Dir, path: &str, bytes: &[u8]) -> Result<(), ApplyError>
         let _ = parent.remove_file(&tmp_name);
         return Err(err(e));
     }
-    // cap-std holds directories as O_PATH descriptors, which cannot be
-    // fsync'd; open the directory for reading to make the rename durable.
-    parent
-        .open_with(".", OpenOptions::new().read(true))
-        .and_then(|d| d.sync_all())
-        .map_err(err)
+    sync(&parent).map_err(err)
+}
+
+/// Remove the file at `path` under `out` (never through a symlink), durably.
+pub fn delete_file(out: &Dir, path: &str) -> Result<(), ApplyError> {
+    let err = |source| ApplyError::Write {
+        path: path.to_string(),
+        source,
+    };
+    if read_base(out, path)? == Base::Absent {
+        return Ok(());
+    }
+    let (parent_path, name) = split(path);
+    let parent = match parent_path {
+        Some(parent) => out.open_dir(parent).map_err(err)?,
+        None => out.try_clone().map_err(err)?,
+    };
+    parent.remove_file(name).map_err(err)?;
+    sync(&parent).map_err(err)
 }
 
 #[cfg(test)]
@@ -183,9 +381,20 @@ mod tests {
     fn setup() -> (tempfile::TempDir, Dir, Blobs) {
         let tmp = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(tmp.path().join("out")).expect("mkdir");
-        let out = open_out_dir(&tmp.path().join("out")).expect("open");
+        let out = crate::run::out_dir::open(&tmp.path().join("out"), None).expect("open");
         let blobs = Blobs::new(&tmp.path().join("blobs"));
         (tmp, out, blobs)
+    }
+
+    fn check(
+        tmp: &tempfile::TempDir,
+        out: &Dir,
+        blobs: &Blobs,
+        cs: &ChangeSet,
+    ) -> Result<Vec<VerifiedWrite>, ApplyError> {
+        let writes = verify(out, &tmp.path().join("out"), &Protected::new(), blobs, cs)?;
+        preflight(out, &writes)?;
+        Ok(writes)
     }
 
     fn change(blobs: &Blobs, path: &str, base: Option<&[u8]>, new: &[u8]) -> ChangeSet {
@@ -193,7 +402,7 @@ mod tests {
         ChangeSet::new(vec![ChangeEntry {
             path: path.into(),
             base_sha256: base.map(sha256_hex),
-            new_sha256: sha,
+            new_sha256: Some(sha),
             size: new.len() as u64,
         }])
     }
@@ -202,9 +411,9 @@ mod tests {
     fn verified_bytes_land_exactly() {
         let (tmp, out, blobs) = setup();
         let cs = change(&blobs, "reports/a.md", None, b"report\n");
-        let writes = verify(&out, &blobs, &cs).expect("verify");
+        let writes = check(&tmp, &out, &blobs, &cs).expect("verify");
         for w in &writes {
-            write_file(&out, &w.entry.path, &w.bytes).expect("write");
+            apply_one(&out, w).expect("write");
         }
         let written = std::fs::read(tmp.path().join("out/reports/a.md")).expect("read");
         assert_eq!(written, b"report\n");
@@ -221,7 +430,7 @@ mod tests {
         let cs = change(&blobs, "a.md", Some(b"old"), b"new");
         std::fs::write(tmp.path().join("out/a.md"), b"edited").expect("write");
         assert!(matches!(
-            verify(&out, &blobs, &cs),
+            check(&tmp, &out, &blobs, &cs),
             Err(ApplyError::BaseChanged { .. })
         ));
         assert_eq!(
@@ -237,11 +446,74 @@ mod tests {
         std::os::unix::fs::symlink(tmp.path().join("victim"), tmp.path().join("out/a.md"))
             .expect("symlink");
         let cs = change(&blobs, "a.md", None, b"new");
-        assert!(verify(&out, &blobs, &cs).is_err());
+        assert!(check(&tmp, &out, &blobs, &cs).is_err());
         assert!(write_file(&out, "a.md", b"new").is_err());
         assert_eq!(
             std::fs::read(tmp.path().join("victim")).expect("read"),
             b"keep"
         );
+    }
+
+    #[test]
+    fn a_parent_and_its_child_are_refused_before_any_byte() {
+        let (tmp, out, blobs) = setup();
+        let a = blobs.put(b"a").expect("put");
+        let b = blobs.put(b"b").expect("put");
+        let entry = |path: &str, sha: &str| ChangeEntry {
+            path: path.into(),
+            base_sha256: None,
+            new_sha256: Some(sha.into()),
+            size: 1,
+        };
+        let cs = ChangeSet::new(vec![entry("reports/a", &a), entry("reports/a/b", &b)]);
+        let e = check(&tmp, &out, &blobs, &cs).expect_err("refused");
+        assert!(matches!(e, ApplyError::Preflight { .. }), "{e}");
+        assert!(
+            !tmp.path().join("out/reports").exists(),
+            "nothing was written"
+        );
+    }
+
+    #[test]
+    fn a_protected_target_is_refused() {
+        let (tmp, out, blobs) = setup();
+        let cs = change(&blobs, "state/runs/x", None, b"forged");
+        let mut protected = Protected::new();
+        protected.add(
+            crate::protect::ProtectedKind::State,
+            &tmp.path().join("out/state"),
+        );
+        let e =
+            verify(&out, &tmp.path().join("out"), &protected, &blobs, &cs).expect_err("refused");
+        assert!(matches!(e, ApplyError::Protected { .. }), "{e}");
+    }
+
+    #[test]
+    fn deletions_remove_exactly_their_file_and_stale_temp_files_are_swept() {
+        let (tmp, out, blobs) = setup();
+        std::fs::create_dir(tmp.path().join("out/d")).expect("mkdir");
+        std::fs::write(tmp.path().join("out/d/gone.txt"), b"old").expect("write");
+        std::fs::write(tmp.path().join("out/d/keep.txt"), b"keep").expect("write");
+        // A temporary file of a process that no longer exists, and one that
+        // only looks like one.
+        std::fs::write(tmp.path().join("out/d/.harness-tmp-999999999-0"), b"x").expect("write");
+        std::fs::write(tmp.path().join("out/d/.harness-tmp-notes"), b"mine").expect("write");
+        let cs = ChangeSet::new(vec![ChangeEntry {
+            path: "d/gone.txt".into(),
+            base_sha256: Some(sha256_hex(b"old")),
+            new_sha256: None,
+            size: 0,
+        }]);
+        assert_eq!(
+            sweep_temp_files(&out, &cs),
+            vec!["d/.harness-tmp-999999999-0".to_string()]
+        );
+        let writes = check(&tmp, &out, &blobs, &cs).expect("verify");
+        for w in &writes {
+            apply_one(&out, w).expect("delete");
+        }
+        assert!(!tmp.path().join("out/d/gone.txt").exists());
+        assert!(tmp.path().join("out/d/keep.txt").exists());
+        assert!(tmp.path().join("out/d/.harness-tmp-notes").exists());
     }
 }

@@ -2,10 +2,14 @@
 //!
 //! Only a run that is waiting for approval can be decided, and only once. An
 //! approval is bound to the change-set digest the run requested it for; the
-//! apply re-verifies every byte and base file against that digest before the
-//! first write, and records each write in the journal as it lands.
+//! apply writes only a change set whose recomputed digest is the approved
+//! one, re-verifies every byte and base file before the first write (and the
+//! protected paths, the pinned output directory, parent/child clashes, name
+//! lengths and free space), and records each write in the journal as it
+//! lands.
 
 use crate::pause_point;
+use crate::protect::{Protected, ProtectedKind};
 use crate::run::apply::{self, ApplyError, VerifiedWrite};
 use crate::run::changeset::ChangeSet;
 use crate::run::event::Event;
@@ -68,13 +72,23 @@ pub fn ensure_waiting(state: &RunState) -> Result<(), ApprovalError> {
     })
 }
 
-/// Verify the waiting run's change set against its blobs and the current files.
+/// Verify the waiting run's change set against its blobs and the current
+/// files, and everything else that can be checked before the first byte.
 pub fn pending(run: &Run) -> Result<Pending, ApprovalError> {
     let state = run.state();
     ensure_waiting(state)?;
     let change_set = requested_change_set(state);
-    let out = apply::open_out_dir(&state.out_dir).map_err(ApprovalError::Refused)?;
-    let writes = apply::verify(&out, run.blobs(), &change_set).map_err(ApprovalError::Refused)?;
+    let out = crate::run::out_dir::open(&state.out_dir, state.out_dir_id)
+        .map_err(|e| ApprovalError::Refused(e.into()))?;
+    let writes = apply::verify(
+        &out,
+        &state.out_dir,
+        &protected(run),
+        run.blobs(),
+        &change_set,
+    )
+    .and_then(|writes| apply::preflight(&out, &writes).map(|()| writes))
+    .map_err(ApprovalError::Refused)?;
     Ok(Pending {
         digest: change_set.digest(),
         writes,
@@ -83,6 +97,19 @@ pub fn pending(run: &Run) -> Result<Pending, ApprovalError> {
 
 fn requested_change_set(state: &RunState) -> ChangeSet {
     state.change_set.clone().unwrap_or_default()
+}
+
+/// The paths no write of this run may reach: those its journal recorded
+/// at creation, and the state directory the run lives in.
+fn protected(run: &Run) -> Protected {
+    let mut protected = Protected::new();
+    for path in &run.state().protected {
+        protected.add(ProtectedKind::Recorded, path);
+    }
+    if let Some(state_dir) = run.dir().parent().and_then(std::path::Path::parent) {
+        protected.add(ProtectedKind::State, state_dir);
+    }
+    protected
 }
 
 /// Approve the run's change set and apply it. `expected_digest`, if given (a
@@ -141,8 +168,21 @@ pub fn apply_approved(run: &mut Run) -> Result<Vec<String>, ApprovalError> {
     }
     let change_set = requested_change_set(state);
     let applied: Vec<String> = state.applied.clone();
-    let verified = apply::open_out_dir(&state.out_dir).and_then(|out| {
-        apply::verify_remaining(&out, run.blobs(), &change_set, &applied).map(|w| (out, w))
+    let verified = approved_digest(state, &change_set).and_then(|()| {
+        let out = crate::run::out_dir::open(&state.out_dir, state.out_dir_id)?;
+        for path in apply::sweep_temp_files(&out, &change_set) {
+            tracing::info!(path = %crate::render::inert(&path), "removed a temporary file a killed host left behind");
+        }
+        let writes = apply::verify_remaining(
+            &out,
+            &state.out_dir,
+            &protected(run),
+            run.blobs(),
+            &change_set,
+            &applied,
+        )?;
+        apply::preflight(&out, &writes)?;
+        Ok((out, writes))
     });
     let (out, writes) = match verified {
         Ok(verified) => verified,
@@ -160,10 +200,13 @@ pub fn apply_approved(run: &mut Run) -> Result<Vec<String>, ApprovalError> {
     for (i, write) in writes.into_iter().enumerate() {
         let recovered = write.already_applied;
         if !recovered {
-            if let Err(source) = apply::write_file(&out, &write.entry.path, &write.bytes) {
+            if let Err(source) = apply::apply_one(&out, &write) {
                 run.record(Event::RunFailed {
                     step: None,
-                    reason: format!("applying `{}` failed: {source}", write.entry.path),
+                    reason: format!(
+                        "applying `{}` failed: {source}",
+                        crate::render::inert(&write.entry.path)
+                    ),
                 })?;
                 return Err(ApprovalError::ApplyFailed {
                     id: run.id().to_string(),
@@ -186,6 +229,29 @@ pub fn apply_approved(run: &mut Run) -> Result<Vec<String>, ApprovalError> {
     }
     run.record(Event::RunCompleted {})?;
     Ok(done)
+}
+
+/// The change set about to be applied must be the one a person approved:
+/// its digest recomputed from its entries, the digest the run asked
+/// approval for and the digest the approval names must all agree.
+fn approved_digest(state: &RunState, change_set: &ChangeSet) -> Result<(), ApplyError> {
+    let computed = change_set.digest();
+    let requested = state.change_set_digest.clone().unwrap_or_default();
+    let approved = state
+        .approval
+        .as_ref()
+        .and_then(|a| a.digest.clone())
+        .unwrap_or_default();
+    if computed == requested && requested == approved {
+        return Ok(());
+    }
+    Err(ApplyError::Preflight {
+        reason: format!(
+            "the change set to apply has digest {computed}, the run asked approval for {requested}, and the approval names {}",
+            if approved.is_empty() { "none" } else { &approved }
+        ),
+        hint: "the run's recorded state does not match what a person approved; nothing is written. Run `host verify` on it and start a new run".into(),
+    })
 }
 
 /// Reject the run's change set: nothing is written, the run ends.

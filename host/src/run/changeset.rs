@@ -1,9 +1,11 @@
 //! The change set a run asks a person to approve, and its digest.
 //!
-//! Approval binds content, not a flag: the digest covers, for every write, the
+//! Approval binds content, not a flag: the digest covers, for every entry, the
 //! normalized target path, the sha256 of the file it replaces (or "absent") and
-//! the sha256 of the new bytes. If any of those differs at apply time, the
-//! approval does not cover what would be written, and nothing is.
+//! the sha256 of the new bytes (or "delete" for a deletion, which only a
+//! read-write mount's private copy can propose). If any of those differs at
+//! apply time, the approval does not cover what would be written, and nothing
+//! is.
 
 use std::path::Path;
 
@@ -18,16 +20,34 @@ pub struct ChangeSet {
     pub entries: Vec<ChangeEntry>,
 }
 
-/// One write of a change set.
+/// One write or deletion of a change set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeEntry {
     /// Normalized relative path under the run's output directory.
     pub path: String,
-    /// sha256 of the file the write replaces; `None` if it does not exist.
+    /// sha256 of the file the write replaces (or the deletion removes);
+    /// `None` if it does not exist.
     pub base_sha256: Option<String>,
-    /// sha256 of the bytes to write.
-    pub new_sha256: String,
+    /// sha256 of the bytes to write; `None` for a deletion.
+    pub new_sha256: Option<String>,
+    /// Bytes to write (0 for a deletion).
     pub size: u64,
+}
+
+impl ChangeEntry {
+    /// Whether this entry deletes its file.
+    pub fn is_delete(&self) -> bool {
+        self.new_sha256.is_none()
+    }
+
+    /// What the entry does, for people: `new file`, `replace` or `delete`.
+    pub fn action(&self) -> &'static str {
+        match (&self.base_sha256, &self.new_sha256) {
+            (_, None) => "delete",
+            (None, Some(_)) => "new file",
+            (Some(_), Some(_)) => "replace",
+        }
+    }
 }
 
 impl ChangeSet {
@@ -43,7 +63,7 @@ impl ChangeSet {
         for e in &self.entries {
             parts.push(e.path.as_bytes());
             parts.push(e.base_sha256.as_deref().unwrap_or("absent").as_bytes());
-            parts.push(e.new_sha256.as_bytes());
+            parts.push(e.new_sha256.as_deref().unwrap_or("delete").as_bytes());
         }
         sha256_hex_parts(parts)
     }
@@ -132,7 +152,7 @@ mod tests {
         ChangeEntry {
             path: path.into(),
             base_sha256: base.map(str::to_string),
-            new_sha256: new.into(),
+            new_sha256: Some(new.into()),
             size: 1,
         }
     }
@@ -147,6 +167,13 @@ mod tests {
             ChangeSet::new(vec![entry("a", Some("0"), "1"), entry("b", Some("2"), "3")]),
             ChangeSet::new(vec![entry("a", None, "1"), entry("b", Some("2"), "4")]),
             ChangeSet::new(vec![entry("a", None, "1")]),
+            ChangeSet::new(vec![
+                entry("a", None, "1"),
+                ChangeEntry {
+                    new_sha256: None,
+                    ..entry("b", Some("2"), "")
+                },
+            ]),
         ] {
             assert_ne!(a.digest(), other.digest());
         }

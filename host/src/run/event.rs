@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::{Finding, LogRecord, Verdict};
 use crate::run::changeset::ChangeSet;
+use crate::run::out_dir::DirId;
 
 /// One entry of a run's journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,14 @@ pub enum Event {
         params: serde_json::Value,
         workspace: PathBuf,
         out_dir: PathBuf,
+        /// The output directory's identity when the run was created; every
+        /// later open of `out_dir` must find this same directory.
+        #[serde(default)]
+        out_dir_id: Option<DirId>,
+        /// Host paths no write of this run may reach (state, cache, plugins
+        /// folder, workflow, manifests, components), re-checked at apply.
+        #[serde(default)]
+        protected: Vec<PathBuf>,
         plugins: Vec<PluginDigest>,
     },
     StepStarted {
@@ -111,10 +120,11 @@ pub enum Event {
         approver: String,
         reason: String,
     },
-    /// One approved file is on disk with exactly these bytes.
+    /// One approved file is on disk with exactly these bytes (or, for a
+    /// deletion, `sha256` is `None` and the file is gone).
     WriteApplied {
         path: String,
-        sha256: String,
+        sha256: Option<String>,
         /// The bytes were found already on disk by `host resume` (the host
         /// stopped after the rename, before this event): not written twice.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -162,13 +172,14 @@ pub struct PluginDigest {
     pub sha256: String,
 }
 
-/// A write a step proposed, already checked against the plugin's grant and
-/// staged as a blob.
+/// A write (or deletion) a step proposed, already checked against the
+/// plugin's grant and the host's protected paths, its bytes staged as a blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StagedWrite {
     /// Normalized relative path under the run's output directory.
     pub path: String,
-    /// sha256 of the staged bytes (the blob's name).
-    pub sha256: String,
+    /// sha256 of the staged bytes (the blob's name); `None` for a deletion
+    /// (proposed by a read-write mount's private copy).
+    pub sha256: Option<String>,
     pub size: u64,
 }

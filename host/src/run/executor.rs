@@ -9,10 +9,11 @@
 //! jittered, exponential delay ([`crate::run::retry`]) while its policy allows;
 //! any other failure fails the run, naming the step and the plugin.
 //!
-//! A step's proposed writes are checked against the plugin's `writes` grant
-//! the moment it returns; one write outside the grant fails the run. Accepted
-//! writes are only *staged* (as blobs); nothing touches the output directory
-//! here. The run ends waiting for approval of a change set bound to the
+//! A step's proposals (the writes it returned, and what it changed in the
+//! private copies of its read-write mounts) are vetted and staged the moment
+//! it returns ([`crate::run::stage`]); one proposal outside the grant fails
+//! the run. Accepted changes are only *staged* (as blobs); nothing touches
+//! the output directory here. The run ends waiting for approval of a change set bound to the
 //! current content of every target. Steps that already succeeded (per the
 //! journal) are never re-run.
 
@@ -26,10 +27,9 @@ use crate::contract::{
     PluginError, ProposedWrite, ReviewInput, StepInput, StepOutput, ToolOutput, Verdict,
 };
 use crate::pause_point;
-use crate::run::apply;
-use crate::run::changeset::{ChangeEntry, ChangeSet};
 use crate::run::event::{Event, StagedWrite};
 use crate::run::retry;
+use crate::run::stage::{self, Proposal};
 use crate::run::state::{ReviewState, RunStatus};
 use crate::run::store::{Run, RunError};
 use crate::runtime::{Invocation, InvokeFailure, Plugin};
@@ -275,32 +275,26 @@ fn finish_attempt(
         fail_step(run, step, attempt, "internal", message, logs)?;
         return Ok(None);
     };
-    let mut writes = Vec::with_capacity(output.writes.len());
-    for ProposedWrite { path, contents } in output.writes {
-        let path = match plugin.grants().check_write(&path) {
-            Ok(path) => path,
-            Err(denied) => {
-                fail_step(run, step, attempt, "write-denied", denied.to_string(), logs)?;
-                return Ok(None);
-            }
-        };
-        let clash = run
-            .state()
-            .staged_writes()
-            .any(|(other, w)| other != step.id && w.path == path)
-            || writes.iter().any(|w: &StagedWrite| w.path == path);
-        if clash {
-            let message = format!(
-                "`{}` is proposed twice in this run; each file may be written by one step once",
-                crate::render::inert(&path)
-            );
-            fail_step(run, step, attempt, "write-conflict", message, logs)?;
+    let earlier: Vec<StagedWrite> = run
+        .state()
+        .staged_writes()
+        .filter(|(other, _)| *other != step.id)
+        .map(|(_, w)| w.clone())
+        .collect();
+    let proposals: Vec<Proposal> = output
+        .writes
+        .into_iter()
+        .map(Proposal::from)
+        .chain(invocation.changes.into_iter().map(Proposal::from))
+        .collect();
+    let earlier: Vec<&StagedWrite> = earlier.iter().collect();
+    let writes = match stage::vet(run.blobs(), plugin.grants(), &earlier, proposals)? {
+        Ok(writes) => writes,
+        Err(refusal) => {
+            fail_step(run, step, attempt, refusal.kind, refusal.message, logs)?;
             return Ok(None);
         }
-        let size = contents.len() as u64;
-        let sha256 = run.blobs().put(&contents)?;
-        writes.push(StagedWrite { path, sha256, size });
-    }
+    };
     let output_sha256 = run.blobs().put(output.output.as_bytes())?;
     run.record(Event::StepSucceeded {
         step: step.id.clone(),
@@ -414,8 +408,13 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
         .staged_writes()
         .map(|(_, w)| w.clone())
         .collect();
+    // Deletions have no bytes to show; contract 0.1.0 gives reviewers
+    // writes only (the person at the gate sees every deletion).
     for w in staged {
-        match run.blobs().get(&w.sha256) {
+        let Some(sha256) = &w.sha256 else {
+            continue;
+        };
+        match run.blobs().get(sha256) {
             Ok(contents) => writes.push(ProposedWrite {
                 path: w.path,
                 contents,
@@ -497,42 +496,15 @@ fn review_failed(
 /// Bind the staged writes to the current content of their targets and wait
 /// for a person. A run with nothing to write completes here.
 fn request_approval(run: &mut Run) -> Result<(), RunError> {
-    let staged: Vec<StagedWrite> = run
-        .state()
-        .staged_writes()
-        .map(|(_, w)| w.clone())
-        .collect();
-    if staged.is_empty() {
-        return run.record(Event::RunCompleted {});
-    }
-    let out = match apply::open_out_dir(&run.state().out_dir) {
-        Ok(out) => out,
-        Err(e) => {
-            return run.record(Event::RunFailed {
-                step: None,
-                reason: e.to_string(),
-            });
+    let change_set = match stage::change_set(run.state()) {
+        Ok(change_set) => change_set,
+        Err(reason) => {
+            return run.record(Event::RunFailed { step: None, reason });
         }
     };
-    let mut entries = Vec::with_capacity(staged.len());
-    for w in staged {
-        let base = match crate::run::changeset::read_base(&out, &w.path) {
-            Ok(base) => base,
-            Err(e) => {
-                return run.record(Event::RunFailed {
-                    step: None,
-                    reason: format!("cannot stage the write: {e}"),
-                });
-            }
-        };
-        entries.push(ChangeEntry {
-            path: w.path,
-            base_sha256: base.sha256(),
-            new_sha256: w.sha256,
-            size: w.size,
-        });
+    if change_set.is_empty() {
+        return run.record(Event::RunCompleted {});
     }
-    let change_set = ChangeSet::new(entries);
     let digest = change_set.digest();
     run.record(Event::ApprovalRequested { change_set, digest })?;
     pause_point::reached("staged");

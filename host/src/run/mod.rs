@@ -6,6 +6,8 @@
 //! - [`store`]: run folders, creation and locking; [`blobs`]: staged bytes;
 //! - [`executor`]: steps (independent ones in parallel, [`retry`] on
 //!   transient errors) → review → re-drafts → approval request;
+//! - [`stage`]: the one path from a plugin's proposals to the change set;
+//!   [`out_dir`]: the run's output directory, pinned by identity;
 //! - [`changeset`], [`approval`], [`apply`]: the change set a person approves,
 //!   the decision, and putting exactly those bytes on disk;
 //! - [`resume`]: continuing a run after the host stopped, from its journal.
@@ -18,8 +20,10 @@ pub mod changeset;
 pub mod event;
 pub mod executor;
 pub mod journal;
+pub mod out_dir;
 pub mod resume;
 pub mod retry;
+pub mod stage;
 pub mod state;
 pub mod store;
 pub mod trace;

@@ -10,6 +10,7 @@ use crate::contract::{Finding, LogRecord, Verdict};
 use crate::run::changeset::ChangeSet;
 use crate::run::event::{Event, PluginDigest, StagedWrite};
 use crate::run::journal::Record;
+use crate::run::out_dir::DirId;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,6 +91,8 @@ pub struct Decision {
     pub approver: String,
     pub at_ms: u64,
     pub reason: Option<String>,
+    /// The change-set digest an approval names (`None` for a rejection).
+    pub digest: Option<String>,
 }
 
 /// Everything the journal says about a run.
@@ -106,6 +109,10 @@ pub struct RunState {
     pub params: serde_json::Value,
     pub workspace: PathBuf,
     pub out_dir: PathBuf,
+    /// The output directory's identity at creation (see [`crate::run::out_dir`]).
+    pub out_dir_id: Option<DirId>,
+    /// Host paths no write of this run may reach.
+    pub protected: Vec<PathBuf>,
     pub plugins: Vec<PluginDigest>,
     /// Steps in the order they started.
     pub steps: BTreeMap<String, StepState>,
@@ -157,6 +164,8 @@ impl RunState {
             params,
             workspace,
             out_dir,
+            out_dir_id,
+            protected,
             plugins,
         } = &first.event
         else {
@@ -174,6 +183,8 @@ impl RunState {
             params: params.clone(),
             workspace: workspace.clone(),
             out_dir: out_dir.clone(),
+            out_dir_id: *out_dir_id,
+            protected: protected.clone(),
             plugins: plugins.clone(),
             steps: BTreeMap::new(),
             step_order: Vec::new(),
@@ -331,12 +342,15 @@ impl RunState {
                 self.status = RunStatus::WaitingApproval;
             }
             Event::ApprovalGranted {
-                approver, reason, ..
+                approver,
+                reason,
+                digest,
             } => {
                 self.approval = Some(Decision {
                     approver: approver.clone(),
                     at_ms: record.at_ms,
                     reason: reason.clone(),
+                    digest: Some(digest.clone()),
                 });
                 self.status = RunStatus::Applying;
             }
@@ -345,6 +359,7 @@ impl RunState {
                     approver: approver.clone(),
                     at_ms: record.at_ms,
                     reason: Some(reason.clone()),
+                    digest: None,
                 });
                 self.status = RunStatus::Rejected;
             }

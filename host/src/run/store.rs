@@ -271,6 +271,8 @@ mod tests {
             params: serde_json::json!({"topic": "t"}),
             workspace: PathBuf::from("/ws"),
             out_dir: PathBuf::from("/ws"),
+            out_dir_id: None,
+            protected: Vec::new(),
             plugins: Vec::new(),
         }
     }

@@ -319,6 +319,8 @@ mod tests {
             params: serde_json::Value::Null,
             workspace: "/ws".into(),
             out_dir: "/out".into(),
+            out_dir_id: None,
+            protected: Vec::new(),
             plugins: Vec::new(),
         }
     }
@@ -508,7 +510,7 @@ mod tests {
             },
             Event::WriteApplied {
                 path: String::new(),
-                sha256: String::new(),
+                sha256: None,
                 recovered: false,
             },
             Event::RunCompleted {},

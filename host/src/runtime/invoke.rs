@@ -29,6 +29,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::engine::deadline_ticks;
 use super::logs::LogCollector;
 use super::network::GrantedHttp;
+use super::private_copy::{CopyError, CopyLimits, MountChange, PrivateCopy, RwSource};
 use crate::contract::{Descriptor, LogLevel, LogRecord, PluginError, Review, ToolOutput};
 use crate::grants::ResolvedGrants;
 use crate::grants::net::NetPolicy;
@@ -57,6 +58,10 @@ pub struct Invocation<T> {
     pub logs: Vec<LogRecord>,
     /// Wall-clock time of instantiation plus the call.
     pub duration: Duration,
+    /// What the plugin created, changed or deleted in the private copies of
+    /// its read-write mounts, as proposed changes (empty for plugins without
+    /// one). Nothing of it is on the host's disk.
+    pub changes: Vec<MountChange>,
 }
 
 /// How an invocation failed.
@@ -75,6 +80,10 @@ pub enum FailureKind {
     /// The guest held more handles (open files, streams) than the host allows
     /// one invocation ([`MAX_RESOURCES`]).
     ResourceLimit,
+    /// A read-write mount was too large to copy for the call, or its copy
+    /// grew past `[limits] rw-copy-mib` / `rw-copy-files`.
+    CopyLimit,
+
     /// The host could not run the invocation (wrong call for the plugin's
     /// kind, instance pool exhausted, a mount vanished).
     Internal,
@@ -90,6 +99,8 @@ impl FailureKind {
             Self::MemoryLimit => "memory-limit",
             Self::FuelExhausted => "fuel-exhausted",
             Self::ResourceLimit => "resource-limit",
+            Self::CopyLimit => "copy-limit",
+
             Self::Internal => "internal",
         }
     }
@@ -139,6 +150,7 @@ impl std::fmt::Display for InvokeFailure {
                 f,
                 "plugin `{plugin}` hit the handle limit: {message}\nhint: no manifest key raises this limit; make the plugin close files and streams it no longer needs"
             ),
+            FailureKind::CopyLimit => write!(f, "plugin `{plugin}` cannot run: {message}"),
             FailureKind::Internal => write!(f, "plugin `{plugin}` could not be invoked: {message}"),
         }
     }
@@ -290,6 +302,7 @@ pub(crate) struct InvokeEnv<'a> {
     pub(crate) limits: &'a Limits,
     pub(crate) epoch_tick: Duration,
     pub(crate) timeout_grace: Duration,
+    pub(crate) scratch: &'a std::path::Path,
 }
 
 impl InvokeEnv<'_> {
@@ -319,11 +332,20 @@ pub(crate) async fn run<T: OutputSize>(
     let stderr = MemoryOutputPipe::new(max_output);
     let logs = LogCollector::new(env.plugin.clone());
     let denials = logs.clone();
-    let wasi = env.grants.wasi_ctx(
-        stdout.clone(),
-        stderr.clone(),
-        Arc::new(move |line: String| denials.push(LogLevel::Warn, &line)),
-    );
+    let copies = private_copies(&env)?;
+    let copy_dirs: Vec<(String, std::path::PathBuf)> = copies
+        .iter()
+        .map(|c| (c.guest.clone(), c.path.clone()))
+        .collect();
+    let wasi = env
+        .grants
+        .wasi_ctx(
+            stdout.clone(),
+            stderr.clone(),
+            Arc::new(move |line: String| denials.push(LogLevel::Warn, &line)),
+            &copy_dirs,
+        )
+        .map_err(|m| env.failure(FailureKind::Internal, m, Vec::new()))?;
     let network = Arc::clone(env.grants.network());
     let memory_cap = usize::try_from(env.limits.memory_bytes).unwrap_or(usize::MAX);
     let limiter = InvocationLimiter {
@@ -446,7 +468,25 @@ pub(crate) async fn run<T: OutputSize>(
                     ));
                 }
             }
-            let size = value.output_size();
+            let mut changes = Vec::new();
+            for copy in &copies {
+                match copy.changes() {
+                    Ok((found, notes)) => {
+                        changes.extend(found);
+                        let collector = LogCollector::new(env.plugin.clone());
+                        for note in &notes {
+                            collector.push(LogLevel::Warn, note);
+                        }
+                        logs.extend(collector.finish());
+                    }
+                    Err(e) => return Err(env.failure(copy_failure_kind(&e), e.to_string(), logs)),
+                }
+            }
+            let size = value.output_size()
+                + changes
+                    .iter()
+                    .map(|c| len(&c.path) + c.contents.as_ref().map_or(0, |b| b.len() as u64))
+                    .sum::<u64>();
             if size > env.limits.max_output_bytes {
                 return Err(env.failure(
                     FailureKind::OutputTooLarge,
@@ -461,8 +501,37 @@ pub(crate) async fn run<T: OutputSize>(
                 value,
                 logs,
                 duration,
+                changes,
             })
         }
+    }
+}
+
+/// Copy every read-write mount of the plugin for this call.
+fn private_copies(env: &InvokeEnv<'_>) -> Result<Vec<PrivateCopy>, InvokeFailure> {
+    let limits = CopyLimits {
+        max_bytes: env.limits.rw_copy_bytes,
+        max_files: env.limits.rw_copy_files,
+    };
+    let mut copies = Vec::new();
+    for (mount, dir) in env.grants.read_write_mounts() {
+        let source = RwSource {
+            guest: &mount.guest,
+            original: dir,
+            out_prefix: mount.out_prefix.as_deref().unwrap_or(""),
+        };
+        let copy = source
+            .copy(env.scratch, env.plugin, limits)
+            .map_err(|e| env.failure(copy_failure_kind(&e), e.to_string(), Vec::new()))?;
+        copies.push(copy);
+    }
+    Ok(copies)
+}
+
+fn copy_failure_kind(e: &CopyError) -> FailureKind {
+    match e {
+        CopyError::TooLarge { .. } => FailureKind::CopyLimit,
+        CopyError::Io { .. } => FailureKind::Internal,
     }
 }
 

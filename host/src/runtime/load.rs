@@ -26,6 +26,7 @@ use super::plugin::{KindPre, Plugin, PluginParts};
 use crate::contract::WIT_PACKAGE;
 use crate::grants::{GrantContext, GrantError, ResolvedGrants};
 use crate::manifest::{Manifest, PluginKind};
+use crate::protect::ProtectedKind;
 
 /// Components larger than this are refused before they are read.
 pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
@@ -221,7 +222,15 @@ pub(crate) fn load(
         .into());
     }
 
-    let grants = ResolvedGrants::resolve(manifest, ctx)?;
+    // The runtime protects its own directories and the plugin's own files,
+    // whatever the caller listed.
+    let mut ctx = ctx.clone();
+    ctx.protected
+        .add(ProtectedKind::Cache, &rt.config.cache_dir)
+        .add(ProtectedKind::Cache, &rt.config.scratch_dir)
+        .add(ProtectedKind::Input, &manifest.path)
+        .add(ProtectedKind::Input, &manifest.component);
+    let grants = ResolvedGrants::resolve(manifest, &ctx)?;
 
     let read_err = |error| LoadErrorKind::Read {
         plugin: plugin(),
@@ -314,6 +323,7 @@ pub(crate) fn load(
         pre,
         ticker: rt.ticker.clone(),
         timeout_grace: rt.config.timeout_grace,
+        scratch: rt.config.scratch_dir.clone(),
         cache,
         imports,
         exports,
@@ -568,13 +578,7 @@ mod tests {
         let component = dir.join("p.wasm");
         std::fs::write(&component, bytes).expect("write");
         let m = manifest_for(component, sha256);
-        match rt.load(
-            &m,
-            &GrantContext {
-                workspace: dir,
-                protected: &[],
-            },
-        ) {
+        match rt.load(&m, &GrantContext::new(dir)) {
             Ok(p) => panic!("expected a load error, got {p:?}"),
             Err(e) => e,
         }
@@ -690,13 +694,7 @@ mod tests {
         let rt = runtime(dir.path());
         let m = manifest_for(dir.path().join("missing.wasm"), None);
         let e = rt
-            .load(
-                &m,
-                &GrantContext {
-                    workspace: dir.path(),
-                    protected: &[],
-                },
-            )
+            .load(&m, &GrantContext::new(dir.path()))
             .expect_err("missing");
         assert!(matches!(e.kind(), LoadErrorKind::Read { .. }), "{e:?}");
     }
@@ -708,13 +706,7 @@ mod tests {
         let mut m = manifest_for(dir.path().join("p.wasm"), None);
         m.limits.memory_bytes = 2 << 30;
         let e = rt
-            .load(
-                &m,
-                &GrantContext {
-                    workspace: dir.path(),
-                    protected: &[],
-                },
-            )
+            .load(&m, &GrantContext::new(dir.path()))
             .expect_err("over cap");
         assert!(e.to_string().contains("limits.memory-mib"), "{e}");
     }

@@ -43,6 +43,7 @@ mod load;
 mod logs;
 mod network;
 mod plugin;
+mod private_copy;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub use self::invoke::{FailureKind, Invocation, InvokeFailure, MAX_RESOURCES};
 pub use self::load::{LARGE_COMPONENT_BYTES, LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
 pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
 pub use self::plugin::Plugin;
+pub use self::private_copy::MountChange;
+pub(crate) use self::private_copy::process_alive;
 
 use self::cache::CompileCache;
 use self::engine::EpochTicker;
@@ -91,14 +94,20 @@ pub struct RuntimeConfig {
     /// is abandoned; gives the epoch deadline the first chance to stop it
     /// with a precise trap.
     pub timeout_grace: Duration,
+    /// Where read-write mounts are copied for each call (see
+    /// `private_copy`). One of the host's own directories: protected like
+    /// the cache, which it lies in by default.
+    pub scratch_dir: PathBuf,
 }
 
 impl RuntimeConfig {
     /// Defaults: 128 concurrent instances, 1 GiB memory cap, 1 MiB kept
     /// resident per used memory slot, 10 ms epoch tick, 250 ms grace.
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        let cache_dir = cache_dir.into();
         Self {
-            cache_dir: cache_dir.into(),
+            scratch_dir: cache_dir.join("private-copies"),
+            cache_dir,
             max_instances: 128,
             max_memory_bytes: 1 << 30,
             keep_resident_bytes: 1 << 20,
@@ -184,6 +193,8 @@ impl Runtime {
     /// Build the engines, open the cache directory, link the host interfaces
     /// and start the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        // Copies left by a host that was killed mid-call.
+        private_copy::sweep(&config.scratch_dir);
         let plain = EngineParts::new(&config, false)?;
         let metered = EngineParts::new(&config, true)?;
         let ticker = EpochTicker::start(

@@ -35,6 +35,8 @@ pub(crate) struct PluginParts {
     /// Kept so epochs keep advancing while any plugin is alive.
     pub(crate) ticker: Arc<EpochTicker>,
     pub(crate) timeout_grace: Duration,
+    /// Where the private copies of read-write mounts are made.
+    pub(crate) scratch: std::path::PathBuf,
     pub(crate) cache: CacheOutcome,
     /// The component's import and export names, as declared.
     pub(crate) imports: Vec<String>,
@@ -117,6 +119,7 @@ impl Plugin {
             limits,
             epoch_tick: self.inner.ticker.tick(),
             timeout_grace: self.inner.timeout_grace,
+            scratch: &self.inner.scratch,
         }
     }
 

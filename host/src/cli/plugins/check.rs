@@ -86,11 +86,12 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--workspace `{}`", args.load.workspace.display()))?;
     let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
         .context("cannot start the WebAssembly runtime")?;
-    let protected = ctx.protected_dirs();
-    let grant_ctx = GrantContext {
-        workspace: &workspace,
-        protected: &protected,
-    };
+    let grant_ctx = GrantContext::new(&workspace).protecting(
+        crate::protect::ProtectedKind::Input,
+        std::slice::from_ref(plugins_dir),
+    );
+    let mut grant_ctx = grant_ctx;
+    grant_ctx.protected.extend(&ctx.protected());
 
     let mut verdicts = Vec::new();
     let mut manifests: Vec<Manifest> = Vec::new();

@@ -53,16 +53,15 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--workspace `{}`", args.load.workspace.display()))?;
     let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
         .context("cannot start the WebAssembly runtime")?;
-    let protected = ctx.protected_dirs();
+    let mut grant_ctx = GrantContext::new(&workspace).protecting(
+        crate::protect::ProtectedKind::Input,
+        std::slice::from_ref(&args.load.dir.plugins),
+    );
+    grant_ctx.protected.extend(&ctx.protected());
     let started = Instant::now();
-    let plugin = runtime.load_with_progress(
-        m,
-        &GrantContext {
-            workspace: &workspace,
-            protected: &protected,
-        },
-        &|size| crate::cli::progress::announce_compile(&m.name, size),
-    )?;
+    let plugin = runtime.load_with_progress(m, &grant_ctx, &|size| {
+        crate::cli::progress::announce_compile(&m.name, size)
+    })?;
     let load_ms = started.elapsed().as_millis();
     let cache = match plugin.cache_outcome() {
         CacheOutcome::Hit => "hit",

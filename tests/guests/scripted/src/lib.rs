@@ -4,8 +4,10 @@
 //!   visibly overlap;
 //! - `fail`: answer with this plugin error (`invalid-input`, `failed` or
 //!   `transient`) every time;
-//! - `counter`: a file on a read-write mount (the only state that survives
-//!   between the fresh instances of two calls), bumped on every call;
+//! - `counter`: a name whose call count lives in the test process (a
+//!   plugin keeps no state between calls: even a read-write mount is a
+//!   private copy), bumped on every call over TCP at `$COUNTER_ADDR`, which
+//!   the test grants;
 //!   `fail_times`: answer `transient` for the first that many calls;
 //!   `hang_on_call`: sleep for an hour on that call (1-based), so a test can
 //!   kill the host while the step is running;
@@ -71,12 +73,7 @@ impl Tool for Scripted {
             }
         }
         if let Some(counter) = &input.counter {
-            let seen: u32 = std::fs::read_to_string(counter)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-                .unwrap_or(0);
-            std::fs::write(counter, (seen + 1).to_string())
-                .map_err(|e| PluginError::failed(format!("cannot bump {counter}: {e}")))?;
+            let seen = bump(counter)? - 1;
             if seen + 1 == input.hang_on_call {
                 std::thread::sleep(Duration::from_secs(3600));
             }
@@ -106,6 +103,25 @@ impl Tool for Scripted {
         }
         Ok(output)
     }
+}
+
+/// Bump counter `name` on the test's counter server; returns the new count.
+fn bump(name: &str) -> Result<u32, PluginError> {
+    use std::io::{BufRead as _, Write as _};
+    let fail = |e: std::io::Error| PluginError::failed(format!("cannot bump counter {name}: {e}"));
+    let addr = std::env::var("COUNTER_ADDR")
+        .map_err(|_| PluginError::failed("COUNTER_ADDR is not granted"))?;
+    let mut stream = std::net::TcpStream::connect(addr.as_str()).map_err(fail)?;
+    stream
+        .write_all(format!("{name}\n").as_bytes())
+        .map_err(fail)?;
+    let mut line = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(fail)?;
+    line.trim()
+        .parse()
+        .map_err(|_| PluginError::failed(format!("counter server said {line:?}")))
 }
 
 harness_sdk::export_tool!(Scripted);
