@@ -1,6 +1,7 @@
 //! The `host` command line: one file per subcommand, each an `Args` struct
 //! with an `execute` function. Data goes to stdout, logs and progress to
-//! stderr; errors are printed once, by `main`, with their cause chain.
+//! stderr, both through [`output`] (which never panics and makes JSON
+//! inert); errors are printed once, by `main`, with their cause chain.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod approve;
 mod cache;
 mod context;
+pub mod output;
 mod plugins;
 mod present;
 mod progress;

@@ -3,11 +3,12 @@
 //! rendered inert here before it reaches a terminal.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{EXIT_FAILURE, EXIT_OK};
+use crate::cli::{EXIT_FAILURE, EXIT_OK, output};
 
-use crate::render::{diff, inert};
+use crate::render::{diff_with_note, inert, inert_lines};
 use crate::run::apply::open_out_dir;
 use crate::run::blobs::Blobs;
 use crate::run::changeset::read_base;
@@ -17,7 +18,7 @@ use crate::run::store::Run;
 /// Status, steps, review and decision of a run.
 pub fn summary(state: &RunState) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "run {}: {}", state.id, state.status);
+    let _ = writeln!(out, "run {}: {}", inert(&state.id), state.status);
     let _ = write!(out, "  workflow: {}", inert(&state.workflow));
     if let Some(topic) = state.params.get("topic").and_then(|t| t.as_str()) {
         let _ = write!(out, "   topic: {}", inert(topic));
@@ -38,15 +39,17 @@ pub fn summary(state: &RunState) -> String {
         };
         let _ = writeln!(
             out,
-            "  step {id} (plugin {}, attempt {}): {outcome}",
-            step.plugin, step.attempt
+            "  step {} (plugin {}, attempt {}): {outcome}",
+            inert(id),
+            inert(&step.plugin),
+            step.attempt
         );
     }
     if let Some(review) = &state.review {
         let _ = writeln!(
             out,
             "  review by {}: {} - {}",
-            review.plugin,
+            inert(&review.plugin),
             review.verdict,
             inert(&review.summary)
         );
@@ -65,7 +68,7 @@ pub fn summary(state: &RunState) -> String {
             out,
             "  proposed writes: {} (change set {})",
             cs.entries.len(),
-            digest
+            inert(digest)
         );
         for e in &cs.entries {
             let kind = if e.base_sha256.is_some() {
@@ -108,8 +111,10 @@ pub fn summary(state: &RunState) -> String {
     out
 }
 
-/// The proposed change set as unified diffs against the current files.
-pub fn diffs(state: &RunState, blobs: &Blobs) -> String {
+/// The proposed change set as unified diffs against the current files (each
+/// computed once, within [`crate::render::diff`]'s budget). `run_dir` is the
+/// run's folder, for the `diff -u` a summarized diff points to.
+pub fn diffs(state: &RunState, blobs: &Blobs, run_dir: &Path) -> String {
     let Some(cs) = &state.change_set else {
         return String::new();
     };
@@ -124,35 +129,57 @@ pub fn diffs(state: &RunState, blobs: &Blobs) -> String {
             }
         };
         let base = out_dir.as_ref().map(|d| read_base(d, &e.path));
+        let staged = run_dir.join(blobs.relative_path(&e.new_sha256));
         match base {
-            Some(Ok(base)) => out.push_str(&diff(&e.path, base.bytes(), &new)),
-            Some(Err(err)) => {
-                let _ = writeln!(out, "{}: {err}", inert(&e.path));
+            Some(Ok(base)) => {
+                let current = state.out_dir.join(&e.path);
+                let current = if base.bytes().is_some() {
+                    current.as_path()
+                } else {
+                    Path::new("/dev/null")
+                };
+                out.push_str(&diff_with_note(
+                    &e.path,
+                    base.bytes(),
+                    &new,
+                    &full_diff_command(current, &staged),
+                ));
             }
-            None => out.push_str(&diff(&e.path, None, &new)),
+            Some(Err(err)) => {
+                // The error embeds the path inert already.
+                let _ = writeln!(out, "{}", inert_lines(&err.to_string()));
+            }
+            None => out.push_str(&diff_with_note(
+                &e.path,
+                None,
+                &new,
+                &full_diff_command(Path::new("/dev/null"), &staged),
+            )),
         }
     }
     out
 }
 
+/// The command that shows a summarized diff in full.
+pub fn full_diff_command(current: &Path, staged: &Path) -> String {
+    format!("diff -u {} {}", current.display(), staged.display())
+}
+
 /// What the operator can do next.
 pub fn next_steps(state: &RunState) -> String {
+    let id = inert(&state.id);
     match state.status {
         RunStatus::WaitingApproval => format!(
-            "next: `host show {id}` to read the diff, then `host approve {id}` or `host reject {id} --reason \"...\"`\n",
-            id = state.id
+            "next: `host show {id}` to read the diff, then `host approve {id}` or `host reject {id} --reason \"...\"`\n"
         ),
         RunStatus::Running => format!(
-            "next: the run stopped before finishing; `host resume {}` continues it without re-running finished steps\n",
-            state.id
+            "next: the run stopped before finishing; `host resume {id}` continues it without re-running finished steps\n"
         ),
         RunStatus::Applying => format!(
-            "next: the approved writes were interrupted; `host resume {}` finishes them without writing anything twice\n",
-            state.id
+            "next: the approved writes were interrupted; `host resume {id}` finishes them without writing anything twice\n"
         ),
         RunStatus::Failed => format!(
-            "next: fix the cause, then `host resume {} --failed` re-runs what failed (finished steps are kept)\n",
-            state.id
+            "next: fix the cause, then `host resume {id} --failed` re-runs what failed (finished steps are kept)\n"
         ),
         RunStatus::Completed | RunStatus::Rejected => String::new(),
     }
@@ -163,15 +190,14 @@ pub fn next_steps(state: &RunState) -> String {
 pub fn outcome(run: &Run, json: bool) -> anyhow::Result<ExitCode> {
     let state = run.state();
     if json {
-        println!("{}", serde_json::to_string_pretty(state)?);
+        output::json(state)?;
     } else {
-        print!("{}", summary(state));
-        let diffs = diffs(state, run.blobs());
+        output::print(&summary(state))?;
+        let diffs = diffs(state, run.blobs(), run.dir());
         if !diffs.is_empty() {
-            println!();
-            print!("{diffs}");
+            output::print(&format!("\n{diffs}"))?;
         }
-        print!("{}", next_steps(state));
+        output::print(&next_steps(state))?;
     }
     Ok(ExitCode::from(match state.status {
         RunStatus::WaitingApproval | RunStatus::Completed => EXIT_OK,

@@ -39,10 +39,14 @@ pub enum ApplyError {
     },
     #[error(transparent)]
     Blob(#[from] BlobError),
-    #[error("staged bytes for `{path}` do not match the change set")]
+    #[error(
+        "staged bytes for `{}` do not match the change set",
+        crate::render::inert(path)
+    )]
     StagedMismatch { path: String },
     #[error(
-        "`{path}` changed since the run proposed its write (expected {expected}, found {found})\nhint: someone edited the file after the run staged its change; reject this run and start a new one so the change is reviewed against the current file"
+        "`{}` changed since the run proposed its write (expected {expected}, found {found})\nhint: someone edited the file after the run staged its change; reject this run and start a new one so the change is reviewed against the current file",
+        crate::render::inert(path)
     )]
     BaseChanged {
         path: String,
@@ -51,7 +55,7 @@ pub enum ApplyError {
     },
     #[error(transparent)]
     Target(#[from] TargetError),
-    #[error("cannot write `{path}`")]
+    #[error("cannot write `{}`", crate::render::inert(path))]
     Write {
         path: String,
         #[source]

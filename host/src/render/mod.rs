@@ -5,8 +5,17 @@
 //! rewrite the screen and a bidi override could make `evil.sh` look like
 //! `hs.live`: exactly the text a person reads before approving. Everything a
 //! plugin produced goes through [`inert`] or [`inert_line`] before it is shown.
+//!
+//! Submodules: [`json`] (the JSON every `--json` prints, escaped the same
+//! way) and [`diff`] (the diff of a proposed write, with a time and size
+//! budget).
 
 use std::fmt::Write as _;
+
+pub mod diff;
+pub mod json;
+
+pub use diff::{diff, diff_with_note};
 
 /// Escape every character that could change how the rest of the text displays:
 /// control characters (including newlines and ESC), bidi controls, zero-width
@@ -19,6 +28,25 @@ pub fn inert(text: &str) -> String {
 /// Like [`inert`], but keeps tabs as they are: for one line of a file's content.
 pub fn inert_line(text: &str) -> String {
     escape(text, true)
+}
+
+/// Escape every dangerous character except the newline, which is kept as the
+/// line structure: for text the host composed itself (an error chain, a log
+/// line) that may still carry untrusted parts. A safety net only: untrusted
+/// parts are made [`inert`] where they are embedded, so that a newline inside
+/// them never starts a line of its own.
+pub fn inert_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push('\n'),
+            c if is_dangerous(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn escape(text: &str, keep_tabs: bool) -> String {
@@ -56,49 +84,6 @@ pub fn is_dangerous(c: char) -> bool {
             | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
 }
 
-/// A unified diff of a proposed write against the current file, with every line
-/// rendered inert. `old` is `None` when the file does not exist yet.
-pub fn diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
-    let shown_path = inert(path);
-    let old_text = old.map(std::str::from_utf8);
-    let new_text = std::str::from_utf8(new);
-    let (old_text, new_text) = match (old_text, new_text) {
-        (Some(Err(_)), _) | (_, Err(_)) => {
-            return format!(
-                "--- {shown_path}\n+++ {shown_path}\nbinary file: {} bytes -> {} bytes\n",
-                old.map_or(0, <[u8]>::len),
-                new.len()
-            );
-        }
-        (Some(Ok(old)), Ok(new)) => (old, new),
-        (None, Ok(new)) => ("", new),
-    };
-    let old_header = if old.is_some() {
-        format!("a/{shown_path}")
-    } else {
-        "/dev/null".to_string()
-    };
-    let mut out = format!("--- {old_header}\n+++ b/{shown_path}\n");
-    let text_diff = similar::TextDiff::from_lines(old_text, new_text);
-    for hunk in text_diff.unified_diff().context_radius(3).iter_hunks() {
-        let _ = writeln!(out, "{}", hunk.header());
-        for change in hunk.iter_changes() {
-            let sign = match change.tag() {
-                similar::ChangeTag::Delete => '-',
-                similar::ChangeTag::Insert => '+',
-                similar::ChangeTag::Equal => ' ',
-            };
-            let line = change.value();
-            let line = line.strip_suffix('\n').unwrap_or(line);
-            let _ = writeln!(out, "{sign}{}", inert_line(line));
-            if change.missing_newline() {
-                out.push_str("\\ No newline at end of file\n");
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,24 +102,12 @@ mod tests {
     }
 
     #[test]
-    fn diff_of_a_new_file_shows_every_line_added() {
-        let d = diff("reports/x.md", None, b"# Title\nbody\n");
+    fn inert_lines_keeps_only_the_newlines() {
+        let shown = inert_lines("error: a\u{1b}[2J\nhint: b\u{202e}\r\t\u{9b}");
         assert_eq!(
-            d,
-            "--- /dev/null\n+++ b/reports/x.md\n@@ -0,0 +1,2 @@\n+# Title\n+body\n"
+            shown,
+            "error: a\\u{001b}[2J\nhint: b\\u{202e}\\u{000d}\\u{0009}\\u{009b}"
         );
-    }
-
-    #[test]
-    fn diff_escapes_hostile_lines() {
-        let d = diff("x", Some(b"a\n"), b"a\n\x1b]0;owned\x07\n");
-        assert!(d.contains("+\\u{001b}]0;owned\\u{0007}"), "{d}");
-        assert!(!d.contains('\u{1b}'));
-    }
-
-    #[test]
-    fn binary_content_is_summarized() {
-        let d = diff("x.bin", Some(&[0xff, 0xfe]), b"text");
-        assert!(d.contains("binary file: 2 bytes -> 4 bytes"), "{d}");
+        assert!(!shown.chars().any(|c| c != '\n' && is_dangerous(c)));
     }
 }
