@@ -142,7 +142,9 @@ impl std::fmt::Debug for ResolvedGrants {
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: cannot open mount directory `{path}`: {error}\nhint: create the directory, or fix the path in the manifest"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: cannot open mount directory `{shown_path}`: {error}\nhint: create the directory, or fix the path in the manifest",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_path = crate::render::inert_path(path)
     )]
     MountMissing {
         plugin: String,
@@ -152,7 +154,9 @@ pub enum GrantError {
         error: std::io::Error,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: `{path}` is not a directory\nhint: mounts grant whole directories; mount the folder that holds the file"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: `{shown_path}` is not a directory\nhint: mounts grant whole directories; mount the folder that holds the file",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_path = crate::render::inert_path(path)
     )]
     NotADirectory {
         plugin: String,
@@ -161,7 +165,10 @@ pub enum GrantError {
         path: PathBuf,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: `{claimed}` goes through a symlink to `{actual}`; mounts through symlinks are refused\nhint: name the real directory `{actual}` instead"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: `{shown_claimed}` goes through a symlink to `{shown_actual}`; mounts through symlinks are refused\nhint: name the real directory `{shown_actual}` instead",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_claimed = crate::render::inert_path(claimed),
+        shown_actual = crate::render::inert_path(actual)
     )]
     Symlink {
         plugin: String,
@@ -171,7 +178,9 @@ pub enum GrantError {
         actual: PathBuf,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: mount `{path}` overlaps the host's own directory `{protected}`\nhint: the host's state, cache and journal can never be granted; mount a directory that neither contains nor lies inside `{protected}`"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: mount `{shown_path}` overlaps the host's own directory `{protected}`\nhint: the host's state, cache and journal can never be granted; mount a directory that neither contains nor lies inside `{protected}`",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_path = crate::render::inert_path(path)
     )]
     Protected {
         plugin: String,
@@ -181,7 +190,9 @@ pub enum GrantError {
         protected: PathBuf,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: cannot resolve `{entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: cannot resolve `{shown_entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_entry = crate::render::inert(entry)
     )]
     NetworkUnresolvable {
         plugin: String,
@@ -191,7 +202,9 @@ pub enum GrantError {
         error: std::io::Error,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: mount directory `{path}` changed while the plugin was being loaded ({detail})\nhint: load the plugin again; if the directory was replaced by a symlink, find out who did it"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: mount directory `{shown_path}` changed while the plugin was being loaded ({detail})\nhint: load the plugin again; if the directory was replaced by a symlink, find out who did it",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_path = crate::render::inert_path(path)
     )]
     Changed {
         plugin: String,

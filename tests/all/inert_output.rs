@@ -130,7 +130,13 @@ fn text_views_show_hostile_plugin_text_escaped_on_lines_of_their_own() {
     let s = Scratch::new();
     let (dir, id) = hostile_run(&s);
     let text_run = s.run_cmd(&dir).output().expect("run");
-    let mut outputs = vec![("run".to_string(), text_run)];
+    // With debug logs (the wasm runtime's and the host's spans) on stderr.
+    let logged = s.run_cmd(&dir).arg("-vv").output().expect("run -vv");
+    assert!(text(&logged.stderr).contains("DEBUG"));
+    let mut outputs = vec![
+        ("run".to_string(), text_run),
+        ("run -vv".to_string(), logged),
+    ];
     for args in [
         vec!["status", &id],
         vec!["show", &id],
@@ -161,7 +167,7 @@ fn text_views_show_hostile_plugin_text_escaped_on_lines_of_their_own() {
         }
     }
     // The escaped text is there to read, not dropped.
-    let status = text(&outputs[1].1.stdout);
+    let status = text(&outputs[2].1.stdout);
     assert!(status.contains("\\u{202e}evil.sh"), "{status}");
     assert!(status.contains("\\u{009b}2J"), "{status}");
 }
@@ -251,4 +257,38 @@ fn a_refused_approval_names_the_plugins_path_on_lines_of_its_own() {
         "edited\n"
     );
     assert!(!s.journal_events(&id).contains(&"write_applied".to_string()));
+}
+
+#[test]
+fn plugin_admin_commands_show_hostile_folder_names_escaped() {
+    let s = Scratch::new();
+    let dir = crate::support::hello_plugins(&s);
+    let bad = dir.join("bad\u{1b}[2J\u{202e}\u{9b}1m\nhint: forged");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    std::fs::write(bad.join("plugin.toml"), "[plugin]\nname = 1\n").expect("write");
+    let ws = s.ws().display().to_string();
+    for args in [
+        &["plugins", "check", "--workspace", &ws][..],
+        &["plugins", "list"],
+    ] {
+        let out = s
+            .host()
+            .args(args)
+            .arg("--plugins")
+            .arg(&dir)
+            .output()
+            .expect("host");
+        let what = args.join(" ");
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out.stderr));
+        for bytes in [&out.stdout, &out.stderr] {
+            let shown = text(bytes);
+            assert_inert(&shown, &what);
+            assert!(
+                !shown
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("hint: forged")),
+                "{what}: {shown}"
+            );
+        }
+    }
 }

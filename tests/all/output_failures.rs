@@ -54,6 +54,7 @@ fn no_command_panics_on_a_full_or_closed_stdout() {
     let s = Scratch::new();
     let dir = hello_plugins(&s);
     let id = run_id(&s.run(&dir, &[]));
+    let plugins = dir.display().to_string();
     for broken in [Broken::Full, Broken::Closed] {
         for args in [
             vec!["status", id.as_str()],
@@ -65,6 +66,16 @@ fn no_command_panics_on_a_full_or_closed_stdout() {
             vec!["trace", id.as_str()],
             vec!["trace", id.as_str(), "--json"],
             vec!["--help"],
+            vec!["workflow", "--plugins", plugins.as_str()],
+            vec![
+                "workflow",
+                "--format",
+                "json",
+                "--plugins",
+                plugins.as_str(),
+            ],
+            vec!["plugins", "list", "--plugins", plugins.as_str()],
+            vec!["cache", "show", "--json"],
         ] {
             let out = s
                 .host()

@@ -25,6 +25,11 @@ pub fn inert(text: &str) -> String {
     escape(text, false)
 }
 
+/// [`inert`] of a path as displayed: for paths a manifest or a plugin chose.
+pub fn inert_path(path: &std::path::Path) -> String {
+    inert(&path.display().to_string())
+}
+
 /// Like [`inert`], but keeps tabs as they are: for one line of a file's content.
 pub fn inert_line(text: &str) -> String {
     escape(text, true)
@@ -99,6 +104,57 @@ mod tests {
     #[test]
     fn newlines_in_paths_are_visible() {
         assert_eq!(inert("a\nb\\c"), "a\\nb\\\\c");
+    }
+
+    /// Errors that quote a run id, a plugin's proposed path or a manifest's
+    /// path embed it inert: the message keeps exactly its own lines.
+    #[test]
+    fn errors_embed_untrusted_parts_inert() {
+        use std::path::PathBuf;
+
+        let hostile = "x\u{1b}[2J\u{202e}\nhint: forged";
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let messages = [
+            crate::run::store::RunError::InvalidId { id: hostile.into() }.to_string(),
+            crate::run::changeset::TargetError::NotAFile {
+                path: hostile.into(),
+            }
+            .to_string(),
+            crate::run::apply::ApplyError::BaseChanged {
+                path: hostile.into(),
+                expected: "a".into(),
+                found: "b".into(),
+            }
+            .to_string(),
+            crate::runtime::LoadErrorKind::Read {
+                plugin: "p".into(),
+                manifest: PathBuf::from(hostile),
+                component: PathBuf::from(hostile),
+                error: io(),
+            }
+            .to_string(),
+            crate::grants::GrantError::NotADirectory {
+                plugin: "p".into(),
+                manifest: PathBuf::from(hostile),
+                key: "grants.mounts".into(),
+                path: PathBuf::from(hostile),
+            }
+            .to_string(),
+        ];
+        for message in messages {
+            assert!(
+                !message.chars().any(|c| c != '\n' && is_dangerous(c)),
+                "{message:?}"
+            );
+            assert!(
+                !message.lines().any(|l| l.starts_with("hint: forged")),
+                "{message}"
+            );
+            assert!(
+                message.contains("x\\u{001b}[2J\\u{202e}\\nhint: forged"),
+                "{message}"
+            );
+        }
     }
 
     #[test]
