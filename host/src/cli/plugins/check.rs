@@ -116,7 +116,7 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             v.errors.push(format!(
                 "the name `{}` is also used by `{}`\nhint: plugin names must be unique; rename one in its [plugin] section",
                 m.name,
-                first.path.display()
+                crate::render::inert_path(&first.path)
             ));
         } else {
             let announce = |size| crate::cli::progress::announce_compile(&m.name, size);
