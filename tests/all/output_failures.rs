@@ -136,3 +136,21 @@ fn an_approval_whose_diff_could_not_be_printed_approves_nothing() {
     );
     assert_ne!(snapshot(&s.out()), out_before);
 }
+
+#[test]
+fn a_full_stderr_does_not_panic_either() {
+    let s = Scratch::new();
+    for (args, code) in [
+        (vec!["status", "not-a-run"], 1),
+        (vec!["-vv", "runs"], 0),
+        (vec!["no-such-command"], 2),
+    ] {
+        let out = s
+            .host()
+            .args(&args)
+            .stderr(dev_full())
+            .output()
+            .expect("host");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}
