@@ -190,7 +190,9 @@ impl std::fmt::Debug for ResolvedGrants {
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: cannot open mount directory `{path}`: {error}\nhint: create the directory, or fix the path in the manifest"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: cannot open mount directory `{shown_path}`: {error}\nhint: create the directory, or fix the path in the manifest",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_path = crate::render::inert_path(path)
     )]
     MountMissing {
         plugin: String,
@@ -200,7 +202,9 @@ pub enum GrantError {
         error: std::io::Error,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: `{path}` is not a directory\nhint: mounts grant whole directories; mount the folder that holds the file"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: `{shown_path}` is not a directory\nhint: mounts grant whole directories; mount the folder that holds the file",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_path = crate::render::inert_path(path)
     )]
     NotADirectory {
         plugin: String,
@@ -209,7 +213,10 @@ pub enum GrantError {
         path: PathBuf,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: `{claimed}` goes through a symlink to `{actual}`; mounts through symlinks are refused\nhint: name the real directory `{actual}` instead"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: `{shown_claimed}` goes through a symlink to `{shown_actual}`; mounts through symlinks are refused\nhint: name the real directory `{shown_actual}` instead",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_claimed = crate::render::inert_path(claimed),
+        shown_actual = crate::render::inert_path(actual)
     )]
     Symlink {
         plugin: String,
@@ -219,7 +226,9 @@ pub enum GrantError {
         actual: PathBuf,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: mount `{path}` overlaps {protected}\nhint: the host's state and cache can never be mounted, and its plugins folder, workflow, manifests and components never read-write; mount a directory that neither contains nor lies inside it"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: mount `{shown_path}` overlaps {protected}\nhint: the host's state and cache can never be mounted, and its plugins folder, workflow, manifests and components never read-write; mount a directory that neither contains nor lies inside it",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_path = crate::render::inert_path(path)
     )]
     Protected {
         plugin: String,
@@ -229,7 +238,10 @@ pub enum GrantError {
         protected: crate::protect::ProtectedHit,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: `{path}` is or lies inside the system or credential directory `{system}`\nhint: mount only the data directory the plugin needs; system directories (/proc, /sys, /dev, /run, /etc, /usr, /var/lib, ...), the home directory itself and credential folders (~/.ssh, ~/.aws, ...) are never mounted"
+        "plugin `{plugin}`: key `{key}` in `{}`: `{}` is or lies inside the system or credential directory `{}`\nhint: mount only the data directory the plugin needs; system directories (/proc, /sys, /dev, /run, /etc, /usr, /var/lib, ...), the home directory itself and credential folders (~/.ssh, ~/.aws, ...) are never mounted",
+        crate::render::inert_path(manifest),
+        crate::render::inert_path(path),
+        system.display()
     )]
     SystemDir {
         plugin: String,
@@ -239,7 +251,9 @@ pub enum GrantError {
         system: PathBuf,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: read-write mount `{path}` is not inside the output directory{out}\nhint: a read-write mount is a private copy whose changes become proposed writes under the output directory; mount `${{workspace}}` (with the output directory the workspace) or a folder inside --out, or make the mount read-only"
+        "plugin `{plugin}`: key `{key}` in `{}`: read-write mount `{}` is not inside the output directory{out}\nhint: a read-write mount is a private copy whose changes become proposed writes under the output directory; mount `${{workspace}}` (with the output directory the workspace) or a folder inside --out, or make the mount read-only",
+        crate::render::inert_path(manifest),
+        crate::render::inert_path(path)
     )]
     ReadWriteOutsideOut {
         plugin: String,
@@ -249,7 +263,8 @@ pub enum GrantError {
         out: String,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: a reviewer cannot have a read-write mount\nhint: reviewers judge proposed changes and propose none; make the mount `mode = \"read\"`"
+        "plugin `{plugin}`: key `{key}` in `{}`: a reviewer cannot have a read-write mount\nhint: reviewers judge proposed changes and propose none; make the mount `mode = \"read\"`",
+        crate::render::inert_path(manifest)
     )]
     ReviewerReadWrite {
         plugin: String,
@@ -257,7 +272,10 @@ pub enum GrantError {
         key: String,
     },
     #[error(
-        "plugin `{plugin}`: key `grants.writes` in `{manifest}`: `{prefix}` under the output directory `{out}` reaches {reached}\nhint: the host's state, cache, plugins folder, workflow, manifests and components can never be written by a plugin; narrow the prefix (e.g. \"reports/\") or choose another --out"
+        "plugin `{plugin}`: key `grants.writes` in `{}`: `{}` under the output directory `{}` reaches {reached}\nhint: the host's state, cache, plugins folder, workflow, manifests and components can never be written by a plugin; narrow the prefix (e.g. \"reports/\") or choose another --out",
+        crate::render::inert_path(manifest),
+        crate::render::inert(prefix),
+        crate::render::inert(out)
     )]
     WritesProtected {
         plugin: String,
@@ -267,7 +285,9 @@ pub enum GrantError {
         reached: crate::protect::ProtectedHit,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: cannot resolve `{entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: cannot resolve `{shown_entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_entry = crate::render::inert(entry)
     )]
     NetworkUnresolvable {
         plugin: String,
@@ -277,7 +297,9 @@ pub enum GrantError {
         error: std::io::Error,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{manifest}`: mount directory `{path}` changed while the plugin was being loaded ({detail})\nhint: load the plugin again; if the directory was replaced by a symlink, find out who did it"
+        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: mount directory `{shown_path}` changed while the plugin was being loaded ({detail})\nhint: load the plugin again; if the directory was replaced by a symlink, find out who did it",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_path = crate::render::inert_path(path)
     )]
     Changed {
         plugin: String,
@@ -353,7 +375,7 @@ impl ResolvedGrants {
                             path: host,
                             out: out_dir
                                 .as_ref()
-                                .map(|o| format!(" `{}`", o.display()))
+                                .map(|o| format!(" `{}`", crate::render::inert_path(o)))
                                 .unwrap_or_default(),
                         });
                     }

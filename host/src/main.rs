@@ -1,15 +1,24 @@
 //! The `host` binary: parses the command line, installs the log subscriber
 //! (stderr only), runs the command and prints any error once, with its chain.
+//!
+//! Everything printed here is inert: clap's messages and the error chain go
+//! through [`inert_lines`] (untrusted parts are already escaped where the
+//! errors embed them; this is the safety net), and log records through
+//! [`output::InertStderr`]. Nothing here panics on a closed or full stdout
+//! or stderr (see [`output`]).
 
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use harness_host::cli::{Cli, EXIT_FAILURE};
+use harness_host::cli::{Cli, EXIT_FAILURE, output};
+use harness_host::render::inert_lines;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     let default_level = match cli.verbose {
         0 => "warn",
         1 => "info",
@@ -18,10 +27,11 @@ fn main() -> ExitCode {
     };
     let filter =
         EnvFilter::try_from_env("HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    // No colors: the writer escapes every control character, ESC included.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| output::InertStderr)
+        .with_ansi(false)
         .with_target(false)
         .init();
 
@@ -31,18 +41,44 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            output::note(&inert_lines(&format!(
+                "error: cannot start the async runtime: {e}"
+            )));
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match runtime.block_on(cli.execute()) {
+    let result = runtime.block_on(cli.execute());
+    // Every journal write happened inside `execute`. A guest that timed out
+    // while blocked in a host call (opening a FIFO, say) still holds a
+    // blocking thread, and dropping the runtime would wait for it forever.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
+        Err(error) if output::is_closed(&error) => ExitCode::from(output::EXIT_BROKEN_PIPE),
         Err(error) => {
-            eprintln!("error: {error}");
+            let mut text = format!("error: {error}");
             for cause in error.chain().skip(1) {
-                eprintln!("caused by: {cause}");
+                text.push_str(&format!("\ncaused by: {cause}"));
             }
+            output::note(&inert_lines(&text));
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Print clap's usage error (stderr) or help and version (stdout), inert,
+/// and exit with clap's code.
+fn usage(e: &clap::Error) -> ExitCode {
+    let text = inert_lines(&e.render().to_string());
+    let text = text.trim_end_matches('\n');
+    if e.use_stderr() {
+        output::note(text);
+    } else if let Err(err) = output::line(text) {
+        if matches!(err, output::OutputError::Closed) {
+            return ExitCode::from(output::EXIT_BROKEN_PIPE);
+        }
+        output::note(&inert_lines(&format!("error: {err}")));
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_FAILURE))
 }

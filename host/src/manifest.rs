@@ -198,17 +198,24 @@ impl Default for Limits {
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("cannot read plugin manifest `{path}`")]
+    #[error(
+        "cannot read plugin manifest `{shown_path}`",
+        shown_path = crate::render::inert_path(path)
+    )]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error(
-        "plugin manifest `{path}` is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit\nhint: a manifest only names a component and its grants; remove whatever else is in it"
+        "plugin manifest `{shown_path}` is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit\nhint: a manifest only names a component and its grants; remove whatever else is in it",
+        shown_path = crate::render::inert_path(path)
     )]
     TooLarge { path: PathBuf, size: u64 },
-    #[error("invalid plugin manifest `{path}`: {message}\nhint: {hint}")]
+    #[error(
+        "invalid plugin manifest `{shown_path}`: {message}\nhint: {hint}",
+        shown_path = crate::render::inert_path(path)
+    )]
     Invalid {
         path: PathBuf,
         message: String,
@@ -225,7 +232,9 @@ pub enum ManifestError {
     )]
     NoPlugins { dir: PathBuf },
     #[error(
-        "two plugins are named `{name}`: `{first}` and `{second}`\nhint: plugin names must be unique; rename one in its [plugin] section"
+        "two plugins are named `{name}`: `{shown_first}` and `{shown_second}`\nhint: plugin names must be unique; rename one in its [plugin] section",
+        shown_first = crate::render::inert_path(first),
+        shown_second = crate::render::inert_path(second)
     )]
     DuplicateName {
         name: String,

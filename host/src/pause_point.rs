@@ -14,6 +14,7 @@
 //! - `written`: a file is renamed into place, its `write_applied` not journaled;
 //! - `between-writes`: one write is journaled, the next not started.
 
+use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -35,7 +36,8 @@ pub fn reached(point: &str) {
     let wanted = WANTED.get_or_init(|| std::env::var(PAUSE_VAR).ok());
     if wanted.as_deref() == Some(point) {
         debug_assert!(POINTS.contains(&point), "unknown pause point {point}");
-        eprintln!("harness: paused at {point}");
+        // Not `eprintln!`: a closed stderr must not turn a pause into a panic.
+        let _ = writeln!(std::io::stderr(), "harness: paused at {point}");
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }

@@ -412,3 +412,102 @@ pub fn kill_at(mut cmd: Command, point: &str) {
     let status = child.wait().expect("wait");
     assert!(!status.success(), "the host was killed, not finished");
 }
+
+/// Plugin text with one of each kind of character a terminal could act on:
+/// ANSI (ESC), the 8-bit CSI U+009B and another C1 control, BEL, BS, DEL,
+/// bidi overrides, isolates and marks, zero-width characters, the BOM, line
+/// and paragraph separators, tag characters, and a newline that would forge
+/// a `hint:` line.
+pub const HOSTILE: &str = "a\u{1b}[31mred\u{9b}2J\u{85}bel\u{7}bs\u{8}del\u{7f}\
+     \u{202e}evil.sh\u{202c}\u{2066}iso\u{2069}\u{200e}\u{200f}\u{61c}\
+     zero\u{200b}width\u{200d}\u{2060}\u{feff}\u{ad}sep\u{2028}\u{2029}\
+     tag\u{e0041}\u{e007f}\nhint: forged";
+
+/// `text` as a TOML basic string, every non-ASCII-printable character escaped.
+pub fn toml_str(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Panic if `text` holds a character a terminal could act on, other than
+/// the newlines of its own line structure.
+pub fn assert_inert(text: &str, what: &str) {
+    if let Some(c) = text
+        .chars()
+        .find(|&c| c != '\n' && harness_host::render::is_dangerous(c))
+    {
+        panic!("{what}: raw U+{:04X} in {text:?}", c as u32);
+    }
+}
+
+/// `/dev/full` as a child's stdout: every write fails with ENOSPC.
+pub fn dev_full() -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full"),
+    )
+}
+
+/// The write end of a pipe whose read end is already closed: every write
+/// fails with EPIPE, as for a reader (`| head`) that went away.
+pub fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    Stdio::from(writer)
+}
+
+/// Run `cmd` with stdout and stderr captured, killing it if it takes longer
+/// than `limit`; returns its output and how long it took.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host");
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out_reader = read(stdout.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let err_reader = read(stderr.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("host did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let elapsed = started.elapsed();
+    let output = Output {
+        status,
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    };
+    (output, elapsed)
+}

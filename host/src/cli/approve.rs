@@ -1,11 +1,11 @@
 //! `host approve`: apply exactly the approved bytes of a waiting run.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, IsTerminal as _};
 use std::process::ExitCode;
 
 use anyhow::bail;
 
-use crate::cli::{Context, present};
+use crate::cli::{Context, output, present};
 use crate::render::inert;
 use crate::run::approval;
 
@@ -42,31 +42,42 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut run = ctx.store().open(&args.run)?;
     let pending = approval::pending(&run)?;
     let state = run.state();
-    print!("{}", present::summary(state));
-    println!();
+    // The person decides on what was printed: every diff is written and
+    // flushed before anything is recorded, and a print that fails (a full
+    // disk, a reader that went away) approves nothing.
+    let mut shown = present::summary(state);
+    shown.push('\n');
     for w in &pending.writes {
-        print!(
-            "{}",
-            present::change_diff(&w.entry.path, w.base.bytes(), w.bytes.as_deref())
-        );
+        let staged = w
+            .entry
+            .new_sha256
+            .as_ref()
+            .map(|sha| run.dir().join(run.blobs().relative_path(sha)));
+        shown.push_str(&present::change_diff(
+            state,
+            &w.entry.path,
+            w.base.bytes(),
+            w.bytes.as_deref(),
+            staged.as_deref(),
+        ));
     }
+    output::print(&shown)?;
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             bail!(
                 "refusing to approve run `{}` without confirmation\nhint: read the diff above, then pass --yes",
-                run.id()
+                inert(run.id())
             );
         }
-        print!(
+        output::print(&format!(
             "\nwrite {} file(s) to {}? [y/N] ",
             pending.writes.len(),
             inert(&state.out_dir.display().to_string())
-        );
-        std::io::stdout().flush()?;
+        ))?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("not approved; nothing was written");
+            output::line("not approved; nothing was written")?;
             return Ok(ExitCode::from(crate::cli::EXIT_FAILURE));
         }
     }
@@ -74,12 +85,17 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // `approve` verifies everything again: the files may have changed while
     // the person was reading the diff.
     let written = approval::approve(&mut run, &approver, args.reason, args.digest.as_deref())?;
-    println!("\nrun {} approved by {}", run.id(), inert(&approver));
+    let mut done = format!(
+        "\nrun {} approved by {}\n",
+        inert(run.id()),
+        inert(&approver)
+    );
     for path in &written {
-        println!(
-            "wrote {}",
+        done.push_str(&format!(
+            "wrote {}\n",
             inert(&run.state().out_dir.join(path).display().to_string())
-        );
+        ));
     }
+    output::print(&done)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 //! keyed by the component's sha256 and the engine's settings).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, IsTerminal as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
-use crate::cli::{Context, EXIT_FAILURE};
+use crate::cli::{Context, EXIT_FAILURE, output};
 use crate::manifest;
 use crate::render::inert;
 use crate::runtime::{self, CacheListing, RuntimeConfig};
@@ -106,62 +106,64 @@ fn show(args: &ShowArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             })).collect::<Vec<_>>(),
             "ignored": listing.ignored,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        output::json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
 
-    print_header(&listing);
+    print_header(&listing)?;
     if !listing.entries.is_empty() {
-        println!(
+        output::line(&format!(
             "{:<14} {:>10} {:>6}  {:<8} PLUGINS",
             "COMPONENT", "SIZE", "AGE", "STATUS"
-        );
+        ))?;
     }
     for e in &listing.entries {
         let component = e
             .component_sha256
             .as_deref()
-            .map_or("?".to_string(), |s| s[..12].to_string());
+            .map_or("?".to_string(), |s| inert(s.get(..12).unwrap_or(s)));
         let plugins = owners_of(e.component_sha256.as_ref());
         let plugins = if plugins.is_empty() {
             "-".to_string()
         } else {
             plugins.join(", ")
         };
-        println!(
+        output::line(&format!(
             "{component:<14} {:>10} {:>6}  {:<8} {}",
             human_bytes(e.file.size),
             human_age(age(e.file.modified)),
             e.status.as_str(),
             inert(&plugins)
-        );
+        ))?;
         if e.status != runtime::EntryStatus::Valid {
-            println!("  {}: replaced on next use, never loaded", e.status);
+            output::line(&format!(
+                "  {}: replaced on next use, never loaded",
+                e.status
+            ))?;
         }
     }
     for f in &listing.partial_writes {
-        println!(
+        output::line(&format!(
             "partial write {} ({}): an interrupted write; `host cache clear` removes it",
             inert(&f.path.display().to_string()),
             human_bytes(f.size)
-        );
+        ))?;
     }
     for path in &listing.ignored {
-        println!(
+        output::line(&format!(
             "not the cache's, left alone: {}",
             inert(&path.display().to_string())
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_header(listing: &CacheListing) {
+fn print_header(listing: &CacheListing) -> Result<(), output::OutputError> {
     let dir = inert(&listing.dir.display().to_string());
     if !listing.exists {
-        println!("compile cache: {dir} (does not exist yet: empty)");
-        return;
+        return output::line(&format!("compile cache: {dir} (does not exist yet: empty)"));
     }
-    println!(
+    output::line(&format!(
         "compile cache: {dir} ({} entr{}, {})",
         listing.entries.len(),
         if listing.entries.len() == 1 {
@@ -170,7 +172,7 @@ fn print_header(listing: &CacheListing) {
             "ies"
         },
         human_bytes(listing.total_bytes())
-    );
+    ))
 }
 
 fn clear(args: &ClearArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -179,34 +181,37 @@ fn clear(args: &ClearArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
         if !std::io::stdin().is_terminal() {
             bail!(
                 "refusing to clear the compile cache `{}` without confirmation\nhint: pass --yes",
-                dir.display()
+                inert(&dir.display().to_string())
             );
         }
-        print!(
+        output::print(&format!(
             "remove every compiled component in {}? [y/N] ",
             inert(&dir.display().to_string())
-        );
-        std::io::stdout().flush()?;
+        ))?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("nothing removed");
+            output::line("nothing removed")?;
             return Ok(ExitCode::from(EXIT_FAILURE));
         }
     }
-    let cleared = runtime::clear_cache(dir)
-        .with_context(|| format!("cannot clear the compile cache `{}`", dir.display()))?;
-    println!(
+    let cleared = runtime::clear_cache(dir).with_context(|| {
+        format!(
+            "cannot clear the compile cache `{}`",
+            inert(&dir.display().to_string())
+        )
+    })?;
+    output::line(&format!(
         "removed {} file(s), {} from {}",
         cleared.files,
         human_bytes(cleared.bytes),
         inert(&dir.display().to_string())
-    );
+    ))?;
     for path in &cleared.ignored {
-        println!(
+        output::line(&format!(
             "not the cache's, left alone: {}",
             inert(&path.display().to_string())
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

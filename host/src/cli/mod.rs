@@ -1,6 +1,7 @@
 //! The `host` command line: one file per subcommand, each an `Args` struct
 //! with an `execute` function. Data goes to stdout, logs and progress to
-//! stderr; errors are printed once, by `main`, with their cause chain.
+//! stderr, both through [`output`] (which never panics and makes JSON
+//! inert); errors are printed once, by `main`, with their cause chain.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod approve;
 mod cache;
 mod context;
+pub mod output;
 mod plugins;
 mod present;
 mod progress;
@@ -32,6 +34,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code of a usage error (printed by clap).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code when stdout was closed by its reader (see [`output`]).
+pub use output::EXIT_BROKEN_PIPE;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,7 +47,7 @@ Each plugin is a component that can reach only what its manifest (plugin.toml) g
 workflow's tool steps, asks the reviewer, and stops waiting for approval. Plugins never write files: they \
 propose writes, and `host approve` applies exactly the approved bytes.",
     after_help = "Typical session:\n  host run --topic \"wasm sandboxing\"     run the workflow, stop at the approval gate\n  host show <run>                         read the proposed diff and the review\n  host approve <run>                      apply exactly those bytes (or: host reject <run> --reason ...)\n  host resume <run>                       continue a run after a crash or kill; nothing runs or is written twice\n\n\
-Exit codes: 0 success (including a run waiting for approval), 1 error or failed/rejected run, 2 usage error.\n\
+Exit codes: 0 success (including a run waiting for approval), 1 error or failed/rejected run, 2 usage error, 141 stdout closed by its reader (`| head`) before everything was printed.\n\
 Logs: set HARNESS_LOG (e.g. HARNESS_LOG=debug) or pass -v."
 )]
 pub struct Cli {

@@ -3,11 +3,12 @@
 //! rendered inert here before it reaches a terminal.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{EXIT_FAILURE, EXIT_OK};
+use crate::cli::{EXIT_FAILURE, EXIT_OK, output};
 
-use crate::render::{diff, inert};
+use crate::render::{diff_with_note, inert, inert_lines};
 use crate::run::blobs::Blobs;
 use crate::run::changeset::read_base;
 use crate::run::state::{RunState, RunStatus};
@@ -16,7 +17,7 @@ use crate::run::store::Run;
 /// Status, steps, review and decision of a run.
 pub fn summary(state: &RunState) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "run {}: {}", state.id, state.status);
+    let _ = writeln!(out, "run {}: {}", inert(&state.id), state.status);
     let _ = write!(out, "  workflow: {}", inert(&state.workflow));
     if let Some(topic) = state.params.get("topic").and_then(|t| t.as_str()) {
         let _ = write!(out, "   topic: {}", inert(topic));
@@ -37,15 +38,17 @@ pub fn summary(state: &RunState) -> String {
         };
         let _ = writeln!(
             out,
-            "  step {id} (plugin {}, attempt {}): {outcome}",
-            step.plugin, step.attempt
+            "  step {} (plugin {}, attempt {}): {outcome}",
+            inert(id),
+            inert(&step.plugin),
+            step.attempt
         );
     }
     if let Some(review) = &state.review {
         let _ = writeln!(
             out,
             "  review by {}: {} - {}",
-            review.plugin,
+            inert(&review.plugin),
             review.verdict,
             inert(&review.summary)
         );
@@ -64,7 +67,7 @@ pub fn summary(state: &RunState) -> String {
             out,
             "  proposed writes: {} (change set {})",
             cs.entries.len(),
-            digest
+            inert(digest)
         );
         for e in &cs.entries {
             let kind = e.action();
@@ -103,8 +106,10 @@ pub fn summary(state: &RunState) -> String {
     out
 }
 
-/// The proposed change set as unified diffs against the current files.
-pub fn diffs(state: &RunState, blobs: &Blobs) -> String {
+/// The proposed change set as unified diffs against the current files (each
+/// computed once, within [`crate::render::diff`]'s budget). `run_dir` is the
+/// run's folder, for the `diff -u` a summarized diff points to.
+pub fn diffs(state: &RunState, blobs: &Blobs, run_dir: &Path) -> String {
     let Some(cs) = &state.change_set else {
         return String::new();
     };
@@ -128,44 +133,81 @@ pub fn diffs(state: &RunState, blobs: &Blobs) -> String {
                 }
             },
         };
-        let base = out_dir.as_ref().map(|d| read_base(d, &e.path));
-        match base {
-            Some(Ok(base)) => out.push_str(&change_diff(&e.path, base.bytes(), new.as_deref())),
+        let staged = e
+            .new_sha256
+            .as_ref()
+            .map(|sha| run_dir.join(blobs.relative_path(sha)));
+        match out_dir.as_ref().map(|d| read_base(d, &e.path)) {
+            Some(Ok(base)) => out.push_str(&change_diff(
+                state,
+                &e.path,
+                base.bytes(),
+                new.as_deref(),
+                staged.as_deref(),
+            )),
             Some(Err(err)) => {
-                let _ = writeln!(out, "{}: {err}", inert(&e.path));
+                // The error embeds the path inert already.
+                let _ = writeln!(out, "{}", inert_lines(&err.to_string()));
             }
-            None => out.push_str(&change_diff(&e.path, None, new.as_deref())),
+            None => out.push_str(&change_diff(
+                state,
+                &e.path,
+                None,
+                new.as_deref(),
+                staged.as_deref(),
+            )),
         }
     }
     out
 }
 
-/// The diff of one entry: a write against its base, or a deletion.
-pub fn change_diff(path: &str, base: Option<&[u8]>, new: Option<&[u8]>) -> String {
-    match new {
-        Some(new) => diff(path, base, new),
-        None => crate::render::deletion(path, base),
+/// The diff of one change-set entry: a write against its base (summarized,
+/// with the command that shows it in full, when it is too large to diff), or
+/// a deletion. `staged` is the blob holding the new bytes.
+pub fn change_diff(
+    state: &RunState,
+    path: &str,
+    base: Option<&[u8]>,
+    new: Option<&[u8]>,
+    staged: Option<&Path>,
+) -> String {
+    match (new, staged) {
+        (Some(new), Some(staged)) => {
+            let current = if base.is_some() {
+                state.out_dir.join(path)
+            } else {
+                std::path::PathBuf::from("/dev/null")
+            };
+            diff_with_note(path, base, new, &full_diff_command(&current, staged))
+        }
+        _ => crate::render::deletion(path, base),
     }
+}
+
+/// The command that shows a summarized diff in full.
+pub fn full_diff_command(current: &Path, staged: &Path) -> String {
+    format!(
+        "diff -u {} {}",
+        crate::render::inert_path(current),
+        crate::render::inert_path(staged)
+    )
 }
 
 /// What the operator can do next.
 pub fn next_steps(state: &RunState) -> String {
+    let id = inert(&state.id);
     match state.status {
         RunStatus::WaitingApproval => format!(
-            "next: `host show {id}` to read the diff, then `host approve {id}` or `host reject {id} --reason \"...\"`\n",
-            id = state.id
+            "next: `host show {id}` to read the diff, then `host approve {id}` or `host reject {id} --reason \"...\"`\n"
         ),
         RunStatus::Running => format!(
-            "next: the run stopped before finishing; `host resume {}` continues it without re-running finished steps\n",
-            state.id
+            "next: the run stopped before finishing; `host resume {id}` continues it without re-running finished steps\n"
         ),
         RunStatus::Applying => format!(
-            "next: the approved writes were interrupted; `host resume {}` finishes them without writing anything twice\n",
-            state.id
+            "next: the approved writes were interrupted; `host resume {id}` finishes them without writing anything twice\n"
         ),
         RunStatus::Failed => format!(
-            "next: fix the cause, then `host resume {} --failed` re-runs what failed (finished steps are kept)\n",
-            state.id
+            "next: fix the cause, then `host resume {id} --failed` re-runs what failed (finished steps are kept)\n"
         ),
         RunStatus::Completed | RunStatus::Rejected => String::new(),
     }
@@ -176,15 +218,14 @@ pub fn next_steps(state: &RunState) -> String {
 pub fn outcome(run: &Run, json: bool) -> anyhow::Result<ExitCode> {
     let state = run.state();
     if json {
-        println!("{}", serde_json::to_string_pretty(state)?);
+        output::json(state)?;
     } else {
-        print!("{}", summary(state));
-        let diffs = diffs(state, run.blobs());
+        output::print(&summary(state))?;
+        let diffs = diffs(state, run.blobs(), run.dir());
         if !diffs.is_empty() {
-            println!();
-            print!("{diffs}");
+            output::print(&format!("\n{diffs}"))?;
         }
-        print!("{}", next_steps(state));
+        output::print(&next_steps(state))?;
     }
     Ok(ExitCode::from(match state.status {
         RunStatus::WaitingApproval | RunStatus::Completed => EXIT_OK,

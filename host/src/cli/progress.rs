@@ -8,9 +8,10 @@ use crate::runtime::LARGE_COMPONENT_BYTES;
 /// hung. Small components compile too fast to be worth a line.
 pub(crate) fn announce_compile(plugin: &str, size: u64) {
     if size >= LARGE_COMPONENT_BYTES {
-        eprintln!(
-            "compiling plugin `{plugin}` ({:.1} MB, first use; this can take several seconds)...",
+        crate::cli::output::note(&format!(
+            "compiling plugin `{}` ({:.1} MB, first use; this can take several seconds)...",
+            crate::render::inert(plugin),
             size as f64 / 1_000_000.0
-        );
+        ));
     }
 }

@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Context;
+use crate::cli::{Context, output};
+use crate::render::inert;
 use crate::run::approval;
 
 /// Reject a waiting run; nothing is written.
@@ -27,9 +28,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut run = ctx.store().open(&args.run)?;
     let approver = Context::approver(args.approver);
     approval::reject(&mut run, &approver, &args.reason)?;
-    println!(
-        "run {} rejected by {approver}; nothing was written",
-        run.id()
-    );
+    output::line(&format!(
+        "run {} rejected by {}; nothing was written",
+        inert(run.id()),
+        inert(&approver)
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use crate::cli::{Context, present, setup};
+use crate::cli::{Context, output, present, setup};
 use crate::render::inert;
 use crate::run::resume::{self, Plan};
 use crate::run::{approval, executor};
@@ -48,18 +48,18 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // checks they are unchanged) before the plan is final.
     if let Plan::FinishApply { remaining } = resume::plan(run.state(), None, true)? {
         let plan = resume::plan(run.state(), None, args.failed)?;
-        eprintln!(
+        output::note(&format!(
             "run {}: finishing the approved apply ({} write(s) not yet recorded)",
-            run.id(),
+            inert(run.id()),
             remaining.len()
-        );
+        ));
         resume::begin(&mut run, &by, &plan)?;
         let written = approval::apply_approved(&mut run)?;
         for path in &written {
-            eprintln!(
+            output::note(&format!(
                 "applied {}",
                 inert(&run.state().out_dir.join(path).display().to_string())
-            );
+            ));
         }
         return present::outcome(&run, args.json);
     }
@@ -68,7 +68,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let Some(plugins_dir) = args.plugins.clone().or_else(|| state.plugins_dir.clone()) else {
         bail!(
             "run `{}` does not record its plugins folder\nhint: pass --plugins <dir> (the folder it was started with)",
-            run.id()
+            inert(run.id())
         );
     };
     let workflow_path = match &args.plugins {
@@ -87,11 +87,11 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     )?;
     resume::check_unchanged(run.state(), &loaded.workflow, &loaded.digests())?;
     let plan = resume::plan(run.state(), Some(&loaded.workflow), args.failed)?;
-    eprintln!(
+    output::note(&format!(
         "run {}: resuming; will run {}",
-        run.id(),
+        inert(run.id()),
         inert(&plan.items().join(", "))
-    );
+    ));
     resume::begin(&mut run, &by, &plan)?;
     executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
     present::outcome(&run, args.json)

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::{Context, present, setup};
+use crate::cli::{Context, output, present, setup};
+use crate::render::inert;
 use crate::run::executor;
 
 /// Run the workflow's steps and reviewer, then stop at the approval gate.
@@ -67,7 +68,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         &out_dir,
     )?;
     let mut run = ctx.store().create(created)?;
-    eprintln!("run {} started", run.id());
+    output::note(&format!("run {} started", inert(run.id())));
     executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
     present::outcome(&run, args.json)
 }
@@ -75,11 +76,14 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 fn existing_dir(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {
     match std::fs::canonicalize(path) {
         Ok(p) if p.is_dir() => Ok(p),
-        Ok(_) => bail!("{flag} `{}` is not a directory", path.display()),
+        Ok(_) => bail!(
+            "{flag} `{}` is not a directory",
+            inert(&path.display().to_string())
+        ),
         Err(e) => Err(e).with_context(|| {
             format!(
                 "{flag} `{}` does not exist\nhint: create it first, or point {flag} at an existing directory",
-                path.display()
+                inert(&path.display().to_string())
             )
         }),
     }

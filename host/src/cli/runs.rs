@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Context;
+use crate::cli::{Context, output};
 use crate::render::inert;
 use crate::run::journal::now_ms;
 use crate::run::state::RunStatus;
@@ -25,17 +25,20 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let ids = store.ids()?;
     if args.json {
         let states: Vec<_> = ids.iter().filter_map(|id| store.peek(id).ok()).collect();
-        println!("{}", serde_json::to_string_pretty(&states)?);
+        output::json(&states)?;
         return Ok(ExitCode::SUCCESS);
     }
     if ids.is_empty() {
-        eprintln!("no runs in `{}`", store.runs_dir().display());
+        output::note(&format!(
+            "no runs in `{}`",
+            inert(&store.runs_dir().display().to_string())
+        ));
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    output::line(&format!(
         "{:<24} {:<22} {:>8}  {:<16} TOPIC",
         "RUN", "STATUS", "AGE", "WAITING FOR"
-    );
+    ))?;
     let mut waiting = 0;
     for id in ids {
         match store.peek(&id) {
@@ -57,22 +60,26 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     RunStatus::Running | RunStatus::Applying => "resume (if idle)".into(),
                     _ => "-".into(),
                 };
-                println!(
+                output::line(&format!(
                     "{:<24} {:<22} {:>8}  {:<16} {}",
-                    id,
+                    inert(&id),
                     state.status.to_string(),
                     age(now_ms().saturating_sub(state.created_ms)),
                     waits_for,
                     inert(topic)
-                );
+                ))?;
             }
-            Err(e) => println!("{id:<24} unreadable: {}", inert(&e.to_string())),
+            Err(e) => output::line(&format!(
+                "{:<24} unreadable: {}",
+                inert(&id),
+                inert(&e.to_string())
+            ))?,
         }
     }
     if waiting > 0 {
-        println!(
+        output::line(&format!(
             "\n{waiting} run(s) waiting for approval: `host show <run>`, then `host approve <run>`"
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -106,7 +106,9 @@ pub fn load(
         .collect();
 
     if build {
-        crate::plugin_build::build_all(&used, &|line| eprintln!("{line}"))?;
+        crate::plugin_build::build_all(&used, &|line| {
+            crate::cli::output::note(&crate::render::inert_lines(line));
+        })?;
     }
 
     let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
@@ -165,11 +167,11 @@ pub fn load_parallel(
                     })?;
                     if plugin.cache_outcome() == CacheOutcome::Miss {
                         // First use of this component: compiling it is the slow part of a cold start.
-                        eprintln!(
+                        crate::cli::output::note(&format!(
                             "compiled plugin `{}` in {} ms (cached for next time)",
-                            m.name,
+                            crate::render::inert(&m.name),
                             started.elapsed().as_millis()
-                        );
+                        ));
                     }
                     Ok(plugin)
                 })

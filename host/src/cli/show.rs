@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Context, present};
+use crate::cli::{Context, output, present};
 use crate::run::blobs::Blobs;
 
 /// Show a run's review and its proposed writes as a diff.
@@ -18,13 +18,13 @@ pub struct Args {
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
     let state = store.peek(&args.run)?;
-    print!("{}", present::summary(&state));
-    let blobs = Blobs::new(&store.runs_dir().join(&state.id).join("blobs"));
-    let diffs = present::diffs(&state, &blobs);
+    let run_dir = store.runs_dir().join(&state.id);
+    let blobs = Blobs::new(&run_dir.join("blobs"));
+    output::print(&present::summary(&state))?;
+    let diffs = present::diffs(&state, &blobs, &run_dir);
     if !diffs.is_empty() {
-        println!();
-        print!("{diffs}");
+        output::print(&format!("\n{diffs}"))?;
     }
-    print!("{}", present::next_steps(&state));
+    output::print(&present::next_steps(&state))?;
     Ok(ExitCode::SUCCESS)
 }

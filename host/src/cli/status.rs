@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Context, present};
+use crate::cli::{Context, output, present};
 
 /// Show a run's status, steps, review and decision.
 #[derive(Debug, clap::Args)]
@@ -18,10 +18,9 @@ pub struct Args {
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let state = ctx.store().peek(&args.run)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&state)?);
+        output::json(&state)?;
     } else {
-        print!("{}", present::summary(&state));
-        print!("{}", present::next_steps(&state));
+        output::print(&(present::summary(&state) + &present::next_steps(&state)))?;
     }
     Ok(ExitCode::SUCCESS)
 }

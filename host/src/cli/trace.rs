@@ -1,13 +1,12 @@
 //! `host trace`: a run's timeline and timings, from its journal.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde::Serialize;
 
-use crate::cli::Context;
+use crate::cli::{Context, output};
 use crate::render::inert;
 use crate::run::event::Event;
 use crate::run::journal::{self, Record};
@@ -63,15 +62,14 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .collect();
     let timings = trace::timings(&records);
     if args.json {
-        let json = serde_json::to_string_pretty(&json(&args.run, &records, &shown, &timings))?;
-        emit(&(json + "\n"))?;
+        output::json(&json(&args.run, &records, &shown, &timings))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
     let _ = writeln!(
         out,
         "run {}: {} events over {} ms",
-        args.run,
+        inert(&args.run),
         records.len(),
         timings.last_event_ms
     );
@@ -90,17 +88,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if filter.is_none() {
         out.push_str(&tables(&timings));
     }
-    emit(&out)?;
+    output::print(&out)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Print `text`; a reader that stopped early (`| head`) is not an error.
-fn emit(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
 }
 
 /// What `--json` prints, in this key order.

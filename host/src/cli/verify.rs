@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Context;
+use crate::cli::{Context, output};
+use crate::render::inert;
 use crate::run::journal;
 
 /// Check a run's journal for tampering: edits, removals, reordering, a cut-off tail.
@@ -24,16 +25,17 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let path = store.journal_path(&args.run)?;
     let records = journal::read(&path)?;
     let head = records.last().map_or(journal::GENESIS, |r| r.hash.as_str());
-    println!(
-        "run {}: journal intact, {} events, head {head}",
-        args.run,
-        records.len()
-    );
+    output::line(&format!(
+        "run {}: journal intact, {} events, head {}",
+        inert(&args.run),
+        records.len(),
+        inert(head)
+    ))?;
     if journal::read_head(&path).is_none() {
-        eprintln!(
+        output::note(&format!(
             "warning: `{}` is missing or unreadable, so a cut-off tail could not be checked",
-            journal::head_path(&path).display()
-        );
+            inert(&journal::head_path(&path).display().to_string())
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,9 @@
 //! `host workflow`: show the workflow a run would execute, as a graph.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{Context, setup};
+use crate::cli::{Context, output, setup};
 use crate::workflow_export::Graph;
 
 /// Show the workflow a run executes, as text, JSON or a Mermaid diagram.
@@ -52,20 +51,12 @@ enum Format {
 pub fn execute(args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
     let (_, _, workflow) = setup::load_workflow(&args.plugins, args.workflow.as_deref())?;
     let graph = Graph::of(&workflow);
-    let text = match args.format {
-        Format::Text => graph.to_text(&workflow),
-        Format::Json => graph.to_json() + "\n",
-        Format::Mermaid => graph.to_mermaid(),
-    };
-    emit(&text)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Print `text`; a reader that stopped early (`| head`) is not an error.
-fn emit(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
+    match args.format {
+        Format::Text => output::print(&graph.to_text(&workflow))?,
+        // The same fields as `Graph::to_json`, escaped like every JSON the
+        // host prints.
+        Format::Json => output::json(&graph)?,
+        Format::Mermaid => output::print(&graph.to_mermaid())?,
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -100,12 +100,13 @@ impl Base {
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error(
-        "`{path}` is a symbolic link (or passes through one); the host never writes through links"
+        "`{}` is a symbolic link (or passes through one); the host never writes through links",
+        crate::render::inert(path)
     )]
     Symlink { path: String },
-    #[error("`{path}` is not a regular file")]
+    #[error("`{}` is not a regular file", crate::render::inert(path))]
     NotAFile { path: String },
-    #[error("cannot read `{path}`")]
+    #[error("cannot read `{}`", crate::render::inert(path))]
     Io {
         path: String,
         #[source]

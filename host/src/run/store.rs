@@ -31,7 +31,8 @@ pub enum RunError {
     )]
     Unknown { id: String, runs_dir: PathBuf },
     #[error(
-        "`{id}` is not a run id\nhint: run ids look like r20261123-104501-1a2b3c; `host runs` lists them"
+        "`{}` is not a run id\nhint: run ids look like r20261123-104501-1a2b3c; `host runs` lists them",
+        crate::render::inert(id)
     )]
     InvalidId { id: String },
     #[error(

@@ -106,7 +106,8 @@ pub enum LoadErrorKind {
     #[error(transparent)]
     Grants(GrantError),
     #[error(
-        "plugin `{plugin}` (`{manifest}`): key `limits.memory-mib` asks for {asked_mib} MiB, but this host allows at most {cap_mib} MiB per plugin\nhint: lower `limits.memory-mib`, or start the host with a higher memory cap"
+        "plugin `{plugin}` (`{shown_manifest}`): key `limits.memory-mib` asks for {asked_mib} MiB, but this host allows at most {cap_mib} MiB per plugin\nhint: lower `limits.memory-mib`, or start the host with a higher memory cap",
+        shown_manifest = crate::render::inert_path(manifest)
     )]
     MemoryOverCap {
         plugin: String,
@@ -115,7 +116,9 @@ pub enum LoadErrorKind {
         cap_mib: u64,
     },
     #[error(
-        "plugin `{plugin}` (`{manifest}`): cannot read component `{component}`: {error}\nhint: build the plugin first (its manifest's [build] command), or fix `plugin.component`"
+        "plugin `{plugin}` (`{shown_manifest}`): cannot read component `{shown_component}`: {error}\nhint: build the plugin first (its manifest's [build] command), or fix `plugin.component`",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_component = crate::render::inert_path(component)
     )]
     Read {
         plugin: String,
@@ -124,7 +127,9 @@ pub enum LoadErrorKind {
         error: std::io::Error,
     },
     #[error(
-        "plugin `{plugin}` (`{manifest}`): component `{component}` is {size} bytes, over the {MAX_COMPONENT_BYTES}-byte limit\nhint: this is not a plugin component; check `plugin.component`"
+        "plugin `{plugin}` (`{shown_manifest}`): component `{shown_component}` is {size} bytes, over the {MAX_COMPONENT_BYTES}-byte limit\nhint: this is not a plugin component; check `plugin.component`",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_component = crate::render::inert_path(component)
     )]
     TooLarge {
         plugin: String,
@@ -133,7 +138,9 @@ pub enum LoadErrorKind {
         size: u64,
     },
     #[error(
-        "plugin `{plugin}` (`{manifest}`): component `{component}` has sha256 {actual}, but `plugin.sha256` pins {expected}\nhint: if you rebuilt the plugin on purpose, update `plugin.sha256`; otherwise the file was replaced and must not be run"
+        "plugin `{plugin}` (`{shown_manifest}`): component `{shown_component}` has sha256 {actual}, but `plugin.sha256` pins {expected}\nhint: if you rebuilt the plugin on purpose, update `plugin.sha256`; otherwise the file was replaced and must not be run",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_component = crate::render::inert_path(component)
     )]
     HashMismatch {
         plugin: String,
@@ -143,7 +150,9 @@ pub enum LoadErrorKind {
         actual: String,
     },
     #[error(
-        "plugin `{plugin}` (`{manifest}`): `{component}` is not a WebAssembly component: {what}\nhint: {hint}"
+        "plugin `{plugin}` (`{shown_manifest}`): `{shown_component}` is not a WebAssembly component: {what}\nhint: {hint}",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_component = crate::render::inert_path(component)
     )]
     NotAComponent {
         plugin: String,
@@ -153,7 +162,9 @@ pub enum LoadErrorKind {
         hint: &'static str,
     },
     #[error(
-        "plugin `{plugin}` (`{manifest}`): cannot compile component `{component}`: {message}\nhint: the file is damaged or was built by an incompatible toolchain; rebuild it for wasm32-wasip2"
+        "plugin `{plugin}` (`{shown_manifest}`): cannot compile component `{shown_component}`: {message}\nhint: the file is damaged or was built by an incompatible toolchain; rebuild it for wasm32-wasip2",
+        shown_manifest = crate::render::inert_path(manifest),
+        shown_component = crate::render::inert_path(component)
     )]
     Compile {
         plugin: String,
@@ -162,7 +173,8 @@ pub enum LoadErrorKind {
         message: String,
     },
     #[error(
-        "plugin `{plugin}` (`{manifest}`): the component does not export `{expected}` (the `{kind}` world of {WIT_PACKAGE}); it exports {found}\nhint: {hint}"
+        "plugin `{plugin}` (`{shown_manifest}`): the component does not export `{expected}` (the `{kind}` world of {WIT_PACKAGE}); it exports {found}\nhint: {hint}",
+        shown_manifest = crate::render::inert_path(manifest)
     )]
     WrongExport {
         plugin: String,
@@ -173,7 +185,8 @@ pub enum LoadErrorKind {
         hint: String,
     },
     #[error(
-        "plugin `{plugin}` (`{manifest}`): the component imports `{import}`, which this host does not provide\nhint: {hint}"
+        "plugin `{plugin}` (`{shown_manifest}`): the component imports `{import}`, which this host does not provide\nhint: {hint}",
+        shown_manifest = crate::render::inert_path(manifest)
     )]
     UnknownImport {
         plugin: String,
@@ -182,7 +195,8 @@ pub enum LoadErrorKind {
         hint: String,
     },
     #[error(
-        "plugin `{plugin}` (`{manifest}`): cannot link the component: {message}\nhint: rebuild the plugin against wit/ of {WIT_PACKAGE} and WASI 0.2"
+        "plugin `{plugin}` (`{shown_manifest}`): cannot link the component: {message}\nhint: rebuild the plugin against wit/ of {WIT_PACKAGE} and WASI 0.2",
+        shown_manifest = crate::render::inert_path(manifest)
     )]
     Link {
         plugin: String,

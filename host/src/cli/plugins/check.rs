@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::cli::plugins::LoadArgs;
-use crate::cli::{Context, EXIT_FAILURE, EXIT_OK};
+use crate::cli::{Context, EXIT_FAILURE, EXIT_OK, output};
 use crate::grants::GrantContext;
 use crate::manifest::{self, Manifest};
+use crate::render::inert;
 use crate::runtime::{Plugin, Runtime, RuntimeConfig};
 use crate::workflow::{self, WORKFLOW_FILE};
 
@@ -56,7 +57,7 @@ impl Verdict {
         }
     }
 
-    fn print(&self) {
+    fn print(&self) -> Result<(), output::OutputError> {
         let status = if !self.errors.is_empty() {
             "error"
         } else if !self.warnings.is_empty() {
@@ -64,18 +65,19 @@ impl Verdict {
         } else {
             "ok"
         };
-        println!("{status:<8} {}", self.name);
+        output::line(&format!("{status:<8} {}", inert(&self.name)))?;
         for (label, messages) in [("error", &self.errors), ("warning", &self.warnings)] {
             for message in messages {
                 for (i, line) in message.lines().enumerate() {
                     if i == 0 {
-                        println!("  {label}: {line}");
+                        output::line(&format!("  {label}: {}", inert(line)))?;
                     } else {
-                        println!("    {line}");
+                        output::line(&format!("    {}", inert(line)))?;
                     }
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -115,7 +117,7 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             v.errors.push(format!(
                 "the name `{}` is also used by `{}`\nhint: plugin names must be unique; rename one in its [plugin] section",
                 m.name,
-                first.path.display()
+                crate::render::inert_path(&first.path)
             ));
         } else {
             let announce = |size| crate::cli::progress::announce_compile(&m.name, size);
@@ -150,16 +152,16 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     verdicts.push(wf);
 
     for v in &verdicts {
-        v.print();
+        v.print()?;
     }
     let count = |f: fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count();
     let errors = count(|v| !v.errors.is_empty());
     let warnings = count(|v| v.errors.is_empty() && !v.warnings.is_empty());
-    println!(
+    output::line(&format!(
         "checked {} plugins and the workflow: {} ok, {warnings} with warnings, {errors} with errors",
         paths.len(),
         verdicts.len() - errors - warnings,
-    );
+    ))?;
     Ok(ExitCode::from(if errors > 0 {
         EXIT_FAILURE
     } else {

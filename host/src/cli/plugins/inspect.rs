@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use serde_json::json;
 
-use crate::cli::Context;
 use crate::cli::plugins::{LoadArgs, list};
+use crate::cli::{Context, output};
 use crate::grants::GrantContext;
 use crate::manifest;
 use crate::render::inert;
@@ -98,22 +98,23 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 "fuel": limits.fuel,
             },
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        output::json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
 
-    let field = |label: &str, value: &str| println!("{label:<10} {value}");
+    let field = |label: &str, value: &str| output::line(&format!("{label:<10} {value}"));
     let list_field = |label: &str, values: &[String]| {
         if values.is_empty() {
-            field(label, "none");
+            field(label, "none")?;
         }
         for (i, v) in values.iter().enumerate() {
-            field(if i == 0 { label } else { "" }, &inert(v));
+            field(if i == 0 { label } else { "" }, &inert(v))?;
         }
+        Ok::<(), output::OutputError>(())
     };
-    field("plugin", &format!("{} ({})", m.name, m.kind));
-    field("manifest", &m.path.display().to_string());
-    field("component", &m.component.display().to_string());
+    field("plugin", &format!("{} ({})", inert(&m.name), m.kind))?;
+    field("manifest", &inert(&m.path.display().to_string()))?;
+    field("component", &inert(&m.component.display().to_string()))?;
     field(
         "sha256",
         &format!(
@@ -125,22 +126,22 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 "not pinned"
             }
         ),
-    );
+    )?;
     field(
         "cache",
         &match plugin.cache_outcome() {
             CacheOutcome::Hit => format!(
                 "hit: verified compiled code loaded from `{}` in {load_ms} ms",
-                ctx.cache_dir().display()
+                inert(&ctx.cache_dir().display().to_string())
             ),
             CacheOutcome::Miss => format!(
                 "miss: compiled now in {load_ms} ms and stored in `{}`",
-                ctx.cache_dir().display()
+                inert(&ctx.cache_dir().display().to_string())
             ),
         },
-    );
-    list_field("exports", plugin.exports());
-    list_field("imports", plugin.imports());
+    )?;
+    list_field("exports", plugin.exports())?;
+    list_field("imports", plugin.imports())?;
     let mut granted: Vec<String> = grants
         .mounts()
         .iter()
@@ -159,7 +160,7 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .filter(|g| !g.starts_with("mount ")),
     );
     granted.push(list::network_summary(m));
-    list_field("grants", &granted);
-    field("limits", &list::limit_summary(m));
+    list_field("grants", &granted)?;
+    field("limits", &list::limit_summary(m))?;
     Ok(ExitCode::SUCCESS)
 }

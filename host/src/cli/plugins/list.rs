@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use crate::cli::output;
 use crate::cli::plugins::DirArgs;
 use crate::manifest::{self, EnvGrant, Manifest, MountSource};
 use crate::render::inert;
@@ -19,20 +20,20 @@ pub(crate) struct Args {
 
 pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     let manifests = manifest::load_dir(&args.dir.plugins)?;
-    println!("{:<16} {:<9} GRANTS", "PLUGIN", "KIND");
+    output::line(&format!("{:<16} {:<9} GRANTS", "PLUGIN", "KIND"))?;
     for m in &manifests {
         let mut grants = grant_summary(m);
         if grants.is_empty() {
             grants.push("nothing".to_string());
         }
-        println!(
+        output::line(&format!(
             "{:<16} {:<9} {}; {}; {}",
-            m.name,
+            inert(&m.name),
             m.kind.to_string(),
             grants.join("; "),
             network_summary(m),
             limit_summary(m)
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

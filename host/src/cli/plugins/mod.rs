@@ -64,7 +64,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Build(dir) => {
             let manifests = manifest::load_dir(&dir.plugins)?;
             let all: Vec<&manifest::Manifest> = manifests.iter().collect();
-            crate::plugin_build::build_all(&all, &|line| eprintln!("{line}"))?;
+            crate::plugin_build::build_all(&all, &|line| {
+                crate::cli::output::note(&crate::render::inert_lines(line));
+            })?;
             Ok(ExitCode::SUCCESS)
         }
     }

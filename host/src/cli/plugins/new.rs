@@ -19,7 +19,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
+use crate::cli::output;
 use crate::manifest::{self, MANIFEST_FILE, PluginKind};
+use crate::render::inert;
 
 /// The contract this host serves, copied into Python and JavaScript plugins.
 const CONTRACT_WIT: &str = include_str!("../../../../wit/plugin.wit");
@@ -98,7 +100,7 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     if !manifest::is_valid_name(name) {
         bail!(
             "`{}` is not a valid plugin name\nhint: use 1 to 64 lowercase letters, digits and dashes, starting with a letter (it names the plugin and its folder)",
-            crate::render::inert(name)
+            inert(name)
         );
     }
     let kind = PluginKind::from(args.kind);
@@ -140,16 +142,20 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     manifest::load(&dir.join(MANIFEST_FILE))
         .context("the generated manifest does not parse (a bug in `host plugins new`)")?;
 
-    println!("created {} `{name}` in {}", kind, dir.display());
+    output::line(&format!(
+        "created {} `{name}` in {}",
+        kind,
+        inert(&dir.display().to_string())
+    ))?;
     for (path, _) in &files {
-        println!("  {path}");
+        output::line(&format!("  {path}"))?;
     }
-    println!(
+    output::line(&format!(
         "next:\n  host plugins build --plugins {0}\n  host plugins check --plugins {0}\n  then add it to {0}/workflow.toml ({1}) and grant it what it needs in {2}",
-        args.plugins.display(),
+        inert(&args.plugins.display().to_string()),
         workflow_hint(name, kind),
-        dir.join(MANIFEST_FILE).display()
-    );
+        inert(&dir.join(MANIFEST_FILE).display().to_string())
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

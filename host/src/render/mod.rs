@@ -1,0 +1,169 @@
+//! Rendering untrusted text so that it is inert on a terminal.
+//!
+//! Paths, diffs, findings and log lines come from plugins (and, through them,
+//! from documents anyone could have written). Printed raw, an ANSI escape could
+//! rewrite the screen and a bidi override could make `evil.sh` look like
+//! `hs.live`: exactly the text a person reads before approving. Everything a
+//! plugin produced goes through [`inert`] or [`inert_line`] before it is shown.
+//!
+//! Submodules: [`json`] (the JSON every `--json` prints, escaped the same
+//! way) and [`diff`] (the diff of a proposed write, with a time and size
+//! budget).
+
+use std::fmt::Write as _;
+
+pub mod diff;
+pub mod json;
+
+pub use diff::{deletion, diff, diff_with_note};
+
+/// Escape every character that could change how the rest of the text displays:
+/// control characters (including newlines and ESC), bidi controls, zero-width
+/// and other invisible formatting characters. Each becomes a visible `\u{..}`
+/// (or `\n`, `\t`, `\r`, `\\` for the common ones) so nothing is hidden.
+pub fn inert(text: &str) -> String {
+    escape(text, false)
+}
+
+/// [`inert`] of a path as displayed: for paths a manifest or a plugin chose.
+pub fn inert_path(path: &std::path::Path) -> String {
+    inert(&path.display().to_string())
+}
+
+/// Like [`inert`], but keeps tabs as they are: for one line of a file's content.
+pub fn inert_line(text: &str) -> String {
+    escape(text, true)
+}
+
+/// Escape every dangerous character except the newline, which is kept as the
+/// line structure: for text the host composed itself (an error chain, a log
+/// line) that may still carry untrusted parts. A safety net only: untrusted
+/// parts are made [`inert`] where they are embedded, so that a newline inside
+/// them never starts a line of its own.
+pub fn inert_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push('\n'),
+            c if is_dangerous(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn escape(text: &str, keep_tabs: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' if keep_tabs => out.push('\t'),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_dangerous(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `c` could change how surrounding text displays (controls, C1,
+/// bidi, zero-width and invisible formatting characters, line and paragraph
+/// separators). Such characters are escaped by [`inert`] and refused in paths
+/// the host writes.
+pub fn is_dangerous(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            // Bidi embeddings, overrides and isolates, and the marks.
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            // Zero-width and invisible formatting characters.
+            | '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}'
+            // Line and paragraph separators.
+            | '\u{2028}' | '\u{2029}'
+            // Interlinear annotations and tag characters.
+            | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansi_and_bidi_are_escaped() {
+        let evil = "ok\u{1b}[2J\u{202e}hs.live\u{2066}";
+        let shown = inert(evil);
+        assert_eq!(shown, "ok\\u{001b}[2J\\u{202e}hs.live\\u{2066}");
+        assert!(!shown.chars().any(is_dangerous));
+    }
+
+    #[test]
+    fn newlines_in_paths_are_visible() {
+        assert_eq!(inert("a\nb\\c"), "a\\nb\\\\c");
+    }
+
+    /// Errors that quote a run id, a plugin's proposed path or a manifest's
+    /// path embed it inert: the message keeps exactly its own lines.
+    #[test]
+    fn errors_embed_untrusted_parts_inert() {
+        use std::path::PathBuf;
+
+        let hostile = "x\u{1b}[2J\u{202e}\nhint: forged";
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let messages = [
+            crate::run::store::RunError::InvalidId { id: hostile.into() }.to_string(),
+            crate::run::changeset::TargetError::NotAFile {
+                path: hostile.into(),
+            }
+            .to_string(),
+            crate::run::apply::ApplyError::BaseChanged {
+                path: hostile.into(),
+                expected: "a".into(),
+                found: "b".into(),
+            }
+            .to_string(),
+            crate::runtime::LoadErrorKind::Read {
+                plugin: "p".into(),
+                manifest: PathBuf::from(hostile),
+                component: PathBuf::from(hostile),
+                error: io(),
+            }
+            .to_string(),
+            crate::grants::GrantError::NotADirectory {
+                plugin: "p".into(),
+                manifest: PathBuf::from(hostile),
+                key: "grants.mounts".into(),
+                path: PathBuf::from(hostile),
+            }
+            .to_string(),
+        ];
+        for message in messages {
+            assert!(
+                !message.chars().any(|c| c != '\n' && is_dangerous(c)),
+                "{message:?}"
+            );
+            assert!(
+                !message.lines().any(|l| l.starts_with("hint: forged")),
+                "{message}"
+            );
+            assert!(
+                message.contains("x\\u{001b}[2J\\u{202e}\\nhint: forged"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn inert_lines_keeps_only_the_newlines() {
+        let shown = inert_lines("error: a\u{1b}[2J\nhint: b\u{202e}\r\t\u{9b}");
+        assert_eq!(
+            shown,
+            "error: a\\u{001b}[2J\nhint: b\\u{202e}\\u{000d}\\u{0009}\\u{009b}"
+        );
+        assert!(!shown.chars().any(|c| c != '\n' && is_dangerous(c)));
+    }
+}
