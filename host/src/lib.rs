@@ -8,10 +8,12 @@
 //! machine, approval and apply) → [`cli`] (the `host` command).
 
 pub mod atomic_file;
+pub mod bounded_read;
 pub mod cli;
 pub mod contract;
 pub mod digest;
 pub mod grants;
+pub mod leftovers;
 pub mod manifest;
 pub mod pause_point;
 pub mod plugin_build;

@@ -354,14 +354,30 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(read_err)?.len();
-    if size > MAX_MANIFEST_BYTES {
-        return Err(ManifestError::TooLarge {
+    let bytes = crate::bounded_read::read_regular(
+        path,
+        MAX_MANIFEST_BYTES,
+        "plugin manifest",
+        crate::bounded_read::Symlinks::Follow,
+    )
+    .map_err(|e| match e {
+        crate::bounded_read::ReadError::Io { source, .. } => read_err(source),
+        crate::bounded_read::ReadError::TooLarge { size, .. } => ManifestError::TooLarge {
             path: path.to_path_buf(),
             size,
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(read_err)?;
+        },
+        // A device or FIFO: the chain says what it is and what to do.
+        not_regular => read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            not_regular,
+        )),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the file is not UTF-8 ({e})"),
+        ))
+    })?;
     let dir = absolute(path.parent().unwrap_or(Path::new(".")));
     parse(&text, path, &dir)
 }

@@ -38,8 +38,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     );
     let mut waiting = 0;
     for id in ids {
-        match store.peek(&id) {
-            Ok(state) => {
+        match store.inspect(&id) {
+            Ok(inspection) => {
+                for warning in &inspection.warnings {
+                    eprintln!("warning: run {id}: {warning}");
+                }
+                let state = inspection.state;
                 let topic = state
                     .params
                     .get("topic")

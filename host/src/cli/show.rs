@@ -17,7 +17,11 @@ pub struct Args {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
-    let state = store.peek(&args.run)?;
+    let inspection = store.inspect(&args.run)?;
+    for warning in &inspection.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let state = inspection.state;
     print!("{}", present::summary(&state));
     let blobs = Blobs::new(&store.runs_dir().join(&state.id).join("blobs"));
     let diffs = present::diffs(&state, &blobs);
