@@ -10,6 +10,7 @@ mod approval_gate;
 mod approval_replay;
 mod compile_cache;
 mod crash_resume;
+mod faults_disk;
 mod hello_tool;
 mod hostile_demo;
 mod hostile_env;
