@@ -205,6 +205,9 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    /// A device, FIFO or folder where the file should be (refused unread).
+    #[error(transparent)]
+    NotAFile(crate::bounded_read::ReadError),
     #[error(
         "plugin manifest `{path}` is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit\nhint: a manifest only names a component and its grants; remove whatever else is in it"
     )]
@@ -335,7 +338,10 @@ pub fn manifest_paths(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     for entry in std::fs::read_dir(dir).map_err(list_err)? {
         let entry = entry.map_err(list_err)?;
         let manifest = entry.path().join(MANIFEST_FILE);
-        if entry.file_type().map_err(list_err)?.is_dir() && manifest.is_file() {
+        // Anything named plugin.toml counts (a FIFO too): `load` says what is wrong with it.
+        if entry.file_type().map_err(list_err)?.is_dir()
+            && std::fs::symlink_metadata(&manifest).is_ok()
+        {
             folders.push(manifest);
         }
     }
@@ -366,11 +372,7 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
             path: path.to_path_buf(),
             size,
         },
-        // A device or FIFO: the chain says what it is and what to do.
-        not_regular => read_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            not_regular,
-        )),
+        not_regular => ManifestError::NotAFile(not_regular),
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         read_err(std::io::Error::new(

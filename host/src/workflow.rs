@@ -106,6 +106,9 @@ pub enum WorkflowError {
         #[source]
         source: std::io::Error,
     },
+    /// A device, FIFO or folder where the file should be (refused unread).
+    #[error(transparent)]
+    NotAFile(crate::bounded_read::ReadError),
     #[error("invalid workflow `{path}`: {message}\nhint: {hint}")]
     Invalid {
         path: PathBuf,
@@ -186,11 +189,7 @@ pub fn load(path: &Path, plugins: &[Manifest]) -> Result<Workflow, WorkflowError
             message: format!("the file is {size} bytes, over the {MAX_WORKFLOW_BYTES}-byte limit"),
             hint: "a workflow lists steps and a reviewer; it should be small".into(),
         },
-        // A device or FIFO: the chain says what it is and what to do.
-        not_regular => read_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            not_regular,
-        )),
+        not_regular => WorkflowError::NotAFile(not_regular),
     })?;
     let text = String::from_utf8(bytes).map_err(|_| WorkflowError::Invalid {
         path: path.to_path_buf(),

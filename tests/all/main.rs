@@ -11,6 +11,7 @@ mod approval_replay;
 mod compile_cache;
 mod crash_resume;
 mod faults_disk;
+mod faults_inputs;
 mod hello_tool;
 mod hostile_demo;
 mod hostile_env;

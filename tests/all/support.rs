@@ -368,7 +368,6 @@ pub fn kill_at(mut cmd: Command, point: &str) {
 /// What a command did under a deadline ([`run_bounded`]).
 pub struct Bounded {
     pub output: Output,
-    pub elapsed: Duration,
     /// The largest peak RSS (`VmHWM`) seen while the command ran, KiB.
     pub peak_rss_kib: u64,
 }
@@ -423,7 +422,6 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Bounded {
             stdout: stdout.join().expect("stdout thread"),
             stderr: stderr.join().expect("stderr thread"),
         },
-        elapsed: start.elapsed(),
         peak_rss_kib,
     }
 }
