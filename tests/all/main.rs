@@ -12,6 +12,7 @@ mod compile_cache;
 mod crash_resume;
 mod faults_disk;
 mod faults_inputs;
+mod faults_kill;
 mod hello_tool;
 mod hostile_demo;
 mod hostile_env;

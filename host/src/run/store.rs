@@ -15,10 +15,10 @@
 //! [`RunStore::peek`] is its state alone, for listings. A run folder whose
 //! journal is gone or is not a file is reported as tampered, not as unknown.
 //!
-//! **Leftovers of a killed host.** [`RunStore::create`] removes the staging
-//! folders of dead processes; [`RunStore::open`], once it holds the lock,
-//! removes the run's `journal.head.tmp` and the `blobs/.tmp-<pid>-…` files
-//! of dead processes ([`crate::leftovers`]).
+//! **Leftovers of a killed host.** [`RunStore::create`] and
+//! [`RunStore::open`] remove the staging folders of dead processes; `open`,
+//! once it holds the lock, also removes the run's `journal.head.tmp` and the
+//! `blobs/.tmp-<pid>-…` files of dead processes ([`crate::leftovers`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -174,10 +174,7 @@ impl RunStore {
             move |source| RunError::Io { path, source }
         };
         std::fs::create_dir_all(&self.runs_dir).map_err(io(&self.runs_dir))?;
-        leftovers::remove_dead(&self.runs_dir, |name| {
-            leftovers::pid_after(name, STAGING_PREFIX, true)
-        })
-        .log();
+        self.remove_dead_staging();
         let id = new_run_id();
         let staging = self
             .runs_dir
@@ -240,6 +237,7 @@ impl RunStore {
         }
         // Under the lock, nobody else is writing this run: temporary files
         // of dead processes can go.
+        self.remove_dead_staging();
         remove_head_tmp(&journal::head_tmp_path(&journal_path));
         leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
         let (journal, records) = Journal::open(&journal_path)?;
@@ -252,6 +250,15 @@ impl RunStore {
             state,
             _lock: lock,
         })
+    }
+
+    /// Remove the staging folders (`.new-<pid>-<id>`) of dead processes:
+    /// runs whose creation was cut short, never visible as runs.
+    fn remove_dead_staging(&self) {
+        leftovers::remove_dead(&self.runs_dir, |name| {
+            leftovers::pid_after(name, STAGING_PREFIX, true)
+        })
+        .log();
     }
 
     /// The journal file of an existing run. A run folder without a journal
@@ -583,9 +590,9 @@ mod tests {
         assert!(!blobs.join(format!(".tmp-{dead}-1-0")).exists());
         assert!(blobs.join(format!(".tmp-{me}-1-0")).exists());
         assert!(!head_tmp.exists());
-        assert!(staging.exists(), "open leaves the runs folder alone");
-        let other = store.create(created()).expect("create");
         assert!(!staging.exists(), "the dead process's staging folder went");
+        assert!(live_staging.exists());
+        let other = store.create(created()).expect("create");
         assert!(live_staging.exists());
         let mut ids = store.ids().expect("ids");
         ids.sort();
