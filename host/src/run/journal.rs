@@ -76,13 +76,14 @@ pub enum JournalError {
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error(
-        "cannot append to journal `{}`: {source}\nhint: {}",
+        "cannot append to journal `{}`: {cause}\nhint: {}",
         shown(.path),
         if *.undone { "nothing was recorded (the journal is as it was); fix the cause (free disk space, say), then `host resume <run>` continues the run" } else { "the partial record could not be removed either; it was never acknowledged and readers ignore it; fix the cause, then `host resume <run>` continues the run" }
     )]
     Append {
         path: PathBuf,
-        source: std::io::Error,
+        /// Inline in the message (the hint must come after it).
+        cause: std::io::Error,
         /// The journal was cut back to its length before the append.
         undone: bool,
     },
@@ -292,7 +293,7 @@ impl Journal {
             self.poisoned = !undone;
             return Err(JournalError::Append {
                 path: self.path.clone(),
-                source,
+                cause: source,
                 undone,
             });
         }
