@@ -18,7 +18,8 @@
 //!
 //! API: `remove_dead(dir, owner) -> Cleanup` where `owner: Fn(&str) ->
 //! Option<u32>` maps an entry name to its creator's pid ([`pid_after`] builds
-//! the common `<prefix><pid>-...` parser), and [`process_is_dead`]. Cleanup is
+//! the common `<prefix><pid>-...` parser); [`remove_dead_in`] does the same
+//! (regular files only) in a cap-std `Dir`; [`process_is_dead`]. Cleanup is
 //! best effort and never fails the caller: what could not be removed is in
 //! [`Cleanup::failed`] for the caller to log. Used for `blobs/.tmp-<pid>-…`
 //! ([`crate::atomic_file`]), `runs/.new-<pid>-<id>` (run staging,
@@ -122,6 +123,48 @@ pub fn remove_dead(dir: &Path, owner: impl Fn(&str) -> Option<u32>) -> Cleanup {
     cleanup
 }
 
+/// [`remove_dead`] for a directory held as a cap-std [`Dir`](cap_std::fs::Dir)
+/// (an output directory or workspace, where nothing may escape it): only
+/// regular files are removed; `removed` and `failed` hold names relative
+/// to `dir`.
+pub fn remove_dead_in(dir: &cap_std::fs::Dir, owner: impl Fn(&str) -> Option<u32>) -> Cleanup {
+    let mut cleanup = Cleanup::default();
+    let entries = match dir.entries() {
+        Ok(entries) => entries,
+        Err(e) => {
+            cleanup.failed.push((PathBuf::from("."), e));
+            return cleanup;
+        }
+    };
+    let me = std::process::id();
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                cleanup.failed.push((PathBuf::from("."), e));
+                continue;
+            }
+        };
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(&owner) else {
+            continue;
+        };
+        if pid == me || !process_is_dead(pid) {
+            continue;
+        }
+        // `DirEntry::file_type` does not follow symlinks.
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        match dir.remove_file(&name) {
+            Ok(()) => cleanup.removed.push(PathBuf::from(&name)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => cleanup.failed.push((PathBuf::from(&name), e)),
+        }
+    }
+    cleanup
+}
+
 fn remove_file(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(path)
 }
@@ -184,6 +227,25 @@ mod tests {
         let pid = child.id();
         child.wait().expect("wait");
         pid
+    }
+
+    #[test]
+    fn a_cap_std_dir_loses_only_dead_regular_files() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        let dead = dead_pid();
+        let alive = std::process::id();
+        std::fs::write(d.join(format!(".harness-tmp-{dead}-0")), b"x").expect("write");
+        std::fs::write(d.join(format!(".harness-tmp-{alive}-0")), b"x").expect("write");
+        std::fs::create_dir(d.join(format!(".harness-tmp-{dead}-1"))).expect("mkdir");
+        let dir = cap_std::fs::Dir::open_ambient_dir(d, cap_std::ambient_authority()).expect("dir");
+        let cleanup = remove_dead_in(&dir, |n| pid_after(n, ".harness-tmp-", true));
+        assert_eq!(
+            cleanup.removed,
+            vec![PathBuf::from(format!(".harness-tmp-{dead}-0"))]
+        );
+        assert!(d.join(format!(".harness-tmp-{alive}-0")).exists());
+        assert!(d.join(format!(".harness-tmp-{dead}-1")).is_dir());
     }
 
     #[test]
