@@ -112,7 +112,10 @@ pub fn remove_dead(dir: &Path, owner: impl Fn(&str) -> Option<u32>) -> Cleanup {
         }
         let path = entry.path();
         match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_file() => remove(&mut cleanup, path, remove_file),
+            Ok(meta) if meta.file_type().is_file() => {
+                let removed = std::fs::remove_file(&path);
+                record(&mut cleanup, path, removed);
+            }
             Ok(meta) if meta.file_type().is_dir() => remove_folder(&mut cleanup, path),
             Ok(_) => {}
             // Gone since it was listed: someone else cleaned it.
@@ -165,12 +168,9 @@ pub fn remove_dead_in(dir: &cap_std::fs::Dir, owner: impl Fn(&str) -> Option<u32
     cleanup
 }
 
-fn remove_file(path: &Path) -> std::io::Result<()> {
-    std::fs::remove_file(path)
-}
-
-fn remove(cleanup: &mut Cleanup, path: PathBuf, how: fn(&Path) -> std::io::Result<()>) {
-    match how(&path) {
+/// Note the outcome of removing `path` (already gone counts as neither).
+fn record(cleanup: &mut Cleanup, path: PathBuf, removed: std::io::Result<()>) {
+    match removed {
         Ok(()) => cleanup.removed.push(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => cleanup.failed.push((path, e)),
@@ -213,7 +213,8 @@ fn remove_folder(cleanup: &mut Cleanup, dir: PathBuf) {
         }
     }
     if !kept {
-        remove(cleanup, dir, |d| std::fs::remove_dir(d));
+        let removed = std::fs::remove_dir(&dir);
+        record(cleanup, dir, removed);
     }
 }
 

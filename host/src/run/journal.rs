@@ -78,7 +78,7 @@ pub enum JournalError {
     #[error(
         "cannot append to journal `{}`: {cause}\nhint: {}",
         shown(.path),
-        if *.undone { "nothing was recorded (the journal is as it was); fix the cause (free disk space, say), then `host resume <run>` continues the run" } else { "the partial record could not be removed either; it was never acknowledged and readers ignore it; fix the cause, then `host resume <run>` continues the run" }
+        if *.undone { "nothing was recorded (the journal is as it was); fix the cause (free disk space, say), then run the command again (`host resume <run>` continues an interrupted run)" } else { "the partial record could not be removed either; it was never acknowledged and readers ignore it; fix the cause, then run the command again (`host resume <run>` continues an interrupted run)" }
     )]
     Append {
         path: PathBuf,
@@ -88,7 +88,7 @@ pub enum JournalError {
         undone: bool,
     },
     #[error(
-        "journal `{}` refuses further events: an earlier append failed and could not be undone\nhint: fix the cause (free disk space, say), then `host resume <run>` continues the run",
+        "journal `{}` refuses further events: an earlier append failed and could not be undone\nhint: fix the cause (free disk space, say), then run the command again (`host resume <run>` continues an interrupted run)",
         shown(.path)
     )]
     Poisoned { path: PathBuf },
