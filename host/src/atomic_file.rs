@@ -3,6 +3,10 @@
 //! target, fsync the directory. Used for every file the host owns (staged
 //! blobs, the compile cache); approved writes into the output directory go
 //! through [`crate::run::apply`], which does the same through cap-std.
+//!
+//! Temporary names carry the writer's pid (`.tmp-<pid>-<ms>-<n>`): a write
+//! cut short by a kill leaves one behind, and [`temp_owner`] lets
+//! [`crate::leftovers::remove_dead`] remove it once that process is gone.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -51,6 +55,14 @@ pub fn is_temp_name(name: &str) -> bool {
     })
 }
 
+/// The pid that made temporary file `name`, if it is one of this module's.
+pub fn temp_owner(name: &str) -> Option<u32> {
+    if !is_temp_name(name) {
+        return None;
+    }
+    crate::leftovers::pid_after(name, TEMP_PREFIX, true)
+}
+
 /// Create a fresh, uniquely named temporary file in `dir`.
 fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
     for attempt in 0u32..100 {
@@ -97,6 +109,8 @@ mod tests {
             "notes.txt",
         ] {
             assert!(!super::is_temp_name(other), "{other}");
+            assert_eq!(super::temp_owner(other), None, "{other}");
         }
+        assert_eq!(super::temp_owner(".tmp-123-1700000000000-0"), Some(123));
     }
 }

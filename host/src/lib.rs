@@ -6,12 +6,18 @@
 //! become a sandbox) → [`runtime`] (engine, compile cache, one fresh instance
 //! per call) → [`workflow`] (what runs, as data) → [`run`] (the journaled state
 //! machine, approval and apply) → [`cli`] (the `host` command).
+//!
+//! Under all of them: [`bounded_read`] (every file the host reads on someone's
+//! behalf: a regular file, capped), [`atomic_file`] (old-or-new writes) and
+//! [`leftovers`] (removing the temporary files of a killed host).
 
 pub mod atomic_file;
+pub mod bounded_read;
 pub mod cli;
 pub mod contract;
 pub mod digest;
 pub mod grants;
+pub mod leftovers;
 pub mod manifest;
 pub mod os_user;
 pub mod pause_point;

@@ -207,6 +207,9 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    /// A device, FIFO or folder where the file should be (refused unread).
+    #[error(transparent)]
+    NotAFile(crate::bounded_read::ReadError),
     #[error(
         "plugin manifest `{shown_path}` is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit\nhint: a manifest only names a component and its grants; remove whatever else is in it",
         shown_path = crate::render::inert_path(path)
@@ -345,7 +348,10 @@ pub fn manifest_paths(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     for entry in std::fs::read_dir(dir).map_err(list_err)? {
         let entry = entry.map_err(list_err)?;
         let manifest = entry.path().join(MANIFEST_FILE);
-        if entry.file_type().map_err(list_err)?.is_dir() && manifest.is_file() {
+        // Anything named plugin.toml counts (a FIFO too): `load` says what is wrong with it.
+        if entry.file_type().map_err(list_err)?.is_dir()
+            && std::fs::symlink_metadata(&manifest).is_ok()
+        {
             folders.push(manifest);
         }
     }
@@ -364,14 +370,26 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(read_err)?.len();
-    if size > MAX_MANIFEST_BYTES {
-        return Err(ManifestError::TooLarge {
+    let bytes = crate::bounded_read::read_regular(
+        path,
+        MAX_MANIFEST_BYTES,
+        "plugin manifest",
+        crate::bounded_read::Symlinks::Follow,
+    )
+    .map_err(|e| match e {
+        crate::bounded_read::ReadError::Io { source, .. } => read_err(source),
+        crate::bounded_read::ReadError::TooLarge { size, .. } => ManifestError::TooLarge {
             path: path.to_path_buf(),
             size,
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(read_err)?;
+        },
+        not_regular => ManifestError::NotAFile(not_regular),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the file is not UTF-8 ({e})"),
+        ))
+    })?;
     let dir = absolute(path.parent().unwrap_or(Path::new(".")));
     parse(&text, path, &dir)
 }

@@ -106,6 +106,9 @@ pub enum WorkflowError {
         #[source]
         source: std::io::Error,
     },
+    /// A device, FIFO or folder where the file should be (refused unread).
+    #[error(transparent)]
+    NotAFile(crate::bounded_read::ReadError),
     #[error("invalid workflow `{path}`: {message}\nhint: {hint}")]
     Invalid {
         path: PathBuf,
@@ -173,15 +176,21 @@ pub fn load(path: &Path, plugins: &[Manifest]) -> Result<Workflow, WorkflowError
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(read_err)?.len();
-    if size > MAX_WORKFLOW_BYTES {
-        return Err(WorkflowError::Invalid {
+    let bytes = crate::bounded_read::read_regular(
+        path,
+        MAX_WORKFLOW_BYTES,
+        "workflow",
+        crate::bounded_read::Symlinks::Follow,
+    )
+    .map_err(|e| match e {
+        crate::bounded_read::ReadError::Io { source, .. } => read_err(source),
+        crate::bounded_read::ReadError::TooLarge { size, .. } => WorkflowError::Invalid {
             path: path.to_path_buf(),
             message: format!("the file is {size} bytes, over the {MAX_WORKFLOW_BYTES}-byte limit"),
             hint: "a workflow lists steps and a reviewer; it should be small".into(),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(read_err)?;
+        },
+        not_regular => WorkflowError::NotAFile(not_regular),
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| WorkflowError::Invalid {
         path: path.to_path_buf(),
         message: "the file is not UTF-8".into(),

@@ -511,3 +511,264 @@ pub fn output_within(cmd: &mut Command, limit: Duration) -> (Output, Duration) {
     };
     (output, elapsed)
 }
+
+/// What a command did under a deadline ([`run_bounded`]).
+pub struct Bounded {
+    pub output: Output,
+    /// The largest peak RSS (`VmHWM`) seen while the command ran, KiB.
+    pub peak_rss_kib: u64,
+}
+
+/// Run `cmd` to the end, SIGKILLing it and failing the test if it takes
+/// longer than `limit`; samples its memory while it runs.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Bounded {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn host");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_rss_kib = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_rss_kib = peak_rss_kib.max(kib);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = stderr.join().unwrap_or_default();
+            panic!(
+                "command did not finish within {limit:?} (peak RSS {peak_rss_kib} KiB): {cmd:?}\nstderr: {}",
+                text(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Bounded {
+        output: Output {
+            status,
+            stdout: stdout.join().expect("stdout thread"),
+            stderr: stderr.join().expect("stderr thread"),
+        },
+        peak_rss_kib,
+    }
+}
+
+/// Make a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo {}", path.display());
+}
+
+/// A small tmpfs mounted for one test (needs root); unmounted on drop.
+pub struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mount a tmpfs of `size` bytes at `path` (created if missing), or say
+    /// why it cannot be done here (the caller prints `skipped: <reason>`).
+    pub fn mount(path: &Path, size: u64) -> Result<Tmpfs, String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("mounting a tmpfs needs root".into());
+        }
+        std::fs::create_dir_all(path).map_err(|e| format!("mkdir {}: {e}", path.display()))?;
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                text(&out.stderr).trim()
+            ));
+        }
+        Ok(Tmpfs {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Remount read-only (`true`) or read-write.
+    pub fn remount(&self, read_only: bool) {
+        let opts = if read_only {
+            "remount,ro"
+        } else {
+            "remount,rw"
+        };
+        let out = Command::new("mount")
+            .args(["-o", opts])
+            .arg(&self.path)
+            .output()
+            .expect("mount");
+        assert!(out.status.success(), "remount: {}", text(&out.stderr));
+    }
+
+    /// Bytes still free.
+    pub fn free(&self) -> u64 {
+        let c = std::ffi::CString::new(self.path.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: statvfs is plain data; zeroed is a valid value.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `c` is a valid path and `st` a valid out-pointer.
+        let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+        assert_eq!(rc, 0, "statvfs");
+        st.f_bavail as u64 * st.f_frsize as u64
+    }
+
+    /// Fill the file system with a filler file until only `leave` bytes
+    /// are free; returns the filler's path (delete it to free the space).
+    pub fn fill_leaving(&self, leave: u64) -> PathBuf {
+        let filler = self.path.join("filler");
+        let free = self.free();
+        let file = std::fs::File::create(&filler).expect("filler");
+        let len = free.saturating_sub(leave);
+        if len > 0 {
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: a valid open fd; offsets are in range.
+            let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+            assert_eq!(rc, 0, "fallocate {len} bytes");
+        }
+        assert_eq!(self.free(), leave.min(free), "filled exactly");
+        filler
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.path)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.path).output();
+        }
+    }
+}
+
+/// A tmpfs at `path`, or `None` after printing why this test is skipped.
+pub fn tmpfs_or_skip(path: &Path, size: u64) -> Option<Tmpfs> {
+    match Tmpfs::mount(path, size) {
+        Ok(fs) => Some(fs),
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            None
+        }
+    }
+}
+
+/// Temporary files the host may leave in a state dir (`.new-*` staging
+/// folders, `blobs/.tmp-*`, `journal.head.tmp`), as paths.
+pub fn state_temp_files(state: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(runs) = std::fs::read_dir(state.join("runs")) else {
+        return found;
+    };
+    for run in runs.filter_map(Result::ok) {
+        let name = run.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".new-") {
+            found.push(run.path());
+            continue;
+        }
+        if run.path().join("journal.head.tmp").exists() {
+            found.push(run.path().join("journal.head.tmp"));
+        }
+        if let Ok(blobs) = std::fs::read_dir(run.path().join("blobs")) {
+            found.extend(
+                blobs
+                    .filter_map(Result::ok)
+                    .filter(|b| b.file_name().to_string_lossy().starts_with(".tmp-"))
+                    .map(|b| b.path()),
+            );
+        }
+    }
+    found
+}
+
+/// The runs of a state dir (not its staging folders).
+pub fn run_ids(state: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(state.join("runs"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with('r'))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// Drive run `id` to completion with `host resume` and `host approve --yes`
+/// (at most `rounds` commands); returns the commands' stderr. Panics if
+/// the run fails or a command errors.
+pub fn drive_to_completion(s: &Scratch, id: &str, rounds: usize) -> String {
+    let mut log = String::new();
+    for _ in 0..rounds {
+        let status = s.status(id)["status"].as_str().expect("status").to_string();
+        let out = match status.as_str() {
+            "completed" => return log,
+            "running" | "applying" => s.host().args(["resume", id]).output().expect("resume"),
+            "waiting-approval" => s.approve(id),
+            other => panic!(
+                "run {id} ended `{other}` instead of completing; journal: {:#?}",
+                s.journal_events(id)
+            ),
+        };
+        log.push_str(&text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "driving run {id} from `{status}` failed: {}",
+            text(&out.stderr)
+        );
+    }
+    panic!("run {id} did not complete in {rounds} commands: {log}");
+}
+
+/// `host verify <id>`: asserts it passes; returns its stderr (warnings).
+pub fn verify_ok(s: &Scratch, id: &str) -> String {
+    let out = s.host().args(["verify", id]).output().expect("verify");
+    assert!(
+        out.status.success(),
+        "verify {id} failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stderr)
+}
+
+/// The journal file of `id` ends with a complete record (no torn tail).
+pub fn journal_is_whole(s: &Scratch, id: &str) -> bool {
+    std::fs::read(s.journal_path(id)).is_ok_and(|b| b.last() == Some(&b'\n'))
+}

@@ -228,14 +228,13 @@ fn plugins_by_component(dir: &Path) -> BTreeMap<String, Vec<String>> {
         let Ok(m) = manifest::load(&path) else {
             continue;
         };
-        // Components are capped at 256 MiB when loaded; one larger than that
-        // is not worth reading here either.
-        let small_enough = std::fs::metadata(&m.component)
-            .is_ok_and(|meta| meta.len() <= runtime::MAX_COMPONENT_BYTES);
-        if !small_enough {
-            continue;
-        }
-        if let Ok(bytes) = std::fs::read(&m.component) {
+        // Read as loading reads it: a regular file, capped at 256 MiB.
+        if let Ok(bytes) = crate::bounded_read::read_regular(
+            &m.component,
+            runtime::MAX_COMPONENT_BYTES,
+            "component",
+            crate::bounded_read::Symlinks::Follow,
+        ) {
             owners
                 .entry(hex::encode(Sha256::digest(&bytes)))
                 .or_default()

@@ -41,8 +41,16 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     ))?;
     let mut waiting = 0;
     for id in ids {
-        match store.peek(&id) {
-            Ok(state) => {
+        match store.inspect(&id) {
+            Ok(inspection) => {
+                for warning in &inspection.warnings {
+                    output::note(&format!(
+                        "warning: run {}: {}",
+                        inert(&id),
+                        crate::render::inert_lines(&warning)
+                    ));
+                }
+                let state = inspection.state;
                 let topic = state
                     .params
                     .get("topic")

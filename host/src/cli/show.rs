@@ -17,7 +17,11 @@ pub struct Args {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
-    let state = store.peek(&args.run)?;
+    let inspection = store.inspect(&args.run)?;
+    for warning in &inspection.warnings {
+        output::note(&format!("warning: {}", crate::render::inert_lines(warning)));
+    }
+    let state = inspection.state;
     let run_dir = store.runs_dir().join(&state.id);
     let blobs = Blobs::new(&run_dir.join("blobs"));
     output::print(&present::summary(&state))?;

@@ -16,7 +16,11 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let state = ctx.store().peek(&args.run)?;
+    let inspection = ctx.store().inspect(&args.run)?;
+    for warning in &inspection.warnings {
+        output::note(&format!("warning: {}", crate::render::inert_lines(warning)));
+    }
+    let state = inspection.state;
     if args.json {
         output::json(&state)?;
     } else {

@@ -9,8 +9,10 @@ use crate::run::journal;
 /// Check a run's journal for tampering: edits, removals, reordering, a cut-off tail.
 ///
 /// Every record must follow the one before it and match its hash, and the
-/// journal must reach the head recorded beside it. An edited, removed or reordered event, a cut-off tail or a torn last
-/// record is reported with its line and event, and the command exits 1. The
+/// journal must reach the head recorded beside it. An edited, removed or reordered event, a cut-off tail, a
+/// missing head or a torn record the head vouches for is reported with its line and event, and the command
+/// exits 1. A partial last record beyond the head (an append that failed and was never acknowledged) is
+/// printed as a warning: it is not part of the run. The
 /// head hash printed on success can be kept elsewhere: a later `verify`
 /// showing a different head for the same event count means the history was
 /// rewritten.
@@ -23,7 +25,8 @@ pub struct Args {
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
     let path = store.journal_path(&args.run)?;
-    let records = journal::read(&path)?;
+    let verified = journal::verify(&path)?;
+    let records = &verified.records;
     let head = records.last().map_or(journal::GENESIS, |r| r.hash.as_str());
     output::line(&format!(
         "run {}: journal intact, {} events, head {}",
@@ -31,10 +34,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         records.len(),
         inert(head)
     ))?;
-    if journal::read_head(&path).is_none() {
+    for warning in verified.warnings(&path) {
         output::note(&format!(
-            "warning: `{}` is missing or unreadable, so a cut-off tail could not be checked",
-            inert(&journal::head_path(&path).display().to_string())
+            "warning: {}",
+            crate::render::inert_lines(&warning)
         ));
     }
     Ok(ExitCode::SUCCESS)

@@ -223,16 +223,6 @@ const TEMP_PREFIX: &str = ".harness-tmp-";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The pid in a temporary file's name `.harness-tmp-<pid>-<n>`, if it is one.
-fn temp_file_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix(TEMP_PREFIX)?;
-    let (pid, n) = rest.split_once('-')?;
-    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    pid.parse().ok()
-}
-
 /// Remove temporary files a killed host left in the directories the change
 /// set writes to: only regular files named `.harness-tmp-<pid>-<n>` whose
 /// process is gone, never through a symlink. Returns the paths removed.
@@ -256,26 +246,17 @@ pub fn sweep_temp_files(out: &Dir, change_set: &ChangeSet) -> Vec<String> {
         let Ok(dir) = dir else {
             continue;
         };
-        let Ok(entries) = dir.entries() else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name.to_str().and_then(temp_file_pid) else {
-                continue;
-            };
-            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-            if is_file
-                && pid != std::process::id()
-                && !crate::runtime::process_alive(pid)
-                && dir.remove_file(&name).is_ok()
-            {
-                removed.push(if parent.is_empty() {
-                    name.to_string_lossy().into_owned()
-                } else {
-                    format!("{parent}/{}", name.to_string_lossy())
-                });
-            }
+        let cleanup = crate::leftovers::remove_dead_in(&dir, |name| {
+            crate::leftovers::pid_after(name, TEMP_PREFIX, true)
+        });
+        cleanup.log();
+        for path in cleanup.removed {
+            let name = path.to_string_lossy();
+            removed.push(if parent.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{parent}/{name}")
+            });
         }
     }
     removed

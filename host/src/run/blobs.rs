@@ -1,11 +1,18 @@
 //! Content-addressed storage of a run's step outputs and staged writes
 //! (`<run>/blobs/<sha256>`). A blob is written once, atomically, and verified
 //! against its name every time it is read, so a staged byte changed on disk
-//! after approval is caught before it could be applied.
+//! after approval is caught before it could be applied. Blobs are read only
+//! if they are regular files, at most [`MAX_BLOB_BYTES`]
+//! ([`crate::bounded_read`]).
 
 use std::path::{Path, PathBuf};
 
+use crate::bounded_read::{self, ReadError, Symlinks};
 use crate::digest::sha256_hex;
+
+/// The largest blob read back: the largest output a plugin may be granted
+/// (`limits.max-output-kib` ≤ 1 GiB), which bounds every write it proposes.
+pub const MAX_BLOB_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// The blob folder of one run.
 #[derive(Debug, Clone)]
@@ -16,14 +23,17 @@ pub struct Blobs {
 /// A blob that could not be stored or read back intact.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
-    #[error("cannot access staged blob `{path}`")]
+    #[error("cannot access staged blob `{}`", crate::render::inert(&.path.display().to_string()))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Read(ReadError),
     #[error(
-        "staged blob `{path}` no longer matches its digest: it was changed after it was staged\nhint: the run's staged data cannot be trusted; reject the run and start a new one"
+        "staged blob `{}` no longer matches its digest: it was changed after it was staged\nhint: the run's staged data cannot be trusted; reject the run and start a new one",
+        crate::render::inert(&.path.display().to_string())
     )]
     Tampered { path: PathBuf },
 }
@@ -61,10 +71,15 @@ impl Blobs {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(BlobError::Tampered { path });
         }
-        let bytes = std::fs::read(&path).map_err(|source| BlobError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let bytes =
+            bounded_read::read_regular(&path, MAX_BLOB_BYTES, "staged blob", Symlinks::Refuse)
+                .map_err(|e| match e {
+                    ReadError::Io { source, .. } => BlobError::Io {
+                        path: path.clone(),
+                        source,
+                    },
+                    other => BlobError::Read(other),
+                })?;
         if sha256_hex(&bytes) != sha256 {
             return Err(BlobError::Tampered { path });
         }

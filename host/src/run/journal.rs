@@ -4,32 +4,55 @@
 //! previous record, the event, and this record's hash over all of those. Every
 //! append is fsync'd before the caller goes on, so an event the host acted on is
 //! never lost. Loading re-checks the whole chain: an edited, reordered or
-//! removed record, or a torn last line, is reported and never silently skipped.
-//! The hash covers the event's JSON exactly as stored, so events written by a
-//! newer host (with fields this one does not know) still verify.
+//! removed record is reported and never silently skipped. The hash covers the
+//! event's JSON exactly as stored, so events written by a newer host (with
+//! fields this one does not know) still verify.
 //!
 //! A hash chain cannot notice its own tail being cut off, so after each
 //! append the journal's head (sequence number and hash of the last record) is
 //! also written to `journal.head` beside it. Readers check that the journal
 //! reaches the head: a journal shorter than its head, or disagreeing with it,
-//! was truncated or rewritten. The head is written after the record is
-//! fsync'd and is not itself fsync'd: after a power loss it may lag behind
-//! the journal (which is fine), but it is never ahead of it. Someone able to
-//! rewrite both files can still forge a shorter history; `host verify` prints
-//! the head hash so it can be kept elsewhere.
+//! was truncated or rewritten. Every journal this host writes has a head from
+//! its first record on, so a journal with records and no head was tampered
+//! with, and [`read`] (which opening a run for driving or deciding uses)
+//! refuses it; [`inspect`], for read-only views, reports it as a warning. The
+//! head is replaced old-or-new (temporary file, data fsync'd, rename) after
+//! the record is fsync'd: it may lag behind the journal (a failed or lost
+//! head write, which is fine), but it is never ahead of it and never empty.
+//! Someone able to rewrite both files can still forge a shorter history;
+//! `host verify` prints the head hash so it can be kept elsewhere.
+//!
+//! **A failed append is undone.** An append that returned an error was never
+//! acknowledged, so the journal must read as if it had not happened: the
+//! file is cut back to its previous length and fsync'd. If even that fails
+//! (the disk went away), the journal refuses further appends, and readers
+//! treat the partial last line as absent as long as it is an *unacknowledged
+//! torn tail*: a last line without a newline, beyond the recorded head.
+//! [`Verified::torn_tail`] reports it (`host verify` prints it as a warning)
+//! and [`Journal::open`] cuts it off before appending. A torn record at or
+//! below the head was acknowledged, so it is corruption and refused.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::bounded_read::{self, ReadError, Symlinks};
 use crate::digest::sha256_hex_parts;
+use crate::render::inert;
 use crate::run::event::Event;
 
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The largest journal the host reads (it is read whole, into memory).
+pub const MAX_JOURNAL_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A head file is one small JSON object.
+const MAX_HEAD_BYTES: u64 = 4096;
 
 /// A verified journal record.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,24 +67,45 @@ pub struct Record {
 /// Why a journal could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot access journal `{path}`")]
+    #[error("cannot access journal `{}`", shown(.path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error(
-        "journal `{path}` ends in a torn record at line {line}\nhint: the host was interrupted while appending; the events before line {line} are intact"
+        "cannot append to journal `{}`: {cause}\nhint: {}",
+        shown(.path),
+        if *.undone { "nothing was recorded (the journal is as it was); fix the cause (free disk space, say), then run the command again (`host resume <run>` continues an interrupted run)" } else { "the partial record could not be removed either; it was never acknowledged and readers ignore it; fix the cause, then run the command again (`host resume <run>` continues an interrupted run)" }
+    )]
+    Append {
+        path: PathBuf,
+        /// Inline in the message (the hint must come after it).
+        cause: std::io::Error,
+        /// The journal was cut back to its length before the append.
+        undone: bool,
+    },
+    #[error(
+        "journal `{}` refuses further events: an earlier append failed and could not be undone\nhint: fix the cause (free disk space, say), then run the command again (`host resume <run>` continues an interrupted run)",
+        shown(.path)
+    )]
+    Poisoned { path: PathBuf },
+    #[error(
+        "journal `{}` ends in a torn record at line {line}, which its head says was recorded\nhint: the journal was damaged after the fact; the events before line {line} are intact; do not trust this run's history",
+        shown(.path)
     )]
     TornTail { path: PathBuf, line: usize },
-    #[error("journal `{path}` is corrupt at line {line}: {reason}")]
+    #[error("journal `{}` is corrupt at line {line}: {reason}", shown(.path))]
     Corrupt {
         path: PathBuf,
         line: usize,
         reason: String,
     },
     #[error(
-        "journal `{path}` was truncated: its head records event {head_seq}, but the journal ends {found}\nhint: events were removed from the end of the journal; do not trust this run's history"
+        "journal `{}` was truncated: its head records event {head_seq}, but the journal ends {found}\nhint: events were removed from the end of the journal; do not trust this run's history",
+        shown(.path)
     )]
     Truncated {
         path: PathBuf,
@@ -69,7 +113,8 @@ pub enum JournalError {
         found: String,
     },
     #[error(
-        "journal `{path}` does not match its head: event {seq} has hash {found}, the head records {expected}\nhint: the journal was rewritten after the fact; do not trust this run's history"
+        "journal `{}` does not match its head: event {seq} has hash {found}, the head records {expected}\nhint: the journal was rewritten after the fact; do not trust this run's history",
+        shown(.path)
     )]
     HeadMismatch {
         path: PathBuf,
@@ -77,8 +122,24 @@ pub enum JournalError {
         expected: String,
         found: String,
     },
+    #[error(
+        "journal `{}` has {events} events but its head `{}` is missing\nhint: every journal this host writes has a head from its first event on, so it was removed: the run was tampered with; restore `journal.head` from a copy you trust (`host verify` printed its hash), or start a new run",
+        shown(.path),
+        shown(&head_path(.path))
+    )]
+    HeadMissing { path: PathBuf, events: usize },
+    #[error(
+        "the head `{}` of journal `{}` is unreadable: {reason}\nhint: the host writes heads whole (old or new, never torn), so it was changed by someone else: the run was tampered with; restore it from a copy you trust, or start a new run",
+        shown(&head_path(.path)),
+        shown(.path)
+    )]
+    HeadUnreadable { path: PathBuf, reason: String },
     #[error("cannot encode a journal event")]
     Encode(#[source] serde_json::Error),
+}
+
+fn shown(path: &Path) -> String {
+    inert(&path.display().to_string())
 }
 
 #[derive(Serialize)]
@@ -114,8 +175,14 @@ fn record_hash(seq: u64, at_ms: u64, prev: &str, event_json: &str) -> String {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Bytes of acknowledged records: where a failed append is cut back to.
+    len: u64,
     next_seq: u64,
     head: String,
+    /// An append failed and could not be undone: no more appends.
+    poisoned: bool,
+    /// Why the head file lags behind the last record, if it does.
+    head_error: Option<std::io::Error>,
 }
 
 impl Journal {
@@ -129,19 +196,47 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             file,
+            len: 0,
             next_seq: 0,
             head: GENESIS.to_string(),
+            poisoned: false,
+            head_error: None,
         })
     }
 
-    /// Open an existing journal for appending, verifying it; returns its records.
+    /// Open an existing journal for appending, verifying it ([`read`]'s
+    /// checks); returns its records. An unacknowledged torn tail is cut off
+    /// first, so the next record starts on a line of its own.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Record>), JournalError> {
-        let records = read(path)?;
+        let verified = verify(path)?;
+        // O_NOFOLLOW and O_NONBLOCK: a FIFO or symlink swapped in since the
+        // read is refused instead of blocking the open or being followed.
         let file = OpenOptions::new()
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
             .map_err(|source| io_err(path, source))?;
-        let (next_seq, head) = match records.last() {
+        let meta = file.metadata().map_err(|source| io_err(path, source))?;
+        if let Some(kind) = bounded_read::FileKind::of(&meta) {
+            return Err(ReadError::NotRegular {
+                what: "journal",
+                path: path.to_path_buf(),
+                kind,
+            }
+            .into());
+        }
+        if let Some(torn) = &verified.torn_tail {
+            tracing::warn!(
+                journal = %path.display(),
+                line = torn.line,
+                bytes = torn.bytes,
+                "removing the unacknowledged torn last record of a failed append"
+            );
+            file.set_len(verified.len)
+                .and_then(|()| file.sync_data())
+                .map_err(|source| io_err(path, source))?;
+        }
+        let (next_seq, head) = match verified.records.last() {
             Some(r) => (r.seq + 1, r.hash.clone()),
             None => (0, GENESIS.to_string()),
         };
@@ -149,15 +244,28 @@ impl Journal {
             Journal {
                 path: path.to_path_buf(),
                 file,
+                len: verified.len,
                 next_seq,
                 head,
+                poisoned: false,
+                head_error: None,
             },
-            records,
+            verified.records,
         ))
     }
 
-    /// Append one event and fsync it. When this returns `Ok`, the event is durable.
+    /// Append one event and fsync it. When this returns `Ok`, the event is
+    /// durable. When it returns an error, the event was not recorded: the
+    /// journal is cut back to where it was (see the module doc).
+    ///
+    /// The head is updated afterwards; if that fails the record still
+    /// stands (a lagging head is fine) and [`Journal::take_head_error`] says why.
     pub fn append(&mut self, event: Event) -> Result<Record, JournalError> {
+        if self.poisoned {
+            return Err(JournalError::Poisoned {
+                path: self.path.clone(),
+            });
+        }
         let at_ms = now_ms();
         let event_json = serde_json::to_string(&event).map_err(JournalError::Encode)?;
         let raw = RawValue::from_string(event_json).map_err(JournalError::Encode)?;
@@ -171,11 +279,25 @@ impl Journal {
         })
         .map_err(JournalError::Encode)?;
         line.push('\n');
-        // One write per record: a crash tears at most this line, which `read` reports.
-        self.file
+        // One write per record: a crash tears at most this line.
+        if let Err(source) = self
+            .file
             .write_all(line.as_bytes())
             .and_then(|()| self.file.sync_data())
-            .map_err(|source| io_err(&self.path, source))?;
+        {
+            let undone = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.sync_data())
+                .is_ok();
+            self.poisoned = !undone;
+            return Err(JournalError::Append {
+                path: self.path.clone(),
+                cause: source,
+                undone,
+            });
+        }
+        self.len += line.len() as u64;
         let record = Record {
             seq: self.next_seq,
             at_ms,
@@ -184,20 +306,30 @@ impl Journal {
         };
         self.next_seq += 1;
         self.head = hash;
-        write_head(
-            &self.path,
-            &Head {
-                seq: record.seq,
-                hash: record.hash.clone(),
-            },
-        )
-        .map_err(|source| io_err(&head_path(&self.path), source))?;
+        let head = Head {
+            seq: record.seq,
+            hash: record.hash.clone(),
+        };
+        self.head_error = write_head(&self.path, &head).err();
+        if let Some(error) = &self.head_error {
+            tracing::warn!(
+                head = %head_path(&self.path).display(),
+                %error,
+                "cannot update the journal head; it lags behind the journal until the next event"
+            );
+        }
         Ok(record)
     }
 
     /// Hash of the last record (or [`GENESIS`]).
     pub fn head(&self) -> &str {
         &self.head
+    }
+
+    /// Why the last append could not update the head file (it then lags
+    /// behind the journal), if it could not.
+    pub fn take_head_error(&mut self) -> Option<std::io::Error> {
+        self.head_error.take()
     }
 }
 
@@ -213,32 +345,178 @@ pub fn head_path(journal: &Path) -> PathBuf {
     journal.with_extension("head")
 }
 
-/// Replace the head file (temporary file and rename: old or new, never torn).
+/// The temporary file a head is written to before it is renamed into place
+/// (only ever written under the run's lock, so one name suffices).
+pub fn head_tmp_path(journal: &Path) -> PathBuf {
+    journal.with_extension("head.tmp")
+}
+
+/// Replace the head file: temporary file, its data fsync'd, rename. Readers
+/// see the old head or the new one, and after a power loss never an empty
+/// one. (The directory is not fsync'd: a lost rename leaves the old head,
+/// which lags behind, which is fine.)
 fn write_head(journal: &Path, head: &Head) -> std::io::Result<()> {
     let path = head_path(journal);
-    let tmp = path.with_extension("head.tmp");
+    let tmp = head_tmp_path(journal);
     let text = serde_json::to_string(head).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &path)
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_data()?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
-/// The recorded head, if there is a readable one (a journal from before
-/// heads existed, or a head emptied by a power loss, has none).
-pub fn read_head(journal: &Path) -> Option<Head> {
-    let text = std::fs::read_to_string(head_path(journal)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// Check that `records` reach the recorded head and agree with it.
-fn check_head(path: &Path, records: &[Record]) -> Result<(), JournalError> {
-    let Some(head) = read_head(path) else {
-        return Ok(());
+/// The recorded head: `None` if there is no head file, an error if there
+/// is one that is not a head (not a regular file, not JSON of a head).
+pub fn read_head(journal: &Path) -> Result<Option<Head>, JournalError> {
+    let path = head_path(journal);
+    let unreadable = |reason: String| JournalError::HeadUnreadable {
+        path: journal.to_path_buf(),
+        reason,
     };
-    let Some(record) = records.get(head.seq as usize) else {
+    let bytes =
+        match bounded_read::read_regular(&path, MAX_HEAD_BYTES, "journal head", Symlinks::Refuse) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(ReadError::Io { source, .. }) => return Err(io_err(&path, source)),
+            Err(e) => return Err(unreadable(first_line(&e.to_string()))),
+        };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| unreadable(format!("not a journal head ({e})")))
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// An unacknowledged partial last record (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// Its 1-based line number.
+    pub line: usize,
+    /// Its length in bytes.
+    pub bytes: u64,
+}
+
+/// A journal whose chain verified, with what a reader should know about it.
+#[derive(Debug)]
+pub struct Verified {
+    pub records: Vec<Record>,
+    /// A partial last line left by a failed append; not part of the run.
+    pub torn_tail: Option<TornTail>,
+    /// Only from [`inspect`]: the head is missing or unreadable, which
+    /// [`read`] refuses. A read-only view shows the run with this warning.
+    pub head_problem: Option<JournalError>,
+    /// Bytes up to the end of the last complete record.
+    len: u64,
+}
+
+impl Verified {
+    /// One line per thing a reader should be warned about (rendered inert).
+    pub fn warnings(&self, path: &Path) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(problem) = &self.head_problem {
+            warnings.push(first_line(&problem.to_string()));
+        }
+        if let Some(torn) = &self.torn_tail {
+            warnings.push(format!(
+                "journal `{}` ends in a partial record at line {} ({} bytes) left by an append that failed; it was never acknowledged, so it is not part of the run (the next `host resume` or `host approve` removes it)",
+                shown(path),
+                torn.line,
+                torn.bytes
+            ));
+        }
+        warnings
+    }
+}
+
+/// Read and verify every record of a journal, and that it reaches its head.
+/// A missing or unreadable head is refused; an unacknowledged torn tail is
+/// left out.
+pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
+    verify(path).map(|v| v.records)
+}
+
+/// [`read`], also reporting an unacknowledged torn tail.
+pub fn verify(path: &Path) -> Result<Verified, JournalError> {
+    let scan = read_chain(path)?;
+    let head = read_head(path)?;
+    check_head(path, scan, head, false)
+}
+
+/// Like [`verify`], but a missing or unreadable head is reported in
+/// [`Verified::head_problem`] instead of refused: for read-only views.
+pub fn inspect(path: &Path) -> Result<Verified, JournalError> {
+    let scan = read_chain(path)?;
+    let (head, problem) = match read_head(path) {
+        Ok(Some(head)) => (Some(head), None),
+        Ok(None) if scan.records.is_empty() => (None, None),
+        Ok(None) => (
+            None,
+            Some(JournalError::HeadMissing {
+                path: path.to_path_buf(),
+                events: scan.records.len(),
+            }),
+        ),
+        Err(e @ JournalError::HeadUnreadable { .. }) => (None, Some(e)),
+        Err(e) => return Err(e),
+    };
+    let mut verified = check_head(path, scan, head, problem.is_some())?;
+    verified.head_problem = problem;
+    Ok(verified)
+}
+
+/// What reading the chain found.
+struct Scan {
+    records: Vec<Record>,
+    torn_tail: Option<TornTail>,
+    len: u64,
+}
+
+/// Check that the records reach the recorded head and agree with it, and
+/// that a torn tail lies beyond it. Without a head, a journal with records
+/// is refused unless `headless_ok`.
+fn check_head(
+    path: &Path,
+    scan: Scan,
+    head: Option<Head>,
+    headless_ok: bool,
+) -> Result<Verified, JournalError> {
+    let verified = |scan: Scan| Verified {
+        records: scan.records,
+        torn_tail: scan.torn_tail,
+        head_problem: None,
+        len: scan.len,
+    };
+    let Some(head) = head else {
+        if !scan.records.is_empty() && !headless_ok {
+            return Err(JournalError::HeadMissing {
+                path: path.to_path_buf(),
+                events: scan.records.len(),
+            });
+        }
+        return Ok(verified(scan));
+    };
+    let Some(record) = scan.records.get(head.seq as usize) else {
+        if let Some(torn) = &scan.torn_tail
+            && head.seq as usize == scan.records.len()
+        {
+            // The head says this record was acknowledged, yet it is torn.
+            return Err(JournalError::TornTail {
+                path: path.to_path_buf(),
+                line: torn.line,
+            });
+        }
         return Err(JournalError::Truncated {
             path: path.to_path_buf(),
             head_seq: head.seq,
-            found: match records.last() {
+            found: match scan.records.last() {
                 Some(last) => format!("at event {}", last.seq),
                 None => "before its first event".into(),
             },
@@ -252,19 +530,12 @@ fn check_head(path: &Path, records: &[Record]) -> Result<(), JournalError> {
             found: record.hash.clone(),
         });
     }
-    Ok(())
-}
-
-/// Read and verify every record of a journal, and that it reaches its head.
-pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
-    let records = read_chain(path)?;
-    check_head(path, &records)?;
-    Ok(records)
+    Ok(verified(scan))
 }
 
 /// Read and verify the hash chain of a journal.
-fn read_chain(path: &Path) -> Result<Vec<Record>, JournalError> {
-    let bytes = std::fs::read(path).map_err(|source| io_err(path, source))?;
+fn read_chain(path: &Path) -> Result<Scan, JournalError> {
+    let bytes = bounded_read::read_regular(path, MAX_JOURNAL_BYTES, "journal", Symlinks::Refuse)?;
     let corrupt = |line: usize, reason: String| JournalError::Corrupt {
         path: path.to_path_buf(),
         line,
@@ -277,9 +548,14 @@ fn read_chain(path: &Path) -> Result<Vec<Record>, JournalError> {
     while !rest.is_empty() {
         line_no += 1;
         let Some(end) = rest.iter().position(|&b| b == b'\n') else {
-            return Err(JournalError::TornTail {
-                path: path.to_path_buf(),
-                line: line_no,
+            // Whether it may be ignored depends on the head (`check_head`).
+            return Ok(Scan {
+                len: (bytes.len() - rest.len()) as u64,
+                torn_tail: Some(TornTail {
+                    line: line_no,
+                    bytes: rest.len() as u64,
+                }),
+                records,
             });
         };
         let (line, tail) = rest.split_at(end);
@@ -290,7 +566,7 @@ fn read_chain(path: &Path) -> Result<Vec<Record>, JournalError> {
         let what = format!(
             "event {} `{}`",
             parsed.seq,
-            crate::render::inert(&event_type(parsed.event))
+            inert(&event_type(parsed.event))
         );
         if parsed.seq != records.len() as u64 {
             return Err(corrupt(
@@ -326,7 +602,11 @@ fn read_chain(path: &Path) -> Result<Vec<Record>, JournalError> {
             event,
         });
     }
-    Ok(records)
+    Ok(Scan {
+        records,
+        torn_tail: None,
+        len: bytes.len() as u64,
+    })
 }
 
 /// The `type` tag of a stored event, for messages ("?" if it has none).
@@ -448,6 +728,124 @@ mod tests {
     }
 
     #[test]
+    fn an_unacknowledged_torn_tail_is_absent_for_readers_and_cut_off_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let intact = std::fs::read(&path).expect("read");
+        // What a failed append that could not be undone leaves: part of a
+        // third record, beyond the head (which still names event 1).
+        let mut torn = intact.clone();
+        torn.extend_from_slice(br#"{"seq":2,"at_ms":1,"prev":"ab"#);
+        std::fs::write(&path, &torn).expect("write");
+        assert_eq!(read(&path).expect("read").len(), 2);
+        let verified = verify(&path).expect("verify");
+        assert_eq!(
+            verified.torn_tail,
+            Some(TornTail {
+                line: 3,
+                bytes: (torn.len() - intact.len()) as u64
+            })
+        );
+        assert!(verified.warnings(&path)[0].contains("never acknowledged"));
+        let (mut j, records) = Journal::open(&path).expect("open");
+        assert_eq!(records.len(), 2);
+        assert_eq!(std::fs::read(&path).expect("read"), intact, "cut off");
+        j.append(Event::RunCompleted {}).expect("append");
+        let verified = verify(&path).expect("verify");
+        assert_eq!(verified.records.len(), 3);
+        assert_eq!(verified.torn_tail, None);
+    }
+
+    #[test]
+    fn a_missing_head_is_refused_by_read_and_flagged_by_inspect() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        std::fs::remove_file(head_path(&path)).expect("rm head");
+        let e = read(&path).expect_err("headless");
+        assert!(
+            matches!(e, JournalError::HeadMissing { events: 2, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("journal.head") && e.to_string().contains("hint:"));
+        assert!(Journal::open(&path).is_err());
+        let inspected = inspect(&path).expect("inspect");
+        assert_eq!(inspected.records.len(), 2);
+        assert!(inspected.warnings(&path)[0].contains("is missing"));
+        // A head that is not a head is no better than none.
+        std::fs::write(head_path(&path), b"").expect("empty head");
+        let e = read(&path).expect_err("unreadable");
+        assert!(matches!(e, JournalError::HeadUnreadable { .. }), "{e}");
+        assert!(inspect(&path).expect("inspect").head_problem.is_some());
+        std::fs::remove_file(head_path(&path)).expect("rm head");
+        std::fs::create_dir(head_path(&path)).expect("head as a folder");
+        let e = read(&path).expect_err("a folder");
+        assert!(e.to_string().contains("a directory"), "{e}");
+    }
+
+    #[test]
+    fn the_head_is_written_through_a_temporary_file_that_does_not_stay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        assert!(!head_tmp_path(&path).exists());
+        let head = read_head(&path).expect("head").expect("present");
+        assert_eq!(head.seq, 1);
+        // A stale temporary file of a killed host is simply replaced.
+        std::fs::write(head_tmp_path(&path), b"{\"seq\":").expect("stale tmp");
+        let (mut j, _) = Journal::open(&path).expect("open");
+        j.append(Event::RunCompleted {}).expect("append");
+        assert!(j.take_head_error().is_none());
+        assert!(!head_tmp_path(&path).exists());
+        assert_eq!(read_head(&path).expect("head").expect("present").seq, 2);
+    }
+
+    #[test]
+    fn an_append_that_cannot_be_undone_stops_further_appends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let before = std::fs::read(&path).expect("read");
+        // A handle that can neither write nor truncate: the append fails
+        // and so does its undo.
+        let mut j = Journal {
+            path: path.clone(),
+            file: File::open(&path).expect("open read-only"),
+            len: before.len() as u64,
+            next_seq: 2,
+            head: read(&path).expect("read")[1].hash.clone(),
+            poisoned: false,
+            head_error: None,
+        };
+        let e = j.append(Event::RunCompleted {}).expect_err("cannot write");
+        assert!(
+            matches!(e, JournalError::Append { undone: false, .. }),
+            "{e}"
+        );
+        assert!(matches!(
+            j.append(Event::RunCompleted {}),
+            Err(JournalError::Poisoned { .. })
+        ));
+        assert_eq!(std::fs::read(&path).expect("read"), before);
+        assert_eq!(read(&path).expect("still verifies").len(), 2);
+    }
+
+    #[test]
+    fn a_journal_that_is_not_a_regular_file_is_refused_unread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.jsonl");
+        std::fs::create_dir(&path).expect("mkdir");
+        let e = read(&path).expect_err("a folder");
+        assert!(
+            matches!(
+                &e,
+                JournalError::Read(ReadError::NotRegular {
+                    kind: bounded_read::FileKind::Directory,
+                    ..
+                })
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn unknown_fields_from_newer_hosts_are_tolerated() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("journal.jsonl");
@@ -458,6 +856,7 @@ mod tests {
             format!("{{\"seq\":0,\"at_ms\":5,\"prev\":\"{GENESIS}\",\"event\":{event},\"hash\":\"{hash}\",\"extra\":1}}\n"),
         )
         .expect("write");
+        write_head(&path, &Head { seq: 0, hash }).expect("head");
         let records = read(&path).expect("read");
         assert_eq!(records[0].event, Event::RunCompleted {});
     }

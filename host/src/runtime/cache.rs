@@ -50,6 +50,21 @@ const HEADER_LEN: usize = MAGIC.len() + 32 + 32 + 32;
 /// File extension of cache entries.
 const EXTENSION: &str = "cwasm";
 
+/// The largest entry read back: a precompiled component is a few times the
+/// size of its component, which is at most
+/// [`super::load::MAX_COMPONENT_BYTES`].
+const MAX_ENTRY_BYTES: u64 = 4 * super::load::MAX_COMPONENT_BYTES;
+
+/// Read an entry: a regular file (never a symlink), at most [`MAX_ENTRY_BYTES`].
+fn read_entry(path: &Path) -> Result<Vec<u8>, crate::bounded_read::ReadError> {
+    crate::bounded_read::read_regular(
+        path,
+        MAX_ENTRY_BYTES,
+        "compile cache entry",
+        crate::bounded_read::Symlinks::Refuse,
+    )
+}
+
 /// The verified bytes of an entry; derefs to its payload (the serialized
 /// component), the header stays in front of it.
 #[derive(Debug)]
@@ -153,11 +168,25 @@ impl CompileCache {
         key: &[u8; 32],
         others: &[&CompileCache],
     ) -> std::io::Result<CacheEntry> {
-        let data = match std::fs::read(&file.path) {
+        let data = match read_entry(&file.path) {
             Ok(data) => data,
             // Removed (say, by a concurrent `cache clear`) since it was listed.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(crate::bounded_read::ReadError::Io { source, .. }) => return Err(source),
+            Err(crate::bounded_read::ReadError::TooLarge { .. }) => {
+                return Ok(CacheEntry {
+                    file,
+                    component_sha256: None,
+                    status: EntryStatus::Damaged("larger than any entry this host writes"),
+                });
+            }
+            Err(crate::bounded_read::ReadError::NotRegular { .. }) => {
+                return Ok(CacheEntry {
+                    file,
+                    component_sha256: None,
+                    status: EntryStatus::Damaged("not a regular file"),
+                });
+            }
         };
         let component_sha256 = parse_header(&data).ok().map(|h| hex::encode(h.component));
         let mut verdict = self.verify(&data, key);
@@ -247,9 +276,9 @@ impl CompileCache {
     /// damaged (in which case it is removed).
     pub(crate) fn read(&self, key: &[u8; 32]) -> Option<Payload> {
         let path = self.entry_path(key);
-        let data = match std::fs::read(&path) {
+        let data = match read_entry(&path) {
             Ok(data) => data,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) if e.is_not_found() => return None,
             Err(e) => {
                 tracing::warn!(entry = %path.display(), error = %e, "cannot read compile cache entry; recompiling");
                 return None;

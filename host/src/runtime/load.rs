@@ -28,7 +28,7 @@ use crate::grants::{GrantContext, GrantError, ResolvedGrants};
 use crate::manifest::{Manifest, PluginKind};
 use crate::protect::ProtectedKind;
 
-/// Components larger than this are refused before they are read.
+/// Components larger than this are refused (read at most this plus one byte).
 pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Components at least this large take seconds to compile (a Python or
@@ -136,6 +136,17 @@ pub enum LoadErrorKind {
         manifest: PathBuf,
         component: PathBuf,
         size: u64,
+    },
+    #[error(
+        "plugin `{plugin}` (`{}`): component `{}` is {kind}, not a regular file\nhint: `plugin.component` must name a built .wasm file (a device or a pipe could block the host or never end)",
+        crate::render::inert_path(manifest),
+        crate::render::inert_path(component)
+    )]
+    NotAFile {
+        plugin: String,
+        manifest: PathBuf,
+        component: PathBuf,
+        kind: crate::bounded_read::FileKind,
     },
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): component `{shown_component}` has sha256 {actual}, but `plugin.sha256` pins {expected}\nhint: if you rebuilt the plugin on purpose, update `plugin.sha256`; otherwise the file was replaced and must not be run",
@@ -252,19 +263,27 @@ pub(crate) fn load(
         component: component_path(),
         error,
     };
-    let size = std::fs::metadata(&manifest.component)
-        .map_err(read_err)?
-        .len();
-    if size > MAX_COMPONENT_BYTES {
-        return Err(LoadErrorKind::TooLarge {
+    let bytes = crate::bounded_read::read_regular(
+        &manifest.component,
+        MAX_COMPONENT_BYTES,
+        "component",
+        crate::bounded_read::Symlinks::Follow,
+    )
+    .map_err(|e| match e {
+        crate::bounded_read::ReadError::Io { source, .. } => read_err(source),
+        crate::bounded_read::ReadError::TooLarge { size, .. } => LoadErrorKind::TooLarge {
             plugin: plugin(),
             manifest: manifest_path(),
             component: component_path(),
             size,
-        }
-        .into());
-    }
-    let bytes = std::fs::read(&manifest.component).map_err(read_err)?;
+        },
+        crate::bounded_read::ReadError::NotRegular { kind, .. } => LoadErrorKind::NotAFile {
+            plugin: plugin(),
+            manifest: manifest_path(),
+            component: component_path(),
+            kind,
+        },
+    })?;
     let digest: [u8; 32] = Sha256::digest(&bytes).into();
     let sha256 = hex::encode(digest);
     if let Some(expected) = &manifest.sha256
@@ -293,7 +312,7 @@ pub(crate) fn load(
     let parts = rt.engine_for(manifest.limits.fuel.is_some());
     let engine = &parts.engine;
     if !parts.cache.has_entry(&digest) {
-        on_compile(size);
+        on_compile(bytes.len() as u64);
     }
     let (component, cache) = parts
         .cache

@@ -62,7 +62,6 @@ pub use self::load::{LARGE_COMPONENT_BYTES, LoadError, LoadErrorKind, MAX_COMPON
 pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
 pub use self::plugin::Plugin;
 pub use self::private_copy::MountChange;
-pub(crate) use self::private_copy::process_alive;
 
 use self::cache::CompileCache;
 use self::engine::EpochTicker;

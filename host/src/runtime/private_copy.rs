@@ -133,20 +133,10 @@ pub(crate) fn sweep(scratch: &Path) {
             continue;
         };
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && pid != std::process::id() && !process_alive(pid) {
+        if is_dir && pid != std::process::id() && crate::leftovers::process_is_dead(pid) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-}
-
-/// Whether a process with this id exists (on Unix, `kill(pid, 0)`).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks for the process; no signal is sent.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 impl RwSource<'_> {
