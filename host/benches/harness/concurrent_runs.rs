@@ -112,6 +112,7 @@ pub fn child_main() {
                         workspace,
                         out_dir,
                         plugins: loaded.digests(),
+                        grants: loaded.effective_grants(),
                     })
                     .expect("create run");
                 executor::execute(&mut run, &loaded.workflow, &loaded.plugins)

@@ -70,6 +70,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         workspace: workspace.clone(),
         out_dir,
         plugins: loaded.digests(),
+        grants: loaded.effective_grants(),
     })?;
     eprintln!("run {} started", run.id());
     executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;

@@ -50,7 +50,7 @@ enum Format {
 }
 
 pub fn execute(args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    let (_, _, workflow) = setup::load_workflow(&args.plugins, args.workflow.as_deref())?;
+    let workflow = setup::load_workflow(&args.plugins, args.workflow.as_deref())?.workflow;
     let graph = Graph::of(&workflow);
     let text = match args.format {
         Format::Text => graph.to_text(&workflow),

@@ -811,11 +811,17 @@ impl GrantSet {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    /// sha256 over the JSON form (serialized from the typed struct, so the
-    /// field order is fixed).
+    /// sha256 of the compact JSON form with sorted keys: exactly what the
+    /// journal records as `grants`, so anyone can recompute it from there.
     pub fn digest(&self) -> String {
-        crate::digest::sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
+        digest_of(&self.to_json())
     }
+}
+
+/// The digest of recorded grants (see [`GrantSet::digest`]).
+pub fn digest_of(grants: &serde_json::Value) -> String {
+    // serde_json's maps are sorted (no `preserve_order`), so this is canonical.
+    crate::digest::sha256_hex(&serde_json::to_vec(grants).unwrap_or_default())
 }
 
 /// What differs between two recorded grant sets (JSON as [`GrantSet`]
@@ -1123,6 +1129,9 @@ mod tests {
         let before = GrantSet::of(&m);
         assert_eq!(before.digest(), GrantSet::of(&m).digest());
         let json = before.to_json();
+        let recorded: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string_pretty(&json).expect("json")).expect("parse");
+        assert_eq!(digest_of(&recorded), before.digest(), "recomputable from the journal");
         assert_eq!(
             json["env"][0],
             serde_json::json!({"key": "MODE", "from": "manifest"})

@@ -272,6 +272,7 @@ mod tests {
             workspace: PathBuf::from("/ws"),
             out_dir: PathBuf::from("/ws"),
             plugins: Vec::new(),
+            grants: Vec::new(),
         }
     }
 

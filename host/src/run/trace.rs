@@ -24,6 +24,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "review_failed",
     "redraft_requested",
     "run_resumed",
+    "grants_changed",
     "approval_requested",
     "approval_granted",
     "approval_rejected",
@@ -236,6 +237,7 @@ pub fn timings(records: &[Record]) -> Timings {
             | Event::ReviewFailed { .. }
             | Event::RedraftRequested { .. }
             | Event::RunResumed { .. }
+            | Event::GrantsChanged { .. }
             | Event::WriteApplied { .. }
             | Event::RunRejectedByReviewer { .. } => {}
         }
@@ -320,6 +322,7 @@ mod tests {
             workspace: "/ws".into(),
             out_dir: "/out".into(),
             plugins: Vec::new(),
+            grants: Vec::new(),
         }
     }
 
@@ -493,6 +496,14 @@ mod tests {
                 from: String::new(),
                 rerun: Vec::new(),
             },
+            Event::GrantsChanged {
+                plugin: String::new(),
+                from_digest: String::new(),
+                to_digest: String::new(),
+                by: String::new(),
+                changes: Vec::new(),
+                grants: serde_json::Value::Null,
+            },
             Event::ApprovalRequested {
                 change_set: ChangeSet::new(Vec::new()),
                 digest: String::new(),
@@ -533,6 +544,7 @@ mod tests {
                 | Event::ReviewFailed { .. }
                 | Event::RedraftRequested { .. }
                 | Event::RunResumed { .. }
+                | Event::GrantsChanged { .. }
                 | Event::ApprovalRequested { .. }
                 | Event::ApprovalGranted { .. }
                 | Event::ApprovalRejected { .. }
