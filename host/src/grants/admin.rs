@@ -1130,8 +1130,13 @@ mod tests {
         assert_eq!(before.digest(), GrantSet::of(&m).digest());
         let json = before.to_json();
         let recorded: serde_json::Value =
-            serde_json::from_str(&serde_json::to_string_pretty(&json).expect("json")).expect("parse");
-        assert_eq!(digest_of(&recorded), before.digest(), "recomputable from the journal");
+            serde_json::from_str(&serde_json::to_string_pretty(&json).expect("json"))
+                .expect("parse");
+        assert_eq!(
+            digest_of(&recorded),
+            before.digest(),
+            "recomputable from the journal"
+        );
         assert_eq!(
             json["env"][0],
             serde_json::json!({"key": "MODE", "from": "manifest"})

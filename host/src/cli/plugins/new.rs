@@ -145,10 +145,11 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
         println!("  {path}");
     }
     println!(
-        "next:\n  host plugins build --plugins {0}\n  host plugins check --plugins {0}\n  then add it to {0}/workflow.toml ({1}) and grant it what it needs in {2}",
+        "next:\n  host plugins build --plugins {0}\n  host plugins check --plugins {0}\n  then add it to {0}/workflow.toml ({1}), ask for what it needs in {2}, and grant that in {0}/grants.toml (`host plugins grant {3} ...`) if the folder has one",
         args.plugins.display(),
         workflow_hint(name, kind),
-        dir.join(MANIFEST_FILE).display()
+        dir.join(MANIFEST_FILE).display(),
+        name
     );
     Ok(ExitCode::SUCCESS)
 }
