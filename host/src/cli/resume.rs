@@ -21,8 +21,9 @@ use crate::run::{approval, executor};
 /// grants (its manifest's request within the folder's grants.toml) changed
 /// since the run started, resume refuses and says what changed, unless
 /// --accept-grant-changes is given; then each change is journaled
-/// (`grants_changed`) before the run continues. Only one process can resume
-/// a run at a time.
+/// (`grants_changed`) before the run continues. (Finishing an approved apply
+/// runs no plugin: it writes the bytes a person approved, and checks no
+/// grants.) Only one process can resume a run at a time.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  host resume r20261123-104501-1a2b3c\n  host resume r20261123-104501-1a2b3c --failed   re-run a failed step after fixing its cause\n  host resume r20261123-104501-1a2b3c --accept-grant-changes   continue under grants edited since the run started"
