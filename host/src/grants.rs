@@ -29,6 +29,7 @@
 //! Denials are typed errors that name the plugin, the manifest, the key and
 //! the grant that would allow the action.
 
+pub mod admin;
 pub mod net;
 
 use std::path::{Path, PathBuf};

@@ -653,7 +653,7 @@ const NETWORK_HINT: &str = "write `host:port`: an IPv4 address such as \"127.0.0
 
 /// Parse one `[grants] network` entry. On error, returns what is wrong (to
 /// follow the quoted entry) and a hint.
-fn parse_network_entry(entry: &str) -> Result<NetworkGrant, (String, String)> {
+pub(crate) fn parse_network_entry(entry: &str) -> Result<NetworkGrant, (String, String)> {
     let fail = |message: &str, hint: String| Err((message.to_string(), hint));
     if entry.is_empty() {
         return fail("is empty", NETWORK_HINT.into());
@@ -856,7 +856,7 @@ pub(crate) fn loose_ipv4(host: &str) -> Option<Ipv4Addr> {
 const ENV_HINT: &str =
     "variable names are ASCII letters, digits and `_`, not starting with a digit";
 
-fn check_env_key(key: &str) -> Result<(), String> {
+pub(crate) fn check_env_key(key: &str) -> Result<(), String> {
     let ok = !key.is_empty()
         && !key.starts_with(|c: char| c.is_ascii_digit())
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -875,13 +875,13 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn has_parent_segment(p: &Path) -> bool {
+pub(crate) fn has_parent_segment(p: &Path) -> bool {
     p.components().any(|c| c == Component::ParentDir)
 }
 
 /// Normalize a `writes` prefix: relative, `/`-separated, no `.`/`..`/empty
 /// segments. A trailing `/` is kept because it means "inside this directory".
-fn normalize_write_prefix(prefix: &str) -> Option<String> {
+pub(crate) fn normalize_write_prefix(prefix: &str) -> Option<String> {
     if prefix.is_empty() || prefix.starts_with('/') || prefix.contains('\\') {
         return None;
     }
@@ -896,7 +896,7 @@ fn normalize_write_prefix(prefix: &str) -> Option<String> {
 }
 
 /// Remove `.` segments and duplicate separators without touching the file system.
-fn lexically_normal(p: &Path) -> PathBuf {
+pub(crate) fn lexically_normal(p: &Path) -> PathBuf {
     p.components().filter(|c| *c != Component::CurDir).collect()
 }
 

@@ -5,6 +5,7 @@
 //! drives the host library in-process where it must show that the same loaded
 //! plugin still works after an attack (see `sandbox`).
 
+mod admin_grants;
 mod apply_toctou;
 mod approval_gate;
 mod approval_replay;

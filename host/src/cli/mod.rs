@@ -43,7 +43,8 @@ pub use output::EXIT_BROKEN_PIPE;
     version,
     about = "Run agent tools and reviewers as sandboxed WebAssembly components, behind a human approval gate.",
     long_about = "Run agent tools and reviewers as sandboxed WebAssembly components, behind a human approval gate.\n\n\
-Each plugin is a component that can reach only what its manifest (plugin.toml) grants. A run executes the \
+Each plugin is a component that can reach only what it asks for in its manifest (plugin.toml) and the \
+admin grants it in the plugins folder's grants.toml. A run executes the \
 workflow's tool steps, asks the reviewer, and stops waiting for approval. Plugins never write files: they \
 propose writes, and `host approve` applies exactly the approved bytes.",
     after_help = "Typical session:\n  host run --topic \"wasm sandboxing\"     run the workflow, stop at the approval gate\n  host show <run>                         read the proposed diff and the review\n  host approve <run>                      apply exactly those bytes (or: host reject <run> --reason ...)\n  host resume <run>                       continue a run after a crash or kill; nothing runs or is written twice\n\n\

@@ -17,10 +17,16 @@ use crate::run::{approval, executor};
 /// finishes them: writes already journaled are skipped and a file that
 /// already holds exactly the approved bytes is not written again. The
 /// workflow and plugins must be the ones the run started with (checked by
-/// digest). Only one process can resume a run at a time.
+/// digest). So must the authority it runs under: if a plugin's effective
+/// grants (its manifest's request within the folder's grants.toml) changed
+/// since the run started, resume refuses and says what changed, unless
+/// --accept-grant-changes is given; then each change is journaled
+/// (`grants_changed`) before the run continues. (Finishing an approved apply
+/// runs no plugin: it writes the bytes a person approved, and checks no
+/// grants.) Only one process can resume a run at a time.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  host resume r20261123-104501-1a2b3c\n  host resume r20261123-104501-1a2b3c --failed   re-run a failed step after fixing its cause"
+    after_help = "Examples:\n  host resume r20261123-104501-1a2b3c\n  host resume r20261123-104501-1a2b3c --failed   re-run a failed step after fixing its cause\n  host resume r20261123-104501-1a2b3c --accept-grant-changes   continue under grants edited since the run started"
 )]
 pub struct Args {
     /// The run id (see `host runs`).
@@ -35,6 +41,12 @@ pub struct Args {
     /// Plugins folder to reload from [default: the one the run started with].
     #[arg(long)]
     plugins: Option<PathBuf>,
+
+    /// Continue even if a plugin's effective grants changed since the run
+    /// started; each change is journaled as `grants_changed`, with who
+    /// accepted it.
+    #[arg(long)]
+    accept_grant_changes: bool,
 
     /// Print the run's state as JSON on stdout instead of the summary.
     #[arg(long)]
@@ -87,6 +99,21 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     )?;
     resume::check_unchanged(run.state(), &loaded.workflow, &loaded.digests())?;
     let plan = resume::plan(run.state(), Some(&loaded.workflow), args.failed)?;
+    let changes = resume::grant_changes(run.state(), &loaded.effective_grants());
+    if !changes.is_empty() {
+        if !args.accept_grant_changes {
+            return Err(resume::refuse_grant_changes(run.state(), &changes).into());
+        }
+        for c in &changes {
+            output::note(&format!(
+                "run {}: plugin `{}` continues under changed grants: {}",
+                inert(run.id()),
+                inert(&c.plugin),
+                inert(&c.changes.join("; "))
+            ));
+        }
+        resume::record_grant_changes(&mut run, &by, &changes)?;
+    }
     output::note(&format!(
         "run {}: resuming; will run {}",
         inert(run.id()),

@@ -2,6 +2,12 @@
 //! workflow's plugins (compiled on first use, from the cache after), shared
 //! by `host run`, `host resume` and `host workflow`.
 //!
+//! Every plugin is loaded with its *effective* grants: its manifest's request
+//! checked against the folder's `grants.toml` ([`crate::grants::admin`]); a
+//! request beyond the grant fails here, before anything runs. A folder without
+//! `grants.toml` takes its manifests' requests as granted, with a warning on
+//! stderr once per load.
+//!
 //! Only the plugins the workflow uses are loaded, each on its own thread: a
 //! cold start compiles them all at once instead of one after another. On two
 //! cores this measured the same as loading them in turn (wasmtime already
@@ -15,9 +21,10 @@ use anyhow::Context as _;
 
 use crate::cli::Context;
 use crate::grants::GrantContext;
+use crate::grants::admin::{self, GrantSet};
 use crate::manifest::{self, Manifest};
 use crate::protect::{Protected, ProtectedKind};
-use crate::run::event::{Event, PluginDigest};
+use crate::run::event::{EffectiveGrant, Event, PluginDigest};
 use crate::run::executor::Plugins;
 use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime, RuntimeConfig};
 use crate::workflow::{self, WORKFLOW_FILE, Workflow};
@@ -31,6 +38,9 @@ pub struct Loaded {
     /// The host's own paths and every plugin definition that was read: no
     /// write of a run may reach them (journaled in `run_created`).
     pub protected: Protected,
+    /// Whether the grants came from the folder's `grants.toml` (else the
+    /// manifests' requests were taken as granted).
+    pub admin_grants: bool,
 }
 
 impl Loaded {
@@ -55,6 +65,7 @@ impl Loaded {
             out_dir_id: Some(out_dir_id),
             protected: self.protected.paths(),
             plugins: self.digests(),
+            grants: self.effective_grants(),
         })
     }
 
@@ -68,15 +79,45 @@ impl Loaded {
             })
             .collect()
     }
+
+    /// Every loaded plugin's effective grants and their digest, for the journal.
+    pub fn effective_grants(&self) -> Vec<EffectiveGrant> {
+        let granted_by = if self.admin_grants {
+            admin::GRANTS_FILE
+        } else {
+            "manifest"
+        };
+        self.plugins
+            .values()
+            .map(|p| {
+                let set = GrantSet::of(p.manifest());
+                EffectiveGrant {
+                    name: p.name().to_string(),
+                    digest: set.digest(),
+                    grants: set.to_json(),
+                    granted_by: granted_by.to_string(),
+                }
+            })
+            .collect()
+    }
 }
 
-/// Read the manifests in `plugins_dir` (made absolute) and validate the
-/// workflow (default `<plugins_dir>/workflow.toml`) against them. Nothing is
-/// compiled.
-pub fn load_workflow(
-    plugins_dir: &Path,
-    workflow_path: Option<&Path>,
-) -> anyhow::Result<(PathBuf, Vec<Manifest>, Workflow)> {
+/// The validated workflow and its plugins' manifests, each with its
+/// effective grants.
+#[derive(Debug)]
+pub struct Folder {
+    pub plugins_dir: PathBuf,
+    /// The manifests of the workflow's plugins, with effective grants.
+    pub manifests: Vec<Manifest>,
+    pub workflow: Workflow,
+    pub admin_grants: bool,
+}
+
+/// Read the manifests in `plugins_dir` (made absolute), validate the
+/// workflow (default `<plugins_dir>/workflow.toml`) against them, and apply
+/// the folder's admin grants to the workflow's plugins (printing the legacy
+/// warning if it has none). Nothing is compiled.
+pub fn load_workflow(plugins_dir: &Path, workflow_path: Option<&Path>) -> anyhow::Result<Folder> {
     let plugins_dir = std::path::absolute(plugins_dir).unwrap_or(plugins_dir.to_path_buf());
     let manifests = manifest::load_dir(&plugins_dir)?;
     let workflow_path = workflow_path
@@ -84,7 +125,21 @@ pub fn load_workflow(
         .unwrap_or_else(|| plugins_dir.join(WORKFLOW_FILE));
     let workflow_path = std::path::absolute(&workflow_path).unwrap_or(workflow_path);
     let workflow = workflow::load(&workflow_path, &manifests)?;
-    Ok((plugins_dir, manifests, workflow))
+    let admin = admin::load(&plugins_dir)?;
+    if admin.is_none() {
+        crate::cli::output::note(&admin::legacy_warning(&plugins_dir));
+    }
+    let manifests = manifests
+        .iter()
+        .filter(|m| workflow.plugin_names().contains(&m.name.as_str()))
+        .map(|m| admin::effective(m, admin.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Folder {
+        plugins_dir,
+        manifests,
+        workflow,
+        admin_grants: admin.is_some(),
+    })
 }
 
 /// Read the manifests in `plugins_dir` and the workflow (default
@@ -99,11 +154,16 @@ pub fn load(
     out_dir: &Path,
     build: bool,
 ) -> anyhow::Result<Loaded> {
-    let (plugins_dir, manifests, workflow) = load_workflow(plugins_dir, workflow_path)?;
-    let used: Vec<&Manifest> = manifests
-        .iter()
-        .filter(|m| workflow.plugin_names().contains(&m.name.as_str()))
-        .collect();
+    let Folder {
+        plugins_dir,
+        manifests,
+        workflow,
+        admin_grants,
+    } = load_workflow(plugins_dir, workflow_path)?;
+    for m in &manifests {
+        admin::check_unwritable(m, workspace, &plugins_dir).map_err(anyhow::Error::msg)?;
+    }
+    let used: Vec<&Manifest> = manifests.iter().collect();
 
     if build {
         crate::plugin_build::build_all(&used, &|line| {
@@ -125,6 +185,7 @@ pub fn load(
         workflow,
         plugins,
         protected,
+        admin_grants,
     })
 }
 

@@ -33,7 +33,7 @@ const MAX_SUMMARY_CHARS: usize = 160;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  host trace r20261123-104501-1a2b3c                        the timeline and the timing tables\n  host trace r20261123-104501-1a2b3c --event step_failed    only the failed attempts\n  host trace r20261123-104501-1a2b3c --json | jq '.attempts[] | select(.outcome != \"succeeded\")'\n\n\
-Event types: run_created, step_started, step_succeeded, step_failed, step_retried, review_completed, review_failed, redraft_requested, run_resumed, approval_requested, approval_granted, approval_rejected, write_applied, run_completed, run_failed, run_rejected_by_reviewer"
+Event types: run_created, step_started, step_succeeded, step_failed, step_retried, review_completed, review_failed, redraft_requested, run_resumed, grants_changed, approval_requested, approval_granted, approval_rejected, write_applied, run_completed, run_failed, run_rejected_by_reviewer"
 )]
 pub struct Args {
     /// The run id (see `host runs`).
@@ -284,6 +284,19 @@ fn summary(event: &Event) -> String {
         Event::RunResumed { by, from, rerun } => {
             format!("by {by} from {from}, re-running: {}", rerun.join(", "))
         }
+        Event::GrantsChanged {
+            plugin,
+            from_digest,
+            to_digest,
+            by,
+            changes,
+            ..
+        } => format!(
+            "plugin {plugin}: {} -> {}, accepted by {by}: {}",
+            short(from_digest),
+            short(to_digest),
+            changes.join("; ")
+        ),
         Event::ApprovalRequested { change_set, digest } => format!(
             "{}, change set {}",
             count(change_set.entries.len(), "write"),

@@ -49,7 +49,7 @@ enum Format {
 }
 
 pub fn execute(args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    let (_, _, workflow) = setup::load_workflow(&args.plugins, args.workflow.as_deref())?;
+    let workflow = setup::load_workflow(&args.plugins, args.workflow.as_deref())?.workflow;
     let graph = Graph::of(&workflow);
     match args.format {
         Format::Text => output::print(&graph.to_text(&workflow))?,

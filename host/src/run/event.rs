@@ -38,6 +38,11 @@ pub enum Event {
         #[serde(default)]
         protected: Vec<PathBuf>,
         plugins: Vec<PluginDigest>,
+        /// Each plugin's effective grants (what both its manifest and the
+        /// admin's grants allow) and their digest. Empty in journals written
+        /// before the host recorded them.
+        #[serde(default)]
+        grants: Vec<EffectiveGrant>,
     },
     StepStarted {
         step: String,
@@ -106,6 +111,18 @@ pub enum Event {
         from: String,
         rerun: Vec<String>,
     },
+    /// `host resume --accept-grant-changes`: `by` let the run continue although
+    /// `plugin`'s effective grants changed since they were recorded; from
+    /// here on the run holds `grants` (digest `to_digest`).
+    GrantsChanged {
+        plugin: String,
+        from_digest: String,
+        to_digest: String,
+        by: String,
+        /// What changed, one phrase each.
+        changes: Vec<String>,
+        grants: serde_json::Value,
+    },
     /// The run waits for a person to approve exactly this change set.
     ApprovalRequested {
         change_set: ChangeSet,
@@ -152,6 +169,7 @@ impl Event {
             Self::StepRetried { .. } => "step_retried",
             Self::RedraftRequested { .. } => "redraft_requested",
             Self::RunResumed { .. } => "run_resumed",
+            Self::GrantsChanged { .. } => "grants_changed",
             Self::ReviewCompleted { .. } => "review_completed",
             Self::ReviewFailed { .. } => "review_failed",
             Self::ApprovalRequested { .. } => "approval_requested",
@@ -170,6 +188,18 @@ impl Event {
 pub struct PluginDigest {
     pub name: String,
     pub sha256: String,
+}
+
+/// The authority one plugin ran under: its effective grants as recorded by
+/// [`crate::grants::admin::GrantSet`], and the sha256 over them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectiveGrant {
+    pub name: String,
+    pub digest: String,
+    pub grants: serde_json::Value,
+    /// `grants.toml` (the admin's file) or `manifest` (a folder without one).
+    #[serde(default)]
+    pub granted_by: String,
 }
 
 /// A write (or deletion) a step proposed, already checked against the

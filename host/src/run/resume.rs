@@ -13,9 +13,13 @@
 //! - waiting, completed and rejected runs have nothing to resume.
 //!
 //! A resumed run must execute the same definition: the workflow and every
-//! plugin must still have the digests the run recorded when it started.
+//! plugin must still have the digests the run recorded when it started. It
+//! must also run under the same authority: [`grant_changes`] compares every
+//! plugin's effective grants with the digests the run recorded, and a change
+//! is refused unless the person resuming accepts it, in which case
+//! [`record_grant_changes`] journals each one (`grants_changed`) first.
 
-use crate::run::event::{Event, PluginDigest};
+use crate::run::event::{EffectiveGrant, Event, PluginDigest};
 use crate::run::state::{RunState, RunStatus};
 use crate::run::store::{Run, RunError};
 use crate::workflow::Workflow;
@@ -72,8 +76,89 @@ pub enum ResumeError {
         recorded: String,
         now: String,
     },
+    #[error(
+        "run `{id}` cannot be resumed: the effective grants changed since it started:\n{changes}\nhint: a run keeps the authority it started with; restore the grants (grants.toml or the manifest), start a new run, or pass --accept-grant-changes to continue under the new grants (the change is journaled)"
+    )]
+    GrantsChanged { id: String, changes: String },
     #[error(transparent)]
     Run(#[from] RunError),
+}
+
+/// One plugin whose effective grants differ from what the run recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantChange {
+    pub plugin: String,
+    /// The recorded digest, or `none` if the run recorded no grants.
+    pub from_digest: String,
+    pub now: EffectiveGrant,
+    /// What changed, one phrase each.
+    pub changes: Vec<String>,
+}
+
+/// The plugins whose effective grants now (`now`, from the reloaded
+/// plugins) differ from the run's record. A run whose journal recorded no
+/// grants (written by an older host) counts as changed for every plugin:
+/// nothing says what authority it ran under.
+pub fn grant_changes(state: &RunState, now: &[EffectiveGrant]) -> Vec<GrantChange> {
+    let mut out = Vec::new();
+    for current in now {
+        let recorded = state.grants.iter().find(|g| g.name == current.name);
+        match recorded {
+            Some(r) if r.digest == current.digest => {}
+            Some(r) => out.push(GrantChange {
+                plugin: current.name.clone(),
+                from_digest: r.digest.clone(),
+                now: current.clone(),
+                changes: crate::grants::admin::describe_changes(&r.grants, &current.grants),
+            }),
+            None => out.push(GrantChange {
+                plugin: current.name.clone(),
+                from_digest: "none".into(),
+                now: current.clone(),
+                changes: vec!["the run recorded no grants for this plugin".into()],
+            }),
+        }
+    }
+    out
+}
+
+/// Refuse `changes` (when not accepted), naming each plugin and what changed.
+pub fn refuse_grant_changes(state: &RunState, changes: &[GrantChange]) -> ResumeError {
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            format!(
+                "  plugin `{}` ({} -> {}): {}",
+                c.plugin,
+                short(&c.from_digest),
+                short(&c.now.digest),
+                c.changes.join("; ")
+            )
+        })
+        .collect();
+    ResumeError::GrantsChanged {
+        id: state.id.clone(),
+        changes: lines.join("\n"),
+    }
+}
+
+/// Journal each accepted change (`by` accepted it) before the run continues.
+pub fn record_grant_changes(
+    run: &mut Run,
+    by: &str,
+    changes: &[GrantChange],
+) -> Result<(), RunError> {
+    for c in changes {
+        run.record(Event::GrantsChanged {
+            plugin: c.plugin.clone(),
+            from_digest: c.from_digest.clone(),
+            to_digest: c.now.digest.clone(),
+            by: by.to_string(),
+            changes: c.changes.clone(),
+            grants: c.now.grants.clone(),
+        })?;
+    }
+    Ok(())
 }
 
 /// Decide what resuming the run means. `allow_failed` is the operator's

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::contract::{Finding, LogRecord, Verdict};
 use crate::run::changeset::ChangeSet;
-use crate::run::event::{Event, PluginDigest, StagedWrite};
+use crate::run::event::{EffectiveGrant, Event, PluginDigest, StagedWrite};
 use crate::run::journal::Record;
 use crate::run::out_dir::DirId;
 
@@ -114,6 +114,9 @@ pub struct RunState {
     /// Host paths no write of this run may reach.
     pub protected: Vec<PathBuf>,
     pub plugins: Vec<PluginDigest>,
+    /// Each plugin's effective grants and their digest, as recorded at
+    /// creation and updated by `grants_changed`.
+    pub grants: Vec<EffectiveGrant>,
     /// Steps in the order they started.
     pub steps: BTreeMap<String, StepState>,
     pub step_order: Vec<String>,
@@ -167,6 +170,7 @@ impl RunState {
             out_dir_id,
             protected,
             plugins,
+            grants,
         } = &first.event
         else {
             return Err(err("the first event is not run_created"));
@@ -186,6 +190,7 @@ impl RunState {
             out_dir_id: *out_dir_id,
             protected: protected.clone(),
             plugins: plugins.clone(),
+            grants: grants.clone(),
             steps: BTreeMap::new(),
             step_order: Vec::new(),
             review: None,
@@ -304,6 +309,26 @@ impl RunState {
                 } else {
                     RunStatus::Running
                 };
+            }
+            Event::GrantsChanged {
+                plugin,
+                to_digest,
+                grants,
+                ..
+            } => {
+                let entry = EffectiveGrant {
+                    name: plugin.clone(),
+                    digest: to_digest.clone(),
+                    grants: grants.clone(),
+                    granted_by: String::new(),
+                };
+                match self.grants.iter_mut().find(|g| g.name == *plugin) {
+                    Some(g) => {
+                        g.digest = entry.digest;
+                        g.grants = entry.grants;
+                    }
+                    None => self.grants.push(entry),
+                }
             }
             Event::ReviewCompleted {
                 plugin,

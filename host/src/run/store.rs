@@ -513,6 +513,7 @@ mod tests {
             out_dir_id: None,
             protected: Vec::new(),
             plugins: Vec::new(),
+            grants: Vec::new(),
         }
     }
 

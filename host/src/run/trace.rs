@@ -24,6 +24,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "review_failed",
     "redraft_requested",
     "run_resumed",
+    "grants_changed",
     "approval_requested",
     "approval_granted",
     "approval_rejected",
@@ -236,6 +237,7 @@ pub fn timings(records: &[Record]) -> Timings {
             | Event::ReviewFailed { .. }
             | Event::RedraftRequested { .. }
             | Event::RunResumed { .. }
+            | Event::GrantsChanged { .. }
             | Event::WriteApplied { .. }
             | Event::RunRejectedByReviewer { .. } => {}
         }
@@ -322,6 +324,7 @@ mod tests {
             out_dir_id: None,
             protected: Vec::new(),
             plugins: Vec::new(),
+            grants: Vec::new(),
         }
     }
 
@@ -495,6 +498,14 @@ mod tests {
                 from: String::new(),
                 rerun: Vec::new(),
             },
+            Event::GrantsChanged {
+                plugin: String::new(),
+                from_digest: String::new(),
+                to_digest: String::new(),
+                by: String::new(),
+                changes: Vec::new(),
+                grants: serde_json::Value::Null,
+            },
             Event::ApprovalRequested {
                 change_set: ChangeSet::new(Vec::new()),
                 digest: String::new(),
@@ -535,6 +546,7 @@ mod tests {
                 | Event::ReviewFailed { .. }
                 | Event::RedraftRequested { .. }
                 | Event::RunResumed { .. }
+                | Event::GrantsChanged { .. }
                 | Event::ApprovalRequested { .. }
                 | Event::ApprovalGranted { .. }
                 | Event::ApprovalRejected { .. }

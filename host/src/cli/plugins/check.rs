@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use crate::cli::plugins::LoadArgs;
 use crate::cli::{Context, EXIT_FAILURE, EXIT_OK, output};
 use crate::grants::GrantContext;
+use crate::grants::admin;
 use crate::manifest::{self, Manifest};
 use crate::render::inert;
 use crate::runtime::{Plugin, Runtime, RuntimeConfig};
@@ -17,7 +18,9 @@ use crate::workflow::{self, WORKFLOW_FILE};
 
 /// Validate all manifests, the workflow and every component.
 ///
-/// Each plugin's manifest is parsed strictly, its grants are resolved against
+/// Each plugin's manifest is parsed strictly, its request is checked against
+/// the folder's grants.toml (a request beyond the admin's grant is an error
+/// naming what is missing and the command that grants it), its grants are resolved against
 /// this machine (mount directories exist, are not symlinks, do not reach the
 /// host's own state), and its component is read, verified against its
 /// sha256 pin, compiled (through the compile cache) and checked for the world
@@ -84,6 +87,10 @@ impl Verdict {
 pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let plugins_dir = &args.load.dir.plugins;
     let paths = manifest::manifest_paths(plugins_dir)?;
+    let admin_grants = admin::load(plugins_dir)?;
+    if admin_grants.is_none() {
+        output::note(&admin::legacy_warning(plugins_dir));
+    }
     let workspace = std::path::absolute(&args.load.workspace)
         .with_context(|| format!("--workspace `{}`", args.load.workspace.display()))?;
     let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
@@ -120,10 +127,21 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 crate::render::inert_path(&first.path)
             ));
         } else {
-            let announce = |size| crate::cli::progress::announce_compile(&m.name, size);
-            match runtime.load_with_progress(&m, &grant_ctx, &announce) {
-                Ok(plugin) => v.warnings.extend(warnings(&plugin)),
-                Err(e) => v.errors.push(e.to_string()),
+            match admin::effective(&m, admin_grants.as_ref()).map_err(|e| e.to_string()) {
+                Ok(effective) => {
+                    let announce = |size| crate::cli::progress::announce_compile(&m.name, size);
+                    let loaded = admin::check_unwritable(&effective, &workspace, plugins_dir)
+                        .and_then(|()| {
+                            runtime
+                                .load_with_progress(&effective, &grant_ctx, &announce)
+                                .map_err(|e| e.to_string())
+                        });
+                    match loaded {
+                        Ok(plugin) => v.warnings.extend(warnings(&plugin)),
+                        Err(e) => v.errors.push(e),
+                    }
+                }
+                Err(e) => v.errors.push(e),
             }
         }
         verdicts.push(v);

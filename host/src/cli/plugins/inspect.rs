@@ -1,7 +1,8 @@
 //! `host plugins inspect <name>`: everything the host knows about one plugin,
-//! after loading it: the component's imports and exports, its grants as
-//! resolved on this machine, its limits, its sha256 and whether its compiled
-//! code came from the cache.
+//! after loading it: the component's imports and exports, what its manifest
+//! requests and what the folder's `grants.toml` grants it, its effective
+//! grants as resolved on this machine, its limits, its sha256 and whether its
+//! compiled code came from the cache.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use serde_json::json;
 use crate::cli::plugins::{LoadArgs, list};
 use crate::cli::{Context, output};
 use crate::grants::GrantContext;
+use crate::grants::admin::{self, GrantSet};
 use crate::manifest;
 use crate::render::inert;
 use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
@@ -20,8 +22,9 @@ use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
 ///
 /// Loads the plugin exactly as `host run` would (resolving its mounts against
 /// --workspace and compiling it through the cache if needed), so what is shown
-/// is what would run. Environment variable values are never shown: they may be
-/// secrets.
+/// is what would run. A request beyond the admin's grant (grants.toml) fails
+/// as it would at run time. Environment variable values are never shown: they
+/// may be secrets.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  host plugins inspect search\n  host plugins inspect reviewer --json | jq .imports"
@@ -51,6 +54,17 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let workspace = std::path::absolute(&args.load.workspace)
         .with_context(|| format!("--workspace `{}`", args.load.workspace.display()))?;
+    let admin_grants = admin::load(&args.load.dir.plugins)?;
+    if admin_grants.is_none() {
+        output::note(&admin::legacy_warning(&args.load.dir.plugins));
+    }
+    let requested = GrantSet::of(m).to_json();
+    let granted = match &admin_grants {
+        Some(a) => serde_json::to_value(a.plugins.get(&m.name).cloned().unwrap_or_default())?,
+        None => serde_json::Value::Null,
+    };
+    let m = &admin::effective(m, admin_grants.as_ref())?;
+    admin::check_unwritable(m, &workspace, &args.load.dir.plugins).map_err(anyhow::Error::msg)?;
     let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
         .context("cannot start the WebAssembly runtime")?;
     let mut grant_ctx = GrantContext::new(&workspace).protecting(
@@ -81,6 +95,9 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             "cache": { "outcome": cache, "dir": ctx.cache_dir(), "load_ms": load_ms },
             "exports": plugin.exports(),
             "imports": plugin.imports(),
+            "requested": requested,
+            "granted": granted,
+            "granted_by": if admin_grants.is_some() { admin::GRANTS_FILE } else { "manifest" },
             "grants": {
                 "mounts": grants.mounts().iter().map(|mount| json!({
                     "host": mount.host,
@@ -162,5 +179,16 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     granted.push(list::network_summary(m));
     list_field("grants", &granted)?;
     field("limits", &list::limit_summary(m))?;
+    field(
+        "granted by",
+        match &admin_grants {
+            Some(a) => format!(
+                "`{}` (the request lies within the admin's grant)",
+                inert(&a.path.display().to_string())
+            ),
+            None => "the manifest itself: this folder has no grants.toml".to_string(),
+        }
+        .as_str(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

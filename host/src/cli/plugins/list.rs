@@ -1,17 +1,22 @@
 //! `host plugins list`: one line per plugin with its kind, grants and limits,
-//! read from the manifests alone (nothing is compiled).
+//! read from the manifests and the folder's `grants.toml` (nothing is
+//! compiled). Each line shows what the plugin asks for; a request beyond the
+//! admin's grant is followed by a `not granted:` line per missing part.
 
 use std::process::ExitCode;
 
 use crate::cli::output;
 use crate::cli::plugins::DirArgs;
+use crate::grants::admin;
 use crate::manifest::{self, EnvGrant, Manifest, MountSource};
 use crate::render::inert;
 
 /// List plugins with their kind, grants and limits.
 ///
-/// Reads the manifests only; use `host plugins check` to also compile and
-/// verify every component.
+/// Reads the manifests (what each plugin asks for) and grants.toml (what the
+/// admin grants); a request beyond the grant is listed below the plugin's
+/// line as `not granted: ...`, and such a plugin would not load. Use `host
+/// plugins check` to also compile and verify every component.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
@@ -20,7 +25,14 @@ pub(crate) struct Args {
 
 pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     let manifests = manifest::load_dir(&args.dir.plugins)?;
-    output::line(&format!("{:<16} {:<9} GRANTS", "PLUGIN", "KIND"))?;
+    let admin_grants = admin::load(&args.dir.plugins)?;
+    if admin_grants.is_none() {
+        output::note(&admin::legacy_warning(&args.dir.plugins));
+    }
+    output::line(&format!(
+        "{:<16} {:<9} GRANTS (as requested)",
+        "PLUGIN", "KIND"
+    ))?;
     for m in &manifests {
         let mut grants = grant_summary(m);
         if grants.is_empty() {
@@ -34,6 +46,15 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
             network_summary(m),
             limit_summary(m)
         ))?;
+        if let Err(refused) = admin::effective(m, admin_grants.as_ref()) {
+            for missing in &refused.missing {
+                output::line(&format!(
+                    "  not granted: {} ({})",
+                    inert(&missing.what),
+                    missing.key
+                ))?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

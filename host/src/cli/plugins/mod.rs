@@ -8,17 +8,20 @@ use crate::cli::Context;
 use crate::manifest;
 
 mod check;
+mod grant;
 mod inspect;
 mod list;
 mod new;
+mod revoke;
 
 /// List, check, inspect, build or create the plugins of a folder.
 #[derive(Debug, clap::Args)]
 #[command(
     long_about = "List, check, inspect, build or create the plugins of a folder.\n\n\
 A plugins folder holds one subfolder per plugin, each with a plugin.toml (its component and the \
-capabilities an admin grants it), and the workflow.toml that runs them. Nothing is granted by default.",
-    after_help = "Examples:\n  host plugins list                      who may touch what\n  host plugins check                     validate everything and compile every component\n  host plugins inspect search --json     one plugin's imports, exports, grants and limits\n  host plugins new my-tool --kind tool --lang python   scaffold a plugin that builds as generated"
+capabilities it asks for), the workflow.toml that runs them, and grants.toml: what the admin grants each \
+plugin. A plugin runs with its request only if grants.toml allows all of it. Nothing is granted by default.",
+    after_help = "Examples:\n  host plugins list                      who may touch what\n  host plugins check                     validate everything and compile every component\n  host plugins inspect search --json     one plugin's imports, exports, grants and limits\n  host plugins new my-tool --kind tool --lang python   scaffold a plugin that builds as generated\n  host plugins grant search --write reports/   grant more in grants.toml (revoke takes it away)"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -33,6 +36,8 @@ enum Command {
     /// Build plugin components from source with each manifest's [build] command.
     Build(DirArgs),
     New(new::Args),
+    Grant(grant::Args),
+    Revoke(revoke::Args),
 }
 
 /// Where the plugins are.
@@ -61,6 +66,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::execute(&args, ctx),
         Command::Inspect(args) => inspect::execute(&args, ctx),
         Command::New(args) => new::execute(&args),
+        Command::Grant(args) => grant::execute(&args),
+        Command::Revoke(args) => revoke::execute(&args),
         Command::Build(dir) => {
             let manifests = manifest::load_dir(&dir.plugins)?;
             let all: Vec<&manifest::Manifest> = manifests.iter().collect();

@@ -151,10 +151,11 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
         output::line(&format!("  {path}"))?;
     }
     output::line(&format!(
-        "next:\n  host plugins build --plugins {0}\n  host plugins check --plugins {0}\n  then add it to {0}/workflow.toml ({1}) and grant it what it needs in {2}",
+        "next:\n  host plugins build --plugins {0}\n  host plugins check --plugins {0}\n  then add it to {0}/workflow.toml ({1}), ask for what it needs in {2}, and grant that in {0}/grants.toml (`host plugins grant {3} ...`) if the folder has one",
         inert(&args.plugins.display().to_string()),
         workflow_hint(name, kind),
-        inert(&dir.join(MANIFEST_FILE).display().to_string())
+        inert(&dir.join(MANIFEST_FILE).display().to_string()),
+        name
     ))?;
     Ok(ExitCode::SUCCESS)
 }
