@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harness_host::cli::{Context, setup};
+use harness_host::folder;
+use harness_host::host_dirs::HostDirs;
 use harness_host::run::executor;
 use harness_host::run::state::RunStatus;
 use harness_test_artifacts as artifacts;
@@ -79,15 +80,16 @@ pub fn child_main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let ctx = Context::new(state, Some(cache));
+    let ctx = HostDirs::new(state, Some(cache));
     let loaded = Arc::new(
-        setup::load(
+        folder::load(
             &ctx,
             Path::new(artifacts::PLUGINS_DIR),
             None,
             &workspace,
             &out_dir,
             false,
+            &|_| {},
         )
         .expect("load the default plugins"),
     );

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use harness_host::cli::setup;
 use harness_host::contract::StepInput;
+use harness_host::folder;
 use harness_host::grants::GrantContext;
 use harness_host::manifest::Manifest;
 use harness_host::runtime::{CacheOutcome, Plugin, Runtime, RuntimeConfig};
@@ -433,7 +433,7 @@ fn parallel_vs_sequential_load(scratch: &Scratch) {
         sequential.push(start.elapsed());
         let runtime = host_runtime(&scratch.fresh("cache"));
         let start = Instant::now();
-        setup::load_parallel(&runtime, &used, &grant_ctx).expect("load");
+        folder::load_parallel(&runtime, &used, &grant_ctx, &|_| {}).expect("load");
         parallel.push(start.elapsed());
     }
     let sequential = Stats::of_durations(&sequential);

@@ -10,7 +10,6 @@ use clap::{Parser, Subcommand};
 
 mod approve;
 mod cache;
-mod context;
 pub mod output;
 mod plugins;
 mod present;
@@ -19,14 +18,14 @@ mod reject;
 mod resume;
 mod run;
 mod runs;
-pub mod setup;
 mod show;
 mod status;
 mod trace;
 mod verify;
 mod workflow;
 
-pub use context::Context;
+/// The host's directories, as every subcommand gets them.
+pub use crate::host_dirs::HostDirs as Context;
 
 /// Exit code of a command that worked.
 pub const EXIT_OK: u8 = 0;

@@ -1,17 +1,32 @@
-//! Progress lines on stderr for the slow parts of a cold start, shared by
-//! every subcommand that loads plugins.
+//! Progress lines on stderr for the slow parts of loading, shared by every
+//! subcommand that loads plugins: the CLI's printer of
+//! [`crate::folder::Note`]s.
 
+use crate::cli::output;
+use crate::folder::Note;
+use crate::render::{inert, inert_lines};
 use crate::runtime::LARGE_COMPONENT_BYTES;
 
-/// Say, before it starts, that a large component is about to be compiled:
-/// a Python or JavaScript plugin takes seconds, and a silent terminal looks
-/// hung. Small components compile too fast to be worth a line.
-pub(crate) fn announce_compile(plugin: &str, size: u64) {
-    if size >= LARGE_COMPONENT_BYTES {
-        crate::cli::output::note(&format!(
-            "compiling plugin `{}` ({:.1} MB, first use; this can take several seconds)...",
-            crate::render::inert(plugin),
-            size as f64 / 1_000_000.0
-        ));
+/// Print a load note on stderr. A compile is announced before it starts only
+/// for a large component (a Python or JavaScript plugin takes seconds, and a
+/// silent terminal looks hung); small ones compile too fast to be worth a
+/// line.
+pub(crate) fn print(note: Note<'_>) {
+    match note {
+        Note::LegacyGrants(warning) => output::note(warning),
+        Note::Build(line) => output::note(&inert_lines(line)),
+        Note::Compiling { plugin, size } => {
+            if size >= LARGE_COMPONENT_BYTES {
+                output::note(&format!(
+                    "compiling plugin `{}` ({:.1} MB, first use; this can take several seconds)...",
+                    inert(plugin),
+                    size as f64 / 1_000_000.0
+                ));
+            }
+        }
+        Note::Compiled { plugin, ms } => output::note(&format!(
+            "compiled plugin `{}` in {ms} ms (cached for next time)",
+            inert(plugin)
+        )),
     }
 }

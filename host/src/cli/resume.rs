@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use crate::cli::{Context, output, present, setup};
+use crate::cli::{Context, output, present, progress};
+use crate::folder;
 use crate::render::inert;
 use crate::run::resume::{self, Plan};
 use crate::run::{approval, executor};
@@ -89,13 +90,14 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let workspace = state.workspace.clone();
     let out_dir = state.out_dir.clone();
-    let loaded = setup::load(
+    let loaded = folder::load(
         ctx,
         &plugins_dir,
         workflow_path.as_deref(),
         &workspace,
         &out_dir,
         false,
+        &progress::print,
     )?;
     resume::check_unchanged(run.state(), &loaded.workflow, &loaded.digests())?;
     let plan = resume::plan(run.state(), Some(&loaded.workflow), args.failed)?;

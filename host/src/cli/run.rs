@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::{Context, output, present, setup};
+use crate::cli::{Context, output, present, progress};
+use crate::folder;
 use crate::render::inert;
 use crate::run::executor;
 
@@ -54,13 +55,14 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Some(out) => existing_dir(out, "--out")?,
         None => workspace.clone(),
     };
-    let loaded = setup::load(
+    let loaded = folder::load(
         ctx,
         &args.plugins,
         args.workflow.as_deref(),
         &workspace,
         &out_dir,
         args.build,
+        &progress::print,
     )?;
     let created = loaded.run_created(
         serde_json::json!({ "topic": args.topic }),

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{Context, output, setup};
+use crate::cli::{Context, output, progress};
+use crate::folder;
 use crate::workflow_export::Graph;
 
 /// Show the workflow a run executes, as text, JSON or a Mermaid diagram.
@@ -49,7 +50,8 @@ enum Format {
 }
 
 pub fn execute(args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    let workflow = setup::load_workflow(&args.plugins, args.workflow.as_deref())?.workflow;
+    let workflow =
+        folder::load_workflow(&args.plugins, args.workflow.as_deref(), &progress::print)?.workflow;
     let graph = Graph::of(&workflow);
     match args.format {
         Format::Text => output::print(&graph.to_text(&workflow))?,

@@ -129,7 +129,12 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         } else {
             match admin::effective(&m, admin_grants.as_ref()).map_err(|e| e.to_string()) {
                 Ok(effective) => {
-                    let announce = |size| crate::cli::progress::announce_compile(&m.name, size);
+                    let announce = |size| {
+                        crate::cli::progress::print(crate::folder::Note::Compiling {
+                            plugin: &m.name,
+                            size,
+                        })
+                    };
                     let loaded = admin::check_unwritable(&effective, &workspace, plugins_dir)
                         .and_then(|()| {
                             runtime

@@ -74,7 +74,10 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     grant_ctx.protected.extend(&ctx.protected());
     let started = Instant::now();
     let plugin = runtime.load_with_progress(m, &grant_ctx, &|size| {
-        crate::cli::progress::announce_compile(&m.name, size)
+        crate::cli::progress::print(crate::folder::Note::Compiling {
+            plugin: &m.name,
+            size,
+        })
     })?;
     let load_ms = started.elapsed().as_millis();
     let cache = match plugin.cache_outcome() {

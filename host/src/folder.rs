@@ -1,12 +1,15 @@
-//! Loading what a run executes: the plugin manifests, the workflow, and the
-//! workflow's plugins (compiled on first use, from the cache after), shared
-//! by `host run`, `host resume` and `host workflow`.
+//! Loading a plugins folder: the plugin manifests, the workflow, and the
+//! workflow's plugins (compiled on first use, from the cache after). The one
+//! load path every front end calls (`host run`, `host resume`, `host
+//! workflow`, the benchmark); what it has to say while it works (a legacy
+//! grants folder, build output, a slow compile) goes to the caller's
+//! [`Notes`] callback, never straight to a terminal.
 //!
 //! Every plugin is loaded with its *effective* grants: its manifest's request
 //! checked against the folder's `grants.toml` ([`crate::grants::admin`]); a
 //! request beyond the grant fails here, before anything runs. A folder without
-//! `grants.toml` takes its manifests' requests as granted, with a warning on
-//! stderr once per load.
+//! `grants.toml` takes its manifests' requests as granted, with a
+//! [`Note::LegacyGrants`] once per load.
 //!
 //! Only the plugins the workflow uses are loaded, each on its own thread: a
 //! cold start compiles them all at once instead of one after another. On two
@@ -19,15 +22,31 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::cli::Context;
 use crate::grants::GrantContext;
 use crate::grants::admin::{self, GrantSet};
+use crate::host_dirs::HostDirs;
 use crate::manifest::{self, Manifest};
 use crate::protect::{Protected, ProtectedKind};
 use crate::run::event::{EffectiveGrant, Event, PluginDigest};
 use crate::run::executor::Plugins;
 use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime, RuntimeConfig};
 use crate::workflow::{self, WORKFLOW_FILE, Workflow};
+
+/// Something worth telling a person while a folder loads.
+#[derive(Debug, Clone, Copy)]
+pub enum Note<'a> {
+    /// The folder has no `grants.toml`: the text says how to create one.
+    LegacyGrants(&'a str),
+    /// A line of a plugin's `[build]` command output (untrusted).
+    Build(&'a str),
+    /// A component of `size` bytes is about to be compiled (first use).
+    Compiling { plugin: &'a str, size: u64 },
+    /// A component was compiled (and cached) in `ms`.
+    Compiled { plugin: &'a str, ms: u128 },
+}
+
+/// Where [`Note`]s go (the CLI prints them on stderr; a server logs them).
+pub type Notes<'a> = &'a (dyn Fn(Note<'_>) + Sync);
 
 /// A validated workflow and its loaded plugins.
 #[derive(Debug)]
@@ -115,9 +134,13 @@ pub struct Folder {
 
 /// Read the manifests in `plugins_dir` (made absolute), validate the
 /// workflow (default `<plugins_dir>/workflow.toml`) against them, and apply
-/// the folder's admin grants to the workflow's plugins (printing the legacy
-/// warning if it has none). Nothing is compiled.
-pub fn load_workflow(plugins_dir: &Path, workflow_path: Option<&Path>) -> anyhow::Result<Folder> {
+/// the folder's admin grants to the workflow's plugins (a
+/// [`Note::LegacyGrants`] if it has none). Nothing is compiled.
+pub fn load_workflow(
+    plugins_dir: &Path,
+    workflow_path: Option<&Path>,
+    notes: Notes<'_>,
+) -> anyhow::Result<Folder> {
     let plugins_dir = std::path::absolute(plugins_dir).unwrap_or(plugins_dir.to_path_buf());
     let manifests = manifest::load_dir(&plugins_dir)?;
     let workflow_path = workflow_path
@@ -127,7 +150,7 @@ pub fn load_workflow(plugins_dir: &Path, workflow_path: Option<&Path>) -> anyhow
     let workflow = workflow::load(&workflow_path, &manifests)?;
     let admin = admin::load(&plugins_dir)?;
     if admin.is_none() {
-        crate::cli::output::note(&admin::legacy_warning(&plugins_dir));
+        notes(Note::LegacyGrants(&admin::legacy_warning(&plugins_dir)));
     }
     let manifests = manifests
         .iter()
@@ -147,39 +170,38 @@ pub fn load_workflow(plugins_dir: &Path, workflow_path: Option<&Path>) -> anyhow
 /// `build`, then load them with `workspace` as `${workspace}` and `out_dir`
 /// as where approved changes go.
 pub fn load(
-    ctx: &Context,
+    dirs: &HostDirs,
     plugins_dir: &Path,
     workflow_path: Option<&Path>,
     workspace: &Path,
     out_dir: &Path,
     build: bool,
+    notes: Notes<'_>,
 ) -> anyhow::Result<Loaded> {
     let Folder {
         plugins_dir,
         manifests,
         workflow,
         admin_grants,
-    } = load_workflow(plugins_dir, workflow_path)?;
+    } = load_workflow(plugins_dir, workflow_path, notes)?;
     for m in &manifests {
         admin::check_unwritable(m, workspace, &plugins_dir).map_err(anyhow::Error::msg)?;
     }
     let used: Vec<&Manifest> = manifests.iter().collect();
 
     if build {
-        crate::plugin_build::build_all(&used, &|line| {
-            crate::cli::output::note(&crate::render::inert_lines(line));
-        })?;
+        crate::plugin_build::build_all(&used, &|line| notes(Note::Build(line)))?;
     }
 
-    let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
+    let runtime = Runtime::new(RuntimeConfig::new(dirs.cache_dir()))
         .context("cannot start the WebAssembly runtime")?;
-    let protected = protected_paths(ctx, &plugins_dir, &workflow, &manifests);
+    let protected = protected_paths(dirs, &plugins_dir, &workflow, &manifests);
     let grant_ctx = GrantContext {
         workspace,
         out_dir: Some(out_dir),
         protected: protected.clone(),
     };
-    let plugins = load_parallel(&runtime, &used, &grant_ctx)?;
+    let plugins = load_parallel(&runtime, &used, &grant_ctx, notes)?;
     Ok(Loaded {
         plugins_dir,
         workflow,
@@ -192,12 +214,12 @@ pub fn load(
 /// The host's own directories, the plugins folder, the workflow, and every
 /// manifest and component in the folder: what no plugin may write.
 pub fn protected_paths(
-    ctx: &Context,
+    dirs: &HostDirs,
     plugins_dir: &Path,
     workflow: &Workflow,
     manifests: &[Manifest],
 ) -> Protected {
-    let mut protected = ctx.protected();
+    let mut protected = dirs.protected();
     protected
         .add(ProtectedKind::Input, plugins_dir)
         .add(ProtectedKind::Input, &workflow.path);
@@ -209,13 +231,14 @@ pub fn protected_paths(
     protected
 }
 
-/// Load `manifests` concurrently, one thread each, printing a line on stderr
-/// as each one that had to be compiled finishes. Every plugin is loaded even
-/// if another fails; the first failure in `manifests` order is returned.
+/// Load `manifests` concurrently, one thread each, with a note before and
+/// after each compile. Every plugin is loaded even if another fails; the
+/// first failure in `manifests` order is returned.
 pub fn load_parallel(
     runtime: &Runtime,
     manifests: &[&Manifest],
     grant_ctx: &GrantContext<'_>,
+    notes: Notes<'_>,
 ) -> Result<Plugins, LoadError> {
     let results: Vec<Result<Plugin, LoadError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = manifests
@@ -224,15 +247,17 @@ pub fn load_parallel(
                 scope.spawn(move || {
                     let started = std::time::Instant::now();
                     let plugin = runtime.load_with_progress(m, grant_ctx, &|size| {
-                        crate::cli::progress::announce_compile(&m.name, size)
+                        notes(Note::Compiling {
+                            plugin: &m.name,
+                            size,
+                        })
                     })?;
                     if plugin.cache_outcome() == CacheOutcome::Miss {
                         // First use of this component: compiling it is the slow part of a cold start.
-                        crate::cli::output::note(&format!(
-                            "compiled plugin `{}` in {} ms (cached for next time)",
-                            crate::render::inert(&m.name),
-                            started.elapsed().as_millis()
-                        ));
+                        notes(Note::Compiled {
+                            plugin: &m.name,
+                            ms: started.elapsed().as_millis(),
+                        });
                     }
                     Ok(plugin)
                 })

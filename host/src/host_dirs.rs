@@ -1,4 +1,6 @@
-//! What every subcommand shares: where the host's state and cache live.
+//! The host's own directories: where its state (runs, journals, staged
+//! blobs) and its compile cache live. Every front end (the CLI, the
+//! benchmark, later servers) starts from one [`HostDirs`].
 
 use std::path::{Path, PathBuf};
 
@@ -7,31 +9,36 @@ use crate::run::store::RunStore;
 
 /// The host's own directories, resolved from the global options.
 #[derive(Debug)]
-pub struct Context {
+pub struct HostDirs {
     state_dir: PathBuf,
     cache_dir: PathBuf,
 }
 
-impl Context {
-    pub fn new(state_dir: PathBuf, cache_dir: Option<PathBuf>) -> Context {
+impl HostDirs {
+    /// The state directory, and the cache directory (default
+    /// `<state-dir>/cache`), both made absolute.
+    pub fn new(state_dir: PathBuf, cache_dir: Option<PathBuf>) -> HostDirs {
         let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
         let cache_dir = cache_dir
             .map(|c| std::path::absolute(&c).unwrap_or(c))
             .unwrap_or_else(|| state_dir.join("cache"));
-        Context {
+        HostDirs {
             state_dir,
             cache_dir,
         }
     }
 
+    /// Where runs live.
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
     }
 
+    /// Where compiled components are cached.
     pub fn cache_dir(&self) -> &Path {
         &self.cache_dir
     }
 
+    /// The runs of the state directory.
     pub fn store(&self) -> RunStore {
         RunStore::new(&self.state_dir)
     }
