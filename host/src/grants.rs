@@ -236,7 +236,7 @@ pub enum GrantError {
         manifest: PathBuf,
         key: String,
         path: PathBuf,
-        protected: crate::protect::ProtectedHit,
+        protected: Box<crate::protect::ProtectedHit>,
     },
     #[error(
         "plugin `{plugin}`: key `{key}` in `{}`: `{}` is or lies inside the system or credential directory `{}`\nhint: mount only the data directory the plugin needs; system directories (/proc, /sys, /dev, /run, /etc, /usr, /var/lib, ...), the home directory itself and credential folders (~/.ssh, ~/.aws, ...) are never mounted",
@@ -283,7 +283,7 @@ pub enum GrantError {
         manifest: PathBuf,
         prefix: String,
         out: String,
-        reached: crate::protect::ProtectedHit,
+        reached: Box<crate::protect::ProtectedHit>,
     },
     #[error(
         "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: cannot resolve `{shown_entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead",
@@ -350,7 +350,7 @@ impl ResolvedGrants {
                     manifest: manifest.path.clone(),
                     key,
                     path: host,
-                    protected: hit,
+                    protected: Box::new(hit),
                 });
             }
             let out_prefix = if writable {
@@ -424,7 +424,7 @@ impl ResolvedGrants {
                         manifest: manifest.path.clone(),
                         prefix: prefix.clone(),
                         out: out.display().to_string(),
-                        reached,
+                        reached: Box::new(reached),
                     });
                 }
             }
@@ -620,7 +620,7 @@ impl ResolvedGrants {
             && let Err(hit) = self.protected.check_write(&out.join(path), false)
         {
             return Err(WriteDenied {
-                reached: Some(hit),
+                reached: Some(Box::new(hit)),
                 ..deny(WriteDenialReason::Protected)
             });
         }
@@ -631,6 +631,39 @@ impl ResolvedGrants {
     pub fn protected(&self) -> &Protected {
         &self.protected
     }
+}
+
+/// Paths an approved write could use to change what runs next (version
+/// control internals, CI configuration, shell start-up files), with what
+/// each is. `host plugins check` warns about `writes` prefixes covering one.
+const SENSITIVE: &[(&str, &str)] = &[
+    (".git/", "the git repository's internals (hooks run code)"),
+    (".github/", "GitHub Actions workflows"),
+    (".gitlab-ci.yml", "GitLab CI configuration"),
+    (".ci/", "CI scripts"),
+    (".circleci/", "CircleCI configuration"),
+    (".bashrc", "a shell start-up file"),
+    (".bash_profile", "a shell start-up file"),
+    (".profile", "a shell start-up file"),
+    (".zshrc", "a shell start-up file"),
+    (".envrc", "a direnv start-up file"),
+];
+
+/// The `writes` prefixes that cover a sensitive path, with what it is.
+pub fn sensitive_writes(prefixes: &[String]) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    for prefix in prefixes {
+        for (path, what) in SENSITIVE {
+            let target = path.trim_end_matches('/');
+            let covers = prefix_matches(prefix, target)
+                || (prefix.ends_with('/') && path.starts_with(prefix.as_str()))
+                || (path.ends_with('/') && prefix.starts_with(path));
+            if covers {
+                out.push((prefix.clone(), *what));
+            }
+        }
+    }
+    out
 }
 
 /// Why a proposed write was refused.
@@ -685,7 +718,7 @@ pub struct WriteDenied {
     /// The plugin's granted prefixes.
     pub allowed: Vec<String>,
     /// For [`WriteDenialReason::Protected`]: what the path reached.
-    pub reached: Option<crate::protect::ProtectedHit>,
+    pub reached: Option<Box<crate::protect::ProtectedHit>>,
 }
 
 impl std::fmt::Display for WriteDenied {
@@ -1139,6 +1172,24 @@ mod tests {
         }
         let long = format!("reports/{}", "a".repeat(MAX_WRITE_PATH_BYTES));
         assert_eq!(g.check_write(&long).map_err(|e| e.reason), Err(R::TooLong));
+    }
+
+    #[test]
+    fn writes_covering_git_ci_or_shell_files_are_flagged() {
+        let flagged = |p: &str| !sensitive_writes(&[p.to_string()]).is_empty();
+        for p in [
+            ".git/",
+            ".git",
+            ".git/hooks/",
+            ".github/",
+            ".bashrc",
+            ".ci/run",
+        ] {
+            assert!(flagged(p), "{p}");
+        }
+        for p in ["reports/", "docs/ci/", "git/", ".gitignore", ".gi"] {
+            assert!(!flagged(p), "{p}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod crash_resume;
 mod faults_disk;
 mod faults_inputs;
 mod faults_kill;
+mod gate_classes;
 mod hello_tool;
 mod hostile_demo;
 mod hostile_env;

@@ -47,7 +47,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     output::note(&format!(
                         "warning: run {}: {}",
                         inert(&id),
-                        crate::render::inert_lines(&warning)
+                        crate::render::inert_lines(warning)
                     ));
                 }
                 let state = inspection.state;

@@ -215,7 +215,7 @@ fn free_bytes(dir: &Dir) -> Option<u64> {
     // SAFETY: the descriptor is open for the duration of the call and
     // `stat` is a valid, writable statvfs.
     let rc = unsafe { libc::fstatvfs(file.as_raw_fd(), &mut stat) };
-    (rc == 0).then(|| u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+    (rc == 0).then(|| stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// The prefix of the apply's temporary files.

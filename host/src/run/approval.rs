@@ -263,3 +263,78 @@ pub fn reject(run: &mut Run, approver: &str, reason: &str) -> Result<(), Approva
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::changeset::ChangeEntry;
+    use crate::run::store::RunStore;
+
+    /// A run waiting for approval of one write into `out`, created through
+    /// the store like any run.
+    fn waiting(tmp: &std::path::Path) -> (RunStore, String, ChangeSet) {
+        let out = tmp.join("out");
+        std::fs::create_dir_all(&out).expect("mkdir");
+        let store = RunStore::new(&tmp.join("state"));
+        let mut run = store
+            .create(Event::RunCreated {
+                workflow: "w".into(),
+                workflow_digest: "d".into(),
+                plugins_dir: None,
+                workflow_path: None,
+                params: serde_json::Value::Null,
+                workspace: out.clone(),
+                out_dir: out.clone(),
+                out_dir_id: None,
+                protected: Vec::new(),
+                plugins: Vec::new(),
+                grants: Vec::new(),
+            })
+            .expect("create");
+        let sha = run.blobs().put(b"approved\n").expect("blob");
+        let change_set = ChangeSet::new(vec![ChangeEntry {
+            path: "a.md".into(),
+            base_sha256: None,
+            new_sha256: Some(sha),
+            size: 9,
+        }]);
+        run.record(Event::ApprovalRequested {
+            digest: change_set.digest(),
+            change_set: change_set.clone(),
+        })
+        .expect("request");
+        (store, run.id().to_string(), change_set)
+    }
+
+    #[test]
+    fn an_approval_of_another_digest_applies_nothing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (store, id, _) = waiting(tmp.path());
+        let mut run = store.open(&id).expect("open");
+        // A forged or confused approval naming a digest the run never asked for.
+        run.record(Event::ApprovalGranted {
+            approver: "someone".into(),
+            digest: "0".repeat(64),
+            reason: None,
+        })
+        .expect("grant");
+        let e = apply_approved(&mut run).expect_err("refused");
+        assert!(e.to_string().contains("nothing was written"), "{e}");
+        assert!(!tmp.path().join("out/a.md").exists());
+        assert_eq!(run.state().status, RunStatus::Failed);
+    }
+
+    #[test]
+    fn the_approved_digest_applies_exactly_the_staged_bytes() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (store, id, change_set) = waiting(tmp.path());
+        let mut run = store.open(&id).expect("open");
+        let written =
+            approve(&mut run, "someone", None, Some(&change_set.digest()[..12])).expect("approve");
+        assert_eq!(written, ["a.md"]);
+        assert_eq!(
+            std::fs::read(tmp.path().join("out/a.md")).expect("read"),
+            b"approved\n"
+        );
+    }
+}

@@ -194,7 +194,15 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 /// What is suspicious about a plugin that loads.
 fn warnings(plugin: &Plugin) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = crate::grants::sensitive_writes(&plugin.manifest().grants.writes)
+        .into_iter()
+        .map(|(prefix, what)| {
+            format!(
+                "`[grants] writes` entry `{}` covers {what}: an approved change there can change what runs next on this machine\nhint: grant the narrowest prefix the plugin needs (e.g. \"reports/\"), and read such diffs with care",
+                inert(&prefix)
+            )
+        })
+        .collect();
     // Without a network grant, every connection a socket or http import
     // tries is denied: the import is dead weight or a sign of a mistake.
     if !plugin.manifest().grants.network.is_empty() {
