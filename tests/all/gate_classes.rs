@@ -185,6 +185,25 @@ fn a_swapped_output_directory_is_refused_at_show_and_approve() {
     assert!(events(&s.journal(&id), "approval_granted").is_empty());
 }
 
+/// `host run` of `plugins` over `workspace` into `out`, from `cmd` (a
+/// `host` command with its state and cache set).
+fn run_into(mut cmd: Command, plugins: &Path, workspace: &Path, out: &Path) -> Output {
+    cmd.arg("run")
+        .arg("--plugins")
+        .arg(plugins)
+        .arg("--workspace")
+        .arg(workspace)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run host")
+}
+
+/// Whether the state directory holds no run.
+fn no_runs(state: &Path) -> bool {
+    std::fs::read_dir(state.join("runs")).map_or(true, |d| d.count() == 0)
+}
+
 /// `host` with its own state and cache directories.
 fn host_with(state: &Path, cache: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
@@ -218,27 +237,14 @@ fn writes_that_could_reach_the_hosts_own_paths_are_refused_at_load() {
             Box::leak(format!("[grants]\nwrites = [\"{writes}\", \"hello/\"]\n").into_boxed_str()),
             "{ name = \"World\" }",
         );
-        let out = host_with(&state, &cache)
-            .arg("run")
-            .arg("--plugins")
-            .arg(&plugins)
-            .arg("--workspace")
-            .arg(s.ws())
-            .arg("--out")
-            .arg(&out_dir)
-            .output()
-            .expect("run");
+        let out = run_into(host_with(&state, &cache), &plugins, &s.ws(), &out_dir);
         assert!(!out.status.success(), "{what}");
         let err = text(&out.stderr);
         assert!(
             err.contains("grants.writes") && err.contains(writes),
             "{what}: {err}"
         );
-        assert!(
-            !state.join("runs").exists()
-                || std::fs::read_dir(state.join("runs")).expect("ls").count() == 0,
-            "{what}: no run was created"
-        );
+        assert!(no_runs(&state), "{what}: no run was created");
     }
     // The plugins folder is a host input: no `writes` prefix may cover it.
     let plugins = s.tool_plugins(
@@ -247,17 +253,7 @@ fn writes_that_could_reach_the_hosts_own_paths_are_refused_at_load() {
         "[grants]\nwrites = [\"plugins/\"]\n",
         "{ name = \"World\" }",
     );
-    let out = s
-        .host()
-        .arg("run")
-        .arg("--plugins")
-        .arg(&plugins)
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.path())
-        .output()
-        .expect("run");
+    let out = run_into(s.host(), &plugins, &s.ws(), s.path());
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("plugin definition"),
@@ -271,17 +267,7 @@ fn an_output_directory_inside_the_state_is_refused() {
     let s = Scratch::new();
     std::fs::create_dir_all(s.state().join("runs")).expect("mkdir");
     let plugins = crate::support::hello_plugins(&s);
-    let out = s
-        .host()
-        .arg("run")
-        .arg("--plugins")
-        .arg(&plugins)
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.state().join("runs"))
-        .output()
-        .expect("run");
+    let out = run_into(s.host(), &plugins, &s.ws(), &s.state().join("runs"));
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("state directory"),
@@ -416,28 +402,12 @@ fn system_and_credential_directories_are_refused_as_mounts() {
         "[[grants.mounts]]\nhost = \"${workspace}\"\nguest = \"/ws\"\nmode = \"read\"\n",
         "{ name = \"World\" }",
     );
-    let out = s
-        .host()
-        .arg("run")
-        .arg("--plugins")
-        .arg(&plugins)
-        .arg("--workspace")
-        .arg("/etc")
-        .arg("--out")
-        .arg(s.out())
-        .output()
-        .expect("run");
+    let out = run_into(s.host(), &plugins, Path::new("/etc"), &s.out());
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("`/etc`"),
         "{}",
         text(&out.stderr)
     );
-    assert!(
-        !s.state().join("runs").exists()
-            || std::fs::read_dir(s.state().join("runs"))
-                .expect("ls")
-                .count()
-                == 0
-    );
+    assert!(no_runs(&s.state()));
 }
