@@ -6,6 +6,7 @@
 //! plugin still works after an attack (see `sandbox`).
 
 mod admin_grants;
+mod amend_revert;
 mod apply_toctou;
 mod approval_gate;
 mod approval_replay;

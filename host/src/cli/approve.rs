@@ -3,10 +3,11 @@
 use std::io::{BufRead as _, IsTerminal as _};
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 
 use crate::cli::{Context, output, present};
 use crate::render::inert;
+use crate::run::amend::Amendment;
 use crate::run::approval;
 
 /// Approve a waiting run and write exactly its staged bytes.
@@ -36,11 +37,60 @@ pub struct Args {
     /// Why (recorded in the journal).
     #[arg(long)]
     reason: Option<String>,
+
+    /// Approve only these files of the change set (paths as `host show`
+    /// prints them); the others are not written. The subset is a new change
+    /// set with its own digest, journaled before it is approved.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    only: Vec<String>,
+
+    /// Write the bytes of FILE (a file of yours) at PATH instead of the
+    /// proposed ones; PATH must be in the change set. Repeatable. Like
+    /// --only, an edit is a new change set journaled before it is approved.
+    #[arg(long, value_name = "PATH=FILE", value_parser = parse_edit)]
+    edit: Vec<(String, std::path::PathBuf)>,
+}
+
+fn parse_edit(arg: &str) -> Result<(String, std::path::PathBuf), String> {
+    match arg.split_once('=') {
+        Some((path, file)) if !path.is_empty() && !file.is_empty() => {
+            Ok((path.to_string(), std::path::PathBuf::from(file)))
+        }
+        _ => Err(format!(
+            "`{}` is not PATH=FILE (the change set's path, then the file holding the bytes to write)",
+            inert(arg)
+        )),
+    }
+}
+
+/// The person's amendment from `--only` and `--edit`.
+fn amendment(args: &Args) -> anyhow::Result<Amendment> {
+    let mut edits = Vec::with_capacity(args.edit.len());
+    for (path, file) in &args.edit {
+        let bytes = std::fs::read(file).with_context(|| {
+            format!(
+                "cannot read `{}`, the edited bytes for `{}`",
+                inert(&file.display().to_string()),
+                inert(path)
+            )
+        })?;
+        edits.push((path.clone(), bytes));
+    }
+    Ok(Amendment {
+        only: (!args.only.is_empty()).then(|| args.only.clone()),
+        edits,
+    })
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut run = ctx.store().open(&args.run)?;
-    let pending = approval::pending(&run)?;
+    let amendment = amendment(&args)?;
+    let (amended, pending) = if amendment.is_empty() {
+        (None, approval::pending(&run)?)
+    } else {
+        let (amended, pending) = approval::amendment(&run, &amendment)?;
+        (Some(amended), pending)
+    };
     let state = run.state();
     // The person decides on what was printed: every diff is written and
     // flushed before anything is recorded, and a print that fails (a full
@@ -60,6 +110,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             w.bytes.as_deref(),
             staged.as_deref(),
         ));
+    }
+    if let Some(amended) = &amended {
+        shown.push_str(&present::amendment(amended));
     }
     output::print(&shown)?;
     if !args.yes {
@@ -84,7 +137,16 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let approver = Context::approver(args.approver);
     // `approve` verifies everything again: the files may have changed while
     // the person was reading the diff.
-    let written = approval::approve(&mut run, &approver, args.reason, args.digest.as_deref())?;
+    let written = match amended {
+        Some(amended) => approval::approve_amended(
+            &mut run,
+            &approver,
+            args.reason,
+            args.digest.as_deref(),
+            amended,
+        )?,
+        None => approval::approve(&mut run, &approver, args.reason, args.digest.as_deref())?,
+    };
     let mut done = format!(
         "\nrun {} approved by {}\n",
         inert(run.id()),

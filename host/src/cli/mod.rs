@@ -16,6 +16,7 @@ mod present;
 mod progress;
 mod reject;
 mod resume;
+mod revert;
 mod run;
 mod runs;
 mod show;
@@ -80,6 +81,7 @@ pub enum Command {
     Approve(approve::Args),
     Reject(reject::Args),
     Resume(resume::Args),
+    Revert(revert::Args),
     Status(status::Args),
     Runs(runs::Args),
     Verify(verify::Args),
@@ -99,6 +101,7 @@ impl Cli {
             Command::Approve(args) => approve::execute(args, &ctx),
             Command::Reject(args) => reject::execute(args, &ctx),
             Command::Resume(args) => resume::execute(args, &ctx).await,
+            Command::Revert(args) => revert::execute(args, &ctx),
             Command::Status(args) => status::execute(args, &ctx),
             Command::Runs(args) => runs::execute(args, &ctx),
             Command::Verify(args) => verify::execute(args, &ctx),

@@ -103,6 +103,48 @@ pub fn summary(state: &RunState) -> String {
     if let Some(f) = &state.failure {
         let _ = writeln!(out, "  reason: {}", inert(f));
     }
+    if let (Some(a), Some(from)) = (&state.amendment, &state.proposed_digest) {
+        let _ = writeln!(
+            out,
+            "  amended by {} (proposal {}): {} dropped, {} edited",
+            inert(&a.by),
+            inert(from),
+            a.dropped.len(),
+            a.edited.len()
+        );
+    }
+    if let Some(of) = &state.revert_of {
+        let _ = writeln!(out, "  reverts run {}", inert(of));
+        for r in &state.revert_refused {
+            let _ = writeln!(
+                out,
+                "    left alone: {}: {}",
+                inert(&r.path),
+                inert(&r.reason)
+            );
+        }
+    }
+    for by in &state.reverted_by {
+        let _ = writeln!(out, "  reverted by run {}", inert(by));
+    }
+    out
+}
+
+/// What an amendment changes, before the person confirms it.
+pub fn amendment(amended: &crate::run::amend::Amended) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\namended change set {} (from {}):",
+        inert(&amended.digest),
+        inert(&amended.from_digest)
+    );
+    for path in &amended.dropped {
+        let _ = writeln!(out, "  not written: {}", inert(path));
+    }
+    for path in &amended.edited {
+        let _ = writeln!(out, "  edited: {}", inert(path));
+    }
     out
 }
 

@@ -33,7 +33,7 @@ const MAX_SUMMARY_CHARS: usize = 160;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  host trace r20261123-104501-1a2b3c                        the timeline and the timing tables\n  host trace r20261123-104501-1a2b3c --event step_failed    only the failed attempts\n  host trace r20261123-104501-1a2b3c --json | jq '.attempts[] | select(.outcome != \"succeeded\")'\n\n\
-Event types: run_created, step_started, step_succeeded, step_failed, step_retried, review_completed, review_failed, redraft_requested, run_resumed, grants_changed, approval_requested, approval_granted, approval_rejected, write_applied, run_completed, run_failed, run_rejected_by_reviewer"
+Event types: run_created, step_started, step_succeeded, step_failed, step_retried, review_completed, review_failed, redraft_requested, run_resumed, grants_changed, approval_requested, approval_granted, approval_rejected, write_applied, run_completed, run_failed, run_rejected_by_reviewer, change_set_amended, revert_of, reverted_by"
 )]
 pub struct Args {
     /// The run id (see `host runs`).
@@ -330,6 +330,29 @@ fn summary(event: &Event) -> String {
             None => reason.clone(),
         },
         Event::RunRejectedByReviewer { summary } => summary.clone(),
+        Event::ChangeSetAmended {
+            by,
+            from_digest,
+            digest,
+            dropped,
+            edited,
+            ..
+        } => format!(
+            "by {by}: change set {} -> {}, {} dropped, {} edited",
+            short(from_digest),
+            short(digest),
+            dropped.len(),
+            edited.len()
+        ),
+        Event::RevertOf { run, by, refused } => format!(
+            "by {by}: reverts run {run}{}",
+            if refused.is_empty() {
+                String::new()
+            } else {
+                format!(", {} left alone", count(refused.len(), "file"))
+            }
+        ),
+        Event::RevertedBy { run, by } => format!("by {by}: run {run} reverts this run"),
     };
     let text = inert(&text);
     match text.char_indices().nth(MAX_SUMMARY_CHARS) {

@@ -10,6 +10,7 @@
 
 use crate::pause_point;
 use crate::protect::{Protected, ProtectedKind};
+use crate::run::amend::{self, AmendError, Amended, Amendment};
 use crate::run::apply::{self, ApplyError, VerifiedWrite};
 use crate::run::changeset::ChangeSet;
 use crate::run::event::Event;
@@ -44,6 +45,8 @@ pub enum ApprovalError {
         source: ApplyError,
     },
     #[error(transparent)]
+    Amend(#[from] AmendError),
+    #[error(transparent)]
     Run(#[from] RunError),
 }
 
@@ -77,7 +80,13 @@ pub fn ensure_waiting(state: &RunState) -> Result<(), ApprovalError> {
 pub fn pending(run: &Run) -> Result<Pending, ApprovalError> {
     let state = run.state();
     ensure_waiting(state)?;
-    let change_set = requested_change_set(state);
+    verify_set(run, &requested_change_set(state))
+}
+
+/// Verify `change_set` (the requested one or an amendment of it) against
+/// the run's blobs and the current files, as an apply would.
+fn verify_set(run: &Run, change_set: &ChangeSet) -> Result<Pending, ApprovalError> {
+    let state = run.state();
     let out = crate::run::out_dir::open(&state.out_dir, state.out_dir_id)
         .map_err(|e| ApprovalError::Refused(e.into()))?;
     let writes = apply::verify(
@@ -85,7 +94,7 @@ pub fn pending(run: &Run) -> Result<Pending, ApprovalError> {
         &state.out_dir,
         &protected(run),
         run.blobs(),
-        &change_set,
+        change_set,
     )
     .and_then(|writes| apply::preflight(&out, &writes).map(|()| writes))
     .map_err(ApprovalError::Refused)?;
@@ -93,6 +102,76 @@ pub fn pending(run: &Run) -> Result<Pending, ApprovalError> {
         digest: change_set.digest(),
         writes,
     })
+}
+
+/// Amend the waiting run's change set (see [`crate::run::amend`]) and verify
+/// the result; nothing is recorded until [`approve_amended`].
+pub fn amendment(run: &Run, amendment: &Amendment) -> Result<(Amended, Pending), ApprovalError> {
+    let state = run.state();
+    ensure_waiting(state)?;
+    let amended = amend::amend(run.blobs(), &requested_change_set(state), amendment)?;
+    let pending = verify_set(run, &amended.change_set)?;
+    Ok((amended, pending))
+}
+
+/// Approve an amendment of the waiting run's change set and apply it: the
+/// amendment is journaled as `by`'s act (`change_set_amended`, with the new
+/// digest) before the approval of that digest, and the apply is the one
+/// every approval goes through. `expected_digest`, if given, must match the
+/// change set the person amended (the one `host show` printed).
+pub fn approve_amended(
+    run: &mut Run,
+    approver: &str,
+    reason: Option<String>,
+    expected_digest: Option<&str>,
+    amended: Amended,
+) -> Result<Vec<String>, ApprovalError> {
+    let state = run.state();
+    ensure_waiting(state)?;
+    let recorded = state.change_set_digest.clone().unwrap_or_default();
+    check_expected(run.id(), &recorded, expected_digest)?;
+    if amended.from_digest != recorded {
+        return Err(ApprovalError::DigestMismatch {
+            id: run.id().to_string(),
+            given: amended.from_digest,
+            actual: recorded,
+        });
+    }
+    if amended.digest == recorded {
+        return approve(run, approver, reason, None);
+    }
+    // Everything is verified again: the files may have changed since the
+    // person looked at the amended diff.
+    let pending = verify_set(run, &amended.change_set)?;
+    if pending.digest != amended.digest {
+        return Err(ApprovalError::DigestMismatch {
+            id: run.id().to_string(),
+            given: pending.digest,
+            actual: amended.digest,
+        });
+    }
+    run.record(Event::ChangeSetAmended {
+        by: approver.to_string(),
+        from_digest: amended.from_digest,
+        digest: amended.digest.clone(),
+        change_set: amended.change_set,
+        dropped: amended.dropped,
+        edited: amended.edited,
+    })?;
+    approve(run, approver, reason, Some(&amended.digest))
+}
+
+fn check_expected(id: &str, recorded: &str, expected: Option<&str>) -> Result<(), ApprovalError> {
+    if let Some(given) = expected
+        && (given.len() < 8 || !recorded.starts_with(given))
+    {
+        return Err(ApprovalError::DigestMismatch {
+            id: id.to_string(),
+            given: given.to_string(),
+            actual: recorded.to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn requested_change_set(state: &RunState) -> ChangeSet {
@@ -123,15 +202,7 @@ pub fn approve(
 ) -> Result<Vec<String>, ApprovalError> {
     let pending = pending(run)?;
     let recorded = run.state().change_set_digest.clone().unwrap_or_default();
-    if let Some(given) = expected_digest
-        && (given.len() < 8 || !recorded.starts_with(given))
-    {
-        return Err(ApprovalError::DigestMismatch {
-            id: run.id().to_string(),
-            given: given.to_string(),
-            actual: recorded,
-        });
-    }
+    check_expected(run.id(), &recorded, expected_digest)?;
     if pending.digest != recorded {
         return Err(ApprovalError::DigestMismatch {
             id: run.id().to_string(),

@@ -156,6 +156,34 @@ pub enum Event {
     RunRejectedByReviewer {
         summary: String,
     },
+    /// `by` narrowed or edited the proposed change set before deciding on it
+    /// (`host approve --only/--edit`, the console): from here on the run
+    /// waits for approval of `change_set` (digest `digest`) instead of the
+    /// one with `from_digest`, which stays in its `approval_requested` event.
+    ChangeSetAmended {
+        by: String,
+        from_digest: String,
+        digest: String,
+        change_set: ChangeSet,
+        /// Paths of the proposal left out.
+        dropped: Vec<String>,
+        /// Paths whose new bytes the person replaced.
+        edited: Vec<String>,
+    },
+    /// This run undoes run `run`'s applied writes (`host revert`); its
+    /// change set restores their base bytes. `refused` lists the files left
+    /// out because they changed since the apply.
+    RevertOf {
+        run: String,
+        by: String,
+        #[serde(default)]
+        refused: Vec<RevertRefusal>,
+    },
+    /// Run `run` was proposed to undo this run's applied writes.
+    RevertedBy {
+        run: String,
+        by: String,
+    },
 }
 
 impl Event {
@@ -179,6 +207,9 @@ impl Event {
             Self::RunCompleted {} => "run_completed",
             Self::RunFailed { .. } => "run_failed",
             Self::RunRejectedByReviewer { .. } => "run_rejected_by_reviewer",
+            Self::ChangeSetAmended { .. } => "change_set_amended",
+            Self::RevertOf { .. } => "revert_of",
+            Self::RevertedBy { .. } => "reverted_by",
         }
     }
 }
@@ -212,4 +243,11 @@ pub struct StagedWrite {
     /// (proposed by a read-write mount's private copy).
     pub sha256: Option<String>,
     pub size: u64,
+}
+
+/// A file a revert leaves alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevertRefusal {
+    pub path: String,
+    pub reason: String,
 }

@@ -496,7 +496,7 @@ fn review_failed(
 /// Bind the staged writes to the current content of their targets and wait
 /// for a person. A run with nothing to write completes here.
 fn request_approval(run: &mut Run) -> Result<(), RunError> {
-    let change_set = match stage::change_set(run.state()) {
+    let change_set = match stage::change_set(run.state(), run.blobs()) {
         Ok(change_set) => change_set,
         Err(reason) => {
             return run.record(Event::RunFailed { step: None, reason });

@@ -10,9 +10,12 @@
 //!   [`out_dir`]: the run's output directory, pinned by identity;
 //! - [`changeset`], [`approval`], [`apply`]: the change set a person approves,
 //!   the decision, and putting exactly those bytes on disk;
+//! - [`amend`]: a person's subset or edit of a change set (a new digest);
+//!   [`revert`]: a new run undoing an applied one;
 //! - [`resume`]: continuing a run after the host stopped, from its journal.
 //! - [`trace`]: attempt, review, approval and apply timings from the journal.
 
+pub mod amend;
 pub mod apply;
 pub mod approval;
 pub mod blobs;
@@ -23,6 +26,7 @@ pub mod journal;
 pub mod out_dir;
 pub mod resume;
 pub mod retry;
+pub mod revert;
 pub mod stage;
 pub mod state;
 pub mod store;

@@ -125,8 +125,10 @@ pub fn clash(a: &str, b: &str) -> Option<String> {
 }
 
 /// Bind the run's staged entries to the current content of their targets.
+/// Each replaced or deleted file's current bytes are kept in `blobs` (named
+/// by its base sha256), so `host revert` can restore them after the apply.
 /// An `Err` says why the run cannot go to the gate (it fails with it).
-pub fn change_set(state: &RunState) -> Result<ChangeSet, String> {
+pub fn change_set(state: &RunState, blobs: &Blobs) -> Result<ChangeSet, String> {
     let out = crate::run::out_dir::open(&state.out_dir, state.out_dir_id)
         .map_err(|e| format!("{e:#}"))?;
     let mut entries = Vec::new();
@@ -135,6 +137,11 @@ pub fn change_set(state: &RunState) -> Result<ChangeSet, String> {
         if w.sha256.is_none() && base == Base::Absent {
             // Deleted by someone else since the plugin saw it: nothing to do.
             continue;
+        }
+        if let Some(bytes) = base.bytes() {
+            blobs
+                .put(bytes)
+                .map_err(|e| format!("cannot keep the base bytes of a staged write: {e}"))?;
         }
         entries.push(ChangeEntry {
             path: w.path.clone(),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::contract::{Finding, LogRecord, Verdict};
 use crate::run::changeset::ChangeSet;
-use crate::run::event::{EffectiveGrant, Event, PluginDigest, StagedWrite};
+use crate::run::event::{EffectiveGrant, Event, PluginDigest, RevertRefusal, StagedWrite};
 use crate::run::journal::Record;
 use crate::run::out_dir::DirId;
 
@@ -95,6 +95,15 @@ pub struct Decision {
     pub digest: Option<String>,
 }
 
+/// A person's amendment of the proposed change set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AmendedBy {
+    pub by: String,
+    pub at_ms: u64,
+    pub dropped: Vec<String>,
+    pub edited: Vec<String>,
+}
+
 /// Everything the journal says about a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunState {
@@ -128,9 +137,20 @@ pub struct RunState {
     pub review_error: Option<ReviewErrorState>,
     /// 0 until the reviewer first asks for a re-draft.
     pub redraft_round: u32,
-    /// The change set approval was requested for, with its digest.
+    /// The change set waiting for (or given) approval, with its digest: the
+    /// one approval was requested for, or a person's amendment of it.
     pub change_set: Option<ChangeSet>,
     pub change_set_digest: Option<String>,
+    /// The digest of the change set the run proposed, when a person amended
+    /// it (`change_set` is then the amendment).
+    pub proposed_digest: Option<String>,
+    /// Who amended the proposal, and how (see `change_set_amended`).
+    pub amendment: Option<AmendedBy>,
+    /// The run this run reverts (`host revert`), and the files it leaves alone.
+    pub revert_of: Option<String>,
+    pub revert_refused: Vec<RevertRefusal>,
+    /// The runs proposed to revert this one, oldest first.
+    pub reverted_by: Vec<String>,
     pub approval: Option<Decision>,
     pub rejection: Option<Decision>,
     /// Paths already written by the apply, in order.
@@ -199,6 +219,11 @@ impl RunState {
             redraft_round: 0,
             change_set: None,
             change_set_digest: None,
+            proposed_digest: None,
+            amendment: None,
+            revert_of: None,
+            revert_refused: Vec::new(),
+            reverted_by: Vec::new(),
             approval: None,
             rejection: None,
             applied: Vec::new(),
@@ -398,6 +423,33 @@ impl RunState {
                 self.failure = Some(format!("the reviewer rejected the result: {summary}"));
                 self.status = RunStatus::Rejected;
             }
+            Event::ChangeSetAmended {
+                by,
+                from_digest,
+                digest,
+                change_set,
+                dropped,
+                edited,
+            } => {
+                if self.status != RunStatus::WaitingApproval {
+                    return Err("a change set was amended while no approval was pending".into());
+                }
+                self.proposed_digest
+                    .get_or_insert_with(|| from_digest.clone());
+                self.change_set = Some(change_set.clone());
+                self.change_set_digest = Some(digest.clone());
+                self.amendment = Some(AmendedBy {
+                    by: by.clone(),
+                    at_ms: record.at_ms,
+                    dropped: dropped.clone(),
+                    edited: edited.clone(),
+                });
+            }
+            Event::RevertOf { run, refused, .. } => {
+                self.revert_of = Some(run.clone());
+                self.revert_refused = refused.clone();
+            }
+            Event::RevertedBy { run, .. } => self.reverted_by.push(run.clone()),
         }
         Ok(())
     }

@@ -32,6 +32,9 @@ pub const EVENT_NAMES: &[&str] = &[
     "run_completed",
     "run_failed",
     "run_rejected_by_reviewer",
+    "change_set_amended",
+    "revert_of",
+    "reverted_by",
 ];
 
 /// How a step attempt ended.
@@ -239,7 +242,10 @@ pub fn timings(records: &[Record]) -> Timings {
             | Event::RunResumed { .. }
             | Event::GrantsChanged { .. }
             | Event::WriteApplied { .. }
-            | Event::RunRejectedByReviewer { .. } => {}
+            | Event::RunRejectedByReviewer { .. }
+            | Event::ChangeSetAmended { .. }
+            | Event::RevertOf { .. }
+            | Event::RevertedBy { .. } => {}
         }
     }
     Timings {
@@ -532,6 +538,23 @@ mod tests {
             Event::RunRejectedByReviewer {
                 summary: String::new(),
             },
+            Event::ChangeSetAmended {
+                by: String::new(),
+                from_digest: String::new(),
+                digest: String::new(),
+                change_set: ChangeSet::new(Vec::new()),
+                dropped: Vec::new(),
+                edited: Vec::new(),
+            },
+            Event::RevertOf {
+                run: String::new(),
+                by: String::new(),
+                refused: Vec::new(),
+            },
+            Event::RevertedBy {
+                run: String::new(),
+                by: String::new(),
+            },
         ];
         for event in &samples {
             // No wildcard: a new event variant fails to compile here until it
@@ -553,7 +576,10 @@ mod tests {
                 | Event::WriteApplied { .. }
                 | Event::RunCompleted {}
                 | Event::RunFailed { .. }
-                | Event::RunRejectedByReviewer { .. } => {}
+                | Event::RunRejectedByReviewer { .. }
+                | Event::ChangeSetAmended { .. }
+                | Event::RevertOf { .. }
+                | Event::RevertedBy { .. } => {}
             }
         }
         let names: Vec<&str> = samples.iter().map(Event::name).collect();
