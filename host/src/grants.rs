@@ -31,6 +31,7 @@
 
 pub mod admin;
 pub mod net;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -123,6 +124,9 @@ pub struct ResolvedGrants {
     env: Vec<(String, String)>,
     writes: Vec<String>,
     network: Arc<NetPolicy>,
+    /// The TLS client configuration of its `https://` requests (the
+    /// compiled-in roots plus its `tls-roots`, read at load).
+    tls: Arc<rustls::ClientConfig>,
     /// The output directory (canonical) and the paths no write may reach.
     out_dir: Option<PathBuf>,
     protected: Arc<Protected>,
@@ -285,6 +289,8 @@ pub enum GrantError {
         out: String,
         reached: Box<crate::protect::ProtectedHit>,
     },
+    #[error(transparent)]
+    TlsRoots(Box<tls::TlsRootsError>),
     #[error(
         "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: cannot resolve `{shown_entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead",
         shown_manifest = crate::render::inert_path(manifest),
@@ -459,6 +465,7 @@ impl ResolvedGrants {
             entry: e.entry,
             error: e.error,
         })?;
+        let tls = tls::resolve(manifest).map_err(|e| GrantError::TlsRoots(Box::new(e)))?;
 
         Ok(Self {
             plugin: manifest.name.clone(),
@@ -469,6 +476,7 @@ impl ResolvedGrants {
             env,
             writes: manifest.grants.writes.clone(),
             network: Arc::new(network),
+            tls,
             out_dir,
             protected: Arc::new(ctx.protected.clone()),
         })
@@ -498,6 +506,11 @@ impl ResolvedGrants {
     /// The resolved network grant.
     pub fn network(&self) -> &Arc<NetPolicy> {
         &self.network
+    }
+
+    /// The TLS client configuration of the plugin's `https://` requests.
+    pub fn tls(&self) -> &Arc<rustls::ClientConfig> {
+        &self.tls
     }
 
     /// Build the WASI context of one invocation.
@@ -841,6 +854,7 @@ mod tests {
                 env,
                 writes: writes.iter().map(|s| s.to_string()).collect(),
                 network: Vec::new(),
+                tls_roots: Vec::new(),
             },
             limits: Limits::default(),
         }

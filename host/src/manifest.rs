@@ -81,6 +81,11 @@ pub struct Grants {
     pub writes: Vec<String>,
     /// `host:port` entries the plugin may connect to, in manifest order.
     pub network: Vec<NetworkGrant>,
+    /// PEM files of extra certificate authorities the plugin's `https://`
+    /// requests trust besides the compiled-in Mozilla roots (an internal CA),
+    /// absolute (made so against the manifest folder). Read at load, in
+    /// [`crate::grants::tls`].
+    pub tls_roots: Vec<PathBuf>,
 }
 
 /// One `[grants] network` entry: a host and the one port of it the plugin
@@ -285,6 +290,8 @@ struct RawGrants {
     env: RawEnv,
     #[serde(default)]
     writes: Vec<String>,
+    #[serde(default, rename = "tls-roots")]
+    tls_roots: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -539,6 +546,25 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         });
     }
 
+    let mut tls_roots: Vec<PathBuf> = Vec::new();
+    for (i, root) in raw.grants.tls_roots.iter().enumerate() {
+        let p = Path::new(root);
+        if root.is_empty() || has_parent_segment(p) {
+            return Err(invalid(
+                format!("key `grants.tls-roots[{i}]`: `{root}` is empty or contains `..`"),
+                "name a PEM file of the CA certificate, relative to this manifest or absolute",
+            ));
+        }
+        let joined = lexically_normal(&dir.join(p));
+        if tls_roots.contains(&joined) {
+            return Err(invalid(
+                format!("key `grants.tls-roots[{i}]`: `{root}` is listed twice"),
+                "list each PEM file once",
+            ));
+        }
+        tls_roots.push(joined);
+    }
+
     let mut env = Vec::new();
     for (key, value) in raw.grants.env.vars {
         check_env_key(&key)
@@ -644,6 +670,7 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
             env,
             writes,
             network,
+            tls_roots,
         },
         limits,
     })
