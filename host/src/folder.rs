@@ -278,3 +278,127 @@ pub fn load_parallel(
     }
     Ok(plugins)
 }
+
+/// Every tool plugin of a folder, loaded (for `host mcp` and `host call`).
+#[derive(Debug)]
+pub struct LoadedTools {
+    pub plugins_dir: PathBuf,
+    /// Tool plugins by name (reviewers are never tools).
+    pub plugins: Plugins,
+    /// What no write of a session may reach (as for a run).
+    pub protected: Protected,
+    pub admin_grants: bool,
+}
+
+impl LoadedTools {
+    /// The `run_created` event of a session run serving these tools
+    /// (workflow `mcp-session`; its output directory pinned).
+    pub fn session_created(
+        &self,
+        via: &str,
+        workspace: &Path,
+        out_dir: &Path,
+    ) -> Result<Event, crate::run::out_dir::OutDirError> {
+        let out_dir_id = crate::run::out_dir::pin(out_dir, &self.protected)?;
+        let granted_by = if self.admin_grants {
+            admin::GRANTS_FILE
+        } else {
+            "manifest"
+        };
+        Ok(Event::RunCreated {
+            workflow: SESSION_WORKFLOW.to_string(),
+            workflow_digest: String::new(),
+            plugins_dir: Some(self.plugins_dir.clone()),
+            workflow_path: None,
+            params: serde_json::json!({ "via": via }),
+            workspace: workspace.to_path_buf(),
+            out_dir: out_dir.to_path_buf(),
+            out_dir_id: Some(out_dir_id),
+            protected: self.protected.paths(),
+            plugins: self
+                .plugins
+                .values()
+                .map(|p| PluginDigest {
+                    name: p.name().to_string(),
+                    sha256: p.sha256().to_string(),
+                })
+                .collect(),
+            grants: self
+                .plugins
+                .values()
+                .map(|p| {
+                    let set = GrantSet::of(p.manifest());
+                    EffectiveGrant {
+                        name: p.name().to_string(),
+                        digest: set.digest(),
+                        grants: set.to_json(),
+                        granted_by: granted_by.to_string(),
+                    }
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The `workflow` name a session run (`host mcp`, `host call`) records.
+pub const SESSION_WORKFLOW: &str = "mcp-session";
+
+/// Load every tool plugin of `plugins_dir` (or only `only`, if given) with
+/// its effective grants, `workspace` as `${workspace}` and `out_dir` as
+/// where approved changes go. Reviewers are skipped; no workflow is read.
+pub fn load_tools(
+    dirs: &HostDirs,
+    plugins_dir: &Path,
+    only: Option<&str>,
+    workspace: &Path,
+    out_dir: &Path,
+    notes: Notes<'_>,
+) -> anyhow::Result<LoadedTools> {
+    let plugins_dir = std::path::absolute(plugins_dir).unwrap_or(plugins_dir.to_path_buf());
+    let all = manifest::load_dir(&plugins_dir)?;
+    let admin = admin::load(&plugins_dir)?;
+    if admin.is_none() {
+        notes(Note::LegacyGrants(&admin::legacy_warning(&plugins_dir)));
+    }
+    let tools = all
+        .iter()
+        .filter(|m| m.kind == manifest::PluginKind::Tool)
+        .filter(|m| only.is_none_or(|name| m.name == name))
+        .map(|m| admin::effective(m, admin.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(name) = only
+        && tools.is_empty()
+    {
+        anyhow::bail!(
+            "no tool plugin `{}` in `{}`\nhint: `host plugins list --plugins {}` lists the folder's plugins and their kinds",
+            crate::render::inert(name),
+            crate::render::inert_path(&plugins_dir),
+            crate::render::inert_path(&plugins_dir),
+        );
+    }
+    for m in &tools {
+        admin::check_unwritable(m, workspace, &plugins_dir).map_err(anyhow::Error::msg)?;
+    }
+    let runtime = Runtime::new(RuntimeConfig::new(dirs.cache_dir()))
+        .context("cannot start the WebAssembly runtime")?;
+    let mut protected = dirs.protected();
+    protected.add(ProtectedKind::Input, &plugins_dir);
+    for m in &all {
+        protected
+            .add(ProtectedKind::Input, &m.path)
+            .add(ProtectedKind::Input, &m.component);
+    }
+    let grant_ctx = GrantContext {
+        workspace,
+        out_dir: Some(out_dir),
+        protected: protected.clone(),
+    };
+    let used: Vec<&Manifest> = tools.iter().collect();
+    let plugins = load_parallel(&runtime, &used, &grant_ctx, notes)?;
+    Ok(LoadedTools {
+        plugins_dir,
+        plugins,
+        protected,
+        admin_grants: admin.is_some(),
+    })
+}

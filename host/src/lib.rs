@@ -21,6 +21,7 @@ pub mod grants;
 pub mod host_dirs;
 pub mod leftovers;
 pub mod manifest;
+pub mod mcp;
 pub mod os_user;
 pub mod pause_point;
 pub mod plugin_build;

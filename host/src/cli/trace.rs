@@ -33,7 +33,7 @@ const MAX_SUMMARY_CHARS: usize = 160;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  host trace r20261123-104501-1a2b3c                        the timeline and the timing tables\n  host trace r20261123-104501-1a2b3c --event step_failed    only the failed attempts\n  host trace r20261123-104501-1a2b3c --json | jq '.attempts[] | select(.outcome != \"succeeded\")'\n\n\
-Event types: run_created, step_started, step_succeeded, step_failed, step_retried, review_completed, review_failed, redraft_requested, run_resumed, grants_changed, approval_requested, approval_granted, approval_rejected, write_applied, run_completed, run_failed, run_rejected_by_reviewer, change_set_amended, revert_of, reverted_by"
+Event types: run_created, step_started, step_succeeded, step_failed, step_retried, review_completed, review_failed, redraft_requested, run_resumed, grants_changed, approval_requested, approval_granted, approval_rejected, write_applied, run_completed, run_failed, run_rejected_by_reviewer, change_set_amended, revert_of, reverted_by, tool_call_requested, policy_decided, tool_call_finished, tool_call_failed"
 )]
 pub struct Args {
     /// The run id (see `host runs`).
@@ -353,6 +353,44 @@ fn summary(event: &Event) -> String {
             }
         ),
         Event::RevertedBy { run, by } => format!("by {by}: run {run} reverts this run"),
+        Event::ToolCallRequested {
+            call, plugin, via, ..
+        } => format!("{call}: {plugin} (via {via})"),
+        Event::PolicyDecided {
+            call,
+            action,
+            rule,
+            answer,
+            allowed,
+            ..
+        } => format!(
+            "{call}: {action}{}{} -> {}",
+            rule.as_deref()
+                .map(|r| format!(" (rule {r})"))
+                .unwrap_or_default(),
+            answer
+                .as_deref()
+                .map(|a| format!(", answer {a}"))
+                .unwrap_or_default(),
+            if *allowed { "runs" } else { "refused" }
+        ),
+        Event::ToolCallFinished {
+            call,
+            plugin,
+            writes,
+            duration_ms,
+            ..
+        } => format!(
+            "{call}: {plugin} in {duration_ms} ms, {}",
+            count(writes.len(), "staged write")
+        ),
+        Event::ToolCallFailed {
+            call,
+            plugin,
+            error_kind,
+            message,
+            ..
+        } => format!("{call}: {plugin}: {error_kind}: {message}"),
     };
     let text = inert(&text);
     match text.char_indices().nth(MAX_SUMMARY_CHARS) {

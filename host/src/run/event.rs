@@ -184,6 +184,55 @@ pub enum Event {
         run: String,
         by: String,
     },
+    /// An agent (through `host mcp`) or a person (`host call`) asked for one
+    /// tool call in a session run ([`crate::mcp`]).
+    ToolCallRequested {
+        /// The call's id in this session (`c1`, `c2`...).
+        call: String,
+        plugin: String,
+        /// The exact component that will run.
+        plugin_sha256: String,
+        /// sha256 of the arguments' JSON text.
+        arguments_sha256: String,
+        /// The arguments, when their JSON text is at most 4 KiB (else null).
+        arguments: serde_json::Value,
+        /// `mcp` or `cli`.
+        via: String,
+    },
+    /// The admin policy's decision on a call: `action` is `allow`, `ask` or
+    /// `deny`; `rule` names the rule that matched (none: the default);
+    /// `answer` is the person's answer to an `ask` (`accept`, `decline`,
+    /// `cancel`, or `unsupported` when the client cannot ask).
+    PolicyDecided {
+        call: String,
+        action: String,
+        rule: Option<String>,
+        #[serde(default)]
+        answer: Option<String>,
+        /// Whether the call goes on to run.
+        allowed: bool,
+        reason: String,
+    },
+    /// A call returned; its output and proposed writes are staged.
+    ToolCallFinished {
+        call: String,
+        plugin: String,
+        plugin_sha256: String,
+        output_sha256: String,
+        output_blob: String,
+        writes: Vec<StagedWrite>,
+        logs: Vec<LogRecord>,
+        duration_ms: u64,
+    },
+    /// A call did not return a result: refused (schema, policy, writes),
+    /// the plugin's own error, a trap, a limit, a timeout or cancellation.
+    ToolCallFailed {
+        call: String,
+        plugin: String,
+        error_kind: String,
+        message: String,
+        logs: Vec<LogRecord>,
+    },
 }
 
 impl Event {
@@ -210,6 +259,10 @@ impl Event {
             Self::ChangeSetAmended { .. } => "change_set_amended",
             Self::RevertOf { .. } => "revert_of",
             Self::RevertedBy { .. } => "reverted_by",
+            Self::ToolCallRequested { .. } => "tool_call_requested",
+            Self::PolicyDecided { .. } => "policy_decided",
+            Self::ToolCallFinished { .. } => "tool_call_finished",
+            Self::ToolCallFailed { .. } => "tool_call_failed",
         }
     }
 }

@@ -156,6 +156,13 @@ pub struct RunState {
     /// Paths already written by the apply, in order.
     pub applied: Vec<String>,
     pub failure: Option<String>,
+    /// Writes staged by the tool calls of a session run (`host mcp`, `host
+    /// call`) since its last decision, each with its call id: the next change
+    /// set to approve. A decision (approved and applied, rejected, failed)
+    /// ends a change set; the next call that proposes writes starts a new one.
+    pub session_writes: Vec<(String, StagedWrite)>,
+    /// Tool calls requested in a session run.
+    pub tool_calls: u64,
     /// Hash of the last journal record.
     pub head: String,
     pub events: u64,
@@ -228,6 +235,8 @@ impl RunState {
             rejection: None,
             applied: Vec::new(),
             failure: None,
+            session_writes: Vec::new(),
+            tool_calls: 0,
             head: first.hash.clone(),
             events: 1,
         };
@@ -450,6 +459,30 @@ impl RunState {
                 self.revert_refused = refused.clone();
             }
             Event::RevertedBy { run, .. } => self.reverted_by.push(run.clone()),
+            Event::ToolCallRequested { .. } => self.tool_calls += 1,
+            Event::PolicyDecided { .. } | Event::ToolCallFailed { .. } => {}
+            Event::ToolCallFinished { call, writes, .. } => {
+                if writes.is_empty() {
+                    return Ok(());
+                }
+                if matches!(
+                    self.status,
+                    RunStatus::Completed | RunStatus::Rejected | RunStatus::Failed
+                ) {
+                    // The last change set was decided: these writes start the
+                    // next one, and nothing decided before is carried over.
+                    self.session_writes.clear();
+                    self.change_set = None;
+                    self.change_set_digest = None;
+                    self.approval = None;
+                    self.rejection = None;
+                    self.applied.clear();
+                    self.failure = None;
+                    self.status = RunStatus::Running;
+                }
+                self.session_writes
+                    .extend(writes.iter().map(|w| (call.clone(), w.clone())));
+            }
         }
         Ok(())
     }
@@ -461,13 +494,17 @@ impl RunState {
             .is_some_and(|s| s.output_sha256.is_some())
     }
 
-    /// Every write staged by the run's steps, in step order.
+    /// Every write staged by the run's steps, in step order, then those of
+    /// a session's tool calls since its last decision (by call id).
     pub fn staged_writes(&self) -> impl Iterator<Item = (&str, &StagedWrite)> {
-        self.step_order.iter().flat_map(move |id| {
-            self.steps
-                .get(id)
-                .into_iter()
-                .flat_map(move |s| s.writes.iter().map(move |w| (id.as_str(), w)))
-        })
+        self.step_order
+            .iter()
+            .flat_map(move |id| {
+                self.steps
+                    .get(id)
+                    .into_iter()
+                    .flat_map(move |s| s.writes.iter().map(move |w| (id.as_str(), w)))
+            })
+            .chain(self.session_writes.iter().map(|(c, w)| (c.as_str(), w)))
     }
 }

@@ -35,6 +35,10 @@ pub const EVENT_NAMES: &[&str] = &[
     "change_set_amended",
     "revert_of",
     "reverted_by",
+    "tool_call_requested",
+    "policy_decided",
+    "tool_call_finished",
+    "tool_call_failed",
 ];
 
 /// How a step attempt ended.
@@ -245,7 +249,11 @@ pub fn timings(records: &[Record]) -> Timings {
             | Event::RunRejectedByReviewer { .. }
             | Event::ChangeSetAmended { .. }
             | Event::RevertOf { .. }
-            | Event::RevertedBy { .. } => {}
+            | Event::RevertedBy { .. }
+            | Event::ToolCallRequested { .. }
+            | Event::PolicyDecided { .. }
+            | Event::ToolCallFinished { .. }
+            | Event::ToolCallFailed { .. } => {}
         }
     }
     Timings {
@@ -555,6 +563,39 @@ mod tests {
                 run: String::new(),
                 by: String::new(),
             },
+            Event::ToolCallRequested {
+                call: String::new(),
+                plugin: String::new(),
+                plugin_sha256: String::new(),
+                arguments_sha256: String::new(),
+                arguments: serde_json::Value::Null,
+                via: String::new(),
+            },
+            Event::PolicyDecided {
+                call: String::new(),
+                action: String::new(),
+                rule: None,
+                answer: None,
+                allowed: true,
+                reason: String::new(),
+            },
+            Event::ToolCallFinished {
+                call: String::new(),
+                plugin: String::new(),
+                plugin_sha256: String::new(),
+                output_sha256: String::new(),
+                output_blob: String::new(),
+                writes: Vec::new(),
+                logs: Vec::new(),
+                duration_ms: 0,
+            },
+            Event::ToolCallFailed {
+                call: String::new(),
+                plugin: String::new(),
+                error_kind: String::new(),
+                message: String::new(),
+                logs: Vec::new(),
+            },
         ];
         for event in &samples {
             // No wildcard: a new event variant fails to compile here until it
@@ -579,7 +620,11 @@ mod tests {
                 | Event::RunRejectedByReviewer { .. }
                 | Event::ChangeSetAmended { .. }
                 | Event::RevertOf { .. }
-                | Event::RevertedBy { .. } => {}
+                | Event::RevertedBy { .. }
+                | Event::ToolCallRequested { .. }
+                | Event::PolicyDecided { .. }
+                | Event::ToolCallFinished { .. }
+                | Event::ToolCallFailed { .. } => {}
             }
         }
         let names: Vec<&str> = samples.iter().map(Event::name).collect();
