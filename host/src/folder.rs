@@ -74,6 +74,7 @@ impl Loaded {
     ) -> Result<Event, crate::run::out_dir::OutDirError> {
         let out_dir_id = crate::run::out_dir::pin(out_dir, &self.protected)?;
         Ok(Event::RunCreated {
+            format: crate::run::event::JOURNAL_FORMAT,
             workflow: self.workflow.name.clone(),
             workflow_digest: self.workflow.digest.clone(),
             plugins_dir: Some(self.plugins_dir.clone()),
@@ -306,6 +307,7 @@ impl LoadedTools {
             "manifest"
         };
         Ok(Event::RunCreated {
+            format: crate::run::event::JOURNAL_FORMAT,
             workflow: SESSION_WORKFLOW.to_string(),
             workflow_digest: String::new(),
             plugins_dir: Some(self.plugins_dir.clone()),

@@ -42,8 +42,19 @@ pub struct Manifest {
 }
 
 /// Which world a plugin implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Deserialize,
+    serde::Serialize,
+    strum::Display,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum PluginKind {
     Tool,
     Reviewer,
@@ -52,16 +63,7 @@ pub enum PluginKind {
 impl PluginKind {
     /// The WIT world a component of this kind must target.
     pub fn world(self) -> &'static str {
-        match self {
-            Self::Tool => "tool",
-            Self::Reviewer => "reviewer",
-        }
-    }
-}
-
-impl std::fmt::Display for PluginKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.world())
+        self.into()
     }
 }
 
@@ -135,20 +137,12 @@ pub enum MountSource {
 }
 
 /// Access mode of a mount.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, strum::Display)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum MountMode {
     Read,
     ReadWrite,
-}
-
-impl std::fmt::Display for MountMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Read => "read",
-            Self::ReadWrite => "read-write",
-        })
-    }
 }
 
 /// One environment variable granted to the guest.

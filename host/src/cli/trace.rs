@@ -31,10 +31,7 @@ const MAX_SUMMARY_CHARS: usize = 160;
 /// duration_ms, outcome, ...}], reviews, approval_wait, apply}`; `started_ms`
 /// and `ended_ms` are offsets from the run's start, `at_ms` is Unix time.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  host trace r20261123-104501-1a2b3c                        the timeline and the timing tables\n  host trace r20261123-104501-1a2b3c --event step_failed    only the failed attempts\n  host trace r20261123-104501-1a2b3c --json | jq '.attempts[] | select(.outcome != \"succeeded\")'\n\n\
-Event types: run_created, step_started, step_succeeded, step_failed, step_retried, review_completed, review_failed, redraft_requested, run_resumed, grants_changed, approval_requested, approval_granted, approval_rejected, write_applied, run_completed, run_failed, run_rejected_by_reviewer, change_set_amended, revert_of, reverted_by, tool_call_requested, policy_decided, tool_call_finished, tool_call_failed"
-)]
+#[command(after_help = after_help())]
 pub struct Args {
     /// The run id (see `host runs`).
     run: String,
@@ -47,6 +44,14 @@ pub struct Args {
     /// are left out of the text output.
     #[arg(long, value_name = "NAME")]
     event: Option<String>,
+}
+
+/// The examples and the event types (from [`Event::NAMES`], never a copy).
+fn after_help() -> String {
+    format!(
+        "Examples:\n  host trace r20261123-104501-1a2b3c                        the timeline and the timing tables\n  host trace r20261123-104501-1a2b3c --event step_failed    only the failed attempts\n  host trace r20261123-104501-1a2b3c --json | jq '.attempts[] | select(.outcome != \"succeeded\")'\n\nEvent types: {}",
+        Event::NAMES.join(", ")
+    )
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -153,7 +158,7 @@ fn tables(t: &Timings) -> String {
             let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
             let mut outcome = a.outcome.to_string();
             if let Some(kind) = &a.error_kind {
-                let _ = write!(outcome, " ({})", inert(kind));
+                let _ = write!(outcome, " ({})", kind);
             }
             if let Some(delay) = a.retry_delay_ms {
                 let _ = write!(outcome, ", retried after {delay} ms");
@@ -420,7 +425,7 @@ mod tests {
         let s = summary(&Event::StepFailed {
             step: "a".into(),
             attempt: 2,
-            error_kind: "failed".into(),
+            error_kind: crate::run::error_kind::ErrorKind::Failed,
             message: "line\n\u{1b}[2Jnext".into(),
             logs: Vec::new(),
         });

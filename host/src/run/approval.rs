@@ -349,6 +349,7 @@ mod tests {
         let store = RunStore::new(&tmp.join("state"));
         let mut run = store
             .create(Event::RunCreated {
+                format: crate::run::event::JOURNAL_FORMAT,
                 workflow: "w".into(),
                 workflow_digest: "d".into(),
                 plugins_dir: None,

@@ -1,8 +1,13 @@
 //! The events a run's journal records. A run's state is whatever these events
 //! say it is ([`super::state`]); nothing else is authoritative.
 //!
-//! Events are serialized as JSON objects tagged by `type`. Unknown fields are
-//! ignored on load so a journal written by a newer host stays readable.
+//! Events are serialized as JSON objects tagged by `type` (the variant's
+//! name in snake_case: serde's derive, and strum's for [`Event::name`] and
+//! [`Event::NAMES`], by the same rule; a test checks that they agree).
+//! Unknown fields are ignored on load, so a newer host may add fields; a new
+//! event *type* raises the journal format ([`JOURNAL_FORMAT`], recorded in
+//! `run_created`), and an older host reading it names the format it would
+//! need instead of calling the journal corrupt.
 
 use std::path::PathBuf;
 
@@ -10,14 +15,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::{Finding, LogRecord, Verdict};
 use crate::run::changeset::ChangeSet;
+use crate::run::error_kind::ErrorKind;
 use crate::run::out_dir::DirId;
 
+/// The journal format this host writes and reads: raised whenever an event
+/// type is added, so an older host can say why it cannot read a journal.
+/// Format 1 journals (no `format` in `run_created`) have the events up to
+/// `run_rejected_by_reviewer`.
+pub const JOURNAL_FORMAT: u32 = 2;
+
+fn format_one() -> u32 {
+    1
+}
+
 /// One entry of a run's journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Event {
     /// The run exists: what it will execute, on what, with which plugins.
     RunCreated {
+        /// The journal format ([`JOURNAL_FORMAT`] when this host created it).
+        #[serde(default = "format_one")]
+        format: u32,
         workflow: String,
         workflow_digest: String,
         /// The plugins folder and workflow file, so `host resume` can reload
@@ -67,7 +89,7 @@ pub enum Event {
     StepFailed {
         step: String,
         attempt: u32,
-        error_kind: String,
+        error_kind: ErrorKind,
         message: String,
         logs: Vec<LogRecord>,
     },
@@ -95,7 +117,7 @@ pub enum Event {
         plugin: String,
         #[serde(default)]
         round: u32,
-        error_kind: String,
+        error_kind: ErrorKind,
         message: String,
         logs: Vec<LogRecord>,
     },
@@ -229,41 +251,19 @@ pub enum Event {
     ToolCallFailed {
         call: String,
         plugin: String,
-        error_kind: String,
+        error_kind: ErrorKind,
         message: String,
         logs: Vec<LogRecord>,
     },
 }
 
 impl Event {
+    /// Every event type, in declaration order (`host trace --event`).
+    pub const NAMES: &'static [&'static str] = <Self as strum::VariantNames>::VARIANTS;
+
     /// The event's `type` tag, for listings and filters.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::RunCreated { .. } => "run_created",
-            Self::StepStarted { .. } => "step_started",
-            Self::StepSucceeded { .. } => "step_succeeded",
-            Self::StepFailed { .. } => "step_failed",
-            Self::StepRetried { .. } => "step_retried",
-            Self::RedraftRequested { .. } => "redraft_requested",
-            Self::RunResumed { .. } => "run_resumed",
-            Self::GrantsChanged { .. } => "grants_changed",
-            Self::ReviewCompleted { .. } => "review_completed",
-            Self::ReviewFailed { .. } => "review_failed",
-            Self::ApprovalRequested { .. } => "approval_requested",
-            Self::ApprovalGranted { .. } => "approval_granted",
-            Self::ApprovalRejected { .. } => "approval_rejected",
-            Self::WriteApplied { .. } => "write_applied",
-            Self::RunCompleted {} => "run_completed",
-            Self::RunFailed { .. } => "run_failed",
-            Self::RunRejectedByReviewer { .. } => "run_rejected_by_reviewer",
-            Self::ChangeSetAmended { .. } => "change_set_amended",
-            Self::RevertOf { .. } => "revert_of",
-            Self::RevertedBy { .. } => "reverted_by",
-            Self::ToolCallRequested { .. } => "tool_call_requested",
-            Self::PolicyDecided { .. } => "policy_decided",
-            Self::ToolCallFinished { .. } => "tool_call_finished",
-            Self::ToolCallFailed { .. } => "tool_call_failed",
-        }
+        self.into()
     }
 }
 

@@ -27,6 +27,7 @@ use crate::contract::{
     PluginError, ProposedWrite, ReviewInput, StepInput, StepOutput, ToolOutput, Verdict,
 };
 use crate::pause_point;
+use crate::run::error_kind::ErrorKind;
 use crate::run::event::{Event, StagedWrite};
 use crate::run::retry;
 use crate::run::stage::{self, Proposal};
@@ -174,11 +175,13 @@ fn start_attempt(
     })?;
     let Some(plugin) = plugins.get(&step.plugin).cloned() else {
         let message = format!("plugin `{}` is not loaded", step.plugin);
-        return fail_step(run, step, attempt, "internal", message, Vec::new());
+        return fail_step(run, step, attempt, ErrorKind::Internal, message, Vec::new());
     };
     let input = match step_input(run, workflow, step) {
         Ok(input) => input,
-        Err(message) => return fail_step(run, step, attempt, "internal", message, Vec::new()),
+        Err(message) => {
+            return fail_step(run, step, attempt, ErrorKind::Internal, message, Vec::new());
+        }
     };
     pause_point::reached("step-running");
     let id = step.id.clone();
@@ -210,7 +213,7 @@ fn finish_attempt(
     let invocation = match result {
         Ok(invocation) => invocation,
         Err(failure) => {
-            let kind = failure.kind.to_string();
+            let kind = ErrorKind::from(failure.kind);
             let mut message = failure.to_string();
             if failure.kind == crate::runtime::FailureKind::Timeout
                 && let Some(cap) = step.timeout
@@ -220,7 +223,7 @@ fn finish_attempt(
                     cap.as_millis()
                 ));
             }
-            fail_step(run, step, attempt, &kind, message, failure.logs)?;
+            fail_step(run, step, attempt, kind, message, failure.logs)?;
             return Ok(None);
         }
     };
@@ -229,14 +232,14 @@ fn finish_attempt(
     let output = match invocation.value {
         Ok(output) => output,
         Err(error) => {
-            let kind = error.kind.to_string();
+            let kind = ErrorKind::from(error.kind);
             let failures = run
                 .state()
                 .steps
                 .get(&step.id)
                 .map_or(0, |s| s.failures_in_row)
                 + 1;
-            let transient = error.kind == crate::contract::PluginErrorKind::Transient;
+            let transient = kind.is_transient();
             if transient && step.retry.retries_after(failures) {
                 run.record(Event::StepFailed {
                     step: step.id.clone(),
@@ -258,7 +261,7 @@ fn finish_attempt(
             } else {
                 error.message
             };
-            fail_step(run, step, attempt, &kind, message, logs)?;
+            fail_step(run, step, attempt, kind, message, logs)?;
             return Ok(None);
         }
     };
@@ -267,12 +270,12 @@ fn finish_attempt(
             "plugin `{}` returned output that is not JSON: {e}",
             step.plugin
         );
-        fail_step(run, step, attempt, "invalid-output", message, logs)?;
+        fail_step(run, step, attempt, ErrorKind::InvalidOutput, message, logs)?;
         return Ok(None);
     }
     let Some(plugin) = plugins.get(&step.plugin) else {
         let message = format!("plugin `{}` is not loaded", step.plugin);
-        fail_step(run, step, attempt, "internal", message, logs)?;
+        fail_step(run, step, attempt, ErrorKind::Internal, message, logs)?;
         return Ok(None);
     };
     let earlier: Vec<StagedWrite> = run
@@ -313,14 +316,14 @@ fn fail_step(
     run: &mut Run,
     step: &Step,
     attempt: u32,
-    kind: &str,
+    kind: ErrorKind,
     message: String,
     logs: Vec<crate::contract::LogRecord>,
 ) -> Result<(), RunError> {
     run.record(Event::StepFailed {
         step: step.id.clone(),
         attempt,
-        error_kind: kind.to_string(),
+        error_kind: kind,
         message: message.clone(),
         logs,
     })?;
@@ -430,7 +433,7 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
         Err(failure) => {
             let failed = ReviewFailure {
                 round,
-                error_kind: failure.kind.to_string(),
+                error_kind: failure.kind.into(),
                 message: failure.to_string(),
                 reason: failure.to_string(),
             };
@@ -442,7 +445,7 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
         Err(error) => {
             let failed = ReviewFailure {
                 round,
-                error_kind: error.kind.to_string(),
+                error_kind: error.kind.into(),
                 reason: error.to_string(),
                 message: error.message,
             };
@@ -463,7 +466,7 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
 /// Why a review gave no verdict.
 struct ReviewFailure {
     round: u32,
-    error_kind: String,
+    error_kind: ErrorKind,
     /// For the `review_failed` event.
     message: String,
     /// For the run's failure reason.

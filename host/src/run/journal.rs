@@ -97,6 +97,20 @@ pub enum JournalError {
         shown(.path)
     )]
     TornTail { path: PathBuf, line: usize },
+    #[error(
+        "journal `{}` was written by a newer host: event {seq} at line {line} has type `{}`, which this host does not know (the run records journal format {format}; this host reads formats up to {})\nhint: read and drive this run with the host version that created it, or a newer one; the journal itself is not damaged",
+        shown(.path),
+        inert(.event_type),
+        crate::run::event::JOURNAL_FORMAT
+    )]
+    NewerFormat {
+        path: PathBuf,
+        line: usize,
+        seq: u64,
+        event_type: String,
+        /// The format `run_created` records (1 when it records none).
+        format: u32,
+    },
     #[error("journal `{}` is corrupt at line {line}: {reason}", shown(.path))]
     Corrupt {
         path: PathBuf,
@@ -542,6 +556,7 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
         reason,
     };
     let mut records = Vec::new();
+    let mut format = 1;
     let mut prev = GENESIS.to_string();
     let mut rest = bytes.as_slice();
     let mut line_no = 0;
@@ -592,8 +607,25 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
                 format!("{what}: the record's hash does not match its content (it was edited)"),
             ));
         }
-        let event: Event = serde_json::from_str(parsed.event.get())
-            .map_err(|e| corrupt(line_no, format!("unknown or malformed event: {e}")))?;
+        if parsed.seq == 0 {
+            format = recorded_format(parsed.event);
+        }
+        let event: Event = match serde_json::from_str(parsed.event.get()) {
+            Ok(event) => event,
+            Err(e) => {
+                let event_type = event_type(parsed.event);
+                if !Event::NAMES.contains(&event_type.as_str()) && event_type != "?" {
+                    return Err(JournalError::NewerFormat {
+                        path: path.to_path_buf(),
+                        line: line_no,
+                        seq: parsed.seq,
+                        event_type,
+                        format,
+                    });
+                }
+                return Err(corrupt(line_no, format!("{what} is malformed: {e}")));
+            }
+        };
         prev = parsed.hash.clone();
         records.push(Record {
             seq: parsed.seq,
@@ -607,6 +639,19 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
         torn_tail: None,
         len: bytes.len() as u64,
     })
+}
+
+/// The journal format a stored `run_created` records (1 when none).
+fn recorded_format(event: &RawValue) -> u32 {
+    #[derive(Deserialize)]
+    struct Format {
+        #[serde(default)]
+        format: Option<u32>,
+    }
+    serde_json::from_str::<Format>(event.get())
+        .ok()
+        .and_then(|f| f.format)
+        .unwrap_or(1)
 }
 
 /// The `type` tag of a stored event, for messages ("?" if it has none).
@@ -662,6 +707,75 @@ mod tests {
         j.append(Event::RunCompleted {})
             .expect("append after reopen");
         assert_eq!(read(&path).expect("read").len(), 3);
+    }
+
+    /// A journal as a newer host might write it: `run_created` with `format`
+    /// 3, then an event type this host has never heard of.
+    fn newer_journal(dir: &Path) -> PathBuf {
+        let path = dir.join("journal.jsonl");
+        let events = [
+            r#"{"type":"run_created","format":3,"workflow":"w","workflow_digest":"d","params":{},"workspace":"/w","out_dir":"/o","plugins":[]}"#,
+            r#"{"type":"quantum_entangled","with":"r2"}"#,
+        ];
+        let mut prev = GENESIS.to_string();
+        let mut text = String::new();
+        for (seq, event) in events.iter().enumerate() {
+            let hash = record_hash(seq as u64, 7, &prev, event);
+            let raw = RawValue::from_string((*event).to_string()).expect("raw");
+            let line = LineOut {
+                seq: seq as u64,
+                at_ms: 7,
+                prev: &prev,
+                event: &raw,
+                hash: &hash,
+            };
+            text.push_str(&serde_json::to_string(&line).expect("line"));
+            text.push('\n');
+            prev = hash;
+        }
+        std::fs::write(&path, text).expect("write");
+        write_head(&path, &Head { seq: 1, hash: prev }).expect("head");
+        path
+    }
+
+    #[test]
+    fn an_unknown_event_type_names_the_newer_format_not_corruption() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = newer_journal(dir.path());
+        let e = read(&path).expect_err("newer");
+        assert!(
+            matches!(
+                &e,
+                JournalError::NewerFormat { seq: 1, line: 2, format: 3, event_type, .. }
+                    if event_type == "quantum_entangled"
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("newer host") && text.contains("format 3"),
+            "{text}"
+        );
+        assert!(!text.contains("corrupt"), "{text}");
+    }
+
+    #[test]
+    fn every_event_this_host_writes_has_a_known_name_and_the_current_format() {
+        for name in Event::NAMES {
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name}"
+            );
+        }
+        let created: Event = serde_json::from_str(
+            r#"{"type":"run_created","workflow":"w","workflow_digest":"d","params":{},"workspace":"/w","out_dir":"/o","plugins":[]}"#,
+        )
+        .expect("a format 1 run_created reads");
+        assert!(matches!(created, Event::RunCreated { format: 1, .. }));
+        assert_eq!(
+            serde_json::to_value(&created).expect("json")["type"],
+            created.name()
+        );
     }
 
     #[test]

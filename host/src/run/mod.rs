@@ -3,6 +3,7 @@
 //!
 //! - [`journal`]: the append-only, hash-chained event log (the only truth);
 //! - [`event`]: what the journal records; [`state`]: the state it folds into;
+//!   [`error_kind`]: why an invocation gave no result, typed;
 //! - [`store`]: run folders, creation and locking; [`blobs`]: staged bytes;
 //! - [`executor`]: steps (independent ones in parallel, [`retry`] on
 //!   transient errors) → review → re-drafts → approval request;
@@ -20,6 +21,7 @@ pub mod apply;
 pub mod approval;
 pub mod blobs;
 pub mod changeset;
+pub mod error_kind;
 pub mod event;
 pub mod executor;
 pub mod journal;

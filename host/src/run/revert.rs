@@ -154,6 +154,7 @@ pub fn propose(store: &RunStore, id: &str, by: &str) -> Result<Proposed, RevertE
     }
     let revert_set = ChangeSet::new(entries);
     let mut run = store.create(Event::RunCreated {
+        format: crate::run::event::JOURNAL_FORMAT,
         workflow: state.workflow.clone(),
         workflow_digest: state.workflow_digest.clone(),
         // No plugins folder or workflow: a revert runs no step, so there is

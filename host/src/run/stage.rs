@@ -18,6 +18,7 @@ use crate::grants::ResolvedGrants;
 use crate::render::inert;
 use crate::run::blobs::{BlobError, Blobs};
 use crate::run::changeset::{Base, ChangeEntry, ChangeSet, read_base};
+use crate::run::error_kind::ErrorKind;
 use crate::run::event::StagedWrite;
 use crate::run::state::RunState;
 use crate::runtime::MountChange;
@@ -53,7 +54,7 @@ impl From<MountChange> for Proposal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The step error kind journaled: `write-denied` or `write-conflict`.
-    pub kind: &'static str,
+    pub kind: ErrorKind,
     pub message: String,
 }
 
@@ -72,7 +73,7 @@ pub fn vet(
             Ok(path) => path,
             Err(denied) => {
                 return Ok(Err(Refusal {
-                    kind: "write-denied",
+                    kind: ErrorKind::WriteDenied,
                     message: denied.to_string(),
                 }));
             }
@@ -84,7 +85,7 @@ pub fn vet(
         for other in others {
             if let Some(message) = clash(other, &path) {
                 return Ok(Err(Refusal {
-                    kind: "write-conflict",
+                    kind: ErrorKind::WriteConflict,
                     message,
                 }));
             }

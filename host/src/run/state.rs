@@ -187,6 +187,7 @@ impl RunState {
             .split_first()
             .ok_or_else(|| err("the journal is empty"))?;
         let Event::RunCreated {
+            format: _,
             workflow,
             workflow_digest,
             plugins_dir,

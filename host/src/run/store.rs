@@ -503,6 +503,7 @@ mod tests {
 
     fn created() -> Event {
         Event::RunCreated {
+            format: crate::run::event::JOURNAL_FORMAT,
             workflow: "w".into(),
             workflow_digest: "d".into(),
             plugins_dir: None,

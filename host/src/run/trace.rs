@@ -10,56 +10,23 @@
 use serde::Serialize;
 
 use crate::contract::Verdict;
+use crate::run::error_kind::ErrorKind;
 use crate::run::event::Event;
 use crate::run::journal::Record;
 
 /// Every event `type` a journal can hold, as [`Event::name`] spells them.
-pub const EVENT_NAMES: &[&str] = &[
-    "run_created",
-    "step_started",
-    "step_succeeded",
-    "step_failed",
-    "step_retried",
-    "review_completed",
-    "review_failed",
-    "redraft_requested",
-    "run_resumed",
-    "grants_changed",
-    "approval_requested",
-    "approval_granted",
-    "approval_rejected",
-    "write_applied",
-    "run_completed",
-    "run_failed",
-    "run_rejected_by_reviewer",
-    "change_set_amended",
-    "revert_of",
-    "reverted_by",
-    "tool_call_requested",
-    "policy_decided",
-    "tool_call_finished",
-    "tool_call_failed",
-];
+pub const EVENT_NAMES: &[&str] = Event::NAMES;
 
 /// How a step attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum AttemptOutcome {
     Succeeded,
     Failed,
     /// Started, never finished: the host stopped, or the run failed
     /// elsewhere and the attempt was abandoned.
     Unfinished,
-}
-
-impl std::fmt::Display for AttemptOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Unfinished => "unfinished",
-        })
-    }
 }
 
 /// One attempt of one step.
@@ -80,7 +47,7 @@ pub struct Attempt {
     pub outcome: AttemptOutcome,
     /// The error kind of a failed attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ErrorKind>,
     /// The delay before the next attempt, if this one was retried.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_delay_ms: Option<u64>,
@@ -194,7 +161,7 @@ pub fn timings(records: &[Record]) -> Timings {
                     a.ended_ms = Some(now);
                     a.elapsed_ms = Some(now.saturating_sub(a.started_ms));
                     a.outcome = AttemptOutcome::Failed;
-                    a.error_kind = Some(error_kind.clone());
+                    a.error_kind = Some(*error_kind);
                 }
             }
             Event::StepRetried {
@@ -308,7 +275,7 @@ mod tests {
         Event::StepFailed {
             step: step.into(),
             attempt,
-            error_kind: "transient".into(),
+            error_kind: ErrorKind::Transient,
             message: "busy".into(),
             logs: Vec::new(),
         }
@@ -328,6 +295,7 @@ mod tests {
 
     fn created() -> Event {
         Event::RunCreated {
+            format: crate::run::event::JOURNAL_FORMAT,
             workflow: "w".into(),
             workflow_digest: "d".into(),
             plugins_dir: None,
@@ -444,7 +412,7 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(t.attempts[0].error_kind.as_deref(), Some("transient"));
+        assert_eq!(t.attempts[0].error_kind, Some(ErrorKind::Transient));
         assert_eq!(t.attempts[1].elapsed_ms, Some(20));
         let rounds: Vec<_> = t.reviews.iter().map(|r| (r.round, r.verdict)).collect();
         assert_eq!(rounds, [(0, Verdict::Revise), (1, Verdict::Pass)]);
@@ -499,7 +467,7 @@ mod tests {
             Event::ReviewFailed {
                 plugin: String::new(),
                 round: 0,
-                error_kind: String::new(),
+                error_kind: ErrorKind::Failed,
                 message: String::new(),
                 logs: Vec::new(),
             },
@@ -592,14 +560,14 @@ mod tests {
             Event::ToolCallFailed {
                 call: String::new(),
                 plugin: String::new(),
-                error_kind: String::new(),
+                error_kind: ErrorKind::Failed,
                 message: String::new(),
                 logs: Vec::new(),
             },
         ];
         for event in &samples {
             // No wildcard: a new event variant fails to compile here until it
-            // has a sample above and a name in `EVENT_NAMES`.
+            // has a sample above (whose serde tag must match its name).
             match event {
                 Event::RunCreated { .. }
                 | Event::StepStarted { .. }
@@ -629,6 +597,10 @@ mod tests {
         }
         let names: Vec<&str> = samples.iter().map(Event::name).collect();
         assert_eq!(names, EVENT_NAMES);
+        for event in &samples {
+            let json = serde_json::to_value(event).expect("json");
+            assert_eq!(json["type"], event.name(), "serde and strum disagree");
+        }
     }
 
     #[test]

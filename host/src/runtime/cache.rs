@@ -431,7 +431,8 @@ pub struct CacheEntry {
 }
 
 /// Whether this host would load an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum EntryStatus {
     /// Header, name, engine and checksum all verify: the next load of its
     /// component is a hit.
@@ -449,12 +450,7 @@ pub enum EntryStatus {
 impl EntryStatus {
     /// Stable kebab-case name, for `--json`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Valid => "valid",
-            Self::OtherEngine => "other-engine",
-            Self::OldFormat => "old-format",
-            Self::Damaged(_) => "damaged",
-        }
+        self.into()
     }
 }
 

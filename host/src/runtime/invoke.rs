@@ -65,7 +65,8 @@ pub struct Invocation<T> {
 }
 
 /// How an invocation failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum FailureKind {
     /// The guest trapped (a panic, an illegal operation, `exit`).
     Trap,
@@ -92,23 +93,7 @@ pub enum FailureKind {
 impl FailureKind {
     /// Stable kebab-case name, for journals and `--json` output.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Trap => "trap",
-            Self::Timeout => "timeout",
-            Self::OutputTooLarge => "output-too-large",
-            Self::MemoryLimit => "memory-limit",
-            Self::FuelExhausted => "fuel-exhausted",
-            Self::ResourceLimit => "resource-limit",
-            Self::CopyLimit => "copy-limit",
-
-            Self::Internal => "internal",
-        }
-    }
-}
-
-impl std::fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 

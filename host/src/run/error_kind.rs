@@ -1,0 +1,163 @@
+//! Why a step attempt, a review or a tool call gave no result: one typed
+//! kind, used by the executor, the MCP call path, the journal
+//! (`step_failed`, `review_failed`, `tool_call_failed`), `host trace` and
+//! `host status`.
+//!
+//! The journal spells a kind in kebab-case (`write-denied`); that name comes
+//! from serde's derive, and [`ErrorKind::as_str`] from strum's, by the same
+//! rule (a test checks that they agree), so no table of names is written by
+//! hand. A kind this host does not know (written by a newer host) reads as
+//! [`ErrorKind::Unknown`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::PluginErrorKind;
+use crate::runtime::FailureKind;
+
+/// Why an invocation gave no result.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum ErrorKind {
+    // The plugin's own error (`contract::PluginErrorKind`).
+    /// The plugin refused its input.
+    InvalidInput,
+    /// The plugin failed.
+    Failed,
+    /// The plugin failed in a way worth retrying.
+    Transient,
+
+    // The runtime stopped the guest (`runtime::FailureKind`).
+    /// The guest trapped.
+    Trap,
+    /// The guest ran past its time limit.
+    Timeout,
+    /// Output or logs over `max-output-kib`.
+    OutputTooLarge,
+    /// The guest needed more than its `memory-mib`.
+    MemoryLimit,
+    /// The guest burned all its fuel.
+    FuelExhausted,
+    /// The guest held too many handles.
+    ResourceLimit,
+    /// A read-write mount was too large to copy.
+    CopyLimit,
+    /// The host could not run the invocation.
+    Internal,
+
+    // The host refused the result.
+    /// The output is not JSON.
+    InvalidOutput,
+    /// A proposed write is outside the `writes` grant or protected.
+    WriteDenied,
+    /// Two proposed writes clash (the same path, or a file and its parent).
+    WriteConflict,
+    /// A tool call's arguments do not match its input schema.
+    InvalidArguments,
+    /// The admin's policy refused a tool call.
+    PolicyDenied,
+    /// A tool call was cancelled by its caller.
+    Cancelled,
+
+    /// A kind this host does not know: the journal was written by a newer
+    /// host.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorKind {
+    /// The kind's journal name (`write-denied`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Whether re-running the same input could succeed without a change:
+    /// only a plugin's own `transient` error says so.
+    pub fn is_transient(self) -> bool {
+        self == Self::Transient
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<PluginErrorKind> for ErrorKind {
+    fn from(kind: PluginErrorKind) -> Self {
+        match kind {
+            PluginErrorKind::InvalidInput => Self::InvalidInput,
+            PluginErrorKind::Failed => Self::Failed,
+            PluginErrorKind::Transient => Self::Transient,
+        }
+    }
+}
+
+impl From<FailureKind> for ErrorKind {
+    fn from(kind: FailureKind) -> Self {
+        match kind {
+            FailureKind::Trap => Self::Trap,
+            FailureKind::Timeout => Self::Timeout,
+            FailureKind::OutputTooLarge => Self::OutputTooLarge,
+            FailureKind::MemoryLimit => Self::MemoryLimit,
+            FailureKind::FuelExhausted => Self::FuelExhausted,
+            FailureKind::ResourceLimit => Self::ResourceLimit,
+            FailureKind::CopyLimit => Self::CopyLimit,
+            FailureKind::Internal => Self::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strum::IntoEnumIterator;
+
+    use super::*;
+
+    #[test]
+    fn serde_and_display_spell_every_kind_alike() {
+        for kind in ErrorKind::iter() {
+            let json = serde_json::to_value(kind).expect("serializes");
+            assert_eq!(json, serde_json::Value::from(kind.as_str()));
+            let back: ErrorKind = serde_json::from_value(json).expect("deserializes");
+            assert_eq!(back, kind);
+        }
+    }
+
+    #[test]
+    fn the_layers_kinds_keep_their_names() {
+        for kind in [
+            PluginErrorKind::InvalidInput,
+            PluginErrorKind::Failed,
+            PluginErrorKind::Transient,
+        ] {
+            assert_eq!(ErrorKind::from(kind).as_str(), kind.to_string());
+        }
+        assert_eq!(
+            ErrorKind::from(FailureKind::CopyLimit).as_str(),
+            "copy-limit"
+        );
+        assert_eq!(
+            ErrorKind::from(FailureKind::OutputTooLarge).as_str(),
+            FailureKind::OutputTooLarge.as_str()
+        );
+    }
+
+    #[test]
+    fn a_kind_from_a_newer_host_reads_as_unknown() {
+        let kind: ErrorKind = serde_json::from_str("\"quantum-flux\"").expect("reads");
+        assert_eq!(kind, ErrorKind::Unknown);
+    }
+}
