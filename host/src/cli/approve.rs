@@ -102,7 +102,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .entry
             .new_sha256
             .as_ref()
-            .map(|sha| run.dir().join(run.blobs().relative_path(sha)));
+            .and_then(|sha| run.blobs().location(sha));
         shown.push_str(&present::change_diff(
             state,
             &w.entry.path,

@@ -149,9 +149,9 @@ pub fn amendment(amended: &crate::run::amend::Amended) -> String {
 }
 
 /// The proposed change set as unified diffs against the current files (each
-/// computed once, within [`crate::render::diff`]'s budget). `run_dir` is the
-/// run's folder, for the `diff -u` a summarized diff points to.
-pub fn diffs(state: &RunState, blobs: &Blobs, run_dir: &Path) -> String {
+/// computed once, within [`crate::render::diff`]'s budget). A summarized
+/// diff points to the staged blob's file, when the store keeps one.
+pub fn diffs(state: &RunState, blobs: &Blobs) -> String {
     let Some(cs) = &state.change_set else {
         return String::new();
     };
@@ -175,10 +175,7 @@ pub fn diffs(state: &RunState, blobs: &Blobs, run_dir: &Path) -> String {
                 }
             },
         };
-        let staged = e
-            .new_sha256
-            .as_ref()
-            .map(|sha| run_dir.join(blobs.relative_path(sha)));
+        let staged = e.new_sha256.as_ref().and_then(|sha| blobs.location(sha));
         match out_dir.as_ref().map(|d| read_base(d, &e.path)) {
             Some(Ok(base)) => out.push_str(&change_diff(
                 state,
@@ -263,7 +260,7 @@ pub fn outcome(run: &Run, json: bool) -> anyhow::Result<ExitCode> {
         output::json(state)?;
     } else {
         output::print(&summary(state))?;
-        let diffs = diffs(state, run.blobs(), run.dir());
+        let diffs = diffs(state, run.blobs());
         if !diffs.is_empty() {
             output::print(&format!("\n{diffs}"))?;
         }

@@ -33,7 +33,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         inert(&args.run)
     );
     out.push_str(&present::summary(run.state()));
-    let diffs = present::diffs(run.state(), run.blobs(), run.dir());
+    let diffs = present::diffs(run.state(), run.blobs());
     if !diffs.is_empty() {
         out.push('\n');
         out.push_str(&diffs);

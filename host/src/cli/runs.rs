@@ -29,10 +29,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if ids.is_empty() {
-        output::note(&format!(
-            "no runs in `{}`",
-            inert(&store.runs_dir().display().to_string())
-        ));
+        output::note(&format!("no runs in {}", store.location()));
         return Ok(ExitCode::SUCCESS);
     }
     output::line(&format!(

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use crate::cli::{Context, output, present};
-use crate::run::blobs::Blobs;
 
 /// Show a run's review and its proposed writes as a diff.
 ///
@@ -22,10 +21,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         output::note(&format!("warning: {}", crate::render::inert_lines(warning)));
     }
     let state = inspection.state;
-    let run_dir = store.runs_dir().join(&state.id);
-    let blobs = Blobs::new(&run_dir.join("blobs"));
+    let blobs = store.blobs(&state.id)?;
     output::print(&present::summary(&state))?;
-    let diffs = present::diffs(&state, &blobs, &run_dir);
+    let diffs = present::diffs(&state, &blobs);
     if !diffs.is_empty() {
         output::print(&format!("\n{diffs}"))?;
     }

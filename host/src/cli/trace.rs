@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::{Context, output};
 use crate::render::inert;
 use crate::run::event::Event;
-use crate::run::journal::{self, Record};
+use crate::run::journal::Record;
 use crate::run::trace::{self, Span, Timings};
 
 /// Longest one-line event summary, in characters; `--json` has everything.
@@ -59,8 +59,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Some(name) => Some(trace::check_event_name(name).map_err(|e| anyhow!(e))?),
         None => None,
     };
-    let path = ctx.store().journal_path(&args.run)?;
-    let records = journal::read(&path)?;
+    let records = ctx.store().history(&args.run)?.records;
     let shown: Vec<&Record> = records
         .iter()
         .filter(|r| filter.is_none_or(|name| r.event.name() == name))

@@ -24,9 +24,8 @@ pub struct Args {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
-    let path = store.journal_path(&args.run)?;
-    let verified = journal::verify(&path)?;
-    let records = &verified.records;
+    let history = store.history(&args.run)?;
+    let records = &history.records;
     let head = records.last().map_or(journal::GENESIS, |r| r.hash.as_str());
     output::line(&format!(
         "run {}: journal intact, {} events, head {}",
@@ -34,11 +33,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         records.len(),
         inert(head)
     ))?;
-    for warning in verified.warnings(&path) {
-        output::note(&format!(
-            "warning: {}",
-            crate::render::inert_lines(&warning)
-        ));
+    for warning in &history.warnings {
+        output::note(&format!("warning: {}", crate::render::inert_lines(warning)));
     }
     Ok(ExitCode::SUCCESS)
 }

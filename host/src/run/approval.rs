@@ -185,8 +185,8 @@ fn protected(run: &Run) -> Protected {
     for path in &run.state().protected {
         protected.add(ProtectedKind::Recorded, path);
     }
-    if let Some(state_dir) = run.dir().parent().and_then(std::path::Path::parent) {
-        protected.add(ProtectedKind::State, state_dir);
+    for path in run.store_paths() {
+        protected.add(ProtectedKind::State, path);
     }
     protected
 }

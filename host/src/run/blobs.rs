@@ -1,11 +1,15 @@
-//! Content-addressed storage of a run's step outputs and staged writes
-//! (`<run>/blobs/<sha256>`). A blob is written once, atomically, and verified
-//! against its name every time it is read, so a staged byte changed on disk
-//! after approval is caught before it could be applied. Blobs are read only
-//! if they are regular files, at most [`MAX_BLOB_BYTES`]
-//! ([`crate::bounded_read`]).
+//! Content-addressed storage of a run's step outputs, staged writes and base
+//! bytes. [`Blobs`] is the handle every caller uses; [`BlobStore`] is the
+//! seam a run store implements (see [`super::store`]); [`FileBlobs`] is the
+//! file store's (`<run>/blobs/<sha256>`).
+//!
+//! A blob is written once, atomically, and verified against its name every
+//! time it is read, so a staged byte changed after approval is caught before
+//! it could be applied. Blobs are read only if they are regular files, at
+//! most [`MAX_BLOB_BYTES`] ([`crate::bounded_read`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::bounded_read::{self, ReadError, Symlinks};
 use crate::digest::sha256_hex;
@@ -14,9 +18,27 @@ use crate::digest::sha256_hex;
 /// (`limits.max-output-kib` ≤ 1 GiB), which bounds every write it proposes.
 pub const MAX_BLOB_BYTES: u64 = 1024 * 1024 * 1024;
 
-/// The blob folder of one run.
+/// Where one run keeps its blobs: the seam a run store implements.
+pub trait BlobStore: std::fmt::Debug + Send + Sync {
+    /// Store `bytes` (once: storing the same bytes again is a no-op);
+    /// returns their sha256, which names the blob.
+    fn put(&self, bytes: &[u8]) -> Result<String, BlobError>;
+    /// Read a blob back, verified against its name.
+    fn get(&self, sha256: &str) -> Result<Vec<u8>, BlobError>;
+    /// A file a person can open to see the blob whole, if the store keeps
+    /// blobs as files.
+    fn location(&self, sha256: &str) -> Option<PathBuf>;
+}
+
+/// One run's blobs.
 #[derive(Debug, Clone)]
 pub struct Blobs {
+    store: Arc<dyn BlobStore>,
+}
+
+/// The file store's blobs: one file per blob in a run's `blobs/` folder.
+#[derive(Debug, Clone)]
+pub struct FileBlobs {
     dir: PathBuf,
 }
 
@@ -39,14 +61,41 @@ pub enum BlobError {
 }
 
 impl Blobs {
+    /// Blobs kept as files in `dir` ([`FileBlobs`]).
     pub fn new(dir: &Path) -> Blobs {
-        Blobs {
+        Blobs::with(Arc::new(FileBlobs {
             dir: dir.to_path_buf(),
-        }
+        }))
+    }
+
+    /// Blobs kept by `store`.
+    pub fn with(store: Arc<dyn BlobStore>) -> Blobs {
+        Blobs { store }
     }
 
     /// Store `bytes`; returns their sha256, which names the blob.
     pub fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
+        self.store.put(bytes)
+    }
+
+    /// How the journal refers to a blob (`blobs/<sha256>`, whatever the store).
+    pub fn reference(&self, sha256: &str) -> String {
+        format!("blobs/{sha256}")
+    }
+
+    /// Read a blob back, verifying it still has the digest it is named by.
+    pub fn get(&self, sha256: &str) -> Result<Vec<u8>, BlobError> {
+        self.store.get(sha256)
+    }
+
+    /// A file a person can open to see the blob whole, if there is one.
+    pub fn location(&self, sha256: &str) -> Option<PathBuf> {
+        self.store.location(sha256)
+    }
+}
+
+impl BlobStore for FileBlobs {
+    fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
         let sha = sha256_hex(bytes);
         let path = self.dir.join(&sha);
         let io = |source| BlobError::Io {
@@ -60,13 +109,7 @@ impl Blobs {
         Ok(sha)
     }
 
-    /// Where a blob lives, relative to the run folder (for the journal).
-    pub fn relative_path(&self, sha256: &str) -> String {
-        format!("blobs/{sha256}")
-    }
-
-    /// Read a blob back, verifying it still has the digest it is named by.
-    pub fn get(&self, sha256: &str) -> Result<Vec<u8>, BlobError> {
+    fn get(&self, sha256: &str) -> Result<Vec<u8>, BlobError> {
         let path = self.dir.join(sha256);
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(BlobError::Tampered { path });
@@ -84,6 +127,10 @@ impl Blobs {
             return Err(BlobError::Tampered { path });
         }
         Ok(bytes)
+    }
+
+    fn location(&self, sha256: &str) -> Option<PathBuf> {
+        Some(self.dir.join(sha256))
     }
 }
 

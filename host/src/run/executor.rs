@@ -302,7 +302,7 @@ fn finish_attempt(
     run.record(Event::StepSucceeded {
         step: step.id.clone(),
         attempt,
-        output_blob: run.blobs().relative_path(&output_sha256),
+        output_blob: run.blobs().reference(&output_sha256),
         output_sha256,
         writes,
         logs,

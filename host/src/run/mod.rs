@@ -4,7 +4,8 @@
 //! - [`journal`]: the append-only, hash-chained event log (the only truth);
 //! - [`event`]: what the journal records; [`state`]: the state it folds into;
 //!   [`error_kind`]: why an invocation gave no result, typed;
-//! - [`store`]: run folders, creation and locking; [`blobs`]: staged bytes;
+//! - [`store`]: the run-store seam (runs, journal, blobs, the per-run lock),
+//!   [`file_store`] its implementation on files; [`blobs`]: staged bytes;
 //! - [`executor`]: steps (independent ones in parallel, [`retry`] on
 //!   transient errors) → review → re-drafts → approval request;
 //! - [`stage`]: the one path from a plugin's proposals to the change set;
@@ -24,6 +25,7 @@ pub mod changeset;
 pub mod error_kind;
 pub mod event;
 pub mod executor;
+pub mod file_store;
 pub mod journal;
 pub mod out_dir;
 pub mod resume;

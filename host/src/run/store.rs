@@ -1,49 +1,95 @@
-//! Where runs live: `<state-dir>/runs/<id>/` holding `journal.jsonl`, the
-//! `blobs/` of step outputs and staged writes, and a `lock` file.
+//! Where runs are kept: the run-store seam.
 //!
-//! A run is created atomically (built in a staging folder `.new-<pid>-<id>`,
-//! then renamed into place) and opened under an exclusive lock, so two host
-//! processes can never drive the same run at once: the second one is told
-//! who holds it.
+//! [`Store`] is what a backend implements: create a run from its
+//! `run_created` event, open one for driving (exclusively, with its
+//! verified history and an appender for the hash-chained journal), read a
+//! run's history for views (strictly, or leniently with warnings), list
+//! runs, and reach a run's [`Blobs`]. [`RunStore`] is the handle every front
+//! end uses (the CLI, the workflow executor, the MCP server, the console);
+//! it derives state from the history ([`RunState::from_records`]) and never
+//! knows where or how the backend keeps anything. [`FileStore`] (files under
+//! `<state-dir>/runs/`) is today's backend.
 //!
-//! **Integrity on open.** [`RunStore::open`] (driving or deciding a run:
-//! `run`, `resume`, `approve`, `reject`) refuses a journal that does not
-//! verify, including one with records but no `journal.head`
-//! ([`journal::read`]). Read-only views use [`RunStore::inspect`], which
-//! shows such a run with [`Inspection::warnings`] (a missing or unreadable
-//! head, an unacknowledged torn tail) instead of refusing it;
-//! [`RunStore::peek`] is its state alone, for listings. A run folder whose
-//! journal is gone or is not a file is reported as tampered, not as unknown.
-//!
-//! **Leftovers of a killed host.** [`RunStore::create`] and
-//! [`RunStore::open`] remove the staging folders of dead processes; `open`,
-//! once it holds the lock, also removes the run's `journal.head.tmp` and the
-//! `blobs/.tmp-<pid>-…` files of dead processes ([`crate::leftovers`]);
-//! `create` does the same for every other run (a head's temporary file only
-//! when that run's lock is free), so a run that is never resumed does not
-//! keep them either.
+//! **A PostgreSQL backend (design note; not built).** Tables:
+//! `runs(id text primary key, created_at timestamptz, head_seq bigint,
+//! head_hash text)`, `events(run_id text references runs, seq bigint,
+//! at_ms bigint, prev text, hash text, event jsonb, primary key (run_id,
+//! seq))` and `blobs(run_id text, sha256 text, bytes bytea, primary key
+//! (run_id, sha256))`. The hash chain is computed by the host exactly as in
+//! [`crate::run::journal`] (the database stores, never computes, it);
+//! an append is one transaction that inserts the event with `prev` = the
+//! run's `head_hash` and updates `runs.head_seq/head_hash` with
+//! `where head_seq = $expected` (a lost race aborts the append, as a torn
+//! write does for the file journal). The single-driver lock maps onto a
+//! session-level advisory lock (`pg_try_advisory_lock(hashtext(run_id))`)
+//! held by the connection for as long as the [`Run`] is open, so a crashed
+//! host's lock dies with its connection, as `flock` does. Verification reads
+//! the events in `seq` order and checks the chain against `runs.head_*`,
+//! the same checks [`crate::run::journal::verify`] makes. Blobs are
+//! verified against their sha256 on every read, as files are.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::bounded_read::FileKind;
-use crate::leftovers;
 use crate::render::inert;
 use crate::run::blobs::{BlobError, Blobs};
 use crate::run::event::Event;
-use crate::run::journal::{self, Journal, JournalError};
+use crate::run::journal::{JournalError, Record};
 use crate::run::state::{RunState, StateError};
 
-const JOURNAL_FILE: &str = "journal.jsonl";
-const LOCK_FILE: &str = "lock";
-const BLOBS_DIR: &str = "blobs";
-/// Prefix of a run's staging folder: `.new-<pid>-<id>`.
-const STAGING_PREFIX: &str = ".new-";
+pub use crate::run::file_store::FileStore;
 
-/// The runs of one state directory.
+/// What a run-store backend implements (see the module doc).
+pub trait Store: std::fmt::Debug + Send + Sync {
+    /// Create run `id` (a fresh [`new_run_id`]) whose journal starts with
+    /// `created`, atomically: afterwards it exists whole, or not at all.
+    fn create(&self, id: &str, created: Event) -> Result<(), RunError>;
+    /// Open a run for driving or deciding: exclusively (a second opener gets
+    /// [`RunError::Busy`] until the returned log is dropped), with its
+    /// strictly verified history (a missing head is refused).
+    fn open(&self, id: &str) -> Result<Opened, RunError>;
+    /// A run's verified history, without taking it. `strict` refuses what
+    /// [`Store::open`] refuses; lenient reading reports a missing or
+    /// unreadable head as a warning instead.
+    fn history(&self, id: &str, strict: bool) -> Result<History, RunError>;
+    /// Ids of every run, oldest first.
+    fn ids(&self) -> Result<Vec<String>, RunError>;
+    /// A run's blobs, for read-only views.
+    fn blobs(&self, id: &str) -> Result<Blobs, RunError>;
+    /// Where the runs are, for messages ("no runs in …").
+    fn location(&self) -> String;
+    /// Host paths the backend keeps data under: never mounted into or
+    /// written by a plugin.
+    fn own_paths(&self) -> Vec<PathBuf>;
+}
+
+/// The appender of an open run's journal; dropping it releases the run.
+pub trait RunLog: std::fmt::Debug + Send {
+    /// Append `event` durably after the last record, extending the chain.
+    fn append(&mut self, event: Event) -> Result<Record, RunError>;
+}
+
+/// A run opened for driving: see [`Store::open`].
+#[derive(Debug)]
+pub struct Opened {
+    pub log: Box<dyn RunLog>,
+    pub records: Vec<Record>,
+    pub blobs: Blobs,
+}
+
+/// A run's verified records, with what a reader should be warned about
+/// (rendered inert, one line each).
+#[derive(Debug)]
+pub struct History {
+    pub records: Vec<Record>,
+    pub warnings: Vec<String>,
+}
+
+/// The runs of a host: the handle front ends use.
 #[derive(Debug, Clone)]
 pub struct RunStore {
-    runs_dir: PathBuf,
+    store: Arc<dyn Store>,
 }
 
 /// Why a run could not be created, opened or recorded.
@@ -122,20 +168,15 @@ pub struct Inspection {
 #[derive(Debug)]
 pub struct Run {
     id: String,
-    dir: PathBuf,
-    journal: Journal,
+    log: Box<dyn RunLog>,
     state: RunState,
     blobs: Blobs,
-    _lock: File,
+    store_paths: Vec<PathBuf>,
 }
 
 impl Run {
     pub fn id(&self) -> &str {
         &self.id
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     pub fn state(&self) -> &RunState {
@@ -146,9 +187,14 @@ impl Run {
         &self.blobs
     }
 
+    /// Where the store keeps its data ([`Store::own_paths`]).
+    pub fn store_paths(&self) -> &[PathBuf] {
+        &self.store_paths
+    }
+
     /// Append an event to the journal (durably) and fold it into the state.
     pub fn record(&mut self, event: Event) -> Result<(), RunError> {
-        let record = self.journal.append(event)?;
+        let record = self.log.append(event)?;
         self.state
             .apply(&record)
             .map_err(|reason| StateError {
@@ -160,186 +206,41 @@ impl Run {
 }
 
 impl RunStore {
+    /// The file store of `state_dir` ([`FileStore`]).
     pub fn new(state_dir: &Path) -> RunStore {
-        RunStore {
-            runs_dir: state_dir.join("runs"),
-        }
+        RunStore::with(Arc::new(FileStore::new(state_dir)))
     }
 
-    pub fn runs_dir(&self) -> &Path {
-        &self.runs_dir
+    /// Runs kept by `store`.
+    pub fn with(store: Arc<dyn Store>) -> RunStore {
+        RunStore { store }
     }
 
-    /// Create a run whose journal starts with `created` (a `run_created` event).
-    /// Staging folders left by dead host processes are removed first.
+    /// Where the runs are, for messages.
+    pub fn location(&self) -> String {
+        self.store.location()
+    }
+
+    /// Create a run whose journal starts with `created` (a `run_created`
+    /// event), and open it.
     pub fn create(&self, created: Event) -> Result<Run, RunError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| RunError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.runs_dir).map_err(io(&self.runs_dir))?;
-        self.remove_dead_staging();
-        self.remove_leftovers_of_idle_runs();
         let id = new_run_id();
-        let staging = self
-            .runs_dir
-            .join(format!("{STAGING_PREFIX}{}-{id}", std::process::id()));
-        std::fs::create_dir(&staging).map_err(io(&staging))?;
-        let built = (|| {
-            let journal_path = staging.join(JOURNAL_FILE);
-            let mut journal = Journal::create(&journal_path)?;
-            journal.append(created)?;
-            // A run's journal has a head from its first record on (a run
-            // without one is refused as tampered), so this one must land.
-            if let Some(source) = journal.take_head_error() {
-                return Err(RunError::Io {
-                    path: journal::head_path(&journal_path),
-                    source,
-                });
-            }
-            drop(journal);
-            File::create(staging.join(LOCK_FILE)).map_err(io(&staging))?;
-            let dir = self.runs_dir.join(&id);
-            std::fs::rename(&staging, &dir).map_err(io(&dir))?;
-            crate::atomic_file::sync_dir(&self.runs_dir).map_err(io(&self.runs_dir))
-        })();
-        if let Err(e) = built {
-            // Best effort; what stays is removed by a later `create` once
-            // this process has exited.
-            if let Err(error) = remove_staging(&staging) {
-                tracing::warn!(path = %staging.display(), %error, "cannot remove a run's staging folder");
-            }
-            return Err(e);
-        }
+        self.store.create(&id, created)?;
         self.open(&id)
     }
 
     /// Open an existing run, taking its lock.
     pub fn open(&self, id: &str) -> Result<Run, RunError> {
-        let journal_path = self.journal_path(id)?;
-        let dir = self.runs_dir.join(id);
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| RunError::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(RunError::Busy { id: id.to_string() });
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(RunError::Io {
-                    path: lock_path,
-                    source,
-                });
-            }
-        }
-        // Under the lock, nobody else is writing this run: temporary files
-        // of dead processes can go.
-        self.remove_dead_staging();
-        remove_head_tmp(&journal::head_tmp_path(&journal_path));
-        leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
-        let (journal, records) = Journal::open(&journal_path)?;
-        let state = RunState::from_records(id, &records)?;
+        check_id(id)?;
+        let opened = self.store.open(id)?;
+        let state = RunState::from_records(id, &opened.records)?;
         Ok(Run {
             id: id.to_string(),
-            blobs: Blobs::new(&dir.join(BLOBS_DIR)),
-            dir,
-            journal,
+            log: opened.log,
             state,
-            _lock: lock,
+            blobs: opened.blobs,
+            store_paths: self.store.own_paths(),
         })
-    }
-
-    /// The temporary files a killed host left in the other runs: blobs of
-    /// dead processes, and a `journal.head.tmp` when the run's lock is free
-    /// (no process drives it). One `read_dir` of `blobs/` and one `stat`
-    /// per run (measured here: 17-23 ms for 1000 runs of 20 blobs, debug build).
-    fn remove_leftovers_of_idle_runs(&self) {
-        let Ok(ids) = self.ids() else {
-            return;
-        };
-        for id in ids {
-            let dir = self.runs_dir.join(&id);
-            leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
-            let tmp = journal::head_tmp_path(&dir.join(JOURNAL_FILE));
-            if std::fs::symlink_metadata(&tmp).is_err() {
-                continue;
-            }
-            let Ok(lock) = File::options().write(true).open(dir.join(LOCK_FILE)) else {
-                continue;
-            };
-            if lock.try_lock().is_ok() {
-                remove_head_tmp(&tmp);
-            }
-        }
-    }
-
-    /// Remove the staging folders (`.new-<pid>-<id>`) of dead processes:
-    /// runs whose creation was cut short, never visible as runs.
-    fn remove_dead_staging(&self) {
-        leftovers::remove_dead(&self.runs_dir, |name| {
-            leftovers::pid_after(name, STAGING_PREFIX, true)
-        })
-        .log();
-    }
-
-    /// The journal file of an existing run. A run folder without a journal
-    /// file is reported as tampered ([`RunError::JournalMissing`]), not as
-    /// an unknown run.
-    pub fn journal_path(&self, id: &str) -> Result<PathBuf, RunError> {
-        if !is_valid_run_id(id) {
-            return Err(RunError::InvalidId { id: id.to_string() });
-        }
-        let dir = self.runs_dir.join(id);
-        let path = dir.join(JOURNAL_FILE);
-        let io = |source| RunError::Io {
-            path: path.clone(),
-            source,
-        };
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) => match FileKind::of(&meta) {
-                None => Ok(path),
-                Some(kind) => Err(RunError::JournalNotAFile {
-                    id: id.to_string(),
-                    path,
-                    kind,
-                }),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                match std::fs::symlink_metadata(&dir) {
-                    Ok(meta) if meta.is_dir() => Err(RunError::JournalMissing {
-                        id: id.to_string(),
-                        holds: folder_summary(&dir),
-                        path,
-                    }),
-                    Ok(meta) => Err(RunError::NotARunFolder {
-                        kind: FileKind::of(&meta).unwrap_or(FileKind::Other),
-                        path: dir,
-                    }),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RunError::Unknown {
-                        id: id.to_string(),
-                        runs_dir: self.runs_dir.clone(),
-                    }),
-                    Err(e) => Err(io(e)),
-                }
-            }
-            // A run folder we may not look into (ENOTDIR: `runs/<id>` is a file).
-            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
-                let kind = std::fs::symlink_metadata(&dir)
-                    .ok()
-                    .and_then(|m| FileKind::of(&m))
-                    .unwrap_or(FileKind::Other);
-                Err(RunError::NotARunFolder { path: dir, kind })
-            }
-            Err(e) => Err(io(e)),
-        }
     }
 
     /// Read a run's state without locking it (for listings); see [`RunStore::inspect`].
@@ -351,101 +252,43 @@ impl RunStore {
     /// whose head is missing or unreadable is shown with a warning rather
     /// than refused (opening it with [`RunStore::open`] refuses).
     pub fn inspect(&self, id: &str) -> Result<Inspection, RunError> {
-        let path = self.journal_path(id)?;
-        let verified = journal::inspect(&path)?;
-        let warnings = verified.warnings(&path);
+        check_id(id)?;
+        let history = self.store.history(id, false)?;
         Ok(Inspection {
-            state: RunState::from_records(id, &verified.records)?,
-            warnings,
+            state: RunState::from_records(id, &history.records)?,
+            warnings: history.warnings,
         })
+    }
+
+    /// A run's records, verified as strictly as [`RunStore::open`] does,
+    /// with warnings (an unacknowledged torn tail): `host verify`, `host trace`.
+    pub fn history(&self, id: &str) -> Result<History, RunError> {
+        check_id(id)?;
+        self.store.history(id, true)
+    }
+
+    /// A run's blobs, for read-only views (`host show`).
+    pub fn blobs(&self, id: &str) -> Result<Blobs, RunError> {
+        check_id(id)?;
+        self.store.blobs(id)
     }
 
     /// Ids of every run, oldest first (ids sort by creation time).
     pub fn ids(&self) -> Result<Vec<String>, RunError> {
-        let entries = match std::fs::read_dir(&self.runs_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
-                return Err(RunError::Io {
-                    path: self.runs_dir.clone(),
-                    source,
-                });
-            }
-        };
-        let mut ids: Vec<String> = entries
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|name| is_valid_run_id(name))
-            .collect();
-        ids.sort();
-        Ok(ids)
+        self.store.ids()
     }
 }
 
-/// What is left in a run folder, for [`RunError::JournalMissing`]:
-/// "blobs/ and journal.head", say.
-fn folder_summary(dir: &Path) -> String {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name() != LOCK_FILE)
-                .map(|e| {
-                    let name = inert(&e.file_name().to_string_lossy());
-                    match e.file_type() {
-                        Ok(t) if t.is_dir() => format!("{name}/"),
-                        _ => name,
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    match names.len() {
-        0 => "nothing else".to_string(),
-        1 => names.remove(0),
-        _ => {
-            let last = names.pop().unwrap_or_default();
-            format!("{} and {last}", names.join(", "))
-        }
-    }
-}
-
-/// Remove a run's staging folder: its regular files, then the folder.
-fn remove_staging(staging: &Path) -> std::io::Result<()> {
-    let entries = match std::fs::read_dir(staging) {
-        Ok(entries) => entries,
-        // Renamed into place before the failure.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let path = entry?.path();
-        if std::fs::symlink_metadata(&path)?.file_type().is_file() {
-            std::fs::remove_file(&path)?;
-        }
-    }
-    std::fs::remove_dir(staging)
-}
-
-/// Remove a head temporary file left by a killed host (only a regular file:
-/// a symlink there was planted and is not followed or removed).
-fn remove_head_tmp(tmp: &Path) {
-    match std::fs::symlink_metadata(tmp) {
-        Ok(meta) if meta.file_type().is_file() => match std::fs::remove_file(tmp) {
-            Ok(()) => {
-                tracing::info!(path = %tmp.display(), "removed a temporary file left by a killed host");
-            }
-            Err(error) => {
-                tracing::warn!(path = %tmp.display(), %error, "cannot remove a temporary file left by a killed host");
-            }
-        },
-        _ => {}
+fn check_id(id: &str) -> Result<(), RunError> {
+    if is_valid_run_id(id) {
+        Ok(())
+    } else {
+        Err(RunError::InvalidId { id: id.to_string() })
     }
 }
 
 /// `r<YYYYMMDD>-<HHMMSS>-<6 hex>`: sortable by time, unique enough per second.
-fn new_run_id() -> String {
+pub fn new_run_id() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -498,10 +341,11 @@ pub fn is_valid_run_id(id: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn created() -> Event {
+    /// A `run_created` for store tests.
+    pub(crate) fn created() -> Event {
         Event::RunCreated {
             format: crate::run::event::JOURNAL_FORMAT,
             workflow: "w".into(),
@@ -533,111 +377,6 @@ mod tests {
         ] {
             assert!(!is_valid_run_id(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_run_is_locked_while_open() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let store = RunStore::new(tmp.path());
-        let run = store.create(created()).expect("create");
-        let id = run.id().to_string();
-        assert!(matches!(store.open(&id), Err(RunError::Busy { .. })));
-        drop(run);
-        let run = store.open(&id).expect("reopen after the lock is released");
-        assert_eq!(run.state().workflow, "w");
-        assert_eq!(store.ids().expect("ids"), vec![id]);
-    }
-
-    #[test]
-    fn a_run_without_its_journal_or_head_is_reported_as_tampered() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let store = RunStore::new(tmp.path());
-        let run = store.create(created()).expect("create");
-        run.blobs().put(b"staged").expect("blob");
-        let id = run.id().to_string();
-        let journal = run.dir().join(JOURNAL_FILE);
-        drop(run);
-
-        std::fs::remove_file(journal::head_path(&journal)).expect("rm head");
-        let e = store.open(&id).expect_err("headless");
-        assert!(
-            matches!(e, RunError::Journal(JournalError::HeadMissing { .. })),
-            "{e}"
-        );
-        let inspection = store.inspect(&id).expect("read-only view");
-        assert_eq!(inspection.state.workflow, "w");
-        assert_eq!(inspection.warnings.len(), 1, "{:?}", inspection.warnings);
-        assert!(inspection.warnings[0].contains("journal.head"));
-
-        std::fs::rename(&journal, tmp.path().join("elsewhere")).expect("mv journal");
-        std::fs::write(journal::head_path(&journal), b"{}").expect("head");
-        let e = store.open(&id).expect_err("no journal");
-        assert!(matches!(e, RunError::JournalMissing { .. }), "{e}");
-        let message = e.to_string();
-        assert!(
-            message.contains("blobs/ and journal.head") && message.contains("tampered"),
-            "{message}"
-        );
-        std::fs::create_dir(&journal).expect("journal as a folder");
-        let e = store.peek(&id).expect_err("a folder");
-        assert!(
-            matches!(
-                e,
-                RunError::JournalNotAFile {
-                    kind: FileKind::Directory,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn leftovers_of_dead_processes_are_removed_and_live_ones_kept() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let store = RunStore::new(tmp.path());
-        let run = store.create(created()).expect("create");
-        run.blobs().put(b"staged").expect("blob");
-        let id = run.id().to_string();
-        let dir = run.dir().to_path_buf();
-        drop(run);
-        let dead = {
-            let mut child = std::process::Command::new("true").spawn().expect("spawn");
-            let pid = child.id();
-            child.wait().expect("wait");
-            pid
-        };
-        let me = std::process::id();
-        let blobs = dir.join(BLOBS_DIR);
-        std::fs::write(blobs.join(format!(".tmp-{dead}-1-0")), b"x").expect("tmp");
-        std::fs::write(blobs.join(format!(".tmp-{me}-1-0")), b"x").expect("tmp");
-        let head_tmp = journal::head_tmp_path(&dir.join(JOURNAL_FILE));
-        std::fs::write(&head_tmp, b"{").expect("head tmp");
-        let staging = store.runs_dir().join(format!(".new-{dead}-{id}"));
-        std::fs::create_dir(&staging).expect("staging");
-        std::fs::write(staging.join(JOURNAL_FILE), b"{").expect("staging journal");
-        let live_staging = store.runs_dir().join(format!(".new-{me}-{id}"));
-        std::fs::create_dir(&live_staging).expect("staging");
-
-        drop(store.open(&id).expect("open"));
-        assert!(!blobs.join(format!(".tmp-{dead}-1-0")).exists());
-        assert!(blobs.join(format!(".tmp-{me}-1-0")).exists());
-        assert!(!head_tmp.exists());
-        assert!(!staging.exists(), "the dead process's staging folder went");
-        assert!(live_staging.exists());
-        // A run nobody resumes loses them at the next `create`.
-        std::fs::write(blobs.join(format!(".tmp-{dead}-2-0")), b"x").expect("tmp");
-        std::fs::write(&head_tmp, b"{").expect("head tmp");
-        let other = store.create(created()).expect("create");
-        assert!(live_staging.exists());
-        assert!(!blobs.join(format!(".tmp-{dead}-2-0")).exists());
-        assert!(!head_tmp.exists());
-        assert!(blobs.join(format!(".tmp-{me}-1-0")).exists());
-        let mut ids = store.ids().expect("ids");
-        ids.sort();
-        let mut want = vec![id, other.id().to_string()];
-        want.sort();
-        assert_eq!(ids, want);
     }
 
     #[test]

@@ -1,0 +1,460 @@
+//! The file run store, today's implementation of [`Store`]: runs live in
+//! `<state-dir>/runs/<id>/`, holding `journal.jsonl` (+ `journal.head`), the
+//! `blobs/` of step outputs, staged writes and base bytes, and a `lock`
+//! file. Nothing outside this module knows that layout.
+//!
+//! A run is created atomically (built in a staging folder `.new-<pid>-<id>`,
+//! then renamed into place) and opened under an exclusive lock (`flock`
+//! on `lock`), so two host processes can never drive the same run at once:
+//! the second one is told who holds it.
+//!
+//! **Integrity on open.** [`Store::open`] refuses a journal that does not
+//! verify, including one with records but no `journal.head`
+//! ([`journal::read`]); [`Store::history`] in its lenient form shows such a
+//! run with warnings instead. A run folder whose journal is gone or is not a
+//! file is reported as tampered, not as unknown.
+//!
+//! **Leftovers of a killed host.** `create` and `open` remove the staging
+//! folders of dead processes; `open`, once it holds the lock, also removes
+//! the run's `journal.head.tmp` and the `blobs/.tmp-<pid>-…` files of dead
+//! processes ([`crate::leftovers`]); `create` does the same for every other
+//! run (a head's temporary file only when that run's lock is free), so a run
+//! that is never resumed does not keep them either.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::bounded_read::FileKind;
+use crate::leftovers;
+use crate::render::inert;
+use crate::run::blobs::Blobs;
+use crate::run::event::Event;
+use crate::run::journal::{self, Journal, Record};
+use crate::run::store::{History, Opened, RunError, RunLog, Store, is_valid_run_id};
+
+const JOURNAL_FILE: &str = "journal.jsonl";
+const LOCK_FILE: &str = "lock";
+const BLOBS_DIR: &str = "blobs";
+/// Prefix of a run's staging folder: `.new-<pid>-<id>`.
+const STAGING_PREFIX: &str = ".new-";
+
+/// The runs of one state directory, as files.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    state_dir: PathBuf,
+    runs_dir: PathBuf,
+}
+
+/// An open run of the file store: its journal and the lock held for it.
+#[derive(Debug)]
+struct FileRun {
+    journal: Journal,
+    _lock: File,
+}
+
+impl RunLog for FileRun {
+    fn append(&mut self, event: Event) -> Result<Record, RunError> {
+        Ok(self.journal.append(event)?)
+    }
+}
+
+impl FileStore {
+    pub fn new(state_dir: &Path) -> FileStore {
+        FileStore {
+            state_dir: state_dir.to_path_buf(),
+            runs_dir: state_dir.join("runs"),
+        }
+    }
+
+    /// The temporary files a killed host left in the other runs: blobs of
+    /// dead processes, and a `journal.head.tmp` when the run's lock is free
+    /// (no process drives it). One `read_dir` of `blobs/` and one `stat`
+    /// per run (measured here: 17-23 ms for 1000 runs of 20 blobs, debug build).
+    fn remove_leftovers_of_idle_runs(&self) {
+        let Ok(ids) = Store::ids(self) else {
+            return;
+        };
+        for id in ids {
+            let dir = self.runs_dir.join(&id);
+            leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
+            let tmp = journal::head_tmp_path(&dir.join(JOURNAL_FILE));
+            if std::fs::symlink_metadata(&tmp).is_err() {
+                continue;
+            }
+            let Ok(lock) = File::options().write(true).open(dir.join(LOCK_FILE)) else {
+                continue;
+            };
+            if lock.try_lock().is_ok() {
+                remove_head_tmp(&tmp);
+            }
+        }
+    }
+
+    /// Remove the staging folders (`.new-<pid>-<id>`) of dead processes:
+    /// runs whose creation was cut short, never visible as runs.
+    fn remove_dead_staging(&self) {
+        leftovers::remove_dead(&self.runs_dir, |name| {
+            leftovers::pid_after(name, STAGING_PREFIX, true)
+        })
+        .log();
+    }
+
+    /// The journal file of an existing run. A run folder without a journal
+    /// file is reported as tampered ([`RunError::JournalMissing`]), not as
+    /// an unknown run.
+    fn journal_path(&self, id: &str) -> Result<PathBuf, RunError> {
+        if !is_valid_run_id(id) {
+            return Err(RunError::InvalidId { id: id.to_string() });
+        }
+        let dir = self.runs_dir.join(id);
+        let path = dir.join(JOURNAL_FILE);
+        let io = |source| RunError::Io {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) => match FileKind::of(&meta) {
+                None => Ok(path),
+                Some(kind) => Err(RunError::JournalNotAFile {
+                    id: id.to_string(),
+                    path,
+                    kind,
+                }),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::symlink_metadata(&dir) {
+                    Ok(meta) if meta.is_dir() => Err(RunError::JournalMissing {
+                        id: id.to_string(),
+                        holds: folder_summary(&dir),
+                        path,
+                    }),
+                    Ok(meta) => Err(RunError::NotARunFolder {
+                        kind: FileKind::of(&meta).unwrap_or(FileKind::Other),
+                        path: dir,
+                    }),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RunError::Unknown {
+                        id: id.to_string(),
+                        runs_dir: self.runs_dir.clone(),
+                    }),
+                    Err(e) => Err(io(e)),
+                }
+            }
+            // A run folder we may not look into (ENOTDIR: `runs/<id>` is a file).
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                let kind = std::fs::symlink_metadata(&dir)
+                    .ok()
+                    .and_then(|m| FileKind::of(&m))
+                    .unwrap_or(FileKind::Other);
+                Err(RunError::NotARunFolder { path: dir, kind })
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+impl Store for FileStore {
+    fn create(&self, id: &str, created: Event) -> Result<(), RunError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RunError::Io { path, source }
+        };
+        std::fs::create_dir_all(&self.runs_dir).map_err(io(&self.runs_dir))?;
+        self.remove_dead_staging();
+        self.remove_leftovers_of_idle_runs();
+        let staging = self
+            .runs_dir
+            .join(format!("{STAGING_PREFIX}{}-{id}", std::process::id()));
+        std::fs::create_dir(&staging).map_err(io(&staging))?;
+        let built = (|| {
+            let journal_path = staging.join(JOURNAL_FILE);
+            let mut journal = Journal::create(&journal_path)?;
+            journal.append(created)?;
+            // A run's journal has a head from its first record on (a run
+            // without one is refused as tampered), so this one must land.
+            if let Some(source) = journal.take_head_error() {
+                return Err(RunError::Io {
+                    path: journal::head_path(&journal_path),
+                    source,
+                });
+            }
+            drop(journal);
+            File::create(staging.join(LOCK_FILE)).map_err(io(&staging))?;
+            let dir = self.runs_dir.join(id);
+            std::fs::rename(&staging, &dir).map_err(io(&dir))?;
+            crate::atomic_file::sync_dir(&self.runs_dir).map_err(io(&self.runs_dir))
+        })();
+        if let Err(e) = built {
+            // Best effort; what stays is removed by a later `create` once
+            // this process has exited.
+            if let Err(error) = remove_staging(&staging) {
+                tracing::warn!(path = %staging.display(), %error, "cannot remove a run's staging folder");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn open(&self, id: &str) -> Result<Opened, RunError> {
+        let journal_path = self.journal_path(id)?;
+        let dir = self.runs_dir.join(id);
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| RunError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(RunError::Busy { id: id.to_string() });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(RunError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        // Under the lock, nobody else is writing this run: temporary files
+        // of dead processes can go.
+        self.remove_dead_staging();
+        remove_head_tmp(&journal::head_tmp_path(&journal_path));
+        leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
+        let (journal, records) = Journal::open(&journal_path)?;
+        Ok(Opened {
+            log: Box::new(FileRun {
+                journal,
+                _lock: lock,
+            }),
+            records,
+            blobs: Blobs::new(&dir.join(BLOBS_DIR)),
+        })
+    }
+
+    fn history(&self, id: &str, strict: bool) -> Result<History, RunError> {
+        let path = self.journal_path(id)?;
+        let verified = if strict {
+            journal::verify(&path)?
+        } else {
+            journal::inspect(&path)?
+        };
+        Ok(History {
+            warnings: verified.warnings(&path),
+            records: verified.records,
+        })
+    }
+
+    /// Ids of every run, oldest first (ids sort by creation time).
+    fn ids(&self) -> Result<Vec<String>, RunError> {
+        let entries = match std::fs::read_dir(&self.runs_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(RunError::Io {
+                    path: self.runs_dir.clone(),
+                    source,
+                });
+            }
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| is_valid_run_id(name))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn blobs(&self, id: &str) -> Result<Blobs, RunError> {
+        self.journal_path(id)?;
+        Ok(Blobs::new(&self.runs_dir.join(id).join(BLOBS_DIR)))
+    }
+
+    fn location(&self) -> String {
+        format!("`{}`", inert(&self.runs_dir.display().to_string()))
+    }
+
+    fn own_paths(&self) -> Vec<PathBuf> {
+        vec![self.state_dir.clone()]
+    }
+}
+
+/// What is left in a run folder, for [`RunError::JournalMissing`]:
+/// "blobs/ and journal.head", say.
+fn folder_summary(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name() != LOCK_FILE)
+                .map(|e| {
+                    let name = inert(&e.file_name().to_string_lossy());
+                    match e.file_type() {
+                        Ok(t) if t.is_dir() => format!("{name}/"),
+                        _ => name,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    match names.len() {
+        0 => "nothing else".to_string(),
+        1 => names.remove(0),
+        _ => {
+            let last = names.pop().unwrap_or_default();
+            format!("{} and {last}", names.join(", "))
+        }
+    }
+}
+
+/// Remove a run's staging folder: its regular files, then the folder.
+fn remove_staging(staging: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(staging) {
+        Ok(entries) => entries,
+        // Renamed into place before the failure.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if std::fs::symlink_metadata(&path)?.file_type().is_file() {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    std::fs::remove_dir(staging)
+}
+
+/// Remove a head temporary file left by a killed host (only a regular file:
+/// a symlink there was planted and is not followed or removed).
+fn remove_head_tmp(tmp: &Path) {
+    match std::fs::symlink_metadata(tmp) {
+        Ok(meta) if meta.file_type().is_file() => match std::fs::remove_file(tmp) {
+            Ok(()) => {
+                tracing::info!(path = %tmp.display(), "removed a temporary file left by a killed host");
+            }
+            Err(error) => {
+                tracing::warn!(path = %tmp.display(), %error, "cannot remove a temporary file left by a killed host");
+            }
+        },
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::journal::JournalError;
+    use crate::run::store::{RunStore, tests::created};
+
+    #[test]
+    fn a_run_is_locked_while_open() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        assert!(matches!(store.open(&id), Err(RunError::Busy { .. })));
+        drop(run);
+        let run = store.open(&id).expect("reopen after the lock is released");
+        assert_eq!(run.state().workflow, "w");
+        assert_eq!(store.ids().expect("ids"), vec![id]);
+    }
+
+    #[test]
+    fn a_run_without_its_journal_or_head_is_reported_as_tampered() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let runs = tmp.path().join("runs");
+        let run = store.create(created()).expect("create");
+        run.blobs().put(b"staged").expect("blob");
+        let id = run.id().to_string();
+        let journal = runs.join(&id).join(JOURNAL_FILE);
+        drop(run);
+
+        std::fs::remove_file(journal::head_path(&journal)).expect("rm head");
+        let e = store.open(&id).expect_err("headless");
+        assert!(
+            matches!(e, RunError::Journal(JournalError::HeadMissing { .. })),
+            "{e}"
+        );
+        let inspection = store.inspect(&id).expect("read-only view");
+        assert_eq!(inspection.state.workflow, "w");
+        assert_eq!(inspection.warnings.len(), 1, "{:?}", inspection.warnings);
+        assert!(inspection.warnings[0].contains("journal.head"));
+
+        std::fs::rename(&journal, tmp.path().join("elsewhere")).expect("mv journal");
+        std::fs::write(journal::head_path(&journal), b"{}").expect("head");
+        let e = store.open(&id).expect_err("no journal");
+        assert!(matches!(e, RunError::JournalMissing { .. }), "{e}");
+        let message = e.to_string();
+        assert!(
+            message.contains("blobs/ and journal.head") && message.contains("tampered"),
+            "{message}"
+        );
+        std::fs::create_dir(&journal).expect("journal as a folder");
+        let e = store.peek(&id).expect_err("a folder");
+        assert!(
+            matches!(
+                e,
+                RunError::JournalNotAFile {
+                    kind: FileKind::Directory,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn leftovers_of_dead_processes_are_removed_and_live_ones_kept() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let runs = tmp.path().join("runs");
+        let run = store.create(created()).expect("create");
+        run.blobs().put(b"staged").expect("blob");
+        let id = run.id().to_string();
+        let dir = runs.join(&id);
+        drop(run);
+        let dead = {
+            let mut child = std::process::Command::new("true").spawn().expect("spawn");
+            let pid = child.id();
+            child.wait().expect("wait");
+            pid
+        };
+        let me = std::process::id();
+        let blobs = dir.join(BLOBS_DIR);
+        std::fs::write(blobs.join(format!(".tmp-{dead}-1-0")), b"x").expect("tmp");
+        std::fs::write(blobs.join(format!(".tmp-{me}-1-0")), b"x").expect("tmp");
+        let head_tmp = journal::head_tmp_path(&dir.join(JOURNAL_FILE));
+        std::fs::write(&head_tmp, b"{").expect("head tmp");
+        let staging = runs.join(format!(".new-{dead}-{id}"));
+        std::fs::create_dir(&staging).expect("staging");
+        std::fs::write(staging.join(JOURNAL_FILE), b"{").expect("staging journal");
+        let live_staging = runs.join(format!(".new-{me}-{id}"));
+        std::fs::create_dir(&live_staging).expect("staging");
+
+        drop(store.open(&id).expect("open"));
+        assert!(!blobs.join(format!(".tmp-{dead}-1-0")).exists());
+        assert!(blobs.join(format!(".tmp-{me}-1-0")).exists());
+        assert!(!head_tmp.exists());
+        assert!(!staging.exists(), "the dead process's staging folder went");
+        assert!(live_staging.exists());
+        // A run nobody resumes loses them at the next `create`.
+        std::fs::write(blobs.join(format!(".tmp-{dead}-2-0")), b"x").expect("tmp");
+        std::fs::write(&head_tmp, b"{").expect("head tmp");
+        let other = store.create(created()).expect("create");
+        assert!(live_staging.exists());
+        assert!(!blobs.join(format!(".tmp-{dead}-2-0")).exists());
+        assert!(!head_tmp.exists());
+        assert!(blobs.join(format!(".tmp-{me}-1-0")).exists());
+        let mut ids = store.ids().expect("ids");
+        ids.sort();
+        let mut want = vec![id, other.id().to_string()];
+        want.sort();
+        assert_eq!(ids, want);
+    }
+}
