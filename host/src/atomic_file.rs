@@ -69,7 +69,7 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File
         let name = format!(
             "{TEMP_PREFIX}{}-{}-{attempt}",
             std::process::id(),
-            crate::run::journal::now_ms()
+            crate::clock::now_ms()
         );
         let path = dir.join(name);
         match std::fs::OpenOptions::new()

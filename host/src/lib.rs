@@ -14,6 +14,7 @@
 pub mod atomic_file;
 pub mod bounded_read;
 pub mod cli;
+pub mod clock;
 pub mod contract;
 pub mod digest;
 pub mod folder;
@@ -22,6 +23,7 @@ pub mod host_dirs;
 pub mod leftovers;
 pub mod manifest;
 pub mod mcp;
+pub mod network_grant;
 pub mod os_user;
 pub mod pause_point;
 pub mod plugin_build;

@@ -17,7 +17,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::manifest::{Manifest, PluginKind};
-use crate::run::retry::RetryPolicy;
+pub mod retry;
+
+use crate::workflow::retry::RetryPolicy;
 
 /// The workflow file's name inside the plugins folder.
 pub const WORKFLOW_FILE: &str = "workflow.toml";

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Context, output};
 use crate::render::inert;
-use crate::run::journal::now_ms;
+use crate::clock::now_ms;
 use crate::run::state::RunStatus;
 
 /// List runs, oldest first, with their status, age and what each waits for.

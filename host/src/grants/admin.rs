@@ -265,7 +265,7 @@ fn validate(admin: &AdminGrants) -> Result<(), AdminGrantsError> {
         }
         let mut network: Vec<NetworkGrant> = Vec::new();
         for (i, entry) in grant.network.iter().enumerate() {
-            let parsed = manifest::parse_network_entry(entry).map_err(|(message, hint)| {
+            let parsed = crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
                 invalid(
                     format!(
                         "key `{name}.network[{i}]`: `{}` {message}",
@@ -520,7 +520,7 @@ pub fn effective(m: &Manifest, admin: Option<&AdminGrants>) -> Result<Manifest, 
         let granted = grant
             .network
             .iter()
-            .filter_map(|g| manifest::parse_network_entry(g).ok())
+            .filter_map(|g| crate::network_grant::parse_network_entry(g).ok())
             .any(|g| g == *entry);
         if !granted {
             missing.push(Missing {

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use wasmtime_wasi::sockets::SocketAddrUse;
 
-use crate::manifest::{NetHost, NetworkGrant, loose_ipv4};
+use crate::network_grant::{NetHost, NetworkGrant, loose_ipv4};
 use crate::render::inert;
 
 /// Where denial lines go: the invocation's log, in practice.

@@ -29,12 +29,11 @@ use crate::contract::{
 use crate::pause_point;
 use crate::run::error_kind::ErrorKind;
 use crate::run::event::{Event, StagedWrite};
-use crate::run::retry;
 use crate::run::stage::{self, Proposal};
 use crate::run::state::{ReviewState, RunStatus};
 use crate::run::store::{Run, RunError};
 use crate::runtime::{Invocation, InvokeFailure, Plugin};
-use crate::workflow::{Step, Workflow};
+use crate::workflow::{Step, Workflow, retry};
 
 /// The loaded plugins a workflow runs with, by name.
 pub type Plugins = BTreeMap<String, Plugin>;

@@ -43,6 +43,7 @@ use serde_json::value::RawValue;
 use crate::bounded_read::{self, ReadError, Symlinks};
 use crate::digest::sha256_hex_parts;
 use crate::render::inert;
+use crate::clock::now_ms;
 use crate::run::event::Event;
 
 /// The `prev` of the first record.
@@ -669,13 +670,6 @@ fn io_err(path: &Path, source: std::io::Error) -> JournalError {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //!   [`error_kind`]: why an invocation gave no result, typed;
 //! - [`store`]: the run-store seam (runs, journal, blobs, the per-run lock),
 //!   [`file_store`] its implementation on files; [`blobs`]: staged bytes;
-//! - [`executor`]: steps (independent ones in parallel, [`retry`] on
-//!   transient errors) → review → re-drafts → approval request;
+//! - [`executor`]: steps (independent ones in parallel, retried on
+//!   transient errors by [`crate::workflow::retry`]) → review → re-drafts → approval request;
 //! - [`stage`]: the one path from a plugin's proposals to the change set;
 //!   [`out_dir`]: the run's output directory, pinned by identity;
 //! - [`changeset`], [`approval`], [`apply`]: the change set a person approves,
@@ -29,7 +29,6 @@ pub mod file_store;
 pub mod journal;
 pub mod out_dir;
 pub mod resume;
-pub mod retry;
 pub mod revert;
 pub mod stage;
 pub mod state;

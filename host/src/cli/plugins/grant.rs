@@ -113,13 +113,13 @@ fn add(grant: &mut PluginGrant, items: &GrantItems) -> anyhow::Result<()> {
         }
     }
     for entry in &items.network {
-        let parsed = manifest::parse_network_entry(entry).map_err(|(message, hint)| {
+        let parsed = crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
             anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
         })?;
         let already = grant
             .network
             .iter()
-            .any(|g| manifest::parse_network_entry(g).is_ok_and(|g| g == parsed));
+            .any(|g| crate::network_grant::parse_network_entry(g).is_ok_and(|g| g == parsed));
         if !already {
             grant.network.push(parsed.to_string());
         }

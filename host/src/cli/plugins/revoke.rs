@@ -103,13 +103,13 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     for entry in &args.network {
-        let parsed = manifest::parse_network_entry(entry).map_err(|(message, hint)| {
+        let parsed = crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
             anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
         })?;
         let before = grant.network.len();
         grant
             .network
-            .retain(|g| manifest::parse_network_entry(g).map_or(true, |g| g != parsed));
+            .retain(|g| crate::network_grant::parse_network_entry(g).map_or(true, |g| g != parsed));
         if grant.network.len() == before {
             return Err(not_granted("network entry", entry, &grant.network));
         }
