@@ -110,6 +110,11 @@ pub enum ReadError {
         size: u64,
         cap: u64,
     },
+    #[error(
+        "{what} `{}` is not UTF-8 text\nhint: save it as UTF-8",
+        shown(.path)
+    )]
+    NotUtf8 { what: &'static str, path: PathBuf },
 }
 
 impl ReadError {
@@ -122,13 +127,27 @@ impl ReadError {
         match self {
             ReadError::Io { path, .. }
             | ReadError::NotRegular { path, .. }
-            | ReadError::TooLarge { path, .. } => path,
+            | ReadError::TooLarge { path, .. }
+            | ReadError::NotUtf8 { path, .. } => path,
         }
     }
 }
 
 fn shown(path: &Path) -> String {
     crate::render::inert(&path.display().to_string())
+}
+
+/// [`read_regular`] for a text file (a manifest, a workflow, a policy).
+pub fn read_text(
+    path: &Path,
+    cap: u64,
+    what: &'static str,
+    symlinks: Symlinks,
+) -> Result<String, ReadError> {
+    String::from_utf8(read_regular(path, cap, what, symlinks)?).map_err(|_| ReadError::NotUtf8 {
+        what,
+        path: path.to_path_buf(),
+    })
 }
 
 /// Read the regular file at `path`, at most `cap` bytes; `what` names it in

@@ -12,8 +12,10 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::network_grant::{NetHost, NetworkGrant};
+use crate::bounded_read::{ReadError, Symlinks, read_text};
+
 use crate::network_grant::parse_network_entry;
+pub use crate::network_grant::{NetHost, NetworkGrant};
 
 /// The file name of a plugin manifest inside its folder.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -171,18 +173,9 @@ impl Default for Limits {
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error(
-        "cannot read plugin manifest `{shown_path}`",
-        shown_path = crate::render::inert_path(path)
-    )]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A device, FIFO or folder where the file should be (refused unread).
+    /// Missing, unreadable, not a regular file (refused unread) or not UTF-8.
     #[error(transparent)]
-    NotAFile(crate::bounded_read::ReadError),
+    File(ReadError),
     #[error(
         "plugin manifest `{shown_path}` is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit\nhint: a manifest only names a component and its grants; remove whatever else is in it",
         shown_path = crate::render::inert_path(path)
@@ -341,29 +334,18 @@ pub fn manifest_paths(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
 
 /// Load and validate one manifest file.
 pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-    let read_err = |source| ManifestError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let bytes = crate::bounded_read::read_regular(
+    let text = read_text(
         path,
         MAX_MANIFEST_BYTES,
         "plugin manifest",
-        crate::bounded_read::Symlinks::Follow,
+        Symlinks::Follow,
     )
     .map_err(|e| match e {
-        crate::bounded_read::ReadError::Io { source, .. } => read_err(source),
-        crate::bounded_read::ReadError::TooLarge { size, .. } => ManifestError::TooLarge {
+        ReadError::TooLarge { size, .. } => ManifestError::TooLarge {
             path: path.to_path_buf(),
             size,
         },
-        not_regular => ManifestError::NotAFile(not_regular),
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        read_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("the file is not UTF-8 ({e})"),
-        ))
+        other => ManifestError::File(other),
     })?;
     let dir = absolute(path.parent().unwrap_or(Path::new(".")));
     parse(&text, path, &dir)
@@ -714,6 +696,8 @@ pub(crate) fn stub(name: &str, kind: PluginKind) -> Manifest {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
     use super::*;
 
     fn parse_ok(text: &str) -> Manifest {

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::bounded_read::{ReadError, Symlinks, read_text};
+
 use crate::manifest::{Manifest, PluginKind};
 pub mod retry;
 
@@ -102,15 +104,9 @@ impl Workflow {
 /// Why a workflow was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
-    #[error("cannot read workflow `{path}`")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A device, FIFO or folder where the file should be (refused unread).
+    /// Missing, unreadable, not a regular file (refused unread) or not UTF-8.
     #[error(transparent)]
-    NotAFile(crate::bounded_read::ReadError),
+    File(ReadError),
     #[error("invalid workflow `{path}`: {message}\nhint: {hint}")]
     Invalid {
         path: PathBuf,
@@ -174,30 +170,17 @@ const MAX_REDRAFTS: u32 = 5;
 
 /// Load and validate a workflow against the plugins that are available.
 pub fn load(path: &Path, plugins: &[Manifest]) -> Result<Workflow, WorkflowError> {
-    let read_err = |source| WorkflowError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let bytes = crate::bounded_read::read_regular(
-        path,
-        MAX_WORKFLOW_BYTES,
-        "workflow",
-        crate::bounded_read::Symlinks::Follow,
-    )
-    .map_err(|e| match e {
-        crate::bounded_read::ReadError::Io { source, .. } => read_err(source),
-        crate::bounded_read::ReadError::TooLarge { size, .. } => WorkflowError::Invalid {
-            path: path.to_path_buf(),
-            message: format!("the file is {size} bytes, over the {MAX_WORKFLOW_BYTES}-byte limit"),
-            hint: "a workflow lists steps and a reviewer; it should be small".into(),
-        },
-        not_regular => WorkflowError::NotAFile(not_regular),
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| WorkflowError::Invalid {
-        path: path.to_path_buf(),
-        message: "the file is not UTF-8".into(),
-        hint: "save the workflow as UTF-8 text".into(),
-    })?;
+    let text =
+        read_text(path, MAX_WORKFLOW_BYTES, "workflow", Symlinks::Follow).map_err(|e| match e {
+            ReadError::TooLarge { size, .. } => WorkflowError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "the file is {size} bytes, over the {MAX_WORKFLOW_BYTES}-byte limit"
+                ),
+                hint: "a workflow lists steps and a reviewer; it should be small".into(),
+            },
+            other => WorkflowError::File(other),
+        })?;
     parse(&text, path, plugins)
 }
 

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use crate::cli::{Context, output};
-use crate::render::inert;
 use crate::clock::now_ms;
+use crate::render::inert;
 use crate::run::state::RunStatus;
 
 /// List runs, oldest first, with their status, age and what each waits for.

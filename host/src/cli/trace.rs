@@ -424,7 +424,7 @@ mod tests {
         let s = summary(&Event::StepFailed {
             step: "a".into(),
             attempt: 2,
-            error_kind: crate::run::error_kind::ErrorKind::Failed,
+            error_kind: crate::error_kind::ErrorKind::Failed,
             message: "line\n\u{1b}[2Jnext".into(),
             logs: Vec::new(),
         });

@@ -265,15 +265,16 @@ fn validate(admin: &AdminGrants) -> Result<(), AdminGrantsError> {
         }
         let mut network: Vec<NetworkGrant> = Vec::new();
         for (i, entry) in grant.network.iter().enumerate() {
-            let parsed = crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
-                invalid(
-                    format!(
-                        "key `{name}.network[{i}]`: `{}` {message}",
-                        crate::render::inert(entry)
-                    ),
-                    &hint,
-                )
-            })?;
+            let parsed =
+                crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
+                    invalid(
+                        format!(
+                            "key `{name}.network[{i}]`: `{}` {message}",
+                            crate::render::inert(entry)
+                        ),
+                        &hint,
+                    )
+                })?;
             if network.contains(&parsed) {
                 return Err(invalid(
                     format!(

@@ -143,14 +143,13 @@ impl Policy {
             path: path.clone(),
             reason,
         };
-        let bytes = crate::bounded_read::read_regular(
+        let text = crate::bounded_read::read_text(
             &path,
             1 << 20,
             "policy file",
             crate::bounded_read::Symlinks::Follow,
         )
         .map_err(|e| err(format!("{e:#}")))?;
-        let text = String::from_utf8(bytes).map_err(|_| err("it is not UTF-8".into()))?;
         Self::parse(&text)
             .map(|mut p| {
                 p.path = Some(path.clone());

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{Finding, LogRecord, Verdict};
+use crate::error_kind::ErrorKind;
 use crate::run::changeset::ChangeSet;
-use crate::run::error_kind::ErrorKind;
 use crate::run::out_dir::DirId;
 
 /// The journal format this host writes and reads: raised whenever an event

@@ -26,8 +26,8 @@ use tracing::Instrument as _;
 use crate::contract::{
     PluginError, ProposedWrite, ReviewInput, StepInput, StepOutput, ToolOutput, Verdict,
 };
+use crate::error_kind::ErrorKind;
 use crate::pause_point;
-use crate::run::error_kind::ErrorKind;
 use crate::run::event::{Event, StagedWrite};
 use crate::run::stage::{self, Proposal};
 use crate::run::state::{ReviewState, RunStatus};
@@ -212,7 +212,7 @@ fn finish_attempt(
     let invocation = match result {
         Ok(invocation) => invocation,
         Err(failure) => {
-            let kind = ErrorKind::from(failure.kind);
+            let kind = failure.kind;
             let mut message = failure.to_string();
             if failure.kind == crate::runtime::FailureKind::Timeout
                 && let Some(cap) = step.timeout
@@ -432,7 +432,7 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
         Err(failure) => {
             let failed = ReviewFailure {
                 round,
-                error_kind: failure.kind.into(),
+                error_kind: failure.kind,
                 message: failure.to_string(),
                 reason: failure.to_string(),
             };

@@ -41,9 +41,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::bounded_read::{self, ReadError, Symlinks};
+use crate::clock::now_ms;
 use crate::digest::sha256_hex_parts;
 use crate::render::inert;
-use crate::clock::now_ms;
 use crate::run::event::Event;
 
 /// The `prev` of the first record.

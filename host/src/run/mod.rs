@@ -3,7 +3,6 @@
 //!
 //! - [`journal`]: the append-only, hash-chained event log (the only truth);
 //! - [`event`]: what the journal records; [`state`]: the state it folds into;
-//!   [`error_kind`]: why an invocation gave no result, typed;
 //! - [`store`]: the run-store seam (runs, journal, blobs, the per-run lock),
 //!   [`file_store`] its implementation on files; [`blobs`]: staged bytes;
 //! - [`executor`]: steps (independent ones in parallel, retried on
@@ -22,7 +21,6 @@ pub mod apply;
 pub mod approval;
 pub mod blobs;
 pub mod changeset;
-pub mod error_kind;
 pub mod event;
 pub mod executor;
 pub mod file_store;

@@ -14,11 +14,11 @@
 //!    output directory, into a [`ChangeSet`] with its digest.
 
 use crate::contract::ProposedWrite;
+use crate::error_kind::ErrorKind;
 use crate::grants::ResolvedGrants;
 use crate::render::inert;
 use crate::run::blobs::{BlobError, Blobs};
 use crate::run::changeset::{Base, ChangeEntry, ChangeSet, read_base};
-use crate::run::error_kind::ErrorKind;
 use crate::run::event::StagedWrite;
 use crate::run::state::RunState;
 use crate::runtime::MountChange;

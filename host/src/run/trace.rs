@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::contract::Verdict;
-use crate::run::error_kind::ErrorKind;
+use crate::error_kind::ErrorKind;
 use crate::run::event::Event;
 use crate::run::journal::Record;
 

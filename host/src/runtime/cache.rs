@@ -173,6 +173,10 @@ impl CompileCache {
             // Removed (say, by a concurrent `cache clear`) since it was listed.
             Err(e) if e.is_not_found() => Vec::new(),
             Err(crate::bounded_read::ReadError::Io { source, .. }) => return Err(source),
+            // Only text reads decode.
+            Err(e @ crate::bounded_read::ReadError::NotUtf8 { .. }) => {
+                return Err(std::io::Error::other(e.to_string()));
+            }
             Err(crate::bounded_read::ReadError::TooLarge { .. }) => {
                 return Ok(CacheEntry {
                     file,

@@ -64,38 +64,10 @@ pub struct Invocation<T> {
     pub changes: Vec<MountChange>,
 }
 
-/// How an invocation failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
-#[strum(serialize_all = "kebab-case")]
-pub enum FailureKind {
-    /// The guest trapped (a panic, an illegal operation, `exit`).
-    Trap,
-    /// The guest ran past its `timeout-ms`.
-    Timeout,
-    /// Output, proposed writes, stdout or stderr exceeded `max-output-kib`.
-    OutputTooLarge,
-    /// The guest needed more memory than its `memory-mib` and trapped.
-    MemoryLimit,
-    /// The guest burned all the fuel of its `[limits] fuel`.
-    FuelExhausted,
-    /// The guest held more handles (open files, streams) than the host allows
-    /// one invocation ([`MAX_RESOURCES`]).
-    ResourceLimit,
-    /// A read-write mount was too large to copy for the call, or its copy
-    /// grew past `[limits] rw-copy-mib` / `rw-copy-files`.
-    CopyLimit,
-
-    /// The host could not run the invocation (wrong call for the plugin's
-    /// kind, instance pool exhausted, a mount vanished).
-    Internal,
-}
-
-impl FailureKind {
-    /// Stable kebab-case name, for journals and `--json` output.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
+/// Why an invocation failed: the kinds of [`crate::error_kind::ErrorKind`]
+/// the sandbox reports (`Trap`, `Timeout`, `OutputTooLarge`, `MemoryLimit`,
+/// `FuelExhausted`, `ResourceLimit`, `CopyLimit`, `Internal`).
+pub type FailureKind = crate::error_kind::ErrorKind;
 
 /// A failed invocation: the plugin produced no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +109,7 @@ impl std::fmt::Display for InvokeFailure {
             ),
             FailureKind::CopyLimit => write!(f, "plugin `{plugin}` cannot run: {message}"),
             FailureKind::Internal => write!(f, "plugin `{plugin}` could not be invoked: {message}"),
+            other => write!(f, "plugin `{plugin}` failed ({other}): {message}"),
         }
     }
 }

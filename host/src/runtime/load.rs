@@ -271,6 +271,10 @@ pub(crate) fn load(
     )
     .map_err(|e| match e {
         crate::bounded_read::ReadError::Io { source, .. } => read_err(source),
+        // Only text reads decode.
+        e @ crate::bounded_read::ReadError::NotUtf8 { .. } => {
+            read_err(std::io::Error::other(e.to_string()))
+        }
         crate::bounded_read::ReadError::TooLarge { size, .. } => LoadErrorKind::TooLarge {
             plugin: plugin(),
             manifest: manifest_path(),

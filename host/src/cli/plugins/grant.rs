@@ -113,9 +113,10 @@ fn add(grant: &mut PluginGrant, items: &GrantItems) -> anyhow::Result<()> {
         }
     }
     for entry in &items.network {
-        let parsed = crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
-            anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
-        })?;
+        let parsed =
+            crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
+                anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
+            })?;
         let already = grant
             .network
             .iter()

@@ -103,9 +103,10 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     for entry in &args.network {
-        let parsed = crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
-            anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
-        })?;
+        let parsed =
+            crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
+                anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
+            })?;
         let before = grant.network.len();
         grant
             .network

@@ -1,5 +1,6 @@
 //! Why a step attempt, a review or a tool call gave no result: one typed
-//! kind, used by the executor, the MCP call path, the journal
+//! kind, used by the runtime (which reports the sandbox's kinds), the
+//! executor, the MCP call path, the journal
 //! (`step_failed`, `review_failed`, `tool_call_failed`), `host trace` and
 //! `host status`.
 //!
@@ -12,7 +13,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::contract::PluginErrorKind;
-use crate::runtime::FailureKind;
 
 /// Why an invocation gave no result.
 #[derive(
@@ -38,7 +38,7 @@ pub enum ErrorKind {
     /// The plugin failed in a way worth retrying.
     Transient,
 
-    // The runtime stopped the guest (`runtime::FailureKind`).
+    // The runtime stopped the guest (what `runtime` reports).
     /// The guest trapped.
     Trap,
     /// The guest ran past its time limit.
@@ -105,21 +105,6 @@ impl From<PluginErrorKind> for ErrorKind {
     }
 }
 
-impl From<FailureKind> for ErrorKind {
-    fn from(kind: FailureKind) -> Self {
-        match kind {
-            FailureKind::Trap => Self::Trap,
-            FailureKind::Timeout => Self::Timeout,
-            FailureKind::OutputTooLarge => Self::OutputTooLarge,
-            FailureKind::MemoryLimit => Self::MemoryLimit,
-            FailureKind::FuelExhausted => Self::FuelExhausted,
-            FailureKind::ResourceLimit => Self::ResourceLimit,
-            FailureKind::CopyLimit => Self::CopyLimit,
-            FailureKind::Internal => Self::Internal,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use strum::IntoEnumIterator;
@@ -145,14 +130,8 @@ mod tests {
         ] {
             assert_eq!(ErrorKind::from(kind).as_str(), kind.to_string());
         }
-        assert_eq!(
-            ErrorKind::from(FailureKind::CopyLimit).as_str(),
-            "copy-limit"
-        );
-        assert_eq!(
-            ErrorKind::from(FailureKind::OutputTooLarge).as_str(),
-            FailureKind::OutputTooLarge.as_str()
-        );
+        assert_eq!(ErrorKind::CopyLimit.as_str(), "copy-limit");
+        assert_eq!(ErrorKind::OutputTooLarge.to_string(), "output-too-large");
     }
 
     #[test]
