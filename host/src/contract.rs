@@ -5,6 +5,7 @@
 //! can serialize everything it records with serde.
 
 use serde::{Deserialize, Serialize};
+use strum::{Display, EnumIter};
 
 /// Version of the WIT package this host serves, as it appears in export names.
 pub const WIT_PACKAGE: &str = "harness:plugin@0.1.0";
@@ -61,9 +62,7 @@ pub struct ToolOutput {
 }
 
 /// The kind of error a plugin reports about itself.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Display)]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum PluginErrorKind {
@@ -82,9 +81,7 @@ pub struct PluginError {
 }
 
 /// A reviewer's decision.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Display, EnumIter)]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum Verdict {
@@ -94,19 +91,7 @@ pub enum Verdict {
 }
 
 /// How serious a finding is.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::IntoStaticStr,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Display)]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum Severity {

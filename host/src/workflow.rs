@@ -19,6 +19,7 @@ use serde::Deserialize;
 use crate::bounded_read::{ReadError, Symlinks, read_text};
 
 use crate::manifest::{Manifest, PluginKind};
+pub mod after_review;
 pub mod retry;
 
 use crate::workflow::retry::RetryPolicy;

@@ -2,8 +2,9 @@
 //! as text, JSON or a Mermaid flowchart (`host workflow`).
 //!
 //! The graph is derived from the same validated [`Workflow`] value that
-//! [`crate::run::executor`] executes, so the picture cannot drift from the
-//! behaviour: one node per step (with its plugin, timeout and retry policy),
+//! [`crate::run::executor`] executes, and the edges out of the review are
+//! the executor's own decision ([`after_review::outcomes`]), so the picture
+//! cannot drift from the behaviour: one node per step (with its plugin, timeout and retry policy),
 //! the review, the approval gate and the ends a run can reach (`applied`,
 //! `completed`, `rejected`, `failed`); one labelled edge per transition.
 //!
@@ -17,6 +18,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::render::inert;
+use crate::workflow::after_review::{self, Next};
 use crate::workflow::{Step, Workflow};
 
 /// Node id of the run's start.
@@ -175,23 +177,17 @@ impl Graph {
         review.plugin = Some(workflow.reviewer.clone());
         review.max_redrafts = Some(workflow.redraft.as_ref().map_or(0, |r| r.max_rounds));
         nodes.push(review);
-        edges.push(edge(REVIEW, APPROVAL, "pass"));
-        edges.push(edge(REVIEW, REJECTED, "reject"));
-        match &workflow.redraft {
-            Some(redraft) => {
-                edges.push(edge(
-                    REVIEW,
-                    &step_node(&redraft.step),
-                    &format!("revise (up to {} re-drafts)", redraft.max_rounds),
-                ));
-                edges.push(edge(
-                    REVIEW,
-                    APPROVAL,
-                    &format!("revise (after {} re-drafts)", redraft.max_rounds),
-                ));
-            }
-            None => edges.push(edge(REVIEW, APPROVAL, "revise")),
+        // The executor's own decision, enumerated.
+        for (label, next) in after_review::outcomes(workflow) {
+            let to = match (next, &workflow.redraft) {
+                (Next::Redraft { .. }, Some(redraft)) => step_node(&redraft.step),
+                (Next::Redraft { .. }, None) => continue,
+                (Next::Approval, _) => APPROVAL.to_string(),
+                (Next::Rejected, _) => REJECTED.to_string(),
+            };
+            edges.push(edge(REVIEW, &to, &label));
         }
+        // A run with nothing to write passes the gate (`request_approval`).
         edges.push(edge(REVIEW, COMPLETED, "no writes"));
         edges.push(edge(REVIEW, FAILED, "error"));
 

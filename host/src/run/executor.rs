@@ -23,9 +23,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-use crate::contract::{
-    PluginError, ProposedWrite, ReviewInput, StepInput, StepOutput, ToolOutput, Verdict,
-};
+use crate::contract::{PluginError, ProposedWrite, ReviewInput, StepInput, StepOutput, ToolOutput};
 use crate::error_kind::ErrorKind;
 use crate::pause_point;
 use crate::run::event::{Event, StagedWrite};
@@ -33,6 +31,7 @@ use crate::run::stage::{self, Proposal};
 use crate::run::state::{ReviewState, RunStatus};
 use crate::run::store::{Run, RunError};
 use crate::runtime::{Invocation, InvokeFailure, Plugin};
+use crate::workflow::after_review::{self, Next};
 use crate::workflow::{Step, Workflow, retry};
 
 /// The loaded plugins a workflow runs with, by name.
@@ -63,22 +62,16 @@ pub async fn execute(
         let Some(review) = run.state().review.clone() else {
             return Ok(());
         };
-        match review.verdict {
-            Verdict::Reject => {
+        match after_review::decide(workflow, review.verdict, run.state().redraft_round) {
+            Next::Rejected => {
                 return run.record(Event::RunRejectedByReviewer {
                     summary: review.summary,
                 });
             }
-            Verdict::Pass => return request_approval(run),
-            Verdict::Revise => match &workflow.redraft {
-                Some(redraft) if run.state().redraft_round < redraft.max_rounds => {
-                    run.record(Event::RedraftRequested {
-                        round: run.state().redraft_round + 1,
-                        steps: workflow.downstream_of(&redraft.step),
-                    })?;
-                }
-                _ => return request_approval(run),
-            },
+            Next::Approval => return request_approval(run),
+            Next::Redraft { round, steps } => {
+                run.record(Event::RedraftRequested { round, steps })?;
+            }
         }
     }
 }

@@ -418,15 +418,19 @@ mod tests {
         (tmp, dir)
     }
 
+    /// The fixture's directory as a read-write mount staged under `out_prefix`.
+    fn source<'a>(dir: &'a Dir, out_prefix: &'a str) -> RwSource<'a> {
+        RwSource {
+            guest: "/rw",
+            original: dir,
+            out_prefix,
+        }
+    }
+
     #[test]
     fn changes_in_the_copy_become_proposals_and_the_original_is_untouched() {
         let (tmp, dir) = fixture();
-        let source = RwSource {
-            guest: "/rw",
-            original: &dir,
-            out_prefix: "data",
-        };
-        let copy = source
+        let copy = source(&dir, "data")
             .copy(&tmp.path().join("scratch"), "p", limits())
             .expect("copy");
         assert!(!copy.path.join("link").exists(), "symlinks are not copied");
@@ -465,12 +469,7 @@ mod tests {
     #[test]
     fn a_symlink_left_in_the_copy_is_not_proposed() {
         let (tmp, dir) = fixture();
-        let source = RwSource {
-            guest: "/rw",
-            original: &dir,
-            out_prefix: "",
-        };
-        let copy = source
+        let copy = source(&dir, "")
             .copy(&tmp.path().join("scratch"), "p", limits())
             .expect("copy");
         std::os::unix::fs::symlink("/etc", copy.path.join("escape")).expect("symlink");
@@ -482,11 +481,7 @@ mod tests {
     #[test]
     fn limits_are_enforced_with_the_key_named() {
         let (tmp, dir) = fixture();
-        let source = RwSource {
-            guest: "/rw",
-            original: &dir,
-            out_prefix: "",
-        };
+        let source = source(&dir, "");
         let small = CopyLimits {
             max_bytes: 5,
             max_files: 100,
