@@ -91,35 +91,45 @@ impl Loaded {
 
     /// The digest of every loaded plugin's component, for the journal.
     pub fn digests(&self) -> Vec<PluginDigest> {
-        self.plugins
-            .values()
-            .map(|p| PluginDigest {
-                name: p.name().to_string(),
-                sha256: p.sha256().to_string(),
-            })
-            .collect()
+        digests(&self.plugins)
     }
 
     /// Every loaded plugin's effective grants and their digest, for the journal.
     pub fn effective_grants(&self) -> Vec<EffectiveGrant> {
-        let granted_by = if self.admin_grants {
-            admin::GRANTS_FILE
-        } else {
-            "manifest"
-        };
-        self.plugins
-            .values()
-            .map(|p| {
-                let set = GrantSet::of(p.manifest());
-                EffectiveGrant {
-                    name: p.name().to_string(),
-                    digest: set.digest(),
-                    grants: set.to_json(),
-                    granted_by: granted_by.to_string(),
-                }
-            })
-            .collect()
+        effective_grants(&self.plugins, self.admin_grants)
     }
+}
+
+/// The digest of each plugin's component, for `run_created`.
+fn digests(plugins: &Plugins) -> Vec<PluginDigest> {
+    plugins
+        .values()
+        .map(|p| PluginDigest {
+            name: p.name().to_string(),
+            sha256: p.sha256().to_string(),
+        })
+        .collect()
+}
+
+/// Each plugin's effective grants and their digest, for `run_created`.
+fn effective_grants(plugins: &Plugins, admin_grants: bool) -> Vec<EffectiveGrant> {
+    let granted_by = if admin_grants {
+        admin::GRANTS_FILE
+    } else {
+        "manifest"
+    };
+    plugins
+        .values()
+        .map(|p| {
+            let set = GrantSet::of(p.manifest());
+            EffectiveGrant {
+                name: p.name().to_string(),
+                digest: set.digest(),
+                grants: set.to_json(),
+                granted_by: granted_by.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// The validated workflow and its plugins' manifests, each with its
@@ -301,11 +311,6 @@ impl LoadedTools {
         out_dir: &Path,
     ) -> Result<Event, crate::run::out_dir::OutDirError> {
         let out_dir_id = crate::run::out_dir::pin(out_dir, &self.protected)?;
-        let granted_by = if self.admin_grants {
-            admin::GRANTS_FILE
-        } else {
-            "manifest"
-        };
         Ok(Event::RunCreated {
             format: crate::run::event::JOURNAL_FORMAT,
             workflow: SESSION_WORKFLOW.to_string(),
@@ -317,27 +322,8 @@ impl LoadedTools {
             out_dir: out_dir.to_path_buf(),
             out_dir_id: Some(out_dir_id),
             protected: self.protected.paths(),
-            plugins: self
-                .plugins
-                .values()
-                .map(|p| PluginDigest {
-                    name: p.name().to_string(),
-                    sha256: p.sha256().to_string(),
-                })
-                .collect(),
-            grants: self
-                .plugins
-                .values()
-                .map(|p| {
-                    let set = GrantSet::of(p.manifest());
-                    EffectiveGrant {
-                        name: p.name().to_string(),
-                        digest: set.digest(),
-                        grants: set.to_json(),
-                        granted_by: granted_by.to_string(),
-                    }
-                })
-                .collect(),
+            plugins: digests(&self.plugins),
+            grants: effective_grants(&self.plugins, self.admin_grants),
         })
     }
 }

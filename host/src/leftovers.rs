@@ -95,7 +95,6 @@ pub fn remove_dead(dir: &Path, owner: impl Fn(&str) -> Option<u32>) -> Cleanup {
             return cleanup;
         }
     };
-    let me = std::process::id();
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
@@ -104,10 +103,7 @@ pub fn remove_dead(dir: &Path, owner: impl Fn(&str) -> Option<u32>) -> Cleanup {
                 continue;
             }
         };
-        let Some(pid) = entry.file_name().to_str().and_then(&owner) else {
-            continue;
-        };
-        if pid == me || !process_is_dead(pid) {
+        if !owned_by_dead(&entry.file_name(), &owner) {
             continue;
         }
         let path = entry.path();
@@ -139,20 +135,12 @@ pub fn remove_dead_in(dir: &cap_std::fs::Dir, owner: impl Fn(&str) -> Option<u32
             return cleanup;
         }
     };
-    let me = std::process::id();
     for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                cleanup.failed.push((PathBuf::from("."), e));
-                continue;
-            }
-        };
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(&owner) else {
+        let Ok(entry) = entry.map_err(|e| cleanup.failed.push((PathBuf::from("."), e))) else {
             continue;
         };
-        if pid == me || !process_is_dead(pid) {
+        let name = entry.file_name();
+        if !owned_by_dead(&name, &owner) {
             continue;
         }
         // `DirEntry::file_type` does not follow symlinks.
@@ -166,6 +154,14 @@ pub fn remove_dead_in(dir: &cap_std::fs::Dir, owner: impl Fn(&str) -> Option<u32
         }
     }
     cleanup
+}
+
+/// Whether `name` is a leftover (`owner` reads a pid from it) of a process
+/// that is not this one and is dead.
+fn owned_by_dead(name: &std::ffi::OsStr, owner: impl Fn(&str) -> Option<u32>) -> bool {
+    name.to_str()
+        .and_then(owner)
+        .is_some_and(|pid| pid != std::process::id() && process_is_dead(pid))
 }
 
 /// Note the outcome of removing `path` (already gone counts as neither).

@@ -152,20 +152,21 @@ mod tests {
         ChangeSet::new(vec![entry("a.md", b"a"), entry("b.md", b"b")])
     }
 
-    #[test]
-    fn a_subset_is_a_new_change_set_with_its_own_digest() {
+    /// The two-file proposal amended by `amendment`.
+    fn amended(amendment: Amendment) -> (tempfile::TempDir, Blobs, ChangeSet, Amended) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let blobs = Blobs::new(tmp.path());
         let p = proposal(&blobs);
-        let a = amend(
-            &blobs,
-            &p,
-            &Amendment {
-                only: Some(vec!["b.md".into()]),
-                edits: Vec::new(),
-            },
-        )
-        .expect("amend");
+        let a = amend(&blobs, &p, &amendment).expect("amend");
+        (tmp, blobs, p, a)
+    }
+
+    #[test]
+    fn a_subset_is_a_new_change_set_with_its_own_digest() {
+        let (_tmp, _, p, a) = amended(Amendment {
+            only: Some(vec!["b.md".into()]),
+            edits: Vec::new(),
+        });
         assert_eq!(a.from_digest, p.digest());
         assert_ne!(a.digest, p.digest());
         assert_eq!(a.digest, a.change_set.digest());
@@ -182,18 +183,10 @@ mod tests {
 
     #[test]
     fn an_edit_replaces_the_bytes_and_stores_them() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let blobs = Blobs::new(tmp.path());
-        let p = proposal(&blobs);
-        let a = amend(
-            &blobs,
-            &p,
-            &Amendment {
-                only: None,
-                edits: vec![("a.md".into(), b"edited".to_vec())],
-            },
-        )
-        .expect("amend");
+        let (_tmp, blobs, p, a) = amended(Amendment {
+            only: None,
+            edits: vec![("a.md".into(), b"edited".to_vec())],
+        });
         assert_eq!(a.edited, ["a.md"]);
         let e = &a.change_set.entries[0];
         assert_eq!(

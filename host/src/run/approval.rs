@@ -348,20 +348,10 @@ mod tests {
         std::fs::create_dir_all(&out).expect("mkdir");
         let store = RunStore::new(&tmp.join("state"));
         let mut run = store
-            .create(Event::RunCreated {
-                format: crate::run::event::JOURNAL_FORMAT,
-                workflow: "w".into(),
-                workflow_digest: "d".into(),
-                plugins_dir: None,
-                workflow_path: None,
-                params: serde_json::Value::Null,
-                workspace: out.clone(),
-                out_dir: out.clone(),
-                out_dir_id: None,
-                protected: Vec::new(),
-                plugins: Vec::new(),
-                grants: Vec::new(),
-            })
+            .create(Event::test_created(
+                &out.display().to_string(),
+                &out.display().to_string(),
+            ))
             .expect("create");
         let sha = run.blobs().put(b"approved\n").expect("blob");
         let change_set = ChangeSet::new(vec![ChangeEntry {

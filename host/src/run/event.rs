@@ -267,6 +267,27 @@ impl Event {
     }
 }
 
+#[cfg(test)]
+impl Event {
+    /// A minimal `run_created` for tests: workflow `w`, no plugins.
+    pub(crate) fn test_created(workspace: &str, out_dir: &str) -> Event {
+        Event::RunCreated {
+            format: JOURNAL_FORMAT,
+            workflow: "w".into(),
+            workflow_digest: "d".into(),
+            plugins_dir: None,
+            workflow_path: None,
+            params: serde_json::Value::Null,
+            workspace: workspace.into(),
+            out_dir: out_dir.into(),
+            out_dir_id: None,
+            protected: Vec::new(),
+            plugins: Vec::new(),
+            grants: Vec::new(),
+        }
+    }
+}
+
 /// Which exact component a plugin name referred to in this run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginDigest {

@@ -346,20 +346,7 @@ pub(crate) mod tests {
 
     /// A `run_created` for store tests.
     pub(crate) fn created() -> Event {
-        Event::RunCreated {
-            format: crate::run::event::JOURNAL_FORMAT,
-            workflow: "w".into(),
-            workflow_digest: "d".into(),
-            plugins_dir: None,
-            workflow_path: None,
-            params: serde_json::json!({"topic": "t"}),
-            workspace: PathBuf::from("/ws"),
-            out_dir: PathBuf::from("/ws"),
-            out_dir_id: None,
-            protected: Vec::new(),
-            plugins: Vec::new(),
-            grants: Vec::new(),
-        }
+        Event::test_created("/ws", "/ws")
     }
 
     #[test]

@@ -74,6 +74,15 @@ pub struct Span {
     pub outcome: Option<&'static str>,
 }
 
+impl Attempt {
+    /// The attempt ended at offset `now` with `outcome`.
+    fn end(&mut self, now: u64, outcome: AttemptOutcome) {
+        self.ended_ms = Some(now);
+        self.elapsed_ms = Some(now.saturating_sub(self.started_ms));
+        self.outcome = outcome;
+    }
+}
+
 /// Everything `host trace` reports besides the event list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Timings {
@@ -145,10 +154,8 @@ pub fn timings(records: &[Record]) -> Timings {
                 ..
             } => {
                 if let Some(a) = open(&mut attempts, step, *attempt) {
-                    a.ended_ms = Some(now);
-                    a.elapsed_ms = Some(now.saturating_sub(a.started_ms));
+                    a.end(now, AttemptOutcome::Succeeded);
                     a.duration_ms = Some(*duration_ms);
-                    a.outcome = AttemptOutcome::Succeeded;
                 }
             }
             Event::StepFailed {
@@ -158,9 +165,7 @@ pub fn timings(records: &[Record]) -> Timings {
                 ..
             } => {
                 if let Some(a) = open(&mut attempts, step, *attempt) {
-                    a.ended_ms = Some(now);
-                    a.elapsed_ms = Some(now.saturating_sub(a.started_ms));
-                    a.outcome = AttemptOutcome::Failed;
+                    a.end(now, AttemptOutcome::Failed);
                     a.error_kind = Some(*error_kind);
                 }
             }
@@ -294,20 +299,7 @@ mod tests {
     }
 
     fn created() -> Event {
-        Event::RunCreated {
-            format: crate::run::event::JOURNAL_FORMAT,
-            workflow: "w".into(),
-            workflow_digest: "d".into(),
-            plugins_dir: None,
-            workflow_path: None,
-            params: serde_json::Value::Null,
-            workspace: "/ws".into(),
-            out_dir: "/out".into(),
-            out_dir_id: None,
-            protected: Vec::new(),
-            plugins: Vec::new(),
-            grants: Vec::new(),
-        }
+        Event::test_created("/ws", "/out")
     }
 
     fn review(round: u32, verdict: Verdict) -> Event {
