@@ -140,3 +140,20 @@ pub struct LogRecord {
     pub level: LogLevel,
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wit_file_declares_the_package_this_host_serves() {
+        let wit =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/plugin.wit"))
+                .expect("wit/plugin.wit");
+        assert!(
+            wit.lines()
+                .any(|l| l.trim() == format!("package {WIT_PACKAGE};")),
+            "wit/plugin.wit does not declare `package {WIT_PACKAGE};`"
+        );
+    }
+}

@@ -24,6 +24,7 @@ pub mod host_dirs;
 pub mod leftovers;
 pub mod manifest;
 pub mod mcp;
+pub mod names;
 pub mod network_grant;
 pub mod os_user;
 pub mod pause_point;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use strum::{Display, IntoStaticStr};
 
 use crate::bounded_read::{ReadError, Symlinks, read_text};
+use crate::names::{NAME_RULE, is_valid_name};
 
 use crate::network_grant::parse_network_entry;
 pub use crate::network_grant::{NetHost, NetworkGrant};
@@ -360,7 +361,7 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
     if !is_valid_name(&name) {
         return Err(invalid(
             format!("key `plugin.name`: `{name}` is not a valid plugin name"),
-            "use 1 to 64 lowercase letters, digits and dashes, starting with a letter",
+            &format!("use {NAME_RULE}"),
         ));
     }
 
@@ -629,14 +630,6 @@ pub(crate) fn check_env_key(key: &str) -> Result<(), String> {
     } else {
         Err(format!("`{key}` is not a valid variable name"))
     }
-}
-
-pub fn is_valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 pub(crate) fn has_parent_segment(p: &Path) -> bool {

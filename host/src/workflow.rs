@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::bounded_read::{ReadError, Symlinks, read_text};
+use crate::names::{NAME_RULE, is_valid_name};
 
 use crate::manifest::{Manifest, PluginKind};
 pub mod after_review;
@@ -214,10 +215,10 @@ pub fn parse(text: &str, path: &Path, plugins: &[Manifest]) -> Result<Workflow, 
     }
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, step) in raw.steps.iter().enumerate() {
-        if !is_valid_id(&step.id) {
+        if !is_valid_name(&step.id) {
             return Err(invalid(
                 format!("steps[{i}].id `{}` is not a valid step id", step.id),
-                "use 1 to 64 lowercase letters, digits and dashes, starting with a letter",
+                &format!("use {NAME_RULE}"),
             ));
         }
         if index.insert(&step.id, i).is_some() {
@@ -424,14 +425,6 @@ fn retry_policy(raw: &RawRetry) -> Result<RetryPolicy, String> {
         backoff,
         max_backoff,
     })
-}
-
-fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Order steps so each comes after its needs, keeping file order where free.

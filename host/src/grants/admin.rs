@@ -243,13 +243,16 @@ fn validate(admin: &AdminGrants) -> Result<(), AdminGrantsError> {
         hint: hint.to_string(),
     };
     for (name, grant) in &admin.plugins {
-        if !manifest::is_valid_name(name) {
+        if !crate::names::is_valid_name(name) {
             return Err(invalid(
                 format!(
                     "table `{}` is not a valid plugin name",
                     crate::render::inert(name)
                 ),
-                "name each table after a plugin's `[plugin] name`: lowercase letters, digits and dashes",
+                &format!(
+                    "name each table after a plugin's `[plugin] name` ({})",
+                    crate::names::NAME_RULE
+                ),
             ));
         }
         for prefix in &grant.writes {

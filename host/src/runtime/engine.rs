@@ -1,4 +1,4 @@
-//! The host's single wasmtime [`Engine`] and the thread that drives its
+//! The host's two wasmtime [`Engine`]s and the thread that drives their
 //! epochs.
 //!
 //! Two engines serve every plugin, one with fuel metering for plugins whose

@@ -36,8 +36,15 @@ pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
 /// the compile of one before it starts.
 pub const LARGE_COMPONENT_BYTES: u64 = 4 * 1024 * 1024;
 
-/// The host interface plugins may import, besides WASI.
-const HOST_IMPORTS: &[&str] = &["harness:plugin/host@0.1.0", "harness:plugin/types@0.1.0"];
+/// The interfaces of the contract plugins may import, besides WASI (of
+/// [`WIT_PACKAGE`], so the version is written once).
+const HOST_INTERFACES: &[&str] = &["host", "types"];
+
+/// `harness:plugin/<interface>@<version>` of this host's contract.
+fn host_import(interface: &str) -> String {
+    let (package, version) = split_version(WIT_PACKAGE);
+    format!("{package}/{interface}@{version}")
+}
 
 /// WASI 0.2 interfaces linked by `wasmtime_wasi::p2::add_to_linker_async`
 /// and `wasmtime_wasi_http::p2::add_only_http_to_linker_async`. What they can
@@ -460,7 +467,7 @@ fn check_imports(
         } else {
             format!(
                 "plugins may import only WASI 0.2 (cli, clocks, filesystem, http, io, random, sockets) and {}; remove the dependency that pulls this import in",
-                HOST_IMPORTS[0]
+                host_import(HOST_INTERFACES[0])
             )
         };
         return Err(LoadErrorKind::UnknownImport {
@@ -475,7 +482,7 @@ fn check_imports(
 }
 
 fn is_provided_import(name: &str) -> bool {
-    if HOST_IMPORTS.contains(&name) {
+    if HOST_INTERFACES.iter().any(|i| host_import(i) == name) {
         return true;
     }
     match name.split_once('@') {

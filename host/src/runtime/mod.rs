@@ -1,4 +1,4 @@
-//! The WebAssembly runtime: one engine, a compile cache, one pre-linked
+//! The WebAssembly runtime: two engines, a compile cache, one pre-linked
 //! instance per plugin, and a fresh store per invocation.
 //!
 //! # Isolation model

@@ -97,10 +97,11 @@ enum Lang {
 
 pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     let name = args.name.as_str();
-    if !manifest::is_valid_name(name) {
+    if !crate::names::is_valid_name(name) {
         bail!(
-            "`{}` is not a valid plugin name\nhint: use 1 to 64 lowercase letters, digits and dashes, starting with a letter (it names the plugin and its folder)",
-            inert(name)
+            "`{}` is not a valid plugin name\nhint: use {} (it names the plugin and its folder)",
+            inert(name),
+            crate::names::NAME_RULE
         );
     }
     let kind = PluginKind::from(args.kind);
