@@ -1,11 +1,10 @@
-//! Rendering the report and naming its file.
-//!
-//! Layout: a title, `## Summary`, `## Findings` (one bullet per fact ending in
-//! a citation `[n]`) and `## Sources` (`[n] path, line N`). Sources are
-//! numbered by distinct `path:line`, in order of first citation. Fact text is
-//! untrusted document prose, so Markdown-significant characters are escaped
-//! and it cannot forge a citation, a heading or a link.
+//! Rendering the report (in the layout of [`research_report`], shared with
+//! the reviewer that reads it) and naming its file. Sources are numbered by
+//! distinct `path:line`, in order of first citation. Fact text is untrusted
+//! document prose, so it is escaped and cannot forge a citation, a heading
+//! or a link.
 
+use research_report::{FINDINGS, SOURCES, SUMMARY, escape, source_line};
 use serde::Deserialize;
 
 /// The part of the extract-facts output this plugin reads.
@@ -56,9 +55,9 @@ pub fn render(topic: &str, facts: &[Fact]) -> Draft {
     };
 
     let topic_text = escape(&one_line(topic));
-    let mut md = format!("# Research report: {topic_text}\n\n## Summary\n\n");
+    let mut md = format!("# Research report: {topic_text}\n\n## {SUMMARY}\n\n");
     md.push_str(&summary(facts.len(), sources.len(), files));
-    md.push_str("\n\n## Findings\n\n");
+    md.push_str(&format!("\n\n## {FINDINGS}\n\n"));
     if bullets.is_empty() {
         md.push_str("No facts about this topic were found in the workspace.\n");
     } else {
@@ -67,12 +66,13 @@ pub fn render(topic: &str, facts: &[Fact]) -> Draft {
             md.push('\n');
         }
     }
-    md.push_str("\n## Sources\n\n");
+    md.push_str(&format!("\n## {SOURCES}\n\n"));
     if sources.is_empty() {
         md.push_str("None.\n");
     } else {
         for (i, (path, line)) in sources.iter().enumerate() {
-            md.push_str(&format!("[{}] {}, line {line}\n", i + 1, escape(path)));
+            md.push_str(&source_line(i + 1, path, *line));
+            md.push('\n');
         }
     }
     Draft {
@@ -95,19 +95,6 @@ fn summary(facts: usize, sources: usize, files: usize) -> String {
 /// Collapse all whitespace (including newlines) into single spaces.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Backslash-escape the characters that would change the meaning of plain
-/// inline text: emphasis, code, links and citations, raw HTML.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The file stem for `topic`: lowercase, runs of anything not ASCII

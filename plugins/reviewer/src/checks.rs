@@ -9,11 +9,9 @@
 use harness_sdk::{Finding, ProposedWrite, Review, Severity, Verdict};
 use serde::Deserialize;
 
-use crate::report;
 use crate::secrets;
 
 /// Sections every report must have.
-const REQUIRED_SECTIONS: &[&str] = &["Summary", "Findings", "Sources"];
 
 /// The part of the search output the reviewer reads.
 #[derive(Debug, Deserialize)]
@@ -107,9 +105,9 @@ pub fn review(writes: &[ProposedWrite], search: Option<&SearchOutput>) -> Review
 
 /// The problems of one Markdown report, as messages.
 fn check_report(text: &str, search: Option<&SearchOutput>) -> Vec<String> {
-    let report = report::parse(text);
+    let report = research_report::parse(text);
     let mut problems = Vec::new();
-    for section in REQUIRED_SECTIONS {
+    for section in research_report::SECTIONS {
         if !report.sections.iter().any(|s| s == section) {
             problems.push(format!("the `## {section}` section is missing"));
         }

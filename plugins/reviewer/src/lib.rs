@@ -6,7 +6,6 @@
 //! so it cannot be misread.
 
 mod checks;
-mod report;
 mod secrets;
 
 use harness_sdk::{Descriptor, PluginError, Review, ReviewInput, Reviewer};

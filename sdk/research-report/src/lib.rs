@@ -1,11 +1,42 @@
-//! Reading a drafted Markdown report back: its sections, the citations of its
-//! findings and its source list.
+//! The research pipeline's report format, in one place: `draft-report`
+//! writes it ([`escape`], [`source_line`], the section names) and the
+//! `reviewer` reads it back ([`parse`], [`citations`]), so the two cannot
+//! drift apart.
 //!
-//! This is the inverse of `draft-report`'s layout, and deliberately strict:
-//! a citation is `[n]` not preceded by a backslash (escaped brackets are
-//! document text), and a source is `[n] path, line N`.
+//! Layout: a title, `## Summary`, `## Findings` (one bullet per fact ending
+//! in a citation `[n]`) and `## Sources` (`[n] path, line N`). Text from
+//! documents is backslash-escaped, so it cannot forge a citation, a heading
+//! or a link; reading is deliberately strict: a citation is `[n]` not
+//! preceded by a backslash, and a source is `[n] path, line N`.
 
-/// A report as the reviewer sees it.
+/// The `## Summary` section's name.
+pub const SUMMARY: &str = "Summary";
+/// The `## Findings` section's name.
+pub const FINDINGS: &str = "Findings";
+/// The `## Sources` section's name.
+pub const SOURCES: &str = "Sources";
+/// Every section a report has, in order.
+pub const SECTIONS: &[&str] = &[SUMMARY, FINDINGS, SOURCES];
+
+/// Backslash-escape the characters that would change the meaning of plain
+/// inline text: emphasis, code, links and citations, raw HTML.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `## Sources` entry for source `n`: `[n] path, line N`.
+pub fn source_line(n: usize, path: &str, line: usize) -> String {
+    format!("[{n}] {}, line {line}", escape(path))
+}
+
+/// A report as a reader sees it.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
     /// The `## ` headings, in order.
@@ -50,7 +81,7 @@ pub fn parse(text: &str) -> Report {
         }
         let trimmed = line.trim();
         match section.as_str() {
-            "Findings" => {
+            FINDINGS => {
                 if let Some(item) = trimmed
                     .strip_prefix("- ")
                     .or_else(|| trimmed.strip_prefix("* "))
@@ -61,7 +92,7 @@ pub fn parse(text: &str) -> Report {
                     });
                 }
             }
-            "Sources" if trimmed.starts_with('[') => match source(trimmed) {
+            SOURCES if trimmed.starts_with('[') => match source(trimmed) {
                 Some(s) => report.sources.push(s),
                 None => report.malformed_sources.push(line_no),
             },
@@ -100,7 +131,7 @@ pub fn citations(text: &str) -> Vec<usize> {
     out
 }
 
-/// Parse `[n] path, line N`.
+/// Parse `[n] path, line N` (the inverse of [`source_line`]).
 fn source(line: &str) -> Option<Source> {
     let rest = line.strip_prefix('[')?;
     let (number, rest) = rest.split_once(']')?;
@@ -112,8 +143,8 @@ fn source(line: &str) -> Option<Source> {
     })
 }
 
-/// Undo backslash escapes.
-fn unescape(text: &str) -> String {
+/// Undo [`escape`].
+pub fn unescape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -166,5 +197,19 @@ mod tests {
     #[test]
     fn citations_skip_escaped_and_non_numeric_brackets() {
         assert_eq!(citations("a [1] b [12][3] \\[4\\] [x] [ 5] ["), [1, 12, 3]);
+    }
+
+    #[test]
+    fn a_written_source_line_reads_back() {
+        let line = source_line(3, "notes/a_[b].md", 7);
+        assert_eq!(
+            source(&line),
+            Some(Source {
+                number: 3,
+                path: "notes/a_[b].md".into(),
+                line: 7
+            })
+        );
+        assert_eq!(unescape(&escape("a\\b*c")), "a\\b*c");
     }
 }
