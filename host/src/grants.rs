@@ -194,127 +194,110 @@ impl std::fmt::Debug for ResolvedGrants {
 /// Why a plugin's grants could not be resolved or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
+    /// One key of one manifest cannot be granted.
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: cannot open mount directory `{shown_path}`: {error}\nhint: create the directory, or fix the path in the manifest",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_path = crate::render::inert_path(path)
+        "plugin `{plugin}`: key `{key}` in `{}`: {problem}",
+        crate::render::inert_path(manifest)
     )]
-    MountMissing {
+    Key {
         plugin: String,
         manifest: PathBuf,
         key: String,
+        problem: Box<GrantProblem>,
+    },
+    #[error(transparent)]
+    TlsRoots(Box<tls::TlsRootsError>),
+}
+
+impl GrantError {
+    /// What is wrong with the key, if it is one key's problem.
+    pub fn problem(&self) -> Option<&GrantProblem> {
+        match self {
+            Self::Key { problem, .. } => Some(problem),
+            Self::TlsRoots(_) => None,
+        }
+    }
+}
+
+/// `problem` with key `key` of `manifest`.
+fn refused(manifest: &Manifest, key: impl Into<String>, problem: GrantProblem) -> GrantError {
+    GrantError::Key {
+        plugin: manifest.name.clone(),
+        manifest: manifest.path.clone(),
+        key: key.into(),
+        problem: Box::new(problem),
+    }
+}
+
+/// What is wrong with a granted key (the message follows "plugin `p`: key
+/// `k` in `manifest`:" and ends with a hint).
+#[derive(Debug, thiserror::Error)]
+pub enum GrantProblem {
+    #[error(
+        "cannot open mount directory `{}`: {error}\nhint: create the directory, or fix the path in the manifest",
+        crate::render::inert_path(path)
+    )]
+    MountMissing {
         path: PathBuf,
         error: std::io::Error,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: `{shown_path}` is not a directory\nhint: mounts grant whole directories; mount the folder that holds the file",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_path = crate::render::inert_path(path)
+        "`{}` is not a directory\nhint: mounts grant whole directories; mount the folder that holds the file",
+        crate::render::inert_path(path)
     )]
-    NotADirectory {
-        plugin: String,
-        manifest: PathBuf,
-        key: String,
-        path: PathBuf,
-    },
+    NotADirectory { path: PathBuf },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: `{shown_claimed}` goes through a symlink to `{shown_actual}`; mounts through symlinks are refused\nhint: name the real directory `{shown_actual}` instead",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_claimed = crate::render::inert_path(claimed),
+        "`{}` goes through a symlink to `{shown_actual}`; mounts through symlinks are refused\nhint: name the real directory `{shown_actual}` instead",
+        crate::render::inert_path(claimed),
         shown_actual = crate::render::inert_path(actual)
     )]
-    Symlink {
-        plugin: String,
-        manifest: PathBuf,
-        key: String,
-        claimed: PathBuf,
-        actual: PathBuf,
-    },
+    Symlink { claimed: PathBuf, actual: PathBuf },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: mount `{shown_path}` overlaps {protected}\nhint: the host's state and cache can never be mounted, and its plugins folder, workflow, manifests and components never read-write; mount a directory that neither contains nor lies inside it",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_path = crate::render::inert_path(path)
+        "mount `{}` overlaps {protected}\nhint: the host's state and cache can never be mounted, and its plugins folder, workflow, manifests and components never read-write; mount a directory that neither contains nor lies inside it",
+        crate::render::inert_path(path)
     )]
     Protected {
-        plugin: String,
-        manifest: PathBuf,
-        key: String,
         path: PathBuf,
         protected: Box<crate::protect::ProtectedHit>,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{}`: `{}` is or lies inside the system or credential directory `{}`\nhint: mount only the data directory the plugin needs; system directories (/proc, /sys, /dev, /run, /etc, /usr, /var/lib, ...), the home directory itself and credential folders (~/.ssh, ~/.aws, ...) are never mounted",
-        crate::render::inert_path(manifest),
+        "`{}` is or lies inside the system or credential directory `{}`\nhint: mount only the data directory the plugin needs; system directories (/proc, /sys, /dev, /run, /etc, /usr, /var/lib, ...), the home directory itself and credential folders (~/.ssh, ~/.aws, ...) are never mounted",
         crate::render::inert_path(path),
         system.display()
     )]
-    SystemDir {
-        plugin: String,
-        manifest: PathBuf,
-        key: String,
-        path: PathBuf,
-        system: PathBuf,
-    },
+    SystemDir { path: PathBuf, system: PathBuf },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{}`: read-write mount `{}` is not inside the output directory{out}\nhint: a read-write mount is a private copy whose changes become proposed writes under the output directory; mount `${{workspace}}` (with the output directory the workspace) or a folder inside --out, or make the mount read-only",
-        crate::render::inert_path(manifest),
+        "read-write mount `{}` is not inside the output directory{out}\nhint: a read-write mount is a private copy whose changes become proposed writes under the output directory; mount `${{workspace}}` (with the output directory the workspace) or a folder inside --out, or make the mount read-only",
         crate::render::inert_path(path)
     )]
-    ReadWriteOutsideOut {
-        plugin: String,
-        manifest: PathBuf,
-        key: String,
-        path: PathBuf,
-        out: String,
-    },
+    ReadWriteOutsideOut { path: PathBuf, out: String },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{}`: a reviewer cannot have a read-write mount\nhint: reviewers judge proposed changes and propose none; make the mount `mode = \"read\"`",
-        crate::render::inert_path(manifest)
+        "a reviewer cannot have a read-write mount\nhint: reviewers judge proposed changes and propose none; make the mount `mode = \"read\"`"
     )]
-    ReviewerReadWrite {
-        plugin: String,
-        manifest: PathBuf,
-        key: String,
-    },
+    ReviewerReadWrite,
     #[error(
-        "plugin `{plugin}`: key `grants.writes` in `{}`: `{}` under the output directory `{}` reaches {reached}\nhint: the host's state, cache, plugins folder, workflow, manifests and components can never be written by a plugin; narrow the prefix (e.g. \"reports/\") or choose another --out",
-        crate::render::inert_path(manifest),
+        "`{}` under the output directory `{}` reaches {reached}\nhint: the host's state, cache, plugins folder, workflow, manifests and components can never be written by a plugin; narrow the prefix (e.g. \"reports/\") or choose another --out",
         crate::render::inert(prefix),
         crate::render::inert(out)
     )]
     WritesProtected {
-        plugin: String,
-        manifest: PathBuf,
         prefix: String,
         out: String,
         reached: Box<crate::protect::ProtectedHit>,
     },
-    #[error(transparent)]
-    TlsRoots(Box<tls::TlsRootsError>),
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: cannot resolve `{shown_entry}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_entry = crate::render::inert(entry)
+        "cannot resolve `{}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead",
+        crate::render::inert(entry)
     )]
     NetworkUnresolvable {
-        plugin: String,
-        manifest: PathBuf,
-        key: String,
         entry: String,
         error: std::io::Error,
     },
     #[error(
-        "plugin `{plugin}`: key `{key}` in `{shown_manifest}`: mount directory `{shown_path}` changed while the plugin was being loaded ({detail})\nhint: load the plugin again; if the directory was replaced by a symlink, find out who did it",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_path = crate::render::inert_path(path)
+        "mount directory `{}` changed while the plugin was being loaded ({detail})\nhint: load the plugin again; if the directory was replaced by a symlink, find out who did it",
+        crate::render::inert_path(path)
     )]
-    Changed {
-        plugin: String,
-        manifest: PathBuf,
-        key: String,
-        path: PathBuf,
-        detail: String,
-    },
+    Changed { path: PathBuf, detail: String },
 }
 
 impl ResolvedGrants {
@@ -332,40 +315,36 @@ impl ResolvedGrants {
             };
             let writable = mount.mode == MountMode::ReadWrite;
             if let Some(system) = crate::protect::system_dir(&claimed) {
-                return Err(GrantError::SystemDir {
-                    plugin: manifest.name.clone(),
-                    manifest: manifest.path.clone(),
+                return Err(refused(
+                    manifest,
                     key,
-                    path: claimed,
-                    system,
-                });
+                    GrantProblem::SystemDir {
+                        path: claimed,
+                        system,
+                    },
+                ));
             }
             let host = canonical_dir(manifest, &key, &claimed)?;
             if let Some(system) = crate::protect::system_dir(&host) {
-                return Err(GrantError::SystemDir {
-                    plugin: manifest.name.clone(),
-                    manifest: manifest.path.clone(),
+                return Err(refused(
+                    manifest,
                     key,
-                    path: host,
-                    system,
-                });
+                    GrantProblem::SystemDir { path: host, system },
+                ));
             }
             if let Err(hit) = ctx.protected.check_mount(&host, writable) {
-                return Err(GrantError::Protected {
-                    plugin: manifest.name.clone(),
-                    manifest: manifest.path.clone(),
+                return Err(refused(
+                    manifest,
                     key,
-                    path: host,
-                    protected: Box::new(hit),
-                });
+                    GrantProblem::Protected {
+                        path: host,
+                        protected: Box::new(hit),
+                    },
+                ));
             }
             let out_prefix = if writable {
                 if manifest.kind == crate::manifest::PluginKind::Reviewer {
-                    return Err(GrantError::ReviewerReadWrite {
-                        plugin: manifest.name.clone(),
-                        manifest: manifest.path.clone(),
-                        key,
-                    });
+                    return Err(refused(manifest, key, GrantProblem::ReviewerReadWrite));
                 }
                 let prefix = out_dir
                     .as_ref()
@@ -375,27 +354,31 @@ impl ResolvedGrants {
                 match prefix {
                     Some(prefix) => Some(prefix),
                     None => {
-                        return Err(GrantError::ReadWriteOutsideOut {
-                            plugin: manifest.name.clone(),
-                            manifest: manifest.path.clone(),
+                        return Err(refused(
+                            manifest,
                             key,
-                            path: host,
-                            out: out_dir
-                                .as_ref()
-                                .map(|o| format!(" `{}`", crate::render::inert_path(o)))
-                                .unwrap_or_default(),
-                        });
+                            GrantProblem::ReadWriteOutsideOut {
+                                path: host,
+                                out: out_dir
+                                    .as_ref()
+                                    .map(|o| format!(" `{}`", crate::render::inert_path(o)))
+                                    .unwrap_or_default(),
+                            },
+                        ));
                     }
                 }
             } else {
                 None
             };
-            let missing = |error: std::io::Error| GrantError::MountMissing {
-                plugin: manifest.name.clone(),
-                manifest: manifest.path.clone(),
-                key: key.clone(),
-                path: host.clone(),
-                error,
+            let missing = |error: std::io::Error| {
+                refused(
+                    manifest,
+                    key.clone(),
+                    GrantProblem::MountMissing {
+                        path: host.clone(),
+                        error,
+                    },
+                )
             };
             let identity = DirIdentity::of(&host).map_err(missing)?;
             let dir = cap_std::fs::Dir::open_ambient_dir(&host, cap_std::ambient_authority())
@@ -405,12 +388,15 @@ impl ResolvedGrants {
                     .preopened_dir(&host, &mount.guest, FsPerms::ReadOnly)
                     .map_err(|e| missing(std::io::Error::other(format!("{e:#}"))))?;
             }
-            still_the_same(&host, &identity).map_err(|detail| GrantError::Changed {
-                plugin: manifest.name.clone(),
-                manifest: manifest.path.clone(),
-                key: key.clone(),
-                path: host.clone(),
-                detail,
+            still_the_same(&host, &identity).map_err(|detail| {
+                refused(
+                    manifest,
+                    key.clone(),
+                    GrantProblem::Changed {
+                        path: host.clone(),
+                        detail,
+                    },
+                )
             })?;
             pinned.push(dir);
             mounts.push(ResolvedMount {
@@ -425,13 +411,15 @@ impl ResolvedGrants {
             for prefix in &manifest.grants.writes {
                 let region = out.join(prefix.trim_end_matches('/'));
                 if let Err(reached) = ctx.protected.check_write(&region, true) {
-                    return Err(GrantError::WritesProtected {
-                        plugin: manifest.name.clone(),
-                        manifest: manifest.path.clone(),
-                        prefix: prefix.clone(),
-                        out: out.display().to_string(),
-                        reached: Box::new(reached),
-                    });
+                    return Err(refused(
+                        manifest,
+                        "grants.writes",
+                        GrantProblem::WritesProtected {
+                            prefix: prefix.clone(),
+                            out: out.display().to_string(),
+                            reached: Box::new(reached),
+                        },
+                    ));
                 }
             }
         }
@@ -458,12 +446,15 @@ impl ResolvedGrants {
             &manifest.grants.network,
             &net::system_resolver,
         )
-        .map_err(|e| GrantError::NetworkUnresolvable {
-            plugin: manifest.name.clone(),
-            manifest: manifest.path.clone(),
-            key: format!("grants.network[{}]", e.index),
-            entry: e.entry,
-            error: e.error,
+        .map_err(|e| {
+            refused(
+                manifest,
+                format!("grants.network[{}]", e.index),
+                GrantProblem::NetworkUnresolvable {
+                    entry: e.entry,
+                    error: e.error,
+                },
+            )
         })?;
         let tls = tls::resolve(manifest).map_err(|e| GrantError::TlsRoots(Box::new(e)))?;
 
@@ -808,29 +799,32 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 /// Canonicalize a mount's host directory and refuse it if it is missing, not
 /// a directory, or reached through a symlink.
 fn canonical_dir(manifest: &Manifest, key: &str, claimed: &Path) -> Result<PathBuf, GrantError> {
-    let canonical = std::fs::canonicalize(claimed).map_err(|error| GrantError::MountMissing {
-        plugin: manifest.name.clone(),
-        manifest: manifest.path.clone(),
-        key: key.to_string(),
-        path: claimed.to_path_buf(),
-        error,
+    let canonical = std::fs::canonicalize(claimed).map_err(|error| {
+        refused(
+            manifest,
+            key.to_string(),
+            GrantProblem::MountMissing {
+                path: claimed.to_path_buf(),
+                error,
+            },
+        )
     })?;
     if canonical != claimed {
-        return Err(GrantError::Symlink {
-            plugin: manifest.name.clone(),
-            manifest: manifest.path.clone(),
-            key: key.to_string(),
-            claimed: claimed.to_path_buf(),
-            actual: canonical,
-        });
+        return Err(refused(
+            manifest,
+            key.to_string(),
+            GrantProblem::Symlink {
+                claimed: claimed.to_path_buf(),
+                actual: canonical,
+            },
+        ));
     }
     if !canonical.is_dir() {
-        return Err(GrantError::NotADirectory {
-            plugin: manifest.name.clone(),
-            manifest: manifest.path.clone(),
-            key: key.to_string(),
-            path: canonical,
-        });
+        return Err(refused(
+            manifest,
+            key.to_string(),
+            GrantProblem::NotADirectory { path: canonical },
+        ));
     }
     Ok(canonical)
 }
@@ -956,7 +950,10 @@ mod tests {
             &[],
         );
         let e = resolve_err(&m, &root, &[]);
-        assert!(matches!(e, GrantError::MountMissing { .. }), "{e:?}");
+        assert!(
+            matches!(e.problem(), Some(GrantProblem::MountMissing { .. })),
+            "{e:?}"
+        );
         let s = e.to_string();
         for needle in [
             "draft-report",
@@ -979,8 +976,8 @@ mod tests {
             &[],
         );
         assert!(matches!(
-            resolve_err(&m, &root, &[]),
-            GrantError::NotADirectory { .. }
+            resolve_err(&m, &root, &[]).problem(),
+            Some(GrantProblem::NotADirectory { .. })
         ));
     }
 
@@ -1002,10 +999,8 @@ mod tests {
             &[],
         );
         let e = resolve_err(&m, &root, &[]);
-        match &e {
-            GrantError::Symlink {
-                claimed, actual, ..
-            } => {
+        match e.problem() {
+            Some(GrantProblem::Symlink { claimed, actual }) => {
                 assert_eq!(claimed, &link);
                 assert_eq!(actual, &real);
             }
@@ -1024,8 +1019,8 @@ mod tests {
             &[],
         );
         assert!(matches!(
-            resolve_err(&m, &root, &[]),
-            GrantError::Symlink { .. }
+            resolve_err(&m, &root, &[]).problem(),
+            Some(GrantProblem::Symlink { .. })
         ));
 
         // And through `${workspace}`.
@@ -1035,8 +1030,8 @@ mod tests {
             &[],
         );
         assert!(matches!(
-            resolve_err(&m, &link, &[]),
-            GrantError::Symlink { .. }
+            resolve_err(&m, &link, &[]).problem(),
+            Some(GrantProblem::Symlink { .. })
         ));
     }
 
@@ -1069,7 +1064,10 @@ mod tests {
                 &[],
             );
             let e = resolve_err(&m, &root, &protected);
-            assert!(matches!(e, GrantError::Protected { .. }), "{why}: {e:?}");
+            assert!(
+                matches!(e.problem(), Some(GrantProblem::Protected { .. })),
+                "{why}: {e:?}"
+            );
             assert!(e.to_string().contains("grants.mounts[0].host"), "{e}");
         }
         let m = manifest(

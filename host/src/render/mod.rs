@@ -133,11 +133,13 @@ mod tests {
                 error: io(),
             }
             .to_string(),
-            crate::grants::GrantError::NotADirectory {
+            crate::grants::GrantError::Key {
                 plugin: "p".into(),
                 manifest: PathBuf::from(hostile),
                 key: "grants.mounts".into(),
-                path: PathBuf::from(hostile),
+                problem: Box::new(crate::grants::GrantProblem::NotADirectory {
+                    path: PathBuf::from(hostile),
+                }),
             }
             .to_string(),
         ];
