@@ -4,7 +4,9 @@
 //! check, host-side, whether anything got through.
 //!
 //! Input: `{"action": "tcp-connect" | "udp-send" | "tcp-listen", "address": "host:port"}`,
-//! `{"action": "lookup", "name": "..."}` or `{"action": "http-get", "url": "http://..."}`.
+//! `{"action": "lookup", "name": "..."}`, `{"action": "http-get", "url": "http://..."}`
+//! (raw wasi:http, so any scheme can be tried) or `{"action": "sdk-get", "url": ...}`
+//! (through `harness_sdk::http`, reporting its typed error).
 //! Output: `{"action": ..., "ok": true, ...}` or `{"action": ..., "ok": false, "error": "..."}`.
 
 use std::io::Write as _;
@@ -13,17 +15,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use harness_sdk::{Descriptor, PluginError, StepInput, Tool, ToolOutput};
 use serde_json::{Value, json};
 
-mod http_bindings {
-    wit_bindgen::generate!({
-        world: "probe-http",
-        path: "wit",
-        generate_all,
-    });
-}
-
-use http_bindings::wasi::http::outgoing_handler;
-use http_bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
-use http_bindings::wasi::io::streams::StreamError;
+use harness_sdk::http::wasi::wasi::http::outgoing_handler;
+use harness_sdk::http::wasi::wasi::http::types::{Fields, OutgoingRequest, Scheme};
+use harness_sdk::http::wasi::wasi::io::streams::StreamError;
 
 /// What the probe sends over TCP and UDP; tests look for these bytes.
 const PAYLOAD: &[u8] = b"net-probe says hello";
@@ -57,6 +51,7 @@ impl Tool for NetProbe {
             "tcp-listen" => tcp_listen(&input.address),
             "lookup" => lookup(&input.name),
             "http-get" => http_get(&input.url),
+            "sdk-get" => sdk_get(&input.url),
             other => {
                 return Err(PluginError::invalid_input(format!(
                     "unknown action `{other}`"
@@ -150,6 +145,37 @@ fn http_get(url: &str) -> Result<Value, String> {
         }
     }
     Ok(json!({ "status": status, "body": String::from_utf8_lossy(&bytes) }))
+}
+
+/// A GET through the SDK's client. A failure is reported with the error's
+/// variant, its message and the host's own text, so tests can check what a
+/// plugin author gets to see.
+fn sdk_get(url: &str) -> Result<Value, String> {
+    use harness_sdk::http::{self, Error};
+    match http::get(url) {
+        Ok(response) => Ok(json!({
+            "status": response.status(),
+            "body": String::from_utf8_lossy(response.body()),
+        })),
+        Err(e) => {
+            let kind = match &e {
+                Error::Denied { .. } => "denied",
+                Error::Tls { .. } => "tls",
+                Error::Timeout { .. } => "timeout",
+                Error::Unreachable { .. } => "unreachable",
+                Error::Host { .. } => "host",
+                Error::InvalidUrl { .. } => "invalid-url",
+                _ => "other",
+            };
+            Ok(json!({
+                "ok": false,
+                "kind": kind,
+                "error": e.to_string(),
+                "host_message": e.host_message(),
+                "transient": e.is_transient(),
+            }))
+        }
+    }
 }
 
 harness_sdk::export_tool!(NetProbe);
