@@ -84,12 +84,20 @@ impl Drop for Server {
 /// Run the probe's `sdk-get` of `url` with `grant` (manifest extras); return
 /// the probe's report, the step's log lines (host-side) and the plugins dir.
 fn sdk_get(s: &Scratch, grant: &'static str, url: &str) -> (Value, String, std::path::PathBuf) {
-    let dir = s.tool_plugins(
-        "net-probe",
-        artifacts::GUEST_NET_PROBE,
+    sdk_get_input(
+        s,
         grant,
         &format!("{{ action = \"sdk-get\", url = \"{url}\" }}"),
-    );
+    )
+}
+
+/// [`sdk_get`] with the probe's whole input (a TOML inline table).
+fn sdk_get_input(
+    s: &Scratch,
+    grant: &'static str,
+    input: &str,
+) -> (Value, String, std::path::PathBuf) {
+    let dir = s.tool_plugins("net-probe", artifacts::GUEST_NET_PROBE, grant, input);
     let started = Instant::now();
     let out = s.run(&dir, &[]);
     assert!(started.elapsed() < Duration::from_secs(60));
@@ -196,4 +204,36 @@ fn a_granted_port_with_no_server_is_a_transient_error_not_a_denial() {
         "{report}"
     );
     assert!(!logs.contains("network access denied"), "{logs}");
+}
+
+#[test]
+fn the_sdk_timeout_bounds_the_wait_for_a_silent_server() {
+    // A listener nobody accepts from: the kernel completes the connection and
+    // buffers the request, and no response ever comes.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let url = format!("http://127.0.0.1:{port}/slow");
+    let s = Scratch::new();
+    let started = Instant::now();
+    let (report, logs, _) = sdk_get_input(
+        &s,
+        grant(port),
+        &format!("{{ action = \"sdk-get\", url = \"{url}\", timeout_ms = 300 }}"),
+    );
+    // Had the request's timeout not applied, the host's default 10 s limit
+    // would have stopped the probe and there would be no report to read.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report["ok"], false, "{report}\n{logs}");
+    assert_eq!(report["kind"], "timeout", "{report}");
+    assert_eq!(report["transient"], true, "{report}");
+    let error = report["error"].as_str().expect("error");
+    assert!(
+        error.starts_with(&format!("the request to {url} timed out (")),
+        "{error}"
+    );
+    drop(silent);
 }

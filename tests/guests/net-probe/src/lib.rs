@@ -6,7 +6,8 @@
 //! Input: `{"action": "tcp-connect" | "udp-send" | "tcp-listen", "address": "host:port"}`,
 //! `{"action": "lookup", "name": "..."}`, `{"action": "http-get", "url": "http://..."}`
 //! (raw wasi:http, so any scheme can be tried) or `{"action": "sdk-get", "url": ...}`
-//! (through `harness_sdk::http`, reporting its typed error).
+//! (through `harness_sdk::http`, optionally with `"timeout_ms"`, reporting its
+//! typed error).
 //! Output: `{"action": ..., "ok": true, ...}` or `{"action": ..., "ok": false, "error": "..."}`.
 
 use std::io::Write as _;
@@ -31,6 +32,9 @@ struct Input {
     name: String,
     #[serde(default)]
     url: String,
+    /// For `sdk-get`: the request's timeout.
+    #[serde(default)]
+    timeout_ms: Option<u64>,
 }
 
 struct NetProbe;
@@ -51,7 +55,7 @@ impl Tool for NetProbe {
             "tcp-listen" => tcp_listen(&input.address),
             "lookup" => lookup(&input.name),
             "http-get" => http_get(&input.url),
-            "sdk-get" => sdk_get(&input.url),
+            "sdk-get" => sdk_get(&input.url, input.timeout_ms),
             other => {
                 return Err(PluginError::invalid_input(format!(
                     "unknown action `{other}`"
@@ -150,9 +154,13 @@ fn http_get(url: &str) -> Result<Value, String> {
 /// A GET through the SDK's client. A failure is reported with the error's
 /// variant, its message and the host's own text, so tests can check what a
 /// plugin author gets to see.
-fn sdk_get(url: &str) -> Result<Value, String> {
-    use harness_sdk::http::{self, Error};
-    match http::get(url) {
+fn sdk_get(url: &str, timeout_ms: Option<u64>) -> Result<Value, String> {
+    use harness_sdk::http::{Error, Request};
+    let sent = Request::get(url).and_then(|request| match timeout_ms {
+        Some(ms) => request.timeout(std::time::Duration::from_millis(ms)).send(),
+        None => request.send(),
+    });
+    match sent {
         Ok(response) => Ok(json!({
             "status": response.status(),
             "body": String::from_utf8_lossy(response.body()),
