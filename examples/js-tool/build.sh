@@ -50,14 +50,14 @@ if [ ! -f "$jco_home/.installed" ]; then
 fi
 
 # The WIT folder to build against: this tool's world, the harness contract
-# from the repository, and the WASI 0.2 packages that ship with jco.
-builtin="$jco_home/node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12"
+# and the WASI 0.2.12 packages it imports, both from the repository's wit/
+# (wit/deps is the one copy of the WASI WIT every guest builds against).
 rm -rf "$wit"
 mkdir -p "$wit/deps/harness-plugin"
 cp "$here/wit/world.wit" "$wit/"
 cp "$root/wit/plugin.wit" "$wit/deps/harness-plugin/"
-for package in wasi-filesystem wasi-io wasi-clocks; do
-    cp -R "$builtin/$package" "$wit/deps/"
+for package in filesystem io clocks; do
+    cp "$root/wit/deps/$package.wit" "$wit/deps/"
 done
 
 # `fetch-event` (serving HTTP) is disabled: a tool never serves requests, and

@@ -35,12 +35,16 @@
 //! - [`output`]: building descriptors, tool outputs and reviews;
 //! - [`error`]: constructors for [`PluginError`];
 //! - [`log`]: logging through the host;
-//! - [`text`]: the tokenizer the default plugins share.
+//! - [`text`]: the tokenizer the default plugins share;
+//! - `http` (cargo feature `http`): a blocking HTTP client over wasi:http for
+//!   plugins with a network grant.
 
 #![warn(missing_docs)]
 
 pub mod bindings;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod input;
 pub mod log;
 pub mod output;

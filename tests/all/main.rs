@@ -36,6 +36,7 @@ mod python_js;
 mod resume_rules;
 mod sandbox;
 mod scheduling;
+mod sdk_http;
 mod support;
 mod toolchains;
 mod trace;

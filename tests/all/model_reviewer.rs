@@ -1,6 +1,7 @@
 //! The model-backed reviewer (`plugins/model-reviewer`) against a real HTTP
 //! server on loopback that answers like an OpenAI-compatible
-//! chat-completions endpoint.
+//! chat-completions endpoint or like the Anthropic Messages API
+//! (`MODEL_API = "anthropic"`).
 //!
 //! Each test starts its own server (127.0.0.1, port 0) with canned answers,
 //! grants the reviewer exactly that `host:port`, and runs a one-step workflow
@@ -31,6 +32,8 @@ const MODEL: &str = "test-model";
 enum Answer {
     /// 200 with a chat completion whose message content is this.
     Content(String),
+    /// 200 with an Anthropic Messages reply whose one text block is this.
+    Message(String),
     /// This status and raw body.
     Raw(u16, &'static str),
     /// Nothing, for this long (or until the server stops).
@@ -158,6 +161,19 @@ fn serve(
             })
             .to_string(),
         ),
+        Answer::Message(text) => (
+            200,
+            json!({
+                "id": "msg_test",
+                "type": "message",
+                "role": "assistant",
+                "model": MODEL,
+                "content": [{ "type": "text", "text": text }],
+                "stop_reason": "end_turn",
+                "usage": { "input_tokens": 1, "output_tokens": 1 }
+            })
+            .to_string(),
+        ),
         Answer::Raw(status, body) => (*status, body.to_string()),
         Answer::Silence(how_long) => {
             let until = Instant::now() + *how_long;
@@ -178,6 +194,33 @@ fn serve(
 /// A plugins folder: the scripted tool proposing [`DRAFT`], reviewed by the
 /// model reviewer with `network` as its grant and `url` as MODEL_URL.
 fn plugins(s: &Scratch, network: Option<&str>, url: &str, timeout_ms: u64) -> PathBuf {
+    plugins_with(s, network, url, timeout_ms, &Settings::default())
+}
+
+/// What a test configures beyond the URL: extra `[grants.env] vars` entries
+/// (TOML, such as `MODEL_API = "anthropic"`) and inherited variables.
+#[derive(Default)]
+struct Settings {
+    vars: &'static str,
+    inherit: &'static [&'static str],
+}
+
+impl Settings {
+    fn anthropic() -> Settings {
+        Settings {
+            vars: ", MODEL_API = \"anthropic\"",
+            inherit: &[],
+        }
+    }
+}
+
+fn plugins_with(
+    s: &Scratch,
+    network: Option<&str>,
+    url: &str,
+    timeout_ms: u64,
+    settings: &Settings,
+) -> PathBuf {
     let tool = TestPlugin {
         name: "scripted",
         kind: "tool",
@@ -191,7 +234,8 @@ fn plugins(s: &Scratch, network: Option<&str>, url: &str, timeout_ms: u64) -> Pa
         component: artifacts::PLUGIN_MODEL_REVIEWER,
         extra: Box::leak(
             format!(
-                "[grants]\n{network}[grants.env]\nvars = {{ MODEL_URL = \"{url}\", MODEL_NAME = \"{MODEL}\" }}\n[limits]\ntimeout-ms = {timeout_ms}\n"
+                "[grants]\n{network}[grants.env]\nvars = {{ MODEL_URL = \"{url}\", MODEL_NAME = \"{MODEL}\"{} }}\ninherit = {:?}\n[limits]\ntimeout-ms = {timeout_ms}\n",
+                settings.vars, settings.inherit
             )
             .into_boxed_str(),
         ),
@@ -207,8 +251,22 @@ fn plugins(s: &Scratch, network: Option<&str>, url: &str, timeout_ms: u64) -> Pa
 /// One run against `server`, with the grant naming it. Returns the run id,
 /// its state and the run's exit code; asserts nothing was written.
 fn run(s: &Scratch, dir: &std::path::Path) -> (String, Value, Option<i32>) {
+    run_with_env(s, dir, &[])
+}
+
+/// [`run`] with `env` set in the host's own environment.
+fn run_with_env(
+    s: &Scratch,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (String, Value, Option<i32>) {
     let ws_before = snapshot(&s.ws());
-    let out = s.run(dir, &[]);
+    let mut cmd = s.run_cmd(dir);
+    cmd.arg("--json").env_remove("MODEL_API_KEY");
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let out = cmd.output().expect("run host");
     let id = run_id(&out);
     let state = s.status(&id);
     assert!(
@@ -459,9 +517,13 @@ fn without_the_grant_the_host_denies_the_request_and_the_server_gets_nothing() {
     // Granted: another port (a listener nobody serves) and no network at all.
     let unserved = TcpListener::bind("127.0.0.1:0").expect("bind");
     let other = format!("127.0.0.1:{}", unserved.local_addr().expect("addr").port());
-    for grant in [Some(other.as_str()), None] {
+    for (grant, settings) in [
+        (Some(other.as_str()), Settings::default()),
+        (None, Settings::default()),
+        (None, Settings::anthropic()),
+    ] {
         let s = Scratch::new();
-        let dir = plugins(&s, grant, &server.url(), 10_000);
+        let dir = plugins_with(&s, grant, &server.url(), 10_000, &settings);
         let (id, state, code) = run(&s, &dir);
         assert_eq!(code, Some(1));
         assert_eq!(state["status"], "failed", "{grant:?}: {state:#}");
@@ -495,4 +557,256 @@ fn without_the_grant_the_host_denies_the_request_and_the_server_gets_nothing() {
         assert_eq!(state["review_error"]["logs"], failed["logs"]);
     }
     assert!(server.received().is_empty(), "{:?}", server.received());
+}
+
+/// A header's value in a request head, by case-insensitive name.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The whole journal file of run `id`, as text.
+fn journal_text(s: &Scratch, id: &str) -> String {
+    std::fs::read_to_string(s.journal_path(id)).expect("journal")
+}
+
+#[test]
+fn anthropic_pass_sends_a_messages_request_with_the_inherited_key() {
+    const KEY: &str = "sk-ant-test-4f1c9e";
+    let server = ModelServer::start(vec![Answer::Message(
+        "```json\n{\"verdict\": \"pass\", \"summary\": \"Cited and safe.\", \"findings\": []}\n```"
+            .into(),
+    )]);
+    let s = Scratch::new();
+    let settings = Settings {
+        vars: ", MODEL_API = \"anthropic\"",
+        inherit: &["MODEL_API_KEY"],
+    };
+    let url = format!("http://{}/v1/messages", server.address());
+    let dir = plugins_with(&s, Some(&server.address()), &url, 10_000, &settings);
+    let (id, state, code) = run_with_env(&s, &dir, &[("MODEL_API_KEY", KEY)]);
+    assert_eq!(code, Some(0));
+    assert_eq!(state["status"], "waiting-approval", "{state:#}");
+    assert_eq!(state["review"]["plugin"], "model-reviewer");
+    assert_eq!(state["review"]["verdict"], "pass");
+    assert_eq!(state["review"]["summary"], "Cited and safe.");
+
+    // One Messages request: the key from the host's environment as
+    // x-api-key, the version header, the system prompt at the top level and
+    // the draft only inside the data block of the one user text block.
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    let head = &received[0].head;
+    assert!(head.starts_with("POST /v1/messages HTTP/1.1\r\n"), "{head}");
+    assert_eq!(header(head, "x-api-key"), Some(KEY), "{head}");
+    assert_eq!(
+        header(head, "anthropic-version"),
+        Some("2023-06-01"),
+        "{head}"
+    );
+    assert_eq!(
+        header(head, "content-type"),
+        Some("application/json"),
+        "{head}"
+    );
+    assert_eq!(header(head, "authorization"), None, "{head}");
+    let request = received[0].json();
+    assert_eq!(request["model"], MODEL);
+    assert_eq!(request["max_tokens"], 1024);
+    assert!(request["system"].as_str().expect("system").contains("DATA"));
+    assert_eq!(request["messages"].as_array().map(Vec::len), Some(1));
+    assert_eq!(request["messages"][0]["role"], "user");
+    assert_eq!(request["messages"][0]["content"][0]["type"], "text");
+    let user = request["messages"][0]["content"][0]["text"]
+        .as_str()
+        .expect("user text");
+    let (_, block) = data_block(user);
+    assert_eq!(block["proposed_writes"][0]["contents"], DRAFT);
+
+    // The key travels to the endpoint only: neither the journal nor the
+    // run's state holds it (the journal records environment keys, never values).
+    assert!(!journal_text(&s, &id).contains(KEY));
+    assert!(!state.to_string().contains(KEY));
+
+    let approved = s.approve(&id);
+    assert!(approved.status.success(), "{}", text(&approved.stderr));
+    assert_eq!(
+        std::fs::read_to_string(s.out().join(DRAFT_PATH)).expect("written"),
+        DRAFT
+    );
+}
+
+#[test]
+fn anthropic_revise_and_unreadable_replies_fail_closed_never_pass() {
+    let server = ModelServer::start(vec![
+        Answer::Message(
+            "{\"verdict\": \"revise\", \"summary\": \"Cite it.\", \"findings\": [{\"severity\": \"warning\", \"message\": \"Uncited claim.\", \"path\": \"drafts/report.md\"}]}".into(),
+        ),
+        Answer::Message("Looks good to me!".into()),
+        Answer::Message(r#"{"verdict": true}"#.into()),
+        // A chat completion is not a Messages reply.
+        Answer::Content(r#"{"verdict": "pass"}"#.into()),
+        Answer::Raw(
+            200,
+            r#"{"type": "message", "content": [{"type": "text", "text": "{\"verdict\": \"pass\""}], "stop_reason": "max_tokens"}"#,
+        ),
+    ]);
+    let expected = [
+        ("revise", "Uncited claim."),
+        ("revise", "no JSON object"),
+        ("revise", "the boolean `true`"),
+        ("revise", "not an Anthropic Messages reply"),
+        ("revise", "cut short at its token limit"),
+    ];
+    for (i, (verdict, why)) in expected.into_iter().enumerate() {
+        let s = Scratch::new();
+        let dir = plugins_with(
+            &s,
+            Some(&server.address()),
+            &server.url(),
+            10_000,
+            &Settings::anthropic(),
+        );
+        let (id, state, code) = run(&s, &dir);
+        assert_eq!(code, Some(0), "{i}");
+        assert_eq!(state["status"], "waiting-approval", "{i}: {state:#}");
+        assert_eq!(state["review"]["verdict"], verdict, "{i}: {state:#}");
+        let messages = findings(&state);
+        assert!(
+            messages.len() == 1 && messages[0].contains(why),
+            "{i}: {messages:?}"
+        );
+        if i > 0 {
+            assert!(messages[0].contains("fails closed"), "{messages:?}");
+            assert_eq!(state["review"]["findings"][0]["severity"], "error");
+        }
+        let journal = s.journal(&id);
+        assert_eq!(
+            events(&journal, "review_completed")[0]["event"]["verdict"],
+            "revise"
+        );
+    }
+    assert_eq!(server.received().len(), expected.len());
+}
+
+#[test]
+fn anthropic_error_statuses_fail_the_run_without_a_verdict() {
+    let server = ModelServer::start(vec![
+        Answer::Raw(
+            529,
+            r#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#,
+        ),
+        Answer::Raw(
+            401,
+            r#"{"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}"#,
+        ),
+    ]);
+    for (kind, words) in [
+        ("transient", ["HTTP 529", "Overloaded"]),
+        ("failed", ["HTTP 401", "invalid x-api-key"]),
+    ] {
+        let s = Scratch::new();
+        let dir = plugins_with(
+            &s,
+            Some(&server.address()),
+            &server.url(),
+            10_000,
+            &Settings::anthropic(),
+        );
+        let (id, state, code) = run(&s, &dir);
+        assert_eq!(code, Some(1));
+        assert_eq!(state["status"], "failed", "{state:#}");
+        assert!(
+            state["review"].is_null(),
+            "no verdict was made up: {state:#}"
+        );
+        let failure = state["failure"].as_str().expect("failure");
+        assert!(
+            failure.contains("plugin `model-reviewer`")
+                && words.iter().all(|w| failure.contains(w)),
+            "{failure}"
+        );
+        let journal = s.journal(&id);
+        assert_eq!(
+            events(&journal, "review_failed")[0]["event"]["error_kind"],
+            kind
+        );
+        assert_eq!(
+            s.journal_events(&id).last().map(String::as_str),
+            Some("run_failed")
+        );
+    }
+    assert_eq!(server.received().len(), 2);
+}
+
+#[test]
+fn openai_sends_an_inherited_key_as_a_bearer_token_and_only_when_inherited() {
+    const KEY: &str = "sk-openai-test-77aa";
+    let server = ModelServer::start(vec![Answer::Content(
+        r#"{"verdict": "pass", "summary": "Fine."}"#.into(),
+    )]);
+    for inherit in [&["MODEL_API_KEY"][..], &[]] {
+        let s = Scratch::new();
+        let settings = Settings { vars: "", inherit };
+        let dir = plugins_with(
+            &s,
+            Some(&server.address()),
+            &server.url(),
+            10_000,
+            &settings,
+        );
+        let (id, state, code) = run_with_env(&s, &dir, &[("MODEL_API_KEY", KEY)]);
+        assert_eq!(code, Some(0));
+        assert_eq!(state["review"]["verdict"], "pass", "{state:#}");
+        assert!(!journal_text(&s, &id).contains(KEY));
+    }
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    let bearer = format!("Bearer {KEY}");
+    assert_eq!(
+        header(&received[0].head, "authorization"),
+        Some(bearer.as_str())
+    );
+    assert_eq!(
+        header(&received[1].head, "authorization"),
+        None,
+        "a key the manifest does not inherit never reaches the plugin: {}",
+        received[1].head
+    );
+}
+
+#[test]
+fn an_https_model_url_is_accepted_and_handed_to_the_host_as_https() {
+    // A listener that takes connections and says nothing: whatever the host
+    // does with https (refuse it, or try a TLS handshake that never
+    // completes), the reviewer itself must not refuse the URL.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
+    let url = format!("https://{address}/v1/chat/completions");
+    let s = Scratch::new();
+    let dir = plugins(&s, Some(&address), &url, 3000);
+    let (id, state, code) = run(&s, &dir);
+    assert_eq!(code, Some(1));
+    assert_eq!(state["status"], "failed", "{state:#}");
+    assert!(state["review"].is_null(), "{state:#}");
+    let failure = state["failure"].as_str().expect("failure");
+    assert!(failure.contains("plugin `model-reviewer`"), "{failure}");
+    assert!(!failure.contains("MODEL_URL is not usable"), "{failure}");
+    let journal = s.journal(&id);
+    let failed = &events(&journal, "review_failed")[0]["event"];
+    let logs: Vec<&str> = failed["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    assert!(
+        logs.iter().any(
+            |l| l.starts_with("asking model `test-model` (openai API) at ") && l.contains(&url)
+        ),
+        "the reviewer sent the request: {logs:?}"
+    );
+    drop(listener);
 }

@@ -1,14 +1,14 @@
-//! `model-reviewer`: asks an OpenAI-compatible chat-completions endpoint to
-//! review a run's draft, and turns its answer into a typed verdict.
+//! `model-reviewer`: asks a model to review a run's draft, and turns its
+//! answer into a typed verdict.
 //!
-//! - [`prompt`]: the request, with the draft as delimited data;
-//! - [`http`]: the POST through wasi:http (the host enforces the network
-//!   grant; nothing here can widen it);
-//! - [`reply`]: the pure, fail-closed reading of the answer.
-//!
-//! Configuration comes only from granted environment variables:
-//! `MODEL_URL` (an `http://` URL inside `[grants] network`), `MODEL_NAME`,
-//! and optionally `MODEL_API_KEY` (sent as a bearer token).
+//! - [`config`]: the settings, from granted environment variables only
+//!   (`MODEL_URL`, `MODEL_NAME`, `MODEL_API`, `MODEL_API_KEY`, ...);
+//! - [`prompt`]: the system prompt and the draft as delimited data;
+//! - [`api`]: OpenAI-compatible chat completions or the Anthropic Messages
+//!   API, over `harness_sdk::http` (the host enforces the network grant and
+//!   does TLS for `https://`; nothing here can widen either);
+//! - [`reply`]: the pure, fail-closed reading of the answer, the same for
+//!   both APIs.
 //!
 //! No review, no verdict: when the endpoint cannot be reached, is denied by
 //! the host, or answers with an error status, the plugin returns a plugin
@@ -17,18 +17,24 @@
 //! the review again once the endpoint is back. An answer that arrives but is
 //! not a usable verdict fails closed as `revise` (see [`reply`]).
 
-mod http;
+mod api;
+mod config;
 mod prompt;
 mod reply;
 
+use harness_sdk::http::Error as HttpError;
 use harness_sdk::{Descriptor, PluginError, Review, ReviewInput, Reviewer, Verdict};
 use serde_json::json;
 
-/// The wasi:http and wasi:random imports (the harness contract is the SDK's).
+use crate::config::Config;
+
+/// The wasi:random import, for the prompt's boundary marker. The WIT is the
+/// repository's one copy (`wit/deps/`); the harness contract is the SDK's.
 mod bindings {
     wit_bindgen::generate!({
-        world: "model-client",
-        path: "wit",
+        inline: "package harness-plugins:model-reviewer;\n\
+                 world model-client { import wasi:random/random@0.2.12; }",
+        path: "../../wit",
         generate_all,
     });
 }
@@ -39,7 +45,7 @@ impl Reviewer for ModelReviewer {
     fn describe() -> Descriptor {
         Descriptor::new(
             "model-reviewer",
-            "Asks an OpenAI-compatible chat-completions endpoint (through a network grant) to review the draft; fails closed on any reply it cannot read.",
+            "Asks a model (OpenAI-compatible chat completions or the Anthropic Messages API, through a network grant) to review the draft; fails closed on any reply it cannot read.",
         )
         .input_schema(json!({"type": "object"}))
     }
@@ -51,34 +57,46 @@ impl Reviewer for ModelReviewer {
             bindings::wasi::random::random::get_random_u64(),
         ];
         let boundary = prompt::boundary(random);
-        let body = prompt::request_body(&config.target, &input, &boundary);
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| PluginError::failed(format!("cannot encode the request: {e}")))?;
+        let user = prompt::user_message(&input, &boundary);
+        let request = config
+            .api
+            .request(&config, &user)
+            .map_err(|e| PluginError::failed(format!("cannot build the request: {e}")))?;
         harness_sdk::log::info(&format!(
-            "asking model `{}` at {} to review {} outputs and {} writes ({} bytes, boundary {boundary})",
-            config.target.model,
-            config.url_text,
+            "asking model `{}` ({} API) at {} to review {} outputs and {} writes ({} bytes, boundary {boundary})",
+            config.model,
+            config.api.name(),
+            config.url,
             input.outputs.len(),
             input.writes.len(),
-            body.len()
+            request.body_bytes().len()
         ));
 
-        let response = http::post_json(&config.url, &body, config.api_key.as_deref())
-            .map_err(|failure| request_error(&config.url_text, failure))?;
-        if let Some(error) = reply::status_error(response.status, &response.body) {
+        let (status, body) = match request.send() {
+            Ok(response) => (response.status(), response.into_body()),
+            // A 2xx body over the limit is a reply the plugin cannot read:
+            // fail closed. Any other status is no review at all.
+            Err(HttpError::BodyTooLarge { status, .. }) if (200..300).contains(&status) => {
+                let review = reply::fail_closed(&reply::Unusable::BodyTooLarge);
+                harness_sdk::log::warn(&format!("HTTP {status}: the body is over the limit"));
+                return Ok(review);
+            }
+            Err(HttpError::BodyTooLarge { status, .. }) => (status, Vec::new()),
+            Err(e) => return Err(request_error(&config, e)),
+        };
+        if let Some(error) = reply::status_error(status, &body) {
             harness_sdk::log::warn(error.message());
             return Err(error);
         }
-        let review = reply::review_from_body(&response.body);
+        let review = reply::review_from_body(config.api, &body);
         let level: fn(&str) = if review.verdict == Verdict::Pass {
             harness_sdk::log::info
         } else {
             harness_sdk::log::warn
         };
         level(&format!(
-            "HTTP {} ({} bytes): {:?} with {} findings",
-            response.status,
-            response.body.len(),
+            "HTTP {status} ({} bytes): {:?} with {} findings",
+            body.len(),
             review.verdict,
             review.findings.len()
         ));
@@ -87,52 +105,19 @@ impl Reviewer for ModelReviewer {
 }
 
 /// The plugin error for a request that got no response.
-fn request_error(url: &str, failure: http::Failure) -> PluginError {
-    match failure {
-        http::Failure::Denied => PluginError::failed(format!(
-            "the host denied the request to {url}: its host:port is not in this plugin's network grant (the host's log line names the entry to add)\nhint: MODEL_URL and [grants] network must name the same host:port"
+fn request_error(config: &Config, error: HttpError) -> PluginError {
+    match error {
+        HttpError::Denied { .. } => PluginError::failed(format!(
+            "{error}\nhint: MODEL_URL and [grants] network must name the same host:port"
         )),
-        http::Failure::Other(why) => PluginError::transient(format!(
-            "the model endpoint {url} could not be reached, so no review was made: {why}"
+        e if e.is_transient() => PluginError::transient(format!(
+            "the model endpoint {} could not be reached, so no review was made: {e}",
+            config.url
         )),
-    }
-}
-
-/// What the environment configures.
-struct Config {
-    url: http::Url,
-    url_text: String,
-    target: prompt::Target,
-    api_key: Option<String>,
-}
-
-impl Config {
-    fn from_env() -> Result<Config, PluginError> {
-        let required = |name: &str, example: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| {
-                    PluginError::failed(format!(
-                        "`{name}` is not set\nhint: grant it in this plugin's plugin.toml: [grants.env] vars = {{ {name} = \"{example}\" }}"
-                    ))
-                })
-        };
-        let url_text = required("MODEL_URL", "http://127.0.0.1:11434/v1/chat/completions")?;
-        let url = http::Url::parse(url_text.trim())
-            .map_err(|e| PluginError::failed(format!("MODEL_URL is not usable: {e}")))?;
-        let model = required("MODEL_NAME", "llama3.1:8b")?;
-        let api_key = std::env::var("MODEL_API_KEY")
-            .ok()
-            .filter(|v| !v.trim().is_empty());
-        Ok(Config {
-            url,
-            url_text: url_text.trim().to_string(),
-            target: prompt::Target {
-                model: model.trim().to_string(),
-            },
-            api_key,
-        })
+        e => PluginError::failed(format!(
+            "the request to the model endpoint {} failed, so no review was made: {e}",
+            config.url
+        )),
     }
 }
 

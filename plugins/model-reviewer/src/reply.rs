@@ -5,9 +5,12 @@
 //! - **HTTP status.** 2xx is a reply. 408, 429 and 5xx are `transient` plugin
 //!   errors; any other status is `failed`. Either way no review happened, and
 //!   the run fails saying why (see [`status_error`]).
-//! - **Envelope.** The body must be a chat completion: JSON with a string at
-//!   `choices[0].message.content`. Anything else (an `error` object, HTML,
-//!   truncated JSON, over [`MAX_BODY_BYTES`]) fails closed.
+//! - **Envelope.** The body must be a reply of the configured API: a chat
+//!   completion with a string at `choices[0].message.content`, or an
+//!   Anthropic message whose `text` content blocks hold the answer (see
+//!   [`crate::api`]). Anything else (an `error` object, HTML, truncated JSON,
+//!   a reply stopped at its token limit, over [`MAX_BODY_BYTES`]) fails
+//!   closed. From here on both APIs are read by the same code.
 //! - **Exactly one JSON object.** The content is searched for top-level JSON
 //!   objects wherever they are: the whole content, a fenced ```` ```json ````
 //!   block, or a span inside prose. None, several (ambiguous), or an
@@ -35,6 +38,8 @@
 use harness_sdk::{Finding, PluginError, Review, Severity, Verdict};
 use serde_json::{Map, Value};
 
+use crate::api::Api;
+
 /// The most of a response body the plugin reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The most message content it searches for a verdict. A verdict object is a
@@ -49,13 +54,16 @@ const MAX_FINDINGS: usize = 50;
 const MAX_TEXT_CHARS: usize = 2000;
 /// Characters of an untrusted value quoted in an explanation.
 const MAX_QUOTE_CHARS: usize = 40;
+/// Characters of an endpoint's error message quoted for a non-2xx status.
+const MAX_STATUS_QUOTE_CHARS: usize = 120;
 
 /// Why a reply is not a usable verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unusable {
     BodyTooLarge,
-    NotChatCompletion(String),
+    NotReply { api: Api, why: String },
     EndpointError(String),
+    CutShort(&'static str),
     Empty,
     ContentTooLarge(usize),
     NoObject,
@@ -76,9 +84,13 @@ impl std::fmt::Display for Unusable {
                 "the response body is larger than {} KiB",
                 MAX_BODY_BYTES / 1024
             ),
-            Unusable::NotChatCompletion(why) => {
-                write!(f, "the response is not a chat completion: {why}")
+            Unusable::NotReply { api, why } => {
+                write!(f, "the response is not {}: {why}", api.reply_name())
             }
+            Unusable::CutShort(why) => write!(
+                f,
+                "the model's reply was cut short at its token limit ({why})"
+            ),
             Unusable::EndpointError(message) => {
                 write!(f, "the endpoint answered with an error: {message}")
             }
@@ -115,44 +127,31 @@ impl std::fmt::Display for Unusable {
     }
 }
 
-/// The review a response body (of a 2xx answer) amounts to: the model's own
-/// verdict if the body is a usable one, otherwise a fail-closed `revise`.
-pub fn review_from_body(body: &[u8]) -> Review {
-    match content_of(body).and_then(|content| parse_content(&content)) {
+/// The review a response body (of a 2xx answer) of `api` amounts to: the
+/// model's own verdict if the body is a usable one, otherwise a fail-closed
+/// `revise`.
+pub fn review_from_body(api: Api, body: &[u8]) -> Review {
+    if body.len() > MAX_BODY_BYTES {
+        return fail_closed(&Unusable::BodyTooLarge);
+    }
+    match api
+        .content_of(body)
+        .and_then(|content| parse_content(&content))
+    {
         Ok(review) => review,
         Err(why) => fail_closed(&why),
     }
 }
 
-/// `choices[0].message.content` of a chat-completion body.
-pub fn content_of(body: &[u8]) -> Result<String, Unusable> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(Unusable::BodyTooLarge);
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Unusable::NotChatCompletion(format!("the body is not JSON ({})", e)))?;
-    if let Some(error) = value.get("error") {
-        let message = error
-            .get("message")
-            .and_then(Value::as_str)
-            .or_else(|| error.as_str())
-            .unwrap_or("(no message)");
-        return Err(Unusable::EndpointError(quote(message)));
-    }
-    let message = value
-        .get("choices")
-        .and_then(Value::as_array)
-        .and_then(|choices| choices.first())
-        .and_then(|choice| choice.get("message"))
-        .ok_or_else(|| Unusable::NotChatCompletion("it has no `choices[0].message`".into()))?;
-    match message.get("content") {
-        Some(Value::String(content)) => Ok(content.clone()),
-        Some(Value::Null) | None => Err(Unusable::Empty),
-        Some(other) => Err(Unusable::NotChatCompletion(format!(
-            "`choices[0].message.content` is {}, not a string",
-            kind(other)
-        ))),
-    }
+/// The [`Unusable`] for an `error` member of a reply body (both APIs put the
+/// text at `error.message`).
+pub fn endpoint_error(error: &Value) -> Unusable {
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .or_else(|| error.as_str())
+        .unwrap_or("(no message)");
+    Unusable::EndpointError(quote(message))
 }
 
 /// The review the model's message content states, or why it states none.
@@ -228,16 +227,21 @@ pub fn status_error(status: u16, body: &[u8]) -> Option<PluginError> {
     if (200..300).contains(&status) {
         return None;
     }
-    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+    // Both APIs put the reason at `error.message`; anything else is quoted
+    // as the start of the body.
+    let reason = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error")?.get("message")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(400)]).into_owned());
     let message = format!(
         "the model endpoint answered HTTP {status}, so no review was made: {}",
-        quote(text.trim())
+        quote_chars(reason.trim(), MAX_STATUS_QUOTE_CHARS)
     );
     Some(if status == 408 || status == 429 || status >= 500 {
         PluginError::transient(message)
     } else {
         PluginError::failed(format!(
-            "{message}\nhint: check MODEL_URL, MODEL_NAME and MODEL_API_KEY in this plugin's [grants.env]"
+            "{message}\nhint: check MODEL_URL, MODEL_API, MODEL_NAME and MODEL_API_KEY in this plugin's [grants.env]"
         ))
     })
 }
@@ -349,7 +353,7 @@ fn top_level_objects(text: &str) -> Result<Vec<Map<String, Value>>, Unusable> {
 }
 
 /// What kind of JSON value `v` is, for explanations.
-fn kind(v: &Value) -> &'static str {
+pub fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(true) => "the boolean `true`",
@@ -371,8 +375,13 @@ fn name(verdict: Verdict) -> &'static str {
 
 /// An untrusted value, quoted and shortened for an explanation.
 fn quote(text: &str) -> String {
+    quote_chars(text, MAX_QUOTE_CHARS)
+}
+
+/// `text` quoted, cut to `max` characters.
+fn quote_chars(text: &str, max: usize) -> String {
     let mut chars = text.chars();
-    let head: String = chars.by_ref().take(MAX_QUOTE_CHARS).collect();
+    let head: String = chars.by_ref().take(max).collect();
     let more = if chars.next().is_some() { "..." } else { "" };
     format!("{:?}", format!("{head}{more}"))
 }
@@ -410,7 +419,7 @@ mod tests {
     /// Assert `content` fails closed with an explanation containing `why`.
     #[track_caller]
     fn assert_fails_closed(content: &str, why: &str) {
-        let review = review_from_body(&body(content));
+        let review = review_from_body(Api::OpenAi, &body(content));
         assert!(review.verdict == Verdict::Revise, "{content:?}: {review:?}");
         assert_eq!(review.findings.len(), 1, "{review:?}");
         let finding = &review.findings[0];
@@ -425,7 +434,7 @@ mod tests {
 
     #[test]
     fn plain_json_is_read() {
-        let review = review_from_body(&body(CLEAN));
+        let review = review_from_body(Api::OpenAi, &body(CLEAN));
         assert!(review.verdict == Verdict::Pass, "{review:?}");
         assert_eq!(review.summary, "Looks fine.");
         assert_eq!(review.findings.len(), 1);
@@ -438,11 +447,11 @@ mod tests {
     fn fenced_json_is_read() {
         for fence in ["```json", "```JSON", "```"] {
             let content = format!("{fence}\n{CLEAN}\n```");
-            let review = review_from_body(&body(&content));
+            let review = review_from_body(Api::OpenAi, &body(&content));
             assert!(review.verdict == Verdict::Pass, "{content}: {review:?}");
         }
         let reject = "Here you go:\n```json\n{\"verdict\": \"reject\", \"summary\": \"Leaks a key.\", \"findings\": [{\"severity\": \"error\", \"message\": \"AWS key on line 3\"}]}\n```\n";
-        let review = review_from_body(&body(reject));
+        let review = review_from_body(Api::OpenAi, &body(reject));
         assert!(review.verdict == Verdict::Reject);
         assert_eq!(review.findings[0].path, None);
     }
@@ -453,12 +462,12 @@ mod tests {
             "I looked at the draft carefully. {} Let me know if you need more.",
             r#"{"verdict": "revise", "summary": "Cite more.", "findings": [{"severity": "warning", "message": "Uncited claim {in braces}.", "path": null}]}"#
         );
-        let review = review_from_body(&body(&content));
+        let review = review_from_body(Api::OpenAi, &body(&content));
         assert!(review.verdict == Verdict::Revise, "{review:?}");
         assert_eq!(review.findings[0].message, "Uncited claim {in braces}.");
         // Braces in prose that are not JSON are skipped.
         let content = format!("The set {{a, b}} is fine; {{ not json }}. {CLEAN}");
-        assert!(review_from_body(&body(&content)).verdict == Verdict::Pass);
+        assert!(review_from_body(Api::OpenAi, &body(&content)).verdict == Verdict::Pass);
     }
 
     #[test]
@@ -471,7 +480,7 @@ mod tests {
         assert_fails_closed(&format!("```json\n{CLEAN}\n```\n{CLEAN}"), "ambiguous");
         // An object nested inside the one answer is not a second answer.
         let nested = r#"{"verdict": "pass", "summary": "ok", "extra": {"verdict": "reject"}}"#;
-        assert!(review_from_body(&body(nested)).verdict == Verdict::Pass);
+        assert!(review_from_body(Api::OpenAi, &body(nested)).verdict == Verdict::Pass);
     }
 
     #[test]
@@ -510,7 +519,7 @@ mod tests {
             ("\tReject", Verdict::Reject),
         ] {
             let content = json!({ "verdict": text }).to_string();
-            let review = review_from_body(&body(&content));
+            let review = review_from_body(Api::OpenAi, &body(&content));
             assert!(review.verdict == verdict, "{text:?}: {review:?}");
             assert!(review.summary.contains("without a summary"));
         }
@@ -547,7 +556,7 @@ mod tests {
         assert_fails_closed(&"{ a ".repeat(1000), "more than 64");
         let mut huge = body(CLEAN);
         huge.resize(MAX_BODY_BYTES + 1, b' ');
-        let review = review_from_body(&huge);
+        let review = review_from_body(Api::OpenAi, &huge);
         assert!(review.verdict == Verdict::Revise);
         assert!(review.findings[0].message.contains("larger than"));
     }
@@ -583,7 +592,7 @@ mod tests {
     #[test]
     fn a_pass_with_an_error_finding_becomes_revise() {
         let content = r#"{"verdict": "pass", "summary": "ok", "findings": [{"severity": "ERROR", "message": "secret on line 2", "path": "a.md"}]}"#;
-        let review = review_from_body(&body(content));
+        let review = review_from_body(Api::OpenAi, &body(content));
         assert!(review.verdict == Verdict::Revise, "{review:?}");
         assert_eq!(review.findings.len(), 2);
         assert_eq!(review.findings[0].message, "secret on line 2");
@@ -596,7 +605,7 @@ mod tests {
             .map(|i| json!({"severity": "warning", "message": format!("m{i}")}))
             .collect();
         let content = json!({"verdict": "revise", "findings": findings}).to_string();
-        let review = review_from_body(&body(&content));
+        let review = review_from_body(Api::OpenAi, &body(&content));
         assert!(review.verdict == Verdict::Revise);
         assert_eq!(review.findings.len(), MAX_FINDINGS + 1);
         assert!(review.findings[MAX_FINDINGS].message.starts_with("10 more"));
@@ -623,7 +632,7 @@ mod tests {
                 "not JSON",
             ),
         ] {
-            let review = review_from_body(body);
+            let review = review_from_body(Api::OpenAi, body);
             assert!(review.verdict == Verdict::Revise, "{why}: {review:?}");
             assert!(
                 review.findings[0].message.contains(why),
@@ -631,6 +640,56 @@ mod tests {
                 review.findings[0].message
             );
         }
+    }
+
+    /// An Anthropic Messages body whose one text block is `content`.
+    fn anthropic_body(content: &str) -> Vec<u8> {
+        json!({
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "content": [{ "type": "text", "text": content }],
+            "stop_reason": "end_turn"
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn both_apis_read_the_same_text_the_same_way() {
+        let contents = [
+            CLEAN.to_string(),
+            format!("```json\n{CLEAN}\n```"),
+            r#"{"verdict": "false"}"#.to_string(),
+            r#"{"verdict": "pass"} {"verdict": "reject"}"#.to_string(),
+            r#"{"verdict": "pass", "summary": "cut"#.to_string(),
+            r#"{"verdict": "pass", "findings": [{"severity": "error", "message": "m"}]}"#
+                .to_string(),
+            String::new(),
+        ];
+        for content in contents {
+            let openai = review_from_body(Api::OpenAi, &body(&content));
+            let anthropic = review_from_body(Api::Anthropic, &anthropic_body(&content));
+            assert_eq!(format!("{openai:?}"), format!("{anthropic:?}"), "{content}");
+        }
+        // An Anthropic error envelope fails closed with the endpoint's message.
+        let error = br#"{"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"}}"#;
+        let review = review_from_body(Api::Anthropic, error);
+        assert!(review.verdict == Verdict::Revise);
+        assert!(
+            review.findings[0]
+                .message
+                .contains("\"max_tokens: Field required\"")
+        );
+        // A chat completion is not an Anthropic reply, and the other way round.
+        let review = review_from_body(Api::Anthropic, &body(CLEAN));
+        assert!(
+            review.findings[0]
+                .message
+                .contains("not an Anthropic Messages reply")
+        );
+        let review = review_from_body(Api::OpenAi, &anthropic_body(CLEAN));
+        assert!(review.findings[0].message.contains("not a chat completion"));
     }
 
     #[test]
@@ -642,6 +701,12 @@ mod tests {
         assert!(e.message().contains("HTTP 500") && e.message().contains("\"boom\""));
         assert_eq!(status_error(429, b"").expect("error").kind(), "transient");
         assert_eq!(status_error(503, b"").expect("error").kind(), "transient");
+        let e = status_error(
+            529,
+            br#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#,
+        )
+        .expect("error");
+        assert!(e.message().ends_with(": \"Overloaded\""), "{}", e.message());
         let e = status_error(404, b"no such model").expect("error");
         assert_eq!(e.kind(), "failed");
         assert!(e.message().contains("hint: check MODEL_URL"));

@@ -4,7 +4,10 @@
 //! check, host-side, whether anything got through.
 //!
 //! Input: `{"action": "tcp-connect" | "udp-send" | "tcp-listen", "address": "host:port"}`,
-//! `{"action": "lookup", "name": "..."}` or `{"action": "http-get", "url": "http://..."}`.
+//! `{"action": "lookup", "name": "..."}`, `{"action": "http-get", "url": "http://..."}`
+//! (raw wasi:http, so any scheme can be tried) or `{"action": "sdk-get", "url": ...}`
+//! (through `harness_sdk::http`, optionally with `"timeout_ms"`, reporting its
+//! typed error).
 //! Output: `{"action": ..., "ok": true, ...}` or `{"action": ..., "ok": false, "error": "..."}`.
 
 use std::io::Write as _;
@@ -13,17 +16,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use harness_sdk::{Descriptor, PluginError, StepInput, Tool, ToolOutput};
 use serde_json::{Value, json};
 
-mod http_bindings {
-    wit_bindgen::generate!({
-        world: "probe-http",
-        path: "wit",
-        generate_all,
-    });
-}
-
-use http_bindings::wasi::http::outgoing_handler;
-use http_bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
-use http_bindings::wasi::io::streams::StreamError;
+use harness_sdk::http::wasi::wasi::http::outgoing_handler;
+use harness_sdk::http::wasi::wasi::http::types::{Fields, OutgoingRequest, Scheme};
+use harness_sdk::http::wasi::wasi::io::streams::StreamError;
 
 /// What the probe sends over TCP and UDP; tests look for these bytes.
 const PAYLOAD: &[u8] = b"net-probe says hello";
@@ -37,6 +32,9 @@ struct Input {
     name: String,
     #[serde(default)]
     url: String,
+    /// For `sdk-get`: the request's timeout.
+    #[serde(default)]
+    timeout_ms: Option<u64>,
 }
 
 struct NetProbe;
@@ -57,6 +55,7 @@ impl Tool for NetProbe {
             "tcp-listen" => tcp_listen(&input.address),
             "lookup" => lookup(&input.name),
             "http-get" => http_get(&input.url),
+            "sdk-get" => sdk_get(&input.url, input.timeout_ms),
             other => {
                 return Err(PluginError::invalid_input(format!(
                     "unknown action `{other}`"
@@ -150,6 +149,41 @@ fn http_get(url: &str) -> Result<Value, String> {
         }
     }
     Ok(json!({ "status": status, "body": String::from_utf8_lossy(&bytes) }))
+}
+
+/// A GET through the SDK's client. A failure is reported with the error's
+/// variant, its message and the host's own text, so tests can check what a
+/// plugin author gets to see.
+fn sdk_get(url: &str, timeout_ms: Option<u64>) -> Result<Value, String> {
+    use harness_sdk::http::{Error, Request};
+    let sent = Request::get(url).and_then(|request| match timeout_ms {
+        Some(ms) => request.timeout(std::time::Duration::from_millis(ms)).send(),
+        None => request.send(),
+    });
+    match sent {
+        Ok(response) => Ok(json!({
+            "status": response.status(),
+            "body": String::from_utf8_lossy(response.body()),
+        })),
+        Err(e) => {
+            let kind = match &e {
+                Error::Denied { .. } => "denied",
+                Error::Tls { .. } => "tls",
+                Error::Timeout { .. } => "timeout",
+                Error::Unreachable { .. } => "unreachable",
+                Error::Host { .. } => "host",
+                Error::InvalidUrl { .. } => "invalid-url",
+                _ => "other",
+            };
+            Ok(json!({
+                "ok": false,
+                "kind": kind,
+                "error": e.to_string(),
+                "host_message": e.host_message(),
+                "transient": e.is_transient(),
+            }))
+        }
+    }
 }
 
 harness_sdk::export_tool!(NetProbe);
