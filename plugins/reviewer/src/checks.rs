@@ -11,8 +11,6 @@ use serde::Deserialize;
 
 use crate::secrets;
 
-/// Sections every report must have.
-
 /// The part of the search output the reviewer reads.
 #[derive(Debug, Deserialize)]
 pub struct SearchOutput {
