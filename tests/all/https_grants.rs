@@ -18,6 +18,7 @@ use harness_host::runtime::FailureKind;
 use serde_json::Value;
 
 use crate::network_grants::{Listener, Probe, http_get};
+use crate::support::{Scratch, artifacts, run_id, text};
 use crate::tls_support::{TestCa, TlsServer, Validity, response};
 
 /// The probe granted `entries`, trusting the PEM files `roots` besides the
@@ -326,4 +327,97 @@ fn a_server_that_never_finishes_the_handshake_is_stopped_by_the_plugin_timeout()
         started.elapsed()
     );
     assert!(holder.join().expect("holder") > 0, "a ClientHello was sent");
+}
+
+/// The `run_created` grant record of `plugin` in run `id`.
+fn recorded(s: &Scratch, id: &str, plugin: &str) -> Value {
+    let journal = s.journal(id);
+    let created = &journal[0]["event"];
+    assert_eq!(created["type"], "run_created");
+    created["grants"]
+        .as_array()
+        .expect("grants recorded")
+        .iter()
+        .find(|g| g["name"] == plugin)
+        .unwrap_or_else(|| panic!("no grants recorded for {plugin}: {created:#}"))
+        .clone()
+}
+
+#[test]
+fn an_admin_trust_root_in_grants_toml_serves_a_run_and_is_journaled() {
+    let ca = TestCa::new("Admin's internal CA");
+    let server = TlsServer::answering(
+        ca.issue(&["localhost"], Validity::Current),
+        "served over tls to the run",
+    );
+    let port = server.port();
+    let s = Scratch::new();
+    let extra: &'static str =
+        Box::leak(format!("[grants]\nnetwork = [\"localhost:{port}\"]\n").into_boxed_str());
+    let dir = s.tool_plugins(
+        "net-probe",
+        artifacts::GUEST_NET_PROBE,
+        extra,
+        &format!("{{ action = \"http-get\", url = \"https://localhost:{port}/run\" }}"),
+    );
+    // Without the admin's root, the issuer is unknown: the step's log says
+    // where a root goes, and the server sees no request.
+    std::fs::write(
+        dir.join("grants.toml"),
+        format!("[reviewer]\n[net-probe]\nnetwork = [\"localhost:{port}\"]\n"),
+    )
+    .expect("grants");
+    let out = s.run(&dir, &[]);
+    let id = run_id(&out);
+    let logs = s.status(&id)["steps"]["only"]["logs"].to_string();
+    assert!(
+        logs.contains("failed: unknown issuer") && logs.contains("`tls-roots` in grants.toml"),
+        "{logs}\nstderr: {}",
+        text(&out.stderr)
+    );
+    assert!(server.requests().is_empty());
+    assert!(recorded(&s, &id, "net-probe")["grants"]["tls_roots"].is_null());
+
+    // The admin adds the internal CA next to grants.toml.
+    std::fs::create_dir(dir.join("ca")).expect("mkdir");
+    ca.write_pem(&dir.join("ca"), "internal.pem");
+    std::fs::write(
+        dir.join("grants.toml"),
+        format!(
+            "[reviewer]\n[net-probe]\nnetwork = [\"localhost:{port}\"]\ntls-roots = [\"ca/internal.pem\"]\n"
+        ),
+    )
+    .expect("grants");
+    let out = s.run(&dir, &[]);
+    let id = run_id(&out);
+    let state = s.status(&id);
+    let sha = state["steps"]["only"]["output_sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the step succeeded: {state:#}\n{}", text(&out.stderr)));
+    let output: Value = serde_json::from_slice(&s.blob(&id, sha)).expect("output JSON");
+    assert_eq!(output["body"], "served over tls to the run", "{output}");
+    assert_eq!(server.requests().len(), 1);
+    assert!(server.requests()[0].head.starts_with("GET /run HTTP/1.1"));
+    let roots = &recorded(&s, &id, "net-probe")["grants"]["tls_roots"];
+    let root = dir.join("ca").join("internal.pem");
+    assert_eq!(roots, &serde_json::json!([root.display().to_string()]));
+
+    // A grants.toml naming a root that is not there fails the load, naming
+    // the key, and creates no run.
+    let before = s.journal(&id).len();
+    std::fs::write(
+        dir.join("grants.toml"),
+        format!(
+            "[reviewer]\n[net-probe]\nnetwork = [\"localhost:{port}\"]\ntls-roots = [\"ca/gone.pem\"]\n"
+        ),
+    )
+    .expect("grants");
+    let out = s.run(&dir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("key `net-probe.tls-roots[0]`") && stderr.contains("cannot be read"),
+        "{stderr}"
+    );
+    assert_eq!(s.journal(&id).len(), before);
 }
