@@ -16,6 +16,7 @@ pub mod bounded_read;
 pub mod cli;
 pub mod contract;
 pub mod digest;
+pub mod doctor;
 pub mod folder;
 pub mod grants;
 pub mod host_dirs;

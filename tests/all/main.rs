@@ -13,6 +13,7 @@ mod approval_replay;
 mod blocked_guest;
 mod compile_cache;
 mod crash_resume;
+mod doctor;
 mod faults_disk;
 mod faults_inputs;
 mod faults_kill;

@@ -1,0 +1,75 @@
+//! The host's own directories (state and compile cache) can be written, or
+//! created where they do not exist yet.
+
+use std::path::Path;
+
+use super::{Area, Finding, Status};
+use crate::host_dirs::HostDirs;
+use crate::render::inert_path;
+
+pub fn check(dirs: &HostDirs) -> Vec<Finding> {
+    [
+        (
+            "state dir",
+            dirs.state_dir(),
+            "--state-dir or HARNESS_STATE_DIR",
+        ),
+        (
+            "cache dir",
+            dirs.cache_dir(),
+            "--cache-dir or HARNESS_CACHE_DIR",
+        ),
+    ]
+    .into_iter()
+    .map(|(what, dir, option)| {
+        let shown = inert_path(dir);
+        match writable_or_creatable(dir) {
+            Ok(detail) => Finding::ok(Area::Dirs, what, format!("`{shown}` {detail}")),
+            Err(why) => Finding::gap(
+                Area::Dirs,
+                Status::Missing,
+                what,
+                format!("`{shown}` {why}"),
+                format!("make it writable for this user, or choose another folder with {option}"),
+            ),
+        }
+    })
+    .collect()
+}
+
+/// `Ok` with how, if `dir` is writable or can be created.
+fn writable_or_creatable(dir: &Path) -> Result<&'static str, String> {
+    match std::fs::metadata(dir) {
+        Ok(md) if md.is_dir() => writable(dir).map(|()| "is writable"),
+        Ok(_) => Err("is not a directory".into()),
+        Err(_) => {
+            // The nearest existing ancestor must let us create it.
+            let mut ancestor = dir.parent();
+            while let Some(a) = ancestor {
+                if a.is_dir() {
+                    return writable(a)
+                        .map(|()| "does not exist yet; it will be created")
+                        .map_err(|why| format!("does not exist, and `{}` {why}", inert_path(a)));
+                }
+                ancestor = a.parent();
+            }
+            Err("does not exist, and no parent folder does".into())
+        }
+    }
+}
+
+/// Prove `dir` writable by creating and removing a probe file in it.
+pub fn writable(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(format!(".host-doctor-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(format!("is not writable: {e}")),
+    }
+}
