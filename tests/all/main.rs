@@ -29,6 +29,7 @@ mod inert_output;
 mod journal_tampering;
 mod large_diff;
 mod model_reviewer;
+mod model_reviewer_https;
 mod network_grants;
 mod output_failures;
 mod plugin_failures;
