@@ -313,7 +313,7 @@ fn env_urls(m: &Manifest, has_grants_file: bool, plugins_dir: &Path) -> Vec<Find
                 Area::Env,
                 Status::Warning,
                 format!("{}: {key}", m.name),
-                format!("inherited from the host's environment, but not set here"),
+                "inherited from the host's environment, but not set here".to_string(),
                 format!("export {key}=... before `host run` (the plugin gets no value otherwise)"),
             ));
         }

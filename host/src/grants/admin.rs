@@ -1007,7 +1007,7 @@ mod tests {
         let admin = parse(&text, &path).expect("parses");
         let m = effective(&manifest(), Some(&admin)).expect("granted");
         let root = dir.path().join("ca").join("internal.pem");
-        assert_eq!(m.grants.tls_roots, [root.clone()]);
+        assert_eq!(m.grants.tls_roots, std::slice::from_ref(&root));
         let recorded = GrantSet::of(&m).to_json();
         assert_eq!(
             recorded["tls_roots"],
