@@ -188,7 +188,8 @@ fn doctor_names_each_gap_with_a_fix_and_exits_non_zero() {
     );
     // The probes really happened: one handshake each, no request.
     assert_eq!(trusted.connections(), 1);
-    assert_eq!(untrusted.failures().len(), 1, "{:?}", untrusted.failures());
+    let failures = untrusted.failures(1);
+    assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(trusted.requests().is_empty() && untrusted.requests().is_empty());
 
     // The text form says the same, one gap per line with its fix.

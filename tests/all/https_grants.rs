@@ -90,7 +90,7 @@ fn a_granted_https_endpoint_with_a_trusted_internal_root_is_served() {
         "{}",
         requests[0].head
     );
-    assert!(server.failures().is_empty(), "{:?}", server.failures());
+    assert!(server.failures(0).is_empty(), "{:?}", server.failures(0));
 }
 
 #[test]
@@ -153,7 +153,8 @@ fn an_untrusted_issuer_is_refused_naming_the_tls_roots_key() {
         );
     }
     assert!(server.requests().is_empty(), "{:?}", server.requests());
-    assert_eq!(server.failures().len(), 2, "{:?}", server.failures());
+    let failures = server.failures(2);
+    assert_eq!(failures.len(), 2, "{failures:?}");
 }
 
 #[test]
@@ -173,7 +174,8 @@ fn a_certificate_for_another_name_is_refused_as_a_name_mismatch() {
         ],
     );
     assert!(server.requests().is_empty(), "{:?}", server.requests());
-    assert_eq!(server.failures().len(), 1, "{:?}", server.failures());
+    let failures = server.failures(1);
+    assert_eq!(failures.len(), 1, "{failures:?}");
 }
 
 #[test]
@@ -221,7 +223,8 @@ fn plain_http_to_a_tls_port_and_tls_to_a_plain_port_are_named() {
         ],
     );
     assert!(server.requests().is_empty(), "{:?}", server.requests());
-    assert_eq!(server.failures().len(), 1, "{:?}", server.failures());
+    let failures = server.failures(1);
+    assert_eq!(failures.len(), 1, "{failures:?}");
 
     // https:// to a server that does not speak TLS (it closes after reading).
     let url = format!("https://localhost:{plain_port}/");

@@ -231,9 +231,18 @@ impl TlsServer {
         self.requests.lock().expect("lock").clone()
     }
 
-    /// The server's side of each failed handshake.
-    pub(crate) fn failures(&self) -> Vec<String> {
-        self.failures.lock().expect("lock").clone()
+    /// The server's side of each failed handshake, once there are `n` of
+    /// them (the client may give up before the server notices), or after
+    /// 10 s, whichever comes first.
+    pub(crate) fn failures(&self, n: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = self.failures.lock().expect("lock").clone();
+            if seen.len() >= n || std::time::Instant::now() > deadline {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
