@@ -73,3 +73,26 @@ pub fn writable(dir: &Path) -> Result<(), String> {
         Err(e) => Err(format!("is not writable: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_dir_under_a_writable_parent_will_be_created_and_a_file_is_not_a_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(writable_or_creatable(dir.path()), Ok("is writable"));
+        assert_eq!(
+            writable_or_creatable(&dir.path().join("a").join("b")),
+            Ok("does not exist yet; it will be created")
+        );
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").expect("write");
+        assert_eq!(
+            writable_or_creatable(&file),
+            Err("is not a directory".to_string())
+        );
+        // The probe file is gone again.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+}

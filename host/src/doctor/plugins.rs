@@ -320,3 +320,89 @@ fn env_urls(m: &Manifest, has_grants_file: bool, plugins_dir: &Path) -> Vec<Find
     }
     findings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(dir: &Path, grants: &str) -> Manifest {
+        let path = dir.join("plugin.toml");
+        std::fs::write(
+            &path,
+            format!("[plugin]\nname = \"p\"\nkind = \"tool\"\ncomponent = \"p.wasm\"\n{grants}"),
+        )
+        .expect("write manifest");
+        manifest::load(&path).expect("manifest")
+    }
+
+    #[test]
+    fn url_settings_are_checked_against_the_grant_with_default_ports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = manifest(
+            dir.path(),
+            "[grants]\nnetwork = [\"api.example.com:443\", \"127.0.0.1:8080\"]\n\
+             [grants.env]\nvars = { A = \"https://API.example.com/v1\", B = \"http://127.0.0.1:8080/x\", \
+             C = \"http://127.0.0.1/\", D = \"not a url\", E = \"ftp://127.0.0.1:8080/\" }\n",
+        );
+        let found: Vec<(String, bool, String)> = urls(&m)
+            .into_iter()
+            .map(|u| (u.key, u.https, u.entry))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("A".to_string(), true, "api.example.com:443".to_string()),
+                ("B".to_string(), false, "127.0.0.1:8080".to_string()),
+                ("C".to_string(), false, "127.0.0.1:80".to_string()),
+            ]
+        );
+        let findings = env_urls(&m, true, dir.path());
+        let status: Vec<(&str, Status)> = findings
+            .iter()
+            .map(|f| (f.subject.as_str(), f.status))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                ("p: A", Status::Ok),
+                ("p: B", Status::Ok),
+                ("p: C", Status::Missing),
+            ]
+        );
+        let fix = findings[2].fix.as_deref().expect("fix");
+        assert!(
+            fix.contains("add \"127.0.0.1:80\" to [grants] network")
+                && fix.contains("host plugins grant p --network 127.0.0.1:80"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn a_component_older_than_a_source_is_stale_and_build_output_does_not_count() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = manifest(dir.path(), "");
+        std::fs::write(&m.component, b"\0asm").expect("component");
+        let an_hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        let set_old = |p: &Path| {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .expect("open")
+                .set_modified(an_hour_ago)
+                .expect("mtime");
+        };
+        set_old(&m.component);
+        // Newer files under target/ and hidden ones are not sources.
+        std::fs::create_dir(dir.path().join("target")).expect("mkdir");
+        std::fs::write(dir.path().join("target").join("out.o"), "x").expect("write");
+        std::fs::write(dir.path().join(".cache"), "x").expect("write");
+        assert_eq!(component(&m, dir.path()).status, Status::Ok);
+        std::fs::create_dir(dir.path().join("src")).expect("mkdir");
+        std::fs::write(dir.path().join("src").join("lib.rs"), "fn main() {}").expect("write");
+        let stale = component(&m, dir.path());
+        assert_eq!(stale.status, Status::Warning);
+        assert!(stale.detail.contains("src/lib.rs"), "{stale:?}");
+        std::fs::remove_file(&m.component).expect("rm");
+        assert_eq!(component(&m, dir.path()).status, Status::Missing);
+    }
+}
