@@ -404,6 +404,16 @@ fn an_admin_trust_root_in_grants_toml_serves_a_run_and_is_journaled() {
     let roots = &recorded(&s, &id, "net-probe")["grants"]["tls_roots"];
     let root = dir.join("ca").join("internal.pem");
     assert_eq!(roots, &serde_json::json!([root.display().to_string()]));
+    // `plugins inspect` shows the effective roots too.
+    let inspect = s
+        .host()
+        .args(["plugins", "inspect", "net-probe", "--json", "--plugins"])
+        .arg(&dir)
+        .output()
+        .expect("inspect");
+    let shown: Value = serde_json::from_slice(&inspect.stdout)
+        .unwrap_or_else(|_| panic!("inspect JSON: {}", text(&inspect.stderr)));
+    assert_eq!(shown["grants"]["tls_roots"], *roots, "{shown:#}");
 
     // A grants.toml naming a root that is not there fails the load, naming
     // the key, and creates no run.
