@@ -191,41 +191,15 @@ async fn send(
         .map_err(|_| HttpError::HttpRequestUriInvalid)?;
 
     if https {
-        let shown_server = format!("{}:{port}", inert(&server_name.to_str()));
-        let handshake_by = scope.bound(connect_timeout);
-        let connector = tokio_rustls::TlsConnector::from(Arc::clone(&scope.tls));
-        let stream = match tokio::time::timeout_at(
-            handshake_by,
-            connector.connect(server_name, stream),
+        let stream = tls_handshake(
+            &scope,
+            &action,
+            server_name,
+            port,
+            stream,
+            scope.bound(connect_timeout),
         )
-        .await
-        {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                let (failure, detail) = tls::classify(&e);
-                scope.failed(
-                    &action,
-                    &format!(
-                        "TLS handshake with `{shown_server}` failed: {} ({})",
-                        failure.name(),
-                        inert(&detail)
-                    ),
-                    &failure.remedy(scope.policy.manifest()),
-                );
-                return Err(match failure {
-                    TlsFailure::NotTls | TlsFailure::Other => HttpError::TlsProtocolError,
-                    _ => HttpError::TlsCertificateError,
-                });
-            }
-            Err(_) => {
-                scope.failed(
-                    &action,
-                    &format!("TLS handshake with `{shown_server}` timed out"),
-                    "the server accepted the connection but did not complete a TLS handshake in time; check that it serves TLS on that port",
-                );
-                return Err(HttpError::ConnectionTimeout);
-            }
-        };
+        .await?;
         exchange(stream, request, scope.bound(first_byte_timeout)).await
     } else {
         let first = Arc::new(AtomicU16::new(NO_BYTE));
@@ -237,23 +211,69 @@ async fn send(
         if let Err(e) = &result
             && !matches!(e, HttpError::ConnectionReadTimeout)
         {
-            let first = first.load(Ordering::Relaxed);
-            let tls_answer = u8::try_from(first).is_ok_and(|b| TLS_RECORD_FIRST_BYTES.contains(&b));
-            if tls_answer || first == NO_BYTE {
-                let what = if tls_answer {
-                    "the server answered with TLS, not HTTP"
-                } else {
-                    "the server closed the connection without an HTTP response"
-                };
-                scope.failed(
-                    &action,
-                    what,
-                    "if the server speaks TLS on that port, use an https:// URL",
-                );
-            }
+            name_plain_failure(&scope, &action, first.load(Ordering::Relaxed));
         }
         result
     }
+}
+
+/// TLS over the checked connection, verified for `server_name` (the URL's
+/// host). A failure is logged, named, with what would change it.
+async fn tls_handshake(
+    scope: &NetScope,
+    action: &str,
+    server_name: ServerName<'static>,
+    port: u16,
+    stream: TcpStream,
+    by: Instant,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, HttpError> {
+    let shown_server = format!("{}:{port}", inert(&server_name.to_str()));
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&scope.tls));
+    match tokio::time::timeout_at(by, connector.connect(server_name, stream)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => {
+            let (failure, detail) = tls::classify(&e);
+            scope.failed(
+                action,
+                &format!(
+                    "TLS handshake with `{shown_server}` failed: {} ({})",
+                    failure.name(),
+                    inert(&detail)
+                ),
+                &failure.remedy(scope.policy.manifest()),
+            );
+            Err(match failure {
+                TlsFailure::NotTls | TlsFailure::Other => HttpError::TlsProtocolError,
+                _ => HttpError::TlsCertificateError,
+            })
+        }
+        Err(_) => {
+            scope.failed(
+                action,
+                &format!("TLS handshake with `{shown_server}` timed out"),
+                "the server accepted the connection but did not complete a TLS handshake in time; check that it serves TLS on that port",
+            );
+            Err(HttpError::ConnectionTimeout)
+        }
+    }
+}
+
+/// After a plain-HTTP exchange failed: if the server answered with a TLS
+/// record, or hung up without a byte, say that it may want https.
+fn name_plain_failure(scope: &NetScope, action: &str, first: u16) {
+    let tls_answer = u8::try_from(first).is_ok_and(|b| TLS_RECORD_FIRST_BYTES.contains(&b));
+    let what = if tls_answer {
+        "the server answered with TLS, not HTTP"
+    } else if first == NO_BYTE {
+        "the server closed the connection without an HTTP response"
+    } else {
+        return;
+    };
+    scope.failed(
+        action,
+        what,
+        "if the server speaks TLS on that port, use an https:// URL",
+    );
 }
 
 /// Send `request` over `io` and wait (until `first_byte_by`) for the
