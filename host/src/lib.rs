@@ -17,6 +17,7 @@ pub mod cli;
 pub mod clock;
 pub mod contract;
 pub mod digest;
+pub mod doctor;
 pub mod error_kind;
 pub mod folder;
 pub mod grants;

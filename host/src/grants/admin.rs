@@ -25,6 +25,15 @@
 //! [`GrantRefused`] naming every missing part and the `host plugins grant`
 //! command that would grant it. A plugin with no table is granted nothing.
 //!
+//! **Trust roots.** `tls-roots = ["ca/internal.pem"]` in a plugin's table
+//! adds PEM files of an internal CA to what the plugin's `https://` requests
+//! trust (besides the compiled-in Mozilla roots and its manifest's
+//! `[grants] tls-roots`). Paths are absolute or relative to the folder
+//! holding `grants.toml`; each file is read when the file is loaded and
+//! again when the plugin is, and the effective list is journaled with the
+//! other grants ([`GrantSet`]). Roots widen whom a plugin trusts, not where
+//! it may connect: that is still only its `network` entries.
+//!
 //! Environment *values* stay in the manifest (`[grants.env] vars`, or
 //! inherited from the host): the admin grants the key. Mount host paths in
 //! `grants.toml` are `${workspace}`, absolute, or relative to the plugin's
@@ -82,6 +91,15 @@ pub struct AdminGrants {
     pub plugins: BTreeMap<String, PluginGrant>,
 }
 
+impl AdminGrants {
+    /// Where a `tls-roots` entry of this file points: relative entries are
+    /// relative to the folder holding the file.
+    pub fn tls_root(&self, entry: &str) -> PathBuf {
+        let base = self.path.parent().unwrap_or(Path::new(""));
+        base.join(entry)
+    }
+}
+
 /// What the admin grants one plugin: the same keys as a manifest's
 /// `[grants]`, environment keys instead of values, and limit ceilings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +119,11 @@ pub struct PluginGrant {
     /// Ceilings; a missing one is the host's default.
     #[serde(default, skip_serializing_if = "Ceilings::is_empty")]
     pub limits: Ceilings,
+    /// PEM files of extra TLS trust roots (an internal CA) for the plugin's
+    /// `https://` requests, added to the ones its manifest names: absolute,
+    /// or relative to the folder holding `grants.toml`.
+    #[serde(default, rename = "tls-roots", skip_serializing_if = "Vec::is_empty")]
+    pub tls_roots: Vec<String>,
 }
 
 /// One granted mount.
@@ -329,6 +352,28 @@ fn validate(admin: &AdminGrants) -> Result<(), AdminGrantsError> {
                 ));
             }
         }
+        for (i, root) in grant.tls_roots.iter().enumerate() {
+            let path = admin.tls_root(root);
+            let problem = if root.is_empty() || manifest::has_parent_segment(Path::new(root)) {
+                Some("is empty or contains `..`".to_string())
+            } else if grant.tls_roots[..i]
+                .iter()
+                .any(|o| admin.tls_root(o) == path)
+            {
+                Some("is listed twice".to_string())
+            } else {
+                crate::grants::tls::read_pem(&path).err()
+            };
+            if let Some(problem) = problem {
+                return Err(invalid(
+                    format!(
+                        "key `{name}.tls-roots[{i}]`: trust roots `{}` {problem}",
+                        crate::render::inert(root)
+                    ),
+                    "name a PEM file holding the CA certificate(s), absolute or relative to the folder holding grants.toml",
+                ));
+            }
+        }
         let ranges: [(&str, Option<u64>, u64); 4] = [
             ("memory-mib", grant.limits.memory_mib, 4096),
             ("timeout-ms", grant.limits.timeout_ms, 3_600_000),
@@ -551,7 +596,16 @@ pub fn effective(m: &Manifest, admin: Option<&AdminGrants>) -> Result<Manifest, 
     missing.extend(limits_beyond(&m.name, &m.limits, &grant.limits));
 
     if missing.is_empty() {
-        Ok(m.clone())
+        // The admin's trust roots are added to the plugin's own (trusting
+        // more issuers reaches no host the network grant does not name).
+        let mut m = m.clone();
+        for root in &grant.tls_roots {
+            let path = admin.tls_root(root);
+            if !m.grants.tls_roots.contains(&path) {
+                m.grants.tls_roots.push(path);
+            }
+        }
+        Ok(m)
     } else {
         Err(GrantRefused {
             plugin: m.name.clone(),
@@ -699,6 +753,8 @@ pub fn requested(m: &Manifest) -> PluginGrant {
             ),
             fuel: m.limits.fuel,
         },
+        // The manifest's own roots need no grant; the admin adds others.
+        tls_roots: Vec::new(),
     }
 }
 
@@ -745,6 +801,11 @@ pub struct GrantSet {
     pub network: Vec<String>,
     pub env: Vec<EnvRecord>,
     pub limits: LimitRecord,
+    /// The PEM files of extra TLS trust roots (manifest's and admin's),
+    /// absolute. Left out when there are none, so grant sets recorded
+    /// before the key existed keep their digest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_roots: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -807,6 +868,12 @@ impl GrantSet {
                 max_output_bytes: m.limits.max_output_bytes,
                 fuel: m.limits.fuel,
             },
+            tls_roots: m
+                .grants
+                .tls_roots
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
         }
     }
 
@@ -921,6 +988,54 @@ mod tests {
         parse(text, Path::new("/plugins/grants.toml"))
             .expect_err("invalid")
             .to_string()
+    }
+
+    #[test]
+    fn admin_trust_roots_are_added_resolved_against_the_grants_folder_and_recorded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("ca")).expect("mkdir");
+        // Any well-formed certificate will do for reading; rustls checks it
+        // as a root when the plugin is loaded.
+        let pem = rcgen::generate_simple_self_signed(vec!["ca.internal".to_string()])
+            .expect("cert")
+            .cert
+            .pem();
+        std::fs::write(dir.path().join("ca").join("internal.pem"), pem).expect("write");
+        let path = dir.path().join(GRANTS_FILE);
+        // The key belongs to the `[search]` table, before its limits table.
+        let text = GRANT.replacen(
+            "[search.limits]",
+            "tls-roots = [\"ca/internal.pem\"]\n[search.limits]",
+            1,
+        );
+        let admin = parse(&text, &path).expect("parses");
+        let m = effective(&manifest(), Some(&admin)).expect("granted");
+        let root = dir.path().join("ca").join("internal.pem");
+        assert_eq!(m.grants.tls_roots, std::slice::from_ref(&root));
+        let recorded = GrantSet::of(&m).to_json();
+        assert_eq!(
+            recorded["tls_roots"],
+            serde_json::json!([root.display().to_string()])
+        );
+        // Without roots the record (and its digest) has no such key.
+        let plain = GrantSet::of(&manifest()).to_json();
+        assert!(plain.get("tls_roots").is_none(), "{plain}");
+
+        for (entry, problem) in [
+            ("ca/missing.pem", "cannot be read"),
+            ("../ca.pem", "contains `..`"),
+        ] {
+            let text = GRANT.replacen(
+                "[search.limits]",
+                &format!("tls-roots = [{entry:?}]\n[search.limits]"),
+                1,
+            );
+            let e = parse(&text, &path).expect_err(entry).to_string();
+            assert!(
+                e.contains("key `search.tls-roots[0]`") && e.contains(problem),
+                "{entry}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -137,6 +137,16 @@ impl NetPolicy {
         }
     }
 
+    /// The plugin this grant belongs to.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// The manifest the grant was read from.
+    pub fn manifest(&self) -> &std::path::Path {
+        &self.manifest
+    }
+
     /// The grant's entries, in manifest order.
     pub fn entries(&self) -> &[NetworkGrant] {
         &self.entries
@@ -258,27 +268,28 @@ impl NetPolicy {
     }
 
     /// The check of a wasi:http request before anything is resolved or
-    /// connected: plain http, a canonical IP or a granted name. `action` is
-    /// the request as logged (`http GET http://...`, rendered inert).
+    /// connected: http or https (port 80 or 443 unless the URL names one; the
+    /// grant must name the port either way), a canonical IP or a granted
+    /// name. `action` is the request as logged (`http GET http://...`,
+    /// rendered inert).
     pub fn http_target(&self, action: &str, uri: &http::Uri) -> Result<(HttpHost, u16), NetDenial> {
         let action = action.to_string();
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
+        // The port a URL without one means; the grant must name it.
+        let default_port = match uri.scheme_str() {
+            Some("http") => 80,
+            Some("https") => 443,
+            _ => {
                 return Err(self.denial(
                     action,
-                    "https is not supported: this host has no TLS client, so plugins may make plain http requests only".into(),
+                    "only http:// and https:// URLs are supported".into(),
                     None,
                 ));
             }
-            _ => {
-                return Err(self.denial(action, "only http:// URLs are supported".into(), None));
-            }
-        }
+        };
         let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
             return Err(self.denial(action, "the URL has no host".into(), None));
         };
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(default_port);
         if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
             let Ok(ip) = inner.parse::<Ipv6Addr>() else {
                 return Err(self.denial(action, "the URL's IPv6 host is invalid".into(), None));
@@ -599,8 +610,8 @@ mod tests {
                 "http://localhost:8080/",
                 "not a name in the plugin's network grant",
             ),
-            ("https://127.0.0.1:8080/", "https is not supported"),
-            ("ftp://127.0.0.1:8080/", "only http://"),
+            ("https://127.0.0.1/", "not in the plugin's network grant"),
+            ("ftp://127.0.0.1:8080/", "only http:// and https://"),
         ] {
             let d = p.http_target("a", &uri(url)).expect_err(url);
             assert!(d.reason.contains(needle), "{url}: {d:?}");
@@ -609,6 +620,20 @@ mod tests {
             .http_target("a", &uri("http://127.0.0.1/"))
             .expect_err("port 80");
         assert_eq!(d.allow_with.as_deref(), Some("127.0.0.1:80"));
+        // https means port 443, which the grant must name like any other.
+        // (A granted name's port is checked once it is resolved.)
+        assert_eq!(
+            p.http_target("a", &uri("https://db.internal/")),
+            Ok((HttpHost::Name("db.internal".into()), 443))
+        );
+        let d = p
+            .http_target("a", &uri("https://127.0.0.1/"))
+            .expect_err("port 443");
+        assert_eq!(d.allow_with.as_deref(), Some("127.0.0.1:443"));
+        assert_eq!(
+            p.http_target("a", &uri("https://127.0.0.1:8080/")),
+            Ok((HttpHost::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)), 8080))
+        );
     }
 
     #[test]

@@ -149,6 +149,23 @@ impl TlsFailure {
     }
 }
 
+impl TlsFailure {
+    /// What would change the outcome, for the plugin whose manifest is
+    /// `manifest`. Never "skip verification": there is no such setting.
+    pub fn remedy(self, manifest: &Path) -> String {
+        let manifest = crate::render::inert_path(manifest);
+        match self {
+            Self::UnknownIssuer => format!(
+                "to trust the issuer (an internal CA), add its PEM file to [grants] tls-roots in `{manifest}`, or ask the admin to add it to `tls-roots` in grants.toml"
+            ),
+            Self::NameMismatch => "the certificate does not cover the host named in the URL; use a URL naming a host the certificate is for, or reissue the certificate with that name (verification cannot be turned off)".into(),
+            Self::Expired | Self::NotYetValid => "renew the server's certificate or fix the clock of this machine or the server (verification cannot be turned off)".into(),
+            Self::NotTls => "the server does not speak TLS on that port; use an http:// URL if it serves plain HTTP, or the port of its TLS listener (and grant that port)".into(),
+            Self::Other => "check the server's TLS setup (certificate chain, protocol versions TLS 1.2/1.3); verification cannot be turned off".into(),
+        }
+    }
+}
+
 /// Name the failure of a handshake that ended with `error` (the
 /// `std::io::Error` tokio-rustls returns, wrapping a [`rustls::Error`]).
 pub fn classify(error: &std::io::Error) -> (TlsFailure, String) {

@@ -28,11 +28,10 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::engine::deadline_ticks;
 use super::logs::LogCollector;
-use super::network::GrantedHttp;
+use super::network::{GrantedHttp, NetScope};
 use super::private_copy::{CopyError, CopyLimits, MountChange, PrivateCopy, RwSource};
 use crate::contract::{Descriptor, LogLevel, LogRecord, PluginError, Review, ToolOutput};
 use crate::grants::ResolvedGrants;
-use crate::grants::net::NetPolicy;
 use crate::manifest::Limits;
 use crate::render::inert;
 
@@ -134,8 +133,9 @@ pub(crate) struct StoreState {
     table: ResourceTable,
     limiter: InvocationLimiter,
     pub(crate) logs: LogCollector,
-    /// The plugin's network grant, for the name-lookup filter.
-    pub(crate) network: Arc<NetPolicy>,
+    /// The plugin's network grant and TLS trust, for the name-lookup filter
+    /// (the HTTP sender holds a clone).
+    pub(crate) net: NetScope,
 }
 
 impl WasiView for StoreState {
@@ -304,7 +304,15 @@ pub(crate) async fn run<T: OutputSize>(
             &copy_dirs,
         )
         .map_err(|m| env.failure(FailureKind::Internal, m, Vec::new()))?;
-    let network = Arc::clone(env.grants.network());
+    let net = NetScope {
+        policy: Arc::clone(env.grants.network()),
+        tls: Arc::clone(env.grants.tls()),
+        logs: logs.clone(),
+        // The wall-clock stop of the call (below) reports a blocked guest as
+        // timed out; the network bounds end at the same moment, so no
+        // connect, handshake or wait outlives the invocation.
+        deadline: tokio::time::Instant::now() + env.limits.timeout + env.timeout_grace,
+    };
     let memory_cap = usize::try_from(env.limits.memory_bytes).unwrap_or(usize::MAX);
     let limiter = InvocationLimiter {
         limits: StoreLimitsBuilder::new()
@@ -324,11 +332,11 @@ pub(crate) async fn run<T: OutputSize>(
         StoreState {
             wasi,
             http: WasiHttpCtx::new(),
-            http_hooks: GrantedHttp::new(Arc::clone(&network), logs.clone()),
+            http_hooks: GrantedHttp::new(net.clone()),
             table,
             limiter,
             logs,
-            network,
+            net,
         },
     );
     store.limiter(|s| &mut s.limiter);

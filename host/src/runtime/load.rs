@@ -228,7 +228,7 @@ pub enum LoadErrorKind {
 pub(crate) fn host_linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    network::add_lookup_filter(&mut linker)?;
+    network::add_lookup_filter(&mut linker, |s: &mut StoreState| &s.net)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     tool::Tool::add_to_linker::<StoreState, HasSelf<LogCollector>>(&mut linker, |s| &mut s.logs)?;
     Ok(linker)

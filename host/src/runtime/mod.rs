@@ -21,7 +21,9 @@
 //! * **Network by grant only** ([`network`]): wasi:sockets and wasi:http are
 //!   linked for every plugin, and every connect, send, lookup and request is
 //!   checked against the plugin's resolved network grant; without a grant
-//!   each one is denied and logged.
+//!   each one is denied and logged. `https://` requests are verified against
+//!   the host named in the URL with the plugin's trust roots, with no way to
+//!   skip verification.
 //! * **A fresh store and instance per invocation** ([`invoke`]): nothing a
 //!   plugin leaves in its memory, globals or WASI state survives into the next
 //!   step or run, and a trap kills only that invocation. Instantiating from

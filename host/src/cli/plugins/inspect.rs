@@ -110,6 +110,7 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 "writes": grants.writes(),
                 "env": grants.env_keys().collect::<Vec<_>>(),
                 "network": m.grants.network.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "tls_roots": m.grants.tls_roots,
             },
             "limits": {
                 "memory_bytes": limits.memory_bytes,

@@ -59,13 +59,24 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The network grant: `no network`, or `network host:port, ...`.
+/// The network grant: `no network`, or `network host:port, ...`, and the
+/// extra TLS roots its `https://` requests trust, if any.
 pub(crate) fn network_summary(m: &Manifest) -> String {
     if m.grants.network.is_empty() {
         return "no network".to_string();
     }
     let entries: Vec<String> = m.grants.network.iter().map(ToString::to_string).collect();
-    format!("network {}", inert(&entries.join(", ")))
+    let mut summary = format!("network {}", inert(&entries.join(", ")));
+    if !m.grants.tls_roots.is_empty() {
+        let roots: Vec<String> = m
+            .grants
+            .tls_roots
+            .iter()
+            .map(|p| crate::render::inert_path(p))
+            .collect();
+        summary.push_str(&format!(" (extra TLS roots: {})", roots.join(", ")));
+    }
+    summary
 }
 
 /// The grants of a manifest, one phrase each, rendered inert.
