@@ -1,38 +1,56 @@
 //! The harness host: runs agent tools and reviewers as sandboxed WebAssembly
 //! components, behind a human approval gate.
 //!
-//! The pipeline, module by module:
-//! [`manifest`] (what an admin granted) → [`grants`] (the one place grants
-//! become a sandbox) → [`runtime`] (engine, compile cache, one fresh instance
-//! per call) → [`workflow`] (what runs, as data) → [`run`] (the journaled state
-//! machine, approval and apply) → [`cli`] (the `host` command).
+//! **One path for every front end** (the `host` CLI, the workflow executor,
+//! the MCP server, the console, the benchmark): [`folder::load`] (a plugins
+//! folder → manifests → effective admin grants → loaded plugins, progress
+//! through a callback) → [`runtime`] (a fresh sandbox per call) →
+//! [`run::stage`] (proposed writes vetted and staged) → [`run::approval`]
+//! (a person approves one digest) → [`run::apply`] (exactly those bytes,
+//! crash-safe). Runs live behind the [`run::store`] seam; the host's
+//! directories are [`HostDirs`].
 //!
-//! Under all of them: [`bounded_read`] (every file the host reads on someone's
-//! behalf: a regular file, capped), [`atomic_file`] (old-or-new writes) and
-//! [`leftovers`] (removing the temporary files of a killed host).
+//! The pipeline, module by module: [`manifest`] (what a plugin asks for) →
+//! [`grants`] (what the admin granted, and the one place grants become a
+//! sandbox) → [`runtime`] (engines, compile cache, one fresh instance per
+//! call) → [`workflow`] (what runs, as data) → [`run`] (the journaled state
+//! machine, approval and apply) → [`cli`] (the `host` command). [`contract`]
+//! is the plugin contract's data, [`error_kind`] why a call gave no result,
+//! [`render`] how untrusted text is shown inert, [`protect`] the paths no
+//! plugin may reach.
+//!
+//! Private to the crate: bounded reads of files the host reads on someone's
+//! behalf, old-or-new file writes, removal of a killed host's leftovers, the
+//! name rule, network-grant spelling, the workflow graph export, `host
+//! doctor`'s checks and the crash-test pause points.
 
-pub mod atomic_file;
-pub mod bounded_read;
+mod atomic_file;
+mod bounded_read;
 pub mod cli;
-pub mod clock;
+mod clock;
 pub mod contract;
 pub mod digest;
-pub mod doctor;
+mod doctor;
 pub mod error_kind;
 pub mod folder;
 pub mod grants;
 pub mod host_dirs;
-pub mod leftovers;
+mod leftovers;
 pub mod manifest;
 pub mod mcp;
-pub mod names;
-pub mod network_grant;
+mod names;
+mod network_grant;
 pub mod os_user;
-pub mod pause_point;
+mod pause_point;
 pub mod plugin_build;
 pub mod protect;
 pub mod render;
 pub mod run;
 pub mod runtime;
 pub mod workflow;
-pub mod workflow_export;
+mod workflow_export;
+
+pub use crate::error_kind::ErrorKind;
+pub use crate::folder::{Loaded, load};
+pub use crate::host_dirs::HostDirs;
+pub use crate::run::store::{Run, RunStore};

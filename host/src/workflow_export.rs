@@ -222,12 +222,6 @@ impl Graph {
         }
     }
 
-    /// The graph as pretty-printed JSON.
-    pub fn to_json(&self) -> String {
-        // A graph of strings, numbers and JSON maps always serializes.
-        serde_json::to_string_pretty(self).unwrap_or_default()
-    }
-
     /// The graph as a Mermaid `flowchart TD`. Every label is quoted and
     /// entity-encoded ([`mermaid_text`]); node ids are derived ([`mermaid_id`]).
     pub fn to_mermaid(&self) -> String {
@@ -652,7 +646,7 @@ mod tests {
     #[test]
     fn json_has_the_documented_shape() {
         let g = Graph::of(&workflow(DIAMOND));
-        let v: serde_json::Value = serde_json::from_str(&g.to_json()).expect("json");
+        let v: serde_json::Value = serde_json::to_value(&g).expect("json");
         assert_eq!(v["name"], "w");
         assert_eq!(v["description"], "d");
         assert_eq!(v["digest"].as_str().map(str::len), Some(64));
