@@ -14,6 +14,7 @@
 pub mod atomic_file;
 pub mod bounded_read;
 pub mod cli;
+pub mod console;
 pub mod contract;
 pub mod digest;
 pub mod folder;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod approve;
 mod cache;
+mod console;
 pub mod output;
 mod plugins;
 mod present;
@@ -89,6 +90,7 @@ pub enum Command {
     Workflow(workflow::Args),
     Trace(trace::Args),
     Cache(cache::Args),
+    Console(console::Args),
 }
 
 impl Cli {
@@ -109,6 +111,7 @@ impl Cli {
             Command::Workflow(args) => workflow::execute(args, &ctx),
             Command::Trace(args) => trace::execute(args, &ctx),
             Command::Cache(args) => cache::execute(args, &ctx),
+            Command::Console(args) => console::execute(args, &ctx).await,
         }
     }
 }
