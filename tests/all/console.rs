@@ -685,3 +685,221 @@ impl Console {
         Console { child, addr, login }
     }
 }
+
+/// Debian's chromium, which Playwright drives (never a downloaded browser).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether node, npm and chromium are there; if not, says the browser test
+/// did not run, and panics when `HARNESS_REQUIRE_PY_JS=1` (CI).
+fn browser_available(test: &str) -> bool {
+    let works = |program: &str| {
+        std::process::Command::new(program)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let missing: Vec<&str> = ["node", "npm", CHROMIUM]
+        .into_iter()
+        .filter(|p| !works(p))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let line = format!(
+        "test `{test}` DID NOT RUN: {} not found or not working (`apt-get install -y chromium nodejs npm`; `.ci/run` installs them)",
+        missing.join(", ")
+    );
+    eprintln!("{line}");
+    if std::env::var("HARNESS_REQUIRE_PY_JS").is_ok_and(|v| v == "1") {
+        panic!("{line}, and HARNESS_REQUIRE_PY_JS=1 requires it");
+    }
+    false
+}
+
+/// `tests/console/install.sh`: the folder holding playwright-core.
+fn playwright() -> PathBuf {
+    let root = Path::new(artifacts::WORKSPACE_ROOT);
+    let out = std::process::Command::new("sh")
+        .arg(root.join("tests/console/install.sh"))
+        .env("HARNESS_TOOLCHAINS", root.join("target/toolchains"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run install.sh");
+    assert!(
+        out.status.success(),
+        "installing playwright-core failed: {}",
+        text(&out.stderr)
+    );
+    PathBuf::from(text(&out.stdout).trim())
+}
+
+#[test]
+fn the_console_in_a_real_headless_chromium() {
+    if !browser_available("the_console_in_a_real_headless_chromium") {
+        return;
+    }
+    let driver = playwright();
+    let s = Scratch::new();
+    let full = waiting(
+        &s,
+        &plugins(
+            &s,
+            "p-full",
+            &[
+                ("drafts/full-1.md", "first file\nline two\n"),
+                ("drafts/full-2.md", "second file\n"),
+            ],
+            false,
+        ),
+    );
+    let subset = waiting(
+        &s,
+        &plugins(
+            &s,
+            "p-sub",
+            &[
+                ("drafts/sub-1.md", "kept\n"),
+                ("drafts/sub-2.md", "dropped\n"),
+            ],
+            false,
+        ),
+    );
+    let edit = waiting(
+        &s,
+        &plugins(&s, "p-edit", &[("drafts/edit.md", "as proposed\n")], false),
+    );
+    let reject = waiting(
+        &s,
+        &plugins(&s, "p-rej", &[("drafts/rej.md", "rejected\n")], false),
+    );
+    let hostile = hostile_run(&s);
+    let live_dir = plugins(&s, "p-live", &[("drafts/live.md", "live\n")], false);
+
+    let c = Console::start(&s, &[]);
+    let other = Scratch::new();
+    let expiring = Console::start(&other, &["--token-ttl", "1"]);
+
+    let mut live = s.run_cmd(&live_dir);
+    live.arg("--json");
+    let mut argv = vec![live.get_program().to_string_lossy().into_owned()];
+    argv.extend(live.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let screenshots = Path::new(artifacts::WORKSPACE_ROOT).join("target/console-screenshots");
+    let plan = serde_json::json!({
+        "chromium": CHROMIUM,
+        "url": c.origin(),
+        "login": c.login,
+        "expired_login": expiring.login,
+        "screenshots": screenshots,
+        "live": { "argv": argv },
+        "runs": {
+            "full": { "id": full, "files": { "drafts/full-1.md": "first file\nline two\n", "drafts/full-2.md": "second file\n" } },
+            "subset": { "id": subset },
+            "edit": { "id": edit, "text": "edited in the browser\nsecond line\n" },
+            "reject": { "id": reject },
+            "hostile": { "id": hostile, "path": HOSTILE_PATH },
+        },
+    });
+    let plan_path = s.path().join("plan.json");
+    std::fs::write(&plan_path, plan.to_string()).expect("plan");
+    let out = std::process::Command::new("node")
+        .arg(Path::new(artifacts::WORKSPACE_ROOT).join("tests/console/e2e.mjs"))
+        .arg(&plan_path)
+        .env("PLAYWRIGHT_DIR", &driver)
+        .env("USER", "test-operator")
+        .stdin(Stdio::null())
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let learned: Value = serde_json::from_slice(&out.stdout).expect("driver result");
+    let me = os_user();
+
+    // The live run is the one the page showed, waiting.
+    let live_id = learned["live"].as_str().expect("live id");
+    assert_eq!(s.status(live_id)["status"], "waiting-approval");
+
+    // Approve wrote exactly the staged bytes, journaled as the OS account;
+    // then the revert deleted both created files, journals linked both ways.
+    let journal = s.journal(&full);
+    let granted = &events(&journal, "approval_granted")[0]["event"];
+    assert_eq!(granted["approver"], me.as_str());
+    assert_eq!(granted["reason"], "read the diff");
+    assert_eq!(
+        granted["digest"],
+        events(&journal, "approval_requested")[0]["event"]["digest"]
+    );
+    let applied: Vec<&str> = events(&journal, "write_applied")
+        .iter()
+        .filter_map(|r| r["event"]["path"].as_str())
+        .collect();
+    assert_eq!(applied, ["drafts/full-1.md", "drafts/full-2.md"]);
+    let revert_id = learned["revert"].as_str().expect("revert id");
+    assert_eq!(
+        s.status(&full)["reverted_by"],
+        serde_json::json!([revert_id])
+    );
+    assert_eq!(s.status(revert_id)["revert_of"], full.as_str());
+    assert_eq!(s.status(revert_id)["status"], "completed");
+    assert_eq!(
+        read(&s, "drafts/full-1.md"),
+        None,
+        "revert left the created file"
+    );
+    assert_eq!(
+        read(&s, "drafts/full-2.md"),
+        None,
+        "revert left the created file"
+    );
+
+    // The subset wrote one file; the amendment is journaled before the approval.
+    assert_eq!(read(&s, "drafts/sub-1.md").as_deref(), Some("kept\n"));
+    assert_eq!(read(&s, "drafts/sub-2.md"), None);
+    let journal = s.journal(&subset);
+    assert_eq!(
+        events(&journal, "change_set_amended")[0]["event"]["dropped"],
+        serde_json::json!(["drafts/sub-2.md"])
+    );
+
+    // The edit: the file holds the edited bytes (LF, as staged), the journal both change sets.
+    assert_eq!(
+        read(&s, "drafts/edit.md").as_deref(),
+        Some("edited in the browser\nsecond line\n")
+    );
+    let journal = s.journal(&edit);
+    let proposed = &events(&journal, "approval_requested")[0]["event"]["change_set"]["entries"][0]
+        ["new_sha256"];
+    let amended = &events(&journal, "change_set_amended")[0]["event"]["change_set"]["entries"][0]["new_sha256"];
+    assert_ne!(proposed, amended);
+    assert_eq!(
+        s.blob(&edit, proposed.as_str().expect("sha")),
+        b"as proposed\n"
+    );
+    assert_eq!(
+        s.blob(&edit, amended.as_str().expect("sha")),
+        b"edited in the browser\nsecond line\n"
+    );
+
+    // The rejection wrote nothing.
+    let state = s.status(&reject);
+    assert_eq!(state["status"], "rejected");
+    assert_eq!(state["rejection"]["reason"], "not this one");
+    assert_eq!(read(&s, "drafts/rej.md"), None);
+
+    // The hostile run is untouched, and the screenshots are there.
+    assert_eq!(s.status(&hostile)["status"], "waiting-approval");
+    for shot in ["runs.png", "run.png", "hostile-run.png"] {
+        let len = std::fs::metadata(screenshots.join(shot))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(len > 1000, "screenshot {shot} missing");
+    }
+    drop(expiring);
+    drop(c);
+}
