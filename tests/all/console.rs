@@ -313,7 +313,9 @@ fn posts_without_csrf_own_origin_or_session_write_nothing() {
     let path = format!("/runs/{id}/approve");
     let origin = c.origin();
     let body = |csrf: &str| form_encode(&[("csrf", csrf), ("digest", &digest), ("file", "0")]);
-    let attempts: Vec<(&str, Vec<(&str, &str)>, String, u16)> = vec![
+    // What is refused, the request's headers and body, the status expected.
+    type Attempt<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, u16);
+    let attempts: Vec<Attempt> = vec![
         (
             "no csrf",
             vec![("Cookie", &cookie), ("Origin", &origin)],

@@ -371,7 +371,7 @@ pub fn run_page(store: &RunStore, id: &str, csrf: &str, notice: Option<&Notice>)
             escape(warning)
         );
     }
-    body.push_str(&decisions(&state, &blobs, store, csrf));
+    body.push_str(&decisions(&state, store, csrf));
     body.push_str("<h2>Change set</h2>");
     body.push_str(&change_set(&state, &blobs));
     body.push_str("<h2>Review</h2>");
@@ -389,7 +389,7 @@ pub fn run_page(store: &RunStore, id: &str, csrf: &str, notice: Option<&Notice>)
 
 /// The decision forms of a waiting run (with what an approval would run
 /// into now), the decision of a decided one, and the revert button.
-fn decisions(state: &RunState, blobs: &Blobs, store: &RunStore, csrf: &str) -> String {
+fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
     let mut out = String::from("<section id=\"decision\">");
     let id_url = html::url_component(&state.id);
     let csrf = html::attr(csrf);
@@ -497,7 +497,6 @@ fn decisions(state: &RunState, blobs: &Blobs, store: &RunStore, csrf: &str) -> S
 <button type=\"submit\" id=\"revert\">Propose a revert</button></form>"
         );
     }
-    let _ = blobs;
     out.push_str("</section>");
     out
 }
