@@ -599,8 +599,19 @@ fn hostile_path_diff_and_findings_render_inert() {
         page.contains("&lt;script&gt;window.__pwned=3"),
         "finding not shown: {page}"
     );
-    assert!(page.contains("\\u{001b}[31mred"), "{page}");
-    assert!(page.contains("\\u{202e}gnp.exe"), "{page}");
+    // Made visible, and highlighted, in the diff and in the finding.
+    assert!(
+        page.contains("<span class=\"esc\">\\u{001b}</span>[31mred"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<span class=\"esc\">\\u{202e}</span>gnp.exe"),
+        "{page}"
+    );
+    assert!(
+        page.contains("__pwned=3&lt;/script&gt;<span class=\"esc\">\\u{001b}</span>[2J"),
+        "{page}"
+    );
 }
 
 #[test]

@@ -25,8 +25,10 @@ use crate::render::inert;
 /// (`{"url", "pid"}`) while it runs. Stop it with Ctrl-C.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  host console                                  loopback, a free port; open the printed login URL\n  host console --port 8750 --as alice           a fixed port; decisions journaled as alice\n  host console --webhook http://127.0.0.1:9000/hook   POST {\"event\":\"approval_requested\",\"run\",\"url\",...} when a run starts waiting\n  host console --bind 10.0.0.5 --allow-remote   reachable from the network (plain http: read the README first)\n\n\
-Webhook: --webhook URL, else `webhook = \"http://...\"` in <plugins>/console.toml (plain http only)."
+    after_help = "Examples:\n  host console                                  loopback, a free port; open the printed login URL\n  host console --port 8750 --as alice           a fixed port; decisions journaled as alice\n  host console --webhook http://127.0.0.1:9000/hook   notify when a run starts waiting\n  host console --bind 10.0.0.5 --allow-remote   reachable from the network (plain http)\n\n\
+Webhook: --webhook URL, else `webhook = \"http://...\"` in <plugins>/console.toml (plain http only);\n\
+body: {\"event\":\"approval_requested\",\"run\",\"url\",\"workflow\",\"digest\",\"files\",\"at_ms\"}.\n\
+Identity: decisions are journaled as --as NAME, else the OS account running the console (passwd, not $USER)."
 )]
 pub struct Args {
     /// Address to listen on. Anything but loopback needs --allow-remote.

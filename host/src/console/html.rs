@@ -1,4 +1,6 @@
-//! The one way text reaches a console page: [`escape`].
+//! The one way text reaches a console page: [`escape`] (and
+//! [`escape_inert`], for text [`crate::render`] already made inert, such as
+//! diff lines).
 //!
 //! Everything on a page that the host did not write itself (paths, diffs,
 //! findings, logs, run ids, reasons) goes through [`escape`], which first
@@ -32,6 +34,35 @@ pub fn escape(text: &str) -> String {
             }
             c => out.push(c),
         }
+    }
+    out
+}
+
+/// Text that [`crate::render::inert`] (or `inert_line`, or a diff of
+/// [`crate::render::diff`]) already made inert, as HTML: markup as entities,
+/// and each `\u{..}` mark the terminal rules left highlighted like
+/// [`escape`] highlights them. A backslash the text itself held was doubled
+/// by those rules, so `\\u{..}` is shown as it is, unhighlighted.
+pub fn escape_inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("\\\\") {
+            out.push_str("\\\\");
+            rest = after;
+            continue;
+        }
+        if let Some(after) = rest.strip_prefix("\\u{")
+            && let Some(end) = after.find('}')
+            && (1..=6).contains(&end)
+            && after[..end].bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            let _ = write!(out, "<span class=\"esc\">\\u{{{}}}</span>", &after[..end]);
+            rest = &after[end + 1..];
+            continue;
+        }
+        out.push_str(&escape(&rest[..c.len_utf8()]));
+        rest = &rest[c.len_utf8()..];
     }
     out
 }
@@ -107,6 +138,15 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;<span class=\"esc\">\\u{001b}</span>[31m<span class=\"esc\">\\u{202e}</span>txt.exe\n&amp;"
         );
         assert!(!shown.chars().any(|c| c != '\n' && is_dangerous(c)));
+    }
+
+    #[test]
+    fn marks_of_inert_text_are_highlighted_and_literal_backslashes_are_not() {
+        let inert = crate::render::inert_line("<b>\u{1b}[2J \\u{202e} \u{202e}");
+        assert_eq!(
+            escape_inert(&inert),
+            "&lt;b&gt;<span class=\"esc\">\\u{001b}</span>[2J \\\\u{202e} <span class=\"esc\">\\u{202e}</span>"
+        );
     }
 
     #[test]

@@ -310,7 +310,11 @@ fn diff_html(diff: &str) -> String {
         } else {
             "ctx"
         };
-        let _ = writeln!(out, "<span class=\"{class}\">{}</span>", escape(line));
+        let _ = writeln!(
+            out,
+            "<span class=\"{class}\">{}</span>",
+            html::escape_inert(line)
+        );
     }
     out.push_str("</pre>");
     out
@@ -645,7 +649,7 @@ fn steps(state: &RunState) -> String {
                 out,
                 "{} {}",
                 escape(&level),
-                escape(&crate::render::inert(&log.message))
+                html::escape_inert(&crate::render::inert(&log.message))
             );
         }
         out.push_str("</pre></section>");
