@@ -652,6 +652,9 @@ fn steps(state: &RunState) -> String {
                 html::escape_inert(&crate::render::inert(&log.message))
             );
         }
+        if step.logs.is_empty() {
+            out.push_str("(no logs)");
+        }
         out.push_str("</pre></section>");
     }
     out
