@@ -28,6 +28,7 @@ mod atomic_file;
 mod bounded_read;
 pub mod cli;
 mod clock;
+pub mod console;
 pub mod contract;
 pub mod digest;
 mod doctor;

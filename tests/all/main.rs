@@ -12,6 +12,7 @@ mod approval_gate;
 mod approval_replay;
 mod blocked_guest;
 mod compile_cache;
+mod console;
 mod crash_resume;
 mod doctor;
 mod faults_disk;

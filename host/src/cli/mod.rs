@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod approve;
 mod cache;
+mod console;
 mod doctor;
 pub mod output;
 mod plugins;
@@ -90,6 +91,7 @@ pub enum Command {
     Workflow(workflow::Args),
     Trace(trace::Args),
     Cache(cache::Args),
+    Console(console::Args),
     Doctor(doctor::Args),
 }
 
@@ -111,6 +113,7 @@ impl Cli {
             Command::Workflow(args) => workflow::execute(args, &ctx),
             Command::Trace(args) => trace::execute(args, &ctx),
             Command::Cache(args) => cache::execute(args, &ctx),
+            Command::Console(args) => console::execute(args, &ctx).await,
             Command::Doctor(args) => doctor::execute(args, &ctx).await,
         }
     }
