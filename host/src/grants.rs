@@ -26,12 +26,25 @@
 //! * [`ResolvedGrants::check_write`] decides whether a write a plugin
 //!   *proposes* falls under its `writes` grant.
 //!
-//! Denials are typed errors that name the plugin, the manifest, the key and
-//! the grant that would allow the action.
+//! Each kind of grant lives in its own module, from manifest key to sandbox
+//! wiring to denial text: `mounts`, `writes`, `env`, [`net`] (with [`tls`]),
+//! `limits`; [`capability`] registers them for `host plugins`, and
+//! [`admin`] is the admin's decision on each. Denials are typed errors that
+//! name the plugin, the manifest, the key and the grant that would allow the
+//! action.
 
 pub mod admin;
+pub mod capability;
+mod env;
+mod limits;
+mod mounts;
 pub mod net;
 pub mod tls;
+mod writes;
+
+pub use self::writes::{
+    MAX_NAME_BYTES, MAX_WRITE_PATH_BYTES, WriteDenialReason, WriteDenied, sensitive_writes,
+};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,16 +54,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use self::net::{DenialSink, NetPolicy};
-use crate::manifest::{EnvGrant, Manifest, MountMode, MountSource};
-use crate::protect::{Protected, ProtectedKind, lexical_absolute};
-
-/// Proposed write paths longer than this are refused outright.
-pub const MAX_WRITE_PATH_BYTES: usize = 1024;
-
-/// The longest file name (one path segment) a write may have: Linux's
-/// `NAME_MAX`. The apply's temporary names are short and fixed, so they
-/// never exceed it either.
-pub const MAX_NAME_BYTES: usize = 255;
+use crate::manifest::{Manifest, MountMode};
+use crate::protect::{Protected, ProtectedKind};
 
 /// What grant resolution needs to know about the host.
 #[derive(Debug, Clone)]
@@ -130,50 +135,6 @@ pub struct ResolvedGrants {
     /// The output directory (canonical) and the paths no write may reach.
     out_dir: Option<PathBuf>,
     protected: Arc<Protected>,
-}
-
-/// Which directory a path names: on Unix its device and inode, elsewhere its
-/// canonical path. Taken before and after a mount is opened, so the handle
-/// is known to be the directory that was checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum DirIdentity {
-    #[cfg(unix)]
-    Inode { dev: u64, ino: u64 },
-    #[cfg(not(unix))]
-    Canonical(PathBuf),
-}
-
-impl DirIdentity {
-    /// The identity of the directory `path` names now (one `stat` on Unix).
-    fn of(path: &Path) -> std::io::Result<Self> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt as _;
-            let meta = std::fs::metadata(path)?;
-            Ok(Self::Inode {
-                dev: meta.dev(),
-                ino: meta.ino(),
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            std::fs::canonicalize(path).map(Self::Canonical)
-        }
-    }
-}
-
-/// Check that `host` still names the directory `identity` was taken of:
-/// called right after the mount is opened by path, so the handle is known
-/// to be the directory that was checked. Returns what changed.
-fn still_the_same(host: &Path, identity: &DirIdentity) -> Result<(), String> {
-    match DirIdentity::of(host) {
-        Ok(now) if now == *identity => Ok(()),
-        Ok(_) => Err(match std::fs::canonicalize(host) {
-            Ok(now) if now != host => format!("it now resolves to `{}`", now.display()),
-            _ => "it is no longer the directory that was checked".to_string(),
-        }),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 impl std::fmt::Debug for ResolvedGrants {
@@ -304,141 +265,11 @@ impl ResolvedGrants {
     /// Resolve a manifest's grants against the file system and environment.
     pub fn resolve(manifest: &Manifest, ctx: &GrantContext<'_>) -> Result<Self, GrantError> {
         let out_dir = ctx.out_dir.and_then(|o| std::fs::canonicalize(o).ok());
-        let mut mounts = Vec::with_capacity(manifest.grants.mounts.len());
-        let mut pinned = Vec::with_capacity(manifest.grants.mounts.len());
-        let mut preopens = WasiCtxBuilder::new();
-        for (i, mount) in manifest.grants.mounts.iter().enumerate() {
-            let key = format!("grants.mounts[{i}].host");
-            let claimed = match &mount.host {
-                MountSource::Workspace => lexical_absolute(ctx.workspace),
-                MountSource::Path(p) => lexical_absolute(p),
-            };
-            let writable = mount.mode == MountMode::ReadWrite;
-            if let Some(system) = crate::protect::system_dir(&claimed) {
-                return Err(refused(
-                    manifest,
-                    key,
-                    GrantProblem::SystemDir {
-                        path: claimed,
-                        system,
-                    },
-                ));
-            }
-            let host = canonical_dir(manifest, &key, &claimed)?;
-            if let Some(system) = crate::protect::system_dir(&host) {
-                return Err(refused(
-                    manifest,
-                    key,
-                    GrantProblem::SystemDir { path: host, system },
-                ));
-            }
-            if let Err(hit) = ctx.protected.check_mount(&host, writable) {
-                return Err(refused(
-                    manifest,
-                    key,
-                    GrantProblem::Protected {
-                        path: host,
-                        protected: Box::new(hit),
-                    },
-                ));
-            }
-            let out_prefix = if writable {
-                if manifest.kind == crate::manifest::PluginKind::Reviewer {
-                    return Err(refused(manifest, key, GrantProblem::ReviewerReadWrite));
-                }
-                let prefix = out_dir
-                    .as_ref()
-                    .and_then(|out| host.strip_prefix(out).ok())
-                    .and_then(|rel| rel.to_str())
-                    .map(str::to_string);
-                match prefix {
-                    Some(prefix) => Some(prefix),
-                    None => {
-                        return Err(refused(
-                            manifest,
-                            key,
-                            GrantProblem::ReadWriteOutsideOut {
-                                path: host,
-                                out: out_dir
-                                    .as_ref()
-                                    .map(|o| format!(" `{}`", crate::render::inert_path(o)))
-                                    .unwrap_or_default(),
-                            },
-                        ));
-                    }
-                }
-            } else {
-                None
-            };
-            let missing = |error: std::io::Error| {
-                refused(
-                    manifest,
-                    key.clone(),
-                    GrantProblem::MountMissing {
-                        path: host.clone(),
-                        error,
-                    },
-                )
-            };
-            let identity = DirIdentity::of(&host).map_err(missing)?;
-            let dir = cap_std::fs::Dir::open_ambient_dir(&host, cap_std::ambient_authority())
-                .map_err(missing)?;
-            if !writable {
-                preopens
-                    .preopened_dir(&host, &mount.guest, FsPerms::ReadOnly)
-                    .map_err(|e| missing(std::io::Error::other(format!("{e:#}"))))?;
-            }
-            still_the_same(&host, &identity).map_err(|detail| {
-                refused(
-                    manifest,
-                    key.clone(),
-                    GrantProblem::Changed {
-                        path: host.clone(),
-                        detail,
-                    },
-                )
-            })?;
-            pinned.push(dir);
-            mounts.push(ResolvedMount {
-                host,
-                guest: mount.guest.clone(),
-                mode: mount.mode,
-                out_prefix,
-            });
-        }
+        let mounts = mounts::resolve(manifest, ctx, out_dir.as_deref())?;
 
-        if let Some(out) = &out_dir {
-            for prefix in &manifest.grants.writes {
-                let region = out.join(prefix.trim_end_matches('/'));
-                if let Err(reached) = ctx.protected.check_write(&region, true) {
-                    return Err(refused(
-                        manifest,
-                        "grants.writes",
-                        GrantProblem::WritesProtected {
-                            prefix: prefix.clone(),
-                            out: out.display().to_string(),
-                            reached: Box::new(reached),
-                        },
-                    ));
-                }
-            }
-        }
+        writes::check_prefixes(manifest, ctx, out_dir.as_deref())?;
 
-        let mut env = Vec::with_capacity(manifest.grants.env.len());
-        for grant in &manifest.grants.env {
-            match grant {
-                EnvGrant::Value { key, value } => env.push((key.clone(), value.clone())),
-                EnvGrant::Inherit { key } => match std::env::var(key) {
-                    Ok(value) => env.push((key.clone(), value)),
-                    Err(std::env::VarError::NotPresent) => {
-                        tracing::debug!(plugin = %manifest.name, key, "inherited variable is not set; not passed");
-                    }
-                    Err(std::env::VarError::NotUnicode(_)) => {
-                        tracing::warn!(plugin = %manifest.name, key, "inherited variable is not valid UTF-8; not passed");
-                    }
-                },
-            }
-        }
+        let env = env::resolve(manifest);
 
         let network = NetPolicy::resolve(
             &manifest.name,
@@ -461,9 +292,9 @@ impl ResolvedGrants {
         Ok(Self {
             plugin: manifest.name.clone(),
             manifest: manifest.path.clone(),
-            mounts,
-            preopens: preopens.build().filesystem().clone(),
-            pinned: Arc::new(pinned),
+            mounts: mounts.resolved,
+            preopens: mounts.preopens,
+            pinned: Arc::new(mounts.pinned),
             env,
             writes: manifest.grants.writes.clone(),
             network: Arc::new(network),
@@ -604,31 +435,7 @@ impl ResolvedGrants {
     /// Check a proposed write path against the plugin's `writes` grant.
     /// Returns the normalized path.
     pub fn check_write(&self, path: &str) -> Result<String, WriteDenied> {
-        let deny = |reason: WriteDenialReason| WriteDenied {
-            plugin: self.plugin.clone(),
-            manifest: self.manifest.clone(),
-            path: path.to_string(),
-            reason,
-            allowed: self.writes.clone(),
-            reached: None,
-        };
-        validate_write_path(path).map_err(deny)?;
-        if !self
-            .writes
-            .iter()
-            .any(|prefix| prefix_matches(prefix, path))
-        {
-            return Err(deny(WriteDenialReason::NotGranted));
-        }
-        if let Some(out) = &self.out_dir
-            && let Err(hit) = self.protected.check_write(&out.join(path), false)
-        {
-            return Err(WriteDenied {
-                reached: Some(Box::new(hit)),
-                ..deny(WriteDenialReason::Protected)
-            });
-        }
-        Ok(path.to_string())
+        writes::check(self, path)
     }
 
     /// The host paths no write of this plugin may reach.
@@ -637,202 +444,11 @@ impl ResolvedGrants {
     }
 }
 
-/// Paths an approved write could use to change what runs next (version
-/// control internals, CI configuration, shell start-up files), with what
-/// each is. `host plugins check` warns about `writes` prefixes covering one.
-const SENSITIVE: &[(&str, &str)] = &[
-    (".git/", "the git repository's internals (hooks run code)"),
-    (".github/", "GitHub Actions workflows"),
-    (".gitlab-ci.yml", "GitLab CI configuration"),
-    (".ci/", "CI scripts"),
-    (".circleci/", "CircleCI configuration"),
-    (".bashrc", "a shell start-up file"),
-    (".bash_profile", "a shell start-up file"),
-    (".profile", "a shell start-up file"),
-    (".zshrc", "a shell start-up file"),
-    (".envrc", "a direnv start-up file"),
-];
-
-/// The `writes` prefixes that cover a sensitive path, with what it is.
-pub fn sensitive_writes(prefixes: &[String]) -> Vec<(String, &'static str)> {
-    let mut out = Vec::new();
-    for prefix in prefixes {
-        for (path, what) in SENSITIVE {
-            let target = path.trim_end_matches('/');
-            let covers = prefix_matches(prefix, target)
-                || (prefix.ends_with('/') && path.starts_with(prefix.as_str()))
-                || (path.ends_with('/') && prefix.starts_with(path));
-            if covers {
-                out.push((prefix.clone(), *what));
-            }
-        }
-    }
-    out
-}
-
-/// Why a proposed write was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteDenialReason {
-    Empty,
-    TooLong,
-    Absolute,
-    Backslash,
-    ControlChar,
-    ParentSegment,
-    CurrentSegment,
-    EmptySegment,
-    TrailingSlash,
-    /// A segment longer than a file name may be (255 bytes).
-    NameTooLong,
-    NotGranted,
-    /// The path reaches one of the host's own files (see [`crate::protect`]).
-    Protected,
-}
-
-impl std::fmt::Display for WriteDenialReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Empty => "the path is empty",
-            Self::TooLong => "the path is too long",
-            Self::Absolute => "absolute paths are not allowed",
-            Self::Backslash => "backslashes are not allowed; separate segments with `/`",
-            Self::ControlChar => {
-                "control, bidi and invisible characters are not allowed; name the file with visible characters"
-            }
-            Self::ParentSegment => "`..` segments are not allowed",
-            Self::CurrentSegment => "`.` segments are not allowed",
-            Self::EmptySegment => "empty segments (`//`) are not allowed",
-            Self::TrailingSlash => "the path ends in `/`; a write names a file",
-            Self::NameTooLong => "a segment is longer than 255 bytes, the longest file name",
-            Self::NotGranted => "the path is outside the plugin's `writes` grant",
-            Self::Protected => "the path reaches one of the host's own files",
-        })
-    }
-}
-
-/// A proposed write outside a plugin's grant, or a malformed write path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteDenied {
-    pub plugin: String,
-    pub manifest: PathBuf,
-    /// The path exactly as the plugin proposed it (untrusted; render with
-    /// [`crate::render::inert`]).
-    pub path: String,
-    pub reason: WriteDenialReason,
-    /// The plugin's granted prefixes.
-    pub allowed: Vec<String>,
-    /// For [`WriteDenialReason::Protected`]: what the path reached.
-    pub reached: Option<Box<crate::protect::ProtectedHit>>,
-}
-
-impl std::fmt::Display for WriteDenied {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "plugin `{}` may not propose a write to `{}`: {}\nhint: writes are granted in `{}` under `[grants] writes = [...]`; ",
-            self.plugin,
-            crate::render::inert(&self.path),
-            self.reason,
-            self.manifest.display(),
-        )?;
-        if let Some(hit) = &self.reached {
-            return write!(
-                f,
-                "no grant can allow a write to {hit}; narrow the `writes` prefix or choose another --out"
-            );
-        }
-        if self.allowed.is_empty() {
-            f.write_str("the plugin is allowed no writes")
-        } else {
-            write!(f, "the plugin is allowed: {}", self.allowed.join(", "))
-        }
-    }
-}
-
-impl std::error::Error for WriteDenied {}
-
-fn validate_write_path(path: &str) -> Result<(), WriteDenialReason> {
-    use WriteDenialReason as R;
-    if path.is_empty() {
-        return Err(R::Empty);
-    }
-    if path.len() > MAX_WRITE_PATH_BYTES {
-        return Err(R::TooLong);
-    }
-    if path.chars().any(crate::render::is_dangerous) {
-        return Err(R::ControlChar);
-    }
-    if path.contains('\\') {
-        return Err(R::Backslash);
-    }
-    if path.starts_with('/') {
-        return Err(R::Absolute);
-    }
-    if path.ends_with('/') {
-        return Err(R::TrailingSlash);
-    }
-    for segment in path.split('/') {
-        match segment {
-            "" => return Err(R::EmptySegment),
-            "." => return Err(R::CurrentSegment),
-            ".." => return Err(R::ParentSegment),
-            s if s.len() > MAX_NAME_BYTES => return Err(R::NameTooLong),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// `reports/` matches paths inside `reports`; `reports` matches the file
-/// `reports` and paths inside a directory `reports`, never `reportsx`.
-fn prefix_matches(prefix: &str, path: &str) -> bool {
-    if prefix.ends_with('/') {
-        path.starts_with(prefix)
-    } else {
-        path == prefix
-            || path
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }
-}
-
-/// Canonicalize a mount's host directory and refuse it if it is missing, not
-/// a directory, or reached through a symlink.
-fn canonical_dir(manifest: &Manifest, key: &str, claimed: &Path) -> Result<PathBuf, GrantError> {
-    let canonical = std::fs::canonicalize(claimed).map_err(|error| {
-        refused(
-            manifest,
-            key.to_string(),
-            GrantProblem::MountMissing {
-                path: claimed.to_path_buf(),
-                error,
-            },
-        )
-    })?;
-    if canonical != claimed {
-        return Err(refused(
-            manifest,
-            key.to_string(),
-            GrantProblem::Symlink {
-                claimed: claimed.to_path_buf(),
-                actual: canonical,
-            },
-        ));
-    }
-    if !canonical.is_dir() {
-        return Err(refused(
-            manifest,
-            key.to_string(),
-            GrantProblem::NotADirectory { path: canonical },
-        ));
-    }
-    Ok(canonical)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Grants, Limits, Mount, PluginKind};
+    use super::mounts::{DirIdentity, still_the_same};
+    use crate::manifest::{EnvGrant, Grants, Limits, Mount, MountSource, PluginKind};
 
     fn manifest(mounts: Vec<Mount>, env: Vec<EnvGrant>, writes: &[&str]) -> Manifest {
         Manifest {

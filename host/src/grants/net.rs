@@ -391,6 +391,76 @@ fn show_addr(addr: SocketAddr) -> String {
     }
 }
 
+/// The network kind (`[grants] network`, with its `tls-roots`), for `host
+/// plugins list|check|inspect`.
+pub(crate) struct NetworkKind;
+
+impl super::capability::Capability for NetworkKind {
+    fn key(&self) -> &'static str {
+        "grants.network"
+    }
+
+    fn granted(&self, m: &crate::manifest::Manifest) -> bool {
+        !m.grants.network.is_empty()
+    }
+
+    /// `no network`, or `network host:port, ...` and the extra TLS roots its
+    /// `https://` requests trust, if any.
+    fn summary(
+        &self,
+        m: &crate::manifest::Manifest,
+        _resolved: Option<&super::ResolvedGrants>,
+    ) -> Vec<String> {
+        if m.grants.network.is_empty() {
+            return vec!["no network".to_string()];
+        }
+        let entries: Vec<String> = m.grants.network.iter().map(ToString::to_string).collect();
+        let mut summary = format!("network {}", inert(&entries.join(", ")));
+        if !m.grants.tls_roots.is_empty() {
+            let roots: Vec<String> = m
+                .grants
+                .tls_roots
+                .iter()
+                .map(|p| crate::render::inert_path(p))
+                .collect();
+            summary.push_str(&format!(" (extra TLS roots: {})", roots.join(", ")));
+        }
+        vec![summary]
+    }
+
+    fn json(
+        &self,
+        m: &crate::manifest::Manifest,
+        _resolved: &super::ResolvedGrants,
+    ) -> Vec<(&'static str, serde_json::Value)> {
+        let network: Vec<String> = m.grants.network.iter().map(ToString::to_string).collect();
+        vec![
+            ("network", serde_json::json!(network)),
+            ("tls_roots", serde_json::json!(m.grants.tls_roots)),
+        ]
+    }
+
+    /// Without a network grant every connection a socket or http import
+    /// tries is denied: the import is dead weight or a sign of a mistake.
+    fn warnings(&self, m: &crate::manifest::Manifest, imports: &[String]) -> Vec<String> {
+        if !m.grants.network.is_empty() {
+            return Vec::new();
+        }
+        let network: Vec<String> = imports
+            .iter()
+            .filter(|i| i.starts_with("wasi:sockets/") || i.starts_with("wasi:http/"))
+            .map(|i| format!("`{i}`"))
+            .collect();
+        if network.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "the component imports {}, but its manifest grants no network: every connection it tries will be denied\nhint: if the plugin needs the network, grant the host:port it talks to in `[grants] network`; otherwise drop the dependency that pulls in sockets or http (a Python component built with componentize-py always imports wasi:sockets, through its C library: for it this warning is expected)",
+            network.join(", ")
+        )]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

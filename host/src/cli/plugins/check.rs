@@ -9,8 +9,8 @@ use anyhow::Context as _;
 
 use crate::cli::plugins::LoadArgs;
 use crate::cli::{Context, EXIT_FAILURE, EXIT_OK, output};
-use crate::grants::GrantContext;
 use crate::grants::admin;
+use crate::grants::{GrantContext, capability};
 use crate::manifest::{self, Manifest};
 use crate::render::inert;
 use crate::runtime::{Plugin, Runtime, RuntimeConfig};
@@ -192,37 +192,11 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }))
 }
 
-/// What is suspicious about a plugin that loads.
+/// What is suspicious about a plugin that loads: each kind of grant's
+/// warnings ([`capability::KINDS`]).
 fn warnings(plugin: &Plugin) -> Vec<String> {
-    let mut out: Vec<String> = crate::grants::sensitive_writes(&plugin.manifest().grants.writes)
-        .into_iter()
-        .map(|(prefix, what)| {
-            format!(
-                "`[grants] writes` entry `{}` covers {what}: an approved change there can change what runs next on this machine\nhint: grant the narrowest prefix the plugin needs (e.g. \"reports/\"), and read such diffs with care",
-                inert(&prefix)
-            )
-        })
-        .collect();
-    // Without a network grant, every connection a socket or http import
-    // tries is denied: the import is dead weight or a sign of a mistake.
-    if !plugin.manifest().grants.network.is_empty() {
-        return out;
-    }
-    let network: Vec<&str> = plugin
-        .imports()
+    capability::KINDS
         .iter()
-        .map(String::as_str)
-        .filter(|i| i.starts_with("wasi:sockets/") || i.starts_with("wasi:http/"))
-        .collect();
-    if !network.is_empty() {
-        out.push(format!(
-            "the component imports {}, but its manifest grants no network: every connection it tries will be denied\nhint: if the plugin needs the network, grant the host:port it talks to in `[grants] network`; otherwise drop the dependency that pulls in sockets or http (a Python component built with componentize-py always imports wasi:sockets, through its C library: for it this warning is expected)",
-            network
-                .iter()
-                .map(|i| format!("`{i}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    out
+        .flat_map(|kind| kind.warnings(plugin.manifest(), plugin.imports()))
+        .collect()
 }

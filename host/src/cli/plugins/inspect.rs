@@ -10,10 +10,10 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use serde_json::json;
 
-use crate::cli::plugins::{LoadArgs, list};
+use crate::cli::plugins::LoadArgs;
 use crate::cli::{Context, output};
-use crate::grants::GrantContext;
 use crate::grants::admin::{self, GrantSet};
+use crate::grants::{GrantContext, capability};
 use crate::manifest;
 use crate::render::inert;
 use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
@@ -85,7 +85,6 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         CacheOutcome::Miss => "miss",
     };
     let grants = plugin.grants();
-    let limits = &m.limits;
 
     if args.json {
         let value = json!({
@@ -101,23 +100,8 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             "requested": requested,
             "granted": granted,
             "granted_by": if admin_grants.is_some() { admin::GRANTS_FILE } else { "manifest" },
-            "grants": {
-                "mounts": grants.mounts().iter().map(|mount| json!({
-                    "host": mount.host,
-                    "guest": mount.guest,
-                    "mode": mount.mode,
-                })).collect::<Vec<_>>(),
-                "writes": grants.writes(),
-                "env": grants.env_keys().collect::<Vec<_>>(),
-                "network": m.grants.network.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "tls_roots": m.grants.tls_roots,
-            },
-            "limits": {
-                "memory_bytes": limits.memory_bytes,
-                "timeout_ms": u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-                "max_output_bytes": limits.max_output_bytes,
-                "fuel": limits.fuel,
-            },
+            "grants": kinds_json(capability::grants(), m, grants),
+            "limits": kinds_json(std::iter::once(capability::limits()), m, grants),
         });
         output::json(&value)?;
         return Ok(ExitCode::SUCCESS);
@@ -163,26 +147,14 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     )?;
     list_field("exports", plugin.exports())?;
     list_field("imports", plugin.imports())?;
-    let mut granted: Vec<String> = grants
-        .mounts()
-        .iter()
-        .map(|mount| {
-            format!(
-                "mount {} -> {} ({})",
-                mount.host.display(),
-                mount.guest,
-                mount.mode
-            )
-        })
+    let granted: Vec<String> = capability::grants()
+        .flat_map(|kind| kind.summary(m, Some(grants)))
         .collect();
-    granted.extend(
-        list::grant_summary(m)
-            .into_iter()
-            .filter(|g| !g.starts_with("mount ")),
-    );
-    granted.push(list::network_summary(m));
     list_field("grants", &granted)?;
-    field("limits", &list::limit_summary(m))?;
+    field(
+        "limits",
+        &capability::limits().summary(m, Some(grants)).join("; "),
+    )?;
     field(
         "granted by",
         match &admin_grants {
@@ -195,4 +167,17 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .as_str(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON fields of `kinds`, as one object.
+fn kinds_json<'a>(
+    kinds: impl Iterator<Item = &'a dyn capability::Capability>,
+    m: &manifest::Manifest,
+    grants: &crate::grants::ResolvedGrants,
+) -> serde_json::Value {
+    kinds
+        .flat_map(|kind| kind.json(m, grants))
+        .map(|(key, value)| (key.to_string(), value))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

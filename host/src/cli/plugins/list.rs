@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use crate::cli::output;
 use crate::cli::plugins::DirArgs;
-use crate::grants::admin;
-use crate::manifest::{self, EnvGrant, Manifest, MountSource};
+use crate::grants::{ResolvedGrants, admin, capability};
+use crate::manifest::{self, Manifest};
 use crate::render::inert;
 
 /// List plugins with their kind, grants and limits.
@@ -34,17 +34,11 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
         "PLUGIN", "KIND"
     ))?;
     for m in &manifests {
-        let mut grants = grant_summary(m);
-        if grants.is_empty() {
-            grants.push("nothing".to_string());
-        }
         output::line(&format!(
-            "{:<16} {:<9} {}; {}; {}",
+            "{:<16} {:<9} {}",
             inert(&m.name),
             m.kind.to_string(),
-            grants.join("; "),
-            network_summary(m),
-            limit_summary(m)
+            summary(m, None).join("; ")
         ))?;
         if let Err(refused) = admin::effective(m, admin_grants.as_ref()) {
             for missing in &refused.missing {
@@ -59,67 +53,15 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The network grant: `no network`, or `network host:port, ...`, and the
-/// extra TLS roots its `https://` requests trust, if any.
-pub(crate) fn network_summary(m: &Manifest) -> String {
-    if m.grants.network.is_empty() {
-        return "no network".to_string();
+/// Every kind of grant in one phrase each ([`capability::KINDS`]), then the
+/// limits; `nothing` first when no kind grants anything.
+pub(crate) fn summary(m: &Manifest, resolved: Option<&ResolvedGrants>) -> Vec<String> {
+    let mut phrases = Vec::new();
+    if !capability::grants().any(|k| k.granted(m)) {
+        phrases.push("nothing".to_string());
     }
-    let entries: Vec<String> = m.grants.network.iter().map(ToString::to_string).collect();
-    let mut summary = format!("network {}", inert(&entries.join(", ")));
-    if !m.grants.tls_roots.is_empty() {
-        let roots: Vec<String> = m
-            .grants
-            .tls_roots
-            .iter()
-            .map(|p| crate::render::inert_path(p))
-            .collect();
-        summary.push_str(&format!(" (extra TLS roots: {})", roots.join(", ")));
+    for kind in capability::KINDS {
+        phrases.extend(kind.summary(m, resolved));
     }
-    summary
-}
-
-/// The grants of a manifest, one phrase each, rendered inert.
-pub(crate) fn grant_summary(m: &Manifest) -> Vec<String> {
-    let mut grants = Vec::new();
-    for mount in &m.grants.mounts {
-        let host = match &mount.host {
-            MountSource::Workspace => manifest::WORKSPACE_PLACEHOLDER.to_string(),
-            MountSource::Path(p) => p.display().to_string(),
-        };
-        grants.push(format!(
-            "mount {} -> {} ({})",
-            inert(&host),
-            inert(&mount.guest),
-            mount.mode
-        ));
-    }
-    if !m.grants.writes.is_empty() {
-        grants.push(format!(
-            "propose writes under {}",
-            inert(&m.grants.writes.join(", "))
-        ));
-    }
-    for env in &m.grants.env {
-        let how = match env {
-            EnvGrant::Value { .. } => "set",
-            EnvGrant::Inherit { .. } => "inherited",
-        };
-        grants.push(format!("env {} ({how})", env.key()));
-    }
-    grants
-}
-
-/// The limits of a manifest in one phrase.
-pub(crate) fn limit_summary(m: &Manifest) -> String {
-    let fuel = match m.limits.fuel {
-        Some(f) => format!("fuel {f}"),
-        None => "no fuel limit".to_string(),
-    };
-    format!(
-        "memory {} MiB, timeout {} ms, output {} KiB, {fuel}",
-        m.limits.memory_bytes / (1024 * 1024),
-        m.limits.timeout.as_millis(),
-        m.limits.max_output_bytes / 1024,
-    )
+    phrases
 }

@@ -1,0 +1,289 @@
+//! The `[[grants.mounts]]` kind: host directories a plugin may see.
+//!
+//! Resolved once, at load: each mount's host directory is canonicalized and
+//! refused when it is missing, not a directory, reached through a symlink, a
+//! system or credential directory, or one of the host's own paths; then it
+//! is **opened once**, and from then on the plugin's mount is that open
+//! handle, not a path (renaming or swapping the directory after load changes
+//! nothing the plugin can reach). Read-only mounts become the preopens every
+//! call shares; a read-write mount must lie inside the output directory and
+//! is copied privately per call (`runtime::private_copy`), its changes
+//! becoming proposals.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime_wasi::filesystem::WasiFilesystemCtx;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use super::capability::Capability;
+use super::{GrantContext, GrantError, GrantProblem, ResolvedGrants, ResolvedMount, refused};
+use crate::manifest::{self, Manifest, MountMode, MountSource};
+use crate::protect::lexical_absolute;
+use crate::render::inert;
+
+/// A plugin's mounts, resolved and opened.
+pub(super) struct Mounts {
+    pub(super) resolved: Vec<ResolvedMount>,
+    /// The directories opened at load, in manifest order.
+    pub(super) pinned: Vec<cap_std::fs::Dir>,
+    /// The read-only mounts as the preopens every call shares.
+    pub(super) preopens: WasiFilesystemCtx,
+}
+
+/// Resolve and open `manifest`'s mounts; `out_dir` is the canonical output
+/// directory, which read-write mounts must lie in.
+pub(super) fn resolve(
+    manifest: &Manifest,
+    ctx: &GrantContext<'_>,
+    out_dir: Option<&Path>,
+) -> Result<Mounts, GrantError> {
+    let mut resolved = Vec::with_capacity(manifest.grants.mounts.len());
+    let mut pinned = Vec::with_capacity(manifest.grants.mounts.len());
+    let mut preopens = WasiCtxBuilder::new();
+    for (i, mount) in manifest.grants.mounts.iter().enumerate() {
+        let key = format!("grants.mounts[{i}].host");
+        let claimed = match &mount.host {
+            MountSource::Workspace => lexical_absolute(ctx.workspace),
+            MountSource::Path(p) => lexical_absolute(p),
+        };
+        let writable = mount.mode == MountMode::ReadWrite;
+        if let Some(system) = crate::protect::system_dir(&claimed) {
+            return Err(refused(
+                manifest,
+                key,
+                GrantProblem::SystemDir {
+                    path: claimed,
+                    system,
+                },
+            ));
+        }
+        let host = canonical_dir(manifest, &key, &claimed)?;
+        if let Some(system) = crate::protect::system_dir(&host) {
+            return Err(refused(
+                manifest,
+                key,
+                GrantProblem::SystemDir { path: host, system },
+            ));
+        }
+        if let Err(hit) = ctx.protected.check_mount(&host, writable) {
+            return Err(refused(
+                manifest,
+                key,
+                GrantProblem::Protected {
+                    path: host,
+                    protected: Box::new(hit),
+                },
+            ));
+        }
+        let out_prefix = if writable {
+            if manifest.kind == manifest::PluginKind::Reviewer {
+                return Err(refused(manifest, key, GrantProblem::ReviewerReadWrite));
+            }
+            let prefix = out_dir
+                .as_ref()
+                .and_then(|out| host.strip_prefix(out).ok())
+                .and_then(|rel| rel.to_str())
+                .map(str::to_string);
+            match prefix {
+                Some(prefix) => Some(prefix),
+                None => {
+                    return Err(refused(
+                        manifest,
+                        key,
+                        GrantProblem::ReadWriteOutsideOut {
+                            path: host,
+                            out: out_dir
+                                .as_ref()
+                                .map(|o| format!(" `{}`", crate::render::inert_path(o)))
+                                .unwrap_or_default(),
+                        },
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        let missing = |error: std::io::Error| {
+            refused(
+                manifest,
+                key.clone(),
+                GrantProblem::MountMissing {
+                    path: host.clone(),
+                    error,
+                },
+            )
+        };
+        let identity = DirIdentity::of(&host).map_err(missing)?;
+        let dir = cap_std::fs::Dir::open_ambient_dir(&host, cap_std::ambient_authority())
+            .map_err(missing)?;
+        if !writable {
+            preopens
+                .preopened_dir(&host, &mount.guest, FsPerms::ReadOnly)
+                .map_err(|e| missing(std::io::Error::other(format!("{e:#}"))))?;
+        }
+        still_the_same(&host, &identity).map_err(|detail| {
+            refused(
+                manifest,
+                key.clone(),
+                GrantProblem::Changed {
+                    path: host.clone(),
+                    detail,
+                },
+            )
+        })?;
+        pinned.push(dir);
+        resolved.push(ResolvedMount {
+            host,
+            guest: mount.guest.clone(),
+            mode: mount.mode,
+            out_prefix,
+        });
+    }
+    Ok(Mounts {
+        resolved,
+        pinned,
+        preopens: preopens.build().filesystem().clone(),
+    })
+}
+
+/// Which directory a path names: on Unix its device and inode, elsewhere its
+/// canonical path. Taken before and after a mount is opened, so the handle
+/// is known to be the directory that was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum DirIdentity {
+    #[cfg(unix)]
+    Inode { dev: u64, ino: u64 },
+    #[cfg(not(unix))]
+    Canonical(PathBuf),
+}
+
+impl DirIdentity {
+    /// The identity of the directory `path` names now (one `stat` on Unix).
+    pub(super) fn of(path: &Path) -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = std::fs::metadata(path)?;
+            Ok(Self::Inode {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::canonicalize(path).map(Self::Canonical)
+        }
+    }
+}
+
+/// Check that `host` still names the directory `identity` was taken of:
+/// called right after the mount is opened by path, so the handle is known
+/// to be the directory that was checked. Returns what changed.
+pub(super) fn still_the_same(host: &Path, identity: &DirIdentity) -> Result<(), String> {
+    match DirIdentity::of(host) {
+        Ok(now) if now == *identity => Ok(()),
+        Ok(_) => Err(match std::fs::canonicalize(host) {
+            Ok(now) if now != host => format!("it now resolves to `{}`", now.display()),
+            _ => "it is no longer the directory that was checked".to_string(),
+        }),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Canonicalize a mount's host directory and refuse it if it is missing, not
+/// a directory, or reached through a symlink.
+fn canonical_dir(manifest: &Manifest, key: &str, claimed: &Path) -> Result<PathBuf, GrantError> {
+    let canonical = std::fs::canonicalize(claimed).map_err(|error| {
+        refused(
+            manifest,
+            key.to_string(),
+            GrantProblem::MountMissing {
+                path: claimed.to_path_buf(),
+                error,
+            },
+        )
+    })?;
+    if canonical != claimed {
+        return Err(refused(
+            manifest,
+            key.to_string(),
+            GrantProblem::Symlink {
+                claimed: claimed.to_path_buf(),
+                actual: canonical,
+            },
+        ));
+    }
+    if !canonical.is_dir() {
+        return Err(refused(
+            manifest,
+            key.to_string(),
+            GrantProblem::NotADirectory { path: canonical },
+        ));
+    }
+    Ok(canonical)
+}
+
+/// The mounts kind, for `host plugins list|check|inspect`.
+pub(crate) struct MountsKind;
+
+impl Capability for MountsKind {
+    fn key(&self) -> &'static str {
+        "grants.mounts"
+    }
+
+    fn granted(&self, m: &Manifest) -> bool {
+        !m.grants.mounts.is_empty()
+    }
+
+    fn summary(&self, m: &Manifest, resolved: Option<&ResolvedGrants>) -> Vec<String> {
+        if let Some(grants) = resolved {
+            return grants
+                .mounts()
+                .iter()
+                .map(|mount| {
+                    format!(
+                        "mount {} -> {} ({})",
+                        inert(&mount.host.display().to_string()),
+                        inert(&mount.guest),
+                        mount.mode
+                    )
+                })
+                .collect();
+        }
+        m.grants
+            .mounts
+            .iter()
+            .map(|mount| {
+                let host = match &mount.host {
+                    MountSource::Workspace => manifest::WORKSPACE_PLACEHOLDER.to_string(),
+                    MountSource::Path(p) => p.display().to_string(),
+                };
+                format!(
+                    "mount {} -> {} ({})",
+                    inert(&host),
+                    inert(&mount.guest),
+                    mount.mode
+                )
+            })
+            .collect()
+    }
+
+    fn json(
+        &self,
+        _m: &Manifest,
+        resolved: &ResolvedGrants,
+    ) -> Vec<(&'static str, serde_json::Value)> {
+        let mounts = resolved
+            .mounts()
+            .iter()
+            .map(|mount| {
+                serde_json::json!({
+                    "host": mount.host,
+                    "guest": mount.guest,
+                    "mode": mount.mode,
+                })
+            })
+            .collect();
+        vec![("mounts", serde_json::Value::Array(mounts))]
+    }
+}
