@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod approve;
 mod cache;
+mod call;
 pub mod output;
 mod plugins;
 mod present;
@@ -89,6 +90,7 @@ pub enum Command {
     Workflow(workflow::Args),
     Trace(trace::Args),
     Cache(cache::Args),
+    Call(call::Args),
 }
 
 impl Cli {
@@ -109,6 +111,7 @@ impl Cli {
             Command::Workflow(args) => workflow::execute(args, &ctx),
             Command::Trace(args) => trace::execute(args, &ctx),
             Command::Cache(args) => cache::execute(args, &ctx),
+            Command::Call(args) => call::execute(args, &ctx).await,
         }
     }
 }
