@@ -26,6 +26,7 @@ mod hostile_resources;
 mod inert_output;
 mod journal_tampering;
 mod large_diff;
+mod mcp;
 mod mcp_call;
 mod model_reviewer;
 mod network_grants;

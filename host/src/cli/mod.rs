@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod approve;
 mod cache;
 mod call;
+mod mcp;
 pub mod output;
 mod plugins;
 mod present;
@@ -91,6 +92,7 @@ pub enum Command {
     Trace(trace::Args),
     Cache(cache::Args),
     Call(call::Args),
+    Mcp(mcp::Args),
 }
 
 impl Cli {
@@ -112,6 +114,7 @@ impl Cli {
             Command::Trace(args) => trace::execute(args, &ctx),
             Command::Cache(args) => cache::execute(args, &ctx),
             Command::Call(args) => call::execute(args, &ctx).await,
+            Command::Mcp(args) => mcp::execute(args, &ctx).await,
         }
     }
 }

@@ -6,5 +6,6 @@
 
 pub mod call;
 pub mod policy;
+pub mod server;
 pub mod session;
 pub mod tools;
