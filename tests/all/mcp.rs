@@ -372,3 +372,58 @@ fn the_2026_07_28_era_discovers_lists_and_calls_without_a_session() {
     assert_eq!(events(&journal, "tool_call_finished").len(), 1);
     assert!(!s.out().join("hello").exists());
 }
+
+#[test]
+fn http_needs_the_token_a_good_origin_and_host_and_then_serves() {
+    let Some(py) = python() else { return };
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let token = "test-token-0123456789";
+    let mut cfg = config(
+        &s,
+        &dir,
+        json!({"token": token, "call": {"name": "hello", "arguments": {"name": "Ada"}}}),
+    );
+    cfg["args"]
+        .as_array_mut()
+        .expect("args")
+        .extend([json!("--http"), json!("127.0.0.1:0")]);
+    let mut env: serde_json::Map<String, Value> = std::env::vars()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    env.insert("HARNESS_MCP_TOKEN".into(), json!(token));
+    cfg["env"] = Value::Object(env);
+    let report = client(&py, "http", &cfg);
+    assert_eq!(report["no_token"], 401, "{report:#}");
+    assert_eq!(report["wrong_token"], 401, "{report:#}");
+    assert_eq!(report["wrong_origin"], 403, "{report:#}");
+    assert_eq!(report["wrong_host"], 403, "{report:#}");
+    assert_eq!(report["ok"], 200, "{report:#}");
+    assert_eq!(report["sdk"]["call"]["is_error"], false, "{report:#}");
+    assert_eq!(report["sdk"]["tools"], json!(["hello", "hostile"]));
+    // Only the authorised calls reached the journal.
+    let journal = session_journal(&s);
+    assert_eq!(events(&journal, "tool_call_requested").len(), 1);
+    assert_eq!(events(&journal, "tool_call_finished").len(), 1);
+    assert!(!s.out().join("hello").exists());
+}
+
+#[test]
+fn http_on_a_non_loopback_address_needs_an_explicit_flag() {
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let out = s
+        .host()
+        .arg("mcp")
+        .arg("--plugins")
+        .arg(&dir)
+        .arg("--workspace")
+        .arg(s.ws())
+        .args(["--http", "0.0.0.0:0"])
+        .output()
+        .expect("host mcp");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--allow-remote"), "{stderr}");
+    assert!(run_ids(&s.state()).is_empty(), "no session run is created");
+}

@@ -171,10 +171,79 @@ def raw(config, scenario):
     dump(out)
 
 
+def http_post(url, body, headers):
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    req.add_header("Accept", "application/json, text/event-stream")
+    for k, v in headers.items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+async def sdk_http(url, token, call):
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        async with streamable_http_client(url, http_client=http) as streams:
+            read, write = streams[0], streams[1]
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                tools = await session.list_tools()
+                r = await session.call_tool(call["name"], call["arguments"])
+                return {"protocol": init.protocol_version, "tools": [t.name for t in tools.tools], "call": result_json(r)}
+
+
+def http(config):
+    proc = subprocess.Popen(
+        [config["command"], *config["args"]],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=config.get("env"),
+    )
+    url = None
+    seen = []
+    for line in proc.stderr:
+        text = line.decode("utf-8", "replace")
+        seen.append(text)
+        if "listening on " in text:
+            url = text.split("listening on ", 1)[1].strip()
+            break
+    if url is None:
+        proc.kill()
+        raise SystemExit("host mcp --http did not start: " + "".join(seen))
+    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+    token = config["token"]
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}
+    port = url.split(":")[2].split("/")[0]
+    out = {
+        "no_token": http_post(url, init, {}),
+        "wrong_token": http_post(url, init, {"Authorization": "Bearer nope"}),
+        "wrong_origin": http_post(url, init, {"Authorization": f"Bearer {token}", "Origin": "http://evil.example"}),
+        "wrong_host": http_post(url, init, {"Authorization": f"Bearer {token}", "Host": f"evil.example:{port}"}),
+        "ok": http_post(url, init, {"Authorization": f"Bearer {token}"}),
+    }
+    out["sdk"] = asyncio.run(sdk_http(url, token, config["call"]))
+    proc.terminate()
+    proc.wait(timeout=30)
+    dump(out)
+
+
 def main():
     scenario, config = sys.argv[1], json.loads(sys.argv[2])
     if scenario in ("list", "calls"):
         asyncio.run(sdk(config, scenario))
+    elif scenario == "http":
+        http(config)
     else:
         raw(config, scenario)
 

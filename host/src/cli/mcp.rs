@@ -49,9 +49,42 @@ pub struct Args {
     /// Most tool calls running at once; further calls wait for a slot.
     #[arg(long, default_value_t = 4)]
     max_concurrent: usize,
+
+    /// Serve Streamable HTTP on ADDR (e.g. 127.0.0.1:8765) instead of stdio.
+    /// Every request needs `Authorization: Bearer <token>`: the token is
+    /// HARNESS_MCP_TOKEN if set, else generated and printed on stderr.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
+
+    /// Allow --http on a non-loopback address. Anyone who can reach it and
+    /// holds the token can run the tools and stage writes; the token travels
+    /// in clear text without TLS in front.
+    #[arg(long, requires = "http")]
+    allow_remote: bool,
+
+    /// A browser origin allowed to call over HTTP (repeatable); by default
+    /// every request carrying an Origin header is refused (403).
+    #[arg(long, value_name = "ORIGIN", requires = "http")]
+    allow_origin: Vec<String>,
+
+    /// An extra Host header value accepted over HTTP (repeatable), besides
+    /// the bound address and localhost.
+    #[arg(long, value_name = "HOST", requires = "http")]
+    allow_host: Vec<String>,
 }
 
+/// The environment variable holding the HTTP bearer token.
+pub const TOKEN_ENV: &str = "HARNESS_MCP_TOKEN";
+
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    if let Some(addr) = args.http
+        && !addr.ip().is_loopback()
+        && !args.allow_remote
+    {
+        anyhow::bail!(
+            "--http {addr} is not a loopback address: anyone who can reach it could run the tools and stage writes\nhint: use 127.0.0.1:PORT, or pass --allow-remote if you mean it (and put TLS in front)"
+        );
+    }
     let workspace = crate::cli::run::existing_dir(&args.workspace, "--workspace")?;
     let out_dir = match &args.out {
         Some(out) => crate::cli::run::existing_dir(out, "--out")?,
@@ -78,6 +111,9 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         names.join(", ")
     ));
     let server = Server::new(Arc::new(session), args.max_concurrent);
+    if let Some(addr) = args.http {
+        return serve_http(server, addr, &args).await;
+    }
     let running = server
         .serve(rmcp::transport::stdio())
         .await
@@ -86,5 +122,41 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .waiting()
         .await
         .context("the MCP server stopped abnormally")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve_http(
+    server: Server,
+    addr: std::net::SocketAddr,
+    args: &Args,
+) -> anyhow::Result<ExitCode> {
+    if !addr.ip().is_loopback() {
+        output::note(&format!(
+            "warning: serving MCP on non-loopback {addr}: anyone who reaches it with the token can run the tools and stage writes; the token is sent in clear text unless TLS is in front"
+        ));
+    }
+    let token = match std::env::var(TOKEN_ENV) {
+        Ok(token) if !token.is_empty() => token,
+        _ => {
+            let token = crate::mcp::http::generate_token()
+                .context("cannot generate a bearer token from /dev/urandom")?;
+            output::note(&format!(
+                "host mcp: bearer token {token} (set {TOKEN_ENV} to choose one)"
+            ));
+            token
+        }
+    };
+    let (bound, serving) = crate::mcp::http::bind(
+        server,
+        crate::mcp::http::HttpOptions {
+            addr,
+            token,
+            allowed_origins: args.allow_origin.clone(),
+            allowed_hosts: args.allow_host.clone(),
+        },
+    )
+    .await?;
+    output::note(&format!("host mcp: listening on http://{bound}/mcp"));
+    serving.await;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 //! serving the [`tools`] of a plugins folder.
 
 pub mod call;
+pub mod http;
 pub mod policy;
 pub mod server;
 pub mod session;
