@@ -427,3 +427,44 @@ fn http_on_a_non_loopback_address_needs_an_explicit_flag() {
     assert!(stderr.contains("--allow-remote"), "{stderr}");
     assert!(run_ids(&s.state()).is_empty(), "no session run is created");
 }
+
+#[test]
+fn in_the_2026_07_28_era_an_ask_is_an_input_required_round_trip() {
+    let Some(py) = python() else { return };
+    for (answer, allowed) in [("accept", true), ("decline", false)] {
+        let s = Scratch::new();
+        let dir = plugins(
+            &s,
+            Some("[[rule]]\nname = \"ask-hello\"\nplugin = \"hello\"\naction = \"ask\"\n"),
+        );
+        let cfg = config(
+            &s,
+            &dir,
+            json!({"answer": answer, "call": {"name": "hello", "arguments": {"name": "Ada"}}}),
+        );
+        let report = client(&py, "modern_ask", &cfg);
+        let first = &report["first"]["result"];
+        assert_eq!(first["resultType"], "input_required", "{report:#}");
+        let asked = first["inputRequests"]["policy-ask"].to_string();
+        assert!(asked.contains("hello"), "{asked}");
+        assert_eq!(report["forged"]["result"]["isError"], true, "{report:#}");
+        assert_eq!(report["retry"]["result"]["isError"], !allowed, "{report:#}");
+        let refused = &report["no_elicitation"]["result"];
+        assert_eq!(refused["isError"], true, "{report:#}");
+        assert!(refused.to_string().contains("elicitation"), "{refused}");
+
+        let journal = session_journal(&s);
+        // The first round decides nothing (the person has not answered);
+        // the forged state is refused before anything runs.
+        let decided = events(&journal, "policy_decided");
+        assert_eq!(decided.len(), 2, "{journal:#?}");
+        assert_eq!(decided[0]["event"]["answer"], answer);
+        assert_eq!(decided[0]["event"]["allowed"], allowed);
+        assert_eq!(decided[1]["event"]["answer"], "unsupported");
+        assert_eq!(
+            events(&journal, "tool_call_finished").len(),
+            usize::from(allowed)
+        );
+        assert!(!s.out().join("hello").exists());
+    }
+}

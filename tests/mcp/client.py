@@ -118,10 +118,10 @@ class Raw:
 MODERN = "2026-07-28"
 
 
-def modern_meta():
+def modern_meta(capabilities=None):
     return {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN,
                       "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "0"},
-                      "io.modelcontextprotocol/clientCapabilities": {}}}
+                      "io.modelcontextprotocol/clientCapabilities": capabilities or {}}}
 
 
 def raw(config, scenario):
@@ -134,6 +134,21 @@ def raw(config, scenario):
         out["list"] = c.wait(c.send("tools/list", params))
         call = dict(modern_meta(), name=config["call"]["name"], arguments=config["call"]["arguments"])
         out["call"] = c.wait(c.send("tools/call", call))
+    elif scenario == "modern_ask":
+        c.wait(c.send("server/discover", modern_meta()))
+        name, args = config["call"]["name"], config["call"]["arguments"]
+        caps = {"elicitation": {"form": {}}}
+        first = c.wait(c.send("tools/call", dict(modern_meta(caps), name=name, arguments=args)))
+        out["first"] = first
+        state = first.get("result", {}).get("requestState")
+        key = next(iter(first.get("result", {}).get("inputRequests", {}) or {"none": 0}))
+        forged = dict(modern_meta(caps), name=name, arguments=args,
+                      inputResponses={key: {"action": "accept", "content": {}}}, requestState="forged")
+        out["forged"] = c.wait(c.send("tools/call", forged))
+        retry = dict(modern_meta(caps), name=name, arguments=args,
+                     inputResponses={key: {"action": config["answer"], "content": {}}}, requestState=state)
+        out["retry"] = c.wait(c.send("tools/call", retry))
+        out["no_elicitation"] = c.wait(c.send("tools/call", dict(modern_meta(), name=name, arguments=args)))
     else:
         init = c.wait(c.send("initialize", {
             "protocolVersion": "2025-11-25",

@@ -110,7 +110,8 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         names.len(),
         names.join(", ")
     ));
-    let server = Server::new(Arc::new(session), args.max_concurrent);
+    let server = Server::new(Arc::new(session), args.max_concurrent)
+        .context("cannot read /dev/urandom for the server's secret")?;
     if let Some(addr) = args.http {
         return serve_http(server, addr, &args).await;
     }

@@ -46,10 +46,7 @@ pub enum HttpError {
 
 /// A 32-byte random token, hex, from the OS.
 pub fn generate_token() -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(hex::encode(bytes))
+    crate::mcp::server::random_hex()
 }
 
 /// Bind `options.addr`; returns the bound address and the serving future.

@@ -11,9 +11,11 @@
 //!   (the request's cancellation token sets the invocation's [`Cancel`]).
 //!   Every refusal and failure is a tool error (`isError: true`), never a
 //!   protocol error, except an unknown tool name.
-//! - A policy `ask` becomes a form elicitation to the client (protocol
-//!   2025-11-25); a client that did not declare elicitation, or speaks an
-//!   era in which the server may not send requests, gets a refusal that says so.
+//! - A policy `ask` becomes a form elicitation to the client: a request to
+//!   the client in 2025-11-25, an `input_required` result answered by the
+//!   call's retry in 2026-07-28 (its `requestState` bound to the plugin and
+//!   arguments). A client that did not declare elicitation gets a refusal
+//!   that says so.
 //! - Nothing an agent can call grants, approves or changes policy: the
 //!   server exposes tools and nothing else.
 //!
@@ -26,13 +28,15 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequestParams,
-    ElicitationAction, ElicitationSchema, Implementation, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool as McpTool, ToolAnnotations,
+    ElicitationAction, ElicitationSchema, Implementation, InputRequest, InputRequiredResult,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool as McpTool,
+    ToolAnnotations,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, Peer, ServerHandler};
 
 use crate::mcp::call::{Answer, Asker, Question};
+use crate::mcp::policy::Action;
 use crate::mcp::session::Session;
 use crate::mcp::tools::Tool;
 use crate::runtime::Cancel;
@@ -44,24 +48,105 @@ const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub struct Server {
     session: Arc<Session>,
+    /// Binds an `input_required` round trip's `requestState` to the call's
+    /// plugin and arguments (a state never authorises another call).
+    secret: Arc<str>,
     slots: Arc<tokio::sync::Semaphore>,
     tools: Arc<Vec<McpTool>>,
 }
 
 impl Server {
     /// Serve `session`'s tools, at most `max_concurrent` calls at once.
-    pub fn new(session: Arc<Session>, max_concurrent: usize) -> Server {
+    pub fn new(session: Arc<Session>, max_concurrent: usize) -> std::io::Result<Server> {
         let tools = session.tools.values().map(mcp_tool).collect();
-        Server {
+        Ok(Server {
+            secret: Arc::from(random_hex()?),
             session,
             slots: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
             tools: Arc::new(tools),
-        }
+        })
     }
 
     pub fn session(&self) -> &Arc<Session> {
         &self.session
     }
+}
+
+/// What a policy `ask` needs in the 2026-07-28 era, where the server may
+/// not send the client requests: an `input_required` result first, then
+/// the call again carrying the person's answer.
+enum ModernAsk {
+    NotNeeded,
+    Answered(Answer),
+    Request(InputRequiredResult),
+    Invalid(String),
+}
+
+/// The key of the answer in `inputRequests` / `inputResponses`.
+const ASK_KEY: &str = "policy-ask";
+
+impl Server {
+    fn modern_ask(
+        &self,
+        name: &str,
+        arguments: &serde_json::Value,
+        responses: &Option<rmcp::model::InputResponses>,
+        state: Option<&str>,
+        context: &RequestContext<RoleServer>,
+    ) -> ModernAsk {
+        let modern = context
+            .protocol_version()
+            .is_some_and(|v| !v.has_initialize());
+        if !modern || self.session.decide(name, arguments).action != Action::Ask {
+            return ModernAsk::NotNeeded;
+        }
+        let bound = crate::digest::sha256_hex_parts([
+            self.secret.as_bytes(),
+            name.as_bytes(),
+            arguments.to_string().as_bytes(),
+        ]);
+        if let Some(response) = responses.as_ref().and_then(|r| r.get(ASK_KEY)) {
+            if state != Some(bound.as_str()) {
+                return ModernAsk::Invalid(
+                    "refused: the answer's requestState does not belong to this call (plugin and arguments must be the ones asked about)".to_string(),
+                );
+            }
+            let answer = match response.get("action").and_then(|a| a.as_str()) {
+                Some("accept") => Answer::Accept,
+                Some("decline") => Answer::Decline,
+                _ => Answer::Cancel,
+            };
+            return ModernAsk::Answered(answer);
+        }
+        let elicits = context
+            .meta
+            .client_capabilities()
+            .is_some_and(|c| c.elicitation.is_some());
+        if !elicits {
+            return ModernAsk::Answered(Answer::Unsupported);
+        }
+        let question = Question {
+            plugin: name.to_string(),
+            arguments: arguments.clone(),
+            reason: self.session.decide(name, arguments).reason,
+        };
+        let request = rmcp::model::ElicitRequest::new(ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message: question.message(),
+            requested_schema: ElicitationSchema::builder().build_unchecked(),
+        });
+        let mut requests = rmcp::model::InputRequests::new();
+        requests.insert(ASK_KEY.to_string(), InputRequest::Elicitation(request));
+        ModernAsk::Request(InputRequiredResult::new(Some(requests), Some(bound)))
+    }
+}
+
+/// 32 random bytes from the OS, hex.
+pub fn random_hex() -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(hex::encode(bytes))
 }
 
 /// The MCP description of one tool.
@@ -79,27 +164,34 @@ fn mcp_tool(tool: &Tool) -> McpTool {
     )
 }
 
-/// Asks the MCP client's person through form elicitation.
-struct Elicit<'a> {
-    peer: &'a Peer<RoleServer>,
+/// Who answers a policy `ask` for one MCP call.
+enum McpAsker {
+    /// Ask the client's person now, by a form elicitation request
+    /// (protocol eras with server-to-client requests).
+    Elicit(Peer<RoleServer>),
+    /// The person already answered, in the `input_required` round trip
+    /// (2026-07-28 and later).
+    Answered(Answer),
 }
 
-impl Asker for Elicit<'_> {
+impl Asker for McpAsker {
     fn ask<'a>(
         &'a self,
         question: &'a Question,
     ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>> {
+        let peer = match self {
+            McpAsker::Answered(answer) => return Box::pin(std::future::ready(*answer)),
+            McpAsker::Elicit(peer) => peer,
+        };
         Box::pin(async move {
-            let supported = self
-                .peer
+            let supported = peer
                 .supported_elicitation_modes()
                 .contains(&rmcp::service::ElicitationMode::Form);
             if !supported {
                 return Answer::Unsupported;
             }
             let schema = ElicitationSchema::builder().build_unchecked();
-            let asked = self
-                .peer
+            let asked = peer
                 .create_elicitation_with_timeout(
                     ElicitRequestParams::FormElicitationParams {
                         meta: None,
@@ -160,6 +252,18 @@ impl ServerHandler for Server {
             ));
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let asker = match self.modern_ask(
+            &name,
+            &arguments,
+            &request.input_responses,
+            request.request_state.as_deref(),
+            &context,
+        ) {
+            ModernAsk::NotNeeded => McpAsker::Elicit(context.peer.clone()),
+            ModernAsk::Answered(answer) => McpAsker::Answered(answer),
+            ModernAsk::Request(input_required) => return Ok(input_required.into()),
+            ModernAsk::Invalid(message) => return Ok(tool_error(message).into()),
+        };
         let cancel = Cancel::new();
         let token = context.ct.clone();
         let watcher = {
@@ -180,11 +284,9 @@ impl ServerHandler for Server {
         // SDK drops this handler, but the call still ends (stopped by the
         // cancel flag) and journals how it ended.
         let session = Arc::clone(&self.session);
-        let peer = context.peer.clone();
         let task_cancel = cancel.clone();
         let task = tokio::spawn(async move {
             let _slot = slot;
-            let asker = Elicit { peer: &peer };
             session
                 .call(&name, arguments, &asker, Some(&task_cancel))
                 .await

@@ -129,6 +129,16 @@ impl Session {
         })
     }
 
+    /// The policy's decision on a call (nothing is journaled: the governed
+    /// call journals the decision it acts on).
+    pub fn decide(
+        &self,
+        plugin: &str,
+        arguments: &serde_json::Value,
+    ) -> crate::mcp::policy::Decision {
+        self.policy.decide(plugin, arguments)
+    }
+
     /// The session run's id.
     pub fn run_id(&self) -> &str {
         &self.run_id
