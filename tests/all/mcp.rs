@@ -468,3 +468,117 @@ fn in_the_2026_07_28_era_an_ask_is_an_input_required_round_trip() {
         assert!(!s.out().join("hello").exists());
     }
 }
+
+/// A bare JSON-RPC client over `host mcp`'s stdio, in the test process.
+struct Stdio {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    next: u64,
+}
+
+impl Stdio {
+    fn start(s: &Scratch, plugins: &Path) -> Stdio {
+        use std::io::BufRead as _;
+        let mut child = s
+            .host()
+            .arg("mcp")
+            .arg("--plugins")
+            .arg(plugins)
+            .arg("--workspace")
+            .arg(s.ws())
+            .arg("--out")
+            .arg(s.out())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn host mcp");
+        let stdin = child.stdin.take().expect("stdin");
+        let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut c = Stdio {
+            child,
+            stdin,
+            lines,
+            next: 0,
+        };
+        let init = c.request(
+            "initialize",
+            json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
+        );
+        assert_eq!(init["result"]["protocolVersion"], "2025-11-25", "{init}");
+        c.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        c
+    }
+
+    fn send(&mut self, msg: &Value) {
+        use std::io::Write as _;
+        writeln!(self.stdin, "{msg}").expect("write request");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let line = self.lines.next().expect("a response").expect("read");
+            let msg: Value = serde_json::from_str(&line).expect("JSON-RPC");
+            if msg["id"] == id {
+                return msg;
+            }
+        }
+    }
+
+    fn call(&mut self, name: &str, arguments: Value) -> Value {
+        self.request("tools/call", json!({"name": name, "arguments": arguments}))["result"].clone()
+    }
+}
+
+impl Drop for Stdio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn each_approval_applies_one_change_set_once_and_the_next_call_starts_a_new_one() {
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let mut c = Stdio::start(&s, &dir);
+    let id = run_ids(&s.state())[0].clone();
+
+    let first = c.call("hello", json!({"name": "Ada"}));
+    let d1 = first["structuredContent"]["change_set_digest"].clone();
+    // Approved while the server keeps serving (it holds no lock on the run).
+    let approve = s.approve(&id);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert_eq!(std::fs::read(s.out().join("hello/ada.txt")).expect("ada"), b"Hello, Ada!");
+    std::fs::write(s.out().join("hello/ada.txt"), "edited by a person").expect("edit");
+
+    let second = c.call("hello", json!({"name": "Bob"}));
+    let d2 = second["structuredContent"]["change_set_digest"].clone();
+    assert_ne!(d1, d2);
+    let state = s.status(&id);
+    assert_eq!(state["status"], "waiting-approval", "{state:#}");
+    let entries = state["change_set"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "only the new call's write: {state:#}");
+    assert_eq!(entries[0]["path"], "hello/bob.txt");
+    let approve = s.approve(&id);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert_eq!(std::fs::read(s.out().join("hello/bob.txt")).expect("bob"), b"Hello, Bob!");
+    assert_eq!(
+        std::fs::read(s.out().join("hello/ada.txt")).expect("ada"),
+        b"edited by a person",
+        "an applied change set is never applied again"
+    );
+    let journal = s.journal(&id);
+    let granted: Vec<&Value> = events(&journal, "approval_granted")
+        .iter()
+        .map(|r| &r["event"]["digest"])
+        .collect();
+    assert_eq!(granted, [&d1, &d2]);
+    assert_eq!(events(&journal, "write_applied").len(), 2);
+    crate::support::verify_ok(&s, &id);
+}
