@@ -475,13 +475,19 @@ struct Stdio {
     stdin: std::process::ChildStdin,
     lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
     next: u64,
+    /// Notifications read while waiting for responses.
+    notifications: Vec<Value>,
 }
 
 impl Stdio {
     fn start(s: &Scratch, plugins: &Path) -> Stdio {
+        Stdio::start_with_cache(s, plugins, &shared_cache())
+    }
+
+    fn start_with_cache(s: &Scratch, plugins: &Path, cache: &Path) -> Stdio {
         use std::io::BufRead as _;
         let mut child = s
-            .host()
+            .host_with_cache(cache)
             .arg("mcp")
             .arg("--plugins")
             .arg(plugins)
@@ -501,6 +507,7 @@ impl Stdio {
             stdin,
             lines,
             next: 0,
+            notifications: Vec::new(),
         };
         let init = c.request(
             "initialize",
@@ -527,6 +534,9 @@ impl Stdio {
             if msg["id"] == id {
                 return msg;
             }
+            if msg.get("id").is_none() {
+                self.notifications.push(msg);
+            }
         }
     }
 
@@ -547,14 +557,19 @@ fn each_approval_applies_one_change_set_once_and_the_next_call_starts_a_new_one(
     let s = Scratch::new();
     let dir = plugins(&s, None);
     let mut c = Stdio::start(&s, &dir);
-    let id = run_ids(&s.state())[0].clone();
-
     let first = c.call("hello", json!({"name": "Ada"}));
+    let id = first["structuredContent"]["run"]
+        .as_str()
+        .expect("run id")
+        .to_string();
     let d1 = first["structuredContent"]["change_set_digest"].clone();
     // Approved while the server keeps serving (it holds no lock on the run).
     let approve = s.approve(&id);
     assert!(approve.status.success(), "{}", text(&approve.stderr));
-    assert_eq!(std::fs::read(s.out().join("hello/ada.txt")).expect("ada"), b"Hello, Ada!");
+    assert_eq!(
+        std::fs::read(s.out().join("hello/ada.txt")).expect("ada"),
+        b"Hello, Ada!"
+    );
     std::fs::write(s.out().join("hello/ada.txt"), "edited by a person").expect("edit");
 
     let second = c.call("hello", json!({"name": "Bob"}));
@@ -567,7 +582,10 @@ fn each_approval_applies_one_change_set_once_and_the_next_call_starts_a_new_one(
     assert_eq!(entries[0]["path"], "hello/bob.txt");
     let approve = s.approve(&id);
     assert!(approve.status.success(), "{}", text(&approve.stderr));
-    assert_eq!(std::fs::read(s.out().join("hello/bob.txt")).expect("bob"), b"Hello, Bob!");
+    assert_eq!(
+        std::fs::read(s.out().join("hello/bob.txt")).expect("bob"),
+        b"Hello, Bob!"
+    );
     assert_eq!(
         std::fs::read(s.out().join("hello/ada.txt")).expect("ada"),
         b"edited by a person",
@@ -581,4 +599,52 @@ fn each_approval_applies_one_change_set_once_and_the_next_call_starts_a_new_one(
     assert_eq!(granted, [&d1, &d2]);
     assert_eq!(events(&journal, "write_applied").len(), 2);
     crate::support::verify_ok(&s, &id);
+}
+
+#[test]
+fn initialize_answers_at_once_and_a_cold_compile_sends_progress() {
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let cold = s.path().join("cold-cache");
+    let started = std::time::Instant::now();
+    let mut c = Stdio::start_with_cache(&s, &dir, &cold);
+    let handshake = started.elapsed();
+    let list = c.request("tools/list", json!({"_meta": {"progressToken": "load"}}));
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["hello", "hostile"]);
+    let progress: Vec<&Value> = c
+        .notifications
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .all(|n| n["params"]["progressToken"] == "load"),
+        "{progress:#?}"
+    );
+    let messages: Vec<&str> = progress
+        .iter()
+        .map(|n| n["params"]["message"].as_str().expect("message"))
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with("compiling plugin")),
+        "a cold start reports its compiles (handshake took {handshake:?}): {messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.starts_with("compiled plugin")),
+        "{messages:?}"
+    );
+    // Compiled into the cold cache, not served from the shared one.
+    assert!(
+        std::fs::read_dir(&cold)
+            .expect("cache dir")
+            .next()
+            .is_some()
+    );
 }

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use rmcp::ServiceExt as _;
 
 use crate::cli::{Context, output, progress};
+use crate::mcp::loading::Loading;
 use crate::mcp::server::Server;
 use crate::mcp::session::{Session, SessionOptions, Via};
 use crate::render::inert;
@@ -90,40 +91,83 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Some(out) => crate::cli::run::existing_dir(out, "--out")?,
         None => workspace.clone(),
     };
-    let session = Session::start(
-        ctx,
-        &SessionOptions {
-            plugins_dir: &args.plugins,
-            only: None,
-            workspace: &workspace,
-            out_dir: &out_dir,
-            policy: args.policy.as_deref(),
-            via: Via::Mcp,
-        },
-        &progress::print,
-    )
-    .await?;
-    let names: Vec<String> = session.tools.keys().map(|n| inert(n)).collect();
-    output::note(&format!(
-        "host mcp: session run {} serving {} tool(s): {}",
-        inert(session.run_id()),
-        names.len(),
-        names.join(", ")
-    ));
-    let server = Server::new(Arc::new(session), args.max_concurrent)
+    let loading = Loading::new();
+    let server = Server::new(Arc::clone(&loading), args.max_concurrent)
         .context("cannot read /dev/urandom for the server's secret")?;
-    if let Some(addr) = args.http {
-        return serve_http(server, addr, &args).await;
+    // Serve at once; the tools load (and compile on first use) meanwhile.
+    let loader = {
+        let dirs = Context::new(
+            ctx.state_dir().to_path_buf(),
+            Some(ctx.cache_dir().to_path_buf()),
+        );
+        let plugins = args.plugins.clone();
+        let policy = args.policy.clone();
+        let loading = Arc::clone(&loading);
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let notes = |note: crate::folder::Note<'_>| {
+                progress::print(note);
+                loading.record(note);
+            };
+            loading.note(format!(
+                "loading the tool plugins of `{}`",
+                crate::render::inert_path(&plugins)
+            ));
+            let started = handle.block_on(Session::start(
+                &dirs,
+                &SessionOptions {
+                    plugins_dir: &plugins,
+                    only: None,
+                    workspace: &workspace,
+                    out_dir: &out_dir,
+                    policy: policy.as_deref(),
+                    via: Via::Mcp,
+                },
+                &notes,
+            ));
+            match started {
+                Ok(session) => {
+                    let names: Vec<String> = session.tools.keys().map(|n| inert(n)).collect();
+                    output::note(&format!(
+                        "host mcp: session run {} serving {} tool(s): {}",
+                        inert(session.run_id()),
+                        names.len(),
+                        names.join(", ")
+                    ));
+                    loading.ready(session);
+                    Ok(())
+                }
+                Err(error) => {
+                    loading.failed(inert(&format!("{error:#}")));
+                    Err(error)
+                }
+            }
+        })
+    };
+    let serving = async {
+        if let Some(addr) = args.http {
+            return serve_http(server, addr, &args).await;
+        }
+        let running = server
+            .serve(rmcp::transport::stdio())
+            .await
+            .context("cannot start the MCP server on stdio")?;
+        running
+            .waiting()
+            .await
+            .context("the MCP server stopped abnormally")?;
+        Ok(ExitCode::SUCCESS)
+    };
+    tokio::pin!(serving);
+    tokio::select! {
+        done = &mut serving => done,
+        loaded = loader => match loaded {
+            // Loaded: keep serving until the client goes.
+            Ok(Ok(())) => serving.await,
+            Ok(Err(error)) => Err(error),
+            Err(panic) => Err(anyhow::anyhow!("loading the tools panicked: {panic}")),
+        },
     }
-    let running = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("cannot start the MCP server on stdio")?;
-    running
-        .waiting()
-        .await
-        .context("the MCP server stopped abnormally")?;
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve_http(

@@ -6,6 +6,7 @@
 
 pub mod call;
 pub mod http;
+pub mod loading;
 pub mod policy;
 pub mod server;
 pub mod session;

@@ -36,6 +36,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, Peer, ServerHandler};
 
 use crate::mcp::call::{Answer, Asker, Question};
+use crate::mcp::loading::{Loading, Phase};
 use crate::mcp::policy::Action;
 use crate::mcp::session::Session;
 use crate::mcp::tools::Tool;
@@ -44,31 +45,43 @@ use crate::runtime::Cancel;
 /// How long a person has to answer a policy `ask`.
 const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The server's state: the session and the call limit.
+/// The server's state: the session (once loaded) and the call limit.
 #[derive(Debug, Clone)]
 pub struct Server {
-    session: Arc<Session>,
+    loading: Arc<Loading>,
     /// Binds an `input_required` round trip's `requestState` to the call's
     /// plugin and arguments (a state never authorises another call).
     secret: Arc<str>,
     slots: Arc<tokio::sync::Semaphore>,
-    tools: Arc<Vec<McpTool>>,
 }
 
 impl Server {
-    /// Serve `session`'s tools, at most `max_concurrent` calls at once.
-    pub fn new(session: Arc<Session>, max_concurrent: usize) -> std::io::Result<Server> {
-        let tools = session.tools.values().map(mcp_tool).collect();
+    /// Serve the session `loading` produces, at most `max_concurrent`
+    /// calls at once.
+    pub fn new(loading: Arc<Loading>, max_concurrent: usize) -> std::io::Result<Server> {
         Ok(Server {
             secret: Arc::from(random_hex()?),
-            session,
+            loading,
             slots: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
-            tools: Arc::new(tools),
         })
     }
 
-    pub fn session(&self) -> &Arc<Session> {
-        &self.session
+    /// The session, once loaded; progress notifications meanwhile when the
+    /// request asked for them.
+    async fn session(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Arc<Session>, ErrorData> {
+        let token = context.meta.get_progress_token();
+        self.loading
+            .wait(&context.peer, token.as_ref())
+            .await
+            .map_err(|message| {
+                ErrorData::internal_error(
+                    format!("the host could not load its tools: {message}"),
+                    None,
+                )
+            })
     }
 }
 
@@ -88,6 +101,7 @@ const ASK_KEY: &str = "policy-ask";
 impl Server {
     fn modern_ask(
         &self,
+        session: &Session,
         name: &str,
         arguments: &serde_json::Value,
         responses: &Option<rmcp::model::InputResponses>,
@@ -97,7 +111,7 @@ impl Server {
         let modern = context
             .protocol_version()
             .is_some_and(|v| !v.has_initialize());
-        if !modern || self.session.decide(name, arguments).action != Action::Ask {
+        if !modern || session.decide(name, arguments).action != Action::Ask {
             return ModernAsk::NotNeeded;
         }
         let bound = crate::digest::sha256_hex_parts([
@@ -128,7 +142,7 @@ impl Server {
         let question = Question {
             plugin: name.to_string(),
             arguments: arguments.clone(),
-            reason: self.session.decide(name, arguments).reason,
+            reason: session.decide(name, arguments).reason,
         };
         let request = rmcp::model::ElicitRequest::new(ElicitRequestParams::FormElicitationParams {
             meta: None,
@@ -230,13 +244,19 @@ impl ServerHandler for Server {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+        let session = self.session(&context).await?;
+        Ok(ListToolsResult::with_all_items(
+            session.tools.values().map(mcp_tool).collect(),
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<McpTool> {
-        self.tools.iter().find(|t| t.name == name).cloned()
+        match self.loading.phase() {
+            Phase::Ready(session) => session.tools.get(name).map(mcp_tool),
+            Phase::Pending | Phase::Failed(_) => None,
+        }
     }
 
     async fn call_tool(
@@ -245,7 +265,8 @@ impl ServerHandler for Server {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
-        if !self.session.tools.contains_key(&name) {
+        let session = self.session(&context).await?;
+        if !session.tools.contains_key(&name) {
             return Err(ErrorData::invalid_params(
                 format!("unknown tool `{}`", crate::render::inert(&name)),
                 None,
@@ -253,6 +274,7 @@ impl ServerHandler for Server {
         }
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let asker = match self.modern_ask(
+            &session,
             &name,
             &arguments,
             &request.input_responses,
@@ -283,7 +305,7 @@ impl ServerHandler for Server {
         // The call runs in a task of its own: when the client cancels, the
         // SDK drops this handler, but the call still ends (stopped by the
         // cancel flag) and journals how it ended.
-        let session = Arc::clone(&self.session);
+        let run_id = session.run_id().to_string();
         let task_cancel = cancel.clone();
         let task = tokio::spawn(async move {
             let _slot = slot;
@@ -308,7 +330,7 @@ impl ServerHandler for Server {
                     "plugin": failure.plugin,
                     "error_kind": failure.kind,
                     "message": failure.message,
-                    "run": self.session.run_id(),
+                    "run": run_id,
                 }));
                 r
             }
