@@ -14,7 +14,7 @@ use crate::mcp::server::Server;
 use crate::mcp::session::{Session, SessionOptions, Via};
 use crate::render::inert;
 
-/// Serve the folder's tool plugins to an agent over MCP (stdio).
+/// Serve the folder's tool plugins to an agent over MCP (stdio, or Streamable HTTP with --http).
 ///
 /// Every tool call is checked against the plugin's input schema, decided by
 /// the admin's policy (allow, ask the person through the client, or deny),
@@ -25,7 +25,7 @@ use crate::render::inert;
 /// journal.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  host mcp --plugins plugins --workspace ~/notes\n      serve over stdio (what an agent's client config runs)\n  host mcp --policy policy.toml --max-concurrent 8\n      decide each call by a policy file (see README \"Agents (MCP)\")\n\n\
+    after_help = "Examples:\n  host mcp --plugins plugins --workspace ~/notes\n      serve over stdio (what an agent's client config runs)\n  host mcp --policy policy.toml --max-concurrent 8\n      decide each call by a policy file (see README \"Agents (MCP)\")\n  HARNESS_MCP_TOKEN=$(openssl rand -hex 32) host mcp --http 127.0.0.1:8765\n      Streamable HTTP on loopback; clients send `Authorization: Bearer $HARNESS_MCP_TOKEN`\n\n\
 A client config entry (Claude Code `.mcp.json`, VS Code `mcp.json`):\n  {\"mcpServers\": {\"harness\": {\"command\": \"host\",\n     \"args\": [\"--state-dir\", \"/home/me/.harness\", \"mcp\", \"--plugins\", \"/home/me/plugins\", \"--workspace\", \"/home/me/notes\"]}}}\n\n\
 Policy (<plugins>/policy.toml, or --policy FILE), first match wins:\n  default = \"allow\"\n  [[rule]]\n  name = \"no-secrets\"\n  plugin = \"search\"\n  action = \"deny\"\n  when = { \"/query\" = \"*password*\" }\n\n\
 While it serves, each call that proposes writes leaves the session run waiting:\n  host show <session-run>       the staged diff\n  host approve <session-run>    apply exactly those bytes"
