@@ -59,6 +59,12 @@ pub enum ErrorKind {
     PolicyDenied,
     /// A tool call was cancelled by its caller.
     Cancelled,
+    /// The agent named a tool the session does not serve.
+    UnknownTool,
+    /// The session run is held by another process (`host approve`, say).
+    SessionBusy,
+    /// The session's pending change set could not be bound to the files.
+    StageFailed,
 
     /// A kind this host does not know: the journal was written by a newer
     /// host.

@@ -446,8 +446,8 @@ impl ResolvedGrants {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::mounts::{DirIdentity, still_the_same};
+    use super::*;
     use crate::manifest::{EnvGrant, Grants, Limits, Mount, MountSource, PluginKind};
 
     fn manifest(mounts: Vec<Mount>, env: Vec<EnvGrant>, writes: &[&str]) -> Manifest {

@@ -29,6 +29,8 @@ mod https_grants;
 mod inert_output;
 mod journal_tampering;
 mod large_diff;
+mod mcp;
+mod mcp_call;
 mod model_reviewer;
 mod model_reviewer_https;
 mod network_grants;

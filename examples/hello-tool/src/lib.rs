@@ -12,7 +12,11 @@ struct Hello;
 
 impl Tool for Hello {
     fn describe() -> Descriptor {
-        Descriptor::new("hello-tool", "Greets someone by name.")
+        Descriptor::new("hello-tool", "Greets someone by name.").input_schema(json!({
+            "type": "object",
+            "properties": { "name": { "type": "string", "description": "Who to greet" } },
+            "required": ["name"],
+        }))
     }
 
     fn invoke(input: StepInput) -> Result<ToolOutput, PluginError> {

@@ -14,13 +14,16 @@
 //! 4. 100 concurrent runs of the default pipeline: in one process (a child
 //!    of this one, so its peak RSS is its own) and as 100 `host run`
 //!    processes (started by a small spawner process, so theirs are too);
-//! 5. the first (compiling) and second (cached) load of the largest plugin.
+//! 5. the first (compiling) and second (cached) load of the largest plugin;
+//! 6. `host mcp` over stdio with a bare JSON-RPC client: per-call round
+//!    trip, warm start to the first result, calls/s with 8 in flight.
 //!
 //! Guest components are built from source by the `harness-test-artifacts`
 //! dev-dependency, as for the tests. Nothing here asserts on timings.
 
 mod concurrent_runs;
 mod fixtures;
+mod mcp_stdio;
 mod raw_floor;
 mod spawner;
 mod stats;
@@ -79,6 +82,9 @@ fn main() {
     }
     if wanted("5") {
         rows.extend(large_plugin_load(&scratch));
+    }
+    if wanted("6") {
+        rows.extend(mcp_stdio::figures(&scratch));
     }
     let warm_cache = scratch.fresh("pipeline-cache");
     if wanted("2") {

@@ -10,8 +10,10 @@ use clap::{Parser, Subcommand};
 
 mod approve;
 mod cache;
+mod call;
 mod console;
 mod doctor;
+mod mcp;
 pub mod output;
 mod plugins;
 mod present;
@@ -93,6 +95,8 @@ pub enum Command {
     Cache(cache::Args),
     Console(console::Args),
     Doctor(doctor::Args),
+    Call(call::Args),
+    Mcp(mcp::Args),
 }
 
 impl Cli {
@@ -115,6 +119,8 @@ impl Cli {
             Command::Cache(args) => cache::execute(args, &ctx),
             Command::Console(args) => console::execute(args, &ctx).await,
             Command::Doctor(args) => doctor::execute(args, &ctx).await,
+            Command::Call(args) => call::execute(args, &ctx).await,
+            Command::Mcp(args) => mcp::execute(args, &ctx).await,
         }
     }
 }

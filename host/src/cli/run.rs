@@ -75,7 +75,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     present::outcome(&run, args.json)
 }
 
-fn existing_dir(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn existing_dir(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {
     match std::fs::canonicalize(path) {
         Ok(p) if p.is_dir() => Ok(p),
         Ok(_) => bail!(

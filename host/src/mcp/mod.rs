@@ -1,9 +1,13 @@
-//! Agents calling the tools (issue 13, in progress): the admin's call
-//! [`policy`]. The MCP server, `host call` and the governed call path
-//! (schema check → policy → sandboxed invoke → journal → stage) are not
-//! built yet; the journal events they will record
-//! ([`crate::run::event::Event::ToolCallRequested`] and the following ones)
-//! and the session run's change-set grouping
-//! ([`crate::run::state::RunState::session_writes`]) are.
+//! Agents calling the tools (issue 13). One governed call path
+//! ([`call`]: schema check → [`policy`] → sandboxed invoke → journal →
+//! stage) that both `host call` and the MCP server (`host mcp`) use, over
+//! a [`session`] run that holds the calls' journal and pending change set,
+//! serving the [`tools`] of a plugins folder.
 
+pub mod call;
+pub mod http;
+pub mod loading;
 pub mod policy;
+pub mod server;
+pub mod session;
+pub mod tools;

@@ -26,6 +26,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::cancel::{Cancel, Cancelled};
 use super::engine::deadline_ticks;
 use super::logs::LogCollector;
 use super::network::{GrantedHttp, NetScope};
@@ -107,6 +108,7 @@ impl std::fmt::Display for InvokeFailure {
                 "plugin `{plugin}` hit the handle limit: {message}\nhint: no manifest key raises this limit; make the plugin close files and streams it no longer needs"
             ),
             FailureKind::CopyLimit => write!(f, "plugin `{plugin}` cannot run: {message}"),
+            FailureKind::Cancelled => write!(f, "plugin `{plugin}` was stopped: {message}"),
             FailureKind::Internal => write!(f, "plugin `{plugin}` could not be invoked: {message}"),
             other => write!(f, "plugin `{plugin}` failed ({other}): {message}"),
         }
@@ -261,6 +263,8 @@ pub(crate) struct InvokeEnv<'a> {
     pub(crate) epoch_tick: Duration,
     pub(crate) timeout_grace: Duration,
     pub(crate) scratch: &'a std::path::Path,
+    /// Stops the invocation when set ([`super::cancel`]).
+    pub(crate) cancel: Option<&'a Cancel>,
 }
 
 impl InvokeEnv<'_> {
@@ -341,8 +345,30 @@ pub(crate) async fn run<T: OutputSize>(
     );
     store.limiter(|s| &mut s.limiter);
     // Before instantiation, so start functions run under the deadline too.
-    store.set_epoch_deadline(deadline_ticks(env.limits.timeout, env.epoch_tick));
-    store.epoch_deadline_trap();
+    let deadline = deadline_ticks(env.limits.timeout, env.epoch_tick);
+    match env.cancel {
+        None => {
+            store.set_epoch_deadline(deadline);
+            store.epoch_deadline_trap();
+        }
+        Some(cancel) => {
+            // One tick at a time, so a cancelled guest stops within a tick
+            // even while it spins in wasm code.
+            let cancel = cancel.clone();
+            let mut remaining = deadline;
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if cancel.is_cancelled() {
+                    return Err(wasmtime::Error::new(Cancelled));
+                }
+                remaining = remaining.saturating_sub(1);
+                if remaining == 0 {
+                    return Err(wasmtime::Error::new(Trap::Interrupt));
+                }
+                Ok(wasmtime::UpdateDeadline::Continue(1))
+            });
+        }
+    }
     // Only plugins with a fuel limit run on the metered engine.
     if let Some(fuel) = env.limits.fuel {
         store
@@ -350,8 +376,16 @@ pub(crate) async fn run<T: OutputSize>(
             .map_err(|e| env.failure(FailureKind::Internal, format!("{e:#}"), Vec::new()))?;
     }
 
-    let outcome =
-        tokio::time::timeout(env.limits.timeout + env.timeout_grace, call(&mut store)).await;
+    let bounded = tokio::time::timeout(env.limits.timeout + env.timeout_grace, call(&mut store));
+    // A guest blocked in a host call never reaches the epoch callback:
+    // dropping the call stops it (`None` = cancelled).
+    let outcome = match env.cancel {
+        None => Some(bounded.await),
+        Some(cancel) => tokio::select! {
+            outcome = bounded => Some(outcome),
+            () = cancel.cancelled() => None,
+        },
+    };
     let duration = start.elapsed();
 
     let state = store.into_data();
@@ -365,12 +399,18 @@ pub(crate) async fn run<T: OutputSize>(
     logs.extend(stdio.finish());
 
     let timed_out = || format!("timed out after {}", human(env.limits.timeout));
+    let cancelled = || "the caller cancelled the call".to_string();
+    let Some(outcome) = outcome else {
+        return Err(env.failure(FailureKind::Cancelled, cancelled(), logs));
+    };
     match outcome {
         Err(_elapsed) => Err(env.failure(FailureKind::Timeout, timed_out(), logs)),
         Ok(Err(error)) => {
             tracing::debug!(plugin = %env.plugin, error = ?error, "invocation failed");
             let trap = error.downcast_ref::<Trap>().copied();
-            let (kind, message) = if trap == Some(Trap::Interrupt) {
+            let (kind, message) = if error.is::<Cancelled>() {
+                (FailureKind::Cancelled, cancelled())
+            } else if trap == Some(Trap::Interrupt) {
                 (FailureKind::Timeout, timed_out())
             } else if trap == Some(Trap::OutOfFuel) {
                 (

@@ -39,6 +39,7 @@
 
 mod bindings;
 mod cache;
+mod cancel;
 mod engine;
 mod invoke;
 mod load;
@@ -59,6 +60,7 @@ use crate::manifest::Manifest;
 pub use self::cache::{
     CacheEntry, CacheListing, CacheOutcome, Cleared, EntryStatus, FoundFile, clear as clear_cache,
 };
+pub use self::cancel::Cancel;
 pub use self::invoke::{FailureKind, Invocation, InvokeFailure, MAX_RESOURCES};
 pub use self::load::{LARGE_COMPONENT_BYTES, LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
 pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};

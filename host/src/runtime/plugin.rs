@@ -12,6 +12,7 @@ use wasmtime::Engine;
 
 use super::bindings::{self, reviewer, tool};
 use super::cache::CacheOutcome;
+use super::cancel::Cancel;
 use super::engine::EpochTicker;
 use super::invoke::{self, FailureKind, Invocation, InvokeEnv, InvokeFailure, StoreState};
 use crate::contract::{Descriptor, PluginError, Review, ReviewInput, StepInput, ToolOutput};
@@ -112,6 +113,14 @@ impl Plugin {
     }
 
     fn env_with<'a>(&'a self, limits: &'a Limits) -> InvokeEnv<'a> {
+        self.env_cancellable(limits, None)
+    }
+
+    fn env_cancellable<'a>(
+        &'a self,
+        limits: &'a Limits,
+        cancel: Option<&'a Cancel>,
+    ) -> InvokeEnv<'a> {
         InvokeEnv {
             plugin: &self.inner.name,
             engine: &self.inner.engine,
@@ -120,6 +129,7 @@ impl Plugin {
             epoch_tick: self.inner.ticker.tick(),
             timeout_grace: self.inner.timeout_grace,
             scratch: &self.inner.scratch,
+            cancel,
         }
     }
 
@@ -181,6 +191,17 @@ impl Plugin {
         input: &StepInput,
         cap: Option<Duration>,
     ) -> Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure> {
+        self.invoke_tool_cancellable(input, cap, None).await
+    }
+
+    /// [`Self::invoke_tool_within`], stopped early when `cancel` is set
+    /// (the failure's kind is then [`FailureKind::Cancelled`]).
+    pub async fn invoke_tool_cancellable(
+        &self,
+        input: &StepInput,
+        cap: Option<Duration>,
+        cancel: Option<&Cancel>,
+    ) -> Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure> {
         let KindPre::Tool(pre) = &self.inner.pre else {
             return Err(self.wrong_kind("invoke", PluginKind::Tool));
         };
@@ -189,7 +210,7 @@ impl Plugin {
             limits.timeout = limits.timeout.min(cap);
         }
         let input = bindings::step_input(input);
-        invoke::run(self.env_with(&limits), async |store| {
+        invoke::run(self.env_cancellable(&limits, cancel), async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
             let result = instance
                 .harness_plugin_tool_plugin()

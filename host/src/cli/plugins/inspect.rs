@@ -85,6 +85,17 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         CacheOutcome::Miss => "miss",
     };
     let grants = plugin.grants();
+    // What the plugin says of itself, from describe() in a fresh sandbox:
+    // the summary and input schema agents see through `host mcp`.
+    let described = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(plugin.describe())
+    })
+    .map(|d| d.value)
+    .map_err(|e| e.to_string());
+    let schema_json = |d: &crate::contract::Descriptor| {
+        serde_json::from_str::<serde_json::Value>(&d.input_schema)
+            .unwrap_or(serde_json::Value::String(d.input_schema.clone()))
+    };
 
     if args.json {
         let value = json!({
@@ -95,6 +106,10 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             "sha256": plugin.sha256(),
             "sha256_pinned": m.sha256.is_some(),
             "cache": { "outcome": cache, "dir": ctx.cache_dir(), "load_ms": load_ms },
+            "describe": match &described {
+                Ok(d) => json!({ "name": d.name, "summary": d.summary, "input_schema": schema_json(d) }),
+                Err(e) => json!({ "error": e }),
+            },
             "exports": plugin.exports(),
             "imports": plugin.imports(),
             "requested": requested,
@@ -145,6 +160,16 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             ),
         },
     )?;
+    match &described {
+        Ok(d) => {
+            field("summary", &inert(&d.summary))?;
+            let schema = crate::render::json::to_string_pretty(&schema_json(d))?;
+            for (i, line) in schema.lines().enumerate() {
+                field(if i == 0 { "schema" } else { "" }, line)?;
+            }
+        }
+        Err(e) => field("describe", &format!("failed: {}", inert(e)))?,
+    }
     list_field("exports", plugin.exports())?;
     list_field("imports", plugin.imports())?;
     let granted: Vec<String> = capability::grants()

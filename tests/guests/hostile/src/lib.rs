@@ -20,6 +20,8 @@
 //!   "bytes": N}`: return, or print, N bytes.
 //! * `{"attack": "descriptors", "path": P, "count": N}`: open P N times and keep
 //!   every handle.
+//! * `{"attack": "print", "text": T}`: write T to stdout and to stderr (a
+//!   forged JSON-RPC message, say, aimed at a host that speaks over stdio).
 //!
 //! The host must contain each of these; the tests check the host's files and
 //! that the next invocation of this plugin still works.
@@ -44,6 +46,7 @@ enum Attack {
     HugeReturn { bytes: usize },
     HugeStdout { bytes: usize },
     Descriptors { path: String, count: usize },
+    Print { text: String },
 }
 
 #[derive(Deserialize)]
@@ -127,6 +130,12 @@ impl Tool for Hostile {
             Attack::HugeReturn { bytes } => json!({ "blob": "x".repeat(bytes) }),
             Attack::HugeStdout { bytes } => huge_stdout(bytes),
             Attack::Descriptors { path, count } => descriptors(&path, count),
+            Attack::Print { text } => {
+                let out = std::io::stdout().write_all(text.as_bytes()).is_ok()
+                    && std::io::stdout().flush().is_ok();
+                let err = std::io::stderr().write_all(text.as_bytes()).is_ok();
+                json!({ "ok": true, "stdout": out, "stderr": err })
+            }
         };
         ToolOutput::json(&report)
     }

@@ -1,0 +1,207 @@
+//! `host mcp`: serve the tool plugins of a folder to an agent over the
+//! Model Context Protocol (stdio), every call governed ([`crate::mcp`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rmcp::ServiceExt as _;
+
+use crate::cli::{Context, output, progress};
+use crate::mcp::loading::Loading;
+use crate::mcp::server::Server;
+use crate::mcp::session::{Session, SessionOptions, Via};
+use crate::render::inert;
+
+/// Serve the folder's tool plugins to an agent over MCP (stdio, or Streamable HTTP with --http).
+///
+/// Every tool call is checked against the plugin's input schema, decided by
+/// the admin's policy (allow, ask the person through the client, or deny),
+/// run in a fresh sandbox under the plugin's grants and limits, and
+/// journaled in one session run. Proposed writes are only staged: a person
+/// applies exactly those bytes with `host approve <session-run>`. stdout
+/// carries the MCP protocol only; logs and plugin output go to stderr and the
+/// journal.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  host mcp --plugins plugins --workspace ~/notes\n      serve over stdio (what an agent's client config runs)\n  host mcp --policy policy.toml --max-concurrent 8\n      decide each call by a policy file (see README \"Agents (MCP)\")\n  HARNESS_MCP_TOKEN=$(openssl rand -hex 32) host mcp --http 127.0.0.1:8765\n      Streamable HTTP on loopback; clients send `Authorization: Bearer $HARNESS_MCP_TOKEN`\n\n\
+A client config entry (Claude Code `.mcp.json`, VS Code `mcp.json`):\n  {\"mcpServers\": {\"harness\": {\"command\": \"host\",\n     \"args\": [\"--state-dir\", \"/home/me/.harness\", \"mcp\", \"--plugins\", \"/home/me/plugins\", \"--workspace\", \"/home/me/notes\"]}}}\n\n\
+Policy (<plugins>/policy.toml, or --policy FILE), first match wins:\n  default = \"allow\"\n  [[rule]]\n  name = \"no-secrets\"\n  plugin = \"search\"\n  action = \"deny\"\n  when = { \"/query\" = \"*password*\" }\n\n\
+While it serves, each call that proposes writes leaves the session run waiting:\n  host show <session-run>       the staged diff\n  host approve <session-run>    apply exactly those bytes"
+)]
+pub struct Args {
+    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml).
+    #[arg(long, default_value = "plugins")]
+    plugins: PathBuf,
+
+    /// Directory the plugins' `${workspace}` mounts resolve to.
+    #[arg(long, default_value = "examples/workspace")]
+    workspace: PathBuf,
+
+    /// Directory approved writes go to [default: the workspace].
+    #[arg(long)]
+    out: Option<PathBuf>,
+
+    /// Policy file [default: <plugins>/policy.toml when it exists, else allow all].
+    #[arg(long)]
+    policy: Option<PathBuf>,
+
+    /// Most tool calls running at once; further calls wait for a slot.
+    #[arg(long, default_value_t = 4)]
+    max_concurrent: usize,
+
+    /// Serve Streamable HTTP on ADDR (e.g. 127.0.0.1:8765) instead of stdio.
+    /// Every request needs `Authorization: Bearer <token>`: the token is
+    /// HARNESS_MCP_TOKEN if set, else generated and printed on stderr.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
+
+    /// Allow --http on a non-loopback address. Anyone who can reach it and
+    /// holds the token can run the tools and stage writes; the token travels
+    /// in clear text without TLS in front.
+    #[arg(long, requires = "http")]
+    allow_remote: bool,
+
+    /// A browser origin allowed to call over HTTP (repeatable); by default
+    /// every request carrying an Origin header is refused (403).
+    #[arg(long, value_name = "ORIGIN", requires = "http")]
+    allow_origin: Vec<String>,
+
+    /// An extra Host header value accepted over HTTP (repeatable), besides
+    /// the bound address and localhost.
+    #[arg(long, value_name = "HOST", requires = "http")]
+    allow_host: Vec<String>,
+}
+
+/// The environment variable holding the HTTP bearer token.
+pub const TOKEN_ENV: &str = "HARNESS_MCP_TOKEN";
+
+pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    if let Some(addr) = args.http
+        && !addr.ip().is_loopback()
+        && !args.allow_remote
+    {
+        anyhow::bail!(
+            "--http {addr} is not a loopback address: anyone who can reach it could run the tools and stage writes\nhint: use 127.0.0.1:PORT, or pass --allow-remote if you mean it (and put TLS in front)"
+        );
+    }
+    let workspace = crate::cli::run::existing_dir(&args.workspace, "--workspace")?;
+    let out_dir = match &args.out {
+        Some(out) => crate::cli::run::existing_dir(out, "--out")?,
+        None => workspace.clone(),
+    };
+    let loading = Loading::new();
+    let server = Server::new(Arc::clone(&loading), args.max_concurrent)
+        .context("cannot read /dev/urandom for the server's secret")?;
+    // Serve at once; the tools load (and compile on first use) meanwhile.
+    let loader = {
+        let dirs = Context::new(
+            ctx.state_dir().to_path_buf(),
+            Some(ctx.cache_dir().to_path_buf()),
+        );
+        let plugins = args.plugins.clone();
+        let policy = args.policy.clone();
+        let loading = Arc::clone(&loading);
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let notes = |note: crate::folder::Note<'_>| {
+                progress::print(note);
+                loading.record(note);
+            };
+            loading.note(format!(
+                "loading the tool plugins of `{}`",
+                crate::render::inert_path(&plugins)
+            ));
+            let started = handle.block_on(Session::start(
+                &dirs,
+                &SessionOptions {
+                    plugins_dir: &plugins,
+                    only: None,
+                    workspace: &workspace,
+                    out_dir: &out_dir,
+                    policy: policy.as_deref(),
+                    via: Via::Mcp,
+                },
+                &notes,
+            ));
+            match started {
+                Ok(session) => {
+                    let names: Vec<String> = session.tools.keys().map(|n| inert(n)).collect();
+                    output::note(&format!(
+                        "host mcp: session run {} serving {} tool(s): {}",
+                        inert(session.run_id()),
+                        names.len(),
+                        names.join(", ")
+                    ));
+                    loading.ready(session);
+                    Ok(())
+                }
+                Err(error) => {
+                    loading.failed(inert(&format!("{error:#}")));
+                    Err(error)
+                }
+            }
+        })
+    };
+    let serving = async {
+        if let Some(addr) = args.http {
+            return serve_http(server, addr, &args).await;
+        }
+        let running = server
+            .serve(rmcp::transport::stdio())
+            .await
+            .context("cannot start the MCP server on stdio")?;
+        running
+            .waiting()
+            .await
+            .context("the MCP server stopped abnormally")?;
+        Ok(ExitCode::SUCCESS)
+    };
+    tokio::pin!(serving);
+    tokio::select! {
+        done = &mut serving => done,
+        loaded = loader => match loaded {
+            // Loaded: keep serving until the client goes.
+            Ok(Ok(())) => serving.await,
+            Ok(Err(error)) => Err(error),
+            Err(panic) => Err(anyhow::anyhow!("loading the tools panicked: {panic}")),
+        },
+    }
+}
+
+async fn serve_http(
+    server: Server,
+    addr: std::net::SocketAddr,
+    args: &Args,
+) -> anyhow::Result<ExitCode> {
+    if !addr.ip().is_loopback() {
+        output::note(&format!(
+            "warning: serving MCP on non-loopback {addr}: anyone who reaches it with the token can run the tools and stage writes; the token is sent in clear text unless TLS is in front"
+        ));
+    }
+    let token = match std::env::var(TOKEN_ENV) {
+        Ok(token) if !token.is_empty() => token,
+        _ => {
+            let token = crate::mcp::http::generate_token()
+                .context("cannot generate a bearer token from /dev/urandom")?;
+            output::note(&format!(
+                "host mcp: bearer token {token} (set {TOKEN_ENV} to choose one)"
+            ));
+            token
+        }
+    };
+    let (bound, serving) = crate::mcp::http::bind(
+        server,
+        crate::mcp::http::HttpOptions {
+            addr,
+            token,
+            allowed_origins: args.allow_origin.clone(),
+            allowed_hosts: args.allow_host.clone(),
+        },
+    )
+    .await?;
+    output::note(&format!("host mcp: listening on http://{bound}/mcp"));
+    serving.await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,489 @@
+//! The governed call: the one path every tool call takes, from `host mcp`
+//! and from `host call` alike.
+//!
+//! 1. journal `tool_call_requested` (the plugin's digest, the arguments'
+//!    digest, the arguments themselves when small);
+//! 2. check the arguments against the tool's input schema
+//!    ([`crate::mcp::tools::Tool::check`]); a mismatch fails the call;
+//! 3. decide by the admin's [`Policy`] (an `ask` goes to the [`Asker`]),
+//!    journal `policy_decided`;
+//! 4. invoke the plugin in a fresh sandbox with its grants and limits
+//!    ([`crate::runtime::Plugin::invoke_tool_cancellable`]); its log,
+//!    stdout and stderr lines go to the journal (bounded by the runtime)
+//!    and to `tracing` (stderr), never to the caller's channel;
+//! 5. vet and stage its proposals through [`crate::run::stage`] (the same
+//!    gate as a workflow step), journal `tool_call_finished`, and re-bind the
+//!    session's pending change set (`approval_requested`, a new digest).
+//!
+//! Nothing is written to the output directory: the result says what was
+//! staged, the digest, the run id and the `host approve` command.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::json;
+
+use crate::contract::{LogLevel, LogRecord, PluginError, StepInput, ToolOutput};
+use crate::error_kind::ErrorKind;
+use crate::mcp::policy::Action;
+use crate::mcp::session::Session;
+use crate::render::inert;
+use crate::run::event::{Event, StagedWrite};
+use crate::run::stage::{self, Proposal};
+use crate::run::state::RunStatus;
+use crate::run::store::RunError;
+use crate::runtime::{Cancel, Invocation, InvokeFailure};
+
+/// Arguments whose JSON text is at most this long are journaled verbatim.
+const JOURNALED_ARGUMENTS_MAX: usize = 4096;
+
+/// A person's answer to a policy `ask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Decline,
+    Cancel,
+    /// The client cannot ask a person (no elicitation support).
+    Unsupported,
+}
+
+impl Answer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Decline => "decline",
+            Self::Cancel => "cancel",
+            Self::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// What a policy `ask` puts to the person.
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub plugin: String,
+    pub arguments: serde_json::Value,
+    /// The policy's reason (names the rule).
+    pub reason: String,
+}
+
+impl Question {
+    /// One paragraph for the person, inert.
+    pub fn message(&self) -> String {
+        let mut args = self.arguments.to_string();
+        if args.len() > 1024 {
+            let mut cut = 1024;
+            while !args.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            args.truncate(cut);
+            args.push_str("...");
+        }
+        inert(&format!(
+            "Allow the agent to call tool `{}` with {}? ({})",
+            self.plugin, args, self.reason
+        ))
+    }
+}
+
+/// Who answers a policy `ask`.
+pub trait Asker: Sync {
+    fn ask<'a>(
+        &'a self,
+        question: &'a Question,
+    ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
+}
+
+/// An [`Asker`] for callers that cannot ask anyone.
+#[derive(Debug, Clone, Copy)]
+pub struct NoAsker;
+
+impl Asker for NoAsker {
+    fn ask<'a>(
+        &'a self,
+        _question: &'a Question,
+    ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>> {
+        Box::pin(std::future::ready(Answer::Unsupported))
+    }
+}
+
+/// A call that returned a result.
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    pub call: String,
+    pub plugin: String,
+    pub run_id: String,
+    /// The plugin's output (JSON).
+    pub output: serde_json::Value,
+    /// What this call staged.
+    pub staged: Vec<StagedWrite>,
+    /// The session's pending change set after this call, if any.
+    pub pending: Option<PendingSet>,
+    pub duration_ms: u64,
+    /// `host --state-dir DIR`, for the commands the result names.
+    pub host_command: String,
+    /// The console's page of the session run, when it runs.
+    pub console_link: Option<String>,
+}
+
+/// The change set waiting for a person.
+#[derive(Debug, Clone)]
+pub struct PendingSet {
+    pub digest: String,
+    pub files: usize,
+}
+
+/// A call that did not return a result (the agent sees a tool error).
+#[derive(Debug, Clone)]
+pub struct CallFailure {
+    pub call: Option<String>,
+    pub plugin: String,
+    /// `unknown-tool`, `invalid-arguments`, `policy-denied`, `write-denied`,
+    /// a runtime failure kind, or the plugin's own error kind.
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl CallResult {
+    /// The text an agent reads (and `host call` prints).
+    pub fn text(&self) -> String {
+        let mut text = format!(
+            "tool `{}` (call {}) returned: {}",
+            inert(&self.plugin),
+            self.call,
+            crate::render::json::to_string(&self.output).unwrap_or_default()
+        );
+        if self.staged.is_empty() {
+            return text;
+        }
+        text.push_str("\n\nNothing was written. Staged for a person's approval:");
+        for w in &self.staged {
+            let what = if w.sha256.is_some() {
+                format!("write {} bytes", w.size)
+            } else {
+                "delete".to_string()
+            };
+            text.push_str(&format!("\n  {} ({what})", inert(&w.path)));
+        }
+        if let Some(p) = &self.pending {
+            text.push_str(&format!(
+                "\nSession run {} now waits for approval of change set {} ({} file(s)).\nA person reviews it with `{} show {}` and applies exactly those bytes with `{} approve {}`.",
+                inert(&self.run_id),
+                p.digest,
+                p.files,
+                self.host_command,
+                inert(&self.run_id),
+                self.host_command,
+                inert(&self.run_id),
+            ));
+        }
+        if let Some(link) = &self.console_link {
+            text.push_str(&format!("\nIn the console: {}", inert(link)));
+        }
+        text
+    }
+
+    /// The `structuredContent` of the result.
+    pub fn structured(&self) -> serde_json::Value {
+        json!({
+            "call": self.call,
+            "plugin": self.plugin,
+            "output": self.output,
+            "staged": self.staged.iter().map(|w| json!({
+                "path": w.path,
+                "sha256": w.sha256,
+                "size": w.size,
+                "action": if w.sha256.is_some() { "write" } else { "delete" },
+            })).collect::<Vec<_>>(),
+            "run": self.run_id,
+            "change_set_digest": self.pending.as_ref().map(|p| &p.digest),
+            "approve": self.pending.as_ref().map(|_| format!("{} approve {}", self.host_command, self.run_id)),
+            "show": self.pending.as_ref().map(|_| format!("{} show {}", self.host_command, self.run_id)),
+            "console": self.console_link,
+            "duration_ms": self.duration_ms,
+        })
+    }
+}
+
+impl CallFailure {
+    pub fn text(&self) -> String {
+        format!(
+            "tool `{}` failed ({}): {}",
+            inert(&self.plugin),
+            self.kind,
+            inert(&self.message)
+        )
+    }
+}
+
+impl Session {
+    /// Make one governed call of tool `plugin` with `arguments`. The outer
+    /// error means the session's journal could not be written (the call's
+    /// fate is unknown to the journal); everything else is a [`CallFailure`].
+    pub async fn call(
+        &self,
+        plugin: &str,
+        arguments: serde_json::Value,
+        asker: &dyn Asker,
+        cancel: Option<&Cancel>,
+    ) -> Result<Result<CallResult, CallFailure>, RunError> {
+        let fail_unjournaled = |kind: ErrorKind, message: String| CallFailure {
+            call: None,
+            plugin: plugin.to_string(),
+            kind,
+            message,
+        };
+        let Some(tool) = self.tools.get(plugin) else {
+            let names: Vec<&str> = self.tools.keys().map(String::as_str).collect();
+            return Ok(Err(fail_unjournaled(
+                ErrorKind::UnknownTool,
+                format!(
+                    "no tool `{}` in this session; the tools are: {}",
+                    inert(plugin),
+                    names.join(", ")
+                ),
+            )));
+        };
+        let text = arguments.to_string();
+        let arguments_sha256 = crate::digest::sha256_hex(text.as_bytes());
+        let journaled = if text.len() <= JOURNALED_ARGUMENTS_MAX {
+            arguments.clone()
+        } else {
+            serde_json::Value::Null
+        };
+        let via = self.via.as_str().to_string();
+        let sha = tool.plugin.sha256().to_string();
+        let call = self
+            .with_run(|run| {
+                let call = format!("c{}", run.state().tool_calls + 1);
+                run.record(Event::ToolCallRequested {
+                    call: call.clone(),
+                    plugin: plugin.to_string(),
+                    plugin_sha256: sha,
+                    arguments_sha256,
+                    arguments: journaled,
+                    via,
+                })?;
+                Ok(call)
+            })
+            .await?;
+        let failed = |kind: ErrorKind, message: String, logs: Vec<LogRecord>| {
+            let call = call.clone();
+            async move {
+                self.with_run(|run| {
+                    run.record(Event::ToolCallFailed {
+                        call: call.clone(),
+                        plugin: plugin.to_string(),
+                        error_kind: kind,
+                        message: message.clone(),
+                        logs,
+                    })
+                })
+                .await?;
+                Ok::<_, RunError>(Err(CallFailure {
+                    call: Some(call),
+                    plugin: plugin.to_string(),
+                    kind,
+                    message,
+                }))
+            }
+        };
+
+        if let Err(message) = tool.check(&arguments) {
+            return failed(ErrorKind::InvalidArguments, message, Vec::new()).await;
+        }
+
+        let decision = self.policy.decide(plugin, &arguments);
+        let answer = match decision.action {
+            Action::Ask => Some(
+                asker
+                    .ask(&Question {
+                        plugin: plugin.to_string(),
+                        arguments: arguments.clone(),
+                        reason: decision.reason.clone(),
+                    })
+                    .await,
+            ),
+            Action::Allow | Action::Deny => None,
+        };
+        let allowed = match decision.action {
+            Action::Allow => true,
+            Action::Deny => false,
+            Action::Ask => answer == Some(Answer::Accept),
+        };
+        self.with_run(|run| {
+            run.record(Event::PolicyDecided {
+                call: call.clone(),
+                action: decision.action.as_str().to_string(),
+                rule: decision.rule.clone(),
+                answer: answer.map(|a| a.as_str().to_string()),
+                allowed,
+                reason: decision.reason.clone(),
+            })
+        })
+        .await?;
+        if !allowed {
+            let message = match answer {
+                None => format!("denied: {}", decision.reason),
+                Some(Answer::Unsupported) => format!(
+                    "refused: {}, and this client cannot ask a person (it did not declare the MCP elicitation capability); the call did not run",
+                    decision.reason
+                ),
+                Some(a) => format!(
+                    "refused: {}; the person answered `{}`",
+                    decision.reason,
+                    a.as_str()
+                ),
+            };
+            return failed(ErrorKind::PolicyDenied, message, Vec::new()).await;
+        }
+
+        let input = StepInput {
+            input: text,
+            needs: Vec::new(),
+        };
+        let result = tool
+            .plugin
+            .invoke_tool_cancellable(&input, None, cancel)
+            .await;
+        let invocation = match result {
+            Ok(invocation) => invocation,
+            Err(failure) => {
+                log_lines(plugin, &call, &failure.logs);
+                let InvokeFailure { kind, logs, .. } = &failure;
+                return failed(*kind, failure.to_string(), logs.clone()).await;
+            }
+        };
+        log_lines(plugin, &call, &invocation.logs);
+        let Invocation {
+            value,
+            logs,
+            duration,
+            changes,
+        } = invocation;
+        let output: ToolOutput = match value {
+            Ok(output) => output,
+            Err(PluginError { kind, message }) => {
+                return failed(kind.into(), message, logs).await;
+            }
+        };
+        let output_json: serde_json::Value = match serde_json::from_str(&output.output) {
+            Ok(v) => v,
+            Err(e) => {
+                let message = format!(
+                    "plugin `{}` returned output that is not JSON: {e}",
+                    inert(plugin)
+                );
+                return failed(ErrorKind::InvalidOutput, message, logs).await;
+            }
+        };
+        let proposals: Vec<Proposal> = output
+            .writes
+            .into_iter()
+            .map(Proposal::from)
+            .chain(changes.into_iter().map(Proposal::from))
+            .collect();
+        let grants = tool.plugin.grants().clone();
+        let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        let output_text = output.output;
+        let plugin_sha = tool.plugin.sha256().to_string();
+        let staged = self
+            .with_run(|run| {
+                let state = run.state();
+                if state.status == RunStatus::Applying {
+                    return Ok(Err(stage::Refusal {
+                        kind: ErrorKind::SessionBusy,
+                        message: format!(
+                            "the session's approved change set is still being applied; run `host resume {}` first",
+                            run.id()
+                        ),
+                    }));
+                }
+                let decided = matches!(
+                    state.status,
+                    RunStatus::Completed | RunStatus::Rejected | RunStatus::Failed
+                );
+                // A decided change set is over: the next one starts empty.
+                let earlier: Vec<StagedWrite> = if decided {
+                    Vec::new()
+                } else {
+                    state.session_writes.iter().map(|(_, w)| w.clone()).collect()
+                };
+                let earlier: Vec<&StagedWrite> = earlier.iter().collect();
+                let writes = match stage::vet(run.blobs(), &grants, &earlier, proposals)? {
+                    Ok(writes) => writes,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                let output_sha256 = run.blobs().put(output_text.as_bytes())?;
+                run.record(Event::ToolCallFinished {
+                    call: call.clone(),
+                    plugin: plugin.to_string(),
+                    plugin_sha256: plugin_sha,
+                    output_blob: run.blobs().reference(&output_sha256),
+                    output_sha256,
+                    writes: writes.clone(),
+                    logs: logs.clone(),
+                    duration_ms,
+                })?;
+                if writes.is_empty() {
+                    return Ok(Ok((writes, pending_of(run.state()))));
+                }
+                let pending = match stage::change_set(run.state(), run.blobs()) {
+                    Ok(change_set) => {
+                        let digest = change_set.digest();
+                        let files = change_set.entries.len();
+                        run.record(Event::ApprovalRequested { change_set, digest: digest.clone() })?;
+                        Some(PendingSet { digest, files })
+                    }
+                    Err(reason) => {
+                        run.record(Event::RunFailed { step: None, reason: reason.clone() })?;
+                        return Ok(Err(stage::Refusal { kind: ErrorKind::StageFailed, message: reason }));
+                    }
+                };
+                Ok(Ok((writes, pending)))
+            })
+            .await?;
+        let (staged, pending) = match staged {
+            Ok(staged) => staged,
+            Err(refusal) => return failed(refusal.kind, refusal.message, logs).await,
+        };
+        Ok(Ok(CallResult {
+            call,
+            plugin: plugin.to_string(),
+            run_id: self.run_id.clone(),
+            output: output_json,
+            staged,
+            pending,
+            duration_ms,
+            host_command: format!(
+                "host --state-dir {}",
+                crate::render::inert_path(&self.state_dir)
+            ),
+            console_link: self.console_link(),
+        }))
+    }
+}
+
+/// The change set the session waits on, if it waits.
+fn pending_of(state: &crate::run::state::RunState) -> Option<PendingSet> {
+    if state.status != RunStatus::WaitingApproval {
+        return None;
+    }
+    Some(PendingSet {
+        digest: state.change_set_digest.clone()?,
+        files: state.change_set.as_ref().map_or(0, |c| c.entries.len()),
+    })
+}
+
+/// A plugin's lines go to the host's log (stderr), inert, never to stdout.
+fn log_lines(plugin: &str, call: &str, logs: &[LogRecord]) {
+    for record in logs {
+        let message = inert(&record.message);
+        match record.level {
+            LogLevel::Error | LogLevel::Warn => {
+                tracing::warn!(target: "plugin", plugin, call, "{message}");
+            }
+            _ => tracing::info!(target: "plugin", plugin, call, "{message}"),
+        }
+    }
+}

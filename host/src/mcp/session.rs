@@ -1,0 +1,197 @@
+//! A session: one run in the state dir that records every tool call an
+//! agent (`host mcp`) or a person (`host call`) makes, and holds the change
+//! set those calls propose until a person decides on it.
+//!
+//! The session never keeps its run open: each journal write opens the run
+//! (taking its lock), appends, and closes it, so `host show`, `host
+//! approve` and `host reject` work on the session while it serves. A write
+//! that finds the run busy (a person approving right now) waits briefly
+//! and tries again; within this process, writes are serialized.
+//!
+//! Change-set grouping: a session's proposed writes accumulate into one
+//! pending change set, re-bound (new digest) after every call that proposes
+//! something, until a person approves or rejects it; the next call that
+//! proposes writes starts a new change set. Each approval binds exactly the
+//! digest the person saw.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::folder::LoadedTools;
+use crate::mcp::policy::Policy;
+use crate::mcp::tools::Tools;
+use crate::run::store::{Run, RunError, RunStore};
+
+/// How long a journal write waits for a run another process holds.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// Who drives the session (journaled as `via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Mcp,
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mcp => "mcp",
+            Self::Cli => "cli",
+        }
+    }
+}
+
+/// What a session serves, and where its writes go.
+#[derive(Debug, Clone)]
+pub struct SessionOptions<'a> {
+    pub plugins_dir: &'a Path,
+    /// Serve only this tool plugin (`host call`).
+    pub only: Option<&'a str>,
+    pub workspace: &'a Path,
+    pub out_dir: &'a Path,
+    /// The policy file (default `<plugins>/policy.toml` if it exists).
+    pub policy: Option<&'a Path>,
+    pub via: Via,
+}
+
+/// A session run and what it serves.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) store: RunStore,
+    pub(crate) run_id: String,
+    pub(crate) state_dir: PathBuf,
+    pub tools: Tools,
+    pub(crate) policy: Policy,
+    pub(crate) via: Via,
+    journal: tokio::sync::Mutex<()>,
+}
+
+impl Session {
+    /// Load the folder's tool plugins (compiling on first use, progress to
+    /// `notes`), describe them, read the policy and create the session run.
+    pub async fn start(
+        dirs: &crate::host_dirs::HostDirs,
+        options: &SessionOptions<'_>,
+        notes: crate::folder::Notes<'_>,
+    ) -> anyhow::Result<Session> {
+        let mut loaded = crate::folder::load_tools(
+            dirs,
+            options.plugins_dir,
+            options.only,
+            options.workspace,
+            options.out_dir,
+            notes,
+        )?;
+        let policy = Policy::load(&loaded.plugins_dir, options.policy)?;
+        if let Some(path) = &policy.path {
+            // The policy is the admin's input: no session write may reach it.
+            loaded
+                .protected
+                .add(crate::protect::ProtectedKind::Input, path);
+        }
+        let tools = crate::mcp::tools::describe_all(&loaded.plugins).await?;
+        Session::create(
+            dirs,
+            &loaded,
+            tools,
+            policy,
+            options.via,
+            options.workspace,
+            options.out_dir,
+        )
+    }
+
+    /// Create the session run for `loaded` (its `run_created` pins `out_dir`)
+    /// and serve `tools` under `policy`.
+    pub fn create(
+        dirs: &crate::host_dirs::HostDirs,
+        loaded: &LoadedTools,
+        tools: Tools,
+        policy: Policy,
+        via: Via,
+        workspace: &Path,
+        out_dir: &Path,
+    ) -> anyhow::Result<Session> {
+        let created = loaded.session_created(via.as_str(), workspace, out_dir)?;
+        let store = dirs.store();
+        let run = store.create(created)?;
+        let run_id = run.id().to_string();
+        drop(run);
+        Ok(Session {
+            store,
+            run_id,
+            state_dir: std::path::absolute(dirs.state_dir())
+                .unwrap_or_else(|_| dirs.state_dir().to_path_buf()),
+            tools,
+            policy,
+            via,
+            journal: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The policy's decision on a call (nothing is journaled: the governed
+    /// call journals the decision it acts on).
+    pub fn decide(
+        &self,
+        plugin: &str,
+        arguments: &serde_json::Value,
+    ) -> crate::mcp::policy::Decision {
+        self.policy.decide(plugin, arguments)
+    }
+
+    /// The session run's id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The state dir holding the session run.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Open the session run, do `f` with it, close it.
+    pub(crate) async fn with_run<R>(
+        &self,
+        f: impl FnOnce(&mut Run) -> Result<R, RunError>,
+    ) -> Result<R, RunError> {
+        let _serialized = self.journal.lock().await;
+        let deadline = Instant::now() + BUSY_WAIT;
+        loop {
+            match self.store.open(&self.run_id) {
+                Ok(mut run) => return f(&mut run),
+                Err(RunError::Busy { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The console's link to the session run, when `host console` runs
+    /// (`<state-dir>/console.json` names a live process).
+    pub fn console_link(&self) -> Option<String> {
+        console_url(&self.state_dir).map(|url| format!("{url}/runs/{}", self.run_id))
+    }
+}
+
+/// The URL in `<state_dir>/console.json` if the process it names is alive.
+fn console_url(state_dir: &Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Console {
+        url: String,
+        pid: u32,
+    }
+    let bytes = crate::bounded_read::read_regular(
+        &state_dir.join("console.json"),
+        64 << 10,
+        "console file",
+        crate::bounded_read::Symlinks::Refuse,
+    )
+    .ok()?;
+    let console: Console = serde_json::from_slice(&bytes).ok()?;
+    let local = console.url.starts_with("http://127.0.0.1:")
+        || console.url.starts_with("http://[::1]:")
+        || console.url.starts_with("http://localhost:");
+    let alive = console.pid != 0 && !crate::leftovers::process_is_dead(console.pid);
+    (local && alive).then_some(console.url)
+}

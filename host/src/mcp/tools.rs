@@ -1,0 +1,125 @@
+//! The tools a session serves: one per tool plugin, described by the
+//! plugin's own `describe()` (run once, in a fresh sandbox, at start), with
+//! its input schema compiled for argument checks and two hints derived from
+//! its grants. Reviewers are never tools.
+//!
+//! Arguments are checked against the schema before any policy decision or
+//! invocation ([`Tool::check`]); a mismatch names the JSON pointer of the
+//! offending field. The schema is compiled without the network and file
+//! resolvers (`jsonschema` without default features): a plugin's `$ref` can
+//! never make the host fetch anything.
+
+use std::collections::BTreeMap;
+
+use crate::manifest::PluginKind;
+use crate::render::inert;
+use crate::run::executor::Plugins;
+use crate::runtime::Plugin;
+
+/// One tool, ready to be listed and called.
+#[derive(Debug)]
+pub struct Tool {
+    pub plugin: Plugin,
+    /// The plugin's name: the tool's MCP name.
+    pub name: String,
+    /// The name the plugin gives itself in `describe()` (its title).
+    pub title: String,
+    pub summary: String,
+    /// The input schema, as the plugin declared it.
+    pub input_schema: serde_json::Map<String, serde_json::Value>,
+    validator: jsonschema::Validator,
+    /// The plugin cannot propose writes (no `writes` grant, no read-write mount).
+    pub read_only: bool,
+    /// The plugin has a network grant.
+    pub open_world: bool,
+}
+
+/// The session's tools by name (sorted: `tools/list` is deterministic).
+pub type Tools = BTreeMap<String, Tool>;
+
+/// A tool plugin that cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error(
+        "cannot describe tool plugin `{plugin}`: {message}\nhint: `host plugins inspect {plugin}` loads it as `host mcp` would"
+    )]
+    Describe { plugin: String, message: String },
+    #[error(
+        "tool plugin `{plugin}` declares an input schema that {reason}\nhint: fix the schema its describe() returns (a JSON Schema object, e.g. {{\"type\":\"object\",\"properties\":{{...}}}})"
+    )]
+    Schema { plugin: String, reason: String },
+}
+
+impl Tool {
+    /// Describe `plugin` (a tool) and compile its schema.
+    pub async fn describe(plugin: &Plugin) -> Result<Tool, ToolError> {
+        let name = plugin.name().to_string();
+        let descriptor = plugin
+            .describe()
+            .await
+            .map_err(|e| ToolError::Describe {
+                plugin: inert(&name),
+                message: e.to_string(),
+            })?
+            .value;
+        let schema_err = |reason: String| ToolError::Schema {
+            plugin: inert(&name),
+            reason,
+        };
+        let schema: serde_json::Value = serde_json::from_str(&descriptor.input_schema)
+            .map_err(|e| schema_err(format!("is not JSON ({e})")))?;
+        let serde_json::Value::Object(input_schema) = schema.clone() else {
+            return Err(schema_err("is not a JSON object".to_string()));
+        };
+        let validator = jsonschema::validator_for(&schema).map_err(|e| {
+            schema_err(format!(
+                "is not a valid JSON Schema ({})",
+                inert(&e.to_string())
+            ))
+        })?;
+        let grants = plugin.grants();
+        Ok(Tool {
+            read_only: grants.writes().is_empty() && !grants.has_read_write(),
+            open_world: !plugin.manifest().grants.network.is_empty(),
+            plugin: plugin.clone(),
+            name,
+            title: descriptor.name,
+            summary: descriptor.summary,
+            input_schema,
+            validator,
+        })
+    }
+
+    /// Check `arguments` against the input schema: `Err` names every
+    /// offending field (by JSON pointer, `/` for the whole object) and why.
+    pub fn check(&self, arguments: &serde_json::Value) -> Result<(), String> {
+        let problems: Vec<String> = self
+            .validator
+            .iter_errors(arguments)
+            .take(8)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                let at = if at.is_empty() { "/".to_string() } else { at };
+                format!("`{}`: {}", inert(&at), inert(&e.to_string()))
+            })
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "the arguments do not match the input schema of `{}`: {}",
+            inert(&self.name),
+            problems.join("; ")
+        ))
+    }
+}
+
+/// Describe every tool plugin of `plugins` (reviewers are skipped).
+pub async fn describe_all(plugins: &Plugins) -> Result<Tools, ToolError> {
+    let mut tools = Tools::new();
+    for plugin in plugins.values().filter(|p| p.kind() == PluginKind::Tool) {
+        let tool = Tool::describe(plugin).await?;
+        tools.insert(tool.name.clone(), tool);
+    }
+    Ok(tools)
+}
