@@ -1,11 +1,11 @@
 //! `host call`: one governed tool call from the command line, through the
 //! same path as an agent's MCP call ([`crate::mcp::call`]).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::cli::session_args::SessionArgs;
 use crate::cli::{Context, output, progress};
 use crate::mcp::call::NoAsker;
 use crate::mcp::session::{Session, SessionOptions, Via};
@@ -30,21 +30,8 @@ pub struct Args {
     #[arg(long, default_value = "{}")]
     input: String,
 
-    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml).
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
-
-    /// Directory the plugin's `${workspace}` mounts resolve to.
-    #[arg(long, default_value = "examples/workspace")]
-    workspace: PathBuf,
-
-    /// Directory approved writes go to [default: the workspace].
-    #[arg(long)]
-    out: Option<PathBuf>,
-
-    /// Policy file [default: <plugins>/policy.toml when it exists, else allow all].
-    #[arg(long)]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    session: SessionArgs,
 
     /// Print the result as JSON on stdout.
     #[arg(long)]
@@ -55,19 +42,15 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let arguments: serde_json::Value = serde_json::from_str(&args.input).with_context(
         || "--input is not JSON\nhint: pass a JSON object, e.g. --input '{\"name\":\"Ada\"}'",
     )?;
-    let workspace = crate::cli::run::existing_dir(&args.workspace, "--workspace")?;
-    let out_dir = match &args.out {
-        Some(out) => crate::cli::run::existing_dir(out, "--out")?,
-        None => workspace.clone(),
-    };
+    let (workspace, out_dir) = args.session.dirs()?;
     let session = Session::start(
         ctx,
         &SessionOptions {
-            plugins_dir: &args.plugins,
+            plugins_dir: &args.session.plugins,
             only: Some(&args.plugin),
             workspace: &workspace,
             out_dir: &out_dir,
-            policy: args.policy.as_deref(),
+            policy: args.session.policy.as_deref(),
             via: Via::Cli,
         },
         &progress::print,

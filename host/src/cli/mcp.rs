@@ -1,13 +1,13 @@
 //! `host mcp`: serve the tool plugins of a folder to an agent over the
 //! Model Context Protocol (stdio), every call governed ([`crate::mcp`]).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use rmcp::ServiceExt as _;
 
+use crate::cli::session_args::SessionArgs;
 use crate::cli::{Context, output, progress};
 use crate::mcp::loading::Loading;
 use crate::mcp::server::Server;
@@ -31,21 +31,8 @@ Policy (<plugins>/policy.toml, or --policy FILE), first match wins:\n  default =
 While it serves, each call that proposes writes leaves the session run waiting:\n  host show <session-run>       the staged diff\n  host approve <session-run>    apply exactly those bytes"
 )]
 pub struct Args {
-    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml).
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
-
-    /// Directory the plugins' `${workspace}` mounts resolve to.
-    #[arg(long, default_value = "examples/workspace")]
-    workspace: PathBuf,
-
-    /// Directory approved writes go to [default: the workspace].
-    #[arg(long)]
-    out: Option<PathBuf>,
-
-    /// Policy file [default: <plugins>/policy.toml when it exists, else allow all].
-    #[arg(long)]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    session: SessionArgs,
 
     /// Most tool calls running at once; further calls wait for a slot.
     #[arg(long, default_value_t = 4)]
@@ -86,11 +73,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             "--http {addr} is not a loopback address: anyone who can reach it could run the tools and stage writes\nhint: use 127.0.0.1:PORT, or pass --allow-remote if you mean it (and put TLS in front)"
         );
     }
-    let workspace = crate::cli::run::existing_dir(&args.workspace, "--workspace")?;
-    let out_dir = match &args.out {
-        Some(out) => crate::cli::run::existing_dir(out, "--out")?,
-        None => workspace.clone(),
-    };
+    let (workspace, out_dir) = args.session.dirs()?;
     let loading = Loading::new();
     let server = Server::new(Arc::clone(&loading), args.max_concurrent)
         .context("cannot read /dev/urandom for the server's secret")?;
@@ -100,8 +83,8 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             ctx.state_dir().to_path_buf(),
             Some(ctx.cache_dir().to_path_buf()),
         );
-        let plugins = args.plugins.clone();
-        let policy = args.policy.clone();
+        let plugins = args.session.plugins.clone();
+        let policy = args.session.policy.clone();
         let loading = Arc::clone(&loading);
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {

@@ -23,6 +23,7 @@ mod resume;
 mod revert;
 mod run;
 mod runs;
+mod session_args;
 mod show;
 mod status;
 mod trace;
