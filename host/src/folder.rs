@@ -72,21 +72,22 @@ impl Loaded {
         workspace: &Path,
         out_dir: &Path,
     ) -> Result<Event, crate::run::out_dir::OutDirError> {
-        let out_dir_id = crate::run::out_dir::pin(out_dir, &self.protected)?;
-        Ok(Event::RunCreated {
-            format: crate::run::event::JOURNAL_FORMAT,
-            workflow: self.workflow.name.clone(),
-            workflow_digest: self.workflow.digest.clone(),
-            plugins_dir: Some(self.plugins_dir.clone()),
-            workflow_path: Some(self.workflow.path.clone()),
-            params,
-            workspace: workspace.to_path_buf(),
-            out_dir: out_dir.to_path_buf(),
-            out_dir_id: Some(out_dir_id),
-            protected: self.protected.paths(),
-            plugins: self.digests(),
-            grants: self.effective_grants(),
-        })
+        created(
+            Executes {
+                workflow: self.workflow.name.clone(),
+                digest: self.workflow.digest.clone(),
+                path: Some(self.workflow.path.clone()),
+                params,
+            },
+            (
+                &self.plugins_dir,
+                &self.plugins,
+                &self.protected,
+                self.admin_grants,
+            ),
+            workspace,
+            out_dir,
+        )
     }
 
     /// The digest of every loaded plugin's component, for the journal.
@@ -98,6 +99,40 @@ impl Loaded {
     pub fn effective_grants(&self) -> Vec<EffectiveGrant> {
         effective_grants(&self.plugins, self.admin_grants)
     }
+}
+
+/// What a new run executes: a workflow, or a session of tool calls.
+struct Executes {
+    workflow: String,
+    digest: String,
+    path: Option<PathBuf>,
+    params: serde_json::Value,
+}
+
+/// The `run_created` event of a run executing `what` with `plugins` (loaded
+/// from `plugins_dir`, grants from grants.toml if `admin_grants`), writes
+/// never reaching `protected`, its output directory pinned.
+fn created(
+    what: Executes,
+    (plugins_dir, plugins, protected, admin_grants): (&Path, &Plugins, &Protected, bool),
+    workspace: &Path,
+    out_dir: &Path,
+) -> Result<Event, crate::run::out_dir::OutDirError> {
+    let out_dir_id = crate::run::out_dir::pin(out_dir, protected)?;
+    Ok(Event::RunCreated {
+        format: crate::run::event::JOURNAL_FORMAT,
+        workflow: what.workflow,
+        workflow_digest: what.digest,
+        plugins_dir: Some(plugins_dir.to_path_buf()),
+        workflow_path: what.path,
+        params: what.params,
+        workspace: workspace.to_path_buf(),
+        out_dir: out_dir.to_path_buf(),
+        out_dir_id: Some(out_dir_id),
+        protected: protected.paths(),
+        plugins: digests(plugins),
+        grants: effective_grants(plugins, admin_grants),
+    })
 }
 
 /// The digest of each plugin's component, for `run_created`.
@@ -310,21 +345,22 @@ impl LoadedTools {
         workspace: &Path,
         out_dir: &Path,
     ) -> Result<Event, crate::run::out_dir::OutDirError> {
-        let out_dir_id = crate::run::out_dir::pin(out_dir, &self.protected)?;
-        Ok(Event::RunCreated {
-            format: crate::run::event::JOURNAL_FORMAT,
-            workflow: SESSION_WORKFLOW.to_string(),
-            workflow_digest: String::new(),
-            plugins_dir: Some(self.plugins_dir.clone()),
-            workflow_path: None,
-            params: serde_json::json!({ "via": via }),
-            workspace: workspace.to_path_buf(),
-            out_dir: out_dir.to_path_buf(),
-            out_dir_id: Some(out_dir_id),
-            protected: self.protected.paths(),
-            plugins: digests(&self.plugins),
-            grants: effective_grants(&self.plugins, self.admin_grants),
-        })
+        created(
+            Executes {
+                workflow: SESSION_WORKFLOW.to_string(),
+                digest: String::new(),
+                path: None,
+                params: serde_json::json!({ "via": via }),
+            },
+            (
+                &self.plugins_dir,
+                &self.plugins,
+                &self.protected,
+                self.admin_grants,
+            ),
+            workspace,
+            out_dir,
+        )
     }
 }
 

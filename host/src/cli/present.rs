@@ -19,7 +19,7 @@ pub fn summary(state: &RunState) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "run {}: {}", inert(&state.id), state.status);
     let _ = write!(out, "  workflow: {}", inert(&state.workflow));
-    if let Some(topic) = state.params.get("topic").and_then(|t| t.as_str()) {
+    if let Some(topic) = state.topic() {
         let _ = write!(out, "   topic: {}", inert(topic));
     }
     let _ = writeln!(

@@ -48,11 +48,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     ));
                 }
                 let state = inspection.state;
-                let topic = state
-                    .params
-                    .get("topic")
-                    .and_then(|t| t.as_str())
-                    .unwrap_or("");
+                let topic = state.topic().unwrap_or("");
                 let waits_for = match state.status {
                     RunStatus::WaitingApproval => {
                         waiting += 1;

@@ -22,12 +22,11 @@ use crate::render::is_dangerous;
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
+        if let Some(entity) = entity(c) {
+            out.push_str(entity);
+            continue;
+        }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             '\n' | '\t' => out.push(c),
             c if is_dangerous(c) => {
                 let _ = write!(out, "<span class=\"esc\">\\u{{{:04x}}}</span>", c as u32);
@@ -67,17 +66,28 @@ pub fn escape_inert(text: &str) -> String {
     out
 }
 
+/// The entity for a character markup gives meaning to (`& < > " '`).
+fn entity(c: char) -> Option<&'static str> {
+    Some(match c {
+        '&' => "&amp;",
+        '<' => "&lt;",
+        '>' => "&gt;",
+        '"' => "&quot;",
+        '\'' => "&#39;",
+        _ => return None,
+    })
+}
+
 /// [`escape`] for an attribute value: the same, but without the highlight
 /// span (markup is not allowed inside an attribute) and newlines visible.
 pub fn attr(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
+        if let Some(entity) = entity(c) {
+            out.push_str(entity);
+            continue;
+        }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             c if is_dangerous(c) => {
                 let _ = write!(out, "\\u{{{:04x}}}", c as u32);
             }

@@ -125,11 +125,7 @@ pub fn runs_rows(store: &RunStore, filter: Option<&str>) -> String {
                 if filter.is_some_and(|f| f != status_key(state.status)) {
                     continue;
                 }
-                let topic = state
-                    .params
-                    .get("topic")
-                    .and_then(|t| t.as_str())
-                    .unwrap_or("");
+                let topic = state.topic().unwrap_or("");
                 let _ = write!(
                     out,
                     "<tr class=\"run status-{key}\" data-run=\"{id_attr}\"><td><a href=\"/runs/{id_url}\">{id}</a></td>\
@@ -347,11 +343,7 @@ pub fn run_page(store: &RunStore, id: &str, csrf: &str, notice: Option<&Notice>)
             escape(&n.text)
         );
     }
-    let topic = state
-        .params
-        .get("topic")
-        .and_then(|t| t.as_str())
-        .unwrap_or("");
+    let topic = state.topic().unwrap_or("");
     let _ = write!(
         body,
         "<h1>run <span id=\"run-id\">{id}</span></h1>\

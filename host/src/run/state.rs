@@ -488,6 +488,11 @@ impl RunState {
         Ok(())
     }
 
+    /// The run's `topic` parameter, if it has one.
+    pub fn topic(&self) -> Option<&str> {
+        self.params.get("topic").and_then(|t| t.as_str())
+    }
+
     /// Whether step `id` has a recorded output (in the current round).
     pub fn step_done(&self, id: &str) -> bool {
         self.steps
