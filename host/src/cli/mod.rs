@@ -75,8 +75,9 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// The command; without one, `host` prints this help (on stdout, exit 0).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +105,12 @@ impl Cli {
     /// Run the chosen subcommand.
     pub async fn execute(self) -> anyhow::Result<ExitCode> {
         let ctx = Context::new(self.state_dir, self.cache_dir);
-        match self.command {
+        let Some(command) = self.command else {
+            let help = <Self as clap::CommandFactory>::command().render_long_help();
+            output::print(&crate::render::inert_lines(&help.to_string()))?;
+            return Ok(ExitCode::SUCCESS);
+        };
+        match command {
             Command::Run(args) => run::execute(args, &ctx).await,
             Command::Show(args) => show::execute(args, &ctx),
             Command::Approve(args) => approve::execute(args, &ctx),
