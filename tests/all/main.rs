@@ -41,6 +41,7 @@ mod plugins_admin;
 mod plugins_new;
 mod python_js;
 mod resume_rules;
+mod run_ids;
 mod sandbox;
 mod scheduling;
 mod sdk_http;

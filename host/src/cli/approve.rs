@@ -18,7 +18,7 @@ use crate::run::approval;
 /// requested approval for; on any mismatch nothing is written.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The run id (see `host runs`).
+    /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
     run: String,
 
     /// Do not ask for confirmation (required when stdin is not a terminal).

@@ -12,7 +12,7 @@ use crate::run::approval;
 /// with who rejected it and why in its journal.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The run id (see `host runs`).
+    /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
     run: String,
 
     /// Why the change is rejected (recorded in the journal).

@@ -30,7 +30,7 @@ use crate::run::{approval, executor};
     after_help = "Examples:\n  host resume r20261123-104501-1a2b3c\n  host resume r20261123-104501-1a2b3c --failed   re-run a failed step after fixing its cause\n  host resume r20261123-104501-1a2b3c --accept-grant-changes   continue under grants edited since the run started"
 )]
 pub struct Args {
-    /// The run id (see `host runs`).
+    /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
     run: String,
 
     /// Also resume a run that failed: re-run the failed step (or retry the

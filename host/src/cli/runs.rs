@@ -7,7 +7,11 @@ use crate::clock::now_ms;
 use crate::render::inert;
 use crate::run::state::RunStatus;
 
-/// List runs, oldest first, with their status, age and what each waits for.
+/// List runs, oldest first (by creation time), with their status, age and
+/// what each waits for.
+///
+/// Wherever a command takes a run, it also takes a unique prefix of its id
+/// (`r20261201-1015`) or `latest`.
 ///
 /// Runs waiting for approval show how many files their change set writes;
 /// interrupted runs (running or applying with no host driving them) are
@@ -18,18 +22,41 @@ pub struct Args {
     /// Print a JSON array of run states.
     #[arg(long)]
     json: bool,
+
+    /// Only runs with this status.
+    #[arg(long, value_enum)]
+    status: Option<RunStatus>,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
-    let ids = store.ids()?;
+    // Oldest first by creation time (ids order only to the second); a run
+    // that cannot be read keeps its place by id, first.
+    let mut runs: Vec<(String, Result<_, _>)> = store
+        .ids()?
+        .into_iter()
+        .map(|id| {
+            let inspection = store.inspect(&id);
+            (id, inspection)
+        })
+        .filter(|(_, i)| match (&args.status, i) {
+            (Some(want), Ok(i)) => i.state.status == *want,
+            (Some(_), Err(_)) => false,
+            (None, _) => true,
+        })
+        .collect();
+    runs.sort_by_key(|(id, i)| (i.as_ref().map_or(0, |i| i.state.created_ms), id.clone()));
     if args.json {
-        let states: Vec<_> = ids.iter().filter_map(|id| store.peek(id).ok()).collect();
+        let states: Vec<_> = runs
+            .iter()
+            .filter_map(|(_, i)| i.as_ref().ok().map(|i| &i.state))
+            .collect();
         output::json(&states)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if ids.is_empty() {
-        output::note(&format!("no runs in {}", store.location()));
+    if runs.is_empty() {
+        let which = args.status.map(|s| format!("{s} ")).unwrap_or_default();
+        output::note(&format!("no {which}runs in {}", store.location()));
         return Ok(ExitCode::SUCCESS);
     }
     output::line(&format!(
@@ -37,8 +64,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         "RUN", "STATUS", "AGE", "WAITING FOR"
     ))?;
     let mut waiting = 0;
-    for id in ids {
-        match store.inspect(&id) {
+    for (id, inspection) in runs {
+        match inspection {
             Ok(inspection) => {
                 for warning in &inspection.warnings {
                     output::note(&format!(

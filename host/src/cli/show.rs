@@ -10,7 +10,7 @@ use crate::cli::{Context, output, present};
 /// interpreted by the terminal.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The run id (see `host runs`).
+    /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
     run: String,
 }
 

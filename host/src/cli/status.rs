@@ -7,7 +7,7 @@ use crate::cli::{Context, output, present};
 /// Show a run's status, steps, review and decision.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The run id (see `host runs`).
+    /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
     run: String,
 
     /// Print the run's full state as JSON.

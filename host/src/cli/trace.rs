@@ -33,7 +33,7 @@ const MAX_SUMMARY_CHARS: usize = 160;
 #[derive(Debug, clap::Args)]
 #[command(after_help = after_help())]
 pub struct Args {
-    /// The run id (see `host runs`).
+    /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
     run: String,
 
     /// Print the events and timings as JSON.
@@ -59,21 +59,22 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Some(name) => Some(trace::check_event_name(name).map_err(|e| anyhow!(e))?),
         None => None,
     };
-    let records = ctx.store().history(&args.run)?.records;
+    let run = ctx.store().resolve(&args.run)?;
+    let records = ctx.store().history(&run)?.records;
     let shown: Vec<&Record> = records
         .iter()
         .filter(|r| filter.is_none_or(|name| r.event.name() == name))
         .collect();
     let timings = trace::timings(&records);
     if args.json {
-        output::json(&json(&args.run, &records, &shown, &timings))?;
+        output::json(&json(&run, &records, &shown, &timings))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
     let _ = writeln!(
         out,
         "run {}: {} events over {} ms",
-        inert(&args.run),
+        inert(&run),
         records.len(),
         timings.last_event_ms
     );

@@ -18,18 +18,19 @@ use crate::run::journal;
 /// rewritten.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The run id (see `host runs`).
+    /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
     run: String,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
-    let history = store.history(&args.run)?;
+    let run = store.resolve(&args.run)?;
+    let history = store.history(&run)?;
     let records = &history.records;
     let head = records.last().map_or(journal::GENESIS, |r| r.hash.as_str());
     output::line(&format!(
         "run {}: journal intact, {} events, head {}",
-        inert(&args.run),
+        inert(&run),
         records.len(),
         inert(head)
     ))?;

@@ -134,7 +134,7 @@ impl FileStore {
                     }),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RunError::Unknown {
                         id: id.to_string(),
-                        runs_dir: self.runs_dir.clone(),
+                        location: self.location(),
                     }),
                     Err(e) => Err(io(e)),
                 }

@@ -62,6 +62,8 @@ pub struct Proposed {
 /// asking (journaled in both runs).
 pub fn propose(store: &RunStore, id: &str, by: &str) -> Result<Proposed, RevertError> {
     let mut original = store.open(id)?;
+    // `id` may be a prefix or `latest`: from here on, the run's own id.
+    let id = &original.id().to_string();
     let state = original.state().clone();
     if state.applied.is_empty() || state.status != RunStatus::Completed {
         return Err(RevertError::NothingApplied {

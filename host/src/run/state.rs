@@ -13,8 +13,9 @@ use crate::run::journal::Record;
 use crate::run::out_dir::DirId;
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
 pub enum RunStatus {
     /// Steps or the review are in progress (or were, when the host stopped).
     Running,

@@ -96,10 +96,14 @@ pub struct RunStore {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(
-        "no run `{id}` in `{}`\nhint: `host runs` lists the runs of this state directory (see --state-dir)",
-        shown(.runs_dir)
+        "no run `{}` in {location}\nhint: `host runs` lists the runs of this state directory (see --state-dir)",
+        crate::render::inert(id)
     )]
-    Unknown { id: String, runs_dir: PathBuf },
+    Unknown {
+        id: String,
+        /// Where the store looked ([`Store::location`]), rendered inert.
+        location: String,
+    },
     #[error(
         "run `{id}` exists but its journal `{}` is missing (the folder still holds {holds}): the run was tampered with\nhint: a run's state is its journal; restore `journal.jsonl` from a copy you trust, or start a new run",
         shown(.path)
@@ -129,6 +133,17 @@ pub enum RunError {
         crate::render::inert(id)
     )]
     InvalidId { id: String },
+    #[error(
+        "`{}` matches {count} runs ({})\nhint: give more of the id (`host runs` lists them)",
+        crate::render::inert(prefix),
+        crate::render::inert(&examples.join(", "))
+    )]
+    Ambiguous {
+        prefix: String,
+        count: usize,
+        /// The first few matching ids.
+        examples: Vec<String>,
+    },
     #[error(
         "run `{id}` is busy: another host process holds its lock\nhint: wait for the other command to finish, then try again"
     )]
@@ -229,9 +244,10 @@ impl RunStore {
         self.open(&id)
     }
 
-    /// Open an existing run, taking its lock.
+    /// Open an existing run, taking its lock. `id` may be anything
+    /// [`RunStore::resolve`] accepts (as for every method taking a run).
     pub fn open(&self, id: &str) -> Result<Run, RunError> {
-        check_id(id)?;
+        let id = &self.resolve(id)?;
         let opened = self.store.open(id)?;
         let state = RunState::from_records(id, &opened.records)?;
         Ok(Run {
@@ -252,7 +268,7 @@ impl RunStore {
     /// whose head is missing or unreadable is shown with a warning rather
     /// than refused (opening it with [`RunStore::open`] refuses).
     pub fn inspect(&self, id: &str) -> Result<Inspection, RunError> {
-        check_id(id)?;
+        let id = &self.resolve(id)?;
         let history = self.store.history(id, false)?;
         Ok(Inspection {
             state: RunState::from_records(id, &history.records)?,
@@ -263,28 +279,73 @@ impl RunStore {
     /// A run's records, verified as strictly as [`RunStore::open`] does,
     /// with warnings (an unacknowledged torn tail): `host verify`, `host trace`.
     pub fn history(&self, id: &str) -> Result<History, RunError> {
-        check_id(id)?;
-        self.store.history(id, true)
+        self.store.history(&self.resolve(id)?, true)
     }
 
     /// A run's blobs, for read-only views (`host show`).
     pub fn blobs(&self, id: &str) -> Result<Blobs, RunError> {
-        check_id(id)?;
-        self.store.blobs(id)
+        self.store.blobs(&self.resolve(id)?)
     }
 
-    /// Ids of every run, oldest first (ids sort by creation time).
+    /// Ids of every run, in id order (which is creation order to the second).
     pub fn ids(&self) -> Result<Vec<String>, RunError> {
         self.store.ids()
     }
+
+    /// The run a person means by `spec`: a whole id as it is, [`LATEST`]
+    /// for the most recently created run, or the one run whose id starts
+    /// with `spec`. Anything else is refused as not a run id.
+    pub fn resolve(&self, spec: &str) -> Result<String, RunError> {
+        if is_valid_run_id(spec) {
+            return Ok(spec.to_string());
+        }
+        let unknown = || RunError::Unknown {
+            id: spec.to_string(),
+            location: self.store.location(),
+        };
+        if spec == LATEST {
+            let newest = self
+                .ids()?
+                .into_iter()
+                .filter_map(|id| self.peek(&id).ok().map(|s| (s.created_ms, id)))
+                .max();
+            return newest.map(|(_, id)| id).ok_or_else(unknown);
+        }
+        if !is_id_prefix(spec) {
+            return Err(RunError::InvalidId {
+                id: spec.to_string(),
+            });
+        }
+        let matches: Vec<String> = self
+            .ids()?
+            .into_iter()
+            .filter(|id| id.starts_with(spec))
+            .collect();
+        match matches.len() {
+            0 => Err(unknown()),
+            1 => Ok(matches.into_iter().next().unwrap_or_default()),
+            count => Err(RunError::Ambiguous {
+                prefix: spec.to_string(),
+                count,
+                examples: matches.into_iter().take(3).collect(),
+            }),
+        }
+    }
 }
 
-fn check_id(id: &str) -> Result<(), RunError> {
-    if is_valid_run_id(id) {
-        Ok(())
-    } else {
-        Err(RunError::InvalidId { id: id.to_string() })
-    }
+/// What a person may write for a run: a whole id, `latest` (the newest
+/// run), or a unique prefix of an id (`r20261201-1015`).
+pub const LATEST: &str = "latest";
+
+/// Whether `text` could begin a run id (so a prefix lookup is safe: it
+/// never names a path).
+fn is_id_prefix(text: &str) -> bool {
+    text.len() >= 2
+        && text.len() < 23
+        && text.starts_with('r')
+        && text[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-' || (b'a'..=b'f').contains(&b))
 }
 
 /// `r<YYYYMMDD>-<HHMMSS>-<6 hex>`: sortable by time, unique enough per second.
