@@ -111,3 +111,29 @@ fn runs_are_listed_by_creation_time_and_filtered_by_status() {
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0]["id"], first.as_str());
 }
+
+#[test]
+fn a_wrong_digest_is_refused_before_any_diff_is_printed() {
+    let s = Scratch::new();
+    let (_, second) = two_runs(&s);
+    let before = snapshot(&s.out());
+    let events_before = s.journal(&second).len();
+    let out = s
+        .host()
+        .args(["approve", &second, "--digest", "0000000000000000"])
+        .output()
+        .expect("approve");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("does not match"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stdout).contains("---") && !text(&out.stdout).contains("+++"),
+        "no diff was printed: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(snapshot(&s.out()), before, "nothing written");
+    assert_eq!(s.journal(&second).len(), events_before, "nothing journaled");
+}

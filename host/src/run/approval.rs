@@ -161,6 +161,13 @@ pub fn approve_amended(
     approve(run, approver, reason, Some(&amended.digest))
 }
 
+/// Check `expected` (a digest or a prefix of at least 8 hex digits) against
+/// the change set the run waits for, before anything is shown or decided.
+pub fn check_digest(run: &Run, expected: &str) -> Result<(), ApprovalError> {
+    let recorded = run.state().change_set_digest.clone().unwrap_or_default();
+    check_expected(run.id(), &recorded, Some(expected))
+}
+
 fn check_expected(id: &str, recorded: &str, expected: Option<&str>) -> Result<(), ApprovalError> {
     if let Some(given) = expected
         && (given.len() < 8 || !recorded.starts_with(given))

@@ -113,7 +113,7 @@ pub enum LoadErrorKind {
     #[error(transparent)]
     Grants(GrantError),
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): key `limits.memory-mib` asks for {asked_mib} MiB, but this host allows at most {cap_mib} MiB per plugin\nhint: lower `limits.memory-mib`, or start the host with a higher memory cap",
+        "plugin `{plugin}` (`{shown_manifest}`): key `limits.memory-mib` asks for {asked_mib} MiB, but this host allows at most {cap_mib} MiB per plugin\nhint: lower `limits.memory-mib` to {cap_mib} or less (each instance slot of the host's pool reserves that much memory)",
         shown_manifest = crate::render::inert_path(manifest)
     )]
     MemoryOverCap {
