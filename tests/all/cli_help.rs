@@ -33,3 +33,48 @@ fn a_command_group_without_its_subcommand_is_a_usage_error() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_definitions() {
+    let s = Scratch::new();
+    for (shell, marker) in [
+        ("bash", "_host()"),
+        ("zsh", "#compdef host"),
+        ("fish", "complete -c host"),
+    ] {
+        let out = s
+            .host()
+            .args(["completions", shell])
+            .output()
+            .expect("completions");
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains(marker),
+            "{shell}: {}",
+            &script[..script.len().min(300)]
+        );
+        for command in ["approve", "mcp", "console", "doctor"] {
+            assert!(script.contains(command), "{shell} completes `{command}`");
+        }
+    }
+    let out = s.host().arg("man").output().expect("man");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH host"),
+        "{}",
+        &page[..page.len().min(300)]
+    );
+    assert!(page.contains("approve"), "the man page lists the commands");
+    let bad = s
+        .host()
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("completions");
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}

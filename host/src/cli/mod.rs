@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod approve;
 mod cache;
 mod call;
+mod completions;
 mod console;
 mod doctor;
 mod mcp;
@@ -99,6 +100,8 @@ pub enum Command {
     Doctor(doctor::Args),
     Call(call::Args),
     Mcp(mcp::Args),
+    Completions(completions::CompletionsArgs),
+    Man(completions::ManArgs),
 }
 
 impl Cli {
@@ -128,6 +131,8 @@ impl Cli {
             Command::Doctor(args) => doctor::execute(args, &ctx).await,
             Command::Call(args) => call::execute(args, &ctx).await,
             Command::Mcp(args) => mcp::execute(args, &ctx).await,
+            Command::Completions(args) => completions::completions(args),
+            Command::Man(args) => completions::man(args),
         }
     }
 }
