@@ -1,6 +1,8 @@
-//! `host` with no command prints its help on stdout and exits 0 (as `cargo`
-//! does); a command group without its subcommand (`host plugins`) is still
-//! a usage error on stderr with exit code 2.
+//! The command line's own surface: `host` with no command prints its help on
+//! stdout and exits 0 (as `cargo` does), while a command group without its
+//! subcommand (`host plugins`) is still a usage error (stderr, exit 2);
+//! completions and the man page come from the clap definitions; `host
+//! plugins build NAME` builds just that plugin.
 
 use crate::support::{Scratch, text};
 
@@ -77,4 +79,47 @@ fn completions_and_the_man_page_come_from_the_command_definitions() {
         Some(2),
         "an unknown shell is a usage error"
     );
+}
+
+#[test]
+fn plugins_build_builds_only_the_named_plugins_and_refuses_unknown_names() {
+    let s = Scratch::new();
+    let dir = s.path().join("plugins");
+    for name in ["one", "two"] {
+        let pdir = dir.join(name);
+        std::fs::create_dir_all(&pdir).expect("mkdir");
+        std::fs::write(
+            pdir.join("plugin.toml"),
+            format!(
+                "[plugin]\nname = \"{name}\"\nkind = \"tool\"\ncomponent = \"{name}.wasm\"\n\
+                 [build]\ncommand = [\"sh\", \"-c\", \"printf built > {name}.wasm\"]\n"
+            ),
+        )
+        .expect("manifest");
+    }
+    let plugins = dir.display().to_string();
+    let out = s
+        .host()
+        .args(["plugins", "build", "one", "--plugins", &plugins])
+        .output()
+        .expect("build one");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        dir.join("one/one.wasm").is_file(),
+        "the named plugin was built"
+    );
+    assert!(!dir.join("two/two.wasm").exists(), "the other one was not");
+
+    let out = s
+        .host()
+        .args(["plugins", "build", "nope", "--plugins", &plugins])
+        .output()
+        .expect("build nope");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no plugin `nope`") && stderr.contains("one, two"),
+        "{stderr}"
+    );
+    assert!(!dir.join("two/two.wasm").exists(), "nothing was built");
 }

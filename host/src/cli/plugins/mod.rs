@@ -33,8 +33,9 @@ enum Command {
     List(list::Args),
     Check(check::Args),
     Inspect(inspect::Args),
-    /// Build plugin components from source with each manifest's [build] command.
-    Build(DirArgs),
+    /// Build plugin components from source with each manifest's [build]
+    /// command: the named plugins, or every plugin of the folder.
+    Build(BuildArgs),
     New(new::Args),
     Grant(grant::Args),
     Revoke(revoke::Args),
@@ -46,6 +47,16 @@ pub(crate) struct DirArgs {
     /// Folder of plugins (one subfolder per plugin, each with a plugin.toml).
     #[arg(long, default_value = "plugins")]
     pub(crate) plugins: PathBuf,
+}
+
+/// Which plugins to build.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuildArgs {
+    /// The plugins to build (their `[plugin] name`) [default: every plugin].
+    names: Vec<String>,
+
+    #[command(flatten)]
+    dir: DirArgs,
 }
 
 /// Where the plugins are, and the workspace their `${workspace}` mounts
@@ -68,10 +79,24 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Command::New(args) => new::execute(&args),
         Command::Grant(args) => grant::execute(&args),
         Command::Revoke(args) => revoke::execute(&args),
-        Command::Build(dir) => {
-            let manifests = manifest::load_dir(&dir.plugins)?;
-            let all: Vec<&manifest::Manifest> = manifests.iter().collect();
-            crate::plugin_build::build_all(&all, &|line| {
+        Command::Build(args) => {
+            let manifests = manifest::load_dir(&args.dir.plugins)?;
+            for name in &args.names {
+                if !manifests.iter().any(|m| &m.name == name) {
+                    let names: Vec<&str> = manifests.iter().map(|m| m.name.as_str()).collect();
+                    anyhow::bail!(
+                        "no plugin `{}` in `{}`\nhint: the plugins there are: {}",
+                        crate::render::inert(name),
+                        crate::render::inert_path(&args.dir.plugins),
+                        names.join(", ")
+                    );
+                }
+            }
+            let chosen: Vec<&manifest::Manifest> = manifests
+                .iter()
+                .filter(|m| args.names.is_empty() || args.names.contains(&m.name))
+                .collect();
+            crate::plugin_build::build_all(&chosen, &|line| {
                 crate::cli::output::note(&crate::render::inert_lines(line));
             })?;
             Ok(ExitCode::SUCCESS)
