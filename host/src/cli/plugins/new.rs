@@ -53,19 +53,19 @@ const JS_README: &str = include_str!("templates/js/README.md");
 /// another plugin in the folder already has.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  host plugins new word-count --kind tool --lang python\n  host plugins new strict-review --kind reviewer --lang rust --plugins my-plugins\n  host plugins build && host plugins check"
+    after_help = "Examples:\n  host plugins new word-count                      a Rust tool (the defaults)\n  host plugins new word-count --kind tool --lang python\n  host plugins new strict-review --kind reviewer --lang rust --plugins my-plugins\n  host plugins build && host plugins check"
 )]
 pub(crate) struct Args {
     /// The plugin's name and folder: 1-64 of a-z, 0-9 and -, starting with a letter.
     name: String,
 
     /// Which world the plugin implements.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, default_value = "tool")]
     kind: Kind,
 
     /// The language and toolchain: rust (the SDK), python (componentize-py)
     /// or js (componentize-js through jco).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, default_value = "rust")]
     lang: Lang,
 
     /// Folder of plugins to create it in (made if missing).
