@@ -43,6 +43,9 @@ pub enum Note<'a> {
     Compiling { plugin: &'a str, size: u64 },
     /// A component was compiled (and cached) in `ms`.
     Compiled { plugin: &'a str, ms: u128 },
+    /// A component is older than `source`, one of its plugin's sources, and
+    /// was not rebuilt (no `--build`): it may not be what the source says.
+    Stale { plugin: &'a str, source: &'a Path },
 }
 
 /// Where [`Note`]s go (the CLI prints them on stderr; a server logs them).
@@ -237,6 +240,15 @@ pub fn load(
 
     if build {
         crate::plugin_build::build_all(&used, &|line| notes(Note::Build(line)))?;
+    } else {
+        for m in &used {
+            if let Some(source) = crate::plugin_build::stale_source(m) {
+                notes(Note::Stale {
+                    plugin: &m.name,
+                    source: &source,
+                });
+            }
+        }
     }
 
     let runtime = Runtime::new(RuntimeConfig::new(dirs.cache_dir()))

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::SystemTime;
 
 use crate::manifest::Manifest;
 
@@ -121,4 +122,58 @@ fn ensure_wasm_target(progress: &dyn Fn(&str)) -> Result<(), BuildError> {
         .status()
         .is_ok_and(|s| s.success());
     if ok { Ok(()) } else { Err(BuildError::Target) }
+}
+
+/// Folders below a plugin that hold build output or installed tools, not
+/// its sources.
+const NOT_SOURCES: &[&str] = &["target", "node_modules", "__pycache__", "dist", "build"];
+/// Deepest folder level searched for sources below a plugin's folder.
+const MAX_SOURCE_DEPTH: usize = 6;
+
+/// The most recently modified source file below the plugin's folder (not
+/// the manifest, the component, build output or hidden files).
+pub fn newest_source(m: &Manifest) -> Option<(PathBuf, SystemTime)> {
+    let (dir, manifest, component) = (&m.dir, &m.path, &m.component);
+    let mut newest: Option<(PathBuf, SystemTime)> = None;
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((folder, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if depth < MAX_SOURCE_DEPTH && !NOT_SOURCES.contains(&name.as_ref()) {
+                    stack.push((path, depth + 1));
+                }
+                continue;
+            }
+            if !kind.is_file() || path == *manifest || path == *component {
+                continue;
+            }
+            if let Ok(at) = entry.metadata().and_then(|md| md.modified())
+                && newest.as_ref().is_none_or(|(_, t)| at > *t)
+            {
+                newest = Some((path, at));
+            }
+        }
+    }
+    newest
+}
+
+/// The source the component of `m` is older than, if it is (`host doctor`
+/// reports it; `host run` without `--build` warns about it).
+pub fn stale_source(m: &Manifest) -> Option<PathBuf> {
+    let built = std::fs::metadata(&m.component)
+        .and_then(|md| md.modified())
+        .ok()?;
+    newest_source(m).and_then(|(source, at)| (at > built).then_some(source))
 }

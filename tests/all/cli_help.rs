@@ -139,3 +139,44 @@ fn plugins_new_defaults_to_a_rust_tool() {
     assert!(manifest.contains("kind = \"tool\""), "{manifest}");
     assert!(dir.join("word-count/Cargo.toml").is_file(), "a Rust crate");
 }
+
+#[test]
+fn a_component_older_than_its_sources_is_warned_about_without_build() {
+    let s = Scratch::new();
+    let dir = crate::support::hello_plugins(&s);
+    let manifest_path = dir.join("hello/plugin.toml");
+    let manifest = std::fs::read_to_string(&manifest_path).expect("manifest");
+    // The component copied beside the manifest, one hour older than a source.
+    std::fs::copy(
+        crate::support::artifacts::HELLO_TOOL,
+        dir.join("hello/hello.wasm"),
+    )
+    .expect("copy");
+    let component_line = manifest
+        .lines()
+        .find(|l| l.starts_with("component"))
+        .expect("component line")
+        .to_string();
+    std::fs::write(
+        &manifest_path,
+        manifest.replace(&component_line, "component = \"hello.wasm\""),
+    )
+    .expect("manifest");
+    std::fs::create_dir_all(dir.join("hello/src")).expect("mkdir");
+    std::fs::write(dir.join("hello/src/lib.rs"), "// edited after the build\n").expect("source");
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("hello/hello.wasm"))
+        .and_then(|f| f.set_modified(hour_ago))
+        .expect("age the component");
+    let out = s.run(&dir, &[]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the component of plugin `hello` is older than its source")
+            && stderr.contains("src/lib.rs")
+            && stderr.contains("--build"),
+        "{stderr}"
+    );
+    assert!(out.status.success(), "the run still goes on: {stderr}");
+}

@@ -28,5 +28,10 @@ pub(crate) fn print(note: Note<'_>) {
             "compiled plugin `{}` in {ms} ms (cached for next time)",
             inert(plugin)
         )),
+        Note::Stale { plugin, source } => output::note(&format!(
+            "warning: the component of plugin `{0}` is older than its source `{1}`\nhint: rebuild it: pass --build, or run `host plugins build {0}`",
+            inert(plugin),
+            crate::render::inert_path(source)
+        )),
     }
 }

@@ -3,19 +3,11 @@
 //! environment setting that names a URL pointing inside the network grant.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use super::{Area, Finding, Status};
 use crate::grants::admin::{self, AdminGrants};
 use crate::manifest::{self, EnvGrant, Manifest};
 use crate::render::inert_path;
-
-/// Folders below a plugin that hold build output or installed tools, not
-/// its sources.
-const NOT_SOURCES: &[&str] = &["target", "node_modules", "__pycache__", "dist", "build"];
-
-/// Deepest folder level searched for sources below a plugin's folder.
-const MAX_SOURCE_DEPTH: usize = 6;
 
 /// The plugins folder, read once for all checks.
 #[derive(Debug)]
@@ -166,7 +158,7 @@ fn component(m: &Manifest, plugins_dir: &Path) -> Finding {
             );
         }
     };
-    match newest_source(&m.dir, &m.path, &m.component) {
+    match crate::plugin_build::newest_source(m) {
         Some((source, at)) if at > built => Finding::gap(
             Area::Plugin,
             Status::Warning,
@@ -185,44 +177,6 @@ fn component(m: &Manifest, plugins_dir: &Path) -> Finding {
         ),
         _ => Finding::ok(Area::Plugin, subject, format!("`{shown}` is up to date")),
     }
-}
-
-/// The most recently modified source file below `dir` (not the manifest,
-/// the component, build output or hidden files).
-fn newest_source(dir: &Path, manifest: &Path, component: &Path) -> Option<(PathBuf, SystemTime)> {
-    let mut newest: Option<(PathBuf, SystemTime)> = None;
-    let mut stack = vec![(dir.to_path_buf(), 0usize)];
-    while let Some((folder, depth)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') {
-                continue;
-            }
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if depth < MAX_SOURCE_DEPTH && !NOT_SOURCES.contains(&name.as_ref()) {
-                    stack.push((path, depth + 1));
-                }
-                continue;
-            }
-            if !kind.is_file() || path == manifest || path == component {
-                continue;
-            }
-            if let Ok(at) = entry.metadata().and_then(|md| md.modified())
-                && newest.as_ref().is_none_or(|(_, t)| at > *t)
-            {
-                newest = Some((path, at));
-            }
-        }
-    }
-    newest
 }
 
 /// A URL an environment setting names, with the `host:port` it reaches.

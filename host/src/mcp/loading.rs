@@ -71,6 +71,10 @@ impl Loading {
             Note::Compiled { plugin, ms } => {
                 format!("compiled plugin `{}` in {ms} ms", inert(plugin))
             }
+            Note::Stale { plugin, .. } => format!(
+                "the component of plugin `{}` is older than its sources",
+                inert(plugin)
+            ),
         };
         self.note(line);
     }
