@@ -336,7 +336,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let m = manifest(dir.path(), "");
         std::fs::write(&m.component, b"\0asm").expect("component");
-        let an_hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         let set_old = |p: &Path| {
             std::fs::File::options()
                 .write(true)
