@@ -13,6 +13,7 @@ mod approval_replay;
 mod blocked_guest;
 mod cli_help;
 mod compile_cache;
+mod consecutive_runs;
 mod console;
 mod crash_resume;
 mod doctor;

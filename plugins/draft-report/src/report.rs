@@ -4,7 +4,7 @@
 //! document prose, so it is escaped and cannot forge a citation, a heading
 //! or a link.
 
-use research_report::{FINDINGS, SOURCES, SUMMARY, escape, source_line};
+use research_report::{FINDINGS, SOURCES, SUMMARY, TITLE_PREFIX, escape, source_line};
 use serde::Deserialize;
 
 /// The part of the extract-facts output this plugin reads.
@@ -55,7 +55,7 @@ pub fn render(topic: &str, facts: &[Fact]) -> Draft {
     };
 
     let topic_text = escape(&one_line(topic));
-    let mut md = format!("# Research report: {topic_text}\n\n## {SUMMARY}\n\n");
+    let mut md = format!("{TITLE_PREFIX}{topic_text}\n\n## {SUMMARY}\n\n");
     md.push_str(&summary(facts.len(), sources.len(), files));
     md.push_str(&format!("\n\n## {FINDINGS}\n\n"));
     if bullets.is_empty() {

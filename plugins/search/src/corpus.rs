@@ -1,6 +1,8 @@
 //! Reading the workspace into passages.
 //!
-//! Only `.md` and `.txt` files count. Hidden files and folders, files over
+//! Only `.md` and `.txt` files count. Reports the research pipeline wrote
+//! earlier ([`research_report::is_report`]) are skipped, so a run never
+//! cites an earlier run's report as a source. Hidden files and folders, files over
 //! [`MAX_FILE_BYTES`] and files that are not UTF-8 are skipped, and symlinks are
 //! not followed, so a large or binary file cannot blow the memory limit and a
 //! link loop cannot hang the walk. Entries are visited in name order so the
@@ -35,6 +37,8 @@ pub struct Corpus {
     pub files: usize,
     /// Text files skipped (too large or not UTF-8).
     pub skipped: usize,
+    /// Reports of earlier runs, skipped.
+    pub reports: usize,
 }
 
 /// Walk `root` and split every readable text file into passages.
@@ -83,6 +87,7 @@ fn walk(dir: &Path, rel: &str, depth: usize, corpus: &mut Corpus) -> Result<(), 
             }
         } else if file_type.is_file() && is_text_file(&name) {
             match read_text(&entry.path()) {
+                Some(text) if research_report::is_report(&text) => corpus.reports += 1,
                 Some(text) => {
                     corpus.files += 1;
                     corpus.passages.extend(split_passages(&rel_path, &text));

@@ -72,9 +72,10 @@ impl Tool for Search {
         let corpus = corpus::load(std::path::Path::new(&input.root))?;
         let hits = rank::bm25(&corpus.passages, &query, input.limit);
         harness_sdk::log::info(&format!(
-            "scanned {} files ({} skipped), {} passages; {} hits for {:?}",
+            "scanned {} files ({} skipped, {} earlier reports left out), {} passages; {} hits for {:?}",
             corpus.files,
             corpus.skipped,
+            corpus.reports,
             corpus.passages.len(),
             hits.len(),
             query

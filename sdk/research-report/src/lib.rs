@@ -9,6 +9,15 @@
 //! or a link; reading is deliberately strict: a citation is `[n]` not
 //! preceded by a backslash, and a source is `[n] path, line N`.
 
+/// How every report begins: its title line, then the topic.
+pub const TITLE_PREFIX: &str = "# Research report: ";
+
+/// Whether `text` is a report this format produced (its first line is the
+/// title): `search` skips them, so a run never cites an earlier run's report.
+pub fn is_report(text: &str) -> bool {
+    text.starts_with(TITLE_PREFIX)
+}
+
 /// The `## Summary` section's name.
 pub const SUMMARY: &str = "Summary";
 /// The `## Findings` section's name.
@@ -197,6 +206,13 @@ mod tests {
     #[test]
     fn citations_skip_escaped_and_non_numeric_brackets() {
         assert_eq!(citations("a [1] b [12][3] \\[4\\] [x] [ 5] ["), [1, 12, 3]);
+    }
+
+    #[test]
+    fn a_report_is_known_by_its_title() {
+        assert!(is_report("# Research report: wasm\n\n## Summary\n"));
+        assert!(!is_report("# Notes on wasm\n"));
+        assert!(!is_report("intro\n# Research report: x\n"));
     }
 
     #[test]
