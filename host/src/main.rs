@@ -61,9 +61,25 @@ fn main() -> ExitCode {
                 text.push_str(&format!("\ncaused by: {cause}"));
             }
             output::note(&inert_lines(&text));
+            // With --json, the error is data too: one object on stdout.
+            if std::env::args_os().any(|a| a == "--json") {
+                let _ = output::json(&error_json(&error));
+            }
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// `{"error": ..., "hint": ..., "caused_by": [...]}` for `--json` callers:
+/// the message without its hint, the hint (or null), then the causes.
+fn error_json(error: &anyhow::Error) -> serde_json::Value {
+    let message = error.to_string();
+    let (message, hint) = match message.split_once("\nhint: ") {
+        Some((m, h)) => (m.to_string(), Some(h.to_string())),
+        None => (message, None),
+    };
+    let causes: Vec<String> = error.chain().skip(1).map(|c| c.to_string()).collect();
+    serde_json::json!({ "error": message, "hint": hint, "caused_by": causes })
 }
 
 /// Print clap's usage error (stderr) or help and version (stdout), inert,

@@ -180,3 +180,41 @@ fn a_component_older_than_its_sources_is_warned_about_without_build() {
     );
     assert!(out.status.success(), "the run still goes on: {stderr}");
 }
+
+#[test]
+fn with_json_an_error_is_a_json_object_on_stdout_too() {
+    let s = Scratch::new();
+    let out = s
+        .host()
+        .args(["status", "r20261123-104501-1a2b3c", "--json"])
+        .output()
+        .expect("status");
+    assert_eq!(out.status.code(), Some(1));
+    let error: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("a JSON error on stdout");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no run `r20261123-104501-1a2b3c`")),
+        "{error}"
+    );
+    assert!(
+        error["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("host runs")),
+        "{error}"
+    );
+    assert!(
+        text(&out.stderr).contains("error: no run"),
+        "still said on stderr"
+    );
+    let plain = s
+        .host()
+        .args(["status", "r20261123-104501-1a2b3c"])
+        .output()
+        .expect("status");
+    assert!(
+        plain.stdout.is_empty(),
+        "without --json, stdout stays empty"
+    );
+}
