@@ -110,6 +110,17 @@ fn runs_are_listed_by_creation_time_and_filtered_by_status() {
     let rejected = list(&["--status", "rejected"]);
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0]["id"], first.as_str());
+    assert_eq!(
+        list(&["--since", "1h"]).len(),
+        2,
+        "both were created within the hour"
+    );
+    let bad = s
+        .host()
+        .args(["runs", "--since", "soon"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }
 
 #[test]

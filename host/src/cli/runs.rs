@@ -26,6 +26,31 @@ pub struct Args {
     /// Only runs with this status.
     #[arg(long, value_enum)]
     status: Option<RunStatus>,
+
+    /// Only runs created within this long: `90s`, `30m`, `2h`, `7d`.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    since: Option<u64>,
+}
+
+/// `90s`, `30m`, `2h` or `7d` in milliseconds.
+fn parse_age(text: &str) -> Result<u64, String> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let per = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "`{text}` is not an age; write a number and s, m, h or d (`2h`)"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(per))
+        .ok_or_else(|| format!("`{text}` is not an age; write a number and s, m, h or d (`2h`)"))
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -41,6 +66,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         })
         .filter(|(_, i)| match (&args.status, i) {
             (Some(want), Ok(i)) => i.state.status == *want,
+            (Some(_), Err(_)) => false,
+            (None, _) => true,
+        })
+        .filter(|(_, i)| match (args.since, i) {
+            (Some(age), Ok(i)) => now_ms().saturating_sub(i.state.created_ms) <= age,
             (Some(_), Err(_)) => false,
             (None, _) => true,
         })
