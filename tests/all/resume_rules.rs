@@ -126,3 +126,117 @@ fn concurrent_runs_in_one_state_dir_do_not_interfere() {
         "{listing}"
     );
 }
+
+/// A run whose only step traps (the trapper guest as plugin `hello`), and
+/// its plugins folder.
+fn trapped_run(s: &Scratch) -> (String, std::path::PathBuf) {
+    let dir = s.tool_plugins(
+        "hello",
+        crate::support::artifacts::GUEST_TRAPPER,
+        "[grants]\nwrites = [\"hello/\"]\n",
+        "{ name = \"World\" }",
+    );
+    let out = s.run(&dir, &[]);
+    assert!(!out.status.success());
+    let id = run_id(&out);
+    assert_eq!(s.status(&id)["status"], "failed");
+    (id, dir)
+}
+
+/// "Rebuild" plugin `hello`: point its manifest at another component.
+fn rebuild_hello(dir: &std::path::Path) {
+    let manifest = dir.join("hello").join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let edited = text.replace(
+        crate::support::artifacts::GUEST_TRAPPER,
+        crate::support::artifacts::HELLO_TOOL,
+    );
+    assert_ne!(text, edited, "the manifest names the trapper");
+    std::fs::write(&manifest, edited).expect("manifest");
+}
+
+#[test]
+fn a_failed_run_resumes_with_a_rebuilt_plugin_only_when_told_and_journals_both_digests() {
+    let s = Scratch::new();
+    let (id, dir) = trapped_run(&s);
+    let recorded = s.status(&id)["plugins"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "hello"))
+        .map(|p| p["sha256"].as_str().unwrap_or_default().to_string())
+        .expect("recorded digest");
+    rebuild_hello(&dir);
+
+    let before = s.journal(&id);
+    let refused = s
+        .host()
+        .args(["resume", &id, "--failed"])
+        .output()
+        .expect("resume");
+    assert!(!refused.status.success());
+    let why = text(&refused.stderr);
+    assert!(
+        why.contains("was rebuilt") && why.contains("--accept-rebuilt"),
+        "{why}"
+    );
+    assert_eq!(s.journal(&id), before, "a refused resume journals nothing");
+
+    let out = s
+        .host()
+        .args(["resume", &id, "--failed", "--accept-rebuilt", "--json"])
+        .output()
+        .expect("resume");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let state = s.status(&id);
+    assert_eq!(state["status"], "waiting-approval", "{state:#}");
+    let journal = s.journal(&id);
+    let resumed = events(&journal, "run_resumed");
+    let rebuilt = &resumed[0]["event"]["rebuilt"][0];
+    assert_eq!(rebuilt["name"], "hello");
+    assert_eq!(rebuilt["from_sha256"], recorded.as_str());
+    let now = rebuilt["to_sha256"].as_str().expect("new digest");
+    assert_ne!(now, recorded);
+    let plugins = state["plugins"].as_array().expect("plugins");
+    assert!(
+        plugins
+            .iter()
+            .any(|p| p["name"] == "hello" && p["sha256"] == now),
+        "the run now records the new digest: {plugins:?}"
+    );
+}
+
+#[test]
+fn a_waiting_run_never_changes_plugins() {
+    let s = Scratch::new();
+    let dir = s.tool_plugins(
+        "hello",
+        crate::support::artifacts::HELLO_TOOL,
+        "[grants]\nwrites = [\"hello/\"]\n",
+        "{ name = \"World\" }",
+    );
+    let id = run_id(&s.run(&dir, &[]));
+    assert_eq!(s.status(&id)["status"], "waiting-approval");
+    let manifest = dir.join("hello").join("plugin.toml");
+    let text_before = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        text_before.replace(
+            crate::support::artifacts::HELLO_TOOL,
+            crate::support::artifacts::GUEST_TRAPPER,
+        ),
+    )
+    .expect("manifest");
+    let before = s.journal(&id);
+    let refused = s
+        .host()
+        .args(["resume", &id, "--failed", "--accept-rebuilt"])
+        .output()
+        .expect("resume");
+    assert!(!refused.status.success(), "a waiting run is not resumed");
+    assert!(
+        text(&refused.stderr).contains("nothing to resume"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(s.journal(&id), before, "nothing journaled");
+    assert_eq!(s.status(&id)["status"], "waiting-approval");
+}

@@ -245,8 +245,17 @@ pub fn next_steps(state: &RunState) -> String {
         RunStatus::Applying => format!(
             "next: the approved writes were interrupted; `host resume {id}` finishes them without writing anything twice\n"
         ),
+        RunStatus::Failed
+            if state.steps.values().any(|s| {
+                s.error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with(crate::error_kind::ErrorKind::InvalidInput.as_str()))
+            }) =>
+        {
+            "next: a step refused its input (invalid-input): resuming would send it the same input again; start a new run with corrected parameters (`host run ...`)\n".to_string()
+        }
         RunStatus::Failed => format!(
-            "next: fix the cause, then `host resume {id} --failed` re-runs what failed (finished steps are kept)\n"
+            "next: fix the cause, then `host resume {id} --failed` re-runs what failed (finished steps are kept; after rebuilding a plugin, add --accept-rebuilt)\n"
         ),
         RunStatus::Completed | RunStatus::Rejected => String::new(),
     }

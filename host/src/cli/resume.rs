@@ -27,7 +27,7 @@ use crate::run::{approval, executor};
 /// grants.) Only one process can resume a run at a time.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  host resume r20261123-104501-1a2b3c\n  host resume r20261123-104501-1a2b3c --failed   re-run a failed step after fixing its cause\n  host resume r20261123-104501-1a2b3c --accept-grant-changes   continue under grants edited since the run started"
+    after_help = "Examples:\n  host resume r20261123-104501-1a2b3c\n  host resume r20261123-104501-1a2b3c --failed   re-run a failed step after fixing its cause\n  host resume latest --failed --accept-rebuilt   ... when the fix was rebuilding the plugin\n  host resume r20261123-104501-1a2b3c --accept-grant-changes   continue under grants edited since the run started"
 )]
 pub struct Args {
     /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
@@ -42,6 +42,12 @@ pub struct Args {
     /// Plugins folder to reload from [default: the one the run started with].
     #[arg(long)]
     plugins: Option<PathBuf>,
+
+    /// With --failed: re-run the failed steps with plugins rebuilt since the
+    /// run started (the usual fix); the old and new digests are journaled.
+    /// A waiting or completed run never changes plugins.
+    #[arg(long, requires = "failed")]
+    accept_rebuilt: bool,
 
     /// Continue even if a plugin's effective grants changed since the run
     /// started; each change is journaled as `grants_changed`, with who
@@ -66,7 +72,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             inert(run.id()),
             remaining.len()
         ));
-        resume::begin(&mut run, &by, &plan)?;
+        resume::begin(&mut run, &by, &plan, Vec::new())?;
         let written = approval::apply_approved(&mut run)?;
         for path in &written {
             output::note(&format!(
@@ -99,7 +105,21 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         false,
         &progress::print,
     )?;
-    resume::check_unchanged(run.state(), &loaded.workflow, &loaded.digests())?;
+    let rebuilt = resume::check_unchanged(
+        run.state(),
+        &loaded.workflow,
+        &loaded.digests(),
+        args.accept_rebuilt,
+    )?;
+    for r in &rebuilt {
+        output::note(&format!(
+            "run {}: plugin `{}` was rebuilt ({} -> {}); its failed steps re-run with the new component",
+            inert(run.id()),
+            inert(&r.name),
+            r.from_sha256.chars().take(12).collect::<String>(),
+            r.to_sha256.chars().take(12).collect::<String>()
+        ));
+    }
     let plan = resume::plan(run.state(), Some(&loaded.workflow), args.failed)?;
     let changes = resume::grant_changes(run.state(), &loaded.effective_grants());
     if !changes.is_empty() {
@@ -121,7 +141,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         inert(run.id()),
         inert(&plan.items().join(", "))
     ));
-    resume::begin(&mut run, &by, &plan)?;
+    resume::begin(&mut run, &by, &plan, rebuilt)?;
     executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
     present::outcome(&run, args.json)
 }

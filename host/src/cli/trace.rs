@@ -286,8 +286,22 @@ fn summary(event: &Event) -> String {
         Event::RedraftRequested { round, steps } => {
             format!("round {round}: re-run {}", steps.join(", "))
         }
-        Event::RunResumed { by, from, rerun } => {
-            format!("by {by} from {from}, re-running: {}", rerun.join(", "))
+        Event::RunResumed {
+            by,
+            from,
+            rerun,
+            rebuilt,
+        } => {
+            let mut text = format!("by {by} from {from}, re-running: {}", rerun.join(", "));
+            for r in rebuilt {
+                text.push_str(&format!(
+                    "; plugin {} rebuilt {} -> {}",
+                    r.name,
+                    short(&r.from_sha256),
+                    short(&r.to_sha256)
+                ));
+            }
+            text
         }
         Event::GrantsChanged {
             plugin,

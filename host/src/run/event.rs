@@ -128,10 +128,15 @@ pub enum Event {
         steps: Vec<String>,
     },
     /// `host resume` picked the run up again; `rerun` lists what it re-runs.
+    /// `rebuilt`: plugins whose component changed since the run started,
+    /// which `by` accepted for a failed run (`--accept-rebuilt`); from here
+    /// on the run records their new digests.
     RunResumed {
         by: String,
         from: String,
         rerun: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rebuilt: Vec<PluginRebuilt>,
     },
     /// `host resume --accept-grant-changes`: `by` let the run continue although
     /// `plugin`'s effective grants changed since they were recorded; from
@@ -293,6 +298,16 @@ impl Event {
 pub struct PluginDigest {
     pub name: String,
     pub sha256: String,
+}
+
+/// A plugin whose component was rebuilt before a failed run was resumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginRebuilt {
+    pub name: String,
+    /// The digest the run recorded until now.
+    pub from_sha256: String,
+    /// The digest of the component that runs from here on.
+    pub to_sha256: String,
 }
 
 /// The authority one plugin ran under: its effective grants as recorded by

@@ -19,7 +19,7 @@
 //! is refused unless the person resuming accepts it, in which case
 //! [`record_grant_changes`] journals each one (`grants_changed`) first.
 
-use crate::run::event::{EffectiveGrant, Event, PluginDigest};
+use crate::run::event::{EffectiveGrant, Event, PluginDigest, PluginRebuilt};
 use crate::run::state::{RunState, RunStatus};
 use crate::run::store::{Run, RunError};
 use crate::workflow::Workflow;
@@ -73,6 +73,15 @@ pub enum ResumeError {
     Changed {
         id: String,
         what: String,
+        recorded: String,
+        now: String,
+    },
+    #[error(
+        "run `{id}` failed, and plugin `{plugin}` was rebuilt since it started (recorded {recorded}, now {now})\nhint: if the rebuild is your fix, pass --accept-rebuilt with --failed: the failed steps re-run with the new component (steps that finished keep their outputs) and both digests are journaled"
+    )]
+    Rebuilt {
+        id: String,
+        plugin: String,
         recorded: String,
         now: String,
     },
@@ -222,11 +231,15 @@ pub fn plan(
 }
 
 /// Refuse unless the workflow and plugins are the ones the run started with.
+/// With `accept_rebuilt`, a failed run may continue with rebuilt plugins
+/// (the usual fix for a plugin's failure): they are returned, to be
+/// journaled with the resume. The workflow never changes under a run.
 pub fn check_unchanged(
     state: &RunState,
     workflow: &Workflow,
     plugins: &[PluginDigest],
-) -> Result<(), ResumeError> {
+    accept_rebuilt: bool,
+) -> Result<Vec<PluginRebuilt>, ResumeError> {
     let changed = |what: String, recorded: &str, now: &str| ResumeError::Changed {
         id: state.id.clone(),
         what,
@@ -240,20 +253,40 @@ pub fn check_unchanged(
             &workflow.digest,
         ));
     }
+    let mut rebuilt = Vec::new();
     for recorded in &state.plugins {
-        let now = plugins
-            .iter()
-            .find(|p| p.name == recorded.name)
-            .map_or("missing", |p| p.sha256.as_str());
-        if now != recorded.sha256 {
+        let Some(now) = plugins.iter().find(|p| p.name == recorded.name) else {
             return Err(changed(
                 format!("plugin {}", recorded.name),
                 &recorded.sha256,
-                now,
+                "missing",
+            ));
+        };
+        if now.sha256 == recorded.sha256 {
+            continue;
+        }
+        if state.status != RunStatus::Failed {
+            return Err(changed(
+                format!("plugin {}", recorded.name),
+                &recorded.sha256,
+                &now.sha256,
             ));
         }
+        if !accept_rebuilt {
+            return Err(ResumeError::Rebuilt {
+                id: state.id.clone(),
+                plugin: recorded.name.clone(),
+                recorded: short(&recorded.sha256),
+                now: short(&now.sha256),
+            });
+        }
+        rebuilt.push(PluginRebuilt {
+            name: recorded.name.clone(),
+            from_sha256: recorded.sha256.clone(),
+            to_sha256: now.sha256.clone(),
+        });
     }
-    Ok(())
+    Ok(rebuilt)
 }
 
 fn short(digest: &str) -> String {
@@ -262,7 +295,12 @@ fn short(digest: &str) -> String {
 
 /// Journal the resume (who, from which status, what it re-runs); the run is
 /// `running` (or `applying`) again afterwards.
-pub fn begin(run: &mut Run, by: &str, plan: &Plan) -> Result<(), RunError> {
+pub fn begin(
+    run: &mut Run,
+    by: &str,
+    plan: &Plan,
+    rebuilt: Vec<PluginRebuilt>,
+) -> Result<(), RunError> {
     let from = run.state().status.to_string();
     let rerun = match plan {
         Plan::Continue { steps, .. } => steps.clone(),
@@ -272,5 +310,6 @@ pub fn begin(run: &mut Run, by: &str, plan: &Plan) -> Result<(), RunError> {
         by: by.to_string(),
         from,
         rerun,
+        rebuilt,
     })
 }

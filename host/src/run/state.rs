@@ -332,7 +332,12 @@ impl RunState {
                 self.previous_review = self.review.take();
                 self.redraft_round = *round;
             }
-            Event::RunResumed { rerun, .. } => {
+            Event::RunResumed { rerun, rebuilt, .. } => {
+                for r in rebuilt {
+                    if let Some(p) = self.plugins.iter_mut().find(|p| p.name == r.name) {
+                        p.sha256 = r.to_sha256.clone();
+                    }
+                }
                 for id in rerun {
                     if let Some(s) = self.steps.get_mut(id) {
                         s.error = None;

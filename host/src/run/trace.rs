@@ -471,6 +471,7 @@ mod tests {
                 by: String::new(),
                 from: String::new(),
                 rerun: Vec::new(),
+                rebuilt: Vec::new(),
             },
             Event::GrantsChanged {
                 plugin: String::new(),
