@@ -240,3 +240,20 @@ fn a_waiting_run_never_changes_plugins() {
     assert_eq!(s.journal(&id), before, "nothing journaled");
     assert_eq!(s.status(&id)["status"], "waiting-approval");
 }
+
+#[test]
+fn an_invalid_input_failure_suggests_a_new_run_not_a_resume() {
+    let s = Scratch::new();
+    let plugins = s.scripted_plugins(
+        "[[steps]]\nid = \"bad\"\nplugin = \"scripted\"\ninput = { fail = \"invalid-input\" }\n",
+        "",
+    );
+    let id = run_id(&s.run(&plugins, &[]));
+    let out = s.host().args(["show", &id]).output().expect("show");
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("refused its input") && shown.contains("start a new run"),
+        "{shown}"
+    );
+    assert!(!shown.contains("resume"), "no resume is suggested: {shown}");
+}
