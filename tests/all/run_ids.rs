@@ -148,3 +148,30 @@ fn a_wrong_digest_is_refused_before_any_diff_is_printed() {
     assert_eq!(snapshot(&s.out()), before, "nothing written");
     assert_eq!(s.journal(&second).len(), events_before, "nothing journaled");
 }
+
+#[test]
+fn a_stale_base_names_the_run_whose_approval_changed_the_file() {
+    let s = Scratch::new();
+    let (first, second) = two_runs(&s);
+    let approved = s.approve(&first);
+    assert!(approved.status.success(), "{}", text(&approved.stderr));
+    let after_first = snapshot(&s.out());
+    let events_before = s.journal(&second).len();
+    let refused = s.approve(&second);
+    assert_eq!(refused.status.code(), Some(1));
+    let why = text(&refused.stderr);
+    assert!(
+        why.contains(&format!("run {first} (approved by"))
+            && why.contains("start a new run")
+            && why.contains("changed since the run proposed its write"),
+        "{why}"
+    );
+    assert_eq!(snapshot(&s.out()), after_first, "nothing more was written");
+    let journal = s.journal(&second);
+    assert!(
+        journal[events_before..]
+            .iter()
+            .all(|e| e["event"]["type"] != "write_applied"),
+        "no write of the second run was applied"
+    );
+}

@@ -8,7 +8,8 @@ use anyhow::{Context as _, bail};
 use crate::cli::{Context, output, present};
 use crate::render::inert;
 use crate::run::amend::Amendment;
-use crate::run::approval;
+use crate::run::apply::ApplyError;
+use crate::run::approval::{self, ApprovalError};
 
 /// Approve a waiting run and write exactly its staged bytes.
 ///
@@ -90,9 +91,13 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     let amendment = amendment(&args)?;
     let (amended, pending) = if amendment.is_empty() {
-        (None, approval::pending(&run)?)
+        (
+            None,
+            approval::pending(&run).map_err(|e| explained(ctx, &run, e))?,
+        )
     } else {
-        let (amended, pending) = approval::amendment(&run, &amendment)?;
+        let (amended, pending) =
+            approval::amendment(&run, &amendment).map_err(|e| explained(ctx, &run, e))?;
         (Some(amended), pending)
     };
     let state = run.state();
@@ -141,16 +146,17 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let approver = Context::approver(args.approver);
     // `approve` verifies everything again: the files may have changed while
     // the person was reading the diff.
-    let written = match amended {
+    let decided = match amended {
         Some(amended) => approval::approve_amended(
             &mut run,
             &approver,
             args.reason,
             args.digest.as_deref(),
             amended,
-        )?,
-        None => approval::approve(&mut run, &approver, args.reason, args.digest.as_deref())?,
+        ),
+        None => approval::approve(&mut run, &approver, args.reason, args.digest.as_deref()),
     };
+    let written = decided.map_err(|e| explained(ctx, &run, e))?;
     let mut done = format!(
         "\nrun {} approved by {}\n",
         inert(run.id()),
@@ -164,4 +170,25 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     output::print(&done)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A refusal because a file changed under the run also says which run's
+/// approval changed it, when one did, and offers the way on.
+fn explained(ctx: &Context, run: &crate::run::store::Run, e: ApprovalError) -> anyhow::Error {
+    let ApprovalError::Refused(ApplyError::BaseChanged { path, found, .. }) = &e else {
+        return e.into();
+    };
+    let Some((other, approver)) = approval::last_writer(&ctx.store(), run.state(), path, found)
+    else {
+        return e.into();
+    };
+    let context = format!(
+        "run {} (approved by {}) wrote `{}` after run {} staged its change\nhint: start a new run so the change is proposed against the current file (`host run` with the same --topic or parameters), then `host reject {} --reason superseded`",
+        inert(&other),
+        inert(&approver),
+        inert(path),
+        inert(run.id()),
+        inert(run.id())
+    );
+    anyhow::Error::new(e).context(context)
 }

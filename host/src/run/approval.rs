@@ -342,6 +342,36 @@ pub fn reject(run: &mut Run, approver: &str, reason: &str) -> Result<(), Approva
     Ok(())
 }
 
+/// The completed run (and who approved it) whose applied write left `path`
+/// of `state`'s output directory with content `sha256`, if one did: when a
+/// stale base refuses an approval, the person learns which decision
+/// changed the file under them.
+pub fn last_writer(
+    store: &crate::run::store::RunStore,
+    state: &RunState,
+    path: &str,
+    sha256: &str,
+) -> Option<(String, String)> {
+    let ids = store.ids().ok()?;
+    ids.iter()
+        .rev()
+        .filter(|id| **id != state.id)
+        .find_map(|id| {
+            let other = store.peek(id).ok()?;
+            if other.out_dir != state.out_dir || !other.applied.iter().any(|p| p == path) {
+                return None;
+            }
+            let wrote = other
+                .change_set
+                .as_ref()?
+                .entries
+                .iter()
+                .any(|e| e.path == path && e.new_sha256.as_deref() == Some(sha256));
+            let approver = other.approval.as_ref()?.approver.clone();
+            wrote.then(|| (id.clone(), approver))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
