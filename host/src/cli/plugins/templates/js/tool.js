@@ -17,7 +17,10 @@ export const toolPlugin = {
     try {
       params = JSON.parse(input.input || '{}');
     } catch (e) {
-      // A thrown { tag, val } is the WIT `plugin-error` variant.
+      // How a plugin reports an error: throw a `plugin-error` as { tag, val },
+      // tag one of 'invalid-input' (start a new run with other input),
+      // 'failed' (fix the cause, then `host resume --failed`) or 'transient'
+      // (retried if the step has a retry policy). Any other throw is a trap.
       throw { tag: 'invalid-input', val: `input is not JSON: ${e}` };
     }
     const greeting = `Hello, ${params.name ?? 'world'}!`;
