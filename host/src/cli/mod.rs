@@ -41,6 +41,8 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code when stdout was closed by its reader (see [`output`]).
 pub use output::EXIT_BROKEN_PIPE;
 
+/// The `host` command line: the global flags and one subcommand (its help
+/// text is the `about`/`long_about` below).
 #[derive(Debug, Parser)]
 #[command(
     name = "host",
@@ -75,11 +77,13 @@ pub struct Cli {
     pub verbose: u8,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
+// Crate-private, and undocumented on purpose: clap would take a doc comment
+// on a variant as that subcommand's help, over the one on its `Args`.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     Run(run::Args),
     Show(show::Args),
     Approve(approve::Args),
