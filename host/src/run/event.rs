@@ -269,6 +269,7 @@ pub enum Event {
         run: String,
         /// Who asked for the revert.
         by: String,
+        /// Files left out because they changed since the apply.
         #[serde(default)]
         refused: Vec<RevertRefusal>,
     },
