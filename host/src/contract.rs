@@ -13,7 +13,9 @@ pub const WIT_PACKAGE: &str = "harness:plugin@0.1.0";
 /// What a plugin says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Descriptor {
+    /// Short machine name, e.g. `search`.
     pub name: String,
+    /// One line for humans.
     pub summary: String,
     /// JSON Schema of the plugin's input, as JSON text.
     pub input_schema: String,
@@ -22,6 +24,7 @@ pub struct Descriptor {
 /// The recorded output of an earlier step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepOutput {
+    /// The workflow's id of that step.
     pub step: String,
     /// JSON text.
     pub output: String,
@@ -32,6 +35,7 @@ pub struct StepOutput {
 pub struct StepInput {
     /// JSON text.
     pub input: String,
+    /// Outputs of the steps this step depends on, in workflow order.
     pub needs: Vec<StepOutput>,
 }
 
@@ -39,7 +43,10 @@ pub struct StepInput {
 /// plugin's `writes` grant.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposedWrite {
+    /// Relative, `/`-separated path under the run's output directory, as the
+    /// plugin gave it (not yet normalized or checked).
     pub path: String,
+    /// The exact bytes to write.
     pub contents: Vec<u8>,
 }
 
@@ -58,6 +65,7 @@ impl std::fmt::Debug for ProposedWrite {
 pub struct ToolOutput {
     /// JSON text.
     pub output: String,
+    /// Files the tool proposes to write; nothing is written until approved.
     pub writes: Vec<ProposedWrite>,
 }
 
@@ -66,8 +74,11 @@ pub struct ToolOutput {
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum PluginErrorKind {
+    /// The input did not match the plugin's schema or made no sense.
     InvalidInput,
+    /// The plugin ran and failed; retrying will not help.
     Failed,
+    /// A temporary failure (a busy dependency, say); the host may retry.
     Transient,
 }
 
@@ -76,7 +87,9 @@ pub enum PluginErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{kind}: {message}")]
 pub struct PluginError {
+    /// Which kind of failure the plugin reports.
     pub kind: PluginErrorKind,
+    /// The plugin's own text (untrusted).
     pub message: String,
 }
 
@@ -85,8 +98,11 @@ pub struct PluginError {
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum Verdict {
+    /// The proposed result may go to a person for approval.
     Pass,
+    /// The result should be redrafted, taking the findings into account.
     Revise,
+    /// The result must not be applied.
     Reject,
 }
 
@@ -95,31 +111,42 @@ pub enum Verdict {
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum Severity {
+    /// A remark, not a problem in itself.
     Info,
+    /// A possible problem.
     Warning,
+    /// A problem the reviewer considers real.
     Error,
 }
 
 /// One observation of a reviewer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
+    /// How serious it is.
     pub severity: Severity,
+    /// What the reviewer observed (untrusted text).
     pub message: String,
+    /// The proposed file the finding is about, if any.
     pub path: Option<String>,
 }
 
 /// Everything a reviewer receives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewInput {
+    /// Outputs of every completed step of the run, in workflow order.
     pub outputs: Vec<StepOutput>,
+    /// Every write proposed by the run's steps.
     pub writes: Vec<ProposedWrite>,
 }
 
 /// A reviewer's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
+    /// The reviewer's decision.
     pub verdict: Verdict,
+    /// What the reviewer pointed out.
     pub findings: Vec<Finding>,
+    /// One or two sentences for humans.
     pub summary: String,
 }
 
@@ -127,17 +154,25 @@ pub struct Review {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogLevel {
+    /// The most detailed level.
     Trace,
+    /// Detail for whoever debugs the plugin.
     Debug,
+    /// Ordinary progress.
     Info,
+    /// Something unexpected the plugin went on past.
     Warn,
+    /// Something failed.
     Error,
 }
 
 /// One line a plugin logged through `host.log` (or wrote to stdout/stderr).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogRecord {
+    /// The level the plugin gave; the host records stdout lines as `info`,
+    /// stderr lines and its own notes (a network denial, say) as `warn`.
     pub level: LogLevel,
+    /// The line's text (untrusted, bounded by the host).
     pub message: String,
 }
 

@@ -40,12 +40,27 @@ pub enum Note<'a> {
     /// A line of a plugin's `[build]` command output (untrusted).
     Build(&'a str),
     /// A component of `size` bytes is about to be compiled (first use).
-    Compiling { plugin: &'a str, size: u64 },
+    Compiling {
+        /// The plugin whose component it is.
+        plugin: &'a str,
+        /// The component's size, in bytes.
+        size: u64,
+    },
     /// A component was compiled (and cached) in `ms`.
-    Compiled { plugin: &'a str, ms: u128 },
+    Compiled {
+        /// The plugin whose component it is.
+        plugin: &'a str,
+        /// How long the compile took, in milliseconds.
+        ms: u128,
+    },
     /// A component is older than `source`, one of its plugin's sources, and
     /// was not rebuilt (no `--build`): it may not be what the source says.
-    Stale { plugin: &'a str, source: &'a Path },
+    Stale {
+        /// The plugin whose component it is.
+        plugin: &'a str,
+        /// The newest source file, newer than the component.
+        source: &'a Path,
+    },
 }
 
 /// Where [`Note`]s go (the CLI prints them on stderr; a server logs them).
@@ -54,8 +69,11 @@ pub type Notes<'a> = &'a (dyn Fn(Note<'_>) + Sync);
 /// A validated workflow and its loaded plugins.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The plugins folder, absolute.
     pub plugins_dir: PathBuf,
+    /// The validated workflow.
     pub workflow: Workflow,
+    /// The workflow's plugins, loaded, by name.
     pub plugins: Plugins,
     /// The host's own paths and every plugin definition that was read: no
     /// write of a run may reach them (journaled in `run_created`).
@@ -174,10 +192,14 @@ fn effective_grants(plugins: &Plugins, admin_grants: bool) -> Vec<EffectiveGrant
 /// effective grants.
 #[derive(Debug)]
 pub struct Folder {
+    /// The plugins folder, absolute.
     pub plugins_dir: PathBuf,
     /// The manifests of the workflow's plugins, with effective grants.
     pub manifests: Vec<Manifest>,
+    /// The validated workflow.
     pub workflow: Workflow,
+    /// Whether the grants came from the folder's `grants.toml` (else the
+    /// manifests' requests were taken as granted).
     pub admin_grants: bool,
 }
 
@@ -340,11 +362,14 @@ pub fn load_parallel(
 /// Every tool plugin of a folder, loaded (for `host mcp` and `host call`).
 #[derive(Debug)]
 pub struct LoadedTools {
+    /// The plugins folder, absolute.
     pub plugins_dir: PathBuf,
     /// Tool plugins by name (reviewers are never tools).
     pub plugins: Plugins,
     /// What no write of a session may reach (as for a run).
     pub protected: Protected,
+    /// Whether the grants came from the folder's `grants.toml` (else the
+    /// manifests' requests were taken as granted).
     pub admin_grants: bool,
 }
 

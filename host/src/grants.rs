@@ -105,6 +105,7 @@ pub struct ResolvedMount {
     pub host: PathBuf,
     /// Absolute guest path.
     pub guest: String,
+    /// Read-only, or read-write on a private copy.
     pub mode: MountMode,
     /// For a read-write mount: its path relative to the output directory
     /// ("" when it is the output directory), where its changes are proposed.
@@ -161,11 +162,16 @@ pub enum GrantError {
         crate::render::inert_path(manifest)
     )]
     Key {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the manifest that holds the key.
         manifest: PathBuf,
+        /// The key, as a dotted path (`grants.network[0]`, say).
         key: String,
+        /// What is wrong with it.
         problem: Box<GrantProblem>,
     },
+    /// The plugin's extra TLS trust roots could not be loaded.
     #[error(transparent)]
     TlsRoots(Box<tls::TlsRootsError>),
 }
@@ -194,71 +200,113 @@ fn refused(manifest: &Manifest, key: impl Into<String>, problem: GrantProblem) -
 /// `k` in `manifest`:" and ends with a hint).
 #[derive(Debug, thiserror::Error)]
 pub enum GrantProblem {
+    /// A mount's host directory cannot be opened.
     #[error(
         "cannot open mount directory `{}`: {error}\nhint: create the directory, or fix the path in the manifest",
         crate::render::inert_path(path)
     )]
     MountMissing {
+        /// The mount's host directory, as the manifest resolves.
         path: PathBuf,
+        /// The open's I/O error.
         error: std::io::Error,
     },
+    /// A mount names a file, not a directory.
     #[error(
         "`{}` is not a directory\nhint: mounts grant whole directories; mount the folder that holds the file",
         crate::render::inert_path(path)
     )]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The mount's host path.
+        path: PathBuf,
+    },
+    /// A mount's path goes through a symlink.
     #[error(
         "`{}` goes through a symlink to `{shown_actual}`; mounts through symlinks are refused\nhint: name the real directory `{shown_actual}` instead",
         crate::render::inert_path(claimed),
         shown_actual = crate::render::inert_path(actual)
     )]
-    Symlink { claimed: PathBuf, actual: PathBuf },
+    Symlink {
+        /// The path as the manifest names it.
+        claimed: PathBuf,
+        /// Where it leads once symlinks are followed.
+        actual: PathBuf,
+    },
+    /// A mount overlaps one of the host's protected paths.
     #[error(
         "mount `{}` overlaps {protected}\nhint: the host's state and cache can never be mounted, and its plugins folder, workflow, manifests and components never read-write; mount a directory that neither contains nor lies inside it",
         crate::render::inert_path(path)
     )]
     Protected {
+        /// The mount's host directory.
         path: PathBuf,
+        /// The protected path it overlaps.
         protected: Box<crate::protect::ProtectedHit>,
     },
+    /// A mount is, or lies inside, a system or credential directory.
     #[error(
         "`{}` is or lies inside the system or credential directory `{}`\nhint: mount only the data directory the plugin needs; system directories (/proc, /sys, /dev, /run, /etc, /usr, /var/lib, ...), the home directory itself and credential folders (~/.ssh, ~/.aws, ...) are never mounted",
         crate::render::inert_path(path),
         system.display()
     )]
-    SystemDir { path: PathBuf, system: PathBuf },
+    SystemDir {
+        /// The mount's host directory.
+        path: PathBuf,
+        /// The system or credential directory it reaches.
+        system: PathBuf,
+    },
+    /// A read-write mount lies outside the output directory.
     #[error(
         "read-write mount `{}` is not inside the output directory{out}\nhint: a read-write mount is a private copy whose changes become proposed writes under the output directory; mount `${{workspace}}` (with the output directory the workspace) or a folder inside --out, or make the mount read-only",
         crate::render::inert_path(path)
     )]
-    ReadWriteOutsideOut { path: PathBuf, out: String },
+    ReadWriteOutsideOut {
+        /// The mount's host directory.
+        path: PathBuf,
+        /// The output directory, quoted and led by a space for the message; empty when there is none.
+        out: String,
+    },
+    /// A reviewer's manifest asks for a read-write mount.
     #[error(
         "a reviewer cannot have a read-write mount\nhint: reviewers judge proposed changes and propose none; make the mount `mode = \"read\"`"
     )]
     ReviewerReadWrite,
+    /// A `writes` prefix reaches one of the host's protected paths.
     #[error(
         "`{}` under the output directory `{}` reaches {reached}\nhint: the host's state, cache, plugins folder, workflow, manifests and components can never be written by a plugin; narrow the prefix (e.g. \"reports/\") or choose another --out",
         crate::render::inert(prefix),
         crate::render::inert(out)
     )]
     WritesProtected {
+        /// The `writes` prefix.
         prefix: String,
+        /// The output directory it is under.
         out: String,
+        /// The protected path it reaches.
         reached: Box<crate::protect::ProtectedHit>,
     },
+    /// A network grant's host name does not resolve.
     #[error(
         "cannot resolve `{}`: {error}\nhint: network grants are resolved when the plugin is loaded; check the name (and this machine's resolver), or grant the IP address instead",
         crate::render::inert(entry)
     )]
     NetworkUnresolvable {
+        /// The `grants.network` entry, as written.
         entry: String,
+        /// The resolver's error.
         error: std::io::Error,
     },
+    /// A mount directory changed between its checks during the load.
     #[error(
         "mount directory `{}` changed while the plugin was being loaded ({detail})\nhint: load the plugin again; if the directory was replaced by a symlink, find out who did it",
         crate::render::inert_path(path)
     )]
-    Changed { path: PathBuf, detail: String },
+    Changed {
+        /// The mount's host directory.
+        path: PathBuf,
+        /// What differed between the two looks at it.
+        detail: String,
+    },
 }
 
 impl ResolvedGrants {

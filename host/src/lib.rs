@@ -24,6 +24,8 @@
 //! name rule, network-grant spelling, the workflow graph export, `host
 //! doctor`'s checks and the crash-test pause points.
 
+#![warn(missing_docs)]
+
 mod atomic_file;
 mod bounded_read;
 pub mod cli;

@@ -35,7 +35,9 @@ pub struct Manifest {
     pub path: PathBuf,
     /// The folder holding the manifest; relative paths are resolved against it.
     pub dir: PathBuf,
+    /// The plugin's name (`plugin.name`), unique in its folder.
     pub name: String,
+    /// Whether the plugin is a tool or a reviewer.
     pub kind: PluginKind,
     /// Absolute path of the component file.
     pub component: PathBuf,
@@ -43,7 +45,9 @@ pub struct Manifest {
     pub sha256: Option<String>,
     /// How to build the component from source, if the plugin ships its source.
     pub build: Option<BuildCommand>,
+    /// What the plugin asks for (`[grants]`).
     pub grants: Grants,
+    /// The plugin's limits (`[limits]`), the host's defaults where unset.
     pub limits: Limits,
 }
 
@@ -52,7 +56,9 @@ pub struct Manifest {
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum PluginKind {
+    /// Runs a workflow step or an MCP tool call; may propose writes.
     Tool,
+    /// Judges a run's proposed result; proposes no writes.
     Reviewer,
 }
 
@@ -66,12 +72,14 @@ impl PluginKind {
 /// A command (argv, no shell) that builds the component, run in the manifest's folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildCommand {
+    /// The program and its arguments; never empty.
     pub argv: Vec<String>,
 }
 
 /// Capabilities granted to a plugin. The default grants nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
+    /// Directories made visible to the guest, in manifest order.
     pub mounts: Vec<Mount>,
     /// Environment variables set in the guest, in manifest order.
     pub env: Vec<EnvGrant>,
@@ -89,9 +97,11 @@ pub struct Grants {
 /// A host directory made visible to the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
+    /// Where the host directory comes from.
     pub host: MountSource,
     /// Absolute guest path, e.g. `/workspace`.
     pub guest: String,
+    /// Read-only, or read-write on a private copy.
     pub mode: MountMode,
 }
 
@@ -109,7 +119,9 @@ pub enum MountSource {
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum MountMode {
+    /// The guest can read the directory, nothing more.
     Read,
+    /// The guest works on a private copy; its changes become proposed writes.
     ReadWrite,
 }
 
@@ -117,12 +129,21 @@ pub enum MountMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvGrant {
     /// A value written in the manifest.
-    Value { key: String, value: String },
+    Value {
+        /// The variable's name.
+        key: String,
+        /// Its value, as written in the manifest.
+        value: String,
+    },
     /// Copied from the host's environment at load time, if set there.
-    Inherit { key: String },
+    Inherit {
+        /// The variable's name.
+        key: String,
+    },
 }
 
 impl EnvGrant {
+    /// The variable's name.
     pub fn key(&self) -> &str {
         match self {
             Self::Value { key, .. } | Self::Inherit { key } => key,
@@ -168,38 +189,59 @@ pub enum ManifestError {
     /// Missing, unreadable, not a regular file (refused unread) or not UTF-8.
     #[error(transparent)]
     File(ReadError),
+    /// The manifest is larger than the host reads.
     #[error(
         "plugin manifest `{shown_path}` is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit\nhint: a manifest only names a component and its grants; remove whatever else is in it",
         shown_path = crate::render::inert_path(path)
     )]
-    TooLarge { path: PathBuf, size: u64 },
+    TooLarge {
+        /// Path of the manifest.
+        path: PathBuf,
+        /// The file's size, in bytes.
+        size: u64,
+    },
+    /// The manifest does not parse, or breaks a rule (an unknown key, a bad path, say).
     #[error(
         "invalid plugin manifest `{shown_path}`: {message}\nhint: {hint}",
         shown_path = crate::render::inert_path(path)
     )]
     Invalid {
+        /// Path of the manifest.
         path: PathBuf,
+        /// What is wrong, as the parser or the rule says.
         message: String,
+        /// What to change, for the message's `hint:` line.
         hint: String,
     },
+    /// The plugins folder could not be listed.
     #[error("cannot list plugins in `{dir}`")]
     ListDir {
+        /// The plugins folder.
         dir: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The plugins folder holds no plugin.
     #[error(
         "no plugins found in `{dir}`\nhint: each plugin is a folder holding a `{MANIFEST_FILE}`; pass the folder that contains them with --plugins"
     )]
-    NoPlugins { dir: PathBuf },
+    NoPlugins {
+        /// The plugins folder.
+        dir: PathBuf,
+    },
+    /// Two manifests in the folder give the same plugin name.
     #[error(
         "two plugins are named `{name}`: `{shown_first}` and `{shown_second}`\nhint: plugin names must be unique; rename one in its [plugin] section",
         shown_first = crate::render::inert_path(first),
         shown_second = crate::render::inert_path(second)
     )]
     DuplicateName {
+        /// The name both use.
         name: String,
+        /// Path of the first manifest with that name.
         first: PathBuf,
+        /// Path of the second.
         second: PathBuf,
     },
 }

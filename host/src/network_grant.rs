@@ -15,7 +15,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// [`crate::grants::net`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkGrant {
+    /// The host: a name or an IP address.
     pub host: NetHost,
+    /// The one port the plugin may reach on it.
     pub port: u16,
 }
 

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 /// The passwd entry of the real user id, if there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// The login name.
     pub name: String,
+    /// The home directory the entry names.
     pub home: PathBuf,
 }
 

@@ -17,29 +17,42 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 /// Why a plugin could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The build command could not be started.
     #[error("cannot start `{program}` to build plugin `{plugin}`")]
     Spawn {
+        /// The plugin being built.
         plugin: String,
+        /// The build command's program.
         program: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The build command exited unsuccessfully.
     #[error(
         "building plugin `{plugin}` failed: `{command}` exited with {status}\nhint: fix the error printed above, or build the component yourself and run without --build"
     )]
     Failed {
+        /// The plugin being built.
         plugin: String,
+        /// The build command, as one line.
         command: String,
+        /// How it exited.
         status: std::process::ExitStatus,
     },
+    /// The build succeeded but left no file at the component path.
     #[error(
         "plugin `{plugin}` built, but its component `{path}` does not exist\nhint: make `plugin.component` in {manifest} name the file the build command produces"
     )]
     Missing {
+        /// The plugin that was built.
         plugin: String,
+        /// The component path the manifest names.
         path: PathBuf,
+        /// Path of the manifest.
         manifest: PathBuf,
     },
+    /// `rustup target add` for the wasm target failed.
     #[error(
         "cannot install the {WASM_TARGET} target: `rustup target add {WASM_TARGET}` failed\nhint: run it yourself and look at its error"
     )]

@@ -189,6 +189,7 @@ pub struct Protected {
 pub struct ProtectedHit {
     /// The protected path that was reached.
     pub protected: PathBuf,
+    /// What that path is to the host.
     pub kind: ProtectedKind,
 }
 
@@ -204,6 +205,7 @@ impl std::fmt::Display for ProtectedHit {
 }
 
 impl Protected {
+    /// No protected paths yet; add them with [`Protected::add`].
     pub fn new() -> Protected {
         Protected::default()
     }

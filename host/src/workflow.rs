@@ -34,8 +34,11 @@ const MAX_WORKFLOW_BYTES: u64 = 256 * 1024;
 /// A validated workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workflow {
+    /// The workflow file this came from.
     pub path: PathBuf,
+    /// The workflow's name, recorded in every run.
     pub name: String,
+    /// The workflow's description, for people.
     pub description: String,
     /// Steps in execution order: every step comes after all the steps it needs.
     pub steps: Vec<Step>,
@@ -50,7 +53,9 @@ pub struct Workflow {
 /// One tool step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
+    /// The step's id, unique in the workflow.
     pub id: String,
+    /// The tool plugin the step calls.
     pub plugin: String,
     /// The step's fixed input, merged with the run's parameters.
     pub input: serde_json::Map<String, serde_json::Value>,
@@ -68,7 +73,9 @@ pub struct Step {
 /// reviewer's findings shown, so a person decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redraft {
+    /// The step re-run first.
     pub step: String,
+    /// Most re-draft rounds per run.
     pub max_rounds: u32,
 }
 
@@ -82,6 +89,7 @@ impl Workflow {
         names
     }
 
+    /// The step with id `id`, if there is one.
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
     }
@@ -109,10 +117,14 @@ pub enum WorkflowError {
     /// Missing, unreadable, not a regular file (refused unread) or not UTF-8.
     #[error(transparent)]
     File(ReadError),
+    /// The workflow does not parse, or breaks a rule (an unknown key, a cycle in `needs`, say).
     #[error("invalid workflow `{path}`: {message}\nhint: {hint}")]
     Invalid {
+        /// Path of the workflow file.
         path: PathBuf,
+        /// What is wrong, as the parser or the rule says.
         message: String,
+        /// What to change, for the message's `hint:` line.
         hint: String,
     },
 }

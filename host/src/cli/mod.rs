@@ -43,6 +43,8 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code when stdout was closed by its reader (see [`output`]).
 pub use output::EXIT_BROKEN_PIPE;
 
+/// The `host` command line: the global flags and one subcommand (its help
+/// text is the `about`/`long_about` below).
 #[derive(Debug, Parser)]
 #[command(
     name = "host",
@@ -76,13 +78,15 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// The command; without one, `host` prints this help (on stdout, exit 0).
+    // The command; without one, `host` prints this help (stdout, exit 0).
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
+// Crate-private, and undocumented on purpose: clap would take a doc comment
+// on a variant as that subcommand's help, over the one on its `Args`.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     Run(run::Args),
     Show(show::Args),
     Approve(approve::Args),

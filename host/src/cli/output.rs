@@ -32,12 +32,15 @@ pub const EXIT_BROKEN_PIPE: u8 = 141;
 /// Why something could not be printed.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
+    /// The reader closed stdout early (`| head`, say); exit with [`EXIT_BROKEN_PIPE`].
     #[error("stdout was closed by its reader before everything was printed")]
     Closed,
+    /// Writing to stdout failed for another reason.
     #[error(
         "cannot write to stdout: {0}\nhint: stdout must be writable (is the disk full, or stdout redirected to a file that cannot grow?)"
     )]
     Write(io::Error),
+    /// A value could not be serialized to JSON.
     #[error("cannot render JSON: {0}")]
     Json(serde_json::Error),
 }

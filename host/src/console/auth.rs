@@ -27,32 +27,46 @@ pub const COOKIE: &str = "harness_console";
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// The Host header names another host (a DNS-rebinding page, say).
     #[error(
         "the Host header `{}` does not name this console\nhint: open the URL `host console` printed (a page reaching this port under another name is refused: DNS rebinding)",
         crate::render::inert(host)
     )]
-    ForeignHost { host: String },
+    ForeignHost {
+        /// The Host header as sent.
+        host: String,
+    },
+    /// The request carries no valid session cookie.
     #[error("no session\nhint: open the login URL `host console` printed")]
     NoSession,
+    /// A decision came from a page of another origin.
     #[error(
         "the request's Origin `{}` is not this console\nhint: decisions can only be sent from the console's own pages",
         crate::render::inert(origin)
     )]
-    ForeignOrigin { origin: String },
+    ForeignOrigin {
+        /// The Origin header as sent.
+        origin: String,
+    },
+    /// A decision came without an Origin header.
     #[error(
         "the request has no Origin header\nhint: use a browser that sends one; decisions can only be sent from the console's own pages"
     )]
     NoOrigin,
+    /// The form's CSRF token is missing or does not match the session.
     #[error("the form's CSRF token is missing or wrong\nhint: reload the page and decide again")]
     Csrf,
+    /// The login token was already exchanged for a session.
     #[error(
         "the login token was already used\nhint: each token logs in once; restart `host console` for a new one"
     )]
     TokenUsed,
+    /// The login token is older than `--token-ttl`.
     #[error(
         "the login token expired\nhint: restart `host console` for a new one (see --token-ttl)"
     )]
     TokenExpired,
+    /// The login token is not the one this console made.
     #[error("the login token is wrong\nhint: copy the whole URL `host console` printed")]
     TokenWrong,
 }

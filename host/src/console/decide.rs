@@ -19,19 +19,31 @@ pub type Form = Vec<(String, String)>;
 /// Why a decision was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum DecideError {
+    /// The submitted form lacks a field the decision needs, or holds a bad one.
     #[error("the form is incomplete: {what}\nhint: reload the run's page and decide again")]
-    Form { what: String },
+    Form {
+        /// What is wrong with the form.
+        what: String,
+    },
+    /// A rejection was submitted without a reason.
     #[error("a rejection needs a reason\nhint: say why in the reason field; it is journaled")]
     NoReason,
+    /// The run has no change set to decide on.
     #[error(
         "run `{}` has no change set to decide on\nhint: reload the run's page",
         inert(id)
     )]
-    NoChangeSet { id: String },
+    NoChangeSet {
+        /// The run's id.
+        id: String,
+    },
+    /// The approval or rejection was refused, or the apply failed.
     #[error(transparent)]
     Approval(#[from] ApprovalError),
+    /// No revert could be proposed.
     #[error(transparent)]
     Revert(#[from] RevertError),
+    /// The run could not be opened or recorded.
     #[error(transparent)]
     Run(#[from] RunError),
 }

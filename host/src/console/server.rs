@@ -41,6 +41,7 @@ pub const CONSOLE_FILE: &str = "console.json";
 /// How the console is started.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The address to listen on.
     pub bind: IpAddr,
     /// 0: a free port.
     pub port: u16,
@@ -48,38 +49,56 @@ pub struct Options {
     pub allow_remote: bool,
     /// Who the login token's session decides as.
     pub identity: String,
+    /// How long the printed login token can be used (once) to sign in.
     pub token_ttl: Duration,
+    /// Where to send a notice when a run starts waiting; `None`: no notices.
     pub webhook: Option<Webhook>,
 }
 
 /// Why the console did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
+    /// The address is not loopback and `--allow-remote` was not given.
     #[error(
         "refusing to serve the console on {addr}, which is not a loopback address\nhint: anyone who can reach it gets the login page; pass --allow-remote if that is what you want (and read the README's Console security model)"
     )]
-    NotLoopback { addr: IpAddr },
+    NotLoopback {
+        /// The address asked for.
+        addr: IpAddr,
+    },
+    /// The address is the unspecified one (all interfaces), so no Host header can be checked against it.
     #[error(
         "`{addr}` is not one address\nhint: with --allow-remote, bind the one address people reach the console by; the Host header is checked against it"
     )]
-    Unspecified { addr: IpAddr },
+    Unspecified {
+        /// The address asked for (`0.0.0.0` or `::`).
+        addr: IpAddr,
+    },
+    /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}\nhint: choose another --port, or 0 for a free one")]
     Bind {
+        /// The address and port asked for.
         addr: SocketAddr,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The console file (the running console's address) could not be written.
     #[error(
         "cannot write `{}`: {source}\nhint: the state directory must be writable",
         inert(&path.display().to_string())
     )]
     ConsoleFile {
+        /// Path of the console file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The system's random source failed while making the login token.
     #[error("cannot make a login token: {0}")]
     Random(#[source] std::io::Error),
+    /// The server stopped with an I/O error.
     #[error("the console stopped: {0}")]
     Serve(#[source] std::io::Error),
 }

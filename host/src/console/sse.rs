@@ -24,6 +24,7 @@ pub const POLL: Duration = Duration::from_millis(300);
 pub struct Snapshot {
     /// Bumped on every change.
     pub version: u64,
+    /// How many runs wait for approval.
     pub waiting: usize,
     /// Every run with its status key.
     pub runs: Vec<(String, &'static str)>,

@@ -37,17 +37,26 @@ pub const CONFIG_FILE: &str = "console.toml";
 /// Why the webhook could not be configured.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
+    /// The URL is not plain `http://` with a host.
     #[error(
         "webhook URL `{}` is not a plain http URL with a host: {reason}\nhint: give `http://HOST:PORT/PATH` (https is not spoken; use a local relay)",
         inert(url)
     )]
-    Url { url: String, reason: String },
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `console.toml` could not be read, or does not parse.
     #[error(
         "cannot read `{}`: {reason}\nhint: it holds one key, `webhook = \"http://HOST:PORT/PATH\"`",
         inert(&path.display().to_string())
     )]
     Config {
+        /// Path of `console.toml`.
         path: std::path::PathBuf,
+        /// Why it could not be read or parsed.
         reason: String,
     },
 }
@@ -69,12 +78,19 @@ pub struct Webhook {
 /// What a run waiting for approval is announced with.
 #[derive(Debug, Clone, Serialize)]
 pub struct Waiting {
+    /// The journal event announced (`approval_requested`).
     pub event: &'static str,
+    /// The run's id.
     pub run: String,
+    /// The run's page in the console.
     pub url: String,
+    /// The run's workflow name.
     pub workflow: String,
+    /// The digest of the change set waiting for approval.
     pub digest: String,
+    /// How many files the change set touches.
     pub files: usize,
+    /// When the run last changed, in milliseconds since the Unix epoch.
     pub at_ms: u64,
 }
 

@@ -114,6 +114,7 @@ pub struct PluginGrant {
     /// Environment variable names the plugin may receive.
     #[serde(default)]
     pub env: Vec<String>,
+    /// Directories the plugin may see, with their modes.
     #[serde(default)]
     pub mounts: Vec<MountGrant>,
     /// Ceilings; a missing one is the host's default.
@@ -132,7 +133,9 @@ pub struct PluginGrant {
 pub struct MountGrant {
     /// `${workspace}`, an absolute path, or a path relative to the plugin's folder.
     pub host: String,
+    /// Where the directory appears inside the sandbox.
     pub guest: String,
+    /// Read-only, or read-write on a private copy.
     pub mode: MountMode,
 }
 
@@ -140,10 +143,13 @@ pub struct MountGrant {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Ceilings {
+    /// Most memory the plugin may ask for, in MiB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<u64>,
+    /// Longest the plugin's timeout may be, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Largest output the plugin may be allowed, in KiB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_kib: Option<u64>,
     /// No ceiling means no fuel limit is required.
@@ -152,6 +158,7 @@ pub struct Ceilings {
 }
 
 impl Ceilings {
+    /// Whether no ceiling is set.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
@@ -179,29 +186,49 @@ impl Ceilings {
 /// Why a grants file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminGrantsError {
+    /// The grants file could not be read.
     #[error("cannot read admin grants `{path}`")]
     Read {
+        /// Path of the grants file.
         path: PathBuf,
+        /// The read's I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The grants path names a symlink, a directory or another non-file.
     #[error(
         "admin grants `{path}` is not a regular file\nhint: `{GRANTS_FILE}` must be a plain file in the plugins folder (not a symlink or a directory)"
     )]
-    NotAFile { path: PathBuf },
+    NotAFile {
+        /// Path of the grants file.
+        path: PathBuf,
+    },
+    /// The grants file is larger than the host reads.
     #[error(
         "admin grants `{path}` is {size} bytes, over the {MAX_GRANTS_BYTES}-byte limit\nhint: the file holds one short table per plugin; remove whatever else is in it"
     )]
-    TooLarge { path: PathBuf, size: u64 },
+    TooLarge {
+        /// Path of the grants file.
+        path: PathBuf,
+        /// The file's size, in bytes.
+        size: u64,
+    },
+    /// The grants file does not parse, or breaks a rule of its format.
     #[error("invalid admin grants `{path}`: {message}\nhint: {hint}")]
     Invalid {
+        /// Path of the grants file.
         path: PathBuf,
+        /// What is wrong, as the parser or the rule says.
         message: String,
+        /// What to change, for the message's `hint:` line.
         hint: String,
     },
+    /// The grants file could not be written.
     #[error("cannot write admin grants `{path}`")]
     Write {
+        /// Path of the grants file.
         path: PathBuf,
+        /// The write's I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -446,9 +473,13 @@ pub struct Missing {
 /// A plugin asked for more than the admin granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRefused {
+    /// The plugin's name in the folder.
     pub plugin: String,
+    /// Path of the plugin's manifest, whose `[grants]` asks for more.
     pub manifest: PathBuf,
+    /// Path of the admin's grants file.
     pub grants_file: PathBuf,
+    /// Each thing asked for but not granted.
     pub missing: Vec<Missing>,
 }
 
@@ -796,10 +827,15 @@ pub fn check_unwritable(m: &Manifest, workspace: &Path, plugins_dir: &Path) -> R
 /// and where their values come from, never the values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GrantSet {
+    /// The directories mounted into the sandbox.
     pub mounts: Vec<MountRecord>,
+    /// Relative prefixes under which the plugin may propose writes.
     pub writes: Vec<String>,
+    /// `host:port` entries the plugin may connect to.
     pub network: Vec<String>,
+    /// The environment variables the plugin receives, by name.
     pub env: Vec<EnvRecord>,
+    /// The limits the plugin runs under.
     pub limits: LimitRecord,
     /// The PEM files of extra TLS trust roots (manifest's and admin's),
     /// absolute. Left out when there are none, so grant sets recorded
@@ -808,26 +844,36 @@ pub struct GrantSet {
     pub tls_roots: Vec<String>,
 }
 
+/// One mount as recorded in a [`GrantSet`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MountRecord {
     /// `${workspace}` or the absolute host directory.
     pub host: String,
+    /// Where the directory appears inside the sandbox.
     pub guest: String,
+    /// Read-only, or read-write on a private copy.
     pub mode: MountMode,
 }
 
+/// One environment variable as recorded in a [`GrantSet`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EnvRecord {
+    /// The variable's name.
     pub key: String,
     /// `manifest` (a value written there) or `host` (inherited).
     pub from: &'static str,
 }
 
+/// The limits one call runs under, as recorded in a [`GrantSet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LimitRecord {
+    /// Memory the instance may grow to, in bytes.
     pub memory_bytes: u64,
+    /// Wall-clock limit of one call, in milliseconds.
     pub timeout_ms: u64,
+    /// Largest output the host accepts from one call, in bytes.
     pub max_output_bytes: u64,
+    /// Fuel budget of one call; `None` when no fuel limit applies.
     pub fuel: Option<u64>,
 }
 

@@ -61,8 +61,11 @@ pub struct NetPolicy {
 /// A network grant entry that could not be resolved.
 #[derive(Debug)]
 pub struct Unresolvable {
+    /// The entry's position in `grants.network`, from 0.
     pub index: usize,
+    /// The entry as written.
     pub entry: String,
+    /// The resolver's error.
     pub error: std::io::Error,
 }
 
@@ -80,6 +83,7 @@ pub struct NetDenial {
 /// Where a wasi:http request may go, after [`NetPolicy::http_target`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpHost {
+    /// An IP address the policy already allowed; connect to it as is.
     Ip(IpAddr),
     /// A granted name, lowercase; resolve it, then [`NetPolicy::check_resolved`].
     Name(String),

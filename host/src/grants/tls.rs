@@ -38,10 +38,15 @@ pub const MAX_ROOTS_FILE_BYTES: u64 = 1024 * 1024;
     shown_path = crate::render::inert_path(path)
 )]
 pub struct TlsRootsError {
+    /// The plugin's name.
     pub plugin: String,
+    /// Path of the plugin's manifest.
     pub manifest: PathBuf,
+    /// The key that names them (`grants.tls-roots[0]`, say).
     pub key: String,
+    /// The PEM file.
     pub path: PathBuf,
+    /// What is wrong with it, phrased to follow its path.
     pub problem: String,
 }
 
@@ -127,7 +132,9 @@ pub enum TlsFailure {
     UnknownIssuer,
     /// The certificate is for other names than the granted one.
     NameMismatch,
+    /// The certificate's validity period has ended.
     Expired,
+    /// The certificate's validity period has not begun.
     NotYetValid,
     /// The server did not answer with TLS at all.
     NotTls,

@@ -114,17 +114,27 @@ pub fn sensitive_writes(prefixes: &[String]) -> Vec<(String, &'static str)> {
 /// Why a proposed write was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteDenialReason {
+    /// The path is empty.
     Empty,
+    /// The path is longer than [`MAX_WRITE_PATH_BYTES`].
     TooLong,
+    /// The path starts with `/`.
     Absolute,
+    /// The path holds a backslash.
     Backslash,
+    /// The path holds a control, bidi or invisible character.
     ControlChar,
+    /// A segment is `..`.
     ParentSegment,
+    /// A segment is `.`.
     CurrentSegment,
+    /// A segment is empty (`//`).
     EmptySegment,
+    /// The path ends in `/`.
     TrailingSlash,
     /// A segment longer than a file name may be (255 bytes).
     NameTooLong,
+    /// The path is outside every granted `writes` prefix.
     NotGranted,
     /// The path reaches one of the host's own files (see [`crate::protect`]).
     Protected,
@@ -154,11 +164,14 @@ impl std::fmt::Display for WriteDenialReason {
 /// A proposed write outside a plugin's grant, or a malformed write path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteDenied {
+    /// The plugin that proposed the write.
     pub plugin: String,
+    /// Path of its manifest.
     pub manifest: PathBuf,
     /// The path exactly as the plugin proposed it (untrusted; render with
     /// [`crate::render::inert`]).
     pub path: String,
+    /// Why it was refused.
     pub reason: WriteDenialReason,
     /// The plugin's granted prefixes.
     pub allowed: Vec<String>,

@@ -40,14 +40,18 @@ const JOURNALED_ARGUMENTS_MAX: usize = 4096;
 /// A person's answer to a policy `ask`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
+    /// The person allowed the call.
     Accept,
+    /// The person refused the call.
     Decline,
+    /// The person dismissed the question without answering.
     Cancel,
     /// The client cannot ask a person (no elicitation support).
     Unsupported,
 }
 
 impl Answer {
+    /// The answer's name as the journal records it (`policy_decided`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Accept => "accept",
@@ -61,7 +65,9 @@ impl Answer {
 /// What a policy `ask` puts to the person.
 #[derive(Debug, Clone)]
 pub struct Question {
+    /// The tool's plugin.
     pub plugin: String,
+    /// The call's arguments, as the agent sent them (untrusted).
     pub arguments: serde_json::Value,
     /// The policy's reason (names the rule).
     pub reason: String,
@@ -88,6 +94,7 @@ impl Question {
 
 /// Who answers a policy `ask`.
 pub trait Asker: Sync {
+    /// Put `question` to a person and wait for the answer.
     fn ask<'a>(
         &'a self,
         question: &'a Question,
@@ -110,8 +117,11 @@ impl Asker for NoAsker {
 /// A call that returned a result.
 #[derive(Debug, Clone)]
 pub struct CallResult {
+    /// The call's id in the session (`c1`, `c2`...).
     pub call: String,
+    /// The tool's plugin.
     pub plugin: String,
+    /// The session run the call is journaled in.
     pub run_id: String,
     /// The plugin's output (JSON).
     pub output: serde_json::Value,
@@ -119,6 +129,7 @@ pub struct CallResult {
     pub staged: Vec<StagedWrite>,
     /// The session's pending change set after this call, if any.
     pub pending: Option<PendingSet>,
+    /// Wall time of the plugin call, in milliseconds.
     pub duration_ms: u64,
     /// `host --state-dir DIR`, for the commands the result names.
     pub host_command: String,
@@ -129,18 +140,24 @@ pub struct CallResult {
 /// The change set waiting for a person.
 #[derive(Debug, Clone)]
 pub struct PendingSet {
+    /// The change set's digest, the one an approval must name.
     pub digest: String,
+    /// How many files it touches.
     pub files: usize,
 }
 
 /// A call that did not return a result (the agent sees a tool error).
 #[derive(Debug, Clone)]
 pub struct CallFailure {
+    /// The call's id in the session; `None` when it was refused before it
+    /// was journaled.
     pub call: Option<String>,
+    /// The tool's plugin (as the agent named it).
     pub plugin: String,
     /// `unknown-tool`, `invalid-arguments`, `policy-denied`, `write-denied`,
     /// a runtime failure kind, or the plugin's own error kind.
     pub kind: ErrorKind,
+    /// What went wrong (untrusted when it is the plugin's own text).
     pub message: String,
 }
 
@@ -206,6 +223,7 @@ impl CallResult {
 }
 
 impl CallFailure {
+    /// The text an agent reads (and `host call` prints), inert.
     pub fn text(&self) -> String {
         format!(
             "tool `{}` failed ({}): {}",

@@ -25,6 +25,7 @@ use crate::mcp::server::Server;
 /// How the HTTP endpoint is guarded.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
+    /// The address and port to listen on (port 0: a free one).
     pub addr: SocketAddr,
     /// The bearer token every request must carry.
     pub token: String,
@@ -37,9 +38,12 @@ pub struct HttpOptions {
 /// An endpoint that cannot be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
+    /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}\nhint: pick a free port, e.g. --http 127.0.0.1:0")]
     Bind {
+        /// The address and port asked for.
         addr: SocketAddr,
+        /// The I/O error.
         source: std::io::Error,
     },
 }

@@ -20,8 +20,11 @@ use crate::render::inert;
 /// Where the load is.
 #[derive(Debug, Clone)]
 pub enum Phase {
+    /// The plugins are still loading.
     Pending,
+    /// The session is ready to serve.
     Ready(Arc<Session>),
+    /// The load failed; the message says why.
     Failed(Arc<str>),
 }
 
@@ -44,6 +47,7 @@ impl Default for Loading {
 }
 
 impl Loading {
+    /// A load that has not finished, shared by the loader and the server.
     pub fn new() -> Arc<Loading> {
         Arc::new(Loading::default())
     }
@@ -79,10 +83,12 @@ impl Loading {
         self.note(line);
     }
 
+    /// The load finished: serve `session` from now on.
     pub fn ready(&self, session: Session) {
         self.phase.send_replace(Phase::Ready(Arc::new(session)));
     }
 
+    /// The load failed with `message`.
     pub fn failed(&self, message: String) {
         self.phase.send_replace(Phase::Failed(Arc::from(message)));
     }

@@ -37,12 +37,16 @@ pub const POLICY_FILE: &str = "policy.toml";
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum Action {
+    /// The call runs.
     Allow,
+    /// A person is asked first (MCP elicitation); the call runs if they accept.
     Ask,
+    /// The call is refused.
     Deny,
 }
 
 impl Action {
+    /// The action's name as written in the policy file and the journal.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -81,8 +85,11 @@ fn allow() -> Action {
 pub struct Rule {
     /// Its `name`, else `#<n>` (1-based position in the file).
     pub name: String,
+    /// Glob on the plugin name (`*` when the rule gives none).
     pub plugin: String,
+    /// What the rule decides when it matches.
     pub action: Action,
+    /// JSON pointer and value glob pairs, all of which must match.
     pub when: Vec<(String, String)>,
 }
 
@@ -91,13 +98,16 @@ pub struct Rule {
 pub struct Policy {
     /// Where it was read from (`None`: no file, everything allowed).
     pub path: Option<PathBuf>,
+    /// What applies when no rule matches.
     pub default: Action,
+    /// The rules in file order; the first that matches decides.
     pub rules: Vec<Rule>,
 }
 
 /// The decision on one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// What was decided.
     pub action: Action,
     /// The rule that matched; `None` when the default applied.
     pub rule: Option<String>,
@@ -112,7 +122,9 @@ pub struct Decision {
     crate::render::inert_path(.path)
 )]
 pub struct PolicyError {
+    /// Path of the policy file.
     pub path: PathBuf,
+    /// Why it cannot be used (unreadable, does not parse, a bad pointer...).
     pub reason: String,
 }
 

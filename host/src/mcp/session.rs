@@ -28,11 +28,14 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// Who drives the session (journaled as `via`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
+    /// An agent, through `host mcp`.
     Mcp,
+    /// A person, through `host call`.
     Cli,
 }
 
 impl Via {
+    /// The name the journal records (`mcp` or `cli`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Mcp => "mcp",
@@ -44,13 +47,17 @@ impl Via {
 /// What a session serves, and where its writes go.
 #[derive(Debug, Clone)]
 pub struct SessionOptions<'a> {
+    /// The plugins folder whose tool plugins are served.
     pub plugins_dir: &'a Path,
     /// Serve only this tool plugin (`host call`).
     pub only: Option<&'a str>,
+    /// The workspace the plugins read.
     pub workspace: &'a Path,
+    /// Where approved writes land.
     pub out_dir: &'a Path,
     /// The policy file (default `<plugins>/policy.toml` if it exists).
     pub policy: Option<&'a Path>,
+    /// Who drives the session.
     pub via: Via,
 }
 
@@ -60,6 +67,7 @@ pub struct Session {
     pub(crate) store: RunStore,
     pub(crate) run_id: String,
     pub(crate) state_dir: PathBuf,
+    /// The tools the session serves, by name.
     pub tools: Tools,
     pub(crate) policy: Policy,
     pub(crate) via: Via,

@@ -19,11 +19,13 @@ use crate::runtime::Plugin;
 /// One tool, ready to be listed and called.
 #[derive(Debug)]
 pub struct Tool {
+    /// The loaded tool plugin that serves calls.
     pub plugin: Plugin,
     /// The plugin's name: the tool's MCP name.
     pub name: String,
     /// The name the plugin gives itself in `describe()` (its title).
     pub title: String,
+    /// The plugin's one-line summary from `describe()`: the tool's description.
     pub summary: String,
     /// The input schema, as the plugin declared it.
     pub input_schema: serde_json::Map<String, serde_json::Value>,
@@ -40,14 +42,26 @@ pub type Tools = BTreeMap<String, Tool>;
 /// A tool plugin that cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
+    /// The plugin's `describe()` call failed.
     #[error(
         "cannot describe tool plugin `{plugin}`: {message}\nhint: `host plugins inspect {plugin}` loads it as `host mcp` would"
     )]
-    Describe { plugin: String, message: String },
+    Describe {
+        /// The tool plugin.
+        plugin: String,
+        /// Why `describe()` gave no descriptor.
+        message: String,
+    },
+    /// The plugin's input schema is not JSON, not an object, or not a valid JSON Schema.
     #[error(
         "tool plugin `{plugin}` declares an input schema that {reason}\nhint: fix the schema its describe() returns (a JSON Schema object, e.g. {{\"type\":\"object\",\"properties\":{{...}}}})"
     )]
-    Schema { plugin: String, reason: String },
+    Schema {
+        /// The tool plugin.
+        plugin: String,
+        /// What is wrong with the schema, phrased to follow "a schema that".
+        reason: String,
+    },
 }
 
 impl Tool {

@@ -33,8 +33,11 @@ impl Amendment {
 /// The amended change set, and what differs from the proposal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amended {
+    /// Digest of the change set as proposed.
     pub from_digest: String,
+    /// The amended change set.
     pub change_set: ChangeSet,
+    /// Its digest, the one an approval must name.
     pub digest: String,
     /// Proposal paths left out, sorted.
     pub dropped: Vec<String>,
@@ -45,17 +48,27 @@ pub struct Amended {
 /// Why an amendment was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AmendError {
+    /// A path named in the amendment is not in the proposed change set.
     #[error(
         "`{}` is not in the change set\nhint: only files the run proposed can be approved or edited; `host show RUN` lists them",
         inert(path)
     )]
-    UnknownPath { path: String },
+    UnknownPath {
+        /// The path as the person gave it.
+        path: String,
+    },
+    /// The amendment names a path twice.
     #[error("`{}` is named twice\nhint: name each file once", inert(path))]
-    Duplicate { path: String },
+    Duplicate {
+        /// The path named twice.
+        path: String,
+    },
+    /// The amendment drops every file.
     #[error(
         "the amendment leaves nothing to approve\nhint: to write nothing, reject the run (`host reject RUN --reason ...`)"
     )]
     Empty,
+    /// An edited file's new bytes could not be staged as a blob.
     #[error(transparent)]
     Blob(#[from] BlobError),
 }

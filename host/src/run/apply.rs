@@ -33,9 +33,11 @@ use crate::run::out_dir::OutDirError;
 /// An approved change, verified and ready to put on disk.
 #[derive(Debug)]
 pub struct VerifiedWrite {
+    /// The approved change set's entry.
     pub entry: ChangeEntry,
     /// The new bytes; `None` for a deletion.
     pub bytes: Option<Vec<u8>>,
+    /// The target's content now, checked against the entry's base.
     pub base: Base,
     /// The target already is as approved (only when resuming an apply that
     /// stopped after a rename or unlink, before journaling it).
@@ -45,33 +47,59 @@ pub struct VerifiedWrite {
 /// Why approved writes were refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
+    /// The output directory cannot be used: it will not open, was replaced, or is a system or protected path.
     #[error(transparent)]
     OutDir(#[from] OutDirError),
+    /// A staged blob could not be read.
     #[error(transparent)]
     Blob(#[from] BlobError),
+    /// A staged blob's bytes do not hash to the change set's digest.
     #[error("staged bytes for `{}` do not match the change set", inert(path))]
-    StagedMismatch { path: String },
+    StagedMismatch {
+        /// The entry's relative path.
+        path: String,
+    },
+    /// The target changed since the run proposed its write.
     #[error(
         "`{}` changed since the run proposed its write (expected {expected}, found {found})\nhint: someone edited the file after the run staged its change; reject this run and start a new one so the change is reviewed against the current file",
         inert(path)
     )]
     BaseChanged {
+        /// The entry's relative path.
         path: String,
+        /// sha256 of the file the run proposed against, or `no file`.
         expected: String,
+        /// sha256 of the file now, or `no file`.
         found: String,
     },
+    /// The target reaches one of the host's protected paths.
     #[error(
         "`{}` reaches {reached}\nhint: no approval can write the host's own files; reject this run",
         inert(path)
     )]
-    Protected { path: String, reached: ProtectedHit },
+    Protected {
+        /// The entry's relative path.
+        path: String,
+        /// The protected path it reaches.
+        reached: ProtectedHit,
+    },
+    /// A check of the whole change set, before any write, refused it.
     #[error("the change set cannot be applied as a whole: {reason}\nhint: {hint}")]
-    Preflight { reason: String, hint: String },
+    Preflight {
+        /// What in the change set cannot be applied.
+        reason: String,
+        /// What to do, for the message's `hint:` line.
+        hint: String,
+    },
+    /// A target goes through a symlink, is not a regular file, or cannot be read.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// A write, rename or removal failed.
     #[error("cannot write `{}`", inert(path))]
     Write {
+        /// The entry's relative path.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },

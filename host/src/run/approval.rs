@@ -20,32 +20,48 @@ use crate::run::store::{Run, RunError};
 /// Why a decision was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
+    /// The run is not waiting for approval.
     #[error("run `{id}` is not waiting for approval: it is {status}{detail}")]
     NotWaiting {
+        /// The run's id.
         id: String,
+        /// Where the run stands.
         status: RunStatus,
+        /// Who decided, or why it failed, in parentheses; empty when unknown.
         detail: String,
     },
+    /// The digest given does not name the change set the run waits on.
     #[error(
         "the digest `{given}` does not match run `{id}`'s change set `{actual}`\nhint: the change set shown by `host show {id}` is the one you can approve; look at it again"
     )]
     DigestMismatch {
+        /// The run's id.
         id: String,
+        /// The digest (or prefix) the person gave.
         given: String,
+        /// The digest of the change set the run waits on.
         actual: String,
     },
+    /// The approved writes failed their checks before any was written; the run fails.
     #[error("nothing was written")]
     Refused(#[source] ApplyError),
+    /// A write failed partway through the apply; the run is recorded as failed.
     #[error("applying run `{id}` failed after {applied} of {total} writes")]
     ApplyFailed {
+        /// The run's id.
         id: String,
+        /// How many writes were applied before the failure.
         applied: usize,
+        /// How many writes the change set holds.
         total: usize,
+        /// Why the next write failed.
         #[source]
         source: ApplyError,
     },
+    /// The narrowing or edit of the change set was refused.
     #[error(transparent)]
     Amend(#[from] AmendError),
+    /// The run could not be opened or recorded.
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -53,7 +69,9 @@ pub enum ApprovalError {
 /// A change set ready for a decision: every write verified against disk.
 #[derive(Debug)]
 pub struct Pending {
+    /// The change set's digest, the one an approval must name.
     pub digest: String,
+    /// Each entry, checked against the staged blobs and the disk.
     pub writes: Vec<VerifiedWrite>,
 }
 

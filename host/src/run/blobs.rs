@@ -45,19 +45,27 @@ pub struct FileBlobs {
 /// A blob that could not be stored or read back intact.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
+    /// A blob could not be written, synced or opened.
     #[error("cannot access staged blob `{}`", crate::render::inert(&.path.display().to_string()))]
     Io {
+        /// The blob's file (or the blob folder).
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// A blob could not be read, or was refused unread (not a regular file, too large).
     #[error(transparent)]
     Read(ReadError),
+    /// A blob's bytes no longer hash to its name.
     #[error(
         "staged blob `{}` no longer matches its digest: it was changed after it was staged\nhint: the run's staged data cannot be trusted; reject the run and start a new one",
         crate::render::inert(&.path.display().to_string())
     )]
-    Tampered { path: PathBuf },
+    Tampered {
+        /// The blob's file.
+        path: PathBuf,
+    },
 }
 
 impl Blobs {

@@ -17,6 +17,7 @@ use crate::digest::{sha256_hex, sha256_hex_parts};
 /// Every write of a run, sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeSet {
+    /// The writes and deletions, sorted by path.
     pub entries: Vec<ChangeEntry>,
 }
 
@@ -68,6 +69,7 @@ impl ChangeSet {
         sha256_hex_parts(parts)
     }
 
+    /// Whether the change set holds no entry.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -76,11 +78,14 @@ impl ChangeSet {
 /// The current content of a write's target, read without following symlinks.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Base {
+    /// Nothing is at the path.
     Absent,
+    /// A regular file with these bytes.
     File(Vec<u8>),
 }
 
 impl Base {
+    /// sha256 of the file's bytes; `None` when there is no file.
     pub fn sha256(&self) -> Option<String> {
         match self {
             Base::Absent => None,
@@ -88,6 +93,7 @@ impl Base {
         }
     }
 
+    /// The file's bytes; `None` when there is no file.
     pub fn bytes(&self) -> Option<&[u8]> {
         match self {
             Base::Absent => None,
@@ -99,16 +105,27 @@ impl Base {
 /// Why a target cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// The target is a symlink, or its path passes through one.
     #[error(
         "`{}` is a symbolic link (or passes through one); the host never writes through links",
         crate::render::inert(path)
     )]
-    Symlink { path: String },
+    Symlink {
+        /// The target's relative path.
+        path: String,
+    },
+    /// Something other than a regular file is at the target.
     #[error("`{}` is not a regular file", crate::render::inert(path))]
-    NotAFile { path: String },
+    NotAFile {
+        /// The target's relative path.
+        path: String,
+    },
+    /// The target could not be read.
     #[error("cannot read `{}`", crate::render::inert(path))]
     Io {
+        /// The target's relative path.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },

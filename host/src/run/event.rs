@@ -40,16 +40,22 @@ pub enum Event {
         /// The journal format ([`JOURNAL_FORMAT`] when this host created it).
         #[serde(default = "format_one")]
         format: u32,
+        /// The workflow's name.
         workflow: String,
+        /// sha256 of the workflow file, checked again by `host resume`.
         workflow_digest: String,
         /// The plugins folder and workflow file, so `host resume` can reload
         /// them (and refuse if their digests changed).
         #[serde(default)]
         plugins_dir: Option<PathBuf>,
+        /// None in journals written before the host recorded it.
         #[serde(default)]
         workflow_path: Option<PathBuf>,
+        /// The workflow's parameters as given when the run was created.
         params: serde_json::Value,
+        /// The workspace the plugins read (read-only mounts resolve against it).
         workspace: PathBuf,
+        /// Where approved writes land.
         out_dir: PathBuf,
         /// The output directory's identity when the run was created; every
         /// later open of `out_dir` must find this same directory.
@@ -59,6 +65,7 @@ pub enum Event {
         /// folder, workflow, manifests, components), re-checked at apply.
         #[serde(default)]
         protected: Vec<PathBuf>,
+        /// The exact component behind each plugin the workflow uses.
         plugins: Vec<PluginDigest>,
         /// Each plugin's effective grants (what both its manifest and the
         /// admin's grants allow) and their digest. Empty in journals written
@@ -66,9 +73,13 @@ pub enum Event {
         #[serde(default)]
         grants: Vec<EffectiveGrant>,
     },
+    /// A step's plugin call began.
     StepStarted {
+        /// The step's id in the workflow.
         step: String,
+        /// The plugin the step calls.
         plugin: String,
+        /// 1 for the first try, counting up with each retry.
         attempt: u32,
         /// 0 for the first draft, n for the n-th re-draft.
         #[serde(default)]
@@ -76,55 +87,85 @@ pub enum Event {
     },
     /// A step finished; its output and proposed writes are staged as blobs.
     StepSucceeded {
+        /// The step's id in the workflow.
         step: String,
+        /// Which attempt succeeded (1 for the first).
         attempt: u32,
+        /// sha256 of the step's output JSON (the blob's name).
         output_sha256: String,
         /// Where the output is stored, relative to the run folder.
         #[serde(default)]
         output_blob: String,
+        /// The proposed writes, checked and staged.
         writes: Vec<StagedWrite>,
+        /// What the plugin logged during the call.
         logs: Vec<LogRecord>,
+        /// Wall time of the call, in milliseconds.
         duration_ms: u64,
     },
+    /// A step's attempt gave no result (it may still be retried).
     StepFailed {
+        /// The step's id in the workflow.
         step: String,
+        /// Which attempt failed (1 for the first).
         attempt: u32,
+        /// Why the call gave no result.
         error_kind: ErrorKind,
+        /// The failure's text, as the host or plugin reported it.
         message: String,
+        /// What the plugin and the host logged during the call.
         logs: Vec<LogRecord>,
     },
     /// A transient failure will be retried: attempt `attempt` starts after
     /// `delay_ms` (chosen by the step's retry policy).
     StepRetried {
+        /// The step's id in the workflow.
         step: String,
+        /// The attempt that will run next.
         attempt: u32,
+        /// How long the host waits before it, in milliseconds.
         delay_ms: u64,
     },
+    /// The reviewer returned a verdict on the drafted change set.
     ReviewCompleted {
+        /// The reviewer plugin.
         plugin: String,
+        /// 0 for the first review, n after the n-th re-draft.
         #[serde(default)]
         round: u32,
+        /// The reviewer's decision.
         verdict: Verdict,
+        /// What the reviewer pointed out.
         findings: Vec<Finding>,
+        /// The reviewer's one-paragraph account.
         summary: String,
+        /// What the reviewer logged during the call.
         logs: Vec<LogRecord>,
+        /// Wall time of the call, in milliseconds.
         duration_ms: u64,
     },
     /// The reviewer gave no verdict: it returned a plugin error, or trapped,
     /// timed out or hit a limit. The run fails next; `logs` keep what the
     /// plugin and the host (a network denial, say) recorded during the call.
     ReviewFailed {
+        /// The reviewer plugin.
         plugin: String,
+        /// 0 for the first review, n after the n-th re-draft.
         #[serde(default)]
         round: u32,
+        /// Why the call gave no result.
         error_kind: ErrorKind,
+        /// The failure's text, as the host or plugin reported it.
         message: String,
+        /// What the plugin and the host logged during the call.
         logs: Vec<LogRecord>,
     },
     /// The reviewer asked for a revision: `steps` run again (round `round`)
     /// with the review in their input, then the reviewer looks again.
     RedraftRequested {
+        /// The round that starts (1 for the first re-draft).
         round: u32,
+        /// The ids of the steps that run again.
         steps: Vec<String>,
     },
     /// `host resume` picked the run up again; `rerun` lists what it re-runs.
@@ -132,9 +173,13 @@ pub enum Event {
     /// which `by` accepted for a failed run (`--accept-rebuilt`); from here
     /// on the run records their new digests.
     RunResumed {
+        /// Who resumed (the OS user's name).
         by: String,
+        /// The run's status when it was resumed.
         from: String,
+        /// The ids of the steps it runs again.
         rerun: Vec<String>,
+        /// Plugins rebuilt since the run started, accepted with the resume.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         rebuilt: Vec<PluginRebuilt>,
     },
@@ -142,45 +187,66 @@ pub enum Event {
     /// `plugin`'s effective grants changed since they were recorded; from
     /// here on the run holds `grants` (digest `to_digest`).
     GrantsChanged {
+        /// The plugin whose grants changed.
         plugin: String,
+        /// Digest of the grants recorded before.
         from_digest: String,
+        /// Digest of the grants the run holds from here on.
         to_digest: String,
+        /// Who accepted the change.
         by: String,
         /// What changed, one phrase each.
         changes: Vec<String>,
+        /// The new effective grants, as recorded in [`EffectiveGrant::grants`].
         grants: serde_json::Value,
     },
     /// The run waits for a person to approve exactly this change set.
     ApprovalRequested {
+        /// The writes proposed for approval.
         change_set: ChangeSet,
+        /// The change set's digest, the one an approval must name.
         digest: String,
     },
+    /// A person approved the change set with `digest`; the writes may be applied.
     ApprovalGranted {
+        /// Who approved, as the front end named them (for the CLI, `--approver` or else the OS user).
         approver: String,
+        /// The digest that was approved.
         digest: String,
+        /// Why, when the approver gave a reason.
         reason: Option<String>,
     },
+    /// A person rejected the change set; nothing will be written.
     ApprovalRejected {
+        /// Who rejected it.
         approver: String,
+        /// Why they rejected it.
         reason: String,
     },
     /// One approved file is on disk with exactly these bytes (or, for a
     /// deletion, `sha256` is `None` and the file is gone).
     WriteApplied {
+        /// Relative path under the run's output directory.
         path: String,
+        /// sha256 of the bytes written; `None` for a deletion.
         sha256: Option<String>,
         /// The bytes were found already on disk by `host resume` (the host
         /// stopped after the rename, before this event): not written twice.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         recovered: bool,
     },
+    /// Every approved write is applied; the run is done.
     RunCompleted {},
+    /// The run stopped for good; nothing (more) will be written.
     RunFailed {
+        /// The step that failed, `None` when the failure was not a step's.
         step: Option<String>,
+        /// What went wrong.
         reason: String,
     },
     /// The reviewer rejected the run's result; nothing will be written.
     RunRejectedByReviewer {
+        /// The reviewer's summary.
         summary: String,
     },
     /// `by` narrowed or edited the proposed change set before deciding on it
@@ -188,9 +254,13 @@ pub enum Event {
     /// waits for approval of `change_set` (digest `digest`) instead of the
     /// one with `from_digest`, which stays in its `approval_requested` event.
     ChangeSetAmended {
+        /// Who amended the change set.
         by: String,
+        /// Digest of the change set as proposed.
         from_digest: String,
+        /// Digest of the amended change set, the one an approval must name.
         digest: String,
+        /// The amended change set.
         change_set: ChangeSet,
         /// Paths of the proposal left out.
         dropped: Vec<String>,
@@ -201,14 +271,19 @@ pub enum Event {
     /// change set restores their base bytes. `refused` lists the files left
     /// out because they changed since the apply.
     RevertOf {
+        /// The id of the run being undone.
         run: String,
+        /// Who asked for the revert.
         by: String,
+        /// Files left out because they changed since the apply.
         #[serde(default)]
         refused: Vec<RevertRefusal>,
     },
     /// Run `run` was proposed to undo this run's applied writes.
     RevertedBy {
+        /// The id of the run that undoes this one.
         run: String,
+        /// Who asked for the revert.
         by: String,
     },
     /// An agent (through `host mcp`) or a person (`host call`) asked for one
@@ -216,6 +291,7 @@ pub enum Event {
     ToolCallRequested {
         /// The call's id in this session (`c1`, `c2`...).
         call: String,
+        /// The plugin that serves the tool.
         plugin: String,
         /// The exact component that will run.
         plugin_sha256: String,
@@ -231,33 +307,51 @@ pub enum Event {
     /// `answer` is the person's answer to an `ask` (`accept`, `decline`,
     /// `cancel`, or `unsupported` when the client cannot ask).
     PolicyDecided {
+        /// The call's id in this session.
         call: String,
+        /// `allow`, `ask` or `deny`.
         action: String,
+        /// The name of the rule that matched; `None` when the default applied.
         rule: Option<String>,
+        /// The person's answer to an `ask`; `None` for `allow` and `deny`.
         #[serde(default)]
         answer: Option<String>,
         /// Whether the call goes on to run.
         allowed: bool,
+        /// Why, in words (the rule, or the person's answer).
         reason: String,
     },
     /// A call returned; its output and proposed writes are staged.
     ToolCallFinished {
+        /// The call's id in this session.
         call: String,
+        /// The plugin that served the tool.
         plugin: String,
+        /// sha256 of the exact component that ran.
         plugin_sha256: String,
+        /// sha256 of the call's output JSON (the blob's name).
         output_sha256: String,
+        /// Where the output is stored, relative to the run folder.
         output_blob: String,
+        /// The proposed writes, checked and staged.
         writes: Vec<StagedWrite>,
+        /// What the plugin logged during the call.
         logs: Vec<LogRecord>,
+        /// Wall time of the call, in milliseconds.
         duration_ms: u64,
     },
     /// A call did not return a result: refused (schema, policy, writes),
     /// the plugin's own error, a trap, a limit, a timeout or cancellation.
     ToolCallFailed {
+        /// The call's id in this session.
         call: String,
+        /// The plugin that serves the tool.
         plugin: String,
+        /// Why the call gave no result.
         error_kind: ErrorKind,
+        /// The failure's text, as the host or plugin reported it.
         message: String,
+        /// What the plugin and the host logged during the call.
         logs: Vec<LogRecord>,
     },
 }
@@ -296,13 +390,16 @@ impl Event {
 /// Which exact component a plugin name referred to in this run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginDigest {
+    /// The plugin's name in the folder.
     pub name: String,
+    /// sha256 of its component file.
     pub sha256: String,
 }
 
 /// A plugin whose component was rebuilt before a failed run was resumed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginRebuilt {
+    /// The plugin's name.
     pub name: String,
     /// The digest the run recorded until now.
     pub from_sha256: String,
@@ -314,8 +411,11 @@ pub struct PluginRebuilt {
 /// [`crate::grants::admin::GrantSet`], and the sha256 over them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EffectiveGrant {
+    /// The plugin's name.
     pub name: String,
+    /// sha256 over `grants`.
     pub digest: String,
+    /// The effective grants, as JSON.
     pub grants: serde_json::Value,
     /// `grants.toml` (the admin's file) or `manifest` (a folder without one).
     #[serde(default)]
@@ -331,12 +431,15 @@ pub struct StagedWrite {
     /// sha256 of the staged bytes (the blob's name); `None` for a deletion
     /// (proposed by a read-write mount's private copy).
     pub sha256: Option<String>,
+    /// Size of the staged bytes (0 for a deletion).
     pub size: u64,
 }
 
 /// A file a revert leaves alone, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevertRefusal {
+    /// Relative path under the output directory.
     pub path: String,
+    /// Why the revert leaves it alone (its bytes changed since the apply, say).
     pub reason: String,
 }

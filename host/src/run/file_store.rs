@@ -59,6 +59,7 @@ impl RunLog for FileRun {
 }
 
 impl FileStore {
+    /// The runs kept under `state_dir` (nothing is created until a run is).
     pub fn new(state_dir: &Path) -> FileStore {
         FileStore {
             state_dir: state_dir.to_path_buf(),

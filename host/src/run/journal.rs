@@ -58,46 +58,66 @@ const MAX_HEAD_BYTES: u64 = 4096;
 /// A verified journal record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// Position in the journal, counting from 0.
     pub seq: u64,
     /// Milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// This record's hash over its sequence number, time, event and the previous hash.
     pub hash: String,
+    /// What happened.
     pub event: Event,
 }
 
 /// Why a journal could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    /// The journal file could not be opened, read or synced.
     #[error("cannot access journal `{}`", shown(.path))]
     Io {
+        /// Path of the journal file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The journal file could not be read, or was refused unread (not a regular file, too large).
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// An event could not be appended; `undone` says whether the journal is as it was.
     #[error(
         "cannot append to journal `{}`: {cause}\nhint: {}",
         shown(.path),
         if *.undone { "nothing was recorded (the journal is as it was); fix the cause (free disk space, say), then run the command again (`host resume <run>` continues an interrupted run)" } else { "the partial record could not be removed either; it was never acknowledged and readers ignore it; fix the cause, then run the command again (`host resume <run>` continues an interrupted run)" }
     )]
     Append {
+        /// Path of the journal file.
         path: PathBuf,
         /// Inline in the message (the hint must come after it).
         cause: std::io::Error,
         /// The journal was cut back to its length before the append.
         undone: bool,
     },
+    /// An earlier append failed and could not be undone, so the journal takes no more events.
     #[error(
         "journal `{}` refuses further events: an earlier append failed and could not be undone\nhint: fix the cause (free disk space, say), then run the command again (`host resume <run>` continues an interrupted run)",
         shown(.path)
     )]
-    Poisoned { path: PathBuf },
+    Poisoned {
+        /// Path of the journal file.
+        path: PathBuf,
+    },
+    /// The last line is torn although the head says it was recorded.
     #[error(
         "journal `{}` ends in a torn record at line {line}, which its head says was recorded\nhint: the journal was damaged after the fact; the events before line {line} are intact; do not trust this run's history",
         shown(.path)
     )]
-    TornTail { path: PathBuf, line: usize },
+    TornTail {
+        /// Path of the journal file.
+        path: PathBuf,
+        /// The torn line, counting from 1.
+        line: usize,
+    },
+    /// A record has an event type this host does not know, from a newer journal format.
     #[error(
         "journal `{}` was written by a newer host: event {seq} at line {line} has type `{}`, which this host does not know (the run records journal format {format}; this host reads formats up to {})\nhint: read and drive this run with the host version that created it, or a newer one; the journal itself is not damaged",
         shown(.path),
@@ -105,50 +125,80 @@ pub enum JournalError {
         crate::run::event::JOURNAL_FORMAT
     )]
     NewerFormat {
+        /// Path of the journal file.
         path: PathBuf,
+        /// The line of the unknown event, counting from 1.
         line: usize,
+        /// The event's sequence number.
         seq: u64,
+        /// The unknown `type` tag.
         event_type: String,
         /// The format `run_created` records (1 when it records none).
         format: u32,
     },
+    /// A line is not a valid record, or breaks the hash chain.
     #[error("journal `{}` is corrupt at line {line}: {reason}", shown(.path))]
     Corrupt {
+        /// Path of the journal file.
         path: PathBuf,
+        /// The bad line, counting from 1.
         line: usize,
+        /// What is wrong with it.
         reason: String,
     },
+    /// The journal ends before the event its head records.
     #[error(
         "journal `{}` was truncated: its head records event {head_seq}, but the journal ends {found}\nhint: events were removed from the end of the journal; do not trust this run's history",
         shown(.path)
     )]
     Truncated {
+        /// Path of the journal file.
         path: PathBuf,
+        /// The sequence number the head records.
         head_seq: u64,
+        /// Where the journal ends instead, in words.
         found: String,
     },
+    /// The record the head points at has a different hash.
     #[error(
         "journal `{}` does not match its head: event {seq} has hash {found}, the head records {expected}\nhint: the journal was rewritten after the fact; do not trust this run's history",
         shown(.path)
     )]
     HeadMismatch {
+        /// Path of the journal file.
         path: PathBuf,
+        /// The head's sequence number.
         seq: u64,
+        /// The hash the head records.
         expected: String,
+        /// The hash the journal has for that event.
         found: String,
     },
+    /// The journal has events but no head file.
     #[error(
         "journal `{}` has {events} events but its head `{}` is missing\nhint: every journal this host writes has a head from its first event on, so it was removed: the run was tampered with; restore `journal.head` from a copy you trust (`host verify` printed its hash), or start a new run",
         shown(.path),
         shown(&head_path(.path))
     )]
-    HeadMissing { path: PathBuf, events: usize },
+    HeadMissing {
+        /// Path of the journal file.
+        path: PathBuf,
+        /// How many events the journal holds.
+        events: usize,
+    },
+    /// The head file cannot be read or parsed.
     #[error(
         "the head `{}` of journal `{}` is unreadable: {reason}\nhint: the host writes heads whole (old or new, never torn), so it was changed by someone else: the run was tampered with; restore it from a copy you trust, or start a new run",
         shown(&head_path(.path)),
         shown(.path)
     )]
-    HeadUnreadable { path: PathBuf, reason: String },
+    HeadUnreadable {
+        /// Path of the journal file (the head sits beside it).
+        path: PathBuf,
+        /// Why the head could not be read or parsed.
+        reason: String,
+    },
+    /// An event could not be serialized to JSON.
     #[error("cannot encode a journal event")]
     Encode(#[source] serde_json::Error),
 }
@@ -351,7 +401,9 @@ impl Journal {
 /// The last record a journal is known to have reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
+    /// Sequence number of the last record.
     pub seq: u64,
+    /// That record's hash.
     pub hash: String,
 }
 
@@ -422,6 +474,7 @@ pub struct TornTail {
 /// A journal whose chain verified, with what a reader should know about it.
 #[derive(Debug)]
 pub struct Verified {
+    /// The records in order, their chain checked.
     pub records: Vec<Record>,
     /// A partial last line left by a failed append; not part of the run.
     pub torn_tail: Option<TornTail>,

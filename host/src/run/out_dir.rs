@@ -20,7 +20,9 @@ use crate::render::inert;
 /// A directory's identity: device and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirId {
+    /// The file system's device number.
     pub dev: u64,
+    /// The directory's inode number on that device.
     pub ino: u64,
 }
 
@@ -33,33 +35,49 @@ impl std::fmt::Display for DirId {
 /// Why an output directory cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
+    /// The output directory could not be opened (or its identity read).
     #[error("cannot open the output directory `{}`", inert(&path.display().to_string()))]
     Open {
+        /// The output directory's path.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The directory at the output path is not the one the run was created with.
     #[error(
         "the output directory `{}` is not the directory this run was created with (it was {recorded}, it is now {found})\nhint: the directory was replaced, moved, or its path now leads through a symlink; nothing is written to a directory other than the one the run staged against: reject this run and start a new one",
         inert(&path.display().to_string())
     )]
     Changed {
+        /// The output directory's path.
         path: PathBuf,
+        /// The identity the run recorded at creation.
         recorded: DirId,
+        /// The identity of the directory at that path now.
         found: DirId,
     },
+    /// The output directory is, or lies inside, a system or credential directory.
     #[error(
         "the output directory `{}` is or lies inside the system or credential directory `{}`\nhint: choose an output directory for the run's results, e.g. a folder in your project",
         inert(&path.display().to_string()),
         system.display()
     )]
-    System { path: PathBuf, system: PathBuf },
+    System {
+        /// The output directory's path.
+        path: PathBuf,
+        /// The system or credential directory it reaches.
+        system: PathBuf,
+    },
+    /// The output directory is, or lies inside, one of the host's protected paths.
     #[error(
         "the output directory `{}` is or lies inside {reached}\nhint: the host's state, cache, plugins folder, workflow, manifests and components can never receive a run's writes; choose another --out",
         inert(&path.display().to_string())
     )]
     Protected {
+        /// The output directory's path.
         path: PathBuf,
+        /// The protected path it is or lies inside.
         reached: ProtectedHit,
     },
 }

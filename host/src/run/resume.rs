@@ -29,9 +29,17 @@ use crate::workflow::Workflow;
 pub enum Plan {
     /// Run these steps (in order), then the review (unless it already
     /// answered for the current round) and what follows it.
-    Continue { steps: Vec<String>, review: bool },
+    Continue {
+        /// Ids of the steps to run again.
+        steps: Vec<String>,
+        /// Whether the review runs again too.
+        review: bool,
+    },
     /// Apply the approved writes the journal does not record yet.
-    FinishApply { remaining: Vec<String> },
+    FinishApply {
+        /// Paths of the approved writes not yet applied.
+        remaining: Vec<String>,
+    },
 }
 
 impl Plan {
@@ -53,42 +61,67 @@ impl Plan {
 /// Why a run cannot be resumed (as asked).
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {
+    /// The run is in a status a resume cannot continue from (completed, say, or waiting for approval).
     #[error("run `{id}` has nothing to resume: it is {status}\nhint: {hint}")]
     NothingToResume {
+        /// The run's id.
         id: String,
+        /// Where the run stands.
         status: RunStatus,
+        /// What to do instead, for the message's `hint:` line.
         hint: String,
     },
+    /// The run failed, and resuming a failed run needs `--failed`.
     #[error(
         "run `{id}` failed: {reason}\nresuming it would re-run: {rerun}\nhint: fix the cause, then pass --failed to resume it"
     )]
     FailedNeedsFlag {
+        /// The run's id.
         id: String,
+        /// Why the run failed.
         reason: String,
+        /// What a resume would re-run, as a list for the message.
         rerun: String,
     },
+    /// The workflow or a plugin changed since the run started.
     #[error(
         "run `{id}` cannot be resumed with `{what}`: it changed since the run started (recorded {recorded}, now {now})\nhint: a resumed run must execute exactly what it started with; restore it, or start a new run"
     )]
     Changed {
+        /// The run's id.
         id: String,
+        /// What changed (`workflow <path>` or `plugin <name>`).
         what: String,
+        /// The first 12 hex digits of the digest the run recorded.
         recorded: String,
+        /// The same of the digest now, or `missing`.
         now: String,
     },
+    /// A failed run's plugin was rebuilt, and the rebuild was not accepted.
     #[error(
         "run `{id}` failed, and plugin `{plugin}` was rebuilt since it started (recorded {recorded}, now {now})\nhint: if the rebuild is your fix, pass --accept-rebuilt with --failed: the failed steps re-run with the new component (steps that finished keep their outputs) and both digests are journaled"
     )]
     Rebuilt {
+        /// The run's id.
         id: String,
+        /// The rebuilt plugin.
         plugin: String,
+        /// The first 12 hex digits of the digest the run recorded.
         recorded: String,
+        /// The same of the component's digest now.
         now: String,
     },
+    /// A plugin's effective grants changed since the run started, and the change was not accepted.
     #[error(
         "run `{id}` cannot be resumed: the effective grants changed since it started:\n{changes}\nhint: a run keeps the authority it started with; restore the grants (grants.toml or the manifest), start a new run, or pass --accept-grant-changes to continue under the new grants (the change is journaled)"
     )]
-    GrantsChanged { id: String, changes: String },
+    GrantsChanged {
+        /// The run's id.
+        id: String,
+        /// Each changed plugin and what changed, one line each.
+        changes: String,
+    },
+    /// The run could not be opened or recorded.
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -96,9 +129,11 @@ pub enum ResumeError {
 /// One plugin whose effective grants differ from what the run recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrantChange {
+    /// The plugin's name.
     pub plugin: String,
     /// The recorded digest, or `none` if the run recorded no grants.
     pub from_digest: String,
+    /// The plugin's effective grants now.
     pub now: EffectiveGrant,
     /// What changed, one phrase each.
     pub changes: Vec<String>,

@@ -20,24 +20,46 @@ use crate::run::store::{Run, RunError, RunStore};
 /// Why no revert was proposed.
 #[derive(Debug, thiserror::Error)]
 pub enum RevertError {
+    /// The run is not completed, or applied no writes.
     #[error(
         "run `{id}` has no applied writes to revert: it is {status}\nhint: only a run whose approved writes were applied can be reverted; `host status {id}` shows where it stands"
     )]
-    NothingApplied { id: String, status: RunStatus },
+    NothingApplied {
+        /// The run asked to revert.
+        id: String,
+        /// Where it stands.
+        status: RunStatus,
+    },
+    /// A revert of the run is already proposed or applied.
     #[error(
         "run `{id}` already has a revert proposed or applied (run `{revert}`)\nhint: decide on that run (`host show {revert}`); a revert that was rejected or failed does not count"
     )]
-    AlreadyReverted { id: String, revert: String },
+    AlreadyReverted {
+        /// The run asked to revert.
+        id: String,
+        /// The run that already reverts it.
+        revert: String,
+    },
+    /// Every file the run wrote changed since, so nothing is left to revert.
     #[error(
         "every file run `{id}` wrote changed since the apply (or lost its base bytes), so there is nothing to revert:\n{}\nhint: the files on disk are someone else's now; restore them by hand if you must",
         list(.refused)
     )]
     AllRefused {
+        /// The run asked to revert.
         id: String,
+        /// Every file it wrote, with why it is left alone.
         refused: Vec<RevertRefusal>,
     },
+    /// The run's output directory could not be opened or read.
     #[error("cannot read the output directory of run `{id}`: {reason}")]
-    OutDir { id: String, reason: String },
+    OutDir {
+        /// The run asked to revert.
+        id: String,
+        /// Why the directory could not be read.
+        reason: String,
+    },
+    /// A run could not be opened, created or recorded.
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -55,6 +77,7 @@ fn list(refused: &[RevertRefusal]) -> String {
 pub struct Proposed {
     /// The new run, waiting for approval of its change set.
     pub run: Run,
+    /// Files left out because they changed since the apply.
     pub refused: Vec<RevertRefusal>,
 }
 

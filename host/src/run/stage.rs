@@ -55,6 +55,7 @@ impl From<MountChange> for Proposal {
 pub struct Refusal {
     /// The step error kind journaled: `write-denied` or `write-conflict`.
     pub kind: ErrorKind,
+    /// The first refused write and why (inert), for the journal.
     pub message: String,
 }
 

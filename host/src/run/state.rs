@@ -47,6 +47,7 @@ impl std::fmt::Display for RunStatus {
 /// What is known about one step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepState {
+    /// The plugin the step calls.
     pub plugin: String,
     /// The latest attempt (1-based, counted over the whole run).
     pub attempt: u32,
@@ -55,11 +56,15 @@ pub struct StepState {
     pub failures_in_row: u32,
     /// The re-draft round of the latest attempt.
     pub round: u32,
+    /// When the latest attempt started, in milliseconds since the Unix epoch.
     pub started_ms: u64,
     /// Set once the step succeeded.
     pub output_sha256: Option<String>,
+    /// The proposed writes of the successful attempt.
     pub writes: Vec<StagedWrite>,
+    /// What the plugin logged during the latest attempt.
     pub logs: Vec<LogRecord>,
+    /// Wall time of the successful attempt, in milliseconds.
     pub duration_ms: Option<u64>,
     /// Set if the last attempt failed.
     pub error: Option<String>,
@@ -68,17 +73,24 @@ pub struct StepState {
 /// The reviewer's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReviewState {
+    /// The reviewer plugin.
     pub plugin: String,
+    /// The re-draft round it reviewed (0 for the first draft).
     pub round: u32,
+    /// The reviewer's decision.
     pub verdict: Verdict,
+    /// What the reviewer pointed out.
     pub findings: Vec<Finding>,
+    /// The reviewer's one-paragraph account.
     pub summary: String,
 }
 
 /// A review that gave no verdict (see the `review_failed` event).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReviewErrorState {
+    /// The reviewer plugin.
     pub plugin: String,
+    /// The re-draft round it was to review (0 for the first draft).
     pub round: u32,
     /// `<kind>: <message>`.
     pub error: String,
@@ -89,8 +101,11 @@ pub struct ReviewErrorState {
 /// Who decided on the change set, and when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
+    /// Who decided.
     pub approver: String,
+    /// When, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// Why, when the person gave a reason.
     pub reason: Option<String>,
     /// The change-set digest an approval names (`None` for a rejection).
     pub digest: Option<String>,
@@ -99,37 +114,55 @@ pub struct Decision {
 /// A person's amendment of the proposed change set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AmendedBy {
+    /// Who amended it.
     pub by: String,
+    /// When, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// Paths of the proposal left out.
     pub dropped: Vec<String>,
+    /// Paths whose new bytes the person replaced.
     pub edited: Vec<String>,
 }
 
 /// Everything the journal says about a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunState {
+    /// The run's id.
     pub id: String,
+    /// Where the run stands, as its latest events say.
     pub status: RunStatus,
+    /// Time of the first record, in milliseconds since the Unix epoch.
     pub created_ms: u64,
+    /// Time of the latest record, in milliseconds since the Unix epoch.
     pub updated_ms: u64,
+    /// The workflow's name.
     pub workflow: String,
+    /// sha256 of the workflow file.
     pub workflow_digest: String,
+    /// The plugins folder the run loaded; `None` in journals from before it was recorded.
     pub plugins_dir: Option<PathBuf>,
+    /// The workflow file; `None` in journals from before it was recorded.
     pub workflow_path: Option<PathBuf>,
+    /// The workflow's parameters.
     pub params: serde_json::Value,
+    /// The workspace the plugins read.
     pub workspace: PathBuf,
+    /// Where approved writes land.
     pub out_dir: PathBuf,
     /// The output directory's identity at creation (see [`crate::run::out_dir`]).
     pub out_dir_id: Option<DirId>,
     /// Host paths no write of this run may reach.
     pub protected: Vec<PathBuf>,
+    /// The exact component behind each plugin the run uses.
     pub plugins: Vec<PluginDigest>,
     /// Each plugin's effective grants and their digest, as recorded at
     /// creation and updated by `grants_changed`.
     pub grants: Vec<EffectiveGrant>,
     /// Steps in the order they started.
     pub steps: BTreeMap<String, StepState>,
+    /// Step ids in the order they first started.
     pub step_order: Vec<String>,
+    /// The latest review that gave a verdict.
     pub review: Option<ReviewState>,
     /// The review that asked for the current re-draft round (given to the
     /// re-drafted steps as input).
@@ -141,6 +174,7 @@ pub struct RunState {
     /// The change set waiting for (or given) approval, with its digest: the
     /// one approval was requested for, or a person's amendment of it.
     pub change_set: Option<ChangeSet>,
+    /// Digest of `change_set`, the one an approval must name.
     pub change_set_digest: Option<String>,
     /// The digest of the change set the run proposed, when a person amended
     /// it (`change_set` is then the amendment).
@@ -149,13 +183,17 @@ pub struct RunState {
     pub amendment: Option<AmendedBy>,
     /// The run this run reverts (`host revert`), and the files it leaves alone.
     pub revert_of: Option<String>,
+    /// Files left out of the revert because they changed since the apply.
     pub revert_refused: Vec<RevertRefusal>,
     /// The runs proposed to revert this one, oldest first.
     pub reverted_by: Vec<String>,
+    /// The approval, once given.
     pub approval: Option<Decision>,
+    /// The rejection, once given.
     pub rejection: Option<Decision>,
     /// Paths already written by the apply, in order.
     pub applied: Vec<String>,
+    /// Why the run failed or was rejected, once it has.
     pub failure: Option<String>,
     /// Writes staged by the tool calls of a session run (`host mcp`, `host
     /// call`) since its last decision, each with its call id: the next change
@@ -166,6 +204,7 @@ pub struct RunState {
     pub tool_calls: u64,
     /// Hash of the last journal record.
     pub head: String,
+    /// How many records the journal holds.
     pub events: u64,
 }
 
@@ -173,7 +212,9 @@ pub struct RunState {
 #[derive(Debug, thiserror::Error)]
 #[error("journal of run `{id}` is inconsistent: {reason}")]
 pub struct StateError {
+    /// The run's id.
     pub id: String,
+    /// What in the journal contradicts itself.
     pub reason: String,
 }
 

@@ -73,8 +73,11 @@ pub trait RunLog: std::fmt::Debug + Send {
 /// A run opened for driving: see [`Store::open`].
 #[derive(Debug)]
 pub struct Opened {
+    /// Where the run's next events are appended.
     pub log: Box<dyn RunLog>,
+    /// The run's verified records, in order.
     pub records: Vec<Record>,
+    /// The run's staged bytes.
     pub blobs: Blobs,
 }
 
@@ -82,7 +85,9 @@ pub struct Opened {
 /// (rendered inert, one line each).
 #[derive(Debug)]
 pub struct History {
+    /// The run's verified records, in order.
     pub records: Vec<Record>,
+    /// What a reader should be warned about.
     pub warnings: Vec<String>,
 }
 
@@ -95,72 +100,104 @@ pub struct RunStore {
 /// Why a run could not be created, opened or recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// No run has this id in the state directory.
     #[error(
         "no run `{}` in {location}\nhint: `host runs` lists the runs of this state directory (see --state-dir)",
         crate::render::inert(id)
     )]
     Unknown {
+        /// The run id (or prefix) asked for.
         id: String,
         /// Where the store looked ([`Store::location`]), rendered inert.
         location: String,
     },
+    /// The run folder exists but has no journal.
     #[error(
         "run `{id}` exists but its journal `{}` is missing (the folder still holds {holds}): the run was tampered with\nhint: a run's state is its journal; restore `journal.jsonl` from a copy you trust, or start a new run",
         shown(.path)
     )]
     JournalMissing {
+        /// The run's id.
         id: String,
+        /// Where the journal should be.
         path: PathBuf,
         /// What is left in the run folder, for the message.
         holds: String,
     },
+    /// The run's journal path is not a regular file.
     #[error(
         "run `{id}` exists but its journal `{}` is {kind}, not a file: the run was tampered with\nhint: a run's state is its journal; restore `journal.jsonl` from a copy you trust, or start a new run",
         shown(.path)
     )]
     JournalNotAFile {
+        /// The run's id.
         id: String,
+        /// The journal's path.
         path: PathBuf,
+        /// What is there instead.
         kind: FileKind,
     },
+    /// Something other than a folder sits where a run folder should be.
     #[error(
         "`{}` is {kind}, not a run folder\nhint: the host makes run folders itself; remove it, or start a new run",
         shown(.path)
     )]
-    NotARunFolder { path: PathBuf, kind: FileKind },
+    NotARunFolder {
+        /// The path in the runs folder.
+        path: PathBuf,
+        /// What is there instead of a folder.
+        kind: FileKind,
+    },
+    /// The text is not shaped like a run id.
     #[error(
         "`{}` is not a run id\nhint: run ids look like r20261123-104501-1a2b3c; `host runs` lists them",
         crate::render::inert(id)
     )]
-    InvalidId { id: String },
+    InvalidId {
+        /// The text given as a run id.
+        id: String,
+    },
+    /// A prefix given for a run matches more than one.
     #[error(
         "`{}` matches {count} runs ({})\nhint: give more of the id (`host runs` lists them)",
         crate::render::inert(prefix),
         crate::render::inert(&examples.join(", "))
     )]
     Ambiguous {
+        /// The prefix given.
         prefix: String,
+        /// How many run ids start with it.
         count: usize,
         /// The first few matching ids.
         examples: Vec<String>,
     },
+    /// Another host process holds the run's lock.
     #[error(
         "run `{id}` is busy: another host process holds its lock\nhint: wait for the other command to finish, then try again"
     )]
-    Busy { id: String },
+    Busy {
+        /// The run's id.
+        id: String,
+    },
+    /// The run folder could not be created or accessed.
     #[error(
         "cannot access the run folder `{}`\nhint: the state directory must be writable to create, resume, approve or reject a run (is it on a full or read-only file system?)",
         shown(.path)
     )]
     Io {
+        /// The run folder, or the file in it, that failed.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The run's journal could not be read or appended to.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// A staged blob could not be read or written.
     #[error(transparent)]
     Blob(#[from] BlobError),
+    /// The journal's events do not describe a run.
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -172,6 +209,7 @@ fn shown(path: &Path) -> String {
 /// A run as a read-only view sees it.
 #[derive(Debug)]
 pub struct Inspection {
+    /// What the journal says about the run.
     pub state: RunState,
     /// What a person should know before trusting the state: a missing or
     /// unreadable head (which [`RunStore::open`] refuses), an
@@ -190,14 +228,17 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run's id.
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// The run's state as of its latest event.
     pub fn state(&self) -> &RunState {
         &self.state
     }
 
+    /// The run's staged bytes.
     pub fn blobs(&self) -> &Blobs {
         &self.blobs
     }

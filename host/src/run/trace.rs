@@ -22,7 +22,9 @@ pub const EVENT_NAMES: &[&str] = Event::NAMES;
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum AttemptOutcome {
+    /// Ended with `step_succeeded`.
     Succeeded,
+    /// Ended with `step_failed`.
     Failed,
     /// Started, never finished: the host stopped, or the run failed
     /// elsewhere and the attempt was abandoned.
@@ -32,7 +34,9 @@ pub enum AttemptOutcome {
 /// One attempt of one step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attempt {
+    /// The step's id in the workflow.
     pub step: String,
+    /// The attempt's number, as `step_started` records it.
     pub attempt: u32,
     /// 0 for the first draft, n for the n-th re-draft.
     pub round: u32,
@@ -44,6 +48,7 @@ pub struct Attempt {
     pub elapsed_ms: Option<u64>,
     /// The plugin call's own duration, where the journal records it.
     pub duration_ms: Option<u64>,
+    /// How the attempt ended.
     pub outcome: AttemptOutcome,
     /// The error kind of a failed attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,7 +61,9 @@ pub struct Attempt {
 /// One review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReviewRound {
+    /// 0 for the first review, n after the n-th re-draft.
     pub round: u32,
+    /// The reviewer's decision.
     pub verdict: Verdict,
     /// Offset of `review_completed`.
     pub at_ms: u64,
@@ -67,8 +74,11 @@ pub struct ReviewRound {
 /// A stretch between two events; `ended_ms` is `None` while it lasts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Span {
+    /// Offset of the event that starts it, in milliseconds from the run's start.
     pub started_ms: u64,
+    /// Offset of the event that ends it.
     pub ended_ms: Option<u64>,
+    /// `ended_ms - started_ms`.
     pub elapsed_ms: Option<u64>,
     /// How it ended (`approved`, `rejected`, `completed`, `failed`).
     pub outcome: Option<&'static str>,
@@ -90,7 +100,9 @@ pub struct Timings {
     pub run_started_at_ms: u64,
     /// Offset of the last record.
     pub last_event_ms: u64,
+    /// Every step attempt, in the order they started.
     pub attempts: Vec<Attempt>,
+    /// Every review that gave a verdict, in order.
     pub reviews: Vec<ReviewRound>,
     /// From `approval_requested` to the decision.
     pub approval_wait: Option<Span>,

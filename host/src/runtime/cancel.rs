@@ -24,6 +24,7 @@ struct Inner {
 }
 
 impl Cancel {
+    /// A handle not yet cancelled.
     pub fn new() -> Cancel {
         Cancel::default()
     }
@@ -34,6 +35,7 @@ impl Cancel {
         self.inner.notify.notify_waiters();
     }
 
+    /// Whether [`Cancel::cancel`] was called on this handle or a clone of it.
     pub fn is_cancelled(&self) -> bool {
         self.inner.set.load(Ordering::SeqCst)
     }

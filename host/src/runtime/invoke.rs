@@ -53,6 +53,7 @@ pub const MAX_RESOURCES: usize = 1024;
 /// The result of a successful invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation<T> {
+    /// What the plugin returned.
     pub value: T,
     /// Host `log` lines, then stdout (info) and stderr (warn) lines.
     pub logs: Vec<LogRecord>,
@@ -72,7 +73,9 @@ pub type FailureKind = crate::error_kind::ErrorKind;
 /// A failed invocation: the plugin produced no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvokeFailure {
+    /// The plugin that was called.
     pub plugin: String,
+    /// Why it produced no result.
     pub kind: FailureKind,
     /// What went wrong, for humans (for traps, the trap's root cause and the
     /// end of stderr).

@@ -90,6 +90,7 @@ const WASI_VERSION_PREFIX: &str = "0.2.";
 pub struct LoadError(Box<LoadErrorKind>);
 
 impl LoadError {
+    /// The reason, to match on.
     pub fn kind(&self) -> &LoadErrorKind {
         &self.0
     }
@@ -110,115 +111,169 @@ impl From<GrantError> for LoadError {
 /// The ways loading a plugin fails.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadErrorKind {
+    /// The plugin's grants could not be resolved against its manifest.
     #[error(transparent)]
     Grants(GrantError),
+    /// The manifest asks for more memory than the host's per-plugin cap.
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): key `limits.memory-mib` asks for {asked_mib} MiB, but this host allows at most {cap_mib} MiB per plugin\nhint: lower `limits.memory-mib` to {cap_mib} or less (each instance slot of the host's pool reserves that much memory)",
         shown_manifest = crate::render::inert_path(manifest)
     )]
     MemoryOverCap {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// The memory `limits.memory-mib` asks for, in MiB.
         asked_mib: u64,
+        /// The host's per-plugin memory cap, in MiB.
         cap_mib: u64,
     },
+    /// The component file could not be read.
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): cannot read component `{shown_component}`: {error}\nhint: build the plugin first (its manifest's [build] command), or fix `plugin.component`",
         shown_manifest = crate::render::inert_path(manifest),
         shown_component = crate::render::inert_path(component)
     )]
     Read {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// Path of the component file, as `plugin.component` resolves.
         component: PathBuf,
+        /// The read's I/O error.
         error: std::io::Error,
     },
+    /// The component file is larger than [`MAX_COMPONENT_BYTES`].
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): component `{shown_component}` is {size} bytes, over the {MAX_COMPONENT_BYTES}-byte limit\nhint: this is not a plugin component; check `plugin.component`",
         shown_manifest = crate::render::inert_path(manifest),
         shown_component = crate::render::inert_path(component)
     )]
     TooLarge {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// Path of the component file, as `plugin.component` resolves.
         component: PathBuf,
+        /// The file's size, in bytes.
         size: u64,
     },
+    /// The component path names something other than a regular file.
     #[error(
         "plugin `{plugin}` (`{}`): component `{}` is {kind}, not a regular file\nhint: `plugin.component` must name a built .wasm file (a device or a pipe could block the host or never end)",
         crate::render::inert_path(manifest),
         crate::render::inert_path(component)
     )]
     NotAFile {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// Path of the component file, as `plugin.component` resolves.
         component: PathBuf,
+        /// The component's file type.
         kind: crate::bounded_read::FileKind,
     },
+    /// The component's sha256 differs from the one `plugin.sha256` pins.
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): component `{shown_component}` has sha256 {actual}, but `plugin.sha256` pins {expected}\nhint: if you rebuilt the plugin on purpose, update `plugin.sha256`; otherwise the file was replaced and must not be run",
         shown_manifest = crate::render::inert_path(manifest),
         shown_component = crate::render::inert_path(component)
     )]
     HashMismatch {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// Path of the component file, as `plugin.component` resolves.
         component: PathBuf,
+        /// The sha256 `plugin.sha256` pins.
         expected: String,
+        /// sha256 of the file as read.
         actual: String,
     },
+    /// The file is not a WebAssembly component (a core module, say, or not wasm at all).
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): `{shown_component}` is not a WebAssembly component: {what}\nhint: {hint}",
         shown_manifest = crate::render::inert_path(manifest),
         shown_component = crate::render::inert_path(component)
     )]
     NotAComponent {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// Path of the component file, as `plugin.component` resolves.
         component: PathBuf,
+        /// What the file is instead.
         what: &'static str,
+        /// What to change, for the message's `hint:` line.
         hint: &'static str,
     },
+    /// The engine could not compile the component.
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): cannot compile component `{shown_component}`: {message}\nhint: the file is damaged or was built by an incompatible toolchain; rebuild it for wasm32-wasip2",
         shown_manifest = crate::render::inert_path(manifest),
         shown_component = crate::render::inert_path(component)
     )]
     Compile {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// Path of the component file, as `plugin.component` resolves.
         component: PathBuf,
+        /// The engine's error text.
         message: String,
     },
+    /// The component does not export the world its manifest's kind requires.
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): the component does not export `{expected}` (the `{kind}` world of {WIT_PACKAGE}); it exports {found}\nhint: {hint}",
         shown_manifest = crate::render::inert_path(manifest)
     )]
     WrongExport {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// The kind the manifest declares.
         kind: PluginKind,
+        /// The export the manifest's kind requires.
         expected: String,
+        /// The exports the component has, as a list for the message.
         found: String,
+        /// What to change, for the message's `hint:` line.
         hint: String,
     },
+    /// The component imports an interface this host does not provide.
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): the component imports `{import}`, which this host does not provide\nhint: {hint}",
         shown_manifest = crate::render::inert_path(manifest)
     )]
     UnknownImport {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// The import's name.
         import: String,
+        /// What to change, for the message's `hint:` line.
         hint: String,
     },
+    /// The component could not be linked against the host's imports.
     #[error(
         "plugin `{plugin}` (`{shown_manifest}`): cannot link the component: {message}\nhint: rebuild the plugin against wit/ of {WIT_PACKAGE} and WASI 0.2",
         shown_manifest = crate::render::inert_path(manifest)
     )]
     Link {
+        /// The plugin's name in the folder.
         plugin: String,
+        /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// The engine's error text.
         message: String,
     },
 }

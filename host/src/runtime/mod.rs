@@ -123,28 +123,52 @@ impl RuntimeConfig {
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// A runtime setting is out of range or inconsistent with another.
     #[error("invalid runtime configuration: {message}\nhint: {hint}")]
-    Config { message: String, hint: String },
+    Config {
+        /// What is wrong with the configuration.
+        message: String,
+        /// What to change, for the message's `hint:` line.
+        hint: String,
+    },
+    /// wasmtime could not create the engine.
     #[error(
         "cannot create the WebAssembly engine: {message}\nhint: the pooling allocator reserves virtual memory per instance; lower `max_instances` or raise `ulimit -v`"
     )]
-    Engine { message: String },
+    Engine {
+        /// wasmtime's error text.
+        message: String,
+    },
+    /// The compile cache directory could not be created.
     #[error(
         "cannot create the compile cache directory `{path}`: {error}\nhint: the host needs a writable cache directory of its own"
     )]
     CacheDir {
+        /// The cache directory.
         path: PathBuf,
+        /// The I/O error.
         error: std::io::Error,
     },
+    /// The compile cache directory could not be read.
     #[error("cannot read the compile cache directory `{path}`: {error}")]
     CacheRead {
+        /// The cache directory.
         path: PathBuf,
+        /// The I/O error.
         error: std::io::Error,
     },
+    /// The host interfaces could not be added to the linker.
     #[error("cannot link the host interfaces: {message}")]
-    Link { message: String },
+    Link {
+        /// wasmtime's error text.
+        message: String,
+    },
+    /// The thread that advances the engines' epochs could not be started.
     #[error("cannot start the epoch ticker thread: {error}")]
-    Ticker { error: std::io::Error },
+    Ticker {
+        /// The I/O error from spawning the thread.
+        error: std::io::Error,
+    },
 }
 
 /// One engine with what is tied to it: its compile cache keys and linker.

@@ -68,10 +68,12 @@ impl Plugin {
         }
     }
 
+    /// The plugin's name in its folder.
     pub fn name(&self) -> &str {
         &self.inner.name
     }
 
+    /// Whether it is a tool or a reviewer.
     pub fn kind(&self) -> PluginKind {
         self.inner.manifest.kind
     }
@@ -81,6 +83,7 @@ impl Plugin {
         &self.inner.sha256
     }
 
+    /// The manifest it was loaded from.
     pub fn manifest(&self) -> &Manifest {
         &self.inner.manifest
     }

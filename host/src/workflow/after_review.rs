@@ -13,7 +13,12 @@ use crate::workflow::Workflow;
 pub enum Next {
     /// Re-run `steps` (the re-draft step and everything downstream of it)
     /// with the review as input, as re-draft `round`.
-    Redraft { round: u32, steps: Vec<String> },
+    Redraft {
+        /// The re-draft round that starts (1 for the first).
+        round: u32,
+        /// Ids of the steps that run again, in execution order.
+        steps: Vec<String>,
+    },
     /// To the approval gate (which a run with nothing to write passes
     /// straight to `completed`).
     Approval,

@@ -121,6 +121,7 @@ impl CompileCache {
 /// What `host cache show` reports about a cache directory.
 #[derive(Debug, Clone)]
 pub struct CacheListing {
+    /// The cache directory listed.
     pub dir: PathBuf,
     /// Whether the directory exists (a missing one is an empty cache).
     pub exists: bool,
@@ -143,18 +144,23 @@ impl CacheListing {
 /// A regular file the cache recognises as its own.
 #[derive(Debug, Clone)]
 pub struct FoundFile {
+    /// The file's path.
     pub path: PathBuf,
+    /// Its size, in bytes.
     pub size: u64,
+    /// Its modification time; `None` where the file system gives none.
     pub modified: Option<SystemTime>,
 }
 
 /// One compiled component in the cache.
 #[derive(Debug, Clone)]
 pub struct CacheEntry {
+    /// The entry's file.
     pub file: FoundFile,
     /// Lowercase hex sha256 of the component it was compiled from, if the
     /// header is readable.
     pub component_sha256: Option<String>,
+    /// Whether this host would load it.
     pub status: EntryStatus,
 }
 
@@ -198,7 +204,9 @@ impl std::fmt::Display for EntryStatus {
 /// What [`clear`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cleared {
+    /// How many of the cache's files were removed.
     pub files: usize,
+    /// How many bytes they held.
     pub bytes: u64,
     /// Files in the directory that are not the cache's and were left alone.
     pub ignored: Vec<PathBuf>,
