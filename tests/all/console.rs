@@ -387,29 +387,18 @@ fn posts_without_csrf_own_origin_or_session_write_nothing() {
 #[test]
 fn decisions_over_http_go_through_the_library() {
     let s = Scratch::new();
-    let full = waiting(
-        &s,
-        &plugins(
-            &s,
-            "p-full",
-            &[("drafts/f1.md", "one\n"), ("drafts/f2.md", "two\n")],
-            false,
-        ),
+    let waiting_for =
+        |name: &str, files: &[(&str, &str)]| waiting(&s, &plugins(&s, name, files, false));
+    let full = waiting_for(
+        "p-full",
+        &[("drafts/f1.md", "one\n"), ("drafts/f2.md", "two\n")],
     );
-    let subset = waiting(
-        &s,
-        &plugins(
-            &s,
-            "p-sub",
-            &[("drafts/s1.md", "s1\n"), ("drafts/s2.md", "s2\n")],
-            false,
-        ),
+    let subset = waiting_for(
+        "p-sub",
+        &[("drafts/s1.md", "s1\n"), ("drafts/s2.md", "s2\n")],
     );
-    let edit = waiting(
-        &s,
-        &plugins(&s, "p-edit", &[("drafts/e.md", "proposed\n")], false),
-    );
-    let rejected = waiting(&s, &plugins(&s, "p-rej", &[("drafts/r.md", "r\n")], false));
+    let edit = waiting_for("p-edit", &[("drafts/e.md", "proposed\n")]);
+    let rejected = waiting_for("p-rej", &[("drafts/r.md", "r\n")]);
     let c = Console::start(&s, &["--as", "alice"]);
     let cookie = login(&c);
     let origin = c.origin();

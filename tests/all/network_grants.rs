@@ -218,24 +218,11 @@ impl HttpServer {
         let thread = std::thread::spawn(move || {
             let deadline = Instant::now() + serve_for;
             while Instant::now() < deadline {
-                let mut stream = match listener.listener.accept() {
-                    Ok((stream, _)) => stream,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(10));
-                        continue;
-                    }
-                    Err(e) => panic!("accept: {e}"),
+                let Some((mut stream, head)) = crate::support::accept_head(&listener.listener)
+                else {
+                    continue;
                 };
-                stream.set_nonblocking(false).expect("blocking");
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .expect("timeout");
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                    head.push(byte[0]);
-                }
-                *seen.lock().expect("lock") = Some(String::from_utf8_lossy(&head).into_owned());
+                *seen.lock().expect("lock") = Some(head);
                 match body {
                     Some(body) => {
                         let response = format!(

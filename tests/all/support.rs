@@ -772,3 +772,28 @@ pub fn verify_ok(s: &Scratch, id: &str) -> String {
 pub fn journal_is_whole(s: &Scratch, id: &str) -> bool {
     std::fs::read(s.journal_path(id)).is_ok_and(|b| b.last() == Some(&b'\n'))
 }
+
+/// One request on a non-blocking loopback `listener`: the connection and
+/// its request head (up to the blank line; 5 s read timeout), or `None`
+/// after a 10 ms nap when nobody is connecting yet.
+pub fn accept_head(listener: &std::net::TcpListener) -> Option<(std::net::TcpStream, String)> {
+    use std::io::Read as _;
+    let mut stream = match listener.accept() {
+        Ok((stream, _)) => stream,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            std::thread::sleep(Duration::from_millis(10));
+            return None;
+        }
+        Err(e) => panic!("accept: {e}"),
+    };
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+        head.push(byte[0]);
+    }
+    Some((stream, String::from_utf8_lossy(&head).into_owned()))
+}
