@@ -4,7 +4,7 @@
 //! host's denial, carried by `Error::Denied`) against what the host recorded
 //! (the step's log in the run state) and what the loopback server received.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
