@@ -197,6 +197,18 @@ fn plugins(s: &Scratch, name: &str, writes: &[(&str, &str)], real_reviewer: bool
 }
 
 /// A run of `plugins` waiting for approval.
+/// Run `id`'s page as the session `cookie` sees it.
+fn run_page(c: &Console, cookie: &str, id: &str) -> String {
+    request(
+        &c.addr,
+        "GET",
+        &format!("/runs/{id}"),
+        &[("Cookie", cookie)],
+        "",
+    )
+    .body
+}
+
 fn waiting(s: &Scratch, plugins: &Path) -> String {
     let out = s.run(plugins, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -300,14 +312,7 @@ fn posts_without_csrf_own_origin_or_session_write_nothing() {
     let id = waiting(&s, &plugins(&s, "p", &[("drafts/a.md", "alpha\n")], false));
     let c = Console::start(&s, &[]);
     let cookie = login(&c);
-    let page = request(
-        &c.addr,
-        "GET",
-        &format!("/runs/{id}"),
-        &[("Cookie", &cookie)],
-        "",
-    )
-    .body;
+    let page = run_page(&c, &cookie, &id);
     let csrf = field(&page, "csrf");
     let digest = field(&page, "digest");
     let path = format!("/runs/{id}/approve");
@@ -403,14 +408,7 @@ fn decisions_over_http_go_through_the_library() {
     let cookie = login(&c);
     let origin = c.origin();
     let post = |id: &str, action: &str, extra: &[(&str, &str)]| {
-        let page = request(
-            &c.addr,
-            "GET",
-            &format!("/runs/{id}"),
-            &[("Cookie", &cookie)],
-            "",
-        )
-        .body;
+        let page = run_page(&c, &cookie, id);
         let csrf = field(&page, "csrf");
         let mut pairs: Vec<(&str, &str)> = vec![("csrf", &csrf)];
         let digest;
@@ -507,14 +505,7 @@ fn a_stale_base_is_shown_and_refused() {
     std::fs::write(s.out().join("drafts/b.md"), "changed meanwhile\n").expect("change");
     let c = Console::start(&s, &[]);
     let cookie = login(&c);
-    let page = request(
-        &c.addr,
-        "GET",
-        &format!("/runs/{id}"),
-        &[("Cookie", &cookie)],
-        "",
-    )
-    .body;
+    let page = run_page(&c, &cookie, &id);
     assert!(page.contains("id=\"stale\""), "{page}");
     let csrf = field(&page, "csrf");
     let digest = field(&page, "digest");
@@ -572,14 +563,7 @@ fn hostile_path_diff_and_findings_render_inert() {
             "{path}: only console.js"
         );
     }
-    let page = request(
-        &c.addr,
-        "GET",
-        &format!("/runs/{id}"),
-        &[("Cookie", &cookie)],
-        "",
-    )
-    .body;
+    let page = run_page(&c, &cookie, &id);
     assert!(
         page.contains("&lt;script&gt;window.__pwned=1&lt;/script&gt;"),
         "{page}"

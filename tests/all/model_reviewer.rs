@@ -364,12 +364,7 @@ fn a_clean_pass_goes_to_the_gate_and_the_draft_travels_as_delimited_data() {
     assert!(!user.lines().any(|l| l == "END DRAFT draft-0000"), "{user}");
 
     // The gate still decides: approval writes exactly the proposed bytes.
-    let approved = s.approve(&id);
-    assert!(approved.status.success(), "{}", text(&approved.stderr));
-    assert_eq!(
-        std::fs::read_to_string(s.out().join(DRAFT_PATH)).expect("written"),
-        DRAFT
-    );
+    approve_writes_the_draft(&s, &id);
 }
 
 #[test]
@@ -638,12 +633,7 @@ fn anthropic_pass_sends_a_messages_request_with_the_inherited_key() {
     assert!(!journal_text(&s, &id).contains(KEY));
     assert!(!state.to_string().contains(KEY));
 
-    let approved = s.approve(&id);
-    assert!(approved.status.success(), "{}", text(&approved.stderr));
-    assert_eq!(
-        std::fs::read_to_string(s.out().join(DRAFT_PATH)).expect("written"),
-        DRAFT
-    );
+    approve_writes_the_draft(&s, &id);
 }
 
 #[test]
@@ -820,4 +810,14 @@ fn an_https_model_url_is_accepted_and_handed_to_the_host_as_https() {
         "the reviewer sent the request: {logs:?}"
     );
     drop(listener);
+}
+
+/// The gate still decides: approving `id` writes exactly the proposed draft.
+pub(crate) fn approve_writes_the_draft(s: &Scratch, id: &str) {
+    let approved = s.approve(id);
+    assert!(approved.status.success(), "{}", text(&approved.stderr));
+    assert_eq!(
+        std::fs::read_to_string(s.out().join(DRAFT_PATH)).expect("written"),
+        DRAFT
+    );
 }
