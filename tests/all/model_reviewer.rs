@@ -164,14 +164,7 @@ fn serve(
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).into_owned();
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
+    let length = crate::support::content_length(&head);
     let mut body = vec![0u8; length];
     stream.read_exact(&mut body).expect("request body");
     seen.lock().expect("lock").push(Received { head, body });
@@ -446,19 +439,7 @@ fn a_500_fails_the_run_as_transient_and_resume_reviews_again() {
     let s = Scratch::new();
     let (id, state, code) = granted_run(&s, &server);
     assert_eq!(code, Some(1));
-    assert_eq!(state["status"], "failed", "{state:#}");
-    assert!(
-        state["review"].is_null(),
-        "no verdict was made up: {state:#}"
-    );
-    let failure = state["failure"].as_str().expect("failure");
-    assert!(
-        failure.contains("plugin `model-reviewer`")
-            && failure.contains("transient")
-            && failure.contains("HTTP 500")
-            && failure.contains("model is loading"),
-        "{failure}"
-    );
+    failed_without_verdict(&state, &["transient", "HTTP 500", "model is loading"]);
     let journal = s.journal(&id);
     let failed = &events(&journal, "review_failed")[0]["event"];
     assert_eq!(failed["error_kind"], "transient");
@@ -715,17 +696,7 @@ fn anthropic_error_statuses_fail_the_run_without_a_verdict() {
         );
         let (id, state, code) = run(&s, &dir);
         assert_eq!(code, Some(1));
-        assert_eq!(state["status"], "failed", "{state:#}");
-        assert!(
-            state["review"].is_null(),
-            "no verdict was made up: {state:#}"
-        );
-        let failure = state["failure"].as_str().expect("failure");
-        assert!(
-            failure.contains("plugin `model-reviewer`")
-                && words.iter().all(|w| failure.contains(w)),
-            "{failure}"
-        );
+        failed_without_verdict(&state, &words);
         let journal = s.journal(&id);
         assert_eq!(
             events(&journal, "review_failed")[0]["event"]["error_kind"],
@@ -819,5 +790,20 @@ pub(crate) fn approve_writes_the_draft(s: &Scratch, id: &str) {
     assert_eq!(
         std::fs::read_to_string(s.out().join(DRAFT_PATH)).expect("written"),
         DRAFT
+    );
+}
+
+/// The run failed in the review, no verdict was made up, and its failure
+/// names the model reviewer and each of `words`.
+fn failed_without_verdict(state: &Value, words: &[&str]) {
+    assert_eq!(state["status"], "failed", "{state:#}");
+    assert!(
+        state["review"].is_null(),
+        "no verdict was made up: {state:#}"
+    );
+    let failure = state["failure"].as_str().expect("failure");
+    assert!(
+        failure.contains("plugin `model-reviewer`") && words.iter().all(|w| failure.contains(w)),
+        "{failure}"
     );
 }

@@ -797,3 +797,14 @@ pub fn accept_head(listener: &std::net::TcpListener) -> Option<(std::net::TcpStr
     }
     Some((stream, String::from_utf8_lossy(&head).into_owned()))
 }
+
+/// The `Content-Length` of a request head (0 when it has none).
+pub fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0)
+}

@@ -274,14 +274,7 @@ fn read_request(
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).into_owned();
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
+    let length = crate::support::content_length(&head);
     let mut body = vec![0u8; length];
     tls.read_exact(&mut body)?;
     Ok(Received { head, body })
