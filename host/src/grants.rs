@@ -35,12 +35,12 @@
 
 pub mod admin;
 pub mod capability;
-mod env;
-mod limits;
-mod mounts;
+pub(crate) mod env;
+pub(crate) mod limits;
+pub(crate) mod mounts;
 pub mod net;
 pub mod tls;
-mod writes;
+pub(crate) mod writes;
 
 pub use self::writes::{
     MAX_NAME_BYTES, MAX_WRITE_PATH_BYTES, WriteDenialReason, WriteDenied, sensitive_writes,

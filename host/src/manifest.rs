@@ -16,7 +16,7 @@ use strum::{Display, IntoStaticStr};
 use crate::bounded_read::{ReadError, Symlinks, read_text};
 use crate::names::{NAME_RULE, is_valid_name};
 
-use crate::network_grant::parse_network_entry;
+use crate::grants::{self, capability::KeyProblem};
 pub use crate::network_grant::{NetHost, NetworkGrant};
 
 /// The file name of a plugin manifest inside its folder.
@@ -256,7 +256,7 @@ struct RawManifest {
     #[serde(default)]
     grants: RawGrants,
     #[serde(default)]
-    limits: RawLimits,
+    limits: grants::limits::RawLimits,
 }
 
 #[derive(Deserialize)]
@@ -278,43 +278,15 @@ struct RawBuild {
 #[serde(deny_unknown_fields)]
 struct RawGrants {
     #[serde(default)]
-    mounts: Vec<RawMount>,
+    mounts: Vec<grants::mounts::MountSpec>,
     #[serde(default)]
     network: Vec<String>,
     #[serde(default)]
-    env: RawEnv,
+    env: grants::env::RawEnv,
     #[serde(default)]
     writes: Vec<String>,
     #[serde(default, rename = "tls-roots")]
     tls_roots: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMount {
-    host: String,
-    guest: String,
-    mode: MountMode,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawEnv {
-    #[serde(default)]
-    vars: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    inherit: Vec<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawLimits {
-    memory_mib: Option<u64>,
-    timeout_ms: Option<u64>,
-    max_output_kib: Option<u64>,
-    fuel: Option<u64>,
-    rw_copy_mib: Option<u64>,
-    rw_copy_files: Option<u64>,
 }
 
 // ---- loading ----------------------------------------------------------------
@@ -449,197 +421,15 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         None => None,
     };
 
-    let mut network: Vec<NetworkGrant> = Vec::new();
-    for (i, entry) in raw.grants.network.iter().enumerate() {
-        let grant = parse_network_entry(entry).map_err(|(message, hint)| {
-            invalid(
-                format!(
-                    "key `grants.network[{i}]`: `{}` {message}",
-                    crate::render::inert(entry)
-                ),
-                &hint,
-            )
-        })?;
-        if network.contains(&grant) {
-            return Err(invalid(
-                format!(
-                    "key `grants.network[{i}]`: `{}` is listed twice",
-                    crate::render::inert(entry)
-                ),
-                "grant each host:port once",
-            ));
-        }
-        network.push(grant);
-    }
-
-    let mut mounts: Vec<Mount> = Vec::new();
-    for (i, m) in raw.grants.mounts.into_iter().enumerate() {
-        let key = format!("grants.mounts[{i}]");
-        let host = if m.host == WORKSPACE_PLACEHOLDER {
-            MountSource::Workspace
-        } else {
-            let p = Path::new(&m.host);
-            if m.host.is_empty() || has_parent_segment(p) {
-                return Err(invalid(
-                    format!("key `{key}.host`: `{}` is empty or contains `..`", m.host),
-                    "name the directory directly, relative to this manifest or absolute, or use \"${workspace}\"",
-                ));
-            }
-            let joined = lexically_normal(&dir.join(p));
-            if let Some(system) = crate::protect::system_dir(&joined) {
-                return Err(invalid(
-                    format!(
-                        "key `{key}.host`: mounting `{}` would expose the host system (it is or lies inside `{}`)",
-                        joined.display(),
-                        system.display()
-                    ),
-                    "mount only the data directory the plugin needs; system and credential directories and their subfolders are never mounted",
-                ));
-            }
-            MountSource::Path(joined)
-        };
-        let guest_path = Path::new(&m.guest);
-        if !guest_path.is_absolute()
-            || has_parent_segment(guest_path)
-            || m.guest == "/"
-            || lexically_normal(guest_path) != guest_path
-        {
-            return Err(invalid(
-                format!(
-                    "key `{key}.guest`: `{}` is not a plain absolute path",
-                    m.guest
-                ),
-                "use an absolute guest path such as \"/workspace\", without `..`, `.` or a trailing `/`",
-            ));
-        }
-        if let Some(other) = mounts.iter().find(|o| {
-            Path::new(&o.guest).starts_with(guest_path) || guest_path.starts_with(&o.guest)
-        }) {
-            return Err(invalid(
-                format!(
-                    "key `{key}.guest`: `{}` overlaps the mount at `{}`",
-                    m.guest, other.guest
-                ),
-                "give each mount its own guest directory, not nested in another",
-            ));
-        }
-        mounts.push(Mount {
-            host,
-            guest: m.guest,
-            mode: m.mode,
-        });
-    }
-
-    let mut tls_roots: Vec<PathBuf> = Vec::new();
-    for (i, root) in raw.grants.tls_roots.iter().enumerate() {
-        let p = Path::new(root);
-        if root.is_empty() || has_parent_segment(p) {
-            return Err(invalid(
-                format!("key `grants.tls-roots[{i}]`: `{root}` is empty or contains `..`"),
-                "name a PEM file of the CA certificate, relative to this manifest or absolute",
-            ));
-        }
-        let joined = lexically_normal(&dir.join(p));
-        if tls_roots.contains(&joined) {
-            return Err(invalid(
-                format!("key `grants.tls-roots[{i}]`: `{root}` is listed twice"),
-                "list each PEM file once",
-            ));
-        }
-        tls_roots.push(joined);
-    }
-
-    let mut env = Vec::new();
-    for (key, value) in raw.grants.env.vars {
-        check_env_key(&key)
-            .map_err(|m| invalid(format!("key `grants.env.vars`: {m}"), ENV_HINT))?;
-        env.push(EnvGrant::Value { key, value });
-    }
-    for key in raw.grants.env.inherit {
-        check_env_key(&key)
-            .map_err(|m| invalid(format!("key `grants.env.inherit`: {m}"), ENV_HINT))?;
-        if env.iter().any(|e| e.key() == key) {
-            return Err(invalid(
-                format!("key `grants.env.inherit`: `{key}` is also set in `grants.env.vars`"),
-                "grant each variable once",
-            ));
-        }
-        env.push(EnvGrant::Inherit { key });
-    }
-
-    let mut writes = Vec::new();
-    for prefix in raw.grants.writes {
-        let normalized = normalize_write_prefix(&prefix).ok_or_else(|| {
-            invalid(
-                format!("key `grants.writes`: `{prefix}` is not a relative path prefix"),
-                "use relative, `/`-separated prefixes without `..`, such as \"reports/\"",
-            )
-        })?;
-        writes.push(normalized);
-    }
-
-    let defaults = Limits::default();
-    let limits = Limits {
-        memory_bytes: match raw.limits.memory_mib {
-            Some(0) | Some(4097..) => {
-                return Err(invalid(
-                    "key `limits.memory-mib` must be between 1 and 4096".into(),
-                    "64 is plenty for most tools",
-                ));
-            }
-            Some(mib) => mib * 1024 * 1024,
-            None => defaults.memory_bytes,
-        },
-        timeout: match raw.limits.timeout_ms {
-            Some(0) | Some(3_600_001..) => {
-                return Err(invalid(
-                    "key `limits.timeout-ms` must be between 1 and 3600000".into(),
-                    "the default is 10000 (ten seconds)",
-                ));
-            }
-            Some(ms) => std::time::Duration::from_millis(ms),
-            None => defaults.timeout,
-        },
-        max_output_bytes: match raw.limits.max_output_kib {
-            Some(0) | Some(1_048_577..) => {
-                return Err(invalid(
-                    "key `limits.max-output-kib` must be between 1 and 1048576".into(),
-                    "the default is 4096 (4 MiB)",
-                ));
-            }
-            Some(kib) => kib * 1024,
-            None => defaults.max_output_bytes,
-        },
-        fuel: match raw.limits.fuel {
-            Some(0) => {
-                return Err(invalid(
-                    "key `limits.fuel` must be at least 1".into(),
-                    "fuel counts wasm instructions; a small tool needs millions (e.g. 100000000), or remove the key for no fuel limit",
-                ));
-            }
-            other => other,
-        },
-        rw_copy_bytes: match raw.limits.rw_copy_mib {
-            Some(0) | Some(65_537..) => {
-                return Err(invalid(
-                    "key `limits.rw-copy-mib` must be between 1 and 65536".into(),
-                    "the default is 256; a read-write mount is copied for every call, so keep it small",
-                ));
-            }
-            Some(mib) => mib * 1024 * 1024,
-            None => defaults.rw_copy_bytes,
-        },
-        rw_copy_files: match raw.limits.rw_copy_files {
-            Some(0) | Some(1_000_001..) => {
-                return Err(invalid(
-                    "key `limits.rw-copy-files` must be between 1 and 1000000".into(),
-                    "the default is 10000",
-                ));
-            }
-            Some(n) => n,
-            None => defaults.rw_copy_files,
-        },
-    };
+    // Each kind of grant parses its own keys (see `grants::capability`).
+    let key = |problem: KeyProblem| invalid(problem.message, &problem.hint);
+    let network = grants::net::parse_entries("grants.network", &raw.grants.network).map_err(key)?;
+    let mounts = grants::mounts::parse(raw.grants.mounts, dir).map_err(key)?;
+    let tls_roots = grants::tls::parse_roots(&raw.grants.tls_roots, dir).map_err(key)?;
+    let env = grants::env::parse(raw.grants.env).map_err(key)?;
+    let writes =
+        grants::writes::parse_prefixes("grants.writes", &raw.grants.writes).map_err(key)?;
+    let limits = grants::limits::parse(&raw.limits).map_err(key)?;
 
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -660,38 +450,9 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Manifest, ManifestEr
     })
 }
 
-const ENV_HINT: &str =
-    "variable names are ASCII letters, digits and `_`, not starting with a digit";
-
-pub(crate) fn check_env_key(key: &str) -> Result<(), String> {
-    let ok = !key.is_empty()
-        && !key.starts_with(|c: char| c.is_ascii_digit())
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("`{key}` is not a valid variable name"))
-    }
-}
-
+/// Whether `p` climbs with a `..` segment.
 pub(crate) fn has_parent_segment(p: &Path) -> bool {
     p.components().any(|c| c == Component::ParentDir)
-}
-
-/// Normalize a `writes` prefix: relative, `/`-separated, no `.`/`..`/empty
-/// segments. A trailing `/` is kept because it means "inside this directory".
-pub(crate) fn normalize_write_prefix(prefix: &str) -> Option<String> {
-    if prefix.is_empty() || prefix.starts_with('/') || prefix.contains('\\') {
-        return None;
-    }
-    let body = prefix.strip_suffix('/').unwrap_or(prefix);
-    if body
-        .split('/')
-        .any(|s| s.is_empty() || s == "." || s == ".." || s.chars().any(char::is_control))
-    {
-        return None;
-    }
-    Some(prefix.to_string())
 }
 
 /// Remove `.` segments and duplicate separators without touching the file system.

@@ -67,7 +67,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::{
-    self, EnvGrant, Limits, Manifest, MountMode, MountSource, NetworkGrant, WORKSPACE_PLACEHOLDER,
+    self, EnvGrant, Limits, Manifest, MountMode, MountSource, WORKSPACE_PLACEHOLDER,
 };
 
 /// The admin's grants file inside a plugins folder.
@@ -127,17 +127,8 @@ pub struct PluginGrant {
     pub tls_roots: Vec<String>,
 }
 
-/// One granted mount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MountGrant {
-    /// `${workspace}`, an absolute path, or a path relative to the plugin's folder.
-    pub host: String,
-    /// Where the directory appears inside the sandbox.
-    pub guest: String,
-    /// Read-only, or read-write on a private copy.
-    pub mode: MountMode,
-}
+/// One granted mount: spelled as in a manifest.
+pub use super::mounts::MountSpec as MountGrant;
 
 /// Limit ceilings, in the manifest's units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,85 +296,32 @@ fn validate(admin: &AdminGrants) -> Result<(), AdminGrantsError> {
                 ),
             ));
         }
-        for prefix in &grant.writes {
-            if manifest::normalize_write_prefix(prefix).is_none() {
-                return Err(invalid(
-                    format!(
-                        "key `{name}.writes`: `{}` is not a relative path prefix",
-                        crate::render::inert(prefix)
-                    ),
-                    "use relative, `/`-separated prefixes without `..`, such as \"reports/\"",
-                ));
-            }
-        }
-        let mut network: Vec<NetworkGrant> = Vec::new();
-        for (i, entry) in grant.network.iter().enumerate() {
-            let parsed =
-                crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
-                    invalid(
-                        format!(
-                            "key `{name}.network[{i}]`: `{}` {message}",
-                            crate::render::inert(entry)
-                        ),
-                        &hint,
-                    )
-                })?;
-            if network.contains(&parsed) {
-                return Err(invalid(
-                    format!(
-                        "key `{name}.network[{i}]`: `{}` is listed twice",
-                        crate::render::inert(entry)
-                    ),
-                    "grant each host:port once",
-                ));
-            }
-            network.push(parsed);
-        }
-        for key in &grant.env {
-            manifest::check_env_key(key).map_err(|m| {
-                invalid(
-                    format!("key `{name}.env`: {}", crate::render::inert(&m)),
-                    "variable names are ASCII letters, digits and `_`, not starting with a digit",
-                )
-            })?;
+        // The same rules as a manifest's keys, from each kind of grant.
+        let key = |problem: super::capability::KeyProblem| invalid(problem.message, &problem.hint);
+        super::writes::parse_prefixes(&format!("{name}.writes"), &grant.writes).map_err(key)?;
+        super::net::parse_entries(&format!("{name}.network"), &grant.network).map_err(key)?;
+        for var in &grant.env {
+            super::env::check_key(&format!("{name}.env"), var).map_err(key)?;
         }
         for (i, mount) in grant.mounts.iter().enumerate() {
-            let key = format!("{name}.mounts[{i}]");
-            if mount.host.is_empty() || manifest::has_parent_segment(Path::new(&mount.host)) {
-                return Err(invalid(
-                    format!(
-                        "key `{key}.host`: `{}` is empty or contains `..`",
-                        crate::render::inert(&mount.host)
-                    ),
-                    "spell the host directory as the plugin's manifest does: \"${workspace}\", absolute, or relative to the plugin's folder",
-                ));
-            }
-            let guest = Path::new(&mount.guest);
-            if !guest.is_absolute()
-                || manifest::has_parent_segment(guest)
-                || mount.guest == "/"
-                || manifest::lexically_normal(guest) != guest
-            {
-                return Err(invalid(
-                    format!(
-                        "key `{key}.guest`: `{}` is not a plain absolute path",
-                        crate::render::inert(&mount.guest)
-                    ),
-                    "use an absolute guest path such as \"/workspace\", without `..`, `.` or a trailing `/`",
-                ));
-            }
+            let mount_key = format!("{name}.mounts[{i}]");
+            super::mounts::check_spelling(&mount_key, mount).map_err(key)?;
             if grant.mounts[..i].iter().any(|o| o.guest == mount.guest) {
                 return Err(invalid(
-                    format!("key `{key}.guest`: `{}` is granted twice", mount.guest),
+                    format!(
+                        "key `{mount_key}.guest`: `{}` is granted twice",
+                        crate::render::inert(&mount.guest)
+                    ),
                     "grant each guest path once",
                 ));
             }
         }
+        const ROOTS_HINT: &str = "name a PEM file holding the CA certificate(s), absolute or relative to the folder holding grants.toml";
         for (i, root) in grant.tls_roots.iter().enumerate() {
+            let roots_key = format!("{name}.tls-roots[{i}]");
+            super::tls::check_root_spelling(&roots_key, root, ROOTS_HINT).map_err(key)?;
             let path = admin.tls_root(root);
-            let problem = if root.is_empty() || manifest::has_parent_segment(Path::new(root)) {
-                Some("is empty or contains `..`".to_string())
-            } else if grant.tls_roots[..i]
+            let problem = if grant.tls_roots[..i]
                 .iter()
                 .any(|o| admin.tls_root(o) == path)
             {
@@ -394,28 +332,21 @@ fn validate(admin: &AdminGrants) -> Result<(), AdminGrantsError> {
             if let Some(problem) = problem {
                 return Err(invalid(
                     format!(
-                        "key `{name}.tls-roots[{i}]`: trust roots `{}` {problem}",
+                        "key `{roots_key}`: trust roots `{}` {problem}",
                         crate::render::inert(root)
                     ),
-                    "name a PEM file holding the CA certificate(s), absolute or relative to the folder holding grants.toml",
+                    ROOTS_HINT,
                 ));
             }
         }
-        let ranges: [(&str, Option<u64>, u64); 4] = [
-            ("memory-mib", grant.limits.memory_mib, 4096),
-            ("timeout-ms", grant.limits.timeout_ms, 3_600_000),
-            ("max-output-kib", grant.limits.max_output_kib, 1_048_576),
-            ("fuel", grant.limits.fuel, u64::MAX),
+        let ceilings = [
+            ("memory-mib", grant.limits.memory_mib),
+            ("timeout-ms", grant.limits.timeout_ms),
+            ("max-output-kib", grant.limits.max_output_kib),
+            ("fuel", grant.limits.fuel),
         ];
-        for (key, value, max) in ranges {
-            if let Some(v) = value
-                && !(1..=max).contains(&v)
-            {
-                return Err(invalid(
-                    format!("key `{name}.limits.{key}` must be between 1 and {max}"),
-                    "a ceiling uses the manifest's units and range; remove it for the host's default",
-                ));
-            }
+        for (limit, value) in ceilings {
+            super::limits::check_ceiling(name, limit, value).map_err(key)?;
         }
     }
     Ok(())

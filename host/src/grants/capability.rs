@@ -4,11 +4,34 @@
 //! ([`super::mounts`], [`super::writes`], [`super::env`], [`super::net`] and
 //! [`super::tls`], [`super::limits`]); through [`Capability`] it also says
 //! how it reads to a person, so `host plugins list|check|inspect` show every
-//! kind without knowing any. A new kind of grant is one module plus a line
-//! in [`KINDS`].
+//! kind without knowing any. Each kind also parses its own keys, for the
+//! manifest and for the admin's `grants.toml` alike, reporting a broken rule
+//! as a [`KeyProblem`]. A new kind of grant is one module plus a line in
+//! [`KINDS`] (and its key in the manifest's raw shape).
 
 use super::ResolvedGrants;
 use crate::manifest::Manifest;
+
+/// A key of a manifest or of `grants.toml` that breaks its kind's rule. The
+/// message names the key (`grants.writes`, `search.writes[0]`); the caller's
+/// error names the file.
+#[derive(Debug)]
+pub(crate) struct KeyProblem {
+    /// What is wrong, naming the key.
+    pub(crate) message: String,
+    /// What to change.
+    pub(crate) hint: String,
+}
+
+impl KeyProblem {
+    /// A problem with `message` and `hint`.
+    pub(crate) fn new(message: String, hint: impl Into<String>) -> KeyProblem {
+        KeyProblem {
+            message,
+            hint: hint.into(),
+        }
+    }
+}
 
 /// What `host plugins` needs of a kind of grant.
 pub trait Capability: Sync {

@@ -5,8 +5,64 @@
 //! ever shown or journaled.
 
 use super::ResolvedGrants;
-use super::capability::Capability;
+use serde::Deserialize;
+
+use super::capability::{Capability, KeyProblem};
 use crate::manifest::{EnvGrant, Manifest};
+use crate::render::inert;
+
+/// How a variable name must be spelled, for hints.
+const KEY_HINT: &str =
+    "variable names are ASCII letters, digits and `_`, not starting with a digit";
+
+/// Refuse `var` under `key` unless it is a variable name.
+pub(crate) fn check_key(key: &str, var: &str) -> Result<(), KeyProblem> {
+    let ok = !var.is_empty()
+        && !var.starts_with(|c: char| c.is_ascii_digit())
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(KeyProblem::new(
+            format!("key `{key}`: `{}` is not a valid variable name", inert(var)),
+            KEY_HINT,
+        ))
+    }
+}
+
+/// A manifest's `[grants.env]`: `vars` written in it, `inherit` copied from
+/// the host at load. Each name once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEnv {
+    #[serde(default)]
+    vars: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    inherit: Vec<String>,
+}
+
+/// The grants of a manifest's `[grants.env]`, values first.
+pub(crate) fn parse(raw: RawEnv) -> Result<Vec<EnvGrant>, KeyProblem> {
+    let mut env = Vec::new();
+    for (key, value) in raw.vars {
+        check_key("grants.env.vars", &key)?;
+        env.push(EnvGrant::Value { key, value });
+    }
+    for key in raw.inherit {
+        check_key("grants.env.inherit", &key)?;
+        if env.iter().any(|e| e.key() == key) {
+            return Err(KeyProblem::new(
+                format!(
+                    "key `grants.env.inherit`: `{}` is also set in `grants.env.vars`",
+                    inert(&key)
+                ),
+                "grant each variable once",
+            ));
+        }
+        env.push(EnvGrant::Inherit { key });
+    }
+    Ok(env)
+}
 
 /// The guest's environment, resolved at load.
 pub(super) fn resolve(manifest: &Manifest) -> Vec<(String, String)> {

@@ -15,11 +15,13 @@ use std::path::{Path, PathBuf};
 use wasmtime_wasi::filesystem::WasiFilesystemCtx;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::capability::Capability;
+use serde::Deserialize;
+
+use super::capability::{Capability, KeyProblem};
 use super::{GrantContext, GrantError, GrantProblem, ResolvedGrants, ResolvedMount, refused};
-use crate::manifest::{self, Manifest, MountMode, MountSource};
+use crate::manifest::{self, Manifest, Mount, MountMode, MountSource, WORKSPACE_PLACEHOLDER};
 use crate::protect::lexical_absolute;
-use crate::render::inert;
+use crate::render::{inert, inert_path};
 
 /// A plugin's mounts, resolved and opened.
 pub(super) struct Mounts {
@@ -94,7 +96,7 @@ pub(super) fn resolve(
                             path: host,
                             out: out_dir
                                 .as_ref()
-                                .map(|o| format!(" `{}`", crate::render::inert_path(o)))
+                                .map(|o| format!(" `{}`", inert_path(o)))
                                 .unwrap_or_default(),
                         },
                     ));
@@ -223,6 +225,96 @@ fn canonical_dir(manifest: &Manifest, key: &str, claimed: &Path) -> Result<PathB
     Ok(canonical)
 }
 
+/// One `[[grants.mounts]]` entry as written (a manifest's, or an admin's
+/// `[[<plugin>.mounts]]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountSpec {
+    /// `${workspace}`, an absolute path, or a path relative to the plugin's folder.
+    pub host: String,
+    /// Where the directory appears inside the sandbox.
+    pub guest: String,
+    /// Read-only, or read-write on a private copy.
+    pub mode: MountMode,
+}
+
+/// Refuse a mount spelled badly under `key` (`grants.mounts[0]`): a host
+/// directory that is empty or climbs with `..`, a guest path that is not a
+/// plain absolute path.
+pub(crate) fn check_spelling(key: &str, spec: &MountSpec) -> Result<(), KeyProblem> {
+    if spec.host.is_empty() || manifest::has_parent_segment(Path::new(&spec.host)) {
+        return Err(KeyProblem::new(
+            format!(
+                "key `{key}.host`: `{}` is empty or contains `..`",
+                inert(&spec.host)
+            ),
+            "name the directory directly: \"${workspace}\", absolute, or relative to the plugin's folder",
+        ));
+    }
+    let guest = Path::new(&spec.guest);
+    if !guest.is_absolute()
+        || manifest::has_parent_segment(guest)
+        || spec.guest == "/"
+        || manifest::lexically_normal(guest) != guest
+    {
+        return Err(KeyProblem::new(
+            format!(
+                "key `{key}.guest`: `{}` is not a plain absolute path",
+                inert(&spec.guest)
+            ),
+            "use an absolute guest path such as \"/workspace\", without `..`, `.` or a trailing `/`",
+        ));
+    }
+    Ok(())
+}
+
+/// A manifest's mounts (paths made absolute against its folder `dir`):
+/// spelled well, never a system directory, each guest path apart from the
+/// others.
+pub(crate) fn parse(specs: Vec<MountSpec>, dir: &Path) -> Result<Vec<Mount>, KeyProblem> {
+    let mut mounts: Vec<Mount> = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.into_iter().enumerate() {
+        let key = format!("grants.mounts[{i}]");
+        check_spelling(&key, &spec)?;
+        let host = if spec.host == WORKSPACE_PLACEHOLDER {
+            MountSource::Workspace
+        } else {
+            let joined = manifest::lexically_normal(&dir.join(&spec.host));
+            if let Some(system) = crate::protect::system_dir(&joined) {
+                return Err(KeyProblem::new(
+                    format!(
+                        "key `{key}.host`: mounting `{}` would expose the host system (it is or lies inside `{}`)",
+                        inert_path(&joined),
+                        inert_path(&system)
+                    ),
+                    "mount only the data directory the plugin needs; system and credential directories and their subfolders are never mounted",
+                ));
+            }
+            MountSource::Path(joined)
+        };
+        let guest = Path::new(&spec.guest);
+        if let Some(other) = mounts
+            .iter()
+            .find(|o| Path::new(&o.guest).starts_with(guest) || guest.starts_with(&o.guest))
+        {
+            return Err(KeyProblem::new(
+                format!(
+                    "key `{key}.guest`: `{}` overlaps the mount at `{}`",
+                    inert(&spec.guest),
+                    inert(&other.guest)
+                ),
+                "give each mount its own guest directory, not nested in another",
+            ));
+        }
+        mounts.push(Mount {
+            host,
+            guest: spec.guest,
+            mode: spec.mode,
+        });
+    }
+    Ok(mounts)
+}
+
 /// The mounts kind, for `host plugins list|check|inspect`.
 pub(crate) struct MountsKind;
 
@@ -255,7 +347,7 @@ impl Capability for MountsKind {
             .iter()
             .map(|mount| {
                 let host = match &mount.host {
-                    MountSource::Workspace => manifest::WORKSPACE_PLACEHOLDER.to_string(),
+                    MountSource::Workspace => WORKSPACE_PLACEHOLDER.to_string(),
                     MountSource::Path(p) => p.display().to_string(),
                 };
                 format!(

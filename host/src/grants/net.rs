@@ -397,6 +397,34 @@ fn show_addr(addr: SocketAddr) -> String {
 
 /// The network kind (`[grants] network`, with its `tls-roots`), for `host
 /// plugins list|check|inspect`.
+/// The `network` entries under `key` (a manifest's `grants.network`, an
+/// admin's `<plugin>.network`), parsed; the first malformed or repeated
+/// entry is refused.
+pub(crate) fn parse_entries(
+    key: &str,
+    entries: &[String],
+) -> Result<Vec<NetworkGrant>, super::capability::KeyProblem> {
+    use super::capability::KeyProblem;
+    let mut network: Vec<NetworkGrant> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let grant =
+            crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
+                KeyProblem::new(
+                    format!("key `{key}[{i}]`: `{}` {message}", inert(entry)),
+                    hint,
+                )
+            })?;
+        if network.contains(&grant) {
+            return Err(KeyProblem::new(
+                format!("key `{key}[{i}]`: `{}` is listed twice", inert(entry)),
+                "grant each host:port once",
+            ));
+        }
+        network.push(grant);
+    }
+    Ok(network)
+}
+
 pub(crate) struct NetworkKind;
 
 impl super::capability::Capability for NetworkKind {

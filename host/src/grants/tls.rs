@@ -27,6 +27,51 @@ use rustls_pki_types::pem::PemObject as _;
 use crate::bounded_read::{self, Symlinks};
 use crate::manifest::Manifest;
 
+/// Refuse a `tls-roots` entry under `key` that is empty or climbs with `..`.
+pub(crate) fn check_root_spelling(
+    key: &str,
+    root: &str,
+    hint: &str,
+) -> Result<(), super::capability::KeyProblem> {
+    if root.is_empty() || crate::manifest::has_parent_segment(Path::new(root)) {
+        return Err(super::capability::KeyProblem::new(
+            format!(
+                "key `{key}`: trust roots `{}` is empty or contains `..`",
+                crate::render::inert(root)
+            ),
+            hint,
+        ));
+    }
+    Ok(())
+}
+
+/// A manifest's `tls-roots`, made absolute against its folder `dir`, each
+/// once.
+pub(crate) fn parse_roots(
+    roots: &[String],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, super::capability::KeyProblem> {
+    const HINT: &str =
+        "name a PEM file of the CA certificate, relative to this manifest or absolute";
+    let mut paths: Vec<PathBuf> = Vec::with_capacity(roots.len());
+    for (i, root) in roots.iter().enumerate() {
+        let key = format!("grants.tls-roots[{i}]");
+        check_root_spelling(&key, root, HINT)?;
+        let joined = crate::manifest::lexically_normal(&dir.join(root));
+        if paths.contains(&joined) {
+            return Err(super::capability::KeyProblem::new(
+                format!(
+                    "key `{key}`: trust roots `{}` is listed twice",
+                    crate::render::inert(root)
+                ),
+                "list each PEM file once",
+            ));
+        }
+        paths.push(joined);
+    }
+    Ok(paths)
+}
+
 /// A `tls-roots` PEM file larger than this is refused before parsing.
 pub const MAX_ROOTS_FILE_BYTES: u64 = 1024 * 1024;
 

@@ -9,10 +9,46 @@
 
 use std::path::{Path, PathBuf};
 
-use super::capability::Capability;
+use super::capability::{Capability, KeyProblem};
 use super::{GrantContext, GrantError, GrantProblem, ResolvedGrants, refused};
 use crate::manifest::Manifest;
 use crate::render::inert;
+
+/// The `writes` prefixes under `key` (a manifest's `grants.writes`, an
+/// admin's `<plugin>.writes`), normalized; the first that is not a relative
+/// prefix is refused.
+pub(crate) fn parse_prefixes(key: &str, prefixes: &[String]) -> Result<Vec<String>, KeyProblem> {
+    prefixes
+        .iter()
+        .map(|prefix| {
+            normalize_prefix(prefix).ok_or_else(|| {
+                KeyProblem::new(
+                    format!(
+                        "key `{key}`: `{}` is not a relative path prefix",
+                        inert(prefix)
+                    ),
+                    "use relative, `/`-separated prefixes without `..`, such as \"reports/\"",
+                )
+            })
+        })
+        .collect()
+}
+
+/// Normalize a `writes` prefix: relative, `/`-separated, no `.`/`..`/empty
+/// segments. A trailing `/` is kept because it means "inside this directory".
+fn normalize_prefix(prefix: &str) -> Option<String> {
+    if prefix.is_empty() || prefix.starts_with('/') || prefix.contains('\\') {
+        return None;
+    }
+    let body = prefix.strip_suffix('/').unwrap_or(prefix);
+    if body
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == ".." || s.chars().any(char::is_control))
+    {
+        return None;
+    }
+    Some(prefix.to_string())
+}
 
 /// Proposed write paths longer than this are refused outright.
 pub const MAX_WRITE_PATH_BYTES: usize = 1024;
