@@ -417,6 +417,7 @@ impl Session {
                         ),
                     }));
                 }
+                let state_before = state.status;
                 let decided = matches!(
                     state.status,
                     RunStatus::Completed | RunStatus::Rejected | RunStatus::Failed
@@ -446,7 +447,14 @@ impl Session {
                 if writes.is_empty() {
                     return Ok(Ok((writes, pending_of(run.state()))));
                 }
-                let pending = match stage::change_set(run.state(), run.blobs()) {
+                // A set already waiting grows by this call's writes only.
+                let bound = match (&state_before, run.state().change_set.as_ref()) {
+                    (RunStatus::WaitingApproval, Some(waiting)) => {
+                        stage::extend(waiting, run.state(), &writes, run.blobs())
+                    }
+                    _ => stage::change_set(run.state(), run.blobs()),
+                };
+                let pending = match bound {
                     Ok(change_set) => {
                         let digest = change_set.digest();
                         let files = change_set.entries.len();

@@ -2,11 +2,13 @@
 //! agent (`host mcp`) or a person (`host call`) makes, and holds the change
 //! set those calls propose until a person decides on it.
 //!
-//! The session never keeps its run open: each journal write opens the run
-//! (taking its lock), appends, and closes it, so `host show`, `host
-//! approve` and `host reject` work on the session while it serves. A write
-//! that finds the run busy (a person approving right now) waits briefly
-//! and tries again; within this process, writes are serialized.
+//! The session keeps its run open but holds the run's lock only while it
+//! writes ([`Run::release`] / [`Run::retake`]), so `host show`, `host
+//! approve` and `host reject` work on the session while it serves. Taking
+//! the run back costs a `stat` when nobody else wrote; after a person's
+//! decision it re-verifies the whole journal and folds in their events. A
+//! write that finds the run busy (a person approving right now) waits
+//! briefly and tries again; within this process, writes are serialized.
 //!
 //! Change-set grouping: a session's proposed writes accumulate into one
 //! pending change set, re-bound (new digest) after every call that proposes
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::folder::LoadedTools;
 use crate::mcp::policy::Policy;
 use crate::mcp::tools::Tools;
-use crate::run::store::{Run, RunError, RunStore};
+use crate::run::store::{Run, RunError};
 
 /// How long a journal write waits for a run another process holds.
 const BUSY_WAIT: Duration = Duration::from_secs(30);
@@ -64,14 +66,14 @@ pub struct SessionOptions<'a> {
 /// A session run and what it serves.
 #[derive(Debug)]
 pub struct Session {
-    pub(crate) store: RunStore,
     pub(crate) run_id: String,
     pub(crate) state_dir: PathBuf,
     /// The tools the session serves, by name.
     pub tools: Tools,
     pub(crate) policy: Policy,
     pub(crate) via: Via,
-    journal: tokio::sync::Mutex<()>,
+    /// The session run, held only while a call writes to it.
+    run: tokio::sync::Mutex<Run>,
 }
 
 impl Session {
@@ -121,19 +123,16 @@ impl Session {
         out_dir: &Path,
     ) -> anyhow::Result<Session> {
         let created = loaded.session_created(via.as_str(), workspace, out_dir)?;
-        let store = dirs.store();
-        let run = store.create(created)?;
-        let run_id = run.id().to_string();
-        drop(run);
+        let mut run = dirs.store().create(created)?;
+        run.release()?;
         Ok(Session {
-            store,
-            run_id,
+            run_id: run.id().to_string(),
             state_dir: std::path::absolute(dirs.state_dir())
                 .unwrap_or_else(|_| dirs.state_dir().to_path_buf()),
             tools,
             policy,
             via,
-            journal: tokio::sync::Mutex::new(()),
+            run: tokio::sync::Mutex::new(run),
         })
     }
 
@@ -157,22 +156,27 @@ impl Session {
         &self.state_dir
     }
 
-    /// Open the session run, do `f` with it, close it.
+    /// Take the session run, do `f` with it, let it go again.
     pub(crate) async fn with_run<R>(
         &self,
         f: impl FnOnce(&mut Run) -> Result<R, RunError>,
     ) -> Result<R, RunError> {
-        let _serialized = self.journal.lock().await;
+        let mut run = self.run.lock().await;
         let deadline = Instant::now() + BUSY_WAIT;
         loop {
-            match self.store.open(&self.run_id) {
-                Ok(mut run) => return f(&mut run),
+            match run.retake() {
+                Ok(()) => break,
                 Err(RunError::Busy { .. }) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => return Err(e),
             }
         }
+        let result = f(&mut run);
+        let released = run.release();
+        let value = result?;
+        released?;
+        Ok(value)
     }
 
     /// The console's link to the session run, when `host console` runs

@@ -45,16 +45,65 @@ pub struct FileStore {
     runs_dir: PathBuf,
 }
 
-/// An open run of the file store: its journal and the lock held for it.
+/// An open run of the file store: its journal and the lock held for it
+/// (or, after [`RunLog::release`], kept to take again).
 #[derive(Debug)]
 struct FileRun {
+    id: String,
     journal: Journal,
-    _lock: File,
+    lock: File,
+    lock_path: PathBuf,
 }
 
 impl RunLog for FileRun {
     fn append(&mut self, event: Event) -> Result<Record, RunError> {
         Ok(self.journal.append(event)?)
+    }
+
+    fn release(&mut self) -> Result<(), RunError> {
+        self.lock.unlock().map_err(|source| RunError::Io {
+            path: self.lock_path.clone(),
+            source,
+        })
+    }
+
+    fn retake(&mut self) -> Result<Vec<Record>, RunError> {
+        take_lock(&self.lock, &self.lock_path, &self.id)?;
+        if self.journal.unchanged()? {
+            return Ok(Vec::new());
+        }
+        // Another process appended (an approval, say), cut a torn tail or
+        // swapped the file: verify the whole journal as `open` does, and
+        // require it to extend the chain this process knows.
+        let path = self.journal.path().to_path_buf();
+        remove_head_tmp(&journal::head_tmp_path(&path));
+        let known = self.journal.next_seq();
+        let (journal, mut records) = Journal::open(&path)?;
+        let extends = known == 0
+            || records
+                .get(known as usize - 1)
+                .is_some_and(|r| r.hash == self.journal.head());
+        if !extends {
+            return Err(journal::JournalError::Diverged {
+                path,
+                seq: known.saturating_sub(1),
+            }
+            .into());
+        }
+        self.journal = journal;
+        Ok(records.split_off(known as usize))
+    }
+}
+
+/// Take the run's exclusive lock, or say who has it.
+fn take_lock(lock: &File, lock_path: &Path, id: &str) -> Result<(), RunError> {
+    match lock.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(RunError::Busy { id: id.to_string() }),
+        Err(std::fs::TryLockError::Error(source)) => Err(RunError::Io {
+            path: lock_path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -208,18 +257,7 @@ impl Store for FileStore {
                 path: lock_path.clone(),
                 source,
             })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(RunError::Busy { id: id.to_string() });
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(RunError::Io {
-                    path: lock_path,
-                    source,
-                });
-            }
-        }
+        take_lock(&lock, &lock_path, id)?;
         // Under the lock, nobody else is writing this run: temporary files
         // of dead processes can go.
         self.remove_dead_staging();
@@ -228,8 +266,10 @@ impl Store for FileStore {
         let (journal, records) = Journal::open(&journal_path)?;
         Ok(Opened {
             log: Box::new(FileRun {
+                id: id.to_string(),
                 journal,
-                _lock: lock,
+                lock,
+                lock_path,
             }),
             records,
             blobs: Blobs::new(&dir.join(BLOBS_DIR)),
@@ -363,6 +403,87 @@ mod tests {
         let run = store.open(&id).expect("reopen after the lock is released");
         assert_eq!(run.state().workflow, "w");
         assert_eq!(store.ids().expect("ids"), vec![id]);
+    }
+
+    fn call(n: u32) -> Event {
+        Event::ToolCallRequested {
+            call: format!("c{n}"),
+            plugin: "p".into(),
+            plugin_sha256: "0".repeat(64),
+            arguments_sha256: "0".repeat(64),
+            arguments: serde_json::Value::Null,
+            via: "cli".into(),
+        }
+    }
+
+    #[test]
+    fn a_released_run_is_taken_back_with_what_others_recorded() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        run.record(call(1)).expect("c1");
+        run.release().expect("release");
+        assert!(
+            matches!(run.record(call(2)), Err(RunError::Released { .. })),
+            "a released run records nothing"
+        );
+        // Nobody wrote: taken back as it was.
+        run.retake().expect("retake");
+        assert!(matches!(store.open(&id), Err(RunError::Busy { .. })));
+        run.record(call(2)).expect("c2");
+        run.release().expect("release");
+
+        // Another process (here, another handle) records meanwhile.
+        let mut other = store.open(&id).expect("open while released");
+        assert_eq!(other.state().tool_calls, 2);
+        other.record(call(3)).expect("c3");
+        assert!(matches!(run.retake(), Err(RunError::Busy { .. })));
+        drop(other);
+        run.retake().expect("retake after the other one");
+        assert_eq!(run.state().tool_calls, 3, "the other's event is folded in");
+        run.record(call(4)).expect("c4");
+        run.release().expect("release");
+        let history = store.history(&id).expect("verified history");
+        assert_eq!(history.records.len(), 5, "created + c1..c4, one chain");
+    }
+
+    #[test]
+    fn a_journal_rewritten_while_released_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        run.record(call(1)).expect("c1");
+        run.release().expect("release");
+        // Someone cuts the journal back to `run_created` (head included)
+        // and another history continues from there.
+        let journal = tmp.path().join("runs").join(&id).join(JOURNAL_FILE);
+        let first = journal::read(&journal).expect("read")[0].clone();
+        let bytes = std::fs::read(&journal).expect("journal");
+        let first_line = bytes.iter().position(|&b| b == b'\n').expect("a line") + 1;
+        std::fs::write(&journal, &bytes[..first_line]).expect("cut");
+        let head = journal::Head {
+            seq: 0,
+            hash: first.hash,
+        };
+        std::fs::write(
+            journal::head_path(&journal),
+            serde_json::to_vec(&head).expect("head"),
+        )
+        .expect("head");
+        let mut other = store.open(&id).expect("open the cut journal");
+        other.record(call(10)).expect("c10 where c1 was");
+        drop(other);
+
+        let e = run.retake().expect_err("diverged");
+        assert!(
+            matches!(e, RunError::Journal(JournalError::Diverged { seq: 1, .. })),
+            "{e}"
+        );
+        assert!(e.to_string().contains("rewritten"), "{e}");
+        let history = store.history(&id).expect("history");
+        assert_eq!(history.records.len(), 2, "nothing was appended by `run`");
     }
 
     #[test]

@@ -106,6 +106,18 @@ pub enum JournalError {
         /// Path of the journal file.
         path: PathBuf,
     },
+    /// While a holder had let the run go, its journal was replaced or
+    /// rewritten: the records it knew are no longer the journal's.
+    #[error(
+        "journal `{}` no longer holds event {seq} as this process recorded it: the journal was replaced or rewritten while another process held the run\nhint: do not trust this run's history; `host verify` shows what is there now",
+        shown(.path)
+    )]
+    Diverged {
+        /// Path of the journal file.
+        path: PathBuf,
+        /// The last event this process knew.
+        seq: u64,
+    },
     /// The last line is torn although the head says it was recorded.
     #[error(
         "journal `{}` ends in a torn record at line {line}, which its head says was recorded\nhint: the journal was damaged after the fact; the events before line {line} are intact; do not trust this run's history",
@@ -384,6 +396,38 @@ impl Journal {
             );
         }
         Ok(record)
+    }
+
+    /// Whether the file at this journal's path is still the one this handle
+    /// appends to, with nothing after the last record it knows: then no
+    /// other process appended since (a holder of the run that let it go,
+    /// see [`crate::run::store::RunLog::release`], takes it back cheaply).
+    pub fn unchanged(&self) -> Result<bool, JournalError> {
+        use std::os::unix::fs::MetadataExt as _;
+        let ours = self
+            .file
+            .metadata()
+            .map_err(|source| io_err(&self.path, source))?;
+        let at_path = match std::fs::symlink_metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(io_err(&self.path, source)),
+        };
+        Ok(!self.poisoned
+            && at_path.file_type().is_file()
+            && ours.dev() == at_path.dev()
+            && ours.ino() == at_path.ino()
+            && ours.len() == self.len)
+    }
+
+    /// The journal file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sequence number the next record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// Hash of the last record (or [`GENESIS`]).

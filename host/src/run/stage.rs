@@ -131,10 +131,29 @@ pub fn clash(a: &str, b: &str) -> Option<String> {
 /// by its base sha256), so `host revert` can restore them after the apply.
 /// An `Err` says why the run cannot go to the gate (it fails with it).
 pub fn change_set(state: &RunState, blobs: &Blobs) -> Result<ChangeSet, String> {
+    extend(
+        &ChangeSet::default(),
+        state,
+        state.staged_writes().map(|(_, w)| w),
+        blobs,
+    )
+}
+
+/// `pending` (a change set already bound and waiting for a person) with
+/// `added` bound too: what a session's later call adds to the set it
+/// waits on costs a read of its own targets only. Entries bound earlier
+/// keep their bases; an approval of the new digest still applies nothing
+/// whose target changed since (the apply checks every base again).
+pub fn extend<'w>(
+    pending: &ChangeSet,
+    state: &RunState,
+    added: impl IntoIterator<Item = &'w StagedWrite>,
+    blobs: &Blobs,
+) -> Result<ChangeSet, String> {
     let out = crate::run::out_dir::open(&state.out_dir, state.out_dir_id)
         .map_err(|e| format!("{e:#}"))?;
-    let mut entries = Vec::new();
-    for (_, w) in state.staged_writes() {
+    let mut entries = pending.entries.clone();
+    for w in added {
         let base = read_base(&out, &w.path).map_err(|e| format!("cannot stage the write: {e}"))?;
         if w.sha256.is_none() && base == Base::Absent {
             // Deleted by someone else since the plugin saw it: nothing to do.

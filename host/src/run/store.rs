@@ -68,6 +68,13 @@ pub trait Store: std::fmt::Debug + Send + Sync {
 pub trait RunLog: std::fmt::Debug + Send {
     /// Append `event` durably after the last record, extending the chain.
     fn append(&mut self, event: Event) -> Result<Record, RunError>;
+    /// Let other processes take the run (`host approve` of a serving MCP
+    /// session) while this appender keeps its place in the chain.
+    fn release(&mut self) -> Result<(), RunError>;
+    /// Take the run back after [`RunLog::release`] ([`RunError::Busy`] if
+    /// another process holds it now): the records others appended
+    /// meanwhile, verified to extend the chain this appender knows.
+    fn retake(&mut self) -> Result<Vec<Record>, RunError>;
 }
 
 /// A run opened for driving: see [`Store::open`].
@@ -171,6 +178,14 @@ pub enum RunError {
         /// The first few matching ids.
         examples: Vec<String>,
     },
+    /// The run was released by this process and not taken back (a bug).
+    #[error(
+        "run `{id}` was let go by this process and not taken back before recording\nhint: this is a bug in the host; please report it"
+    )]
+    Released {
+        /// The run's id.
+        id: String,
+    },
     /// Another host process holds the run's lock.
     #[error(
         "run `{id}` is busy: another host process holds its lock\nhint: wait for the other command to finish, then try again"
@@ -225,6 +240,8 @@ pub struct Run {
     state: RunState,
     blobs: Blobs,
     store_paths: Vec<PathBuf>,
+    /// False between [`Run::release`] and [`Run::retake`].
+    held: bool,
 }
 
 impl Run {
@@ -250,9 +267,45 @@ impl Run {
 
     /// Append an event to the journal (durably) and fold it into the state.
     pub fn record(&mut self, event: Event) -> Result<(), RunError> {
+        if !self.held {
+            return Err(RunError::Released {
+                id: self.id.clone(),
+            });
+        }
         let record = self.log.append(event)?;
+        self.fold(&record)
+    }
+
+    /// Let other processes open the run (to approve or reject it) while
+    /// this process keeps it: a long-lived driver (an MCP session) holds
+    /// the run only while it writes. [`Run::record`] is refused until
+    /// [`Run::retake`].
+    pub fn release(&mut self) -> Result<(), RunError> {
+        if self.held {
+            self.log.release()?;
+            self.held = false;
+        }
+        Ok(())
+    }
+
+    /// Take the run back after [`Run::release`] ([`RunError::Busy`] while
+    /// another process holds it), folding in what others recorded
+    /// meanwhile. Costs a `stat` when nobody did.
+    pub fn retake(&mut self) -> Result<(), RunError> {
+        if self.held {
+            return Ok(());
+        }
+        let records = self.log.retake()?;
+        self.held = true;
+        for record in &records {
+            self.fold(record)?;
+        }
+        Ok(())
+    }
+
+    fn fold(&mut self, record: &Record) -> Result<(), RunError> {
         self.state
-            .apply(&record)
+            .apply(record)
             .map_err(|reason| StateError {
                 id: self.id.clone(),
                 reason,
@@ -297,6 +350,7 @@ impl RunStore {
             state,
             blobs: opened.blobs,
             store_paths: self.store.own_paths(),
+            held: true,
         })
     }
 
