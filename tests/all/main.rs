@@ -22,6 +22,7 @@ mod faults_inputs;
 mod faults_kill;
 mod gate_classes;
 mod hello_tool;
+mod hint_lines;
 mod hostile_demo;
 mod hostile_env;
 mod hostile_fs;

@@ -66,7 +66,10 @@ pub struct StepState {
     pub logs: Vec<LogRecord>,
     /// Wall time of the successful attempt, in milliseconds.
     pub duration_ms: Option<u64>,
-    /// Set if the last attempt failed.
+    /// Set if the last attempt failed: `<kind>: <message>`, host text whose
+    /// lines are the host's (a plugin's own message is quoted inert, see
+    /// [`crate::error_kind::ErrorKind::shown_message`]; the journal's
+    /// `step_failed` keeps it as it was).
     pub error: Option<String>,
 }
 
@@ -92,7 +95,7 @@ pub struct ReviewErrorState {
     pub plugin: String,
     /// The re-draft round it was to review (0 for the first draft).
     pub round: u32,
-    /// `<kind>: <message>`.
+    /// `<kind>: <message>`, host text like [`StepState::error`].
     pub error: String,
     /// What the reviewer and the host logged during the call.
     pub logs: Vec<LogRecord>,
@@ -193,7 +196,8 @@ pub struct RunState {
     pub rejection: Option<Decision>,
     /// Paths already written by the apply, in order.
     pub applied: Vec<String>,
-    /// Why the run failed or was rejected, once it has.
+    /// Why the run failed or was rejected, once it has: host text that
+    /// quotes plugin text inert, so its lines (a `hint:`) are the host's.
     pub failure: Option<String>,
     /// Writes staged by the tool calls of a session run (`host mcp`, `host
     /// call`) since its last decision, each with its call id: the next change
@@ -351,7 +355,10 @@ impl RunState {
                     .steps
                     .get_mut(step)
                     .ok_or_else(|| format!("step `{step}` failed without starting"))?;
-                s.error = Some(format!("{error_kind}: {message}"));
+                s.error = Some(format!(
+                    "{error_kind}: {}",
+                    error_kind.shown_message(message)
+                ));
                 s.failures_in_row += 1;
                 s.logs = logs.clone();
             }
@@ -439,7 +446,7 @@ impl RunState {
                 self.review_error = Some(ReviewErrorState {
                     plugin: plugin.clone(),
                     round: *round,
-                    error: format!("{error_kind}: {message}"),
+                    error: format!("{error_kind}: {}", error_kind.shown_message(message)),
                     logs: logs.clone(),
                 });
             }
@@ -477,7 +484,10 @@ impl RunState {
                 self.status = RunStatus::Failed;
             }
             Event::RunRejectedByReviewer { summary } => {
-                self.failure = Some(format!("the reviewer rejected the result: {summary}"));
+                self.failure = Some(format!(
+                    "the reviewer rejected the result: {}",
+                    crate::render::inert(summary)
+                ));
                 self.status = RunStatus::Rejected;
             }
             Event::ChangeSetAmended {
