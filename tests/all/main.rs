@@ -31,6 +31,7 @@ mod hostile_resources;
 mod https_grants;
 mod inert_output;
 mod journal_tampering;
+mod json_outputs;
 mod large_diff;
 mod mcp;
 mod mcp_call;

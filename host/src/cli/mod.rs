@@ -16,6 +16,7 @@ mod console;
 mod doctor;
 mod mcp;
 pub mod output;
+mod pager;
 mod plugins;
 mod present;
 mod progress;
