@@ -45,6 +45,7 @@ mod plugins_new;
 mod python_js;
 mod resume_rules;
 mod run_ids;
+mod runs_prune;
 mod sandbox;
 mod scheduling;
 mod sdk_http;

@@ -25,6 +25,7 @@ mod resume;
 mod revert;
 mod run;
 mod runs;
+mod runs_prune;
 mod session_args;
 mod show;
 mod status;

@@ -31,6 +31,15 @@ pub enum RunStatus {
     Failed,
 }
 
+impl RunStatus {
+    /// Whether the run is over: completed, rejected or failed. Nothing waits
+    /// on it (a failed run may still be resumed by a person who fixes the
+    /// cause). Running, waiting and applying runs are not.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Rejected | Self::Failed)
+    }
+}
+
 impl std::fmt::Display for RunStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
