@@ -123,7 +123,9 @@ pub fn summary(state: &RunState) -> String {
                 out,
                 "    left alone: {}: {}",
                 inert(&r.path),
-                inert(&r.reason)
+                // Host text (an error quoting the path inert): its hint
+                // keeps a line of its own.
+                inert_block(&r.reason, "      ")
             );
         }
     }

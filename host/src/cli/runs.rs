@@ -144,10 +144,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     inert(topic)
                 ))?;
             }
+            // The error quotes untrusted parts inert; its hint gets a line.
             Err(e) => output::line(&format!(
                 "{:<24} unreadable: {}",
                 inert(&id),
-                inert(&e.to_string())
+                crate::render::inert_block(&e.to_string(), "  ")
             ))?,
         }
     }
