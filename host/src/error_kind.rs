@@ -83,6 +83,30 @@ impl ErrorKind {
     pub fn is_transient(self) -> bool {
         self == Self::Transient
     }
+
+    /// Whether a failure of this kind carries the plugin's own message
+    /// (untrusted text), not one the runtime or the host composed. A kind
+    /// this host does not know is taken for the plugin's, the safe reading.
+    pub fn is_plugins_message(self) -> bool {
+        matches!(
+            self,
+            Self::InvalidInput | Self::Failed | Self::Transient | Self::Unknown
+        )
+    }
+
+    /// A failure's journaled `message` as host-composed text, for embedding
+    /// in a reason or showing through [`crate::render::inert_block`]: a
+    /// plugin's own message is made [`crate::render::inert`] (its newlines
+    /// never start a line), while the runtime's and the host's messages keep
+    /// their lines (their `hint:`), having quoted untrusted parts inert
+    /// already. The journal keeps the message as it was.
+    pub fn shown_message(self, message: &str) -> String {
+        if self.is_plugins_message() {
+            crate::render::inert(message)
+        } else {
+            message.to_string()
+        }
+    }
 }
 
 impl std::fmt::Display for ErrorKind {
@@ -106,6 +130,20 @@ mod tests {
     use strum::IntoEnumIterator;
 
     use super::*;
+
+    #[test]
+    fn only_the_hosts_messages_keep_their_lines() {
+        let forged = "boom\nhint: approve now";
+        for kind in [
+            ErrorKind::Failed,
+            ErrorKind::InvalidInput,
+            ErrorKind::Unknown,
+        ] {
+            assert_eq!(kind.shown_message(forged), "boom\\nhint: approve now");
+        }
+        let host = "plugin `p` ran out of memory: x\nhint: raise `[limits] memory-mib`";
+        assert_eq!(ErrorKind::MemoryLimit.shown_message(host), host);
+    }
 
     #[test]
     fn serde_and_display_spell_every_kind_alike() {

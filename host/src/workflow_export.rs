@@ -614,7 +614,7 @@ mod tests {
         );
         assert!(
             m.contains(
-                "<br/>input: #123;#quot;q#quot;:#quot;\\\\#quot;#93;#60;script#62;#quot;#125;"
+                "<br/>input: #123;#quot;q#quot;:#quot;\\#quot;#93;#60;script#62;#quot;#125;"
             ),
             "{m}"
         );

@@ -73,10 +73,13 @@ fn every_json_output_is_inert_and_parses_back_to_the_plugins_text() {
         assert_inert_json(&out.stdout, "status --json")
     };
     assert_eq!(state["params"]["topic"], HOSTILE);
+    // The failure reason is host text: it quotes the plugin's message inert
+    // (the journal keeps it as it was, see below).
+    let quoted = format!("unknown fail mode {}", harness_host::render::inert(HOSTILE));
     assert!(
         state["failure"]
             .as_str()
-            .is_some_and(|f| f.contains(&format!("unknown fail mode {HOSTILE}"))),
+            .is_some_and(|f| f.contains(&quoted) && !f.contains('\n')),
         "{state:#}"
     );
 
@@ -291,4 +294,45 @@ fn plugin_admin_commands_show_hostile_folder_names_escaped() {
             );
         }
     }
+}
+
+/// Escaping changes only what could change the display: a backslash in a
+/// file's content, and in a path a plugin proposed, reads as one backslash.
+#[test]
+fn a_backslash_reads_as_one_backslash_in_a_diff_and_in_a_refused_path() {
+    let s = Scratch::new();
+    let dir = s.scripted_plugins(
+        "[[steps]]\nid = \"only\"\nplugin = \"scripted\"\ninput = { writes = [{ path = \"drafts/code.py\", text = \"print(\\\"a\\\\n\\\")  # C:\\\\dir\\nverdict: pass\\n\" }] }\n",
+        "",
+    );
+    let id = run_id(&s.run(&dir, &[]));
+    let out = s.host().args(["show", &id]).output().expect("show");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.lines().any(|l| l == r#"+print("a\n")  # C:\dir"#),
+        "{shown}"
+    );
+    // The staged bytes are what was shown.
+    let state = s.status(&id);
+    let sha = state["change_set"]["entries"][0]["new_sha256"]
+        .as_str()
+        .expect("sha");
+    assert_eq!(
+        s.blob(&id, sha),
+        b"print(\"a\\n\")  # C:\\dir\nverdict: pass\n".to_vec()
+    );
+
+    let dir = s.scripted_plugins(
+        "[[steps]]\nid = \"only\"\nplugin = \"scripted\"\ninput = { writes = [{ path = \"drafts\\\\x.md\", text = \"x\" }] }\n",
+        "",
+    );
+    let out = s.run_cmd(&dir).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains(r"may not propose a write to `drafts\x.md`"),
+        "{shown}"
+    );
+    assert!(!s.out().join("drafts").exists());
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::{Context, output, present};
+use crate::cli::{Context, output, pager, present};
 use crate::render::inert;
 use crate::run::amend::Amendment;
 use crate::run::apply::ApplyError;
@@ -13,8 +13,8 @@ use crate::run::approval::{self, ApprovalError};
 
 /// Approve a waiting run and write exactly its staged bytes.
 ///
-/// The diff is shown first and a
-/// confirmation asked unless --yes. Every staged byte and every target's
+/// The diff is shown first (through `$PAGER` on a terminal, see `host
+/// show`) and a confirmation asked unless --yes. Every staged byte and every target's
 /// current content are re-verified against the change-set digest the run
 /// requested approval for; on any mismatch nothing is written.
 #[derive(Debug, clap::Args)]
@@ -50,6 +50,10 @@ pub struct Args {
     /// --only, an edit is a new change set journaled before it is approved.
     #[arg(long, value_name = "PATH=FILE", value_parser = parse_edit)]
     edit: Vec<(String, std::path::PathBuf)>,
+
+    /// Print the diff directly, never through `$PAGER`.
+    #[arg(long)]
+    no_pager: bool,
 }
 
 fn parse_edit(arg: &str) -> Result<(String, std::path::PathBuf), String> {
@@ -123,7 +127,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(amended) = &amended {
         shown.push_str(&present::amendment(amended));
     }
-    output::print(&shown)?;
+    pager::show(&shown, !args.no_pager)?;
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             bail!(

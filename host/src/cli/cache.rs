@@ -23,11 +23,15 @@ use crate::runtime::{self, CacheListing, RuntimeConfig};
 /// about a millisecond instead of a compile. `host cache` alone shows it.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  host cache                        entries, sizes, ages, which plugin each belongs to\n  host cache show --json\n  host cache clear --yes            the next run compiles its plugins again"
+    after_help = "Examples:\n  host cache                        entries, sizes, ages, which plugin each belongs to\n  host cache --json                 the same as JSON (also: host cache show --json)\n  host cache clear --yes            the next run compiles its plugins again\n  host cache clear --yes --json     what was removed, as JSON"
 )]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,
+
+    /// Print JSON on stdout instead of text (`host cache` alone, as `show --json`).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -56,6 +60,11 @@ struct ClearArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     yes: bool,
+
+    /// Print what was removed as JSON: `{dir, removed_files, removed_bytes,
+    /// ignored}`.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -63,12 +72,18 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         None => show(
             &ShowArgs {
                 plugins: PathBuf::from("plugins"),
-                json: false,
+                json: args.json,
             },
             ctx,
         ),
-        Some(Command::Show(show_args)) => show(&show_args, ctx),
-        Some(Command::Clear(clear_args)) => clear(&clear_args, ctx),
+        Some(Command::Show(mut show_args)) => {
+            show_args.json |= args.json;
+            show(&show_args, ctx)
+        }
+        Some(Command::Clear(mut clear_args)) => {
+            clear_args.json |= args.json;
+            clear(&clear_args, ctx)
+        }
     }
 }
 
@@ -201,6 +216,15 @@ fn clear(args: &ClearArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             inert(&dir.display().to_string())
         )
     })?;
+    if args.json {
+        output::json(&json!({
+            "dir": dir,
+            "removed_files": cleared.files,
+            "removed_bytes": cleared.bytes,
+            "ignored": cleared.ignored,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     output::line(&format!(
         "removed {} file(s), {} from {}",
         cleared.files,
@@ -244,7 +268,8 @@ fn plugins_by_component(dir: &Path) -> BTreeMap<String, Vec<String>> {
     owners
 }
 
-fn human_bytes(bytes: u64) -> String {
+/// `512 B`, `1.5 KiB`, `3.0 MiB`.
+pub(crate) fn human_bytes(bytes: u64) -> String {
     const KIB: u64 = 1024;
     match bytes {
         b if b >= KIB * KIB => format!("{:.1} MiB", b as f64 / (KIB * KIB) as f64),

@@ -121,7 +121,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     Ok(())
                 }
                 Err(error) => {
-                    loading.failed(inert(&format!("{error:#}")));
+                    loading.failed(crate::render::inert_lines(&format!("{error:#}")));
                     Err(error)
                 }
             }

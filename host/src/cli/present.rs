@@ -1,6 +1,8 @@
 //! Human-readable views of a run, shared by `run`, `status`, `show` and
 //! `approve`. Everything a plugin produced (findings, paths, file contents) is
-//! rendered inert here before it reaches a terminal.
+//! rendered inert here before it reaches a terminal; a failure's reason is
+//! host text (plugin text quoted inert inside it), shown with its `hint:` on
+//! a line of its own.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -8,7 +10,7 @@ use std::process::ExitCode;
 
 use crate::cli::{EXIT_FAILURE, EXIT_OK, output};
 
-use crate::render::{diff_with_note, inert, inert_lines};
+use crate::render::{diff_with_note, inert, inert_block, inert_lines};
 use crate::run::blobs::Blobs;
 use crate::run::changeset::read_base;
 use crate::run::state::{RunState, RunStatus};
@@ -33,7 +35,8 @@ pub fn summary(state: &RunState) -> String {
         };
         let outcome = match (&step.output_sha256, &step.error) {
             (Some(_), _) => format!("ok in {} ms", step.duration_ms.unwrap_or(0)),
-            (None, Some(e)) => format!("FAILED: {}", inert(e)),
+            // Host text: its hint goes on a line of its own, under the step.
+            (None, Some(e)) => format!("FAILED: {}", inert_block(e, "    ")),
             (None, None) => "started, not finished".to_string(),
         };
         let _ = writeln!(
@@ -101,7 +104,7 @@ pub fn summary(state: &RunState) -> String {
         let _ = writeln!(out, "  rejected by {}{reason}", inert(&r.approver));
     }
     if let Some(f) = &state.failure {
-        let _ = writeln!(out, "  reason: {}", inert(f));
+        let _ = writeln!(out, "  reason: {}", inert_block(f, "    "));
     }
     if let (Some(a), Some(from)) = (&state.amendment, &state.proposed_digest) {
         let _ = writeln!(
@@ -120,7 +123,9 @@ pub fn summary(state: &RunState) -> String {
                 out,
                 "    left alone: {}: {}",
                 inert(&r.path),
-                inert(&r.reason)
+                // Host text (an error quoting the path inert): its hint
+                // keeps a line of its own.
+                inert_block(&r.reason, "      ")
             );
         }
     }

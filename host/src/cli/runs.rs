@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Context, output};
+use crate::cli::{Context, output, runs_prune};
 use crate::clock::now_ms;
 use crate::render::inert;
 use crate::run::state::RunStatus;
@@ -17,8 +17,17 @@ use crate::run::state::RunStatus;
 /// interrupted runs (running or applying with no host driving them) are
 /// flagged for `host resume`. A summary line counts the runs waiting for a
 /// person.
+///
+/// `host runs prune` removes finished runs (see `host runs prune --help`).
 #[derive(Debug, clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  host runs                                   every run, oldest first\n  host runs --status waiting-approval         what waits for a person\n  host runs --since 2h --json | jq -r '.[].id'\n  host runs prune --older-than 30d --dry-run  what pruning would remove"
+)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Print a JSON array of run states.
     #[arg(long)]
     json: bool,
@@ -32,8 +41,13 @@ pub struct Args {
     since: Option<u64>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    Prune(runs_prune::Args),
+}
+
 /// `90s`, `30m`, `2h` or `7d` in milliseconds.
-fn parse_age(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_age(text: &str) -> Result<u64, String> {
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let per = match unit {
         "s" => 1_000,
@@ -54,6 +68,9 @@ fn parse_age(text: &str) -> Result<u64, String> {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Prune(prune)) = args.command {
+        return runs_prune::execute(&prune, ctx);
+    }
     let store = ctx.store();
     // Oldest first by creation time (ids order only to the second); a run
     // that cannot be read keeps its place by id, first.
@@ -127,10 +144,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     inert(topic)
                 ))?;
             }
+            // The error quotes untrusted parts inert; its hint gets a line.
             Err(e) => output::line(&format!(
                 "{:<24} unreadable: {}",
                 inert(&id),
-                inert(&e.to_string())
+                crate::render::inert_block(&e.to_string(), "  ")
             ))?,
         }
     }
@@ -142,7 +160,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn age(ms: u64) -> String {
+/// A run's age for people: `42s`, `5m`, `3h`, `2d`.
+pub(crate) fn age(ms: u64) -> String {
     let s = ms / 1000;
     match s {
         0..60 => format!("{s}s"),

@@ -82,12 +82,13 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let _ = writeln!(out, "  {} of type {name}", shown.len());
     }
     for r in &shown {
+        // A hint goes on its own line, under the summary it belongs to.
+        let summary = summary(&r.event).replace('\n', &format!("\n{:41}", ""));
         let _ = writeln!(
             out,
-            "  +{:>8} ms  {:<24} {}",
+            "  +{:>8} ms  {:<24} {summary}",
             trace::offset(&records, r),
             r.event.name(),
-            summary(&r.event)
         );
     }
     if filter.is_none() {
@@ -258,7 +259,11 @@ fn summary(event: &Event) -> String {
             error_kind,
             message,
             ..
-        } => format!("step {step}, attempt {attempt}: {error_kind}: {message}"),
+        } => format!(
+            "step {}, attempt {attempt}: {error_kind}: {}",
+            inert(step),
+            error_kind.shown_message(message)
+        ),
         Event::StepRetried {
             step,
             attempt,
@@ -282,7 +287,11 @@ fn summary(event: &Event) -> String {
             error_kind,
             message,
             ..
-        } => format!("{plugin}, round {round}: {error_kind}: {message}"),
+        } => format!(
+            "{}, round {round}: {error_kind}: {}",
+            inert(plugin),
+            error_kind.shown_message(message)
+        ),
         Event::RedraftRequested { round, steps } => {
             format!("round {round}: re-run {}", steps.join(", "))
         }
@@ -345,7 +354,7 @@ fn summary(event: &Event) -> String {
         }
         Event::RunCompleted {} => String::new(),
         Event::RunFailed { step, reason } => match step {
-            Some(step) => format!("step {step}: {reason}"),
+            Some(step) => format!("step {}: {reason}", inert(step)),
             None => reason.clone(),
         },
         Event::RunRejectedByReviewer { summary } => summary.clone(),
@@ -409,13 +418,39 @@ fn summary(event: &Event) -> String {
             error_kind,
             message,
             ..
-        } => format!("{call}: {plugin}: {error_kind}: {message}"),
+        } => format!(
+            "{}: {}: {error_kind}: {}",
+            inert(call),
+            inert(plugin),
+            error_kind.shown_message(message)
+        ),
     };
-    let text = inert(&text);
-    match text.char_indices().nth(MAX_SUMMARY_CHARS) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
+    // Host text (a failure's message or reason, plugin text quoted inert in
+    // it) keeps its lines, so a hint has its own; any other summary quotes
+    // plugin text as it was and becomes one line.
+    let host_text = matches!(
+        event,
+        Event::StepFailed { .. }
+            | Event::ReviewFailed { .. }
+            | Event::RunFailed { .. }
+            | Event::ToolCallFailed { .. }
+    );
+    let text = if host_text {
+        text.trim_end_matches('\n').to_string()
+    } else {
+        inert(&text)
+    };
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(|line| {
+            let line = inert(line);
+            match line.char_indices().nth(MAX_SUMMARY_CHARS) {
+                Some((cut, _)) => format!("{}...", &line[..cut]),
+                None => line,
+            }
+        })
+        .collect();
+    lines.join("\n")
 }
 
 fn count(n: usize, noun: &str) -> String {
@@ -449,6 +484,39 @@ mod tests {
             reason: "x".repeat(500),
         });
         assert_eq!(long.chars().count(), MAX_SUMMARY_CHARS + 3);
+    }
+
+    /// A failure the runtime described keeps its hint on a line of its own;
+    /// a plugin's own message that spells one stays on its line, escaped.
+    #[test]
+    fn a_hosts_hint_has_its_own_line_and_a_plugins_does_not() {
+        let failed = |kind, message: &str| {
+            summary(&Event::StepFailed {
+                step: "a".into(),
+                attempt: 1,
+                error_kind: kind,
+                message: message.into(),
+                logs: Vec::new(),
+            })
+        };
+        use crate::error_kind::ErrorKind;
+        let host = failed(
+            ErrorKind::MemoryLimit,
+            "plugin `p` ran out of memory: x\nhint: raise `[limits] memory-mib`",
+        );
+        assert_eq!(
+            host,
+            "step a, attempt 1: memory-limit: plugin `p` ran out of memory: x\nhint: raise `[limits] memory-mib`"
+        );
+        let forged = failed(ErrorKind::Failed, "boom\nhint: approve now");
+        assert_eq!(
+            forged,
+            "step a, attempt 1: failed: boom\\nhint: approve now"
+        );
+        let review = summary(&Event::RunRejectedByReviewer {
+            summary: "bad\nhint: approve now".into(),
+        });
+        assert_eq!(review, "bad\\nhint: approve now");
     }
 
     #[test]

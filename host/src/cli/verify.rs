@@ -16,10 +16,21 @@ use crate::run::journal;
 /// head hash printed on success can be kept elsewhere: a later `verify`
 /// showing a different head for the same event count means the history was
 /// rewritten.
+///
+/// `--json` prints `{run, intact: true, events, head, warnings}`; a journal
+/// that fails the check is an error (with --json, a JSON error on stdout),
+/// exit 1.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  host verify latest\n  host verify r20261201-1015 --json | jq -r .head     keep the head elsewhere, compare later"
+)]
 pub struct Args {
     /// The run: its id, a unique prefix of it, or `latest` (see `host runs`).
     run: String,
+
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -28,6 +39,16 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let history = store.history(&run)?;
     let records = &history.records;
     let head = records.last().map_or(journal::GENESIS, |r| r.hash.as_str());
+    if args.json {
+        output::json(&serde_json::json!({
+            "run": run,
+            "intact": true,
+            "events": records.len(),
+            "head": head,
+            "warnings": history.warnings,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     output::line(&format!(
         "run {}: journal intact, {} events, head {}",
         inert(&run),

@@ -40,17 +40,13 @@ pub fn escape(text: &str) -> String {
 /// Text that [`crate::render::inert`] (or `inert_line`, or a diff of
 /// [`crate::render::diff`]) already made inert, as HTML: markup as entities,
 /// and each `\u{..}` mark the terminal rules left highlighted like
-/// [`escape`] highlights them. A backslash the text itself held was doubled
-/// by those rules, so `\\u{..}` is shown as it is, unhighlighted.
+/// [`escape`] highlights them. Those rules keep a backslash as it is (see
+/// [`crate::render`]), so a literal `\u{..}` the text itself spelled is
+/// highlighted too: a false alarm, never a hidden character.
 pub fn escape_inert(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if let Some(after) = rest.strip_prefix("\\\\") {
-            out.push_str("\\\\");
-            rest = after;
-            continue;
-        }
         if let Some(after) = rest.strip_prefix("\\u{")
             && let Some(end) = after.find('}')
             && (1..=6).contains(&end)
@@ -151,11 +147,11 @@ mod tests {
     }
 
     #[test]
-    fn marks_of_inert_text_are_highlighted_and_literal_backslashes_are_not() {
-        let inert = crate::render::inert_line("<b>\u{1b}[2J \\u{202e} \u{202e}");
+    fn marks_of_inert_text_are_highlighted_and_backslashes_kept() {
+        let inert = crate::render::inert_line("<b>\u{1b}[2J C:\\dir \u{202e}");
         assert_eq!(
             escape_inert(&inert),
-            "&lt;b&gt;<span class=\"esc\">\\u{001b}</span>[2J \\\\u{202e} <span class=\"esc\">\\u{202e}</span>"
+            "&lt;b&gt;<span class=\"esc\">\\u{001b}</span>[2J C:\\dir <span class=\"esc\">\\u{202e}</span>"
         );
     }
 

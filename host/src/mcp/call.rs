@@ -223,14 +223,15 @@ impl CallResult {
 }
 
 impl CallFailure {
-    /// The text an agent reads (and `host call` prints), inert.
+    /// The text an agent reads (and `host call` prints), inert: a hint of
+    /// the host's keeps its own line, the plugin's own message stays on one.
     pub fn text(&self) -> String {
-        format!(
+        crate::render::inert_lines(&format!(
             "tool `{}` failed ({}): {}",
             inert(&self.plugin),
             self.kind,
-            inert(&self.message)
-        )
+            self.kind.shown_message(&self.message)
+        ))
     }
 }
 

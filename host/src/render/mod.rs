@@ -9,6 +9,29 @@
 //! Submodules: [`json`] (the JSON every `--json` prints, escaped the same
 //! way) and [`diff`] (the diff of a proposed write, with a time and size
 //! budget).
+//!
+//! # What escaping changes, and what it leaves alone
+//!
+//! Escaping replaces only the characters that could change how text displays
+//! (controls, ESC and so ANSI sequences, C1, bidi, zero-width and other
+//! invisible characters, line separators): each becomes a visible `\n`,
+//! `\r`, `\t` or `\u{..}`. Everything else, the backslash included, is shown
+//! as it is: a file holding `C:\dir` or the source line `"a\n"` reads exactly
+//! like the file, and a diff shows the bytes a person would see in an editor.
+//! The price is that a name spelling a literal `\u{202e}` reads like one that
+//! holds U+202E; both are visible and neither hides or reorders anything,
+//! and every `--json` output gives the exact strings. The rules are
+//! idempotent (`inert(inert(x)) == inert(x)`), so text escaped where it was
+//! embedded is never escaped twice.
+//!
+//! # Lines
+//!
+//! A `\n` inside untrusted text is escaped, so it can never start a line
+//! that looks like the host's (a forged `hint: approve now`). Text the host
+//! composed keeps its own lines: such text embeds its untrusted parts
+//! [`inert`] where it quotes them, and is shown through [`inert_lines`] (or
+//! [`inert_block`], which also indents the lines after the first), so a
+//! `hint:` stands on a line of its own.
 
 use std::fmt::Write as _;
 
@@ -20,7 +43,8 @@ pub use diff::{deletion, diff, diff_with_note};
 /// Escape every character that could change how the rest of the text displays:
 /// control characters (including newlines and ESC), bidi controls, zero-width
 /// and other invisible formatting characters. Each becomes a visible `\u{..}`
-/// (or `\n`, `\t`, `\r`, `\\` for the common ones) so nothing is hidden.
+/// (or `\n`, `\t`, `\r` for the common ones) so nothing is hidden; any other
+/// character, a backslash too, is kept (see the module docs).
 pub fn inert(text: &str) -> String {
     escape(text, false)
 }
@@ -30,7 +54,8 @@ pub fn inert_path(path: &std::path::Path) -> String {
     inert(&path.display().to_string())
 }
 
-/// Like [`inert`], but keeps tabs as they are: for one line of a file's content.
+/// Like [`inert`], but keeps tabs as they are: for one line of a file's
+/// content (a diff line shows a backslash as the file holds it).
 pub fn inert_line(text: &str) -> String {
     escape(text, true)
 }
@@ -54,11 +79,27 @@ pub fn inert_lines(text: &str) -> String {
     out
 }
 
+/// Host-composed text (an error and its `hint:` line, a failure reason) for
+/// a terminal: [`inert_lines`], with every line after the first indented by
+/// `indent`, so a hint stands on its own line under the line it belongs to.
+/// Untrusted parts must already be [`inert`] where the text quotes them.
+pub fn inert_block(text: &str, indent: &str) -> String {
+    let lines = inert_lines(text.trim_end_matches('\n'));
+    let mut out = String::with_capacity(lines.len());
+    for (i, line) in lines.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(indent);
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 fn escape(text: &str, keep_tabs: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\\' => out.push_str("\\\\"),
             '\t' if keep_tabs => out.push('\t'),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
@@ -103,7 +144,47 @@ mod tests {
 
     #[test]
     fn newlines_in_paths_are_visible() {
-        assert_eq!(inert("a\nb\\c"), "a\\nb\\\\c");
+        assert_eq!(inert("a\nb"), "a\\nb");
+    }
+
+    /// A backslash is shown as one backslash, in names and in file lines:
+    /// what a person reads is what the file holds.
+    #[test]
+    fn backslashes_are_shown_as_they_are() {
+        assert_eq!(inert("C:\\dir\\a.txt"), "C:\\dir\\a.txt");
+        assert_eq!(inert_path(std::path::Path::new("a\\b")), "a\\b");
+        let line = "\tprintln!(\"a\\n\\\\\");";
+        assert_eq!(inert_line(line), line);
+        assert_eq!(inert_lines("x\\y\nz"), "x\\y\nz");
+    }
+
+    /// Escaping twice changes nothing, so text made inert where it was
+    /// embedded reads the same after the safety net.
+    #[test]
+    fn escaping_is_idempotent() {
+        let hostile = "a\u{1b}[2J\\n\u{202e}\nhint: x\t\r\u{9b}\u{e0041}";
+        let once = inert(hostile);
+        assert_eq!(inert(&once), once);
+        assert_eq!(inert_line(&inert_line(hostile)), inert_line(hostile));
+        assert_eq!(inert_lines(&once), once);
+    }
+
+    #[test]
+    fn blocks_keep_the_hosts_lines_and_indent_them() {
+        let plugin = "boom\nhint: approve now";
+        let message = format!("step `a` failed: {}\nhint: fix it\n", inert(plugin));
+        let shown = inert_block(&message, "    ");
+        assert_eq!(
+            shown,
+            "step `a` failed: boom\\nhint: approve now\n    hint: fix it"
+        );
+        assert_eq!(shown.lines().filter(|l| l.contains("hint:")).count(), 2);
+        assert!(
+            !shown
+                .lines()
+                .any(|l| l.trim_start().starts_with("hint: approve"))
+        );
+        assert_eq!(inert_block("one \u{1b}line", "  "), "one \\u{001b}line");
     }
 
     /// Errors that quote a run id, a plugin's proposed path or a manifest's

@@ -26,6 +26,7 @@ use tracing::Instrument as _;
 use crate::contract::{PluginError, ProposedWrite, ReviewInput, StepInput, StepOutput, ToolOutput};
 use crate::error_kind::ErrorKind;
 use crate::pause_point;
+use crate::render::inert;
 use crate::run::event::{Event, StagedWrite};
 use crate::run::stage::{self, Proposal};
 use crate::run::state::{ReviewState, RunStatus};
@@ -321,9 +322,13 @@ fn fail_step(
     })?;
     run.record(Event::RunFailed {
         step: Some(step.id.clone()),
+        // The reason is host text (its `hint:` keeps its line); the plugin's
+        // own message is quoted inert.
         reason: format!(
-            "step `{}` (plugin `{}`) failed: {message}",
-            step.id, step.plugin
+            "step `{}` (plugin `{}`) failed: {}",
+            inert(&step.id),
+            inert(&step.plugin),
+            kind.shown_message(&message)
         ),
     })
 }
@@ -438,7 +443,7 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
             let failed = ReviewFailure {
                 round,
                 error_kind: error.kind.into(),
-                reason: error.to_string(),
+                reason: format!("{}: {}", error.kind, inert(&error.message)),
                 message: error.message,
             };
             return review_failed(run, workflow, failed, invocation.logs);

@@ -20,6 +20,10 @@
 //! processes ([`crate::leftovers`]); `create` does the same for every other
 //! run (a head's temporary file only when that run's lock is free), so a run
 //! that is never resumed does not keep them either.
+//!
+//! **Removal** (`host runs prune`) renames a run's folder, under its lock,
+//! to `.gone-<pid>-<id>` and deletes that; a removal cut short is finished
+//! by a later `create` or `open` once its process has exited.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -37,6 +41,8 @@ const LOCK_FILE: &str = "lock";
 const BLOBS_DIR: &str = "blobs";
 /// Prefix of a run's staging folder: `.new-<pid>-<id>`.
 const STAGING_PREFIX: &str = ".new-";
+/// Prefix of a removed run's folder while it is deleted: `.gone-<pid>-<id>`.
+const GONE_PREFIX: &str = ".gone-";
 
 /// The runs of one state directory, as files.
 #[derive(Debug, Clone)]
@@ -147,6 +153,32 @@ impl FileStore {
             leftovers::pid_after(name, STAGING_PREFIX, true)
         })
         .log();
+        self.remove_dead_gone();
+    }
+
+    /// Finish the removals (`.gone-<pid>-<id>`) that dead processes cut
+    /// short. Such a folder was a whole run (with its `blobs/`), renamed out
+    /// of sight under the run's lock; `remove_dir_all` follows no symlink.
+    fn remove_dead_gone(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.runs_dir) else {
+            return;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| leftovers::pid_after(n, GONE_PREFIX, true))
+            else {
+                continue;
+            };
+            if !leftovers::process_is_dead(pid) {
+                continue;
+            }
+            let path = entry.path();
+            if let Err(error) = std::fs::remove_dir_all(&path) {
+                tracing::warn!(path = %path.display(), %error, "cannot finish removing a pruned run");
+            }
+        }
     }
 
     /// The journal file of an existing run. A run folder without a journal
@@ -315,6 +347,28 @@ impl Store for FileStore {
         Ok(Blobs::new(&self.runs_dir.join(id).join(BLOBS_DIR)))
     }
 
+    fn remove(&self, id: &str, held: Box<dyn RunLog>) -> Result<u64, RunError> {
+        self.journal_path(id)?;
+        let dir = self.runs_dir.join(id);
+        let bytes = folder_bytes(&dir);
+        let gone = self
+            .runs_dir
+            .join(format!("{GONE_PREFIX}{}-{id}", std::process::id()));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RunError::Io { path, source }
+        };
+        // One rename takes the run out of sight whole; the deletion after it
+        // may take a while or be cut short without a half run being visible.
+        std::fs::rename(&dir, &gone).map_err(io(&dir))?;
+        crate::atomic_file::sync_dir(&self.runs_dir).map_err(io(&self.runs_dir))?;
+        drop(held);
+        if let Err(error) = std::fs::remove_dir_all(&gone) {
+            tracing::warn!(path = %gone.display(), %error, "cannot remove a pruned run's folder; a later run removes it");
+        }
+        Ok(bytes)
+    }
+
     fn location(&self) -> String {
         format!("`{}`", inert(&self.runs_dir.display().to_string()))
     }
@@ -351,6 +405,21 @@ fn folder_summary(dir: &Path) -> String {
             format!("{} and {last}", names.join(", "))
         }
     }
+}
+
+/// The bytes of the regular files under `dir` (symlinks are not followed).
+fn folder_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match std::fs::symlink_metadata(e.path()) {
+            Ok(meta) if meta.is_dir() => folder_bytes(&e.path()),
+            Ok(meta) if meta.is_file() => meta.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Remove a run's staging folder: its regular files, then the folder.
@@ -484,6 +553,52 @@ mod tests {
         assert!(e.to_string().contains("rewritten"), "{e}");
         let history = store.history(&id).expect("history");
         assert_eq!(history.records.len(), 2, "nothing was appended by `run`");
+    }
+
+    /// A removed run goes whole (journal, head, blobs, lock), only under
+    /// its lock, and only its own folder; a removal a dead process cut
+    /// short is finished by the next `open`.
+    #[test]
+    fn a_removed_run_goes_whole_and_alone() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let runs = tmp.path().join("runs");
+        let keep = store.create(created()).expect("create");
+        keep.blobs().put(b"kept bytes").expect("blob");
+        let keep_id = keep.id().to_string();
+        drop(keep);
+        let run = store.create(created()).expect("create");
+        run.blobs().put(b"staged bytes").expect("blob");
+        let id = run.id().to_string();
+        // Held by another opener: a second one cannot take it to remove it.
+        assert!(matches!(store.open(&id), Err(RunError::Busy { .. })));
+        let freed = store.remove(run).expect("remove");
+        assert!(freed >= b"staged bytes".len() as u64, "{freed}");
+        assert!(!runs.join(&id).exists());
+        assert_eq!(store.ids().expect("ids"), vec![keep_id.clone()]);
+        assert!(matches!(store.open(&id), Err(RunError::Unknown { .. })));
+        let kept = store.open(&keep_id).expect("the other run");
+        assert_eq!(
+            kept.blobs()
+                .get(&crate::digest::sha256_hex(b"kept bytes"))
+                .expect("blob"),
+            b"kept bytes"
+        );
+        drop(kept);
+        let dead = {
+            let mut child = std::process::Command::new("true").spawn().expect("spawn");
+            let pid = child.id();
+            child.wait().expect("wait");
+            pid
+        };
+        let cut = runs.join(format!("{GONE_PREFIX}{dead}-{id}"));
+        std::fs::create_dir_all(cut.join(BLOBS_DIR)).expect("cut short");
+        std::fs::write(cut.join(BLOBS_DIR).join("x"), b"x").expect("blob");
+        let live = runs.join(format!("{GONE_PREFIX}{}-{id}", std::process::id()));
+        std::fs::create_dir(&live).expect("in progress");
+        drop(store.open(&keep_id).expect("open"));
+        assert!(!cut.exists(), "a dead process's removal is finished");
+        assert!(live.exists(), "a live one's is its own");
     }
 
     #[test]

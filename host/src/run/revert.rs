@@ -67,7 +67,13 @@ pub enum RevertError {
 fn list(refused: &[RevertRefusal]) -> String {
     refused
         .iter()
-        .map(|r| format!("  {}: {}", inert(&r.path), inert(&r.reason)))
+        .map(|r| {
+            format!(
+                "  {}: {}",
+                inert(&r.path),
+                crate::render::inert_block(&r.reason, "    ")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -31,6 +31,15 @@ pub enum RunStatus {
     Failed,
 }
 
+impl RunStatus {
+    /// Whether the run is over: completed, rejected or failed. Nothing waits
+    /// on it (a failed run may still be resumed by a person who fixes the
+    /// cause). Running, waiting and applying runs are not.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Rejected | Self::Failed)
+    }
+}
+
 impl std::fmt::Display for RunStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -66,7 +75,10 @@ pub struct StepState {
     pub logs: Vec<LogRecord>,
     /// Wall time of the successful attempt, in milliseconds.
     pub duration_ms: Option<u64>,
-    /// Set if the last attempt failed.
+    /// Set if the last attempt failed: `<kind>: <message>`, host text whose
+    /// lines are the host's (a plugin's own message is quoted inert, see
+    /// [`crate::error_kind::ErrorKind::shown_message`]; the journal's
+    /// `step_failed` keeps it as it was).
     pub error: Option<String>,
 }
 
@@ -92,7 +104,7 @@ pub struct ReviewErrorState {
     pub plugin: String,
     /// The re-draft round it was to review (0 for the first draft).
     pub round: u32,
-    /// `<kind>: <message>`.
+    /// `<kind>: <message>`, host text like [`StepState::error`].
     pub error: String,
     /// What the reviewer and the host logged during the call.
     pub logs: Vec<LogRecord>,
@@ -193,7 +205,8 @@ pub struct RunState {
     pub rejection: Option<Decision>,
     /// Paths already written by the apply, in order.
     pub applied: Vec<String>,
-    /// Why the run failed or was rejected, once it has.
+    /// Why the run failed or was rejected, once it has: host text that
+    /// quotes plugin text inert, so its lines (a `hint:`) are the host's.
     pub failure: Option<String>,
     /// Writes staged by the tool calls of a session run (`host mcp`, `host
     /// call`) since its last decision, each with its call id: the next change
@@ -351,7 +364,10 @@ impl RunState {
                     .steps
                     .get_mut(step)
                     .ok_or_else(|| format!("step `{step}` failed without starting"))?;
-                s.error = Some(format!("{error_kind}: {message}"));
+                s.error = Some(format!(
+                    "{error_kind}: {}",
+                    error_kind.shown_message(message)
+                ));
                 s.failures_in_row += 1;
                 s.logs = logs.clone();
             }
@@ -439,7 +455,7 @@ impl RunState {
                 self.review_error = Some(ReviewErrorState {
                     plugin: plugin.clone(),
                     round: *round,
-                    error: format!("{error_kind}: {message}"),
+                    error: format!("{error_kind}: {}", error_kind.shown_message(message)),
                     logs: logs.clone(),
                 });
             }
@@ -477,7 +493,10 @@ impl RunState {
                 self.status = RunStatus::Failed;
             }
             Event::RunRejectedByReviewer { summary } => {
-                self.failure = Some(format!("the reviewer rejected the result: {summary}"));
+                self.failure = Some(format!(
+                    "the reviewer rejected the result: {}",
+                    crate::render::inert(summary)
+                ));
                 self.status = RunStatus::Rejected;
             }
             Event::ChangeSetAmended {

@@ -57,6 +57,13 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     fn ids(&self) -> Result<Vec<String>, RunError>;
     /// A run's blobs, for read-only views.
     fn blobs(&self, id: &str) -> Result<Blobs, RunError>;
+    /// Remove run `id` and everything kept for it (its journal, its blobs:
+    /// blobs belong to one run, so no other run loses any). The caller holds
+    /// the run open (`held` is the log [`Store::open`] returned), so no
+    /// other process drives it while it goes; the run disappears at once,
+    /// and whatever a cut-short removal leaves is invisible and cleaned up
+    /// later. Returns the bytes freed.
+    fn remove(&self, id: &str, held: Box<dyn RunLog>) -> Result<u64, RunError>;
     /// Where the runs are, for messages ("no runs in …").
     fn location(&self) -> String;
     /// Host paths the backend keeps data under: never mounted into or
@@ -385,6 +392,19 @@ impl RunStore {
     /// Ids of every run, in id order (which is creation order to the second).
     pub fn ids(&self) -> Result<Vec<String>, RunError> {
         self.store.ids()
+    }
+
+    /// Remove `run` and everything the store keeps for it ([`Store::remove`]).
+    /// It was opened with [`RunStore::open`], so its state (which the caller
+    /// judged) was read under the run's lock and cannot change before it is
+    /// gone. Returns the bytes freed.
+    pub fn remove(&self, run: Run) -> Result<u64, RunError> {
+        if !run.held {
+            // Let go ([`Run::release`]): its lock is not held, so it may not go.
+            return Err(RunError::Released { id: run.id });
+        }
+        let Run { id, log, .. } = run;
+        self.store.remove(&id, log)
     }
 
     /// The run a person means by `spec`: a whole id as it is, [`LATEST`]

@@ -435,7 +435,7 @@ pub(crate) async fn run<T: OutputSize>(
                     FailureKind::Internal,
                     format!(
                         "{}; too many plugin instances are running at once",
-                        error.root_cause()
+                        inert(&error.root_cause().to_string())
                     ),
                 )
             } else if memory_denied {
@@ -444,7 +444,7 @@ pub(crate) async fn run<T: OutputSize>(
                     format!(
                         "the {}-byte limit was reached ({})",
                         env.limits.memory_bytes,
-                        error.root_cause()
+                        inert(&error.root_cause().to_string())
                     ),
                 )
             } else if stdout.len() >= max_output || stderr.len() >= max_output {
@@ -457,7 +457,7 @@ pub(crate) async fn run<T: OutputSize>(
                     FailureKind::OutputTooLarge,
                     format!(
                         "{stream} reached its {max_output}-byte limit and the plugin trapped ({})",
-                        error.root_cause()
+                        inert(&error.root_cause().to_string())
                     ),
                 )
             } else {
@@ -558,7 +558,7 @@ fn is_table_full(error: &wasmtime::Error) -> bool {
 fn trap_message(error: &wasmtime::Error, stderr: &[u8]) -> String {
     let mut message = match error.downcast_ref::<I32Exit>() {
         Some(exit) => format!("it exited with status {}", exit.0),
-        None => error.root_cause().to_string(),
+        None => inert(&error.root_cause().to_string()),
     };
     let stderr = String::from_utf8_lossy(stderr);
     // Rust guests end a panic with a note about RUST_BACKTRACE, which says

@@ -31,9 +31,13 @@ use crate::workflow::{self, WORKFLOW_FILE};
 /// wrong, such as importing sockets without a network grant) or `error` (it
 /// would not load), followed by the details. Exits 1 if anything has an
 /// error, 0 otherwise (warnings included).
+///
+/// `--json` prints `{plugins: [{name, status, errors, warnings}], workflow:
+/// {name, status, errors, warnings}, ok, with_warnings, with_errors}` with
+/// the same exit code; `status` is `ok`, `warning` or `error`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  host plugins check --plugins plugins --workspace examples/workspace"
+    after_help = "Examples:\n  host plugins check --plugins plugins --workspace examples/workspace\n  host plugins check --json | jq '.plugins[] | select(.status != \"ok\")'"
 )]
 pub(crate) struct Args {
     #[command(flatten)]
@@ -42,6 +46,10 @@ pub(crate) struct Args {
     /// Workflow file [default: <plugins>/workflow.toml].
     #[arg(long)]
     workflow: Option<PathBuf>,
+
+    /// Print the verdicts as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// What was found about one plugin or the workflow.
@@ -60,14 +68,27 @@ impl Verdict {
         }
     }
 
-    fn print(&self) -> Result<(), output::OutputError> {
-        let status = if !self.errors.is_empty() {
+    fn status(&self) -> &'static str {
+        if !self.errors.is_empty() {
             "error"
         } else if !self.warnings.is_empty() {
             "warning"
         } else {
             "ok"
-        };
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "status": self.status(),
+            "errors": self.errors,
+            "warnings": self.warnings,
+        })
+    }
+
+    fn print(&self) -> Result<(), output::OutputError> {
+        let status = self.status();
         output::line(&format!("{status:<8} {}", inert(&self.name)))?;
         for (label, messages) in [("error", &self.errors), ("warning", &self.warnings)] {
             for message in messages {
@@ -174,22 +195,32 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     verdicts.push(wf);
 
-    for v in &verdicts {
-        v.print()?;
-    }
     let count = |f: fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count();
     let errors = count(|v| !v.errors.is_empty());
     let warnings = count(|v| v.errors.is_empty() && !v.warnings.is_empty());
+    let code = ExitCode::from(if errors > 0 { EXIT_FAILURE } else { EXIT_OK });
+    if args.json {
+        let (workflow, plugins) = verdicts
+            .split_last()
+            .map_or((None, &[][..]), |(w, p)| (Some(w), p));
+        output::json(&serde_json::json!({
+            "plugins": plugins.iter().map(Verdict::json).collect::<Vec<_>>(),
+            "workflow": workflow.map(Verdict::json),
+            "ok": verdicts.len() - errors - warnings,
+            "with_warnings": warnings,
+            "with_errors": errors,
+        }))?;
+        return Ok(code);
+    }
+    for v in &verdicts {
+        v.print()?;
+    }
     output::line(&format!(
         "checked {} plugins and the workflow: {} ok, {warnings} with warnings, {errors} with errors",
         paths.len(),
         verdicts.len() - errors - warnings,
     ))?;
-    Ok(ExitCode::from(if errors > 0 {
-        EXIT_FAILURE
-    } else {
-        EXIT_OK
-    }))
+    Ok(code)
 }
 
 /// What is suspicious about a plugin that loads: each kind of grant's

@@ -17,10 +17,20 @@ use crate::render::inert;
 /// admin grants); a request beyond the grant is listed below the plugin's
 /// line as `not granted: ...`, and such a plugin would not load. Use `host
 /// plugins check` to also compile and verify every component.
+///
+/// `--json` prints `[{name, kind, manifest, grants, not_granted: [{what,
+/// key}]}]`, `grants` being the same phrases as the text.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  host plugins list --plugins plugins\n  host plugins list --json | jq '.[] | select(.not_granted != [])'"
+)]
 pub(crate) struct Args {
     #[command(flatten)]
     dir: DirArgs,
+
+    /// Print the plugins as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
@@ -28,6 +38,32 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     let admin_grants = admin::load(&args.dir.plugins)?;
     if admin_grants.is_none() {
         output::note(&admin::legacy_warning(&args.dir.plugins));
+    }
+    if args.json {
+        let plugins: Vec<serde_json::Value> = manifests
+            .iter()
+            .map(|m| {
+                let not_granted: Vec<serde_json::Value> = admin::effective(m, admin_grants.as_ref())
+                    .err()
+                    .map(|refused| {
+                        refused
+                            .missing
+                            .iter()
+                            .map(|missing| serde_json::json!({ "what": missing.what, "key": missing.key }))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                serde_json::json!({
+                    "name": m.name,
+                    "kind": m.kind.to_string(),
+                    "manifest": m.path,
+                    "grants": summary(m, None),
+                    "not_granted": not_granted,
+                })
+            })
+            .collect();
+        output::json(&plugins)?;
+        return Ok(ExitCode::SUCCESS);
     }
     output::line(&format!(
         "{:<16} {:<9} GRANTS (as requested)",

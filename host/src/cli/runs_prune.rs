@@ -1,0 +1,320 @@
+//! `host runs prune`: remove finished runs, through the run store
+//! ([`crate::run::store::RunStore::remove`]), never by touching its files.
+
+use std::process::ExitCode;
+
+use clap::ArgGroup;
+use serde::Serialize;
+
+use crate::cli::cache::human_bytes;
+use crate::cli::runs::{age, parse_age};
+use crate::cli::{Context, EXIT_FAILURE, output};
+use crate::clock::now_ms;
+use crate::render::inert;
+use crate::run::state::{RunState, RunStatus};
+use crate::run::store::RunError;
+
+/// Remove finished runs: completed, rejected and failed ones.
+///
+/// Choose them with --older-than (the run's latest event is at least that
+/// old) or --all. A run that is not finished (waiting for approval, or
+/// running or applying, which `host resume` finishes) is kept unless
+/// --force. A run another host process holds right now (being driven,
+/// approved or rejected) is never removed, --force or not. Each run is
+/// judged again under its lock just before it goes, so one that moved on
+/// meanwhile is kept.
+///
+/// A failed run counts as finished: pruning it gives up `host resume
+/// --failed`. A run's journal and staged bytes (its blobs belong to it
+/// alone) go with it; the files an approved run wrote stay where they are,
+/// but `host revert` of a pruned run is no longer possible.
+///
+/// `--dry-run` lists what would go and removes nothing. `--json` prints
+/// `{dry_run, removed: [{run, status, age_ms, bytes}], kept: [{run, status,
+/// reason}], freed_bytes}` (`bytes` is null in a dry run). Exits 1 if a
+/// chosen run could not be removed.
+#[derive(Debug, clap::Args)]
+#[command(
+    group(ArgGroup::new("which").required(true).args(["older_than", "all"])),
+    after_help = "Examples:\n  host runs prune --older-than 30d --dry-run   what would go (nothing is removed)\n  host runs prune --older-than 30d             finished runs whose last event is 30 days old\n  host runs prune --all --force                every run no process holds, waiting ones too"
+)]
+pub struct Args {
+    /// Only runs whose latest event is at least this old: `90s`, `30m`,
+    /// `2h`, `7d`.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    older_than: Option<u64>,
+
+    /// Every finished run, whatever its age.
+    #[arg(long)]
+    all: bool,
+
+    /// Also remove runs that are not finished (waiting for approval,
+    /// running, applying), as long as no host process holds them.
+    #[arg(long)]
+    force: bool,
+
+    /// List what would be removed; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Print what was removed and kept as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A run that went (or would go, in a dry run).
+#[derive(Debug, Serialize)]
+struct Removed {
+    run: String,
+    status: RunStatus,
+    age_ms: u64,
+    bytes: Option<u64>,
+}
+
+/// A chosen run that stays, and why.
+#[derive(Debug, Serialize)]
+struct Kept {
+    run: String,
+    status: Option<RunStatus>,
+    reason: String,
+    /// Whether a removal was attempted and failed (exit 1), rather than
+    /// declined by the rules.
+    #[serde(skip)]
+    failed: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    dry_run: bool,
+    removed: Vec<Removed>,
+    kept: Vec<Kept>,
+    freed_bytes: u64,
+}
+
+/// Whether `args` choose a run in `state` (`None`: not chosen, too young),
+/// and if so why it stays (`Some(None)`: it may go).
+fn judge(args: &Args, state: &RunState, now: u64) -> Option<Option<String>> {
+    judge_status(args, state.status, state.updated_ms, now)
+}
+
+fn judge_status(
+    args: &Args,
+    status: RunStatus,
+    updated_ms: u64,
+    now: u64,
+) -> Option<Option<String>> {
+    let age = now.saturating_sub(updated_ms);
+    if args.older_than.is_some_and(|min| age < min) {
+        return None;
+    }
+    if !status.is_finished() && !args.force {
+        return Some(Some(
+            "not finished; pass --force to remove it too".to_string(),
+        ));
+    }
+    Some(None)
+}
+
+pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let store = ctx.store();
+    let now = now_ms();
+    let mut summary = Summary {
+        dry_run: args.dry_run,
+        removed: Vec::new(),
+        kept: Vec::new(),
+        freed_bytes: 0,
+    };
+    let kept = |run: &str, status, reason: String, failed| Kept {
+        run: run.to_string(),
+        status,
+        reason,
+        failed,
+    };
+    // The first line of an error (host text, untrusted parts inert).
+    let first_line = |e: &RunError| e.to_string().lines().next().unwrap_or("").to_string();
+    // Oldest first by creation time, as `host runs` lists them (ids order
+    // only to the second); a run that cannot be read first.
+    let mut runs: Vec<(String, Result<RunState, RunError>)> = store
+        .ids()?
+        .into_iter()
+        .map(|id| {
+            let state = store.peek(&id);
+            (id, state)
+        })
+        .collect();
+    runs.sort_by_key(|(id, s)| (s.as_ref().map_or(0, |s| s.created_ms), id.clone()));
+    for (id, state) in runs {
+        let state = match state {
+            Ok(state) => state,
+            Err(e) => {
+                let reason = format!("cannot be read: {}", first_line(&e));
+                summary.kept.push(kept(&id, None, reason, false));
+                continue;
+            }
+        };
+        match judge(args, &state, now) {
+            None => continue,
+            Some(Some(reason)) => {
+                summary
+                    .kept
+                    .push(kept(&id, Some(state.status), reason, false));
+                continue;
+            }
+            Some(None) => {}
+        }
+        if args.dry_run {
+            summary.removed.push(Removed {
+                run: id,
+                status: state.status,
+                age_ms: now.saturating_sub(state.updated_ms),
+                bytes: None,
+            });
+            continue;
+        }
+        let run = match store.open(&id) {
+            Ok(run) => run,
+            Err(RunError::Busy { .. }) => {
+                let reason =
+                    "another host process holds it (it is being driven or decided now)".into();
+                summary
+                    .kept
+                    .push(kept(&id, Some(state.status), reason, false));
+                continue;
+            }
+            Err(e) => {
+                let reason = format!("cannot be opened: {}", first_line(&e));
+                summary
+                    .kept
+                    .push(kept(&id, Some(state.status), reason, true));
+                continue;
+            }
+        };
+        // Judged again under the lock: it may have moved on since it was read.
+        let status = run.state().status;
+        let age_ms = now.saturating_sub(run.state().updated_ms);
+        if judge(args, run.state(), now) != Some(None) {
+            let reason = "it changed while pruning".into();
+            summary.kept.push(kept(&id, Some(status), reason, false));
+            continue;
+        }
+        match store.remove(run) {
+            Ok(bytes) => {
+                summary.freed_bytes += bytes;
+                summary.removed.push(Removed {
+                    run: id,
+                    status,
+                    age_ms,
+                    bytes: Some(bytes),
+                });
+            }
+            Err(e) => {
+                let reason = format!("cannot be removed: {}", first_line(&e));
+                summary.kept.push(kept(&id, Some(status), reason, true));
+            }
+        }
+    }
+    let code = if summary.kept.iter().any(|k| k.failed) {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if args.json {
+        output::json(&summary)?;
+    } else {
+        output::print(&text(&summary, &store.location()))?;
+    }
+    Ok(code)
+}
+
+/// The text view: one line per run, then what it came to.
+fn text(summary: &Summary, location: &str) -> String {
+    let mut out = String::new();
+    let verb = if summary.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for r in &summary.removed {
+        let size = r
+            .bytes
+            .map(|b| format!(", {}", human_bytes(b)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{verb} {} ({}, last event {} ago{size})\n",
+            inert(&r.run),
+            r.status,
+            age(r.age_ms)
+        ));
+    }
+    for k in &summary.kept {
+        let status = k.status.map(|s| format!(" ({s})")).unwrap_or_default();
+        out.push_str(&format!(
+            "kept {}{status}: {}\n",
+            inert(&k.run),
+            inert(&k.reason)
+        ));
+    }
+    let runs = |n: usize| format!("{n} run{}", if n == 1 { "" } else { "s" });
+    out.push_str(&match (summary.dry_run, summary.removed.len()) {
+        (_, 0) if summary.kept.is_empty() => format!("no runs to prune in {location}\n"),
+        (true, n) => format!(
+            "would remove {}, keep {}; nothing was removed (--dry-run)\n",
+            runs(n),
+            runs(summary.kept.len())
+        ),
+        (false, n) => format!(
+            "removed {} ({} freed), kept {}\n",
+            runs(n),
+            human_bytes(summary.freed_bytes),
+            runs(summary.kept.len())
+        ),
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(older_than: Option<u64>, force: bool) -> Args {
+        Args {
+            older_than,
+            all: older_than.is_none(),
+            force,
+            dry_run: false,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn only_old_enough_finished_runs_go_unless_forced() {
+        let now = 10_000_000;
+        let old = now - 3_600_000;
+        for status in [RunStatus::Completed, RunStatus::Rejected, RunStatus::Failed] {
+            assert_eq!(
+                judge_status(&args(None, false), status, now, now),
+                Some(None)
+            );
+            assert_eq!(
+                judge_status(&args(Some(60_000), false), status, old, now),
+                Some(None)
+            );
+            assert_eq!(
+                judge_status(&args(Some(60_000), false), status, now, now),
+                None
+            );
+        }
+        for status in [
+            RunStatus::WaitingApproval,
+            RunStatus::Running,
+            RunStatus::Applying,
+        ] {
+            let kept = judge_status(&args(None, false), status, old, now);
+            assert!(kept.is_some_and(|r| r.is_some_and(|r| r.contains("--force"))));
+            assert_eq!(
+                judge_status(&args(None, true), status, old, now),
+                Some(None)
+            );
+        }
+    }
+}
