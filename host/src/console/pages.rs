@@ -16,7 +16,7 @@ use crate::run::blobs::Blobs;
 use crate::run::changeset::{ChangeEntry, read_base};
 use crate::run::event::Event;
 use crate::run::journal::Record;
-use crate::run::state::{RunState, RunStatus};
+use crate::run::state::{NO_REVIEWER, RunState, RunStatus};
 use crate::run::store::RunStore;
 use crate::run::trace;
 use crate::workflow_export::{self, Graph};
@@ -602,6 +602,9 @@ fn review(state: &RunState) -> String {
             escape(&e.plugin),
             escape(&e.error)
         );
+    }
+    if state.no_review {
+        let _ = write!(out, "<p id=\"verdict\">{}</p>", escape(NO_REVIEWER));
     }
     if out.is_empty() {
         out.push_str("<p>no review yet</p>");
