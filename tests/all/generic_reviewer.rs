@@ -78,7 +78,11 @@ fn the_generic_reviewer_rejects_a_planted_secret_an_oversize_file_and_a_denied_p
         ],
         RULES,
     );
-    let id = run_ok(&s, &dir);
+    let out = s.run(&dir, &[]);
+    // A rejected run is not a success for the shell.
+    assert!(!out.status.success(), "{}", text(&out.stderr));
+    let state: serde_json::Value = serde_json::from_slice(&out.stdout).expect("run json");
+    let id = state["id"].as_str().expect("id").to_string();
 
     let state = s.status(&id);
     assert_eq!(state["status"], "rejected", "{state:#}");
