@@ -146,25 +146,63 @@ fn the_generic_reviewer_passes_clean_files_of_any_format_to_the_gate() {
     assert!(!s.out().join("drafts").exists());
 }
 
+/// Run `dir` to its end (failed, here) and return the run's id.
+fn run_failing(s: &Scratch, dir: &Path) -> String {
+    let out = s.run(dir, &[]);
+    assert!(!out.status.success(), "{}", text(&out.stderr));
+    let state: serde_json::Value = serde_json::from_slice(&out.stdout).expect("run json");
+    state["id"].as_str().expect("id").to_string()
+}
+
 #[test]
-fn a_misspelt_review_input_fails_the_review_naming_the_key() {
+fn a_misspelt_review_input_fails_the_run_before_any_step() {
     let s = Scratch::new();
     let dir = plugins(
         &s,
         &[("drafts/a.txt", "a\n")],
-        "[review]\nplugin = \"generic-reviewer\"\ninput = { max-bytes = 10 }\n",
+        "[review]\nplugin = \"generic-reviewer\"\ninput = { max-bytes = 10, max-file-bytes = \"big\" }\n",
     );
-    let out = s.run(&dir, &[]);
-    let state: serde_json::Value = serde_json::from_slice(&out.stdout).expect("run json");
-    let id = state["id"].as_str().expect("id");
-    let state = s.status(id);
+    let id = run_failing(&s, &dir);
+    let state = s.status(&id);
     assert_eq!(state["status"], "failed", "{state:#}");
-    let journal = s.journal(id);
+    let reason = state["failure"].as_str().expect("reason");
+    assert!(
+        reason.contains("the [review] input does not fit reviewer `generic-reviewer`"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("max-bytes") && reason.contains("/max-file-bytes"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("\nhint: fix `input` under [review]"),
+        "{reason}"
+    );
+    let journal = s.journal(&id);
+    assert!(events(&journal, "step_started").is_empty(), "{journal:#?}");
+    assert!(events(&journal, "review_completed").is_empty());
+    assert!(!s.out().join("drafts").exists());
+}
+
+#[test]
+fn a_review_input_the_schema_cannot_judge_fails_the_review_naming_it() {
+    let s = Scratch::new();
+    let dir = plugins(
+        &s,
+        &[("drafts/a.txt", "a\n")],
+        "[review]\nplugin = \"generic-reviewer\"\ninput = { deny-paths = [\"/etc/**\"] }\n",
+    );
+    let id = run_failing(&s, &dir);
+    let journal = s.journal(&id);
     let failed = events(&journal, "review_failed");
     assert_eq!(failed.len(), 1, "{journal:#?}");
     assert_eq!(failed[0]["event"]["error_kind"], "invalid-input");
     let message = failed[0]["event"]["message"].as_str().expect("message");
-    assert!(message.contains("unknown field `max-bytes`"), "{message}");
+    assert!(
+        message.contains("deny-paths: `/etc/**` is absolute"),
+        "{message}"
+    );
+    assert_eq!(s.status(&id)["status"], "failed");
     assert!(!s.out().join("drafts").exists());
 }
 

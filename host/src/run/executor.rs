@@ -27,6 +27,7 @@ use crate::contract::{PluginError, ProposedWrite, ReviewInput, StepInput, StepOu
 use crate::error_kind::ErrorKind;
 use crate::pause_point;
 use crate::run::event::{Event, StagedWrite};
+use crate::run::review_input;
 use crate::run::stage::{self, Proposal};
 use crate::run::state::{ReviewState, RunStatus};
 use crate::run::store::{Run, RunError};
@@ -46,6 +47,17 @@ pub async fn execute(
     workflow: &Workflow,
     plugins: &Plugins,
 ) -> Result<(), RunError> {
+    // A fresh run checks the reviewer's settings before its first step, so
+    // a typo there does not cost every step's work.
+    if let Some(spec) = &workflow.review
+        && !spec.input.is_empty()
+        && run.state().step_order.is_empty()
+        && run.state().status == RunStatus::Running
+        && let Some(reviewer) = plugins.get(&spec.plugin)
+        && let Err(reason) = review_input::check(reviewer, spec).await
+    {
+        return run.record(Event::RunFailed { step: None, reason });
+    }
     loop {
         if run.state().status != RunStatus::Running {
             return Ok(());
