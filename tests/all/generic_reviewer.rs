@@ -233,6 +233,12 @@ fn without_review_the_run_goes_to_the_gate_and_approve_writes_the_staged_bytes()
     assert!(!shown.contains("review by"), "{shown}");
     let status = s.host().args(["status", &id]).output().expect("status");
     assert!(text(&status.stdout).contains("no reviewer ran (the workflow has no [review])"));
+    let trace = s.host().args(["trace", &id]).output().expect("trace");
+    assert!(
+        text(&trace.stdout).contains("no [review]: no reviewer runs"),
+        "{}",
+        text(&trace.stdout)
+    );
 
     let entry = &state["change_set"]["entries"][0];
     let sha = entry["new_sha256"].as_str().expect("sha");
