@@ -5,7 +5,8 @@
 //! their `needs` edges (steps that do not depend on each other run in
 //! parallel), each step's retry policy and timeout, and, optionally, the
 //! reviewer with its input and re-draft budget. Without a `[review]` the run
-//! goes from its steps straight to the human approval gate. The runner executes exactly this definition, and
+//! goes from its steps straight to the human approval gate. The runner
+//! executes exactly this definition, and
 //! [`crate::workflow_export`] renders exactly this definition; nothing about
 //! the order lives in code. Validation happens before anything runs and names
 //! what is wrong: unknown keys, duplicate or unknown steps, cycles (with the

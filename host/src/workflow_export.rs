@@ -5,8 +5,9 @@
 //! [`crate::run::executor`] executes, and the edges out of the review are
 //! the executor's own decision ([`after_review::outcomes`]), so the picture
 //! cannot drift from the behaviour: one node per step (with its plugin, timeout and retry policy),
-//! the review (none when the workflow has no `[review]`), the approval gate and the ends a run can reach (`applied`,
-//! `completed`, `rejected`, `failed`); one labelled edge per transition.
+//! the review (none when the workflow has no `[review]`: the last steps then
+//! lead to the gate), the approval gate and the ends a run can reach
+//! (`applied`, `completed`, `rejected`, `failed`); one labelled edge per transition.
 //!
 //! Workflow names, descriptions and step inputs are free text anyone who can
 //! edit `workflow.toml` wrote. Text output goes through [`inert`]; Mermaid

@@ -1,7 +1,8 @@
 //! Drives a run through its workflow: tool steps, the review (when the
-//! workflow has a `[review]`), re-drafts, then the approval gate. Every transition is journaled before the next one
-//! starts, and every decision is taken from the journal, so a run picked up
-//! after a crash ([`crate::run::resume`]) continues exactly where it stopped.
+//! workflow has a `[review]`), re-drafts, then the approval gate. Every
+//! transition is journaled before the next one starts, and every decision
+//! is taken from the journal, so a run picked up after a crash
+//! ([`crate::run::resume`]) continues exactly where it stopped.
 //!
 //! Steps whose `needs` are all done start at once, so independent steps run in
 //! parallel (each in its own task and sandbox); results are journaled in the
