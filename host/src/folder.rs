@@ -99,6 +99,7 @@ impl Loaded {
                 digest: self.workflow.digest.clone(),
                 path: Some(self.workflow.path.clone()),
                 params,
+                no_review: self.workflow.review.is_none(),
             },
             (
                 &self.plugins_dir,
@@ -128,6 +129,8 @@ struct Executes {
     digest: String,
     path: Option<PathBuf>,
     params: serde_json::Value,
+    /// The workflow has no `[review]` (see `run_created`).
+    no_review: bool,
 }
 
 /// The `run_created` event of a run executing `what` with `plugins` (loaded
@@ -153,6 +156,7 @@ fn created(
         protected: protected.paths(),
         plugins: digests(plugins),
         grants: effective_grants(plugins, admin_grants),
+        no_review: what.no_review,
     })
 }
 
@@ -388,6 +392,7 @@ impl LoadedTools {
                 digest: String::new(),
                 path: None,
                 params: serde_json::json!({ "via": via }),
+                no_review: false,
             },
             (
                 &self.plugins_dir,

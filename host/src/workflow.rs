@@ -1,10 +1,12 @@
 //! Workflows as data: which plugins run, in what order, how failures are
-//! retried, who reviews, and what the review's verdict does.
+//! retried, who reviews (if anyone), and what the review's verdict does.
 //!
 //! A workflow file (`workflow.toml` beside the plugins) lists tool steps with
 //! their `needs` edges (steps that do not depend on each other run in
-//! parallel), each step's retry policy and timeout, and the reviewer with its
-//! re-draft budget. The runner executes exactly this definition, and
+//! parallel), each step's retry policy and timeout, and, optionally, the
+//! reviewer with its input and re-draft budget. Without a `[review]` the run
+//! goes from its steps straight to the human approval gate. The runner
+//! executes exactly this definition, and
 //! [`crate::workflow_export`] renders exactly this definition; nothing about
 //! the order lives in code. Validation happens before anything runs and names
 //! what is wrong: unknown keys, duplicate or unknown steps, cycles (with the
@@ -42,10 +44,9 @@ pub struct Workflow {
     pub description: String,
     /// Steps in execution order: every step comes after all the steps it needs.
     pub steps: Vec<Step>,
-    /// The reviewer plugin's name.
-    pub reviewer: String,
-    /// What a `revise` verdict does before the run goes to the approval gate.
-    pub redraft: Option<Redraft>,
+    /// The review after the steps; `None` when the workflow has no
+    /// `[review]` (the run goes straight to the approval gate).
+    pub review: Option<Review>,
     /// sha256 of the workflow file's bytes, recorded in every run.
     pub digest: String,
 }
@@ -67,6 +68,24 @@ pub struct Step {
     pub retry: RetryPolicy,
 }
 
+/// The workflow's `[review]`: which reviewer judges the steps' outputs and
+/// proposed writes, with what input, and what a `revise` verdict does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The reviewer plugin's name.
+    pub plugin: String,
+    /// The reviewer's configuration (`[review] input`), handed to it as the
+    /// output of the pseudo-step [`REVIEW_INPUT_STEP`]; empty when unset.
+    pub input: serde_json::Map<String, serde_json::Value>,
+    /// What a `revise` verdict does before the run goes to the approval gate.
+    pub redraft: Option<Redraft>,
+}
+
+/// The `step` name under which a reviewer receives `[review] input` among
+/// the step outputs (contract 0.1.0 has no input field for reviewers). No
+/// step can have it: step ids follow [`NAME_RULE`], which has no brackets.
+pub const REVIEW_INPUT_STEP: &str = "[review]";
+
 /// On a `revise` verdict, re-run `step` (and every step that depends on it)
 /// with the review as input, at most `max_rounds` times; then review again.
 /// A `revise` after the last round goes to the approval gate with the
@@ -80,13 +99,23 @@ pub struct Redraft {
 }
 
 impl Workflow {
-    /// The plugins the workflow uses: every step's plugin, then the reviewer.
+    /// The plugins the workflow uses: every step's plugin and the reviewer's.
     pub fn plugin_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.steps.iter().map(|s| s.plugin.as_str()).collect();
-        names.push(&self.reviewer);
+        names.extend(self.reviewer());
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// The reviewer plugin's name; `None` when the workflow has no `[review]`.
+    pub fn reviewer(&self) -> Option<&str> {
+        self.review.as_ref().map(|r| r.plugin.as_str())
+    }
+
+    /// The re-draft policy; `None` without a reviewer or without re-drafts.
+    pub fn redraft(&self) -> Option<&Redraft> {
+        self.review.as_ref().and_then(|r| r.redraft.as_ref())
     }
 
     /// The step with id `id`, if there is one.
@@ -170,7 +199,9 @@ struct RawRetry {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawReview {
-    plugin: String,
+    plugin: Option<String>,
+    #[serde(default)]
+    input: toml::Table,
     #[serde(default)]
     max_redrafts: u32,
     redraft: Option<String>,
@@ -208,7 +239,7 @@ pub fn parse(text: &str, path: &Path, plugins: &[Manifest]) -> Result<Workflow, 
     let raw: RawWorkflow = toml::from_str(text).map_err(|e| {
         invalid(
             e.to_string().trim_end().to_string(),
-            "allowed are [workflow] (name, description), [[steps]] (id, plugin, input, needs, timeout-ms, retry = { max-attempts, backoff-ms, max-backoff-ms }) and [review] (plugin, max-redrafts, redraft)",
+            "allowed are [workflow] (name, description), [[steps]] (id, plugin, input, needs, timeout-ms, retry = { max-attempts, backoff-ms, max-backoff-ms }) and, optionally, [review] (plugin, input, max-redrafts, redraft)",
         )
     })?;
     let kind_of: HashMap<&str, PluginKind> =
@@ -288,59 +319,9 @@ pub fn parse(text: &str, path: &Path, plugins: &[Manifest]) -> Result<Workflow, 
         )
     })?;
 
-    let review = raw.review.ok_or_else(|| {
-        invalid(
-            "the workflow has no [review] section".into(),
-            "name the reviewer plugin: [review] plugin = \"reviewer\"",
-        )
-    })?;
-    match kind_of.get(review.plugin.as_str()) {
-        None => {
-            return Err(invalid(
-                format!("the reviewer `{}` is not installed", review.plugin),
-                &format!("installed plugins: {}", available()),
-            ));
-        }
-        Some(PluginKind::Tool) => {
-            return Err(invalid(
-                format!("the reviewer `{}` is a tool, not a reviewer", review.plugin),
-                "name a plugin whose manifest says kind = \"reviewer\"",
-            ));
-        }
-        Some(PluginKind::Reviewer) => {}
-    }
-    let redraft = match (review.max_redrafts, review.redraft) {
-        (0, None) => None,
-        (0, Some(step)) => {
-            return Err(invalid(
-                format!("[review] names redraft step `{step}` but max-redrafts is 0"),
-                "set `max-redrafts` (1 to 5) or remove `redraft`",
-            ));
-        }
-        (n, _) if n > MAX_REDRAFTS => {
-            return Err(invalid(
-                format!("[review] max-redrafts = {n} is over the limit of {MAX_REDRAFTS}"),
-                "re-drafts are bounded; a person decides after the last one",
-            ));
-        }
-        (_, None) => {
-            return Err(invalid(
-                "[review] sets max-redrafts but not which step re-drafts".into(),
-                "add `redraft = \"<step id>\"`: the step re-run (with its dependents) on a `revise` verdict",
-            ));
-        }
-        (n, Some(step)) => {
-            if !index.contains_key(step.as_str()) {
-                return Err(invalid(
-                    format!("[review] redraft = `{step}` is not a step of this workflow"),
-                    "name the id of the [[steps]] entry that drafts the result",
-                ));
-            }
-            Some(Redraft {
-                step,
-                max_rounds: n,
-            })
-        }
+    let review = match raw.review {
+        None => None,
+        Some(review) => Some(review_of(review, &index, &kind_of, &invalid, &available)?),
     };
     for raw_step in &raw.steps {
         if let Some(ms) = raw_step.timeout_ms
@@ -400,9 +381,94 @@ pub fn parse(text: &str, path: &Path, plugins: &[Manifest]) -> Result<Workflow, 
         name: raw.workflow.name,
         description: raw.workflow.description,
         steps,
-        reviewer: review.plugin,
-        redraft,
+        review,
         digest: crate::digest::sha256_hex(text.as_bytes()),
+    })
+}
+
+/// Validate `[review]`: a reviewer that is installed and is a reviewer, an
+/// input that is JSON, and a re-draft policy that names a step. `redraft`
+/// and `max-redrafts` need a reviewer (its `revise` verdict is what triggers
+/// them), so a `[review]` without `plugin` is refused.
+fn review_of(
+    review: RawReview,
+    index: &BTreeMap<&str, usize>,
+    kind_of: &HashMap<&str, PluginKind>,
+    invalid: &dyn Fn(String, &str) -> WorkflowError,
+    available: &dyn Fn() -> String,
+) -> Result<Review, WorkflowError> {
+    let Some(plugin) = review.plugin else {
+        let message = if review.redraft.is_some() || review.max_redrafts > 0 {
+            "[review] sets re-drafts but names no reviewer plugin: re-drafts follow a reviewer's `revise` verdict"
+        } else {
+            "[review] names no reviewer plugin"
+        };
+        return Err(invalid(
+            message.into(),
+            "add `plugin = \"<reviewer>\"` under [review], or remove the whole [review] table to go straight to the approval gate",
+        ));
+    };
+    match kind_of.get(plugin.as_str()) {
+        None => {
+            return Err(invalid(
+                format!("the reviewer `{plugin}` is not installed"),
+                &format!("installed plugins: {}", available()),
+            ));
+        }
+        Some(PluginKind::Tool) => {
+            return Err(invalid(
+                format!("the reviewer `{plugin}` is a tool, not a reviewer"),
+                "name a plugin whose manifest says kind = \"reviewer\"",
+            ));
+        }
+        Some(PluginKind::Reviewer) => {}
+    }
+    let input = match serde_json::to_value(&review.input) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => {
+            return Err(invalid(
+                "[review] input cannot be expressed as JSON".into(),
+                "use plain strings, numbers, booleans, arrays and tables (no dates)",
+            ));
+        }
+    };
+    let redraft = match (review.max_redrafts, review.redraft) {
+        (0, None) => None,
+        (0, Some(step)) => {
+            return Err(invalid(
+                format!("[review] names redraft step `{step}` but max-redrafts is 0"),
+                "set `max-redrafts` (1 to 5) or remove `redraft`",
+            ));
+        }
+        (n, _) if n > MAX_REDRAFTS => {
+            return Err(invalid(
+                format!("[review] max-redrafts = {n} is over the limit of {MAX_REDRAFTS}"),
+                "re-drafts are bounded; a person decides after the last one",
+            ));
+        }
+        (_, None) => {
+            return Err(invalid(
+                "[review] sets max-redrafts but not which step re-drafts".into(),
+                "add `redraft = \"<step id>\"`: the step re-run (with its dependents) on a `revise` verdict",
+            ));
+        }
+        (n, Some(step)) => {
+            if !index.contains_key(step.as_str()) {
+                return Err(invalid(
+                    format!("[review] redraft = `{step}` is not a step of this workflow"),
+                    "name the id of the [[steps]] entry that drafts the result",
+                ));
+            }
+            Some(Redraft {
+                step,
+                max_rounds: n,
+            })
+        }
+    };
+    Ok(Review {
+        plugin,
+        input,
+        redraft,
     })
 }
 
@@ -584,8 +650,8 @@ mod tests {
         assert_eq!(x.retry.backoff, Duration::from_millis(50));
         assert_eq!(w.step("y").expect("y").retry, RetryPolicy::default());
         assert_eq!(
-            w.redraft,
-            Some(Redraft {
+            w.redraft(),
+            Some(&Redraft {
                 step: "x".into(),
                 max_rounds: 2
             })
@@ -633,12 +699,60 @@ mod tests {
     #[test]
     fn the_reviewer_must_exist_and_be_a_reviewer() {
         let steps = "[[steps]]\nid = \"x\"\nplugin = \"a\"\n";
-        let e = check(&format!("[workflow]\nname = \"w\"\n{steps}")).expect_err("no review");
-        assert!(e.contains("no [review]"), "{e}");
-        let e = check(&format!(
-            "[workflow]\nname = \"w\"\n[review]\nplugin = \"a\"\n{steps}"
+        for (review, needle) in [
+            ("[review]\nplugin = \"a\"\n", "is a tool, not a reviewer"),
+            ("[review]\nplugin = \"nope\"\n", "`nope` is not installed"),
+            ("[review]\ninput = { x = 1 }\n", "names no reviewer plugin"),
+        ] {
+            let e = check(&format!("[workflow]\nname = \"w\"\n{steps}{review}")).expect_err(needle);
+            assert!(e.contains(needle), "expected `{needle}` in: {e}");
+            assert!(e.contains("\nhint: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn without_review_the_run_has_no_reviewer() {
+        let w = check("[workflow]\nname = \"w\"\n[[steps]]\nid = \"x\"\nplugin = \"a\"\n")
+            .expect("a workflow without [review] is valid");
+        assert_eq!(w.review, None);
+        assert_eq!(w.reviewer(), None);
+        assert_eq!(w.redraft(), None);
+        assert_eq!(w.plugin_names(), ["a"]);
+    }
+
+    #[test]
+    fn redrafts_need_a_reviewer() {
+        for review in [
+            "[review]\nmax-redrafts = 1\nredraft = \"x\"\n",
+            "[review]\nredraft = \"x\"\n",
+            "[review]\nmax-redrafts = 2\n",
+        ] {
+            let e = check(&format!(
+                "[workflow]\nname = \"w\"\n[[steps]]\nid = \"x\"\nplugin = \"a\"\n{review}"
+            ))
+            .expect_err(review);
+            assert!(
+                e.contains("sets re-drafts but names no reviewer plugin"),
+                "{review}: {e}"
+            );
+            assert!(e.contains("remove the whole [review] table"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_review_input_is_read_as_json() {
+        let w = check(&format!(
+            "{HEAD}input = {{ max-file-bytes = 10, deny-paths = [\"*.sh\"] }}\n[[steps]]\nid = \"x\"\nplugin = \"a\"\n"
         ))
-        .expect_err("tool as reviewer");
-        assert!(e.contains("is a tool, not a reviewer"), "{e}");
+        .expect("valid");
+        let review = w.review.expect("review");
+        assert_eq!(review.plugin, "rev");
+        assert_eq!(review.input["max-file-bytes"], 10);
+        assert_eq!(review.input["deny-paths"][0], "*.sh");
+        let e = check(&format!(
+            "{HEAD}input = 3\n[[steps]]\nid = \"x\"\nplugin = \"a\"\n"
+        ))
+        .expect_err("not a table");
+        assert!(e.contains("invalid type: integer `3`"), "{e}");
     }
 }

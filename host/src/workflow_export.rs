@@ -5,8 +5,9 @@
 //! [`crate::run::executor`] executes, and the edges out of the review are
 //! the executor's own decision ([`after_review::outcomes`]), so the picture
 //! cannot drift from the behaviour: one node per step (with its plugin, timeout and retry policy),
-//! the review, the approval gate and the ends a run can reach (`applied`,
-//! `completed`, `rejected`, `failed`); one labelled edge per transition.
+//! the review (none when the workflow has no `[review]`: the last steps then
+//! lead to the gate), the approval gate and the ends a run can reach
+//! (`applied`, `completed`, `rejected`, `failed`); one labelled edge per transition.
 //!
 //! Workflow names, descriptions and step inputs are free text anyone who can
 //! edit `workflow.toml` wrote. Text output goes through [`inert`]; Mermaid
@@ -19,7 +20,7 @@ use serde::Serialize;
 
 use crate::render::inert;
 use crate::workflow::after_review::{self, Next};
-use crate::workflow::{Step, Workflow};
+use crate::workflow::{Review, Step, Workflow};
 
 /// Node id of the run's start.
 pub const START: &str = "start";
@@ -160,36 +161,53 @@ impl Graph {
             }
             edges.push(edge(&id, FAILED, "error"));
         }
-        // The review starts once every step is done: the steps nobody needs
-        // are the last to finish.
-        for step in &workflow.steps {
-            let needed = workflow.steps.iter().any(|s| s.needs.contains(&step.id));
-            if !needed {
-                edges.push(edge(&step_node(&step.id), REVIEW, "all steps done"));
+        // The review (or, without one, the gate) comes once every step is
+        // done: the steps nobody needs are the last to finish.
+        let last: Vec<String> = workflow
+            .steps
+            .iter()
+            .filter(|step| !workflow.steps.iter().any(|s| s.needs.contains(&step.id)))
+            .map(|step| step_node(&step.id))
+            .collect();
+        match &workflow.review {
+            Some(spec) => {
+                for id in &last {
+                    edges.push(edge(id, REVIEW, "all steps done"));
+                }
+                let mut review = Node::fixed(
+                    REVIEW,
+                    NodeKind::Review,
+                    &format!("review by {}", spec.plugin),
+                );
+                review.plugin = Some(spec.plugin.clone());
+                review.max_redrafts = Some(spec.redraft.as_ref().map_or(0, |r| r.max_rounds));
+                if !spec.input.is_empty() {
+                    review.input = Some(spec.input.clone());
+                }
+                nodes.push(review);
+                // The executor's own decision, enumerated.
+                for (label, next) in after_review::outcomes(workflow) {
+                    let to = match (next, &spec.redraft) {
+                        (Next::Redraft { .. }, Some(redraft)) => step_node(&redraft.step),
+                        (Next::Redraft { .. }, None) => continue,
+                        (Next::Approval, _) => APPROVAL.to_string(),
+                        (Next::Rejected, _) => REJECTED.to_string(),
+                    };
+                    edges.push(edge(REVIEW, &to, &label));
+                }
+                // A run with nothing to write passes the gate (`request_approval`).
+                edges.push(edge(REVIEW, COMPLETED, "no writes"));
+                edges.push(edge(REVIEW, FAILED, "error"));
+            }
+            None => {
+                // No reviewer: the steps lead to the gate (or, with nothing
+                // to write, past it), as `request_approval` does.
+                for id in &last {
+                    edges.push(edge(id, APPROVAL, "all steps done (no review)"));
+                    edges.push(edge(id, COMPLETED, "all steps done, no writes"));
+                }
             }
         }
-
-        let mut review = Node::fixed(
-            REVIEW,
-            NodeKind::Review,
-            &format!("review by {}", workflow.reviewer),
-        );
-        review.plugin = Some(workflow.reviewer.clone());
-        review.max_redrafts = Some(workflow.redraft.as_ref().map_or(0, |r| r.max_rounds));
-        nodes.push(review);
-        // The executor's own decision, enumerated.
-        for (label, next) in after_review::outcomes(workflow) {
-            let to = match (next, &workflow.redraft) {
-                (Next::Redraft { .. }, Some(redraft)) => step_node(&redraft.step),
-                (Next::Redraft { .. }, None) => continue,
-                (Next::Approval, _) => APPROVAL.to_string(),
-                (Next::Rejected, _) => REJECTED.to_string(),
-            };
-            edges.push(edge(REVIEW, &to, &label));
-        }
-        // A run with nothing to write passes the gate (`request_approval`).
-        edges.push(edge(REVIEW, COMPLETED, "no writes"));
-        edges.push(edge(REVIEW, FAILED, "error"));
 
         nodes.push(Node::fixed(
             APPROVAL,
@@ -314,28 +332,12 @@ impl Graph {
                 let _ = writeln!(out, "       input: {}", inert(&json));
             }
         }
-        let _ = writeln!(
-            out,
-            "\nreview: plugin {} reads every output and proposed write once all steps are done",
-            inert(&workflow.reviewer)
-        );
-        let _ = writeln!(
-            out,
-            "  pass    -> approval gate\n  reject  -> run rejected, nothing written"
-        );
-        match &workflow.redraft {
-            Some(r) => {
-                let _ = writeln!(
-                    out,
-                    "  revise  -> re-draft: re-run {} with the review as input, then review again (at most {} times);\n            after the last re-draft -> approval gate, with the findings shown",
-                    workflow.downstream_of(&r.step).join(", "),
-                    r.max_rounds
-                );
-            }
+        match &workflow.review {
+            Some(review) => review_text(&mut out, workflow, review),
             None => {
                 let _ = writeln!(
                     out,
-                    "  revise  -> approval gate, with the findings shown (no re-drafts configured)"
+                    "\nreview: none (the workflow has no [review]): once all steps are done the run goes straight to the approval gate"
                 );
             }
         }
@@ -354,6 +356,40 @@ impl Graph {
             );
         }
         out
+    }
+}
+
+/// The review's part of the text listing: the reviewer, its input and
+/// where each verdict leads.
+fn review_text(out: &mut String, workflow: &Workflow, review: &Review) {
+    let _ = writeln!(
+        out,
+        "\nreview: plugin {} reads every output and proposed write once all steps are done",
+        inert(&review.plugin)
+    );
+    if !review.input.is_empty() {
+        let json = serde_json::Value::Object(review.input.clone()).to_string();
+        let _ = writeln!(out, "  input: {}", inert(&json));
+    }
+    let _ = writeln!(
+        out,
+        "  pass    -> approval gate\n  reject  -> run rejected, nothing written"
+    );
+    match &review.redraft {
+        Some(r) => {
+            let _ = writeln!(
+                out,
+                "  revise  -> re-draft: re-run {} with the review as input, then review again (at most {} times);\n            after the last re-draft -> approval gate, with the findings shown",
+                workflow.downstream_of(&r.step).join(", "),
+                r.max_rounds
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  revise  -> approval gate, with the findings shown (no re-drafts configured)"
+            );
+        }
     }
 }
 
@@ -551,6 +587,49 @@ mod tests {
         assert!(got.contains(&e("review", "approval", "revise")));
         assert!(!got.iter().any(|(f, t, _)| f == t), "{got:?}");
         assert!(!got.iter().any(|(_, _, l)| l.contains("re-draft")));
+    }
+
+    #[test]
+    fn without_review_the_steps_lead_to_the_gate_and_there_is_no_review_node() {
+        let w = workflow(
+            "[workflow]\nname = \"w\"\n[[steps]]\nid = \"x\"\nplugin = \"a\"\n\
+             [[steps]]\nid = \"y\"\nplugin = \"b\"\nneeds = [\"x\"]\n",
+        );
+        let g = Graph::of(&w);
+        assert!(!g.nodes.iter().any(|n| n.kind == NodeKind::Review), "{g:?}");
+        let got = edges(&g);
+        assert!(
+            !got.iter().any(|(f, t, _)| f == REVIEW || t == REVIEW),
+            "{got:?}"
+        );
+        assert!(got.contains(&e("step:y", "approval", "all steps done (no review)")));
+        assert!(got.contains(&e("step:y", "completed", "all steps done, no writes")));
+        assert!(!got.iter().any(|(f, t, _)| f == "step:x" && t == "approval"));
+        let t = g.to_text(&w);
+        assert!(
+            t.contains("review: none (the workflow has no [review])"),
+            "{t}"
+        );
+        assert!(!g.to_mermaid().contains("n_review"));
+    }
+
+    #[test]
+    fn the_review_input_is_on_the_review_node() {
+        let w = workflow(
+            "[workflow]\nname = \"w\"\n[review]\nplugin = \"rev\"\ninput = { max-file-bytes = 9 }\n\
+             [[steps]]\nid = \"x\"\nplugin = \"a\"\n",
+        );
+        let g = Graph::of(&w);
+        let review = g
+            .nodes
+            .iter()
+            .find(|n| n.id == REVIEW)
+            .expect("review node");
+        assert_eq!(
+            review.input.as_ref().map(|i| i["max-file-bytes"].clone()),
+            Some(9.into())
+        );
+        assert!(g.to_text(&w).contains("input: {\"max-file-bytes\":9}"));
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! Reading what a plugin receives: its own input and earlier steps' outputs.
 //!
+//! A reviewer's configuration (the workflow's `[review] input`) arrives as
+//! the output of the pseudo-step [`REVIEW_INPUT_STEP`]; read it with
+//! [`ReviewInput::config`].
+//!
 //! Every value crosses the boundary as JSON text. These helpers parse it into
 //! serde types and turn every failure into [`PluginError::InvalidInput`] with a
 //! message that says which value was wrong and why.
@@ -96,7 +100,58 @@ impl StepInput {
     }
 }
 
+/// The `step` name under which the host passes the workflow's `[review]
+/// input` table among a reviewer's outputs (contract 0.1.0 has no input field
+/// for reviewers). No real step can be called this: step ids are lowercase
+/// letters, digits and dashes.
+pub const REVIEW_INPUT_STEP: &str = "[review]";
+
 impl ReviewInput {
+    /// Parse the reviewer's configuration, the workflow's `[review] input`
+    /// table, into `T`; `T::default()` when the workflow sets none.
+    ///
+    /// A `T` with `#[serde(deny_unknown_fields)]` turns a misspelt key into
+    /// `invalid-input` naming the key, so the run fails saying what to fix.
+    ///
+    /// ```
+    /// use harness_sdk::{PluginError, ReviewInput, StepOutput};
+    /// use harness_sdk::input::REVIEW_INPUT_STEP;
+    ///
+    /// #[derive(serde::Deserialize, Default)]
+    /// #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+    /// struct Config { max_file_bytes: Option<u64> }
+    ///
+    /// let configured = ReviewInput {
+    ///     outputs: vec![StepOutput { step: REVIEW_INPUT_STEP.into(), output: r#"{"max-file-bytes":10}"#.into() }],
+    ///     writes: vec![],
+    /// };
+    /// assert_eq!(configured.config::<Config>()?.max_file_bytes, Some(10));
+    /// let unset = ReviewInput { outputs: vec![], writes: vec![] };
+    /// assert_eq!(unset.config::<Config>()?.max_file_bytes, None);
+    /// let typo = ReviewInput {
+    ///     outputs: vec![StepOutput { step: REVIEW_INPUT_STEP.into(), output: r#"{"max-bytes":10}"#.into() }],
+    ///     writes: vec![],
+    /// };
+    /// assert!(matches!(typo.config::<Config>(), Err(PluginError::InvalidInput(m)) if m.contains("max-bytes")));
+    /// # Ok::<(), PluginError>(())
+    /// ```
+    pub fn config<T: DeserializeOwned + Default>(&self) -> Result<T, PluginError> {
+        let Some(found) = self.outputs.iter().find(|o| o.step == REVIEW_INPUT_STEP) else {
+            return Ok(T::default());
+        };
+        serde_json::from_str(&found.output).map_err(|e| {
+            PluginError::invalid_input(format!(
+                "the workflow's [review] input does not fit this reviewer: {e}\nhint: fix `input` under [review] in the workflow file"
+            ))
+        })
+    }
+
+    /// The outputs of the run's steps, without the `[review] input`
+    /// pseudo-step.
+    pub fn step_outputs(&self) -> impl Iterator<Item = &StepOutput> {
+        self.outputs.iter().filter(|o| o.step != REVIEW_INPUT_STEP)
+    }
+
     /// Parse the output of step `step`, if the run has one.
     ///
     /// ```
@@ -122,7 +177,8 @@ impl ReviewInput {
     /// Parse the output of the first step whose output is a JSON object with a
     /// top-level `field`, if any step produced one.
     pub fn output_with<T: DeserializeOwned>(&self, field: &str) -> Result<Option<T>, PluginError> {
-        find_with(&self.outputs, field)
+        let steps: Vec<StepOutput> = self.step_outputs().cloned().collect();
+        find_with(&steps, field)
     }
 }
 

@@ -21,6 +21,7 @@ mod faults_disk;
 mod faults_inputs;
 mod faults_kill;
 mod gate_classes;
+mod generic_reviewer;
 mod hello_tool;
 mod hint_lines;
 mod hostile_demo;

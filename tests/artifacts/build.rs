@@ -23,6 +23,7 @@ const SHIPPED_GUESTS: &[&str] = &[
     "plugin-extract-facts",
     "plugin-draft-report",
     "plugin-reviewer",
+    "plugin-generic-reviewer",
     "plugin-model-reviewer",
     "hello-tool",
     "hostile-tool",

@@ -13,7 +13,7 @@ use crate::cli::{EXIT_FAILURE, EXIT_OK, output};
 use crate::render::{diff_with_note, inert, inert_block, inert_lines};
 use crate::run::blobs::Blobs;
 use crate::run::changeset::read_base;
-use crate::run::state::{RunState, RunStatus};
+use crate::run::state::{NO_REVIEWER, RunState, RunStatus};
 use crate::run::store::Run;
 
 /// Status, steps, review and decision of a run.
@@ -46,6 +46,9 @@ pub fn summary(state: &RunState) -> String {
             inert(&step.plugin),
             step.attempt
         );
+    }
+    if state.no_review {
+        let _ = writeln!(out, "  {NO_REVIEWER}");
     }
     if let Some(review) = &state.review {
         let _ = writeln!(

@@ -10,7 +10,7 @@ use crate::folder;
 use crate::render::inert;
 use crate::run::executor;
 
-/// Run the workflow's steps and reviewer, then stop at the approval gate.
+/// Run the workflow's steps and its reviewer (if it has a `[review]`), then stop at the approval gate.
 ///
 /// Prints the run id, the verdict and the proposed writes as a
 /// diff against the current files. Nothing is written to the workspace or the

@@ -231,11 +231,17 @@ fn summary(event: &Event) -> String {
             workflow,
             workflow_digest,
             plugins,
+            no_review,
             ..
         } => format!(
-            "workflow `{workflow}` ({}), {} plugins",
+            "workflow `{workflow}` ({}), {} plugins{}",
             short(workflow_digest),
-            plugins.len()
+            plugins.len(),
+            if *no_review {
+                ", no [review]: no reviewer runs"
+            } else {
+                ""
+            }
         ),
         Event::StepStarted {
             step,

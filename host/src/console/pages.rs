@@ -16,7 +16,7 @@ use crate::run::blobs::Blobs;
 use crate::run::changeset::{ChangeEntry, read_base};
 use crate::run::event::Event;
 use crate::run::journal::Record;
-use crate::run::state::{RunState, RunStatus};
+use crate::run::state::{NO_REVIEWER, RunState, RunStatus};
 use crate::run::store::RunStore;
 use crate::run::trace;
 use crate::workflow_export::{self, Graph};
@@ -205,6 +205,8 @@ fn position(state: &RunState) -> String {
                 .find(|id| !state.step_done(id));
             match unfinished {
                 Some(step) => workflow_export::step_node(step),
+                // Without a reviewer, the steps lead to the gate.
+                None if state.no_review => workflow_export::APPROVAL.to_string(),
                 None => workflow_export::REVIEW.to_string(),
             }
         }
@@ -603,6 +605,9 @@ fn review(state: &RunState) -> String {
             escape(&e.error)
         );
     }
+    if state.no_review {
+        let _ = write!(out, "<p id=\"verdict\">{}</p>", escape(NO_REVIEWER));
+    }
     if out.is_empty() {
         out.push_str("<p>no review yet</p>");
     }
@@ -733,4 +738,42 @@ fn timeline(records: &[Record]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run just created, from a workflow with or without `[review]`.
+    fn created(no_review: bool) -> RunState {
+        let mut event = Event::test_created("/ws", "/out");
+        if let Event::RunCreated {
+            no_review: flag, ..
+        } = &mut event
+        {
+            *flag = no_review;
+        }
+        let record = Record {
+            seq: 0,
+            at_ms: 0,
+            hash: "h".into(),
+            event,
+        };
+        RunState::from_records("r1", &[record]).expect("state")
+    }
+
+    #[test]
+    fn a_run_without_review_says_no_reviewer_ran_instead_of_a_verdict() {
+        let html = review(&created(true));
+        assert!(
+            html.contains("<p id=\"verdict\">no reviewer ran (the workflow has no [review])</p>"),
+            "{html}"
+        );
+        assert!(!html.contains("no review yet"), "{html}");
+        assert_eq!(position(&created(true)), workflow_export::APPROVAL);
+
+        let html = review(&created(false));
+        assert_eq!(html, "<p>no review yet</p>");
+        assert_eq!(position(&created(false)), workflow_export::REVIEW);
+    }
 }

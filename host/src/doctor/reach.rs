@@ -27,7 +27,7 @@ pub async fn check(folder: &Folder, timeout: Duration) -> Vec<Finding> {
         .ok()
         .map(|w| {
             let mut names: Vec<String> = w.steps.iter().map(|s| s.plugin.clone()).collect();
-            names.push(w.reviewer.clone());
+            names.extend(w.reviewer().map(str::to_string));
             names
         });
     let mut findings = Vec::new();

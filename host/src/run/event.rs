@@ -72,6 +72,12 @@ pub enum Event {
         /// before the host recorded them.
         #[serde(default)]
         grants: Vec<EffectiveGrant>,
+        /// The workflow has no `[review]`: after its steps the run goes
+        /// straight to the approval gate, and no review event follows.
+        /// Absent (false) in journals of workflows with a reviewer, and in
+        /// journals from before a review could be left out.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_review: bool,
     },
     /// A step's plugin call began.
     StepStarted {
@@ -383,6 +389,7 @@ impl Event {
             protected: Vec::new(),
             plugins: Vec::new(),
             grants: Vec::new(),
+            no_review: false,
         }
     }
 }

@@ -1,7 +1,8 @@
-//! Drives a run through its workflow: tool steps, the review, re-drafts, then
-//! the approval gate. Every transition is journaled before the next one
-//! starts, and every decision is taken from the journal, so a run picked up
-//! after a crash ([`crate::run::resume`]) continues exactly where it stopped.
+//! Drives a run through its workflow: tool steps, the review (when the
+//! workflow has a `[review]`), re-drafts, then the approval gate. Every
+//! transition is journaled before the next one starts, and every decision
+//! is taken from the journal, so a run picked up after a crash
+//! ([`crate::run::resume`]) continues exactly where it stopped.
 //!
 //! Steps whose `needs` are all done start at once, so independent steps run in
 //! parallel (each in its own task and sandbox); results are journaled in the
@@ -28,12 +29,13 @@ use crate::error_kind::ErrorKind;
 use crate::pause_point;
 use crate::render::inert;
 use crate::run::event::{Event, StagedWrite};
+use crate::run::review_input;
 use crate::run::stage::{self, Proposal};
 use crate::run::state::{ReviewState, RunStatus};
 use crate::run::store::{Run, RunError};
 use crate::runtime::{Invocation, InvokeFailure, Plugin};
 use crate::workflow::after_review::{self, Next};
-use crate::workflow::{Step, Workflow, retry};
+use crate::workflow::{REVIEW_INPUT_STEP, Review, Step, Workflow, retry};
 
 /// The loaded plugins a workflow runs with, by name.
 pub type Plugins = BTreeMap<String, Plugin>;
@@ -47,6 +49,17 @@ pub async fn execute(
     workflow: &Workflow,
     plugins: &Plugins,
 ) -> Result<(), RunError> {
+    // A fresh run checks the reviewer's settings before its first step, so
+    // a typo there does not cost every step's work.
+    if let Some(spec) = &workflow.review
+        && !spec.input.is_empty()
+        && run.state().step_order.is_empty()
+        && run.state().status == RunStatus::Running
+        && let Some(reviewer) = plugins.get(&spec.plugin)
+        && let Err(reason) = review_input::check(reviewer, spec).await
+    {
+        return run.record(Event::RunFailed { step: None, reason });
+    }
     loop {
         if run.state().status != RunStatus::Running {
             return Ok(());
@@ -55,9 +68,14 @@ pub async fn execute(
         if run.state().status != RunStatus::Running {
             return Ok(());
         }
+        // No reviewer: straight to the person at the gate. The journal
+        // records no review event; `run_created` says there is none.
+        let Some(spec) = &workflow.review else {
+            return request_approval(run);
+        };
         if run.state().review.is_none() {
-            review(run, workflow, plugins)
-                .instrument(tracing::info_span!("run.review", plugin = %workflow.reviewer))
+            review(run, spec, workflow, plugins)
+                .instrument(tracing::info_span!("run.review", plugin = %spec.plugin))
                 .await?;
         }
         let Some(review) = run.state().review.clone() else {
@@ -379,20 +397,31 @@ fn recorded_output(run: &Run, step: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("the output of step `{step}` is not UTF-8"))
 }
 
-async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result<(), RunError> {
+/// Review the run with `spec`'s reviewer: every step's recorded output
+/// (after `spec.input` as the pseudo-step [`REVIEW_INPUT_STEP`], when set)
+/// and every staged write.
+async fn review(
+    run: &mut Run,
+    spec: &Review,
+    workflow: &Workflow,
+    plugins: &Plugins,
+) -> Result<(), RunError> {
     let fail = |run: &mut Run, message: String| -> Result<(), RunError> {
         run.record(Event::RunFailed {
             step: None,
-            reason: format!(
-                "the review (plugin `{}`) failed: {message}",
-                workflow.reviewer
-            ),
+            reason: format!("the review (plugin `{}`) failed: {message}", spec.plugin),
         })
     };
-    let Some(reviewer) = plugins.get(&workflow.reviewer) else {
-        return fail(run, format!("plugin `{}` is not loaded", workflow.reviewer));
+    let Some(reviewer) = plugins.get(&spec.plugin) else {
+        return fail(run, format!("plugin `{}` is not loaded", spec.plugin));
     };
     let mut outputs = Vec::new();
+    if !spec.input.is_empty() {
+        outputs.push(StepOutput {
+            step: REVIEW_INPUT_STEP.to_string(),
+            output: serde_json::Value::Object(spec.input.clone()).to_string(),
+        });
+    }
     for step in &workflow.steps {
         match recorded_output(run, &step.id) {
             Ok(output) => outputs.push(StepOutput {
@@ -434,7 +463,7 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
                 message: failure.to_string(),
                 reason: failure.to_string(),
             };
-            return review_failed(run, workflow, failed, failure.logs);
+            return review_failed(run, spec, failed, failure.logs);
         }
     };
     let review = match invocation.value {
@@ -446,11 +475,11 @@ async fn review(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result
                 reason: format!("{}: {}", error.kind, inert(&error.message)),
                 message: error.message,
             };
-            return review_failed(run, workflow, failed, invocation.logs);
+            return review_failed(run, spec, failed, invocation.logs);
         }
     };
     run.record(Event::ReviewCompleted {
-        plugin: workflow.reviewer.clone(),
+        plugin: spec.plugin.clone(),
         round: run.state().redraft_round,
         verdict: review.verdict,
         findings: review.findings,
@@ -473,12 +502,12 @@ struct ReviewFailure {
 /// Journal a review that gave no verdict, then fail the run.
 fn review_failed(
     run: &mut Run,
-    workflow: &Workflow,
+    spec: &Review,
     failed: ReviewFailure,
     logs: Vec<crate::contract::LogRecord>,
 ) -> Result<(), RunError> {
     run.record(Event::ReviewFailed {
-        plugin: workflow.reviewer.clone(),
+        plugin: spec.plugin.clone(),
         round: failed.round,
         error_kind: failed.error_kind,
         message: failed.message,
@@ -488,7 +517,7 @@ fn review_failed(
         step: None,
         reason: format!(
             "the review (plugin `{}`) failed: {}",
-            workflow.reviewer, failed.reason
+            spec.plugin, failed.reason
         ),
     })
 }

@@ -234,7 +234,8 @@ pub fn plan(
                 .map(|s| s.id.clone())
                 .collect()
         }),
-        review: state.review.is_none(),
+        // A workflow without `[review]` has no review to run.
+        review: state.review.is_none() && workflow.is_none_or(|w| w.review.is_some()),
     };
     match state.status {
         RunStatus::WaitingApproval => Err(nothing(format!(

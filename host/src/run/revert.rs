@@ -199,6 +199,7 @@ pub fn propose(store: &RunStore, id: &str, by: &str) -> Result<Proposed, RevertE
         protected: state.protected.clone(),
         plugins: Vec::new(),
         grants: Vec::new(),
+        no_review: false,
     })?;
     for bytes in &restore {
         run.blobs().put(bytes).map_err(RunError::from)?;

@@ -12,6 +12,10 @@ use crate::run::event::{EffectiveGrant, Event, PluginDigest, RevertRefusal, Stag
 use crate::run::journal::Record;
 use crate::run::out_dir::DirId;
 
+/// What `host show`, `host status` and the console say instead of a verdict
+/// for a run whose workflow has no `[review]`.
+pub const NO_REVIEWER: &str = "no reviewer ran (the workflow has no [review])";
+
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -170,6 +174,9 @@ pub struct RunState {
     /// Each plugin's effective grants and their digest, as recorded at
     /// creation and updated by `grants_changed`.
     pub grants: Vec<EffectiveGrant>,
+    /// The run's workflow has no `[review]` (recorded in `run_created`): no
+    /// reviewer runs, the steps lead straight to the approval gate.
+    pub no_review: bool,
     /// Steps in the order they started.
     pub steps: BTreeMap<String, StepState>,
     /// Step ids in the order they first started.
@@ -254,6 +261,7 @@ impl RunState {
             protected,
             plugins,
             grants,
+            no_review,
         } = &first.event
         else {
             return Err(err("the first event is not run_created"));
@@ -274,6 +282,7 @@ impl RunState {
             protected: protected.clone(),
             plugins: plugins.clone(),
             grants: grants.clone(),
+            no_review: *no_review,
             steps: BTreeMap::new(),
             step_order: Vec::new(),
             review: None,

@@ -1,7 +1,8 @@
 //! What a run does once its review has a verdict: one decision, [`decide`],
 //! which the executor follows ([`crate::run::executor`]) and `host workflow`
 //! enumerates ([`outcomes`], drawn by [`crate::workflow_export`]), so the
-//! graph a person reads is the one that runs.
+//! graph a person reads is the one that runs. A workflow without `[review]`
+//! never gets here: its run goes from the steps straight to the gate.
 
 use strum::IntoEnumIterator as _;
 
@@ -32,7 +33,7 @@ pub fn decide(workflow: &Workflow, verdict: Verdict, rounds_done: u32) -> Next {
     match verdict {
         Verdict::Reject => Next::Rejected,
         Verdict::Pass => Next::Approval,
-        Verdict::Revise => match &workflow.redraft {
+        Verdict::Revise => match workflow.redraft() {
             Some(redraft) if rounds_done < redraft.max_rounds => Next::Redraft {
                 round: rounds_done + 1,
                 steps: workflow.downstream_of(&redraft.step),
@@ -44,9 +45,12 @@ pub fn decide(workflow: &Workflow, verdict: Verdict, rounds_done: u32) -> Next {
 
 /// Every transition [`decide`] can take for `workflow`, labelled for a
 /// person: each verdict, and for `revise` both before and after the last
-/// re-draft round.
+/// re-draft round. None for a workflow without a reviewer.
 pub fn outcomes(workflow: &Workflow) -> Vec<(String, Next)> {
-    let max_rounds = workflow.redraft.as_ref().map(|r| r.max_rounds);
+    if workflow.review.is_none() {
+        return Vec::new();
+    }
+    let max_rounds = workflow.redraft().map(|r| r.max_rounds);
     let mut out = Vec::new();
     for verdict in Verdict::iter() {
         let rounds: &[u32] = match (verdict, max_rounds) {

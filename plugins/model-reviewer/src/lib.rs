@@ -67,7 +67,7 @@ impl Reviewer for ModelReviewer {
             config.model,
             config.api.name(),
             config.url,
-            input.outputs.len(),
+            input.step_outputs().count(),
             input.writes.len(),
             request.body_bytes().len()
         ));

@@ -60,11 +60,11 @@ pub fn user_message(input: &ReviewInput, boundary: &str) -> String {
 
 /// The draft as one JSON value: step outputs (as parsed JSON where they are
 /// JSON, else as text) and proposed writes (as text; bytes that are not UTF-8
-/// are replaced, and the write says so).
+/// are replaced, and the write says so). The workflow's `[review] input`
+/// (a pseudo-step output) is this reviewer's configuration, not the draft's.
 pub fn draft_document(input: &ReviewInput) -> Value {
     let outputs: Vec<Value> = input
-        .outputs
-        .iter()
+        .step_outputs()
         .map(|o| {
             let output = serde_json::from_str::<Value>(&o.output)
                 .unwrap_or_else(|_| Value::String(o.output.clone()));
@@ -123,6 +123,26 @@ mod tests {
         let stop = message.find(&end).expect("end marker");
         assert_eq!(message.matches(&end).count(), 1, "{message}");
         serde_json::from_str(&message[start..stop]).expect("the block is JSON")
+    }
+
+    #[test]
+    fn the_review_input_is_not_part_of_the_draft() {
+        let mut configured = input(b"x");
+        configured.outputs.insert(
+            0,
+            StepOutput {
+                step: harness_sdk::input::REVIEW_INPUT_STEP.into(),
+                output: r#"{"strict":true}"#.into(),
+            },
+        );
+        let doc = draft_document(&configured);
+        let steps: Vec<&str> = doc["step_outputs"]
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .filter_map(|o| o["step"].as_str())
+            .collect();
+        assert_eq!(steps, ["draft", "raw"]);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use harness_sdk::{Finding, ProposedWrite, Review, Severity, Verdict};
 use serde::Deserialize;
 
-use crate::secrets;
+use secret_scan as secrets;
 
 /// The part of the search output the reviewer reads.
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,6 @@
 //! so it cannot be misread.
 
 mod checks;
-mod secrets;
 
 use harness_sdk::{Descriptor, PluginError, Review, ReviewInput, Reviewer};
 use serde_json::json;

@@ -1,21 +1,44 @@
-//! Spotting credentials in proposed writes.
+//! Spotting credentials in text, for the shipped reviewers (`reviewer`,
+//! `generic-reviewer`): one copy of the matchers, so the two cannot drift.
 //!
 //! Hand-rolled matchers for the shapes that leak most often: AWS access key
-//! ids, PEM private keys, GitHub personal tokens, `sk-` API keys and inline
-//! passwords. Findings name the kind and the line, never the secret itself, so
-//! the review does not leak what it caught.
+//! ids, PEM private keys, GitHub personal tokens, `sk-` API keys, inline
+//! passwords, and high-entropy values assigned to `api_key`, `token`,
+//! `secret` and the like. Findings name the kind and the line, never the
+//! secret itself, so the review does not leak what it caught.
 
 /// A named matcher: what it finds, and whether a line has one.
 type Check = (&'static str, fn(&str) -> bool);
 
 /// Every matcher, in the order findings are reported.
-const CHECKS: [Check; 5] = [
+const CHECKS: [Check; 6] = [
     ("an AWS access key id", aws_key_id),
     ("a private key", private_key),
     ("a GitHub token", github_token),
     ("an `sk-` API key", sk_key),
     ("an inline password", password),
+    (
+        "a high-entropy value assigned to a key or token name",
+        keyed_secret,
+    ),
 ];
+
+/// Names that, followed by `=` or `:`, usually hold a credential.
+const SECRET_NAMES: [&str; 6] = [
+    "api_key",
+    "api-key",
+    "apikey",
+    "token",
+    "secret",
+    "access_key",
+];
+
+/// A value shorter than this is not taken for a credential.
+const MIN_SECRET_CHARS: usize = 20;
+
+/// Shannon entropy (bits per character) above which a value looks random:
+/// prose and identifiers stay well below, base64 and hex keys above.
+const MIN_SECRET_ENTROPY: f64 = 3.5;
 
 /// One suspected secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +112,53 @@ fn password(line: &str) -> bool {
     })
 }
 
+/// One of [`SECRET_NAMES`] (any case, as the end of a longer name such as
+/// `GITHUB_TOKEN` or `client_secret` too), then optional quotes and
+/// whitespace, `=` or `:`, optional quotes, and a value of at least
+/// [`MIN_SECRET_CHARS`] key-like characters (letters, digits, `+/=_-.`) that
+/// mixes letters and digits with an entropy of at least [`MIN_SECRET_ENTROPY`].
+fn keyed_secret(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    SECRET_NAMES.iter().any(|name| {
+        lower.match_indices(name).any(|(at, word)| {
+            let mut rest = lower[at + word.len()..].trim_start_matches(['"', '\'']);
+            rest = rest.trim_start();
+            let Some(value) = rest.strip_prefix(['=', ':']) else {
+                return false;
+            };
+            let value_start = line.len() - value.len();
+            let value = line[value_start..]
+                .trim_start()
+                .trim_start_matches(['"', '\'']);
+            let token: String = value
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "+/=_-.".contains(*c))
+                .collect();
+            token.len() >= MIN_SECRET_CHARS
+                && token.chars().any(|c| c.is_ascii_alphabetic())
+                && token.chars().any(|c| c.is_ascii_digit())
+                && entropy(&token) >= MIN_SECRET_ENTROPY
+        })
+    })
+}
+
+/// Shannon entropy of `s` in bits per character.
+fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[usize::from(b)] += 1;
+    }
+    let len = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&n| n > 0)
+        .map(|&n| {
+            let p = f64::from(n) / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
 /// How many ASCII letters and digits start `s`, optionally skipping `-`/`_`.
 fn alnum_run(s: &str, allow_separators: bool) -> usize {
     let mut count = 0;
@@ -131,6 +201,10 @@ mod tests {
         );
         assert_eq!(kinds("sk-proj-abcdefghij0123456789"), ["an `sk-` API key"]);
         assert_eq!(kinds("Password = hunter2"), ["an inline password"]);
+        let keyed = "a high-entropy value assigned to a key or token name";
+        assert_eq!(kinds("api_key=Zx81kQ2mWv7rT4pLs9Yb3nC6"), [keyed]);
+        assert_eq!(kinds("GITHUB_TOKEN: \"q8Wm2Rk5Tz7Lp0Vx3Nb6Hc9J\""), [keyed]);
+        assert_eq!(kinds("client_secret = 'Tq3v9KmZ2xW8pR5nL7bY4cH1'"), [keyed]);
         assert_eq!(scan("ok\npassword: x")[0].line, 2);
     }
 
@@ -138,7 +212,10 @@ mod tests {
     fn ordinary_prose_is_not_a_secret() {
         let prose = "The task-runner (risk-free) asks for a password before it runs.\n\
                      AKIA is a prefix. -----BEGIN CERTIFICATE----- ghp_short sk-short\n\
-                     A passwords list: none. The key of a sandbox is its capability set.";
+                     A passwords list: none. The key of a sandbox is its capability set.\n\
+                     token = the_name_of_a_configuration_setting\n\
+                     api_key: aaaaaaaaaaaaaaaaaaaaaaaa1\n\
+                     secret: 12345678901234567890";
         assert_eq!(kinds(prose), Vec::<&str>::new());
     }
 }
