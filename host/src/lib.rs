@@ -46,6 +46,7 @@ mod network_grant;
 pub mod os_user;
 mod pause_point;
 pub mod plugin_build;
+pub mod project;
 pub mod protect;
 pub mod render;
 pub mod run;

@@ -40,6 +40,7 @@ mod output_failures;
 mod plugin_failures;
 mod plugins_admin;
 mod plugins_new;
+mod project_config;
 mod python_js;
 mod resume_rules;
 mod run_ids;

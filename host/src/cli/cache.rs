@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use crate::cli::{Context, EXIT_FAILURE, output};
 use crate::manifest;
 use crate::render::inert;
-use crate::runtime::{self, CacheListing, RuntimeConfig};
+use crate::runtime::{self, CacheListing};
 
 /// Show or clear the compile cache.
 ///
@@ -40,9 +40,10 @@ enum Command {
 /// plugins built from that component, and whether this host would load it.
 #[derive(Debug, clap::Args)]
 struct ShowArgs {
-    /// Folder of plugins whose components are matched against the entries.
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// Folder of plugins whose components are matched against the entries
+    /// [default: `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 
     /// Print JSON on stdout instead of text.
     #[arg(long)]
@@ -62,7 +63,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     match args.command {
         None => show(
             &ShowArgs {
-                plugins: PathBuf::from("plugins"),
+                plugins: None,
                 json: false,
             },
             ctx,
@@ -73,8 +74,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 fn show(args: &ShowArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let listing = runtime::inspect_cache(&RuntimeConfig::new(ctx.cache_dir()))?;
-    let owners = plugins_by_component(&args.plugins);
+    let listing = runtime::inspect_cache(&ctx.runtime_config())?;
+    // Without a plugins folder the entries are listed unattributed.
+    let owners = ctx
+        .plugins_dir(args.plugins.as_deref())
+        .map(|dir| plugins_by_component(&dir))
+        .unwrap_or_default();
     let now = SystemTime::now();
     let age = |modified: Option<SystemTime>| {
         modified

@@ -18,21 +18,23 @@ use crate::run::executor;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  host run --build --topic \"WebAssembly component sandboxing\"")]
 pub struct Args {
-    /// Folder of plugins: one subfolder per plugin with its plugin.toml, and the workflow file.
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// Folder of plugins: one subfolder per plugin with its plugin.toml, and
+    /// the workflow file [default: `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 
     /// Workflow file [default: <plugins>/workflow.toml].
     #[arg(long)]
     workflow: Option<PathBuf>,
 
     /// Directory of documents the run works on; plugins see it only where
-    /// their manifest mounts `${workspace}`.
-    #[arg(long, default_value = "examples/workspace")]
-    workspace: PathBuf,
+    /// their manifest mounts `${workspace}` [default: `workspace` in
+    /// harness.toml, else examples/workspace].
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
 
-    /// Directory approved writes go to [default: the workspace].
-    #[arg(long)]
+    /// Directory approved writes go to [default: `out` in harness.toml, else the workspace].
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 
     /// The research topic, passed to every step as `topic`.
@@ -50,14 +52,11 @@ pub struct Args {
 }
 
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let workspace = existing_dir(&args.workspace, "--workspace")?;
-    let out_dir = match &args.out {
-        Some(out) => existing_dir(out, "--out")?,
-        None => workspace.clone(),
-    };
+    let plugins = ctx.plugins_dir(args.plugins.as_deref())?;
+    let (workspace, out_dir) = work_dirs(ctx, args.workspace.as_deref(), args.out.as_deref())?;
     let loaded = folder::load(
         ctx,
-        &args.plugins,
+        &plugins,
         args.workflow.as_deref(),
         &workspace,
         &out_dir,
@@ -73,6 +72,32 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     output::note(&format!("run {} started", inert(run.id())));
     executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
     present::outcome(&run, args.json)
+}
+
+/// The workspace and output directories (`--workspace`, `--out`, else the
+/// project's, else the defaults), checked to exist.
+pub(crate) fn work_dirs(
+    ctx: &Context,
+    workspace: Option<&Path>,
+    out: Option<&Path>,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let ws = existing_dir(
+        &ctx.workspace_dir(workspace)?,
+        &origin(ctx, "--workspace", "workspace", workspace.is_some()),
+    )?;
+    let out_dir = match ctx.out_dir(out) {
+        Some(dir) => existing_dir(&dir, &origin(ctx, "--out", "out", out.is_some()))?,
+        None => ws.clone(),
+    };
+    Ok((ws, out_dir))
+}
+
+/// What named a folder, for messages: its flag, or its key in the project file.
+fn origin(ctx: &Context, flag: &str, key: &str, flag_given: bool) -> String {
+    match ctx.project() {
+        Some(p) if !flag_given => format!("`{key}` of {}", inert(&p.file.display().to_string())),
+        _ => flag.to_string(),
+    }
 }
 
 pub(crate) fn existing_dir(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {
