@@ -44,6 +44,7 @@ mod project_config;
 mod python_js;
 mod resume_rules;
 mod run_ids;
+mod run_params;
 mod sandbox;
 mod scheduling;
 mod sdk_http;

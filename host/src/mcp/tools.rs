@@ -36,6 +36,17 @@ pub struct Tool {
     pub open_world: bool,
 }
 
+/// One way arguments miss a tool's input schema (untrusted text: render inert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaProblem {
+    /// The JSON pointer of the offending value (empty: the whole object).
+    pub pointer: String,
+    /// Why, as the validator says it.
+    pub message: String,
+    /// The property a `required` keyword asks for, when that is the problem.
+    pub missing: Option<String>,
+}
+
 /// The session's tools by name (sorted: `tools/list` is deterministic).
 pub type Tools = BTreeMap<String, Tool>;
 
@@ -104,17 +115,39 @@ impl Tool {
         })
     }
 
+    /// Where and why `arguments` do not match the input schema (at most
+    /// eight problems), each with its JSON pointer (empty for the whole
+    /// object) and, for a missing required property, that property's name.
+    pub fn problems(&self, arguments: &serde_json::Value) -> Vec<SchemaProblem> {
+        self.validator
+            .iter_errors(arguments)
+            .take(8)
+            .map(|e| SchemaProblem {
+                pointer: e.instance_path().to_string(),
+                message: e.to_string(),
+                missing: match e.kind() {
+                    jsonschema::error::ValidationErrorKind::Required { property } => {
+                        property.as_str().map(str::to_string)
+                    }
+                    _ => None,
+                },
+            })
+            .collect()
+    }
+
     /// Check `arguments` against the input schema: `Err` names every
     /// offending field (by JSON pointer, `/` for the whole object) and why.
     pub fn check(&self, arguments: &serde_json::Value) -> Result<(), String> {
         let problems: Vec<String> = self
-            .validator
-            .iter_errors(arguments)
-            .take(8)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                let at = if at.is_empty() { "/".to_string() } else { at };
-                format!("`{}`: {}", inert(&at), inert(&e.to_string()))
+            .problems(arguments)
+            .into_iter()
+            .map(|p| {
+                let at = if p.pointer.is_empty() {
+                    "/".to_string()
+                } else {
+                    p.pointer
+                };
+                format!("`{}`: {}", inert(&at), inert(&p.message))
             })
             .collect();
         if problems.is_empty() {
