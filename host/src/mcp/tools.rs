@@ -29,7 +29,7 @@ pub struct Tool {
     pub summary: String,
     /// The input schema, as the plugin declared it.
     pub input_schema: serde_json::Map<String, serde_json::Value>,
-    validator: jsonschema::Validator,
+    schema: InputSchema,
     /// The plugin cannot propose writes (no `writes` grant, no read-write mount).
     pub read_only: bool,
     /// The plugin has a network grant.
@@ -75,49 +75,74 @@ pub enum ToolError {
     },
 }
 
-impl Tool {
-    /// Describe `plugin` (a tool) and compile its schema.
-    pub async fn describe(plugin: &Plugin) -> Result<Tool, ToolError> {
-        let name = plugin.name().to_string();
+/// A plugin's own description of its input: `describe()` run in a fresh
+/// sandbox, its schema parsed (not compiled: see [`InputSchema::compile`]).
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The name the plugin gives itself.
+    pub title: String,
+    /// Its one-line summary.
+    pub summary: String,
+    /// Its input schema, a JSON object.
+    pub input_schema: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Described {
+    /// Run `plugin`'s `describe()` and parse the schema it declares.
+    pub async fn of(plugin: &Plugin) -> Result<Described, ToolError> {
+        let name = plugin.name();
         let descriptor = plugin
             .describe()
             .await
             .map_err(|e| ToolError::Describe {
-                plugin: inert(&name),
+                plugin: inert(name),
                 message: e.to_string(),
             })?
             .value;
-        let schema_err = |reason: String| ToolError::Schema {
-            plugin: inert(&name),
-            reason,
-        };
         let schema: serde_json::Value = serde_json::from_str(&descriptor.input_schema)
-            .map_err(|e| schema_err(format!("is not JSON ({e})")))?;
-        let serde_json::Value::Object(input_schema) = schema.clone() else {
-            return Err(schema_err("is not a JSON object".to_string()));
+            .map_err(|e| schema_error(name, format!("is not JSON ({e})")))?;
+        let serde_json::Value::Object(input_schema) = schema else {
+            return Err(schema_error(name, "is not a JSON object".to_string()));
         };
-        let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            schema_err(format!(
-                "is not a valid JSON Schema ({})",
-                inert(&e.to_string())
-            ))
-        })?;
-        let grants = plugin.grants();
-        Ok(Tool {
-            read_only: grants.writes().is_empty() && !grants.has_read_write(),
-            open_world: !plugin.manifest().grants.network.is_empty(),
-            plugin: plugin.clone(),
-            name,
+        Ok(Described {
             title: descriptor.name,
             summary: descriptor.summary,
             input_schema,
-            validator,
         })
     }
 
-    /// Where and why `arguments` do not match the input schema (at most
-    /// eight problems), each with its JSON pointer (empty for the whole
-    /// object) and, for a missing required property, that property's name.
+    /// Compile the schema for checks (the first compile in a process builds
+    /// the validator's own meta-schema: a few milliseconds).
+    pub fn compile(&self, plugin: &str) -> Result<InputSchema, ToolError> {
+        let validator =
+            jsonschema::validator_for(&serde_json::Value::Object(self.input_schema.clone()))
+                .map_err(|e| {
+                    schema_error(
+                        plugin,
+                        format!("is not a valid JSON Schema ({})", inert(&e.to_string())),
+                    )
+                })?;
+        Ok(InputSchema { validator })
+    }
+}
+
+fn schema_error(plugin: &str, reason: String) -> ToolError {
+    ToolError::Schema {
+        plugin: inert(plugin),
+        reason,
+    }
+}
+
+/// A compiled input schema.
+#[derive(Debug)]
+pub struct InputSchema {
+    validator: jsonschema::Validator,
+}
+
+impl InputSchema {
+    /// Where and why `arguments` do not match the schema (at most eight
+    /// problems), each with its JSON pointer (empty for the whole object)
+    /// and, for a missing required property, that property's name.
     pub fn problems(&self, arguments: &serde_json::Value) -> Vec<SchemaProblem> {
         self.validator
             .iter_errors(arguments)
@@ -134,11 +159,32 @@ impl Tool {
             })
             .collect()
     }
+}
+
+impl Tool {
+    /// Describe `plugin` (a tool) and compile its schema.
+    pub async fn describe(plugin: &Plugin) -> Result<Tool, ToolError> {
+        let name = plugin.name().to_string();
+        let described = Described::of(plugin).await?;
+        let schema = described.compile(&name)?;
+        let grants = plugin.grants();
+        Ok(Tool {
+            read_only: grants.writes().is_empty() && !grants.has_read_write(),
+            open_world: !plugin.manifest().grants.network.is_empty(),
+            plugin: plugin.clone(),
+            name,
+            title: described.title,
+            summary: described.summary,
+            input_schema: described.input_schema,
+            schema,
+        })
+    }
 
     /// Check `arguments` against the input schema: `Err` names every
     /// offending field (by JSON pointer, `/` for the whole object) and why.
     pub fn check(&self, arguments: &serde_json::Value) -> Result<(), String> {
         let problems: Vec<String> = self
+            .schema
             .problems(arguments)
             .into_iter()
             .map(|p| {

@@ -6,8 +6,10 @@
 //!
 //! A step's input is its fixed `input` from the workflow plus every run
 //! parameter that input does not set (the executor merges them). What a step
-//! accepts is its tool plugin's own `describe()` input schema, compiled by
-//! [`crate::mcp::tools::Tool`] exactly as `host mcp` does:
+//! accepts is its tool plugin's own `describe()` input schema, read and
+//! compiled by [`crate::mcp::tools`] as `host mcp` does (compiled only where
+//! a parameter a person gave reaches a step: the first compile in a process
+//! costs milliseconds, and a plain `host run` should not pay them):
 //!
 //! * a schema that lists `properties` takes those keys (a key it does not
 //!   list is taken as a typo, whatever `additionalProperties` says); one that
@@ -31,7 +33,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::manifest::PluginKind;
-use crate::mcp::tools::{Tool, ToolError};
+use crate::mcp::tools::{Described, InputSchema, ToolError};
 use crate::render::{inert, inert_path};
 use crate::run::executor::Plugins;
 use crate::workflow::Workflow;
@@ -40,6 +42,8 @@ use crate::workflow::Workflow;
 pub const TOPIC: &str = "topic";
 /// The topic a workflow that takes one gets when none is given.
 pub const DEFAULT_TOPIC: &str = "WebAssembly component sandboxing";
+/// Where the default topic came from, for messages.
+const DEFAULT_ORIGIN: &str = "the default topic";
 /// Keys the executor sets itself (a re-draft round's `review`).
 const RESERVED: &[&str] = &["review"];
 /// The most bytes `--input` may hold.
@@ -231,17 +235,23 @@ impl Params {
         workflow: &Workflow,
         plugins: &Plugins,
     ) -> Result<Value, ParamError> {
+        let started = std::time::Instant::now();
         let steps = StepSchemas::describe(workflow, plugins).await?;
         if !self.values.contains_key(TOPIC) && steps.reaches(TOPIC) {
             self.values
                 .insert(TOPIC.to_string(), Value::String(DEFAULT_TOPIC.to_string()));
             self.origin
-                .insert(TOPIC.to_string(), "the default topic".to_string());
+                .insert(TOPIC.to_string(), DEFAULT_ORIGIN.to_string());
         }
         for key in self.values.keys() {
             steps.check_key(key, &self.origin[key], workflow)?;
         }
         steps.check_values(&self)?;
+        tracing::debug!(
+            steps = steps.steps.len(),
+            elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "checked the run parameters against the steps' input schemas"
+        );
         Ok(self.into_json())
     }
 }
@@ -300,8 +310,35 @@ struct StepSchemas<'a> {
 
 struct StepSchema<'a> {
     step: &'a crate::workflow::Step,
-    tool: std::sync::Arc<Tool>,
+    schema: std::sync::Arc<PluginSchema>,
     accepts: Accepts,
+}
+
+/// One plugin's described input, compiled on first need.
+struct PluginSchema {
+    described: Described,
+    compiled: std::sync::OnceLock<InputSchema>,
+}
+
+impl PluginSchema {
+    fn compiled(&self, plugin: &str) -> Result<&InputSchema, ParamError> {
+        if let Some(compiled) = self.compiled.get() {
+            return Ok(compiled);
+        }
+        let compiled = self.described.compile(plugin)?;
+        Ok(self.compiled.get_or_init(|| compiled))
+    }
+
+    /// The properties the schema's top-level `required` lists.
+    fn required(&self) -> impl Iterator<Item = &str> {
+        self.described
+            .input_schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    }
 }
 
 impl StepSchema<'_> {
@@ -316,7 +353,7 @@ impl<'a> StepSchemas<'a> {
         workflow: &'a Workflow,
         plugins: &Plugins,
     ) -> Result<StepSchemas<'a>, ParamError> {
-        let mut described: BTreeMap<&str, std::sync::Arc<Tool>> = BTreeMap::new();
+        let mut described: BTreeMap<&str, std::sync::Arc<PluginSchema>> = BTreeMap::new();
         let mut steps = Vec::with_capacity(workflow.steps.len());
         for step in &workflow.steps {
             let Some(plugin) = plugins.get(&step.plugin) else {
@@ -325,18 +362,21 @@ impl<'a> StepSchemas<'a> {
             if plugin.kind() != PluginKind::Tool {
                 continue;
             }
-            let tool = match described.get(step.plugin.as_str()) {
-                Some(tool) => std::sync::Arc::clone(tool),
+            let schema = match described.get(step.plugin.as_str()) {
+                Some(schema) => std::sync::Arc::clone(schema),
                 None => {
-                    let tool = std::sync::Arc::new(Tool::describe(plugin).await?);
-                    described.insert(&step.plugin, std::sync::Arc::clone(&tool));
-                    tool
+                    let schema = std::sync::Arc::new(PluginSchema {
+                        described: Described::of(plugin).await?,
+                        compiled: std::sync::OnceLock::new(),
+                    });
+                    described.insert(&step.plugin, std::sync::Arc::clone(&schema));
+                    schema
                 }
             };
             steps.push(StepSchema {
                 step,
-                accepts: Accepts::of(&tool.input_schema),
-                tool,
+                accepts: Accepts::of(&schema.described.input_schema),
+                schema,
             });
         }
         Ok(StepSchemas { steps })
@@ -422,16 +462,31 @@ impl<'a> StepSchemas<'a> {
     }
 
     /// Every step's input as it will be given (its fixed input, then each
-    /// parameter it does not fix), against its schema.
+    /// parameter it does not fix): every property its schema requires is
+    /// there, and where a parameter a person gave reaches it, the schema
+    /// accepts the whole input.
     fn check_values(&self, params: &Params) -> Result<(), ParamError> {
         for s in &self.steps {
             let mut input = s.step.input.clone();
+            let mut given = false;
             for (key, value) in &params.values {
                 if s.receives(key) {
                     input.insert(key.clone(), value.clone());
+                    given |= params.origin.get(key).map(String::as_str) != Some(DEFAULT_ORIGIN);
                 }
             }
-            for problem in s.tool.problems(&Value::Object(input)) {
+            if let Some(property) = s.schema.required().find(|p| !input.contains_key(*p)) {
+                return Err(ParamError::Missing {
+                    step: s.step.id.clone(),
+                    plugin: s.step.plugin.clone(),
+                    property: property.to_string(),
+                });
+            }
+            if !given {
+                continue;
+            }
+            let compiled = s.schema.compiled(&s.step.plugin)?;
+            for problem in compiled.problems(&Value::Object(input)) {
                 if let Some(property) = problem.missing {
                     return Err(ParamError::Missing {
                         step: s.step.id.clone(),
