@@ -283,6 +283,7 @@ fn the_compile_cache_is_per_user_and_host_cache_and_doctor_report_it() {
     ok(&show, "host cache show");
     let listing: Value = serde_json::from_slice(&show.stdout).expect("json");
     assert_eq!(listing["dir"], cache.display().to_string(), "{listing:#}");
+    assert_eq!(listing["source"], "user");
     assert_eq!(listing["entries"].as_array().map(Vec::len), Some(2));
 
     // Without XDG_CACHE_HOME (or with a relative one, which XDG says to

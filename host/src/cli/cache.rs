@@ -93,6 +93,11 @@ fn show(args: &ShowArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.json {
         let value = json!({
             "dir": listing.dir,
+            "source": match ctx.cache_source() {
+                crate::host_dirs::CacheSource::Explicit => "explicit",
+                crate::host_dirs::CacheSource::User => "user",
+                crate::host_dirs::CacheSource::State => "state",
+            },
             "exists": listing.exists,
             "total_bytes": listing.total_bytes(),
             "entries": listing.entries.iter().map(|e| json!({
@@ -116,6 +121,7 @@ fn show(args: &ShowArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
 
     print_header(&listing)?;
+    output::line(&format!("  {}", ctx.cache_source().describe()))?;
     if !listing.entries.is_empty() {
         output::line(&format!(
             "{:<14} {:>10} {:>6}  {:<8} PLUGINS",
@@ -190,8 +196,9 @@ fn clear(args: &ClearArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             );
         }
         output::print(&format!(
-            "remove every compiled component in {}? [y/N] ",
-            inert(&dir.display().to_string())
+            "remove every compiled component in {} ({})? [y/N] ",
+            inert(&dir.display().to_string()),
+            ctx.cache_source().describe()
         ))?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;

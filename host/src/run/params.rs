@@ -22,6 +22,9 @@
 //!   that key), and every property a step's schema requires must come from
 //!   its input or a parameter.
 //!
+//! The default topic goes only to a workflow some step of which lists
+//! `topic` in its schema's `properties` and leaves it open.
+//!
 //! `VALUE` is JSON when it parses as JSON (a number, `true`, `null`, a quoted
 //! string, an array or an object), else the text itself: `--param limit=3`
 //! is the number 3, `--param topic=wasm sandboxing` the string, and
@@ -237,7 +240,7 @@ impl Params {
     ) -> Result<Value, ParamError> {
         let started = std::time::Instant::now();
         let steps = StepSchemas::describe(workflow, plugins).await?;
-        if !self.values.contains_key(TOPIC) && steps.reaches(TOPIC) {
+        if !self.values.contains_key(TOPIC) && steps.names(TOPIC) {
             self.values
                 .insert(TOPIC.to_string(), Value::String(DEFAULT_TOPIC.to_string()));
             self.origin
@@ -380,6 +383,15 @@ impl<'a> StepSchemas<'a> {
             });
         }
         Ok(StepSchemas { steps })
+    }
+
+    /// Whether some step's schema lists `key` and its input leaves it open
+    /// (a schema that lists no keys takes any, but uses none in particular).
+    fn names(&self, key: &str) -> bool {
+        self.steps.iter().any(|s| {
+            matches!(&s.accepts, Accepts::Keys(keys) if keys.iter().any(|k| k == key))
+                && !s.step.input.contains_key(key)
+        })
     }
 
     /// Whether a parameter `key` would reach some step.
