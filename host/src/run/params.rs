@@ -247,7 +247,8 @@ impl Params {
                 .insert(TOPIC.to_string(), DEFAULT_ORIGIN.to_string());
         }
         for key in self.values.keys() {
-            steps.check_key(key, &self.origin[key], workflow)?;
+            let origin = self.origin.get(key).map_or("--param", String::as_str);
+            steps.check_key(key, origin, workflow)?;
         }
         steps.check_values(&self)?;
         tracing::debug!(
