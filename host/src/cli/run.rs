@@ -69,6 +69,17 @@ pub struct Args {
 }
 
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    // Parsed before anything loads or builds: a typo fails at once.
+    let mut params = Params::new();
+    if let Some(file) = &args.input {
+        params.read_input_file(file)?;
+    }
+    if let Some(topic) = &args.topic {
+        params.topic(topic)?;
+    }
+    for assignment in &args.params {
+        params.assign(assignment)?;
+    }
     let plugins = ctx.plugins_dir(args.plugins.as_deref())?;
     let (workspace, out_dir) = work_dirs(ctx, args.workspace.as_deref(), args.out.as_deref())?;
     let loaded = folder::load(
@@ -80,16 +91,6 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         args.build,
         &progress::print,
     )?;
-    let mut params = Params::new();
-    if let Some(file) = &args.input {
-        params.read_input_file(file)?;
-    }
-    if let Some(topic) = &args.topic {
-        params.topic(topic)?;
-    }
-    for assignment in &args.params {
-        params.assign(assignment)?;
-    }
     let params = params.check(&loaded.workflow, &loaded.plugins).await?;
     let created = loaded.run_created(params, &workspace, &out_dir)?;
     let mut run = ctx.store().create(created)?;
