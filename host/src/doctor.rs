@@ -7,7 +7,8 @@
 //!   and npm (a gap is `missing` when a plugin of the folder needs the tool,
 //!   a `warning` otherwise), and the Python/JavaScript toolchain caches the
 //!   plugins' `build.sh` install into.
-//! * [`dirs`]: the host's state and cache directories can be written.
+//! * [`dirs`]: the project file in effect (if any), and the host's state
+//!   and cache directories can be written (and where the cache comes from).
 //! * [`plugins`]: every manifest parses and lies within the folder's
 //!   `grants.toml`, every component exists and is not older than its
 //!   sources, and every environment setting that names a URL (such as
@@ -141,9 +142,9 @@ impl Report {
 }
 
 /// Run every check for the host directories `dirs` and the plugins folder
-/// `plugins_dir`.
-pub async fn run(dirs: &HostDirs, plugins_dir: &Path) -> Report {
-    let folder = plugins::Folder::read(plugins_dir);
+/// `--plugins` (`plugins_flag`, else the project's, else the default).
+pub async fn run(dirs: &HostDirs, plugins_flag: Option<&Path>) -> Report {
+    let folder = plugins::Folder::read(&dirs.plugins_path(plugins_flag));
     let mut findings = toolchain::check(&folder);
     findings.extend(dirs::check(dirs));
     findings.extend(plugins::check(&folder));

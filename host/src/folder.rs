@@ -29,7 +29,7 @@ use crate::manifest::{self, Manifest};
 use crate::protect::{Protected, ProtectedKind};
 use crate::run::event::{EffectiveGrant, Event, PluginDigest};
 use crate::run::executor::Plugins;
-use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime, RuntimeConfig};
+use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime};
 use crate::workflow::{self, WORKFLOW_FILE, Workflow};
 
 /// Something worth telling a person while a folder loads.
@@ -277,8 +277,8 @@ pub fn load(
         }
     }
 
-    let runtime = Runtime::new(RuntimeConfig::new(dirs.cache_dir()))
-        .context("cannot start the WebAssembly runtime")?;
+    let runtime =
+        Runtime::new(dirs.runtime_config()).context("cannot start the WebAssembly runtime")?;
     let protected = protected_paths(dirs, &plugins_dir, &workflow, &manifests);
     let grant_ctx = GrantContext {
         workspace,
@@ -445,8 +445,8 @@ pub fn load_tools(
     for m in &tools {
         admin::check_unwritable(m, workspace, &plugins_dir).map_err(anyhow::Error::msg)?;
     }
-    let runtime = Runtime::new(RuntimeConfig::new(dirs.cache_dir()))
-        .context("cannot start the WebAssembly runtime")?;
+    let runtime =
+        Runtime::new(dirs.runtime_config()).context("cannot start the WebAssembly runtime")?;
     let mut protected = dirs.protected();
     protected.add(ProtectedKind::Input, &plugins_dir);
     for m in &all {

@@ -17,7 +17,8 @@
 //! machine, approval and apply) → [`cli`] (the `host` command). [`contract`]
 //! is the plugin contract's data, [`error_kind`] why a call gave no result,
 //! [`render`] how untrusted text is shown inert, [`protect`] the paths no
-//! plugin may reach.
+//! plugin may reach, [`project`] the project file (`harness.toml`) that
+//! [`HostDirs`] reads.
 //!
 //! Private to the crate: bounded reads of files the host reads on someone's
 //! behalf, old-or-new file writes, removal of a killed host's leftovers, the
@@ -46,6 +47,7 @@ mod network_grant;
 pub mod os_user;
 mod pause_point;
 pub mod plugin_build;
+pub mod project;
 pub mod protect;
 pub mod render;
 pub mod run;

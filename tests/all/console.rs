@@ -313,6 +313,9 @@ fn posts_without_csrf_own_origin_or_session_write_nothing() {
     let c = Console::start(&s, &[]);
     let cookie = login(&c);
     let page = run_page(&c, &cookie, &id);
+    // The run was given no parameters, so its page shows no topic.
+    assert_eq!(s.status(&id)["params"], serde_json::json!({}));
+    assert!(!page.contains("<dt>topic</dt>"), "{page}");
     let csrf = field(&page, "csrf");
     let digest = field(&page, "digest");
     let path = format!("/runs/{id}/approve");

@@ -209,6 +209,7 @@ fn host_with(state: &Path, cache: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
     cmd.env_remove("HARNESS_STATE_DIR")
         .env_remove("HARNESS_CACHE_DIR")
+        .env("XDG_CACHE_HOME", cache)
         .arg("--state-dir")
         .arg(state)
         .arg("--cache-dir")

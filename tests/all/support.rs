@@ -87,11 +87,14 @@ impl Scratch {
     }
 
     /// `host` with this scratch area's state dir and the given compile cache.
+    /// The per-user cache location points into the scratch area too, so no
+    /// test can write the real `~/.cache` (even one that drops --cache-dir).
     pub fn host_with_cache(&self, cache: &Path) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
         cmd.env_remove("HARNESS_STATE_DIR")
             .env_remove("HARNESS_CACHE_DIR")
             .env_remove("HARNESS_LOG")
+            .env("XDG_CACHE_HOME", self.path().join("xdg-cache"))
             .env("USER", "test-operator")
             .arg("--state-dir")
             .arg(self.state())

@@ -80,13 +80,18 @@ pub struct ChildRun {
 }
 
 /// The real `host` binary, built by cargo for this bench, without the
-/// host's own environment settings. (The spawner gives it no stdin and
-/// discards its output.)
+/// host's own environment settings (every caller passes --cache-dir; the
+/// per-user cache is pointed at the temp dir too, so the bench never writes
+/// `~/.cache`). (The spawner gives it no stdin and discards its output.)
 pub fn host_bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
     cmd.env_remove("HARNESS_STATE_DIR")
         .env_remove("HARNESS_CACHE_DIR")
-        .env_remove("HARNESS_LOG");
+        .env_remove("HARNESS_LOG")
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("harness-bench-xdg-cache"),
+        );
     cmd
 }
 

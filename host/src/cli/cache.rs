@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use crate::cli::{Context, EXIT_FAILURE, output};
 use crate::manifest;
 use crate::render::inert;
-use crate::runtime::{self, CacheListing, RuntimeConfig};
+use crate::runtime::{self, CacheListing};
 
 /// Show or clear the compile cache.
 ///
@@ -44,9 +44,10 @@ enum Command {
 /// plugins built from that component, and whether this host would load it.
 #[derive(Debug, clap::Args)]
 struct ShowArgs {
-    /// Folder of plugins whose components are matched against the entries.
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// Folder of plugins whose components are matched against the entries
+    /// [default: `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 
     /// Print JSON on stdout instead of text.
     #[arg(long)]
@@ -71,7 +72,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     match args.command {
         None => show(
             &ShowArgs {
-                plugins: PathBuf::from("plugins"),
+                plugins: None,
                 json: args.json,
             },
             ctx,
@@ -88,8 +89,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 fn show(args: &ShowArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let listing = runtime::inspect_cache(&RuntimeConfig::new(ctx.cache_dir()))?;
-    let owners = plugins_by_component(&args.plugins);
+    let listing = runtime::inspect_cache(&ctx.runtime_config())?;
+    // Without a plugins folder the entries are listed unattributed.
+    let owners = ctx
+        .plugins_dir(args.plugins.as_deref())
+        .map(|dir| plugins_by_component(&dir))
+        .unwrap_or_default();
     let now = SystemTime::now();
     let age = |modified: Option<SystemTime>| {
         modified
@@ -103,6 +108,11 @@ fn show(args: &ShowArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.json {
         let value = json!({
             "dir": listing.dir,
+            "source": match ctx.cache_source() {
+                crate::host_dirs::CacheSource::Explicit => "explicit",
+                crate::host_dirs::CacheSource::User => "user",
+                crate::host_dirs::CacheSource::State => "state",
+            },
             "exists": listing.exists,
             "total_bytes": listing.total_bytes(),
             "entries": listing.entries.iter().map(|e| json!({
@@ -126,6 +136,7 @@ fn show(args: &ShowArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
 
     print_header(&listing)?;
+    output::line(&format!("  {}", ctx.cache_source().describe()))?;
     if !listing.entries.is_empty() {
         output::line(&format!(
             "{:<14} {:>10} {:>6}  {:<8} PLUGINS",
@@ -200,8 +211,9 @@ fn clear(args: &ClearArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
             );
         }
         output::print(&format!(
-            "remove every compiled component in {}? [y/N] ",
-            inert(&dir.display().to_string())
+            "remove every compiled component in {} ({})? [y/N] ",
+            inert(&dir.display().to_string()),
+            ctx.cache_source().describe()
         ))?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;

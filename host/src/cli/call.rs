@@ -42,11 +42,11 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let arguments: serde_json::Value = serde_json::from_str(&args.input).with_context(
         || "--input is not JSON\nhint: pass a JSON object, e.g. --input '{\"name\":\"Ada\"}'",
     )?;
-    let (workspace, out_dir) = args.session.dirs()?;
+    let (plugins, workspace, out_dir) = args.session.dirs(ctx)?;
     let session = Session::start(
         ctx,
         &SessionOptions {
-            plugins_dir: &args.session.plugins,
+            plugins_dir: &plugins,
             only: Some(&args.plugin),
             workspace: &workspace,
             out_dir: &out_dir,

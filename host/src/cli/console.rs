@@ -57,13 +57,18 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     webhook: Option<String>,
 
-    /// Plugins folder whose console.toml may name the webhook.
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// Plugins folder whose console.toml may name the webhook [default:
+    /// `plugins` in harness.toml, else plugins; none is fine].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 }
 
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let webhook = Webhook::configured(args.webhook.as_deref(), &args.plugins)?;
+    // No plugins folder only means no console.toml to read.
+    let plugins = ctx
+        .plugins_dir(args.plugins.as_deref())
+        .unwrap_or_else(|_| PathBuf::from("plugins"));
+    let webhook = Webhook::configured(args.webhook.as_deref(), &plugins)?;
     let options = Options {
         bind: args.bind,
         port: args.port,

@@ -24,9 +24,10 @@ use crate::render::inert;
     after_help = "Example:\n  host doctor --plugins plugins\n  host doctor --json | jq '.findings[] | select(.status != \"ok\")'"
 )]
 pub struct Args {
-    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml).
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml)
+    /// [default: `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 
     /// Print the findings as JSON: `{"ok": bool, "findings": [{area, subject, status, detail, fix}]}`.
     #[arg(long)]
@@ -34,7 +35,7 @@ pub struct Args {
 }
 
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let report = doctor::run(ctx, &args.plugins).await;
+    let report = doctor::run(ctx, args.plugins.as_deref()).await;
     if args.json {
         output::json(&serde_json::json!({
             "ok": report.ok(),

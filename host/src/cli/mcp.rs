@@ -73,17 +73,13 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             "--http {addr} is not a loopback address: anyone who can reach it could run the tools and stage writes\nhint: use 127.0.0.1:PORT, or pass --allow-remote if you mean it (and put TLS in front)"
         );
     }
-    let (workspace, out_dir) = args.session.dirs()?;
+    let (plugins, workspace, out_dir) = args.session.dirs(ctx)?;
     let loading = Loading::new();
     let server = Server::new(Arc::clone(&loading), args.max_concurrent)
         .context("cannot read /dev/urandom for the server's secret")?;
     // Serve at once; the tools load (and compile on first use) meanwhile.
     let loader = {
-        let dirs = Context::new(
-            ctx.state_dir().to_path_buf(),
-            Some(ctx.cache_dir().to_path_buf()),
-        );
-        let plugins = args.session.plugins.clone();
+        let dirs = ctx.clone();
         let policy = args.session.policy.clone();
         let loading = Arc::clone(&loading);
         let handle = tokio::runtime::Handle::current();

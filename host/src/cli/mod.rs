@@ -14,6 +14,7 @@ mod call;
 mod completions;
 mod console;
 mod doctor;
+mod init;
 mod mcp;
 pub mod output;
 mod pager;
@@ -59,21 +60,19 @@ workflow's tool steps, asks the reviewer, and stops waiting for approval. Plugin
 propose writes, and `host approve` applies exactly the approved bytes.",
     after_help = "Typical session:\n  host run --topic \"wasm sandboxing\"     run the workflow, stop at the approval gate\n  host show <run>                         read the proposed diff and the review\n  host approve <run>                      apply exactly those bytes (or: host reject <run> --reason ...)\n  host resume <run>                       continue a run after a crash or kill; nothing runs or is written twice\n\n\
 Exit codes: 0 success (including a run waiting for approval), 1 error or failed/rejected run, 2 usage error, 141 stdout closed by its reader (`| head`) before everything was printed.\n\
+Project: the first harness.toml in the current directory or above names the plugins folder, workspace, out and state dirs (flags override it; `host init` writes one).\n\
 Logs: set HARNESS_LOG (e.g. HARNESS_LOG=debug) or pass -v."
 )]
 pub struct Cli {
-    /// Folder holding the host's own state (runs, journals, staged writes).
-    /// Never reachable from a plugin.
-    #[arg(
-        long,
-        global = true,
-        env = "HARNESS_STATE_DIR",
-        default_value = ".harness"
-    )]
-    pub state_dir: PathBuf,
+    /// Folder holding the host's own state (runs, journals, staged writes)
+    /// [default: `state` in harness.toml, else .harness in the project's
+    /// folder or the current directory]. Never reachable from a plugin.
+    #[arg(long, global = true, env = "HARNESS_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 
-    /// Folder of the compile cache [default: <state-dir>/cache]. Never reachable from a plugin.
-    #[arg(long, global = true, env = "HARNESS_CACHE_DIR")]
+    /// Folder of the compile cache, shared by every project of the user
+    /// [default: $XDG_CACHE_HOME/harness, else ~/.cache/harness]. Never reachable from a plugin.
+    #[arg(long, global = true, env = "HARNESS_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
     /// Show more logs on stderr (-v info, -vv debug, -vvv trace).
@@ -106,6 +105,7 @@ pub(crate) enum Command {
     Doctor(doctor::Args),
     Call(call::Args),
     Mcp(mcp::Args),
+    Init(init::Args),
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
 }
@@ -113,12 +113,19 @@ pub(crate) enum Command {
 impl Cli {
     /// Run the chosen subcommand.
     pub async fn execute(self) -> anyhow::Result<ExitCode> {
-        let ctx = Context::new(self.state_dir, self.cache_dir);
         let Some(command) = self.command else {
             let help = <Self as clap::CommandFactory>::command().render_long_help();
             output::print(&crate::render::inert_lines(&help.to_string()))?;
             return Ok(ExitCode::SUCCESS);
         };
+        // Commands that read no project: a broken harness.toml must not stop them.
+        let command = match command {
+            Command::Completions(args) => return completions::completions(args),
+            Command::Man(args) => return completions::man(args),
+            Command::Init(args) => return init::execute(&args),
+            other => other,
+        };
+        let ctx = Context::discover(self.state_dir, self.cache_dir)?;
         match command {
             Command::Run(args) => run::execute(args, &ctx).await,
             Command::Show(args) => show::execute(args, &ctx),
@@ -137,8 +144,10 @@ impl Cli {
             Command::Doctor(args) => doctor::execute(args, &ctx).await,
             Command::Call(args) => call::execute(args, &ctx).await,
             Command::Mcp(args) => mcp::execute(args, &ctx).await,
+            // Returned above; spelled out so the match stays complete.
             Command::Completions(args) => completions::completions(args),
             Command::Man(args) => completions::man(args),
+            Command::Init(args) => init::execute(&args),
         }
     }
 }

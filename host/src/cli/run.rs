@@ -9,6 +9,7 @@ use crate::cli::{Context, output, present, progress};
 use crate::folder;
 use crate::render::inert;
 use crate::run::executor;
+use crate::run::params::Params;
 
 /// Run the workflow's steps and its reviewer (if it has a `[review]`), then stop at the approval gate.
 ///
@@ -16,28 +17,46 @@ use crate::run::executor;
 /// diff against the current files. Nothing is written to the workspace or the
 /// output directory by this command.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  host run --build --topic \"WebAssembly component sandboxing\"")]
+#[command(
+    after_help = "Examples:\n  host run --build --topic \"WebAssembly component sandboxing\"\n  host run --param 'topic=wasi preview 2'\n  host run --input params.json --param topic=wasi   --param overrides keys of the file\n\n\
+Every run parameter must be a key some step's input schema takes (its plugin's describe(), shown by `host plugins inspect`) and that step's `input` in the workflow does not set (the workflow's value wins); an unknown key, or a value a schema refuses, is an error before the run starts."
+)]
 pub struct Args {
-    /// Folder of plugins: one subfolder per plugin with its plugin.toml, and the workflow file.
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// Folder of plugins: one subfolder per plugin with its plugin.toml, and
+    /// the workflow file [default: `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 
     /// Workflow file [default: <plugins>/workflow.toml].
     #[arg(long)]
     workflow: Option<PathBuf>,
 
     /// Directory of documents the run works on; plugins see it only where
-    /// their manifest mounts `${workspace}`.
-    #[arg(long, default_value = "examples/workspace")]
-    workspace: PathBuf,
+    /// their manifest mounts `${workspace}` [default: `workspace` in
+    /// harness.toml, else examples/workspace].
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
 
-    /// Directory approved writes go to [default: the workspace].
-    #[arg(long)]
+    /// Directory approved writes go to [default: `out` in harness.toml, else the workspace].
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 
-    /// The research topic, passed to every step as `topic`.
-    #[arg(long, default_value = "WebAssembly component sandboxing")]
-    topic: String,
+    /// Shorthand for `--param topic=TEXT` (always a string), for workflows
+    /// whose steps take a `topic`. Such a workflow gets "WebAssembly
+    /// component sandboxing" when no topic is given.
+    #[arg(long, value_name = "TEXT")]
+    topic: Option<String>,
+
+    /// A run parameter, given to every step whose input schema takes KEY
+    /// (and whose `input` in the workflow does not set it). Repeatable.
+    /// VALUE is JSON if it parses as JSON (3, true, [1,2], "quoted"), else
+    /// the text itself. Overrides --topic and keys of --input.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// A JSON object of run parameters (each key as with --param).
+    #[arg(long, value_name = "FILE.json")]
+    input: Option<PathBuf>,
 
     /// Build the workflow's plugins from source first (runs each manifest's
     /// [build] command, installing the wasm32-wasip2 target if needed).
@@ -50,29 +69,60 @@ pub struct Args {
 }
 
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let workspace = existing_dir(&args.workspace, "--workspace")?;
-    let out_dir = match &args.out {
-        Some(out) => existing_dir(out, "--out")?,
-        None => workspace.clone(),
-    };
+    // Parsed before anything loads or builds: a typo fails at once.
+    let mut params = Params::new();
+    if let Some(file) = &args.input {
+        params.read_input_file(file)?;
+    }
+    if let Some(topic) = &args.topic {
+        params.topic(topic)?;
+    }
+    for assignment in &args.params {
+        params.assign(assignment)?;
+    }
+    let plugins = ctx.plugins_dir(args.plugins.as_deref())?;
+    let (workspace, out_dir) = work_dirs(ctx, args.workspace.as_deref(), args.out.as_deref())?;
     let loaded = folder::load(
         ctx,
-        &args.plugins,
+        &plugins,
         args.workflow.as_deref(),
         &workspace,
         &out_dir,
         args.build,
         &progress::print,
     )?;
-    let created = loaded.run_created(
-        serde_json::json!({ "topic": args.topic }),
-        &workspace,
-        &out_dir,
-    )?;
+    let params = params.check(&loaded.workflow, &loaded.plugins).await?;
+    let created = loaded.run_created(params, &workspace, &out_dir)?;
     let mut run = ctx.store().create(created)?;
     output::note(&format!("run {} started", inert(run.id())));
     executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
     present::outcome(&run, args.json)
+}
+
+/// The workspace and output directories (`--workspace`, `--out`, else the
+/// project's, else the defaults), checked to exist.
+pub(crate) fn work_dirs(
+    ctx: &Context,
+    workspace: Option<&Path>,
+    out: Option<&Path>,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let ws = existing_dir(
+        &ctx.workspace_dir(workspace)?,
+        &origin(ctx, "--workspace", "workspace", workspace.is_some()),
+    )?;
+    let out_dir = match ctx.out_dir(out) {
+        Some(dir) => existing_dir(&dir, &origin(ctx, "--out", "out", out.is_some()))?,
+        None => ws.clone(),
+    };
+    Ok((ws, out_dir))
+}
+
+/// What named a folder, for messages: its flag, or its key in the project file.
+fn origin(ctx: &Context, flag: &str, key: &str, flag_given: bool) -> String {
+    match ctx.project() {
+        Some(p) if !flag_given => format!("`{key}` of {}", inert(&p.file.display().to_string())),
+        _ => flag.to_string(),
+    }
 }
 
 pub(crate) fn existing_dir(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {

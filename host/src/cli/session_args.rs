@@ -4,19 +4,23 @@
 
 use std::path::PathBuf;
 
+use crate::cli::Context;
+
 /// What a session serves and where its writes go.
 #[derive(Debug, clap::Args)]
 pub struct SessionArgs {
-    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml).
-    #[arg(long, default_value = "plugins")]
-    pub plugins: PathBuf,
+    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml)
+    /// [default: `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    pub plugins: Option<PathBuf>,
 
-    /// Directory the plugins' `${workspace}` mounts resolve to.
-    #[arg(long, default_value = "examples/workspace")]
-    pub workspace: PathBuf,
+    /// Directory the plugins' `${workspace}` mounts resolve to [default:
+    /// `workspace` in harness.toml, else examples/workspace].
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
 
-    /// Directory approved writes go to [default: the workspace].
-    #[arg(long)]
+    /// Directory approved writes go to [default: `out` in harness.toml, else the workspace].
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
     /// Policy file [default: <plugins>/policy.toml when it exists, else allow all].
@@ -25,13 +29,13 @@ pub struct SessionArgs {
 }
 
 impl SessionArgs {
-    /// The workspace and output directories, checked to exist.
-    pub fn dirs(&self) -> anyhow::Result<(PathBuf, PathBuf)> {
-        let workspace = crate::cli::run::existing_dir(&self.workspace, "--workspace")?;
-        let out_dir = match &self.out {
-            Some(out) => crate::cli::run::existing_dir(out, "--out")?,
-            None => workspace.clone(),
-        };
-        Ok((workspace, out_dir))
+    /// The plugins folder, and the workspace and output directories
+    /// (checked to exist), each from its flag, else the project file, else
+    /// the default.
+    pub fn dirs(&self, ctx: &Context) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
+        let plugins = ctx.plugins_dir(self.plugins.as_deref())?;
+        let (workspace, out_dir) =
+            crate::cli::run::work_dirs(ctx, self.workspace.as_deref(), self.out.as_deref())?;
+        Ok((plugins, workspace, out_dir))
     }
 }

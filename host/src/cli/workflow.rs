@@ -25,9 +25,10 @@ use crate::workflow_export::Graph;
     after_help = "Examples:\n  host workflow                                   the default plugins/workflow.toml, as text\n  host workflow --format mermaid > workflow.mmd   a diagram for a README or a review\n  host workflow --plugins my-plugins --workflow nightly.toml --format json"
 )]
 pub struct Args {
-    /// Folder of plugins: one subfolder per plugin with its plugin.toml, and the workflow file.
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// Folder of plugins: one subfolder per plugin with its plugin.toml, and
+    /// the workflow file [default: `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 
     /// Workflow file [default: <plugins>/workflow.toml].
     #[arg(long)]
@@ -49,9 +50,10 @@ enum Format {
     Mermaid,
 }
 
-pub fn execute(args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let plugins = ctx.plugins_dir(args.plugins.as_deref())?;
     let workflow =
-        folder::load_workflow(&args.plugins, args.workflow.as_deref(), &progress::print)?.workflow;
+        folder::load_workflow(&plugins, args.workflow.as_deref(), &progress::print)?.workflow;
     let graph = Graph::of(&workflow);
     match args.format {
         Format::Text => output::print(&graph.to_text(&workflow))?,

@@ -345,20 +345,23 @@ pub fn run_page(store: &RunStore, id: &str, csrf: &str, notice: Option<&Notice>)
             escape(&n.text)
         );
     }
-    let topic = state.topic().unwrap_or("");
+    // Only a run that has a topic shows one.
+    let topic = state
+        .topic()
+        .map(|t| format!("<dt>topic</dt><dd>{}</dd>", escape(t)))
+        .unwrap_or_default();
     let _ = write!(
         body,
         "<h1>run <span id=\"run-id\">{id}</span></h1>\
 <dl class=\"facts\" id=\"facts\" data-run=\"{id_attr}\" data-status=\"{key}\">\
 <dt>status</dt><dd id=\"status\">{status}</dd><dt>waits for</dt><dd>{waits}</dd>\
-<dt>workflow</dt><dd>{workflow}</dd><dt>topic</dt><dd>{topic}</dd><dt>output dir</dt><dd>{out}</dd></dl>",
+<dt>workflow</dt><dd>{workflow}</dd>{topic}<dt>output dir</dt><dd>{out}</dd></dl>",
         id = escape(&state.id),
         id_attr = html::attr(&state.id),
         key = status_key(state.status),
         status = escape(&state.status.to_string()),
         waits = escape(&waits_for(&state)),
         workflow = escape(&state.workflow),
-        topic = escape(topic),
         out = escape(&state.out_dir.display().to_string()),
     );
     for warning in &inspection.warnings {

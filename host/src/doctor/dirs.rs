@@ -1,5 +1,6 @@
-//! The host's own directories (state and compile cache) can be written, or
-//! created where they do not exist yet.
+//! The project file in effect, and the host's own directories (state and
+//! compile cache): they can be written, or created where they do not exist
+//! yet; the cache's line says where it comes from (per user, or a flag).
 
 use std::path::Path;
 
@@ -8,33 +9,56 @@ use crate::host_dirs::HostDirs;
 use crate::render::inert_path;
 
 pub fn check(dirs: &HostDirs) -> Vec<Finding> {
-    [
-        (
-            "state dir",
-            dirs.state_dir(),
-            "--state-dir or HARNESS_STATE_DIR",
-        ),
-        (
-            "cache dir",
-            dirs.cache_dir(),
-            "--cache-dir or HARNESS_CACHE_DIR",
-        ),
-    ]
-    .into_iter()
-    .map(|(what, dir, option)| {
-        let shown = inert_path(dir);
-        match writable_or_creatable(dir) {
-            Ok(detail) => Finding::ok(Area::Dirs, what, format!("`{shown}` {detail}")),
-            Err(why) => Finding::gap(
-                Area::Dirs,
-                Status::Missing,
-                what,
-                format!("`{shown}` {why}"),
-                format!("make it writable for this user, or choose another folder with {option}"),
+    let project = match dirs.project() {
+        Some(p) => Finding::ok(Area::Dirs, "project", format!("`{}`", inert_path(&p.file))),
+        None => Finding::ok(
+            Area::Dirs,
+            "project",
+            format!(
+                "no {} in `{}` or above: flags and defaults only",
+                crate::project::PROJECT_FILE,
+                inert_path(dirs.searched_from())
             ),
-        }
-    })
-    .collect()
+        ),
+    };
+    let cache_source = dirs.cache_source().describe();
+    let mut findings = vec![project];
+    findings.extend(
+        [
+            (
+                "state dir",
+                dirs.state_dir(),
+                "--state-dir, HARNESS_STATE_DIR or `state` in harness.toml",
+            ),
+            (
+                "cache dir",
+                dirs.cache_dir(),
+                "--cache-dir or HARNESS_CACHE_DIR",
+            ),
+        ]
+        .into_iter()
+        .map(|(what, dir, option)| {
+            let shown = inert_path(dir);
+            let source = if what == "cache dir" {
+                format!(" ({cache_source})")
+            } else {
+                String::new()
+            };
+            match writable_or_creatable(dir) {
+                Ok(detail) => Finding::ok(Area::Dirs, what, format!("`{shown}` {detail}{source}")),
+                Err(why) => Finding::gap(
+                    Area::Dirs,
+                    Status::Missing,
+                    what,
+                    format!("`{shown}` {why}{source}"),
+                    format!(
+                        "make it writable for this user, or choose another folder with {option}"
+                    ),
+                ),
+            }
+        }),
+    );
+    findings
 }
 
 /// `Ok` with how, if `dir` is writable or can be created.

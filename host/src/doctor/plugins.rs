@@ -78,7 +78,7 @@ pub fn check(folder: &Folder) -> Vec<Finding> {
             Status::Missing,
             format!("plugins folder `{shown_dir}`"),
             why.clone(),
-            "pass --plugins <folder> naming a folder with one subfolder per plugin, each holding a plugin.toml (or create one with `host plugins new`)",
+            "pass --plugins <folder> (or set `plugins` in harness.toml) naming a folder with one subfolder per plugin, each holding a plugin.toml (or create one with `host plugins new`)",
         ));
         return findings;
     }

@@ -29,11 +29,22 @@ pub struct Tool {
     pub summary: String,
     /// The input schema, as the plugin declared it.
     pub input_schema: serde_json::Map<String, serde_json::Value>,
-    validator: jsonschema::Validator,
+    schema: InputSchema,
     /// The plugin cannot propose writes (no `writes` grant, no read-write mount).
     pub read_only: bool,
     /// The plugin has a network grant.
     pub open_world: bool,
+}
+
+/// One way arguments miss a tool's input schema (untrusted text: render inert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaProblem {
+    /// The JSON pointer of the offending value (empty: the whole object).
+    pub pointer: String,
+    /// Why, as the validator says it.
+    pub message: String,
+    /// The property a `required` keyword asks for, when that is the problem.
+    pub missing: Option<String>,
 }
 
 /// The session's tools by name (sorted: `tools/list` is deterministic).
@@ -64,43 +75,108 @@ pub enum ToolError {
     },
 }
 
-impl Tool {
-    /// Describe `plugin` (a tool) and compile its schema.
-    pub async fn describe(plugin: &Plugin) -> Result<Tool, ToolError> {
-        let name = plugin.name().to_string();
+/// A plugin's own description of its input: `describe()` run in a fresh
+/// sandbox, its schema parsed (not compiled: see [`InputSchema::compile`]).
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The name the plugin gives itself.
+    pub title: String,
+    /// Its one-line summary.
+    pub summary: String,
+    /// Its input schema, a JSON object.
+    pub input_schema: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Described {
+    /// Run `plugin`'s `describe()` and parse the schema it declares.
+    pub async fn of(plugin: &Plugin) -> Result<Described, ToolError> {
+        let name = plugin.name();
         let descriptor = plugin
             .describe()
             .await
             .map_err(|e| ToolError::Describe {
-                plugin: inert(&name),
+                plugin: inert(name),
                 message: e.to_string(),
             })?
             .value;
-        let schema_err = |reason: String| ToolError::Schema {
-            plugin: inert(&name),
-            reason,
-        };
         let schema: serde_json::Value = serde_json::from_str(&descriptor.input_schema)
-            .map_err(|e| schema_err(format!("is not JSON ({e})")))?;
-        let serde_json::Value::Object(input_schema) = schema.clone() else {
-            return Err(schema_err("is not a JSON object".to_string()));
+            .map_err(|e| schema_error(name, format!("is not JSON ({e})")))?;
+        let serde_json::Value::Object(input_schema) = schema else {
+            return Err(schema_error(name, "is not a JSON object".to_string()));
         };
-        let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            schema_err(format!(
-                "is not a valid JSON Schema ({})",
-                inert(&e.to_string())
-            ))
-        })?;
+        Ok(Described {
+            title: descriptor.name,
+            summary: descriptor.summary,
+            input_schema,
+        })
+    }
+
+    /// Compile the schema for checks (the first compile in a process builds
+    /// the validator's own meta-schema: a few milliseconds).
+    pub fn compile(&self, plugin: &str) -> Result<InputSchema, ToolError> {
+        let validator =
+            jsonschema::validator_for(&serde_json::Value::Object(self.input_schema.clone()))
+                .map_err(|e| {
+                    schema_error(
+                        plugin,
+                        format!("is not a valid JSON Schema ({})", inert(&e.to_string())),
+                    )
+                })?;
+        Ok(InputSchema { validator })
+    }
+}
+
+fn schema_error(plugin: &str, reason: String) -> ToolError {
+    ToolError::Schema {
+        plugin: inert(plugin),
+        reason,
+    }
+}
+
+/// A compiled input schema.
+#[derive(Debug)]
+pub struct InputSchema {
+    validator: jsonschema::Validator,
+}
+
+impl InputSchema {
+    /// Where and why `arguments` do not match the schema (at most eight
+    /// problems), each with its JSON pointer (empty for the whole object)
+    /// and, for a missing required property, that property's name.
+    pub fn problems(&self, arguments: &serde_json::Value) -> Vec<SchemaProblem> {
+        self.validator
+            .iter_errors(arguments)
+            .take(8)
+            .map(|e| SchemaProblem {
+                pointer: e.instance_path().to_string(),
+                message: e.to_string(),
+                missing: match e.kind() {
+                    jsonschema::error::ValidationErrorKind::Required { property } => {
+                        property.as_str().map(str::to_string)
+                    }
+                    _ => None,
+                },
+            })
+            .collect()
+    }
+}
+
+impl Tool {
+    /// Describe `plugin` (a tool) and compile its schema.
+    pub async fn describe(plugin: &Plugin) -> Result<Tool, ToolError> {
+        let name = plugin.name().to_string();
+        let described = Described::of(plugin).await?;
+        let schema = described.compile(&name)?;
         let grants = plugin.grants();
         Ok(Tool {
             read_only: grants.writes().is_empty() && !grants.has_read_write(),
             open_world: !plugin.manifest().grants.network.is_empty(),
             plugin: plugin.clone(),
             name,
-            title: descriptor.name,
-            summary: descriptor.summary,
-            input_schema,
-            validator,
+            title: described.title,
+            summary: described.summary,
+            input_schema: described.input_schema,
+            schema,
         })
     }
 
@@ -108,13 +184,16 @@ impl Tool {
     /// offending field (by JSON pointer, `/` for the whole object) and why.
     pub fn check(&self, arguments: &serde_json::Value) -> Result<(), String> {
         let problems: Vec<String> = self
-            .validator
-            .iter_errors(arguments)
-            .take(8)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                let at = if at.is_empty() { "/".to_string() } else { at };
-                format!("`{}`: {}", inert(&at), inert(&e.to_string()))
+            .schema
+            .problems(arguments)
+            .into_iter()
+            .map(|p| {
+                let at = if p.pointer.is_empty() {
+                    "/".to_string()
+                } else {
+                    p.pointer
+                };
+                format!("`{}`: {}", inert(&at), inert(&p.message))
             })
             .collect();
         if problems.is_empty() {

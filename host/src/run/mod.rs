@@ -13,6 +13,8 @@
 //!   the decision, and putting exactly those bytes on disk;
 //! - [`amend`]: a person's subset or edit of a change set (a new digest);
 //!   [`revert`]: a new run undoing an applied one;
+//! - [`params`]: a new run's parameters, checked against what its steps'
+//!   input schemas accept;
 //! - [`resume`]: continuing a run after the host stopped, from its journal;
 //!   [`review_input`]: the workflow's `[review] input` against the reviewer's schema.
 //! - [`trace`]: attempt, review, approval and apply timings from the journal.
@@ -27,6 +29,7 @@ pub mod executor;
 pub mod file_store;
 pub mod journal;
 pub mod out_dir;
+pub mod params;
 pub mod resume;
 pub mod revert;
 pub mod review_input;

@@ -13,7 +13,7 @@ use crate::grants::admin;
 use crate::grants::{GrantContext, capability};
 use crate::manifest::{self, Manifest};
 use crate::render::inert;
-use crate::runtime::{Plugin, Runtime, RuntimeConfig};
+use crate::runtime::{Plugin, Runtime};
 use crate::workflow::{self, WORKFLOW_FILE};
 
 /// Validate all manifests, the workflow and every component.
@@ -106,16 +106,15 @@ impl Verdict {
 }
 
 pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let plugins_dir = &args.load.dir.plugins;
+    let plugins_dir = &args.load.dir.resolve(ctx)?;
     let paths = manifest::manifest_paths(plugins_dir)?;
     let admin_grants = admin::load(plugins_dir)?;
     if admin_grants.is_none() {
         output::note(&admin::legacy_warning(plugins_dir));
     }
-    let workspace = std::path::absolute(&args.load.workspace)
-        .with_context(|| format!("--workspace `{}`", args.load.workspace.display()))?;
-    let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
-        .context("cannot start the WebAssembly runtime")?;
+    let workspace = args.load.workspace(ctx);
+    let runtime =
+        Runtime::new(ctx.runtime_config()).context("cannot start the WebAssembly runtime")?;
     let grant_ctx = GrantContext::new(&workspace).protecting(
         crate::protect::ProtectedKind::Input,
         std::slice::from_ref(plugins_dir),

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::output;
 use crate::cli::plugins::DirArgs;
+use crate::cli::{Context, output};
 use crate::grants::admin::{self, AdminGrants, GRANTS_FILE, MountGrant, PluginGrant};
 use crate::manifest::{self, Manifest, MountMode};
 use crate::render::inert;
@@ -82,8 +82,8 @@ impl GrantItems {
     }
 }
 
-pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
-    let dir = &args.dir.plugins;
+pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let dir = &args.dir.resolve(ctx)?;
     let manifests = manifest::load_dir(dir)?;
     if args.all_requested {
         return all_requested(dir, &manifests);

@@ -16,7 +16,7 @@ use crate::grants::admin::{self, GrantSet};
 use crate::grants::{GrantContext, capability};
 use crate::manifest;
 use crate::render::inert;
-use crate::runtime::{CacheOutcome, Runtime, RuntimeConfig};
+use crate::runtime::{CacheOutcome, Runtime};
 
 /// Show one plugin's imports, exports, grants, limits, sha256 and cache state.
 ///
@@ -42,21 +42,21 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let manifests = manifest::load_dir(&args.load.dir.plugins)?;
+    let plugins_dir = args.load.dir.resolve(ctx)?;
+    let manifests = manifest::load_dir(&plugins_dir)?;
     let Some(m) = manifests.iter().find(|m| m.name == args.name) else {
         let names: Vec<&str> = manifests.iter().map(|m| m.name.as_str()).collect();
         bail!(
             "no plugin named `{}` in `{}`\nhint: the plugins there are: {}",
             inert(&args.name),
-            args.load.dir.plugins.display(),
+            plugins_dir.display(),
             names.join(", ")
         );
     };
-    let workspace = std::path::absolute(&args.load.workspace)
-        .with_context(|| format!("--workspace `{}`", args.load.workspace.display()))?;
-    let admin_grants = admin::load(&args.load.dir.plugins)?;
+    let workspace = args.load.workspace(ctx);
+    let admin_grants = admin::load(&plugins_dir)?;
     if admin_grants.is_none() {
-        output::note(&admin::legacy_warning(&args.load.dir.plugins));
+        output::note(&admin::legacy_warning(&plugins_dir));
     }
     let requested = GrantSet::of(m).to_json();
     let granted = match &admin_grants {
@@ -64,12 +64,12 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         None => serde_json::Value::Null,
     };
     let m = &admin::effective(m, admin_grants.as_ref())?;
-    admin::check_unwritable(m, &workspace, &args.load.dir.plugins).map_err(anyhow::Error::msg)?;
-    let runtime = Runtime::new(RuntimeConfig::new(ctx.cache_dir()))
-        .context("cannot start the WebAssembly runtime")?;
+    admin::check_unwritable(m, &workspace, &plugins_dir).map_err(anyhow::Error::msg)?;
+    let runtime =
+        Runtime::new(ctx.runtime_config()).context("cannot start the WebAssembly runtime")?;
     let mut grant_ctx = GrantContext::new(&workspace).protecting(
         crate::protect::ProtectedKind::Input,
-        std::slice::from_ref(&args.load.dir.plugins),
+        std::slice::from_ref(&plugins_dir),
     );
     grant_ctx.protected.extend(&ctx.protected());
     let started = Instant::now();

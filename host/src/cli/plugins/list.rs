@@ -5,8 +5,8 @@
 
 use std::process::ExitCode;
 
-use crate::cli::output;
 use crate::cli::plugins::DirArgs;
+use crate::cli::{Context, output};
 use crate::grants::{ResolvedGrants, admin, capability};
 use crate::manifest::{self, Manifest};
 use crate::render::inert;
@@ -33,11 +33,12 @@ pub(crate) struct Args {
     json: bool,
 }
 
-pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
-    let manifests = manifest::load_dir(&args.dir.plugins)?;
-    let admin_grants = admin::load(&args.dir.plugins)?;
+pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let plugins = args.dir.resolve(ctx)?;
+    let manifests = manifest::load_dir(&plugins)?;
+    let admin_grants = admin::load(&plugins)?;
     if admin_grants.is_none() {
-        output::note(&admin::legacy_warning(&args.dir.plugins));
+        output::note(&admin::legacy_warning(&plugins));
     }
     if args.json {
         let plugins: Vec<serde_json::Value> = manifests

@@ -44,9 +44,17 @@ enum Command {
 /// Where the plugins are.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DirArgs {
-    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml).
-    #[arg(long, default_value = "plugins")]
-    pub(crate) plugins: PathBuf,
+    /// Folder of plugins (one subfolder per plugin, each with a plugin.toml)
+    /// [default: `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
+}
+
+impl DirArgs {
+    /// The plugins folder: the flag, else the project's, else the default.
+    pub(crate) fn resolve(&self, ctx: &Context) -> anyhow::Result<PathBuf> {
+        Ok(ctx.plugins_dir(self.plugins.as_deref())?)
+    }
 }
 
 /// Which plugins to build.
@@ -66,28 +74,38 @@ pub(crate) struct LoadArgs {
     #[command(flatten)]
     pub(crate) dir: DirArgs,
 
-    /// The workspace `${workspace}` mounts resolve to, as `host run` would use it.
-    #[arg(long, default_value = "examples/workspace")]
-    pub(crate) workspace: PathBuf,
+    /// The workspace `${workspace}` mounts resolve to, as `host run` would
+    /// use it [default: `workspace` in harness.toml, else examples/workspace].
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    /// The workspace, absolute; it need not exist (only mounts resolve
+    /// against it), so a missing default is the default path.
+    pub(crate) fn workspace(&self, ctx: &Context) -> PathBuf {
+        ctx.workspace_path(self.workspace.as_deref())
+    }
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::List(args) => list::execute(&args),
+        Command::List(args) => list::execute(&args, ctx),
         Command::Check(args) => check::execute(&args, ctx),
         Command::Inspect(args) => inspect::execute(&args, ctx),
-        Command::New(args) => new::execute(&args),
-        Command::Grant(args) => grant::execute(&args),
-        Command::Revoke(args) => revoke::execute(&args),
+        Command::New(args) => new::execute(&args, ctx),
+        Command::Grant(args) => grant::execute(&args, ctx),
+        Command::Revoke(args) => revoke::execute(&args, ctx),
         Command::Build(args) => {
-            let manifests = manifest::load_dir(&args.dir.plugins)?;
+            let plugins = args.dir.resolve(ctx)?;
+            let manifests = manifest::load_dir(&plugins)?;
             for name in &args.names {
                 if !manifests.iter().any(|m| &m.name == name) {
                     let names: Vec<&str> = manifests.iter().map(|m| m.name.as_str()).collect();
                     anyhow::bail!(
                         "no plugin `{}` in `{}`\nhint: the plugins there are: {}",
                         crate::render::inert(name),
-                        crate::render::inert_path(&args.dir.plugins),
+                        crate::render::inert_path(&plugins),
                         names.join(", ")
                     );
                 }

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::output;
+use crate::cli::{Context, output};
 use crate::manifest::{self, MANIFEST_FILE, PluginKind};
 use crate::render::inert;
 
@@ -68,9 +68,10 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value = "rust")]
     lang: Lang,
 
-    /// Folder of plugins to create it in (made if missing).
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// Folder of plugins to create it in (made if missing) [default:
+    /// `plugins` in harness.toml, else plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -95,7 +96,8 @@ enum Lang {
     Js,
 }
 
-pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let plugins = ctx.plugins_path(args.plugins.as_deref());
     let name = args.name.as_str();
     if !crate::names::is_valid_name(name) {
         bail!(
@@ -105,28 +107,26 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     let kind = PluginKind::from(args.kind);
-    let dir = args.plugins.join(name);
+    let dir = plugins.join(name);
     if std::fs::symlink_metadata(&dir).is_ok() {
         bail!(
             "`{}` already exists\nhint: pick another name, or remove the folder first; `plugins new` never overwrites",
             dir.display()
         );
     }
-    if let Some(other) = plugin_named(&args.plugins, name) {
+    if let Some(other) = plugin_named(&plugins, name) {
         bail!(
             "a plugin named `{name}` already exists in `{}`\nhint: plugin names must be unique in a folder; pick another name",
             other.display()
         );
     }
 
-    let files = files(name, kind, args.lang, &args.plugins)?;
-    std::fs::create_dir_all(&args.plugins)
-        .with_context(|| format!("cannot create `{}`", args.plugins.display()))?;
+    let files = files(name, kind, args.lang, &plugins)?;
+    std::fs::create_dir_all(&plugins)
+        .with_context(|| format!("cannot create `{}`", plugins.display()))?;
     // Write into a temporary folder and rename it into place, so a failure
     // leaves no half-made plugin behind.
-    let staging = args
-        .plugins
-        .join(format!(".{name}.new-{}", std::process::id()));
+    let staging = plugins.join(format!(".{name}.new-{}", std::process::id()));
     std::fs::create_dir(&staging)
         .with_context(|| format!("cannot create `{}`", staging.display()))?;
     let written = write_all(&staging, &files).and_then(|()| {
@@ -153,7 +153,7 @@ pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
     }
     output::line(&format!(
         "next:\n  host plugins build --plugins {0}\n  host plugins check --plugins {0}\n  then add it to {0}/workflow.toml ({1}), ask for what it needs in {2}, and grant that in {0}/grants.toml (`host plugins grant {3} ...`) if the folder has one",
-        inert(&args.plugins.display().to_string()),
+        inert(&plugins.display().to_string()),
         workflow_hint(name, kind),
         inert(&dir.join(MANIFEST_FILE).display().to_string()),
         name

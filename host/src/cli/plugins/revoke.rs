@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
+use crate::cli::Context;
 use crate::cli::plugins::DirArgs;
 use crate::cli::plugins::grant::{existing, parse_mount, print_entry, require_plugin};
 use crate::grants::admin;
@@ -56,8 +57,8 @@ pub(crate) struct Args {
     dir: DirArgs,
 }
 
-pub(crate) fn execute(args: &Args) -> anyhow::Result<ExitCode> {
-    let dir = &args.dir.plugins;
+pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let dir = &args.dir.resolve(ctx)?;
     let manifests = manifest::load_dir(dir)?;
     require_plugin(dir, &manifests, &args.name)?;
     let mut admin = existing(dir)?;
