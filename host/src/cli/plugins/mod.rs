@@ -12,6 +12,7 @@ mod grant;
 mod inspect;
 mod list;
 mod new;
+mod new_workflow;
 mod revoke;
 
 /// List, check, inspect, build or create the plugins of a folder.
