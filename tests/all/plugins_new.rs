@@ -175,6 +175,13 @@ fn new_rust_tools_share_one_target_dir_and_run_in_the_generated_workflow() {
 
     // One plugin at a time, as an author iterates: the second one reuses
     // the first one's build of the SDK and its dependencies.
+    // Following what `new` printed, the second tool joins the workflow.
+    let hint = "[[steps]]\n  id = \"second\"\n  plugin = \"second\"";
+    assert!(second.contains(hint), "{second}");
+    let mut text_of = String::from_utf8(workflow).expect("utf-8");
+    text_of.push_str(&format!("\n{}\n", hint.replace("\n  ", "\n")));
+    std::fs::write(dir.join("workflow.toml"), text_of).expect("add the step");
+
     build(&s, &dir, &["greeter"], "the first generated Rust tool");
     assert!(
         !dir.join(".target/wasm32-wasip2/release/second.wasm")
@@ -202,7 +209,8 @@ fn new_rust_tools_share_one_target_dir_and_run_in_the_generated_workflow() {
         assert_eq!(count_rlibs(&deps, lib), 1, "{lib} was built more than once");
     }
     assert!(dir.join(".target/.gitignore").is_file());
-    // The generated workflow runs the first tool with its generated input.
+    // The generated workflow runs the first tool with its generated input,
+    // and the step added after it.
     assert_tool_runs(&s, &dir, "greeter", "Hello, world!");
 }
 

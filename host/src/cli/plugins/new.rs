@@ -73,8 +73,10 @@ const JS_WASI_DEPS: [(&str, &str); 3] = [
 /// Create a new plugin folder `<plugins>/<name>`, ready to build.
 ///
 /// The manifest grants nothing; README.md in the folder says how to build,
-/// check and grant. Refuses a folder that exists, an invalid name, and a name
-/// another plugin in the folder already has.
+/// check and grant. A new tool in a folder without a workflow.toml gets one
+/// that runs it as its one step; an existing workflow.toml is never changed.
+/// Refuses a folder that exists, an invalid name, and a name another plugin
+/// in the folder already has.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  host plugins new word-count                      a Rust tool (the defaults)\n  host plugins new word-count --kind tool --lang python\n  host plugins new strict-review --kind reviewer --lang rust --plugins my-plugins\n  host plugins build && host plugins check"
