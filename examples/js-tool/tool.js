@@ -8,7 +8,9 @@
 //
 // With input `{"probe": true}` it also *tries* what its grants do not allow
 // (creating a file in the read-only mount, an HTTP request) and reports what
-// happened, so the sandbox can be seen at work.
+// happened, so the sandbox can be seen at work. With input `{"crash": "<why>"}`
+// it throws an Error that is not a plugin-error, so the host's summary of an
+// uncaught throw can be seen.
 
 import { getDirectories } from 'wasi:filesystem/preopens@0.2.12';
 import { log } from 'harness:plugin/host@0.1.0';
@@ -27,6 +29,7 @@ const SCHEMA = {
       type: 'boolean',
       description: 'Also try a write into the read-only mount and an HTTP request, and report the outcome',
     },
+    crash: { type: 'string', description: 'Throw an Error with this message (to see how the host reports it)' },
   },
 };
 
@@ -142,6 +145,11 @@ export const toolPlugin = {
       throw { tag: 'invalid-input', val: 'input must be a JSON object' };
     }
     const name = slug(params.name ?? 'titles');
+    if (params.crash !== undefined) {
+      // Deliberately not a plugin-error: the host summarizes the failure by
+      // this Error's own message.
+      throw new Error(`crash requested: ${params.crash}`);
+    }
     const root = workspaceRoot();
 
     const files = [];

@@ -7,7 +7,9 @@ report and writes it only after a person approves.
 
 With input `{"probe": true}` it also *tries* what its grants do not allow
 (writing into the read-only mount, a TCP connection through wasi:sockets) and reports
-what happened, so the sandbox can be seen at work.
+what happened, so the sandbox can be seen at work. With input
+`{"crash": "<key>"}` it looks the key up in an empty table and lets the
+KeyError escape, so the host's summary of an uncaught exception can be seen.
 """
 
 import json
@@ -33,6 +35,10 @@ SCHEMA = {
         "probe": {
             "type": "boolean",
             "description": "Also try a write into the read-only mount and a network connection, and report the outcome",
+        },
+        "crash": {
+            "type": "string",
+            "description": "Raise an uncaught KeyError for this key (to see how the host reports it)",
         },
     },
 }
@@ -116,6 +122,10 @@ class ToolPlugin(exports.ToolPlugin):
         if not isinstance(params, dict):
             raise Err(types.PluginError_InvalidInput("input must be a JSON object"))
         name = slug(str(params.get("name", "word-count")))
+        if "crash" in params:
+            # Deliberately uncaught: the host summarizes the failure by the
+            # exception's own line (`KeyError: '<key>'`).
+            _ = {}[str(params["crash"])]
 
         if not os.path.isdir(WORKSPACE):
             raise Err(

@@ -5,14 +5,28 @@
 //! with its output on stderr so stdout stays data. When a command targets
 //! `wasm32-wasip2` and rustup is present, the target is installed first if it
 //! is missing, so a fresh machine needs nothing but Rust.
+//!
+//! Rust plugins of one plugins folder share one Cargo target dir,
+//! `<plugins>/.target` ([`SHARED_TARGET_DIR`]), so wit-bindgen, serde and the
+//! SDK compile once per folder, not once per plugin. A plugin builds there
+//! when its build command is `cargo` and its component lies under that
+//! folder (what `host plugins new` generates); any other plugin's build is
+//! left exactly as its manifest says. The shared dir is inside the plugins
+//! folder, which the host protects like the rest of its inputs: no plugin can
+//! be granted a mount of it (nor of an ancestor), so no plugin can read or
+//! plant build output there.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
 use crate::manifest::Manifest;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// The Cargo target dir the Rust plugins of a plugins folder share, as a
+/// folder name inside the plugins folder.
+pub const SHARED_TARGET_DIR: &str = ".target";
 
 /// Why a plugin could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +71,55 @@ pub enum BuildError {
         "cannot install the {WASM_TARGET} target: `rustup target add {WASM_TARGET}` failed\nhint: run it yourself and look at its error"
     )]
     Target,
+    /// The shared target dir of a plugins folder could not be made.
+    #[error(
+        "cannot create the shared Cargo target dir `{path}` for plugin `{plugin}`\nhint: check that the plugins folder is writable"
+    )]
+    SharedTarget {
+        /// The plugin being built.
+        plugin: String,
+        /// The shared target dir.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The shared Cargo target dir `m` builds into, if it uses one: its build
+/// command runs `cargo` and its component lies under
+/// `<plugins folder>/.target`.
+pub fn shared_target_dir(m: &Manifest) -> Option<PathBuf> {
+    let build = m.build.as_ref()?;
+    let program = build.argv.first()?;
+    if Path::new(program).file_name().is_none_or(|n| n != "cargo") {
+        return None;
+    }
+    let dir = crate::protect::lexical_absolute(&m.dir);
+    let shared = dir.parent()?.join(SHARED_TARGET_DIR);
+    crate::protect::lexical_absolute(&m.component)
+        .starts_with(&shared)
+        .then_some(shared)
+}
+
+/// Make the shared target dir, with a `.gitignore` so a plugins folder kept
+/// in git does not pick up build output.
+fn prepare_shared_target(dir: &Path, plugin: &str) -> Result<(), BuildError> {
+    let failed = |source| BuildError::SharedTarget {
+        plugin: plugin.to_string(),
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let ignore = dir.join(".gitignore");
+    if std::fs::symlink_metadata(&ignore).is_err() {
+        std::fs::write(
+            &ignore,
+            "# Build output of the plugins of this folder (host plugins build).\n*\n",
+        )
+        .map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// Build every plugin in `manifests` that has a `[build]` command, in order.
@@ -83,7 +146,14 @@ pub fn build_all(manifests: &[&Manifest], progress: &dyn Fn(&str)) -> Result<(),
         let Some((program, args)) = build.argv.split_first() else {
             continue;
         };
-        let status = Command::new(program)
+        let mut command = Command::new(program);
+        if let Some(target_dir) = shared_target_dir(manifest) {
+            prepare_shared_target(&target_dir, &manifest.name)?;
+            // Set even when the user's environment names another target dir:
+            // the manifest's component path is under this one.
+            command.env("CARGO_TARGET_DIR", &target_dir);
+        }
+        let status = command
             .args(args)
             .current_dir(&manifest.dir)
             .stdin(Stdio::null())
@@ -189,4 +259,51 @@ pub fn stale_source(m: &Manifest) -> Option<PathBuf> {
         .and_then(|md| md.modified())
         .ok()?;
     newest_source(m).and_then(|(source, at)| (at > built).then_some(source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(component: &str, command: &str) -> Manifest {
+        let text = format!(
+            "[plugin]\nname = \"p\"\nkind = \"tool\"\ncomponent = \"{component}\"\n[build]\ncommand = {command}\n"
+        );
+        crate::manifest::parse(
+            &text,
+            Path::new("/plugins/p/plugin.toml"),
+            Path::new("/plugins/p"),
+        )
+        .expect("manifest")
+    }
+
+    #[test]
+    fn only_cargo_builds_into_the_shared_dir_use_it() {
+        let cargo = r#"["cargo", "build", "--release"]"#;
+        assert_eq!(
+            shared_target_dir(&manifest("../.target/wasm32-wasip2/release/p.wasm", cargo)),
+            Some(PathBuf::from("/plugins/.target"))
+        );
+        // A plugin with a target dir of its own, or built by something else,
+        // builds as its manifest says.
+        assert_eq!(
+            shared_target_dir(&manifest("target/wasm32-wasip2/release/p.wasm", cargo)),
+            None
+        );
+        assert_eq!(
+            shared_target_dir(&manifest(
+                "../../target/wasm32-wasip2/release/p.wasm",
+                cargo
+            )),
+            None
+        );
+        assert_eq!(
+            shared_target_dir(&manifest("../.target/p.wasm", r#"["sh", "build.sh"]"#)),
+            None
+        );
+        assert_eq!(
+            shared_target_dir(&manifest("../.target-other/p.wasm", cargo)),
+            None
+        );
+    }
 }

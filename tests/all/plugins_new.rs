@@ -29,6 +29,13 @@ fn new(s: &Scratch, dir: &Path, name: &str, kind: &str, lang: &str) -> std::proc
 /// Generate, build, check: the generated plugin must build and check `ok`
 /// with no change to what was generated, and then run.
 fn generate_build_check(s: &Scratch, dir: &Path, name: &str, kind: &str, lang: &str) {
+    generate(s, dir, name, kind, lang);
+    build(s, dir, &[], &format!("the generated {lang} {kind}"));
+    check(s, dir, name, lang);
+}
+
+/// `host plugins new`, asserting what every generated plugin has.
+fn generate(s: &Scratch, dir: &Path, name: &str, kind: &str, lang: &str) -> String {
     let out = new(s, dir, name, kind, lang);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -46,11 +53,18 @@ fn generate_build_check(s: &Scratch, dir: &Path, name: &str, kind: &str, lang: &
         "a generated manifest grants nothing:\n{manifest}"
     );
     assert!(plugin.join("README.md").is_file());
+    stdout
+}
 
+/// `host plugins build [NAMES] --plugins dir`, which must succeed; returns
+/// how long it took.
+fn build(s: &Scratch, dir: &Path, names: &[&str], what: &str) -> std::time::Duration {
     let started = std::time::Instant::now();
     let build = s
         .host()
-        .args(["plugins", "build", "--plugins"])
+        .args(["plugins", "build"])
+        .args(names)
+        .arg("--plugins")
         .arg(dir)
         .env(
             "HARNESS_TOOLCHAINS",
@@ -62,14 +76,16 @@ fn generate_build_check(s: &Scratch, dir: &Path, name: &str, kind: &str, lang: &
         .expect("plugins build");
     assert!(
         build.status.success(),
-        "the generated {lang} {kind} does not build:\n{}",
+        "{what} does not build:\n{}",
         text(&build.stderr)
     );
-    eprintln!(
-        "built the generated {lang} {kind} in {} ms",
-        started.elapsed().as_millis()
-    );
+    let took = started.elapsed();
+    eprintln!("built {what} in {} ms", took.as_millis());
+    took
+}
 
+/// `host plugins check`: `ok` for `name` (Python: the one sockets warning).
+fn check(s: &Scratch, dir: &Path, name: &str, lang: &str) {
     let check = s
         .host()
         .args(["plugins", "check", "--plugins"])
@@ -108,30 +124,94 @@ fn folder_for_tool(s: &Scratch, name: &str) -> PathBuf {
     )
 }
 
-/// A generated tool greets and, proposing nothing, completes without the gate.
-fn assert_tool_runs(s: &Scratch, dir: &Path) {
+/// A generated tool greets and, proposing nothing, completes without the
+/// gate; returns its step's output.
+fn assert_tool_runs(s: &Scratch, dir: &Path, step: &str, greeting: &str) -> serde_json::Value {
     let out = s.run(dir, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let id = run_id(&out);
     let state = s.status(&id);
     assert_eq!(state["status"], "completed", "{state:#}");
-    let sha = state["steps"]["only"]["output_sha256"]
-        .as_str()
-        .expect("output");
-    let output: serde_json::Value = serde_json::from_slice(&s.blob(&id, sha)).expect("json");
-    assert_eq!(output["greeting"], "Hello, Ada!");
+    let output = s.step_output(&id, step);
+    assert_eq!(output["greeting"], greeting, "{output:#}");
+    output
+}
+
+/// A plugins folder holding only the real reviewer, and no workflow.
+fn folder_with_a_reviewer(s: &Scratch) -> PathBuf {
+    let dir = s.plugins_dir("plugins", &[reviewer()], "");
+    std::fs::remove_file(dir.join("workflow.toml")).expect("no workflow");
+    dir
+}
+
+/// Rust libraries (`.rlib`) whose name starts with `prefix` in `dir`.
+fn count_rlibs(dir: &Path, prefix: &str) -> usize {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(prefix) && name.ends_with(".rlib")
+        })
+        .count()
 }
 
 #[test]
-fn a_new_rust_tool_builds_checks_and_runs() {
+fn new_rust_tools_share_one_target_dir_and_run_in_the_generated_workflow() {
     let s = Scratch::new();
-    let dir = folder_for_tool(&s, "greeter");
-    generate_build_check(&s, &dir, "greeter", "tool", "rust");
+    let dir = folder_with_a_reviewer(&s);
+    let first = generate(&s, &dir, "greeter", "tool", "rust");
     assert!(
-        dir.join("greeter/target/wasm32-wasip2/release/greeter.wasm")
-            .is_file()
+        first.contains("workflow.toml: `greeter` is its one step, reviewed by `reviewer`"),
+        "{first}"
     );
-    assert_tool_runs(&s, &dir);
+    let workflow = std::fs::read(dir.join("workflow.toml")).expect("generated workflow");
+    let second = generate(&s, &dir, "second", "tool", "rust");
+    assert!(second.contains("exists and was left as it is"), "{second}");
+    assert_eq!(
+        std::fs::read(dir.join("workflow.toml")).expect("workflow"),
+        workflow
+    );
+
+    // One plugin at a time, as an author iterates: the second one reuses
+    // the first one's build of the SDK and its dependencies.
+    // Following what `new` printed, the second tool joins the workflow.
+    let hint = "[[steps]]\n  id = \"second\"\n  plugin = \"second\"";
+    assert!(second.contains(hint), "{second}");
+    let mut text_of = String::from_utf8(workflow).expect("utf-8");
+    text_of.push_str(&format!("\n{}\n", hint.replace("\n  ", "\n")));
+    std::fs::write(dir.join("workflow.toml"), text_of).expect("add the step");
+
+    build(&s, &dir, &["greeter"], "the first generated Rust tool");
+    assert!(
+        !dir.join(".target/wasm32-wasip2/release/second.wasm")
+            .exists(),
+        "`build greeter` built only greeter"
+    );
+    build(
+        &s,
+        &dir,
+        &["second"],
+        "the second generated Rust tool (shared target dir)",
+    );
+    let release = dir.join(".target/wasm32-wasip2/release");
+    for name in ["greeter", "second"] {
+        assert!(release.join(format!("{name}.wasm")).is_file(), "{name}");
+        assert!(
+            !dir.join(name).join("target").exists(),
+            "{name} has a target dir of its own"
+        );
+        check(&s, &dir, name, "rust");
+    }
+    // Built once for both: one library per dependency in the shared dir.
+    let deps = release.join("deps");
+    for lib in ["libharness_sdk-", "libserde_json-", "libwit_bindgen-"] {
+        assert_eq!(count_rlibs(&deps, lib), 1, "{lib} was built more than once");
+    }
+    assert!(dir.join(".target/.gitignore").is_file());
+    // The generated workflow runs the first tool with its generated input,
+    // and the step added after it.
+    assert_tool_runs(&s, &dir, "greeter", "Hello, world!");
 }
 
 #[test]
@@ -142,7 +222,7 @@ fn a_new_python_tool_builds_checks_and_runs() {
     let s = Scratch::new();
     let dir = folder_for_tool(&s, "py-greeter");
     generate_build_check(&s, &dir, "py-greeter", "tool", "python");
-    assert_tool_runs(&s, &dir);
+    assert_tool_runs(&s, &dir, "only", "Hello, Ada!");
 }
 
 #[test]
@@ -249,4 +329,138 @@ fn the_generated_toolchain_pins_match_the_examples() {
             "{template} differs from {example}"
         );
     }
+}
+
+#[test]
+fn a_new_js_tool_reads_its_mount_without_hand_written_wit() {
+    if !toolchains::available(
+        Lang::Js,
+        "a_new_js_tool_reads_its_mount_without_hand_written_wit",
+    ) {
+        return;
+    }
+    let s = Scratch::new();
+    let notes = "First line only this test knows\nsecond line\n";
+    std::fs::write(s.ws().join("from-the-test.md"), notes).expect("write notes");
+    let dir = folder_with_a_reviewer(&s);
+    generate_build_check(&s, &dir, "js-reader", "tool", "js");
+    let plugin = dir.join("js-reader");
+    for wit in [
+        "wit/world.wit",
+        "wit/deps/harness-plugin/plugin.wit",
+        "wit/deps/filesystem.wit",
+        "wit/deps/io.wit",
+        "wit/deps/clocks.wit",
+    ] {
+        assert!(plugin.join(wit).is_file(), "{wit}");
+    }
+
+    // What an author does next: ask for the mount the template reads, and
+    // give the generated workflow's step a file to read. No WIT is written.
+    let manifest = std::fs::read_to_string(plugin.join("plugin.toml")).expect("manifest");
+    let manifest = manifest.replacen(
+        "[grants]\n",
+        "[grants]\n[[grants.mounts]]\nhost = \"${workspace}\"\nguest = \"/workspace\"\nmode = \"read\"\n",
+        1,
+    );
+    std::fs::write(plugin.join("plugin.toml"), manifest).expect("write manifest");
+    let workflow = std::fs::read_to_string(dir.join("workflow.toml")).expect("workflow");
+    assert!(
+        workflow.contains("input = { name = \"world\" }"),
+        "{workflow}"
+    );
+    let workflow = workflow.replace(
+        "input = { name = \"world\" }",
+        "input = { name = \"Ada\", file = \"from-the-test.md\" }",
+    );
+    std::fs::write(dir.join("workflow.toml"), workflow).expect("write workflow");
+
+    let before = snapshot(&s.ws());
+    let output = assert_tool_runs(&s, &dir, "js-reader", "Hello, Ada!");
+    assert_eq!(output["file"]["path"], "from-the-test.md", "{output:#}");
+    assert_eq!(output["file"]["bytes"], notes.len(), "{output:#}");
+    assert_eq!(
+        output["file"]["firstLine"], "First line only this test knows",
+        "{output:#}"
+    );
+    assert_eq!(snapshot(&s.ws()), before, "reading changed the workspace");
+}
+
+#[test]
+fn new_writes_the_workflow_only_when_the_folder_has_none() {
+    let s = Scratch::new();
+    let workflow = |dir: &Path| {
+        s.host()
+            .args(["workflow", "--format", "json", "--plugins"])
+            .arg(dir)
+            .output()
+            .expect("host workflow")
+    };
+
+    // No reviewer: the workflow has no review (the run goes from the step to
+    // the gate), says how to add one, and validates as `host run` loads it.
+    let empty = s.path().join("empty");
+    let out = text(&new(&s, &empty, "greeter", "tool", "rust").stdout);
+    assert!(out.contains("with no review"), "{out}");
+    let generated = std::fs::read_to_string(empty.join("workflow.toml")).expect("generated");
+    assert!(
+        !generated.contains("\n[review]")
+            && generated.contains("# To add one: `host plugins new my-reviewer --kind reviewer"),
+        "{generated}"
+    );
+    let shown = workflow(&empty);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let graph: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    let ids: Vec<&str> = graph["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"step:greeter"), "{graph:#}");
+    assert!(!ids.iter().any(|id| id.contains("review")), "{graph:#}");
+    // A reviewer made afterwards leaves the workflow as it is.
+    let out = text(&new(&s, &empty, "strict", "reviewer", "rust").stdout);
+    assert!(out.contains("exists and was left as it is"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(empty.join("workflow.toml")).expect("workflow"),
+        generated
+    );
+
+    // A reviewer already in the folder is the one the workflow names.
+    let strict = TestPlugin {
+        name: "strict",
+        kind: "reviewer",
+        component: artifacts::PLUGIN_REVIEWER,
+        extra: "",
+    };
+    let with_reviewer = s.plugins_dir("with-reviewer", &[strict], "");
+    std::fs::remove_file(with_reviewer.join("workflow.toml")).expect("no workflow");
+    let out = text(&new(&s, &with_reviewer, "greeter", "tool", "python").stdout);
+    assert!(
+        out.contains("reviewed by `strict`") && !out.contains("no review"),
+        "{out}"
+    );
+    let text_of = std::fs::read_to_string(with_reviewer.join("workflow.toml")).expect("workflow");
+    assert!(
+        text_of.contains("[review]\nplugin = \"strict\""),
+        "{text_of}"
+    );
+    assert!(workflow(&with_reviewer).status.success());
+
+    // An existing workflow is never touched; the output says what to add.
+    let mut existing = crate::support::hello_plugins(&s);
+    let before = std::fs::read(existing.join("workflow.toml")).expect("workflow");
+    let out = text(&new(&s, &existing, "extra", "tool", "js").stdout);
+    assert!(
+        out.contains("exists and was left as it is")
+            && out.contains("[[steps]]\n  id = \"extra\"\n  plugin = \"extra\""),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read(existing.join("workflow.toml")).expect("workflow"),
+        before
+    );
+    existing.push("extra");
+    assert!(existing.join("plugin.toml").is_file());
 }

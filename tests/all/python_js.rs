@@ -219,3 +219,61 @@ fn js_tool_reads_the_mount_proposes_a_report_and_is_denied_the_rest() {
         reads_the_mount_proposes_a_report_and_denies_the_rest(Lang::Js, "js-tool");
     }
 }
+
+/// An uncaught exception fails the run, summarized by the exception's own
+/// message, not by the interpreter's abort lines, which stay in the logs.
+fn an_uncaught_exception_is_summarized_by_its_message(lang: Lang, expected: &str, abort: &str) {
+    let s = Scratch::new();
+    let dir = plugins(&s, lang, "{ crash = \"nope\" }");
+    let run = s.run(&dir, &[]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let id = run_id(&run);
+    let state = s.status(&id);
+    assert_eq!(state["status"], "failed", "{state:#}");
+    let failure = state["failure"].as_str().expect("failure");
+    let first = failure.lines().next().unwrap_or_default();
+    assert!(first.contains(expected), "{failure}");
+    assert!(
+        !failure.contains("unreachable") && !failure.contains(abort),
+        "the summary quotes the interpreter's abort lines:\n{failure}"
+    );
+    assert!(failure.contains("\nhint: "), "{failure}");
+
+    let journal = s.journal(&id);
+    let failed = crate::support::step_event(&journal, "step_failed", "only");
+    assert_eq!(failed["event"]["error_kind"], "trap", "{failed:#}");
+    let message = failed["event"]["message"].as_str().expect("message");
+    assert!(message.contains(expected), "{message}");
+    // The whole stderr is in the step's logs.
+    let logs = failed["event"]["logs"].to_string();
+    assert!(logs.contains(abort), "{logs}");
+    assert!(snapshot(&s.out()).is_empty(), "a failed run wrote");
+}
+
+#[test]
+fn an_uncaught_python_exception_is_summarized_by_its_own_line() {
+    if toolchains::available(
+        Lang::Python,
+        "an_uncaught_python_exception_is_summarized_by_its_own_line",
+    ) {
+        an_uncaught_exception_is_summarized_by_its_message(
+            Lang::Python,
+            "uncaught Python exception KeyError: 'nope' (File ",
+            "Python function threw an unexpected exception",
+        );
+    }
+}
+
+#[test]
+fn a_javascript_throw_is_summarized_by_its_own_message() {
+    if toolchains::available(
+        Lang::Js,
+        "a_javascript_throw_is_summarized_by_its_own_message",
+    ) {
+        an_uncaught_exception_is_summarized_by_its_message(
+            Lang::Js,
+            "uncaught JavaScript throw: Error: crash requested: nope",
+            "mozalloc_abort",
+        );
+    }
+}

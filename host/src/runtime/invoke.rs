@@ -28,6 +28,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::cancel::{Cancel, Cancelled};
 use super::engine::deadline_ticks;
+use super::guest_error;
 use super::logs::LogCollector;
 use super::network::{GrantedHttp, NetScope};
 use super::private_copy::{CopyError, CopyLimits, MountChange, PrivateCopy, RwSource};
@@ -555,12 +556,19 @@ fn is_table_full(error: &wasmtime::Error) -> bool {
 
 /// The trap's root cause, and the end of stderr (where a guest's panic
 /// message lands), rendered inert.
+///
+/// A Python or JavaScript guest that died of an uncaught exception is
+/// summarized by the exception's own message instead (see
+/// [`super::guest_error`]).
 fn trap_message(error: &wasmtime::Error, stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    if let Some(uncaught) = guest_error::uncaught(&stderr) {
+        return uncaught.summary(|text| inert(&excerpt(text)));
+    }
     let mut message = match error.downcast_ref::<I32Exit>() {
         Some(exit) => format!("it exited with status {}", exit.0),
         None => inert(&error.root_cause().to_string()),
     };
-    let stderr = String::from_utf8_lossy(stderr);
     // Rust guests end a panic with a note about RUST_BACKTRACE, which says
     // nothing about the cause; the two lines before it do.
     let tail: Vec<&str> = stderr
@@ -571,18 +579,26 @@ fn trap_message(error: &wasmtime::Error, stderr: &[u8]) -> String {
         .collect();
     if !tail.is_empty() {
         let joined: Vec<&str> = tail.into_iter().rev().collect();
-        let mut excerpt = joined.join(" / ");
-        if excerpt.len() > TRAP_STDERR_EXCERPT {
-            let mut cut = TRAP_STDERR_EXCERPT;
-            while !excerpt.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            excerpt.truncate(cut);
-            excerpt.push('…');
-        }
-        message.push_str(&format!(" (stderr: {})", inert(&excerpt)));
+        message.push_str(&format!(
+            " (stderr: {})",
+            inert(&excerpt(&joined.join(" / ")))
+        ));
     }
     message
+}
+
+/// `text`, cut to [`TRAP_STDERR_EXCERPT`] bytes with an ellipsis.
+fn excerpt(text: &str) -> String {
+    let mut excerpt = text.to_string();
+    if excerpt.len() > TRAP_STDERR_EXCERPT {
+        let mut cut = TRAP_STDERR_EXCERPT;
+        while !excerpt.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        excerpt.truncate(cut);
+        excerpt.push('…');
+    }
+    excerpt
 }
 
 #[cfg(test)]
@@ -643,6 +659,25 @@ mod tests {
         );
         assert!(
             m.ends_with("(stderr: thread 'main' panicked at src/lib.rs:3:5: / \\u{001b}[31mboom)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn an_uncaught_python_exception_is_the_trap_message_inertly() {
+        let error = wasmtime::Error::new(Trap::UnreachableCodeReached);
+        let m = trap_message(
+            &error,
+            b"Traceback (most recent call last):\n  File \"/0/app.py\", line 28, in invoke\nKeyError: '\x1b[31mnope'\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1293:29:\nPython function threw an unexpected exception\n",
+        );
+        let first = m.lines().next().expect("a line");
+        assert_eq!(
+            first,
+            "uncaught Python exception KeyError: '\\u{001b}[31mnope' (File \"/0/app.py\", line 28, in invoke)"
+        );
+        assert!(!m.contains("unreachable") && !m.contains("panicked"), "{m}");
+        assert!(
+            m.lines().nth(1).is_some_and(|l| l.starts_with("hint: ")),
             "{m}"
         );
     }

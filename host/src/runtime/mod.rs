@@ -41,6 +41,7 @@ mod bindings;
 mod cache;
 mod cancel;
 mod engine;
+mod guest_error;
 mod invoke;
 mod load;
 mod logs;

@@ -12,6 +12,7 @@ mod grant;
 mod inspect;
 mod list;
 mod new;
+mod new_workflow;
 mod revoke;
 
 /// List, check, inspect, build or create the plugins of a folder.
@@ -34,7 +35,9 @@ enum Command {
     Check(check::Args),
     Inspect(inspect::Args),
     /// Build plugin components from source with each manifest's [build]
-    /// command: the named plugins, or every plugin of the folder.
+    /// command: the named plugins, or every plugin of the folder. Rust
+    /// plugins whose component lies in <plugins>/.target (as `plugins new`
+    /// generates them) share that one Cargo target dir.
     Build(BuildArgs),
     New(new::Args),
     Grant(grant::Args),

@@ -2,14 +2,18 @@
 //! `host plugins check` as generated.
 //!
 //! The folder holds the code, a manifest that grants nothing, the build
-//! script or crate, a copy of the contract (`wit/plugin.wit`, for Python and
-//! JavaScript) and a short README. Templates are files under `templates/`,
+//! script or crate, a copy of the contract (for Python and JavaScript; a
+//! JavaScript plugin also gets a world adding `wasi:filesystem` and the WASI
+//! WIT it needs, so it can read its mounts) and a short README. Templates are files under `templates/`,
 //! filled in by plain `{{key}}` substitution.
 //!
 //! Where a Rust plugin finds the SDK: a path dependency on the `sdk/` of the
 //! checkout this `host` was built from, and a `[workspace]` table of its own,
 //! so the crate builds standalone wherever it is generated (inside this
-//! repository's folders or anywhere else) without joining a workspace. Python
+//! repository's folders or anywhere else) without joining a workspace. Its
+//! component is built into `<plugins>/.target`, the Cargo target dir every
+//! Rust plugin of the folder shares (see [`crate::plugin_build`]), and its
+//! `.cargo/config.toml` says the same to a plain `cargo build`. Python
 //! and JavaScript plugins carry the contract they were generated for and
 //! install their toolchain on first build, so they need nothing from the
 //! repository at all.
@@ -19,8 +23,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
+use crate::cli::plugins::new_workflow::{self, Outcome};
 use crate::cli::{Context, output};
 use crate::manifest::{self, MANIFEST_FILE, PluginKind};
+use crate::plugin_build::SHARED_TARGET_DIR;
 use crate::render::inert;
 
 /// The contract this host serves, copied into Python and JavaScript plugins.
@@ -34,6 +40,7 @@ const RUST_CARGO_TOML: &str = include_str!("templates/rust/Cargo.toml");
 const RUST_TOOL: &str = include_str!("templates/rust/tool.rs");
 const RUST_REVIEWER: &str = include_str!("templates/rust/reviewer.rs");
 const RUST_README: &str = include_str!("templates/rust/README.md");
+const RUST_CARGO_CONFIG: &str = include_str!("templates/rust/cargo-config.toml");
 const PYTHON_TOOL: &str = include_str!("templates/python/tool.py");
 const PYTHON_REVIEWER: &str = include_str!("templates/python/reviewer.py");
 const PYTHON_BUILD: &str = include_str!("templates/python/build.sh");
@@ -45,12 +52,31 @@ const JS_BUILD: &str = include_str!("templates/js/build.sh");
 const JS_PACKAGE: &str = include_str!("templates/js/package.json");
 const JS_PACKAGE_LOCK: &str = include_str!("templates/js/package-lock.json");
 const JS_README: &str = include_str!("templates/js/README.md");
+const JS_WORLD: &str = include_str!("templates/js/world.wit");
+/// The WASI WIT a JavaScript plugin's world imports (`wasi:filesystem` and
+/// what it uses), copied from the repository's one copy in `wit/deps`.
+const JS_WASI_DEPS: [(&str, &str); 3] = [
+    (
+        "wit/deps/filesystem.wit",
+        include_str!("../../../../wit/deps/filesystem.wit"),
+    ),
+    (
+        "wit/deps/io.wit",
+        include_str!("../../../../wit/deps/io.wit"),
+    ),
+    (
+        "wit/deps/clocks.wit",
+        include_str!("../../../../wit/deps/clocks.wit"),
+    ),
+];
 
 /// Create a new plugin folder `<plugins>/<name>`, ready to build.
 ///
 /// The manifest grants nothing; README.md in the folder says how to build,
-/// check and grant. Refuses a folder that exists, an invalid name, and a name
-/// another plugin in the folder already has.
+/// check and grant. A new tool in a folder without a workflow.toml gets one
+/// that runs it as its one step; an existing workflow.toml is never changed.
+/// Refuses a folder that exists, an invalid name, and a name another plugin
+/// in the folder already has.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  host plugins new word-count                      a Rust tool (the defaults)\n  host plugins new word-count --kind tool --lang python\n  host plugins new strict-review --kind reviewer --lang rust --plugins my-plugins\n  host plugins build && host plugins check"
@@ -151,12 +177,52 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     for (path, _) in &files {
         output::line(&format!("  {path}"))?;
     }
+    let workflow = new_workflow::scaffold(&plugins, name, kind)?;
+    let plugins = inert(&plugins.display().to_string());
+    let mut next = vec![
+        format!("host plugins build {name} --plugins {plugins}"),
+        format!("host plugins check --plugins {plugins}"),
+    ];
+    match &workflow {
+        Outcome::Created { path, reviewer } => {
+            let path = inert(&path.display().to_string());
+            let review = match reviewer {
+                Some(reviewer) => format!("reviewed by `{}`", inert(reviewer)),
+                None => "with no review (the folder has no reviewer; the file says how to add one)"
+                    .to_string(),
+            };
+            output::line(&format!(
+                "created {path}: `{name}` is its one step, {review}"
+            ))?;
+            next.push(format!("host run --plugins {plugins}"));
+        }
+        Outcome::Exists { path, names_it } => {
+            let path = inert(&path.display().to_string());
+            if *names_it {
+                output::line(&format!("{path} already names `{name}` under [review]"))?;
+            } else {
+                let verb = match kind {
+                    PluginKind::Tool => "add to it",
+                    PluginKind::Reviewer => "set in it",
+                };
+                output::line(&format!(
+                    "{path} exists and was left as it is; to use `{name}`, {verb}:\n{}",
+                    indent(&workflow_hint(name, kind))
+                ))?;
+            }
+        }
+        Outcome::Missing { path } => {
+            output::line(&format!(
+                "{} does not exist: create a tool first (`host plugins new my-tool --plugins {plugins}` writes it), then name `{name}` in it:\n{}",
+                inert(&path.display().to_string()),
+                indent(&workflow_hint(name, kind))
+            ))?;
+        }
+    }
     output::line(&format!(
-        "next:\n  host plugins build --plugins {0}\n  host plugins check --plugins {0}\n  then add it to {0}/workflow.toml ({1}), ask for what it needs in {2}, and grant that in {0}/grants.toml (`host plugins grant {3} ...`) if the folder has one",
-        inert(&plugins.display().to_string()),
-        workflow_hint(name, kind),
+        "next:\n{}\nAsk for what it needs in {} (it is granted nothing), and grant that in {plugins}/grants.toml (`host plugins grant {name} ...`) if the folder has one.",
+        indent(&next.join("\n")),
         inert(&dir.join(MANIFEST_FILE).display().to_string()),
-        name
     ))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -183,13 +249,20 @@ fn plugin_named(plugins: &Path, name: &str) -> Option<PathBuf> {
         .and_then(|p| p.parent().map(Path::to_path_buf))
 }
 
+/// The workflow lines that use the plugin, as TOML.
 fn workflow_hint(name: &str, kind: PluginKind) -> String {
     match kind {
-        PluginKind::Tool => {
-            format!("[[steps]] id = \"{name}\", plugin = \"{name}\"")
-        }
-        PluginKind::Reviewer => format!("[review] plugin = \"{name}\""),
+        PluginKind::Tool => format!("[[steps]]\nid = \"{name}\"\nplugin = \"{name}\""),
+        PluginKind::Reviewer => format!("[review]\nplugin = \"{name}\""),
     }
+}
+
+fn indent(lines: &str) -> String {
+    lines
+        .lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Every file of the new plugin, by path relative to its folder.
@@ -203,7 +276,7 @@ fn files(
     let sdk = sdk_dir()?;
     let (component, build_command, memory_mib) = match lang {
         Lang::Rust => (
-            format!("target/wasm32-wasip2/release/{crate_name}.wasm"),
+            format!("../{SHARED_TARGET_DIR}/wasm32-wasip2/release/{crate_name}.wasm"),
             r#"["cargo", "build", "--release", "--target", "wasm32-wasip2"]"#,
             "16",
         ),
@@ -239,6 +312,7 @@ fn files(
             .replace("{{sdk_path}}", &sdk_path)
             .replace("{{plugins_dir}}", &plugins_dir)
             .replace("{{workflow_hint}}", &workflow_hint)
+            .replace("{{target_dir}}", &format!("../{SHARED_TARGET_DIR}"))
     };
     let mut files = vec![
         (MANIFEST_FILE, fill(PLUGIN_TOML)),
@@ -248,6 +322,7 @@ fn files(
     match lang {
         Lang::Rust => files.extend([
             ("Cargo.toml", fill(RUST_CARGO_TOML)),
+            (".cargo/config.toml", fill(RUST_CARGO_CONFIG)),
             (
                 "src/lib.rs",
                 fill(if is_tool { RUST_TOOL } else { RUST_REVIEWER }),
@@ -276,9 +351,16 @@ fn files(
             ("build.sh", fill(JS_BUILD)),
             ("package.json", JS_PACKAGE.to_string()),
             ("package-lock.json", JS_PACKAGE_LOCK.to_string()),
-            ("wit/plugin.wit", CONTRACT_WIT.to_string()),
+            ("wit/world.wit", fill(JS_WORLD)),
+            (
+                "wit/deps/harness-plugin/plugin.wit",
+                CONTRACT_WIT.to_string(),
+            ),
             ("README.md", fill(JS_README)),
         ]),
+    }
+    if lang == Lang::Js {
+        files.extend(JS_WASI_DEPS.map(|(path, text)| (path, text.to_string())));
     }
     if lang == Lang::Rust && sdk.is_none() {
         bail!(

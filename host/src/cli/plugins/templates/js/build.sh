@@ -49,6 +49,6 @@ fi
 # remove `http` from --disable.
 cd "$here"
 "$jco_home/node_modules/.bin/jco" componentize "$here/plugin.js" \
-    --wit "$here/wit" --world-name {{world}} --disable http fetch-event -o "$out.tmp" >&2
+    --wit "$here/wit" --world-name plugin --disable http fetch-event -o "$out.tmp" >&2
 mv "$out.tmp" "$out"
 echo "built $out" >&2
