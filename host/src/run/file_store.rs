@@ -19,7 +19,10 @@
 //! the run's `journal.head.tmp` and the `blobs/.tmp-<pid>-…` files of dead
 //! processes ([`crate::leftovers`]); `create` does the same for every other
 //! run (a head's temporary file only when that run's lock is free), so a run
-//! that is never resumed does not keep them either.
+//! that is never resumed does not keep them either; and every view of a run
+//! ([`Store::history`]) removes its head's temporary file when its lock is
+//! free, so a run completed by the append a kill cut short is clean after
+//! the next `host status`.
 //!
 //! **Removal** (`host runs prune`) renames a run's folder, under its lock,
 //! to `.gone-<pid>-<id>` and deletes that; a removal cut short is finished
@@ -133,16 +136,7 @@ impl FileStore {
         for id in ids {
             let dir = self.runs_dir.join(&id);
             leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
-            let tmp = journal::head_tmp_path(&dir.join(JOURNAL_FILE));
-            if std::fs::symlink_metadata(&tmp).is_err() {
-                continue;
-            }
-            let Ok(lock) = File::options().write(true).open(dir.join(LOCK_FILE)) else {
-                continue;
-            };
-            if lock.try_lock().is_ok() {
-                remove_head_tmp(&tmp);
-            }
+            remove_head_tmp_if_idle(&dir);
         }
     }
 
@@ -310,6 +304,9 @@ impl Store for FileStore {
 
     fn history(&self, id: &str, strict: bool) -> Result<History, RunError> {
         let path = self.journal_path(id)?;
+        // A view of a run is the last command a finished run sees: what a
+        // killed host left in it goes here.
+        remove_head_tmp_if_idle(&self.runs_dir.join(id));
         let verified = if strict {
             journal::verify(&path)?
         } else {
@@ -437,6 +434,22 @@ fn remove_staging(staging: &Path) -> std::io::Result<()> {
         }
     }
     std::fs::remove_dir(staging)
+}
+
+/// Remove the `journal.head.tmp` of run folder `dir` if no process drives
+/// the run (its lock is free): a host killed in its last append left it,
+/// and a finished run is never opened again. One `stat` when there is none.
+fn remove_head_tmp_if_idle(dir: &Path) {
+    let tmp = journal::head_tmp_path(&dir.join(JOURNAL_FILE));
+    if std::fs::symlink_metadata(&tmp).is_err() {
+        return;
+    }
+    let Ok(lock) = File::options().write(true).open(dir.join(LOCK_FILE)) else {
+        return;
+    };
+    if lock.try_lock().is_ok() {
+        remove_head_tmp(&tmp);
+    }
 }
 
 /// Remove a head temporary file left by a killed host (only a regular file:
