@@ -1,19 +1,22 @@
 //! The governed call: the one path every tool call takes, from `host mcp`
 //! and from `host call` alike.
 //!
-//! 1. journal `tool_call_requested` (the plugin's digest, the arguments'
-//!    digest, the arguments themselves when small);
-//! 2. check the arguments against the tool's input schema
-//!    ([`crate::mcp::tools::Tool::check`]); a mismatch fails the call;
-//! 3. decide by the admin's [`Policy`] (an `ask` goes to the [`Asker`]),
-//!    journal `policy_decided`;
-//! 4. invoke the plugin in a fresh sandbox with its grants and limits
+//! 1. check the arguments against the tool's input schema
+//!    ([`crate::mcp::tools::Tool::check`]; a mismatch fails the call) and
+//!    decide by the admin's [`Policy`]; journal `tool_call_requested` (the
+//!    plugin's digest, the arguments' digest, the arguments themselves when
+//!    small) with that decision (`policy_decided`) and, for a refused call,
+//!    its `tool_call_failed`, in one durable write;
+//! 2. an `ask` goes to the [`Asker`] after the request is journaled; its
+//!    answer is journaled (`policy_decided`) before anything runs;
+//! 3. invoke the plugin in a fresh sandbox with its grants and limits
 //!    ([`crate::runtime::Plugin::invoke_tool_cancellable`]); its log,
 //!    stdout and stderr lines go to the journal (bounded by the runtime)
 //!    and to `tracing` (stderr), never to the caller's channel;
-//! 5. vet and stage its proposals through [`crate::run::stage`] (the same
-//!    gate as a workflow step), journal `tool_call_finished`, and re-bind the
-//!    session's pending change set (`approval_requested`, a new digest).
+//! 4. vet and stage its proposals through [`crate::run::stage`] (the same
+//!    gate as a workflow step), then journal `tool_call_finished` and the
+//!    session's re-bound pending change set (`approval_requested`, a new
+//!    digest) in one durable write.
 //!
 //! Nothing is written to the output directory: the result says what was
 //! staged, the digest, the run id and the `host approve` command.
@@ -28,6 +31,7 @@ use crate::error_kind::ErrorKind;
 use crate::mcp::policy::Action;
 use crate::mcp::session::Session;
 use crate::render::inert;
+use crate::run::changeset::ChangeSet;
 use crate::run::event::{Event, StagedWrite};
 use crate::run::stage::{self, Proposal};
 use crate::run::state::RunStatus;
@@ -270,91 +274,97 @@ impl Session {
         } else {
             serde_json::Value::Null
         };
+        // What is known before anyone is asked (the schema check, the
+        // policy's decision when it is not `ask`) is journaled with the
+        // request, in one durable write.
+        let checked = tool.check(&arguments);
+        let decision = checked
+            .is_ok()
+            .then(|| self.policy.decide(plugin, &arguments));
+        let decided = decision.as_ref().filter(|d| d.action != Action::Ask);
+        let refusal = |answer: Option<Answer>, reason: &str| match answer {
+            None => format!("denied: {reason}"),
+            Some(Answer::Unsupported) => format!(
+                "refused: {reason}, and this client cannot ask a person (it did not declare the MCP elicitation capability); the call did not run"
+            ),
+            Some(a) => format!("refused: {reason}; the person answered `{}`", a.as_str()),
+        };
+        // The failure a call ends in before it runs, if it does.
+        let early: Option<(ErrorKind, String)> = match (&checked, decided) {
+            (Err(message), _) => Some((ErrorKind::InvalidArguments, message.clone())),
+            (Ok(()), Some(d)) if d.action == Action::Deny => {
+                Some((ErrorKind::PolicyDenied, refusal(None, &d.reason)))
+            }
+            _ => None,
+        };
+        let plugin_sha256 = tool.plugin.sha256().to_string();
         let via = self.via.as_str().to_string();
-        let sha = tool.plugin.sha256().to_string();
         let call = self
             .with_run(|run| {
                 let call = format!("c{}", run.state().tool_calls + 1);
-                run.record(Event::ToolCallRequested {
+                let mut events = vec![Event::ToolCallRequested {
                     call: call.clone(),
                     plugin: plugin.to_string(),
-                    plugin_sha256: sha,
+                    plugin_sha256,
                     arguments_sha256,
                     arguments: journaled,
                     via,
-                })?;
+                }];
+                if let Some(d) = decided {
+                    events.push(policy_event(&call, d, None, d.action == Action::Allow));
+                }
+                if let Some((kind, message)) = &early {
+                    events.push(failed_event(&call, plugin, *kind, message, Vec::new()));
+                }
+                run.record_all(events)?;
                 Ok(call)
             })
             .await?;
-        let failed = |kind: ErrorKind, message: String, logs: Vec<LogRecord>| {
-            let call = call.clone();
-            async move {
-                self.with_run(|run| {
-                    run.record(Event::ToolCallFailed {
-                        call: call.clone(),
-                        plugin: plugin.to_string(),
-                        error_kind: kind,
-                        message: message.clone(),
-                        logs,
-                    })
-                })
-                .await?;
-                Ok::<_, RunError>(Err(CallFailure {
-                    call: Some(call),
-                    plugin: plugin.to_string(),
-                    kind,
-                    message,
-                }))
-            }
+        let failure = |kind: ErrorKind, message: String| CallFailure {
+            call: Some(call.clone()),
+            plugin: plugin.to_string(),
+            kind,
+            message,
         };
-
-        if let Err(message) = tool.check(&arguments) {
-            return failed(ErrorKind::InvalidArguments, message, Vec::new()).await;
+        if let Some((kind, message)) = early {
+            return Ok(Err(failure(kind, message)));
         }
+        let call = &call;
+        let failure = &failure;
+        let failed = |kind: ErrorKind, message: String, logs: Vec<LogRecord>| async move {
+            self.with_run(|run| run.record(failed_event(call, plugin, kind, &message, logs)))
+                .await?;
+            Ok::<_, RunError>(Err(failure(kind, message)))
+        };
 
-        let decision = self.policy.decide(plugin, &arguments);
-        let answer = match decision.action {
-            Action::Ask => Some(
-                asker
-                    .ask(&Question {
-                        plugin: plugin.to_string(),
-                        arguments: arguments.clone(),
-                        reason: decision.reason.clone(),
-                    })
-                    .await,
-            ),
-            Action::Allow | Action::Deny => None,
-        };
-        let allowed = match decision.action {
-            Action::Allow => true,
-            Action::Deny => false,
-            Action::Ask => answer == Some(Answer::Accept),
-        };
-        self.with_run(|run| {
-            run.record(Event::PolicyDecided {
-                call: call.clone(),
-                action: decision.action.as_str().to_string(),
-                rule: decision.rule.clone(),
-                answer: answer.map(|a| a.as_str().to_string()),
-                allowed,
-                reason: decision.reason.clone(),
+        // An `ask`: the person answers, then the decision is journaled.
+        if let Some(decision) = decision.filter(|d| d.action == Action::Ask) {
+            let answer = asker
+                .ask(&Question {
+                    plugin: plugin.to_string(),
+                    arguments: arguments.clone(),
+                    reason: decision.reason.clone(),
+                })
+                .await;
+            let allowed = answer == Answer::Accept;
+            let refused = (!allowed).then(|| refusal(Some(answer), &decision.reason));
+            self.with_run(|run| {
+                let mut events = vec![policy_event(&call, &decision, Some(answer), allowed)];
+                if let Some(message) = &refused {
+                    events.push(failed_event(
+                        &call,
+                        plugin,
+                        ErrorKind::PolicyDenied,
+                        message,
+                        Vec::new(),
+                    ));
+                }
+                run.record_all(events)
             })
-        })
-        .await?;
-        if !allowed {
-            let message = match answer {
-                None => format!("denied: {}", decision.reason),
-                Some(Answer::Unsupported) => format!(
-                    "refused: {}, and this client cannot ask a person (it did not declare the MCP elicitation capability); the call did not run",
-                    decision.reason
-                ),
-                Some(a) => format!(
-                    "refused: {}; the person answered `{}`",
-                    decision.reason,
-                    a.as_str()
-                ),
-            };
-            return failed(ErrorKind::PolicyDenied, message, Vec::new()).await;
+            .await?;
+            if let Some(message) = refused {
+                return Ok(Err(failure(ErrorKind::PolicyDenied, message)));
+            }
         }
 
         let input = StepInput {
@@ -435,7 +445,7 @@ impl Session {
                     Err(refusal) => return Ok(Err(refusal)),
                 };
                 let output_sha256 = run.blobs().put(output_text.as_bytes())?;
-                run.record(Event::ToolCallFinished {
+                let finished = Event::ToolCallFinished {
                     call: call.clone(),
                     plugin: plugin.to_string(),
                     plugin_sha256: plugin_sha,
@@ -444,26 +454,40 @@ impl Session {
                     writes: writes.clone(),
                     logs: logs.clone(),
                     duration_ms,
-                })?;
+                };
                 if writes.is_empty() {
+                    run.record(finished)?;
                     return Ok(Ok((writes, pending_of(run.state()))));
                 }
+                // Bound before anything is recorded, so that the call's end
+                // and the set a person is asked about are one durable write.
                 // A set already waiting grows by this call's writes only.
-                let bound = match (&state_before, run.state().change_set.as_ref()) {
+                let bound = match (state_before, run.state().change_set.as_ref()) {
                     (RunStatus::WaitingApproval, Some(waiting)) => {
                         stage::extend(waiting, run.state(), &writes, run.blobs())
                     }
-                    _ => stage::change_set(run.state(), run.blobs()),
+                    _ => stage::extend(
+                        &ChangeSet::default(),
+                        run.state(),
+                        earlier.iter().copied().chain(&writes),
+                        run.blobs(),
+                    ),
                 };
                 let pending = match bound {
                     Ok(change_set) => {
                         let digest = change_set.digest();
                         let files = change_set.entries.len();
-                        run.record(Event::ApprovalRequested { change_set, digest: digest.clone() })?;
+                        run.record_all(vec![
+                            finished,
+                            Event::ApprovalRequested { change_set, digest: digest.clone() },
+                        ])?;
                         Some(PendingSet { digest, files })
                     }
                     Err(reason) => {
-                        run.record(Event::RunFailed { step: None, reason: reason.clone() })?;
+                        run.record_all(vec![
+                            finished,
+                            Event::RunFailed { step: None, reason: reason.clone() },
+                        ])?;
                         return Ok(Err(stage::Refusal { kind: ErrorKind::StageFailed, message: reason }));
                     }
                 };
@@ -475,7 +499,7 @@ impl Session {
             Err(refusal) => return failed(refusal.kind, refusal.message, logs).await,
         };
         Ok(Ok(CallResult {
-            call,
+            call: call.clone(),
             plugin: plugin.to_string(),
             run_id: self.run_id.clone(),
             output: output_json,
@@ -488,6 +512,40 @@ impl Session {
             ),
             console_link: self.console_link(),
         }))
+    }
+}
+
+/// The journal's record of the policy's decision on `call`.
+fn policy_event(
+    call: &str,
+    decision: &crate::mcp::policy::Decision,
+    answer: Option<Answer>,
+    allowed: bool,
+) -> Event {
+    Event::PolicyDecided {
+        call: call.to_string(),
+        action: decision.action.as_str().to_string(),
+        rule: decision.rule.clone(),
+        answer: answer.map(|a| a.as_str().to_string()),
+        allowed,
+        reason: decision.reason.clone(),
+    }
+}
+
+/// The journal's record of `call` failing.
+fn failed_event(
+    call: &str,
+    plugin: &str,
+    kind: ErrorKind,
+    message: &str,
+    logs: Vec<LogRecord>,
+) -> Event {
+    Event::ToolCallFailed {
+        call: call.to_string(),
+        plugin: plugin.to_string(),
+        error_kind: kind,
+        message: message.to_string(),
+        logs,
     }
 }
 

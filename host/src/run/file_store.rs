@@ -65,8 +65,8 @@ struct FileRun {
 }
 
 impl RunLog for FileRun {
-    fn append(&mut self, event: Event) -> Result<Record, RunError> {
-        Ok(self.journal.append(event)?)
+    fn append(&mut self, events: Vec<Event>) -> Result<Vec<Record>, RunError> {
+        Ok(self.journal.append_all(events)?)
     }
 
     fn release(&mut self) -> Result<(), RunError> {

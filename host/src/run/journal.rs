@@ -338,28 +338,58 @@ impl Journal {
     /// The head is updated afterwards; if that fails the record still
     /// stands (a lagging head is fine) and [`Journal::take_head_error`] says why.
     pub fn append(&mut self, event: Event) -> Result<Record, JournalError> {
+        let mut records = self.append_all(vec![event])?;
+        records
+            .pop()
+            .ok_or_else(|| JournalError::Encode(serde::ser::Error::custom("no record")))
+    }
+
+    /// Append `events` in order with one write and one fsync (and one head
+    /// update): all of them are durable when this returns `Ok`, none is
+    /// recorded when it returns an error. For events that stand or fall
+    /// together, such as a call's request and the policy's decision on it.
+    pub fn append_all(&mut self, events: Vec<Event>) -> Result<Vec<Record>, JournalError> {
         if self.poisoned {
             return Err(JournalError::Poisoned {
                 path: self.path.clone(),
             });
         }
-        let at_ms = now_ms();
-        let event_json = serde_json::to_string(&event).map_err(JournalError::Encode)?;
-        let raw = RawValue::from_string(event_json).map_err(JournalError::Encode)?;
-        let hash = record_hash(self.next_seq, at_ms, &self.head, raw.get());
-        let mut line = serde_json::to_string(&LineOut {
-            seq: self.next_seq,
-            at_ms,
-            prev: &self.head,
-            event: &raw,
-            hash: &hash,
-        })
-        .map_err(JournalError::Encode)?;
-        line.push('\n');
-        // One write per record: a crash tears at most this line.
+        let mut text = String::new();
+        let mut records = Vec::with_capacity(events.len());
+        let (mut seq, mut prev) = (self.next_seq, self.head.clone());
+        for event in events {
+            let at_ms = now_ms();
+            let event_json = serde_json::to_string(&event).map_err(JournalError::Encode)?;
+            let raw = RawValue::from_string(event_json).map_err(JournalError::Encode)?;
+            let hash = record_hash(seq, at_ms, &prev, raw.get());
+            text.push_str(
+                &serde_json::to_string(&LineOut {
+                    seq,
+                    at_ms,
+                    prev: &prev,
+                    event: &raw,
+                    hash: &hash,
+                })
+                .map_err(JournalError::Encode)?,
+            );
+            text.push('\n');
+            records.push(Record {
+                seq,
+                at_ms,
+                hash: hash.clone(),
+                event,
+            });
+            seq += 1;
+            prev = hash;
+        }
+        let Some(last) = records.last() else {
+            return Ok(records);
+        };
+        // One write for the batch: a crash leaves a prefix of it (complete
+        // lines, then at most one torn one), as separate appends would.
         if let Err(source) = self
             .file
-            .write_all(line.as_bytes())
+            .write_all(text.as_bytes())
             .and_then(|()| self.file.sync_data())
         {
             let undone = self
@@ -374,18 +404,12 @@ impl Journal {
                 undone,
             });
         }
-        self.len += line.len() as u64;
-        let record = Record {
-            seq: self.next_seq,
-            at_ms,
-            hash: hash.clone(),
-            event,
-        };
-        self.next_seq += 1;
-        self.head = hash;
+        self.len += text.len() as u64;
+        self.next_seq = seq;
+        self.head = prev;
         let head = Head {
-            seq: record.seq,
-            hash: record.hash.clone(),
+            seq: last.seq,
+            hash: last.hash.clone(),
         };
         self.head_error = write_head(&self.path, &head).err();
         if let Some(error) = &self.head_error {
@@ -395,7 +419,7 @@ impl Journal {
                 "cannot update the journal head; it lags behind the journal until the next event"
             );
         }
-        Ok(record)
+        Ok(records)
     }
 
     /// Whether the file at this journal's path is still the one this handle
@@ -798,6 +822,34 @@ mod tests {
         j.append(Event::RunCompleted {})
             .expect("append after reopen");
         assert_eq!(read(&path).expect("read").len(), 3);
+    }
+
+    #[test]
+    fn a_batch_is_one_write_of_chained_records_and_one_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let (mut j, _) = Journal::open(&path).expect("open");
+        let before = std::fs::metadata(&path).expect("meta").len();
+        let records = j
+            .append_all(vec![
+                Event::RunCompleted {},
+                Event::RunCompleted {},
+                Event::RunCompleted {},
+            ])
+            .expect("batch");
+        assert_eq!(
+            records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
+        assert!(std::fs::metadata(&path).expect("meta").len() > before);
+        let read_back = read(&path).expect("the chain verifies");
+        assert_eq!(read_back.len(), 5);
+        assert_eq!(read_back[4].hash, records[2].hash);
+        let head = read_head(&path).expect("head").expect("a head");
+        assert_eq!((head.seq, head.hash), (4, records[2].hash.clone()));
+        assert!(j.unchanged().expect("stat"), "nobody else appended");
+        assert!(j.append_all(Vec::new()).expect("empty batch").is_empty());
+        assert_eq!(read(&path).expect("read").len(), 5);
     }
 
     /// A journal as a newer host might write it: `run_created` with `format`

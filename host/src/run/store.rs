@@ -73,8 +73,9 @@ pub trait Store: std::fmt::Debug + Send + Sync {
 
 /// The appender of an open run's journal; dropping it releases the run.
 pub trait RunLog: std::fmt::Debug + Send {
-    /// Append `event` durably after the last record, extending the chain.
-    fn append(&mut self, event: Event) -> Result<Record, RunError>;
+    /// Append `events` durably after the last record, in order, extending
+    /// the chain: all of them, or (on an error) none.
+    fn append(&mut self, events: Vec<Event>) -> Result<Vec<Record>, RunError>;
     /// Let other processes take the run (`host approve` of a serving MCP
     /// session) while this appender keeps its place in the chain.
     fn release(&mut self) -> Result<(), RunError>;
@@ -274,13 +275,21 @@ impl Run {
 
     /// Append an event to the journal (durably) and fold it into the state.
     pub fn record(&mut self, event: Event) -> Result<(), RunError> {
+        self.record_all(vec![event])
+    }
+
+    /// Append events that stand or fall together with one durable write
+    /// (all recorded, or none), and fold them into the state.
+    pub fn record_all(&mut self, events: Vec<Event>) -> Result<(), RunError> {
         if !self.held {
             return Err(RunError::Released {
                 id: self.id.clone(),
             });
         }
-        let record = self.log.append(event)?;
-        self.fold(&record)
+        for record in self.log.append(events)? {
+            self.fold(&record)?;
+        }
+        Ok(())
     }
 
     /// Let other processes open the run (to approve or reject it) while
