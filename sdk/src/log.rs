@@ -4,6 +4,7 @@
 //! many it keeps, so log summaries, not every item. Outside WebAssembly (unit
 //! tests on the build machine) there is no host, and lines go to stderr.
 
+use crate::Review;
 use crate::bindings::tool::harness::plugin::host;
 
 /// A log level, lowest to highest (WIT `host.level`).
@@ -41,4 +42,14 @@ pub fn warn(message: &str) {
 /// this only adds detail to the trace.
 pub fn error(message: &str) {
     log(Level::Error, message);
+}
+
+/// Record an info line summing up `review` of `writes` proposed writes: its
+/// verdict and how many findings it has (the line every reviewer ends with).
+pub fn review(review: &Review, writes: usize) {
+    info(&format!(
+        "{:?} with {} findings over {writes} writes",
+        review.verdict,
+        review.findings.len()
+    ));
 }

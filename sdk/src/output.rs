@@ -65,15 +65,30 @@ impl ToolOutput {
     /// # Ok::<(), PluginError>(())
     /// ```
     pub fn propose_write(mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
-        self.writes.push(ProposedWrite {
-            path: path.into(),
-            contents: contents.into(),
-        });
+        self.writes.push(ProposedWrite::new(path, contents));
         self
     }
 }
 
 impl ProposedWrite {
+    /// A proposal to write `contents` to `path` (see
+    /// [`ToolOutput::propose_write`]); reviewers' tests build their input
+    /// with it.
+    ///
+    /// ```
+    /// use harness_sdk::ProposedWrite;
+    ///
+    /// let write = ProposedWrite::new("notes/a.txt", "text");
+    /// assert_eq!(write.path, "notes/a.txt");
+    /// assert_eq!(write.text(), "text");
+    /// ```
+    pub fn new(path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
+        Self {
+            path: path.into(),
+            contents: contents.into(),
+        }
+    }
+
     /// The contents as text, with invalid UTF-8 replaced, for inspection.
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.contents)

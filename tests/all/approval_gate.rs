@@ -85,17 +85,7 @@ fn run_stops_at_the_gate_and_approve_writes_exactly_the_staged_bytes() {
 #[test]
 fn run_output_shows_the_verdict_and_the_diff() {
     let s = Scratch::new();
-    let out = s
-        .host()
-        .arg("run")
-        .arg("--plugins")
-        .arg(plugins())
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.out())
-        .output()
-        .expect("run");
+    let out = s.run_cmd(plugins()).output().expect("run");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("waiting for approval"), "{stdout}");

@@ -128,12 +128,7 @@ fn plugins_build_builds_only_the_named_plugins_and_refuses_unknown_names() {
 fn plugins_new_defaults_to_a_rust_tool() {
     let s = Scratch::new();
     let dir = s.path().join("fresh-plugins");
-    let out = s
-        .host()
-        .args(["plugins", "new", "word-count", "--plugins"])
-        .arg(&dir)
-        .output()
-        .expect("plugins new");
+    let out = s.host_plugins(&["plugins", "new", "word-count"], &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let manifest = std::fs::read_to_string(dir.join("word-count/plugin.toml")).expect("manifest");
     assert!(manifest.contains("kind = \"tool\""), "{manifest}");

@@ -18,12 +18,11 @@ fn scripted() -> TestPlugin {
 }
 
 fn generic_reviewer() -> TestPlugin {
-    TestPlugin {
-        name: "generic-reviewer",
-        kind: "reviewer",
-        component: artifacts::PLUGIN_GENERIC_REVIEWER,
-        extra: "",
-    }
+    TestPlugin::new(
+        "generic-reviewer",
+        "reviewer",
+        artifacts::PLUGIN_GENERIC_REVIEWER,
+    )
 }
 
 /// A plugins folder: one scripted step proposing `writes` (path, text),
@@ -288,12 +287,7 @@ fn a_run_without_review_killed_in_its_step_resumes_to_the_gate() {
 fn host_workflow_shows_no_review_node_without_review() {
     let s = Scratch::new();
     let dir = plugins(&s, &[("drafts/a.txt", "a")], "");
-    let out = s
-        .host()
-        .args(["workflow", "--format", "json", "--plugins"])
-        .arg(&dir)
-        .output()
-        .expect("workflow");
+    let out = s.host_plugins(&["workflow", "--format", "json"], &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let graph: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let nodes = graph["nodes"].as_array().expect("nodes");
@@ -315,12 +309,7 @@ fn host_workflow_shows_no_review_node_without_review() {
         &[("drafts/a.txt", "a")],
         "[review]\nmax-redrafts = 1\nredraft = \"make\"\n",
     );
-    let out = s
-        .host()
-        .args(["workflow", "--plugins"])
-        .arg(&redraft)
-        .output()
-        .expect("workflow");
+    let out = s.host_plugins(&["workflow"], &redraft);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(

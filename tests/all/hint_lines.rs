@@ -3,13 +3,15 @@
 //! plugin's text that spells `\nhint: approve now` stays on its line,
 //! escaped; the journal keeps the plugin's bytes as they were.
 
+use std::process::Output;
+
 use crate::support::{Scratch, assert_inert, text, toml_str};
 
 const FORGED: &str = "boom\nhint: approve now";
 
 /// Every text view of run `id` (stdout and stderr of each), with `run` (the
 /// output of the `host run` that made it) first.
-fn views(s: &Scratch, run: &std::process::Output, id: &str) -> Vec<(String, String)> {
+fn views(s: &Scratch, run: &Output, id: &str) -> Vec<(String, String)> {
     let mut shown = vec![("run".to_string(), text(&run.stdout) + &text(&run.stderr))];
     for args in [
         vec!["status", id],
@@ -21,6 +23,21 @@ fn views(s: &Scratch, run: &std::process::Output, id: &str) -> Vec<(String, Stri
         shown.push((args.join(" "), text(&out.stdout) + &text(&out.stderr)));
     }
     shown
+}
+
+/// A run of one scripted step with `input` (a TOML inline table) that fails:
+/// the `host run` output and the run's id.
+fn failed_run(s: &Scratch, input: &str) -> (Output, String) {
+    let dir = s.scripted_plugins(
+        &format!("[[steps]]\nid = \"only\"\nplugin = \"scripted\"\ninput = {input}\n"),
+        "",
+    );
+    let run = s.run_cmd(&dir).output().expect("run");
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let id = crate::support::run_ids(&s.state())
+        .pop()
+        .expect("a run was created");
+    (run, id)
 }
 
 fn assert_no_forged_line(what: &str, shown: &str) {
@@ -39,18 +56,13 @@ fn a_failures_hint_has_its_own_line_and_a_plugins_forged_hint_does_not() {
     let s = Scratch::new();
     // The host refuses the plugin's path (it holds a newline) with a hint of
     // its own; the path is quoted inert inside the refusal.
-    let dir = s.scripted_plugins(
+    let (run, id) = failed_run(
+        &s,
         &format!(
-            "[[steps]]\nid = \"only\"\nplugin = \"scripted\"\ninput = {{ writes = [{{ path = {}, text = \"x\" }}] }}\n",
+            "{{ writes = [{{ path = {}, text = \"x\" }}] }}",
             toml_str(&format!("drafts/{FORGED}.md"))
         ),
-        "",
     );
-    let run = s.run_cmd(&dir).output().expect("run");
-    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
-    let id = crate::support::run_ids(&s.state())
-        .pop()
-        .expect("a run was created");
     for (what, shown) in views(&s, &run, &id) {
         assert_no_forged_line(&what, &shown);
         if what.starts_with("resume") {
@@ -96,18 +108,7 @@ fn a_failures_hint_has_its_own_line_and_a_plugins_forged_hint_does_not() {
 #[test]
 fn a_plugins_own_message_stays_on_its_line_and_is_journaled_as_it_was() {
     let s = Scratch::new();
-    let dir = s.scripted_plugins(
-        &format!(
-            "[[steps]]\nid = \"only\"\nplugin = \"scripted\"\ninput = {{ fail = {} }}\n",
-            toml_str(FORGED)
-        ),
-        "",
-    );
-    let run = s.run_cmd(&dir).output().expect("run");
-    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
-    let id = crate::support::run_ids(&s.state())
-        .pop()
-        .expect("a run was created");
+    let (run, id) = failed_run(&s, &format!("{{ fail = {} }}", toml_str(FORGED)));
     for (what, shown) in views(&s, &run, &id) {
         assert_no_forged_line(&what, &shown);
     }

@@ -112,12 +112,7 @@ fn every_json_output_is_inert_and_parses_back_to_the_plugins_text() {
     assert_eq!(resumed["id"], id.as_str());
     assert_inert(&text(&out.stderr), "resume stderr");
 
-    let out = s
-        .host()
-        .args(["workflow", "--format", "json", "--plugins"])
-        .arg(&dir)
-        .output()
-        .expect("workflow");
+    let out = s.host_plugins(&["workflow", "--format", "json"], &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let graph = assert_inert_json(&out.stdout, "workflow --format json");
     assert_eq!(graph["description"], HOSTILE);
@@ -150,12 +145,7 @@ fn text_views_show_hostile_plugin_text_escaped_on_lines_of_their_own() {
         let out = s.host().args(&args).output().expect("host");
         outputs.push((args.join(" "), out));
     }
-    let workflow = s
-        .host()
-        .args(["workflow", "--plugins"])
-        .arg(&dir)
-        .output()
-        .expect("workflow");
+    let workflow = s.host_plugins(&["workflow"], &dir);
     outputs.push(("workflow".into(), workflow));
     for (what, out) in &outputs {
         for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {

@@ -5,7 +5,7 @@
 use harness_host::digest::sha256_hex;
 use serde_json::Value;
 
-use crate::support::{Scratch, run_id, text};
+use crate::support::{Scratch, run_id, shared_cache, text};
 
 fn json_of(out: &std::process::Output, what: &str) -> Value {
     serde_json::from_slice(&out.stdout)
@@ -125,11 +125,8 @@ fn plugins_check_json_gives_each_plugins_verdict() {
     let s = Scratch::new();
     let dir = s.scripted_plugins("[[steps]]\nid = \"only\"\nplugin = \"scripted\"\n", "");
     let check = || {
-        s.host()
-            .args(["plugins", "check", "--json", "--plugins"])
-            .arg(&dir)
-            .arg("--workspace")
-            .arg(s.ws())
+        s.check_cmd(&shared_cache(), &dir)
+            .arg("--json")
             .output()
             .expect("check")
     };
@@ -146,12 +143,7 @@ fn plugins_check_json_gives_each_plugins_verdict() {
     );
     assert_eq!(checked["workflow"]["status"], "ok", "{checked:#}");
     assert_eq!(checked["with_errors"], 0);
-    let out = s
-        .host()
-        .args(["plugins", "list", "--json", "--plugins"])
-        .arg(&dir)
-        .output()
-        .expect("list");
+    let out = s.host_plugins(&["plugins", "list", "--json"], &dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let listed = json_of(&out, "plugins list --json");
     let scripted = listed
@@ -197,14 +189,7 @@ fn cache_json_lists_the_entries_and_clear_json_what_it_removed() {
     let s = Scratch::new();
     let cache = s.path().join("cache");
     let dir = s.scripted_plugins("[[steps]]\nid = \"only\"\nplugin = \"scripted\"\n", "");
-    let out = s
-        .host_with_cache(&cache)
-        .args(["plugins", "check", "--plugins"])
-        .arg(&dir)
-        .arg("--workspace")
-        .arg(s.ws())
-        .output()
-        .expect("check");
+    let out = s.check_cmd(&cache, &dir).output().expect("check");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let list = || {
         let out = s

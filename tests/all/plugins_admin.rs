@@ -98,14 +98,7 @@ fn check_reports_one_line_per_plugin_with_warnings_and_errors() {
         workflow,
     );
     let before = crate::support::snapshot(&dir);
-    let out = s
-        .host()
-        .args(["plugins", "check", "--plugins"])
-        .arg(&dir)
-        .arg("--workspace")
-        .arg(s.ws())
-        .output()
-        .expect("check");
+    let out = s.check(&dir);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let status_lines: Vec<&str> = stdout.lines().filter(|l| !l.starts_with(' ')).collect();
@@ -161,12 +154,7 @@ fn check_reports_every_broken_manifest_not_just_the_first() {
         &[typo, etc, reviewer()],
         &one_step_workflow("typo", "{}"),
     );
-    let out = s
-        .host()
-        .args(["plugins", "check", "--plugins"])
-        .arg(&dir)
-        .output()
-        .expect("check");
+    let out = s.host_plugins(&["plugins", "check"], &dir);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -278,12 +266,7 @@ fn inspect_of_an_unknown_plugin_names_the_ones_there() {
         &[hostile(""), reviewer()],
         &one_step_workflow("hostile", "{}"),
     );
-    let out = s
-        .host()
-        .args(["plugins", "inspect", "nope", "--plugins"])
-        .arg(&dir)
-        .output()
-        .expect("inspect");
+    let out = s.host_plugins(&["plugins", "inspect", "nope"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(

@@ -86,14 +86,7 @@ fn build(s: &Scratch, dir: &Path, names: &[&str], what: &str) -> std::time::Dura
 
 /// `host plugins check`: `ok` for `name` (Python: the one sockets warning).
 fn check(s: &Scratch, dir: &Path, name: &str, lang: &str) {
-    let check = s
-        .host()
-        .args(["plugins", "check", "--plugins"])
-        .arg(dir)
-        .arg("--workspace")
-        .arg(s.ws())
-        .output()
-        .expect("plugins check");
+    let check = s.check(dir);
     let stdout = text(&check.stdout);
     let stderr = text(&check.stderr);
     assert!(check.status.success(), "{stdout}{stderr}");
@@ -257,12 +250,7 @@ fn a_new_js_reviewer_builds_checks_and_reviews() {
 #[test]
 fn new_refuses_bad_names_existing_folders_and_taken_names() {
     let s = Scratch::new();
-    let taken = TestPlugin {
-        name: "taken",
-        kind: "tool",
-        component: artifacts::HELLO_TOOL,
-        extra: "",
-    };
+    let taken = TestPlugin::new("taken", "tool", artifacts::HELLO_TOOL);
     let dir = s.plugins_dir("plugins", &[taken], "");
     // A folder named differently from the plugin it holds.
     std::fs::rename(dir.join("taken"), dir.join("elsewhere")).expect("rename");
@@ -389,13 +377,7 @@ fn a_new_js_tool_reads_its_mount_without_hand_written_wit() {
 #[test]
 fn new_writes_the_workflow_only_when_the_folder_has_none() {
     let s = Scratch::new();
-    let workflow = |dir: &Path| {
-        s.host()
-            .args(["workflow", "--format", "json", "--plugins"])
-            .arg(dir)
-            .output()
-            .expect("host workflow")
-    };
+    let workflow = |dir: &Path| s.host_plugins(&["workflow", "--format", "json"], dir);
 
     // No reviewer: the workflow has no review (the run goes from the step to
     // the gate), says how to add one, and validates as `host run` loads it.
@@ -428,12 +410,7 @@ fn new_writes_the_workflow_only_when_the_folder_has_none() {
     );
 
     // A reviewer already in the folder is the one the workflow names.
-    let strict = TestPlugin {
-        name: "strict",
-        kind: "reviewer",
-        component: artifacts::PLUGIN_REVIEWER,
-        extra: "",
-    };
+    let strict = TestPlugin::new("strict", "reviewer", artifacts::PLUGIN_REVIEWER);
     let with_reviewer = s.plugins_dir("with-reviewer", &[strict], "");
     std::fs::remove_file(with_reviewer.join("workflow.toml")).expect("no workflow");
     let out = text(&new(&s, &with_reviewer, "greeter", "tool", "python").stdout);

@@ -36,6 +36,25 @@ fn ok(out: &Output, what: &str) {
     );
 }
 
+/// `out` parsed as JSON, after checking that `what` succeeded.
+fn ok_json(out: &Output, what: &str) -> Value {
+    ok(out, what);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: not JSON ({e})"))
+}
+
+/// `host run` of `plugins` over `s`'s workspace with `s`'s state dir, started
+/// in `s`'s root with no project file and `xdg` as the per-user cache home.
+fn bare_run(s: &Scratch, xdg: &Path, plugins: &Path) -> Command {
+    let mut cmd = bare(s.path(), xdg);
+    cmd.arg("--state-dir")
+        .arg(s.state())
+        .args(["run", "--plugins"])
+        .arg(plugins)
+        .arg("--workspace")
+        .arg(s.ws());
+    cmd
+}
+
 fn canonical(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).expect("canonicalize")
 }
@@ -75,8 +94,7 @@ fn a_project_file_lets_host_run_from_any_subdirectory() {
         .args(["status", &id, "--json"])
         .output()
         .expect("status");
-    ok(&status, "host status from another subdirectory");
-    let state: Value = serde_json::from_slice(&status.stdout).expect("json");
+    let state = ok_json(&status, "host status from another subdirectory");
     assert_eq!(state["status"], "waiting-approval", "{state:#}");
     assert_eq!(state["workspace"], canonical(&s.ws()).display().to_string());
     assert_eq!(state["out_dir"], canonical(&s.out()).display().to_string());
@@ -236,13 +254,7 @@ fn the_compile_cache_is_per_user_and_host_cache_and_doctor_report_it() {
     let s = Scratch::new();
     let plugins = hello_plugins(&s);
     let xdg = s.path().join("xdg");
-    let run = bare(s.path(), &xdg)
-        .arg("--state-dir")
-        .arg(s.state())
-        .args(["run", "--plugins"])
-        .arg(&plugins)
-        .arg("--workspace")
-        .arg(s.ws())
+    let run = bare_run(&s, &xdg, &plugins)
         .arg("--out")
         .arg(s.out())
         .output()
@@ -259,15 +271,7 @@ fn the_compile_cache_is_per_user_and_host_cache_and_doctor_report_it() {
     assert!(!s.state().join("cache").exists());
     // A second project of the same user finds them there: no compile.
     let second = Scratch::new();
-    let again = bare(second.path(), &xdg)
-        .arg("--state-dir")
-        .arg(second.state())
-        .args(["run", "--plugins"])
-        .arg(&plugins)
-        .arg("--workspace")
-        .arg(second.ws())
-        .output()
-        .expect("run");
+    let again = bare_run(&second, &xdg, &plugins).output().expect("run");
     ok(&again, "host run in another project");
     assert!(
         !text(&again.stderr).contains("compiled plugin"),
@@ -280,8 +284,7 @@ fn the_compile_cache_is_per_user_and_host_cache_and_doctor_report_it() {
         .arg(&plugins)
         .output()
         .expect("cache show");
-    ok(&show, "host cache show");
-    let listing: Value = serde_json::from_slice(&show.stdout).expect("json");
+    let listing = ok_json(&show, "host cache show");
     assert_eq!(listing["dir"], cache.display().to_string(), "{listing:#}");
     assert_eq!(listing["source"], "user");
     assert_eq!(listing["entries"].as_array().map(Vec::len), Some(2));
@@ -295,8 +298,7 @@ fn the_compile_cache_is_per_user_and_host_cache_and_doctor_report_it() {
         .args(["cache", "show", "--json"])
         .output()
         .expect("cache show");
-    ok(&show, "host cache show");
-    let listing: Value = serde_json::from_slice(&show.stdout).expect("json");
+    let listing = ok_json(&show, "host cache show");
     assert_eq!(
         listing["dir"],
         home.join(".cache/harness").display().to_string()
@@ -333,13 +335,7 @@ fn a_write_grant_reaching_the_per_user_cache_is_refused_at_load() {
         "{ name = \"World\" }",
     );
     // The user's cache lies under the output directory's `.xdg/`.
-    let out = bare(s.path(), &project.join(".xdg"))
-        .arg("--state-dir")
-        .arg(s.state())
-        .args(["run", "--plugins"])
-        .arg(&plugins)
-        .arg("--workspace")
-        .arg(s.ws())
+    let out = bare_run(&s, &project.join(".xdg"), &plugins)
         .arg("--out")
         .arg(&project)
         .output()

@@ -126,6 +126,35 @@ impl Scratch {
             .expect("run host")
     }
 
+    /// `host <args> --plugins <plugins>`, run to its end.
+    pub fn host_plugins(&self, args: &[&str], plugins: &Path) -> Output {
+        self.host()
+            .args(args)
+            .arg("--plugins")
+            .arg(plugins)
+            .output()
+            .unwrap_or_else(|e| panic!("run host {}: {e}", args.join(" ")))
+    }
+
+    /// `host plugins check --plugins <plugins> --workspace <ws>` with the
+    /// compile cache `cache`.
+    pub fn check_cmd(&self, cache: &Path, plugins: &Path) -> Command {
+        let mut cmd = self.host_with_cache(cache);
+        cmd.args(["plugins", "check", "--plugins"])
+            .arg(plugins)
+            .arg("--workspace")
+            .arg(self.ws());
+        cmd
+    }
+
+    /// `host plugins check` of `plugins` over this area's workspace, run to
+    /// its end.
+    pub fn check(&self, plugins: &Path) -> Output {
+        self.check_cmd(&shared_cache(), plugins)
+            .output()
+            .expect("run host plugins check")
+    }
+
     /// `host approve <id> --yes`.
     pub fn approve(&self, id: &str) -> Output {
         self.host()
@@ -237,12 +266,11 @@ impl Scratch {
             component: artifacts::GUEST_SCRIPTED,
             extra,
         };
-        let reviewer = TestPlugin {
-            name: "scripted-reviewer",
-            kind: "reviewer",
-            component: artifacts::GUEST_SCRIPTED_REVIEWER,
-            extra: "",
-        };
+        let reviewer = TestPlugin::new(
+            "scripted-reviewer",
+            "reviewer",
+            artifacts::GUEST_SCRIPTED_REVIEWER,
+        );
         let workflow = format!(
             "[workflow]\nname = \"scripted\"\n{steps}\n[review]\nplugin = \"scripted-reviewer\"\n{review}"
         );
@@ -305,14 +333,21 @@ pub struct TestPlugin {
     pub extra: &'static str,
 }
 
+impl TestPlugin {
+    /// A plugin with no manifest extras (no grants, default limits).
+    pub fn new(name: &'static str, kind: &'static str, component: &'static str) -> TestPlugin {
+        TestPlugin {
+            name,
+            kind,
+            component,
+            extra: "",
+        }
+    }
+}
+
 /// The real reviewer, for workflows of test tools.
 pub fn reviewer() -> TestPlugin {
-    TestPlugin {
-        name: "reviewer",
-        kind: "reviewer",
-        component: artifacts::PLUGIN_REVIEWER,
-        extra: "",
-    }
+    TestPlugin::new("reviewer", "reviewer", artifacts::PLUGIN_REVIEWER)
 }
 
 /// A plugins folder running the SDK's hello tool (writes granted under

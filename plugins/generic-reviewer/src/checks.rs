@@ -85,10 +85,7 @@ fn check_write(config: &Config, write: &ProposedWrite, findings: &mut Vec<Findin
         )));
     }
     for s in secret_scan::scan(&write.text()) {
-        findings.push(error(format!(
-            "line {} looks like it contains {}; remove it before this file is written",
-            s.line, s.kind
-        )));
+        findings.push(error(s.file_message()));
     }
 }
 
@@ -135,13 +132,6 @@ mod tests {
 
     use super::*;
 
-    fn write(path: &str, text: &str) -> ProposedWrite {
-        ProposedWrite {
-            path: path.into(),
-            contents: text.as_bytes().to_vec(),
-        }
-    }
-
     fn input(writes: Vec<ProposedWrite>) -> ReviewInput {
         ReviewInput {
             outputs: vec![StepOutput {
@@ -170,8 +160,8 @@ mod tests {
         let r = review(
             &Config::default(),
             &input(vec![
-                write("notes/todo.txt", "buy flour"),
-                write("data.json", "{}"),
+                ProposedWrite::new("notes/todo.txt", "buy flour"),
+                ProposedWrite::new("data.json", "{}"),
             ]),
         );
         assert!(r.verdict == Verdict::Pass, "{:?}", messages(&r));
@@ -184,7 +174,10 @@ mod tests {
         let key = fake_aws_key();
         let r = review(
             &Config::default(),
-            &input(vec![write("a.txt", &format!("ok\nkey {key}\n"))]),
+            &input(vec![ProposedWrite::new(
+                "a.txt",
+                format!("ok\nkey {key}\n"),
+            )]),
         );
         assert!(r.verdict == Verdict::Reject);
         assert_eq!(r.findings.len(), 1, "{:?}", messages(&r));
@@ -209,7 +202,10 @@ mod tests {
         };
         let r = review(
             &config,
-            &input(vec![write("a.txt", "1234"), write("b.txt", "12345")]),
+            &input(vec![
+                ProposedWrite::new("a.txt", "1234"),
+                ProposedWrite::new("b.txt", "12345"),
+            ]),
         );
         assert!(r.verdict == Verdict::Reject);
         let m = messages(&r);
@@ -229,9 +225,9 @@ mod tests {
         let r = review(
             &config,
             &input(vec![
-                write("out/run.sh", "echo"),
-                write("elsewhere.txt", "x"),
-                write(".well-known/x", "x"),
+                ProposedWrite::new("out/run.sh", "echo"),
+                ProposedWrite::new("elsewhere.txt", "x"),
+                ProposedWrite::new(".well-known/x", "x"),
             ]),
         );
         assert!(r.verdict == Verdict::Reject);
@@ -241,7 +237,10 @@ mod tests {
         assert!(m[1].contains("elsewhere.txt") && m[1].contains("none of allow-paths"));
         assert!(m[2].contains("`.well-known` is a dotfile"));
 
-        let r = review(&config, &input(vec![write("out/a/b.json", "{}")]));
+        let r = review(
+            &config,
+            &input(vec![ProposedWrite::new("out/a/b.json", "{}")]),
+        );
         assert!(r.verdict == Verdict::Pass, "{:?}", messages(&r));
         assert!(r.findings[0].severity == Severity::Warning);
         assert!(
@@ -254,7 +253,10 @@ mod tests {
             deny_dotfiles: false,
             ..Config::default()
         };
-        let r = review(&allow_dots, &input(vec![write(".env.example", "A=1")]));
+        let r = review(
+            &allow_dots,
+            &input(vec![ProposedWrite::new(".env.example", "A=1")]),
+        );
         assert!(r.verdict == Verdict::Pass, "{:?}", messages(&r));
     }
 
@@ -262,7 +264,10 @@ mod tests {
     fn markdown_without_research_sections_is_fine() {
         let r = review(
             &Config::default(),
-            &input(vec![write("README.md", "# Title\n\nNo summary here.\n")]),
+            &input(vec![ProposedWrite::new(
+                "README.md",
+                "# Title\n\nNo summary here.\n",
+            )]),
         );
         assert!(r.verdict == Verdict::Pass, "{:?}", messages(&r));
     }

@@ -43,12 +43,7 @@ impl Reviewer for GenericReviewer {
     fn review(input: ReviewInput) -> Result<Review, PluginError> {
         let config = input.config::<Config>()?.validate()?;
         let review = checks::review(&config, &input);
-        harness_sdk::log::info(&format!(
-            "{:?} with {} findings over {} writes",
-            review.verdict,
-            review.findings.len(),
-            input.writes.len()
-        ));
+        harness_sdk::log::review(&review, input.writes.len());
         Ok(review)
     }
 }

@@ -47,16 +47,7 @@ pub fn review(writes: &[ProposedWrite], search: Option<&SearchOutput>) -> Review
             secret_writes += 1;
         }
         for s in suspects {
-            findings.push(
-                Finding::new(
-                    Severity::Error,
-                    format!(
-                        "line {} looks like it contains {}; remove it before this file is written",
-                        s.line, s.kind
-                    ),
-                )
-                .at(&write.path),
-            );
+            findings.push(Finding::new(Severity::Error, s.file_message()).at(&write.path));
         }
         if write.path.ends_with(".md") {
             reports += 1;
@@ -151,13 +142,6 @@ fn check_report(text: &str, search: Option<&SearchOutput>) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn write(path: &str, text: &str) -> ProposedWrite {
-        ProposedWrite {
-            path: path.into(),
-            contents: text.as_bytes().to_vec(),
-        }
-    }
-
     fn search() -> SearchOutput {
         SearchOutput {
             hits: vec![Hit {
@@ -172,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_cited_report_passes() {
-        let r = review(&[write("reports/t.md", GOOD)], Some(&search()));
+        let r = review(&[ProposedWrite::new("reports/t.md", GOOD)], Some(&search()));
         assert!(r.verdict == Verdict::Pass, "{r:?}");
         assert!(r.findings.is_empty());
     }
@@ -180,7 +164,7 @@ mod tests {
     #[test]
     fn a_source_outside_every_hit_asks_for_revision() {
         let text = GOOD.replace("line 4", "line 5");
-        let r = review(&[write("reports/t.md", &text)], Some(&search()));
+        let r = review(&[ProposedWrite::new("reports/t.md", text)], Some(&search()));
         assert!(r.verdict == Verdict::Revise, "{r:?}");
         assert_eq!(r.findings[0].path.as_deref(), Some("reports/t.md"));
         assert!(
@@ -188,14 +172,14 @@ mod tests {
                 .message
                 .contains("does not match any search hit")
         );
-        let r = review(&[write("reports/t.md", GOOD)], None);
+        let r = review(&[ProposedWrite::new("reports/t.md", GOOD)], None);
         assert!(r.verdict == Verdict::Revise, "{r:?}");
     }
 
     #[test]
     fn missing_sections_uncited_and_dangling_findings_ask_for_revision() {
         let text = "## Summary\n\n## Findings\n\n- Uncited.\n- Dangling. [2]\n";
-        let r = review(&[write("r.md", text)], Some(&search()));
+        let r = review(&[ProposedWrite::new("r.md", text)], Some(&search()));
         assert!(r.verdict == Verdict::Revise);
         let messages: Vec<&str> = r.findings.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(messages.len(), 3, "{messages:?}");
@@ -207,7 +191,7 @@ mod tests {
     #[test]
     fn an_empty_report_asks_for_revision() {
         let text = "## Summary\n\n## Findings\n\nNo facts.\n\n## Sources\n\nNone.\n";
-        let r = review(&[write("r.md", text)], Some(&search()));
+        let r = review(&[ProposedWrite::new("r.md", text)], Some(&search()));
         assert!(r.verdict == Verdict::Revise);
         assert!(r.findings[0].message.contains("no findings"));
     }
@@ -216,8 +200,8 @@ mod tests {
     fn a_secret_in_any_write_rejects() {
         let r = review(
             &[
-                write("reports/t.md", GOOD),
-                write("notes.txt", "aws AKIAIOSFODNN7EXAMPLE"),
+                ProposedWrite::new("reports/t.md", GOOD),
+                ProposedWrite::new("notes.txt", "aws AKIAIOSFODNN7EXAMPLE"),
             ],
             Some(&search()),
         );

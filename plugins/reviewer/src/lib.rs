@@ -27,12 +27,7 @@ impl Reviewer for CitationReviewer {
             harness_sdk::log::warn("no step output has `hits`; sources cannot be verified");
         }
         let review = checks::review(&input.writes, search.as_ref());
-        harness_sdk::log::info(&format!(
-            "{:?} with {} findings over {} writes",
-            review.verdict,
-            review.findings.len(),
-            input.writes.len()
-        ));
+        harness_sdk::log::review(&review, input.writes.len());
         Ok(review)
     }
 }

@@ -49,6 +49,17 @@ pub struct Suspect {
     pub kind: &'static str,
 }
 
+impl Suspect {
+    /// The reviewers' finding for this suspect in a proposed file: its line
+    /// and kind, never the value, and what to do about it.
+    pub fn file_message(&self) -> String {
+        format!(
+            "line {} looks like it contains {}; remove it before this file is written",
+            self.line, self.kind
+        )
+    }
+}
+
 /// Every line of `text` that looks like it holds a secret (one report per kind
 /// and line).
 pub fn scan(text: &str) -> Vec<Suspect> {
@@ -178,6 +189,18 @@ mod tests {
 
     fn kinds(text: &str) -> Vec<&'static str> {
         scan(text).into_iter().map(|s| s.kind).collect()
+    }
+
+    #[test]
+    fn a_files_finding_names_line_and_kind_but_not_the_secret() {
+        let found = scan("ok\npassword = hunter2-not-quoted\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let message = found[0].file_message();
+        assert_eq!(
+            message,
+            "line 2 looks like it contains an inline password; remove it before this file is written"
+        );
+        assert!(!message.contains("hunter2"));
     }
 
     #[test]
