@@ -1,8 +1,10 @@
 //! (6) `host mcp` over stdio, measured with a bare JSON-RPC client (this
 //! process writes requests to the server's stdin and reads its stdout):
 //! per-call round trip of the hello tool, process start to the first tool
-//! result with a warm compile cache, calls per second with 8 requests in
-//! flight, and the server's peak RSS. Each call goes the governed path:
+//! result with a warm compile cache (the hello tool, and the Python example
+//! when its toolchain runs here), the per-call cost against the in-process
+//! isolated invocation plus one pipe round trip, calls per second with 8
+//! requests in flight, and the server's peak RSS. Each call goes the governed path:
 //! schema check, policy, a fresh sandbox, the session journal (fsync) and,
 //! for the hello tool, staging its proposed write.
 
@@ -49,6 +51,106 @@ struct Server {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     next: u64,
+}
+
+/// A plugins folder with the Python example (as `py`), if it is what
+/// figure (5) measures here (its toolchain could run).
+fn python_plugins(scratch: &Scratch) -> Option<PathBuf> {
+    let (component, label) = crate::fixtures::large_component();
+    if !label.starts_with("examples/python-tool") {
+        println!("no Python example here ({label}): its warm start is not measured");
+        return None;
+    }
+    let dir = scratch.fresh("mcp-python-plugins");
+    let pdir = dir.join("py");
+    std::fs::create_dir_all(&pdir).expect("mkdir");
+    std::fs::write(
+        pdir.join("plugin.toml"),
+        format!(
+            "[plugin]\nname = \"py\"\nkind = \"tool\"\ncomponent = {component:?}\n[grants]\nwrites = [\"reports/\"]\n[[grants.mounts]]\nhost = \"${{workspace}}\"\nguest = \"/workspace\"\nmode = \"read\"\n[limits]\nmemory-mib = 128\n"
+        ),
+    )
+    .expect("manifest");
+    Some(dir)
+}
+
+/// Process start to the first result of `tool`, warm cache, `n` times.
+fn warm_starts(
+    scratch: &Scratch,
+    plugins: &Path,
+    cache: &Path,
+    tool: &str,
+    arguments: &Value,
+    n: usize,
+) -> Stats {
+    // Fill the compile cache.
+    {
+        let mut s = Server::start(scratch, plugins, cache);
+        s.initialize();
+        s.call(tool, arguments.clone());
+    }
+    let mut starts = Vec::new();
+    for _ in 0..n {
+        let started = Instant::now();
+        let mut s = Server::start(scratch, plugins, cache);
+        s.initialize();
+        s.call(tool, arguments.clone());
+        starts.push(started.elapsed());
+    }
+    Stats::of_durations(&starts)
+}
+
+/// One line through a pipe to `cat` and back: what any stdio server pays
+/// per call before doing anything.
+fn pipe_round_trip() -> Stats {
+    let mut child = std::process::Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn cat");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let line = format!("{}\n", "x".repeat(200));
+    let mut back = String::new();
+    let mut times = Vec::new();
+    for i in 0..400 {
+        let t = Instant::now();
+        stdin.write_all(line.as_bytes()).expect("write");
+        stdin.flush().expect("flush");
+        back.clear();
+        stdout.read_line(&mut back).expect("read");
+        if i >= 100 {
+            times.push(t.elapsed());
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+    Stats::of_durations(&times)
+}
+
+/// The hello tool's isolated invocation in process, as in figure (1), with
+/// the grants the MCP server gives it here.
+fn in_process_hello(scratch: &Scratch) -> Stats {
+    let manifest = scratch.manifest(
+        "hello",
+        "tool",
+        Path::new(artifacts::HELLO_TOOL),
+        "[grants]\nwrites = [\"hello/\"]\n",
+    );
+    let runtime = crate::host_runtime(&scratch.fresh("cache"));
+    let plugin = crate::load(&runtime, &manifest, &scratch.ws());
+    let input = crate::hello_input();
+    let rt = crate::current_thread_runtime();
+    let mut times = Vec::new();
+    rt.block_on(async {
+        for i in 0..1200 {
+            let d = crate::invoke_hello(&plugin, &input).await;
+            if i >= 200 {
+                times.push(d);
+            }
+        }
+    });
+    Stats::of_durations(&times)
 }
 
 impl Server {
@@ -158,26 +260,26 @@ pub fn figures(scratch: &Scratch) -> Vec<Row> {
     println!("\n== (6) host mcp over stdio, bare JSON-RPC client ==");
     let dir = plugins(scratch);
     let cache = scratch.fresh("mcp-cache");
-    // Fill the compile cache.
-    {
-        let mut s = Server::start(scratch, &dir, &cache);
-        s.initialize();
-        s.call("quiet", json!({"attack": "none"}));
-    }
-
-    let mut starts = Vec::new();
-    for _ in 0..10 {
-        let started = Instant::now();
-        let mut s = Server::start(scratch, &dir, &cache);
-        s.initialize();
-        s.call("hello", json!({"name": "first"}));
-        starts.push(started.elapsed());
-    }
-    let starts = Stats::of_durations(&starts);
+    let starts = warm_starts(
+        scratch,
+        &dir,
+        &cache,
+        "hello",
+        &json!({"name": "first"}),
+        10,
+    );
     println!(
         "process start to first hello result, warm cache: {}",
         starts.time()
     );
+    let python = python_plugins(scratch).map(|py| {
+        let stats = warm_starts(scratch, &py, &cache, "py", &json!({"name": "bench"}), 5);
+        println!(
+            "process start to first Python tool result, warm cache: {}",
+            stats.time()
+        );
+        stats
+    });
 
     let mut s = Server::start(scratch, &dir, &cache);
     s.initialize();
@@ -212,6 +314,15 @@ pub fn figures(scratch: &Scratch) -> Vec<Row> {
         v[(v.len() - 1) * 9 / 10]
     };
     println!("hello p90: {}", secs(p90_of(&hello)));
+    let pipe = pipe_round_trip();
+    let in_process = in_process_hello(scratch);
+    let floor = in_process.median + pipe.median;
+    println!(
+        "in process, the hello tool's isolated invocation: {}; a pipe round trip: {}; MCP per call (hello) / their sum: {:.1}x",
+        in_process.time(),
+        pipe.time(),
+        hello_stats.median / floor
+    );
 
     // 8 requests in flight at all times.
     let total = 200u64;
@@ -249,6 +360,20 @@ pub fn figures(scratch: &Scratch) -> Vec<Row> {
             measured: secs(starts.median),
             target: "<= 30 ms".into(),
             met: starts.median <= 0.030,
+        },
+        Row {
+            figure: "(6) MCP per call / (in-process call + pipe)".into(),
+            measured: format!("{:.1}x", hello_stats.median / floor),
+            target: "<= 1.5x".into(),
+            met: hello_stats.median / floor <= 1.5,
+        },
+        Row {
+            figure: "(6) MCP warm start, Python tool".into(),
+            measured: python
+                .as_ref()
+                .map_or("not measured".into(), |p| secs(p.median)),
+            target: "<= 150 ms".into(),
+            met: python.as_ref().is_some_and(|p| p.median <= 0.150),
         },
         Row {
             figure: "(6) MCP calls/s, 8 in flight".into(),
