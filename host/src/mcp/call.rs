@@ -349,10 +349,10 @@ impl Session {
             let allowed = answer == Answer::Accept;
             let refused = (!allowed).then(|| refusal(Some(answer), &decision.reason));
             self.with_run(|run| {
-                let mut events = vec![policy_event(&call, &decision, Some(answer), allowed)];
+                let mut events = vec![policy_event(call, &decision, Some(answer), allowed)];
                 if let Some(message) = &refused {
                     events.push(failed_event(
-                        &call,
+                        call,
                         plugin,
                         ErrorKind::PolicyDenied,
                         message,
@@ -378,12 +378,12 @@ impl Session {
         let invocation = match result {
             Ok(invocation) => invocation,
             Err(failure) => {
-                log_lines(plugin, &call, &failure.logs);
+                log_lines(plugin, call, &failure.logs);
                 let InvokeFailure { kind, logs, .. } = &failure;
                 return failed(*kind, failure.to_string(), logs.clone()).await;
             }
         };
-        log_lines(plugin, &call, &invocation.logs);
+        log_lines(plugin, call, &invocation.logs);
         let Invocation {
             value,
             logs,
