@@ -472,7 +472,7 @@ fn remove_head_tmp(tmp: &Path) {
 mod tests {
     use super::*;
     use crate::run::journal::JournalError;
-    use crate::run::store::{RunStore, tests::created};
+    use crate::run::store::{Run, RunStore, tests::created};
 
     #[test]
     fn a_run_is_locked_while_open() {
@@ -498,14 +498,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_released_run_is_taken_back_with_what_others_recorded() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let store = RunStore::new(tmp.path());
+    /// A store in `tmp` with a run that recorded `c1` and was let go.
+    fn released_run(tmp: &Path) -> (RunStore, Run, String) {
+        let store = RunStore::new(tmp);
         let mut run = store.create(created()).expect("create");
         let id = run.id().to_string();
         run.record(call(1)).expect("c1");
         run.release().expect("release");
+        (store, run, id)
+    }
+
+    #[test]
+    fn a_released_run_is_taken_back_with_what_others_recorded() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (store, mut run, id) = released_run(tmp.path());
         assert!(
             matches!(run.record(call(2)), Err(RunError::Released { .. })),
             "a released run records nothing"
@@ -533,11 +539,7 @@ mod tests {
     #[test]
     fn a_journal_rewritten_while_released_is_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let store = RunStore::new(tmp.path());
-        let mut run = store.create(created()).expect("create");
-        let id = run.id().to_string();
-        run.record(call(1)).expect("c1");
-        run.release().expect("release");
+        let (store, mut run, id) = released_run(tmp.path());
         // Someone cuts the journal back to `run_created` (head included)
         // and another history continues from there.
         let journal = tmp.path().join("runs").join(&id).join(JOURNAL_FILE);
