@@ -207,11 +207,13 @@ mod tests {
                 found: "b".into(),
             }
             .to_string(),
-            crate::runtime::LoadErrorKind::Read {
+            crate::runtime::LoadErrorKind::Plugin {
                 plugin: "p".into(),
                 manifest: PathBuf::from(hostile),
-                component: PathBuf::from(hostile),
-                error: io(),
+                problem: crate::runtime::LoadProblem::Read {
+                    component: PathBuf::from(hostile),
+                    error: io(),
+                },
             }
             .to_string(),
             crate::grants::GrantError::Key {

@@ -84,7 +84,7 @@ const WASI_IMPORTS: &[&str] = &[
 const WASI_VERSION_PREFIX: &str = "0.2.";
 
 /// Why a plugin could not be loaded. Boxed, so `Result<Plugin, LoadError>`
-/// stays small; match on [`LoadError::kind`].
+/// stays small; match on [`LoadError::kind`] or [`LoadError::problem`].
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 pub struct LoadError(Box<LoadErrorKind>);
@@ -93,6 +93,14 @@ impl LoadError {
     /// The reason, to match on.
     pub fn kind(&self) -> &LoadErrorKind {
         &self.0
+    }
+
+    /// What went wrong in a step of the load, if it is not the grants.
+    pub fn problem(&self) -> Option<&LoadProblem> {
+        match self.kind() {
+            LoadErrorKind::Plugin { problem, .. } => Some(problem),
+            LoadErrorKind::Grants(_) => None,
+        }
     }
 }
 
@@ -108,22 +116,47 @@ impl From<GrantError> for LoadError {
     }
 }
 
+/// `problem` in loading the plugin of `manifest`.
+fn refused(manifest: &Manifest, problem: LoadProblem) -> LoadError {
+    LoadErrorKind::Plugin {
+        plugin: manifest.name.clone(),
+        manifest: manifest.path.clone(),
+        problem,
+    }
+    .into()
+}
+
 /// The ways loading a plugin fails.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadErrorKind {
     /// The plugin's grants could not be resolved against its manifest.
     #[error(transparent)]
     Grants(GrantError),
-    /// The manifest asks for more memory than the host's per-plugin cap.
+    /// One step of the load refused the plugin.
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): key `limits.memory-mib` asks for {asked_mib} MiB, but this host allows at most {cap_mib} MiB per plugin\nhint: lower `limits.memory-mib` to {cap_mib} or less (each instance slot of the host's pool reserves that much memory)",
-        shown_manifest = crate::render::inert_path(manifest)
+        "plugin `{plugin}` (`{}`): {problem}",
+        crate::render::inert_path(manifest)
     )]
-    MemoryOverCap {
+    Plugin {
         /// The plugin's name in the folder.
         plugin: String,
         /// Path of the plugin's manifest.
         manifest: PathBuf,
+        /// What is wrong.
+        problem: LoadProblem,
+    },
+}
+
+/// What stops a plugin from loading (the message follows "plugin `p`
+/// (`manifest`):" and ends with a hint). Paths of the component are as
+/// `plugin.component` resolves.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadProblem {
+    /// The manifest asks for more memory than the host's per-plugin cap.
+    #[error(
+        "key `limits.memory-mib` asks for {asked_mib} MiB, but this host allows at most {cap_mib} MiB per plugin\nhint: lower `limits.memory-mib` to {cap_mib} or less (each instance slot of the host's pool reserves that much memory)"
+    )]
+    MemoryOverCap {
         /// The memory `limits.memory-mib` asks for, in MiB.
         asked_mib: u64,
         /// The host's per-plugin memory cap, in MiB.
@@ -131,64 +164,44 @@ pub enum LoadErrorKind {
     },
     /// The component file could not be read.
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): cannot read component `{shown_component}`: {error}\nhint: build the plugin first (its manifest's [build] command), or fix `plugin.component`",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_component = crate::render::inert_path(component)
+        "cannot read component `{}`: {error}\nhint: build the plugin first (its manifest's [build] command), or fix `plugin.component`",
+        crate::render::inert_path(component)
     )]
     Read {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
-        /// Path of the component file, as `plugin.component` resolves.
+        /// Path of the component file.
         component: PathBuf,
         /// The read's I/O error.
         error: std::io::Error,
     },
     /// The component file is larger than [`MAX_COMPONENT_BYTES`].
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): component `{shown_component}` is {size} bytes, over the {MAX_COMPONENT_BYTES}-byte limit\nhint: this is not a plugin component; check `plugin.component`",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_component = crate::render::inert_path(component)
+        "component `{}` is {size} bytes, over the {MAX_COMPONENT_BYTES}-byte limit\nhint: this is not a plugin component; check `plugin.component`",
+        crate::render::inert_path(component)
     )]
     TooLarge {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
-        /// Path of the component file, as `plugin.component` resolves.
+        /// Path of the component file.
         component: PathBuf,
         /// The file's size, in bytes.
         size: u64,
     },
     /// The component path names something other than a regular file.
     #[error(
-        "plugin `{plugin}` (`{}`): component `{}` is {kind}, not a regular file\nhint: `plugin.component` must name a built .wasm file (a device or a pipe could block the host or never end)",
-        crate::render::inert_path(manifest),
+        "component `{}` is {kind}, not a regular file\nhint: `plugin.component` must name a built .wasm file (a device or a pipe could block the host or never end)",
         crate::render::inert_path(component)
     )]
     NotAFile {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
-        /// Path of the component file, as `plugin.component` resolves.
+        /// Path of the component file.
         component: PathBuf,
         /// The component's file type.
         kind: crate::bounded_read::FileKind,
     },
     /// The component's sha256 differs from the one `plugin.sha256` pins.
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): component `{shown_component}` has sha256 {actual}, but `plugin.sha256` pins {expected}\nhint: if you rebuilt the plugin on purpose, update `plugin.sha256`; otherwise the file was replaced and must not be run",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_component = crate::render::inert_path(component)
+        "component `{}` has sha256 {actual}, but `plugin.sha256` pins {expected}\nhint: if you rebuilt the plugin on purpose, update `plugin.sha256`; otherwise the file was replaced and must not be run",
+        crate::render::inert_path(component)
     )]
     HashMismatch {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
-        /// Path of the component file, as `plugin.component` resolves.
+        /// Path of the component file.
         component: PathBuf,
         /// The sha256 `plugin.sha256` pins.
         expected: String,
@@ -197,16 +210,11 @@ pub enum LoadErrorKind {
     },
     /// The file is not a WebAssembly component (a core module, say, or not wasm at all).
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): `{shown_component}` is not a WebAssembly component: {what}\nhint: {hint}",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_component = crate::render::inert_path(component)
+        "`{}` is not a WebAssembly component: {what}\nhint: {hint}",
+        crate::render::inert_path(component)
     )]
     NotAComponent {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
-        /// Path of the component file, as `plugin.component` resolves.
+        /// Path of the component file.
         component: PathBuf,
         /// What the file is instead.
         what: &'static str,
@@ -215,30 +223,20 @@ pub enum LoadErrorKind {
     },
     /// The engine could not compile the component.
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): cannot compile component `{shown_component}`: {message}\nhint: the file is damaged or was built by an incompatible toolchain; rebuild it for wasm32-wasip2",
-        shown_manifest = crate::render::inert_path(manifest),
-        shown_component = crate::render::inert_path(component)
+        "cannot compile component `{}`: {message}\nhint: the file is damaged or was built by an incompatible toolchain; rebuild it for wasm32-wasip2",
+        crate::render::inert_path(component)
     )]
     Compile {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
-        /// Path of the component file, as `plugin.component` resolves.
+        /// Path of the component file.
         component: PathBuf,
         /// The engine's error text.
         message: String,
     },
     /// The component does not export the world its manifest's kind requires.
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): the component does not export `{expected}` (the `{kind}` world of {WIT_PACKAGE}); it exports {found}\nhint: {hint}",
-        shown_manifest = crate::render::inert_path(manifest)
+        "the component does not export `{expected}` (the `{kind}` world of {WIT_PACKAGE}); it exports {found}\nhint: {hint}"
     )]
     WrongExport {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
         /// The kind the manifest declares.
         kind: PluginKind,
         /// The export the manifest's kind requires.
@@ -249,15 +247,8 @@ pub enum LoadErrorKind {
         hint: String,
     },
     /// The component imports an interface this host does not provide.
-    #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): the component imports `{import}`, which this host does not provide\nhint: {hint}",
-        shown_manifest = crate::render::inert_path(manifest)
-    )]
+    #[error("the component imports `{import}`, which this host does not provide\nhint: {hint}")]
     UnknownImport {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
         /// The import's name.
         import: String,
         /// What to change, for the message's `hint:` line.
@@ -265,14 +256,9 @@ pub enum LoadErrorKind {
     },
     /// The component could not be linked against the host's imports.
     #[error(
-        "plugin `{plugin}` (`{shown_manifest}`): cannot link the component: {message}\nhint: rebuild the plugin against wit/ of {WIT_PACKAGE} and WASI 0.2",
-        shown_manifest = crate::render::inert_path(manifest)
+        "cannot link the component: {message}\nhint: rebuild the plugin against wit/ of {WIT_PACKAGE} and WASI 0.2"
     )]
     Link {
-        /// The plugin's name in the folder.
-        plugin: String,
-        /// Path of the plugin's manifest.
-        manifest: PathBuf,
         /// The engine's error text.
         message: String,
     },
@@ -295,18 +281,16 @@ pub(crate) fn load(
     ctx: &GrantContext<'_>,
     on_compile: &(dyn Fn(u64) + Sync),
 ) -> Result<Plugin, LoadError> {
-    let plugin = || manifest.name.clone();
-    let manifest_path = || manifest.path.clone();
     let component_path = || manifest.component.clone();
 
     if manifest.limits.memory_bytes > rt.config.max_memory_bytes {
-        return Err(LoadErrorKind::MemoryOverCap {
-            plugin: plugin(),
-            manifest: manifest_path(),
-            asked_mib: manifest.limits.memory_bytes >> 20,
-            cap_mib: rt.config.max_memory_bytes >> 20,
-        }
-        .into());
+        return Err(refused(
+            manifest,
+            LoadProblem::MemoryOverCap {
+                asked_mib: manifest.limits.memory_bytes >> 20,
+                cap_mib: rt.config.max_memory_bytes >> 20,
+            },
+        ));
     }
 
     // The runtime protects its own directories and the plugin's own files,
@@ -319,9 +303,7 @@ pub(crate) fn load(
         .add(ProtectedKind::Input, &manifest.component);
     let grants = ResolvedGrants::resolve(manifest, &ctx)?;
 
-    let read_err = |error| LoadErrorKind::Read {
-        plugin: plugin(),
-        manifest: manifest_path(),
+    let read_err = |error| LoadProblem::Read {
         component: component_path(),
         error,
     };
@@ -337,42 +319,39 @@ pub(crate) fn load(
         e @ crate::bounded_read::ReadError::NotUtf8 { .. } => {
             read_err(std::io::Error::other(e.to_string()))
         }
-        crate::bounded_read::ReadError::TooLarge { size, .. } => LoadErrorKind::TooLarge {
-            plugin: plugin(),
-            manifest: manifest_path(),
+        crate::bounded_read::ReadError::TooLarge { size, .. } => LoadProblem::TooLarge {
             component: component_path(),
             size,
         },
-        crate::bounded_read::ReadError::NotRegular { kind, .. } => LoadErrorKind::NotAFile {
-            plugin: plugin(),
-            manifest: manifest_path(),
+        crate::bounded_read::ReadError::NotRegular { kind, .. } => LoadProblem::NotAFile {
             component: component_path(),
             kind,
         },
-    })?;
+    })
+    .map_err(|problem| refused(manifest, problem))?;
     let digest: [u8; 32] = Sha256::digest(&bytes).into();
     let sha256 = hex::encode(digest);
     if let Some(expected) = &manifest.sha256
         && *expected != sha256
     {
-        return Err(LoadErrorKind::HashMismatch {
-            plugin: plugin(),
-            manifest: manifest_path(),
-            component: component_path(),
-            expected: expected.clone(),
-            actual: sha256,
-        }
-        .into());
+        return Err(refused(
+            manifest,
+            LoadProblem::HashMismatch {
+                component: component_path(),
+                expected: expected.clone(),
+                actual: sha256,
+            },
+        ));
     }
     if let Some((what, hint)) = not_a_component(&bytes) {
-        return Err(LoadErrorKind::NotAComponent {
-            plugin: plugin(),
-            manifest: manifest_path(),
-            component: component_path(),
-            what,
-            hint,
-        }
-        .into());
+        return Err(refused(
+            manifest,
+            LoadProblem::NotAComponent {
+                component: component_path(),
+                what,
+                hint,
+            },
+        ));
     }
 
     let parts = rt.engine_for(manifest.limits.fuel.is_some());
@@ -383,11 +362,12 @@ pub(crate) fn load(
     let (component, cache) = parts
         .cache
         .load_or_compile(engine, &bytes, &digest)
-        .map_err(|e| LoadErrorKind::Compile {
-            plugin: plugin(),
-            manifest: manifest_path(),
-            component: component_path(),
-            message: format!("{e:#}"),
+        .map_err(|e| {
+            let problem = LoadProblem::Compile {
+                component: component_path(),
+                message: format!("{e:#}"),
+            };
+            refused(manifest, problem)
         })?;
     drop(bytes);
 
@@ -396,10 +376,13 @@ pub(crate) fn load(
     check_imports(manifest, &component, engine)?;
     check_exports(manifest, &component, engine)?;
 
-    let link_err = |e: wasmtime::Error| LoadErrorKind::Link {
-        plugin: plugin(),
-        manifest: manifest_path(),
-        message: format!("{e:#}"),
+    let link_err = |e: wasmtime::Error| {
+        refused(
+            manifest,
+            LoadProblem::Link {
+                message: format!("{e:#}"),
+            },
+        )
     };
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
@@ -486,15 +469,15 @@ fn check_exports(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    Err(LoadErrorKind::WrongExport {
-        plugin: manifest.name.clone(),
-        manifest: manifest.path.clone(),
-        kind: manifest.kind,
-        expected,
-        found,
-        hint,
-    }
-    .into())
+    Err(refused(
+        manifest,
+        LoadProblem::WrongExport {
+            kind: manifest.kind,
+            expected,
+            found,
+            hint,
+        },
+    ))
 }
 
 fn check_imports(
@@ -525,13 +508,13 @@ fn check_imports(
                 host_import(HOST_INTERFACES[0])
             )
         };
-        return Err(LoadErrorKind::UnknownImport {
-            plugin: manifest.name.clone(),
-            manifest: manifest.path.clone(),
-            import: name.to_string(),
-            hint,
-        }
-        .into());
+        return Err(refused(
+            manifest,
+            LoadProblem::UnknownImport {
+                import: name.to_string(),
+                hint,
+            },
+        ));
     }
     Ok(())
 }
@@ -695,7 +678,7 @@ mod tests {
         ] {
             let e = load_err(&rt, dir.path(), bytes, None);
             assert!(
-                matches!(e.kind(), LoadErrorKind::NotAComponent { .. }),
+                matches!(e.problem(), Some(LoadProblem::NotAComponent { .. })),
                 "{e:?}"
             );
             let s = e.to_string();
@@ -714,7 +697,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = runtime(dir.path());
         let e = load_err(&rt, dir.path(), b"\0asm\x0d\0\x01\0\xff\xff", None);
-        assert!(matches!(e.kind(), LoadErrorKind::Compile { .. }), "{e:?}");
+        assert!(
+            matches!(e.problem(), Some(LoadProblem::Compile { .. })),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -750,7 +736,7 @@ mod tests {
         let rt = runtime(dir.path());
         let e = load_err(&rt, dir.path(), EMPTY_COMPONENT, None);
         assert!(
-            matches!(e.kind(), LoadErrorKind::WrongExport { .. }),
+            matches!(e.problem(), Some(LoadProblem::WrongExport { .. })),
             "{e:?}"
         );
         let s = e.to_string();
@@ -776,7 +762,7 @@ mod tests {
         ] {
             let e = load_err(&rt, dir.path(), &component_importing(import), None);
             assert!(
-                matches!(e.kind(), LoadErrorKind::UnknownImport { .. }),
+                matches!(e.problem(), Some(LoadProblem::UnknownImport { .. })),
                 "{e:?}"
             );
             let s = e.to_string();
@@ -795,7 +781,10 @@ mod tests {
         let e = rt
             .load(&m, &GrantContext::new(dir.path()))
             .expect_err("missing");
-        assert!(matches!(e.kind(), LoadErrorKind::Read { .. }), "{e:?}");
+        assert!(
+            matches!(e.problem(), Some(LoadProblem::Read { .. })),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -63,7 +63,9 @@ pub use self::cache::{
 };
 pub use self::cancel::Cancel;
 pub use self::invoke::{FailureKind, Invocation, InvokeFailure, MAX_RESOURCES};
-pub use self::load::{LARGE_COMPONENT_BYTES, LoadError, LoadErrorKind, MAX_COMPONENT_BYTES};
+pub use self::load::{
+    LARGE_COMPONENT_BYTES, LoadError, LoadErrorKind, LoadProblem, MAX_COMPONENT_BYTES,
+};
 pub use self::logs::{MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
 pub use self::plugin::Plugin;
 pub use self::private_copy::MountChange;
