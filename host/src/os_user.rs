@@ -26,6 +26,12 @@ pub fn current() -> Option<Account> {
     }
 }
 
+/// The real user id running the host.
+#[cfg(unix)]
+pub fn uid() -> u32 {
+    unsafe_getuid()
+}
+
 /// The login name of the account running the host.
 pub fn name() -> Option<String> {
     current().map(|a| a.name)

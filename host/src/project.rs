@@ -7,7 +7,10 @@
 //! path relative to the file's own folder (an absolute path is taken as
 //! given). An unknown key is an error naming the key and the file, never
 //! ignored: a typo (`plugin = ...`) would otherwise silently fall back to a
-//! default folder. [`crate::HostDirs`] is the one place that combines it with
+//! default folder. A file that another account owns, or that anyone may
+//! write, is refused (as git refuses a repository another user
+//! owns): whoever controls it chooses which plugins run and where approved
+//! writes go. [`crate::HostDirs`] is the one place that combines it with
 //! the flags, the environment and the defaults; the file is one of the paths
 //! no plugin may write (it decides which plugins folder runs).
 //!
@@ -70,6 +73,17 @@ pub enum ProjectError {
         /// What the TOML parser said (it names an unknown key and its line).
         message: String,
     },
+    /// The file could be changed by someone other than this account.
+    #[error(
+        "project file `{}` {why}: whoever can change it chooses which plugins run and where approved writes go, so it is not used\nhint: if it is yours, `chown` it and `chmod o-w` it; otherwise remove it, or run from a folder outside it and pass --plugins, --workspace and --state-dir",
+        inert_path(.file)
+    )]
+    NotYours {
+        /// The project file.
+        file: PathBuf,
+        /// Who else could change it ("is owned by uid 1001, not 1000").
+        why: String,
+    },
     /// A key is set to an empty path.
     #[error(
         "project file `{}` sets `{key}` to an empty path\nhint: give a folder relative to the file's folder (e.g. `{key} = \"{key}\"`), or remove the key",
@@ -91,11 +105,45 @@ pub fn find(start: &Path) -> Result<Option<Project>, ProjectError> {
         let file = dir.join(PROJECT_FILE);
         // Only a file counts (a folder named harness.toml does not).
         match std::fs::metadata(&file) {
-            Ok(md) if !md.is_dir() => return load(&file).map(Some),
+            Ok(md) if !md.is_dir() => {
+                check_owner(&file, &md)?;
+                return load(&file).map(Some);
+            }
             _ => continue,
         }
     }
     Ok(None)
+}
+
+/// Refuse a project file owned by another account (root's is fine) or
+/// writable by anyone (a group-writable one is the norm under umask 002).
+fn check_owner(file: &Path, md: &std::fs::Metadata) -> Result<(), ProjectError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let me = crate::os_user::uid();
+        let why = if md.uid() != me && md.uid() != 0 {
+            Some(format!(
+                "is owned by uid {}, not by you (uid {me})",
+                md.uid()
+            ))
+        } else if md.mode() & 0o002 != 0 {
+            Some(format!(
+                "may be written by anyone (mode {:o})",
+                md.mode() & 0o777
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(ProjectError::NotYours {
+                file: file.to_path_buf(),
+                why,
+            });
+        }
+    }
+    let _ = (file, md);
+    Ok(())
 }
 
 /// Read and resolve the project file at `file`.
@@ -179,6 +227,24 @@ mod tests {
             matches!(err, ProjectError::Empty { key: "state", .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_project_file_others_may_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join(PROJECT_FILE);
+        std::fs::write(&file, "plugins = \"p\"\n").expect("write");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let err = find(dir.path()).expect_err("world-writable");
+        assert!(matches!(err, ProjectError::NotYours { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("may be written by anyone (mode 666)") && text.contains("\nhint: "),
+            "{text}"
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(find(dir.path()).expect("own file").is_some());
     }
 
     #[test]
