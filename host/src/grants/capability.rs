@@ -38,8 +38,13 @@ pub trait Capability: Sync {
     /// The manifest key the kind lives under (`grants.writes`, `limits`).
     fn key(&self) -> &'static str;
 
-    /// Whether `m` grants anything of this kind (limits always apply).
-    fn granted(&self, m: &Manifest) -> bool;
+    /// Whether `m` grants anything of this kind: by default, whether its
+    /// [`summary`](Capability::summary) of the manifest says anything (a kind
+    /// that states its absence, and the limits, which always apply, say so
+    /// themselves).
+    fn granted(&self, m: &Manifest) -> bool {
+        !self.summary(m, None).is_empty()
+    }
 
     /// One phrase per grant of this kind, rendered inert; from the resolved
     /// grants when the plugin was loaded (canonical paths), else from the

@@ -92,10 +92,6 @@ impl Capability for EnvKind {
         "grants.env"
     }
 
-    fn granted(&self, m: &Manifest) -> bool {
-        !m.grants.env.is_empty()
-    }
-
     fn summary(&self, m: &Manifest, _resolved: Option<&ResolvedGrants>) -> Vec<String> {
         m.grants
             .env

@@ -323,10 +323,6 @@ impl Capability for MountsKind {
         "grants.mounts"
     }
 
-    fn granted(&self, m: &Manifest) -> bool {
-        !m.grants.mounts.is_empty()
-    }
-
     fn summary(&self, m: &Manifest, resolved: Option<&ResolvedGrants>) -> Vec<String> {
         if let Some(grants) = resolved {
             return grants

@@ -294,10 +294,6 @@ impl Capability for WritesKind {
         "grants.writes"
     }
 
-    fn granted(&self, m: &Manifest) -> bool {
-        !m.grants.writes.is_empty()
-    }
-
     fn summary(&self, m: &Manifest, _resolved: Option<&ResolvedGrants>) -> Vec<String> {
         if m.grants.writes.is_empty() {
             return Vec::new();

@@ -198,25 +198,29 @@ impl<'a> Budget<'a> {
 
     fn file(&mut self) -> Result<(), CopyError> {
         self.files += 1;
-        if self.files > self.limits.max_files {
-            return Err(CopyError::TooLarge {
-                guest: self.guest.to_string(),
-                what: "files and directories",
-                limit: self.limits.max_files,
-                key: "rw-copy-files",
-            });
-        }
-        Ok(())
+        let limit = self.limits.max_files;
+        self.within(self.files, limit, "files and directories", "rw-copy-files")
     }
 
     fn bytes(&mut self, n: u64) -> Result<(), CopyError> {
         self.bytes = self.bytes.saturating_add(n);
-        if self.bytes > self.limits.max_bytes {
+        self.within(self.bytes, self.limits.max_bytes, "bytes", "rw-copy-mib")
+    }
+
+    /// `used` of `what` against its `limit`; the error names the limit's `key`.
+    fn within(
+        &self,
+        used: u64,
+        limit: u64,
+        what: &'static str,
+        key: &'static str,
+    ) -> Result<(), CopyError> {
+        if used > limit {
             return Err(CopyError::TooLarge {
                 guest: self.guest.to_string(),
-                what: "bytes",
-                limit: self.limits.max_bytes,
-                key: "rw-copy-mib",
+                what,
+                limit,
+                key,
             });
         }
         Ok(())
