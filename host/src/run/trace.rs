@@ -84,6 +84,22 @@ pub struct Span {
     pub outcome: Option<&'static str>,
 }
 
+impl Attempt {
+    /// The attempt's numbers in the order `host trace` and the console show
+    /// them: attempt, round, started, ended, elapsed and the plugin's own
+    /// duration (`None` where the journal has none).
+    pub fn columns(&self) -> [Option<u64>; 6] {
+        [
+            Some(u64::from(self.attempt)),
+            Some(u64::from(self.round)),
+            Some(self.started_ms),
+            self.ended_ms,
+            self.elapsed_ms,
+            self.duration_ms,
+        ]
+    }
+}
+
 impl Span {
     /// A stretch that starts at offset `now` and has not ended.
     fn open(now: u64) -> Span {
