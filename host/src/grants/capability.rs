@@ -33,6 +33,9 @@ impl KeyProblem {
     }
 }
 
+/// A kind's fields in `host plugins inspect --json`'s `grants` object.
+pub type JsonFields = Vec<(&'static str, serde_json::Value)>;
+
 /// What `host plugins` needs of a kind of grant.
 pub trait Capability: Sync {
     /// The manifest key the kind lives under (`grants.writes`, `limits`).
@@ -53,11 +56,7 @@ pub trait Capability: Sync {
     fn summary(&self, m: &Manifest, resolved: Option<&ResolvedGrants>) -> Vec<String>;
 
     /// The kind's fields in `host plugins inspect --json`'s `grants` object.
-    fn json(
-        &self,
-        m: &Manifest,
-        resolved: &ResolvedGrants,
-    ) -> Vec<(&'static str, serde_json::Value)>;
+    fn json(&self, m: &Manifest, resolved: &ResolvedGrants) -> JsonFields;
 
     /// What `host plugins check` warns about, given the component's imports.
     fn warnings(&self, _m: &Manifest, _imports: &[String]) -> Vec<String> {

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::capability::{Capability, KeyProblem};
+use super::capability::{Capability, JsonFields, KeyProblem};
 use super::{GrantContext, GrantError, GrantProblem, ResolvedGrants, refused};
 use crate::manifest::Manifest;
 use crate::render::inert;
@@ -304,11 +304,7 @@ impl Capability for WritesKind {
         )]
     }
 
-    fn json(
-        &self,
-        _m: &Manifest,
-        resolved: &ResolvedGrants,
-    ) -> Vec<(&'static str, serde_json::Value)> {
+    fn json(&self, _m: &Manifest, resolved: &ResolvedGrants) -> JsonFields {
         vec![("writes", serde_json::json!(resolved.writes()))]
     }
 
