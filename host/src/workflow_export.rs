@@ -37,6 +37,30 @@ pub const REJECTED: &str = "rejected";
 /// Node id of a failed run.
 pub const FAILED: &str = "failed";
 
+/// The gate and the ends every workflow shares, in the order they are drawn:
+/// id, kind, label, and the edges out of each (target, label).
+#[expect(
+    clippy::type_complexity,
+    reason = "a table read once, right below; a named type would only hide its columns"
+)]
+const GATE_AND_ENDS: &[(&str, NodeKind, &str, &[(&str, &str)])] = &[
+    (
+        APPROVAL,
+        NodeKind::Gate,
+        "approval gate: a person decides",
+        &[(APPLIED, "approve"), (REJECTED, "reject")],
+    ),
+    (
+        APPLIED,
+        NodeKind::End,
+        "applied: approved bytes written",
+        &[(COMPLETED, "all writes on disk"), (FAILED, "apply error")],
+    ),
+    (COMPLETED, NodeKind::End, "completed", &[]),
+    (REJECTED, NodeKind::End, "rejected: nothing written", &[]),
+    (FAILED, NodeKind::End, "failed", &[]),
+];
+
 /// Prefix of step node ids: `step:<id>`, so a step called `review` cannot
 /// collide with the review node.
 pub const STEP_PREFIX: &str = "step:";
@@ -209,27 +233,12 @@ impl Graph {
             }
         }
 
-        nodes.push(Node::fixed(
-            APPROVAL,
-            NodeKind::Gate,
-            "approval gate: a person decides",
-        ));
-        edges.push(edge(APPROVAL, APPLIED, "approve"));
-        edges.push(edge(APPROVAL, REJECTED, "reject"));
-        nodes.push(Node::fixed(
-            APPLIED,
-            NodeKind::End,
-            "applied: approved bytes written",
-        ));
-        edges.push(edge(APPLIED, COMPLETED, "all writes on disk"));
-        edges.push(edge(APPLIED, FAILED, "apply error"));
-        nodes.push(Node::fixed(COMPLETED, NodeKind::End, "completed"));
-        nodes.push(Node::fixed(
-            REJECTED,
-            NodeKind::End,
-            "rejected: nothing written",
-        ));
-        nodes.push(Node::fixed(FAILED, NodeKind::End, "failed"));
+        for (id, kind, label, out) in GATE_AND_ENDS {
+            nodes.push(Node::fixed(id, *kind, label));
+            for (to, label) in *out {
+                edges.push(edge(id, to, label));
+            }
+        }
 
         Graph {
             name: workflow.name.clone(),

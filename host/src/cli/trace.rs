@@ -164,16 +164,11 @@ fn tables(t: &Timings) -> String {
             if let Some(delay) = a.retry_delay_ms {
                 let _ = write!(outcome, ", retried after {delay} ms");
             }
+            let [attempt, round, started, ended, elapsed, plugin] = a.columns().map(opt);
             let _ = writeln!(
                 out,
-                "  {:<24} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  {outcome}",
+                "  {:<24} {attempt:>7} {round:>5} {started:>9} {ended:>9} {elapsed:>9} {plugin:>9}  {outcome}",
                 inert(&a.step),
-                a.attempt,
-                a.round,
-                a.started_ms,
-                opt(a.ended_ms),
-                opt(a.elapsed_ms),
-                opt(a.duration_ms),
             );
         }
     }

@@ -716,15 +716,13 @@ fn timeline(records: &[Record]) -> String {
     if !timings.attempts.is_empty() {
         out.push_str("<table class=\"attempts\"><thead><tr><th>step</th><th>attempt</th><th>round</th><th>started</th><th>elapsed ms</th><th>plugin ms</th><th>outcome</th></tr></thead><tbody>");
         for a in &timings.attempts {
+            let [attempt, round, started, _ended, elapsed, plugin] = a
+                .columns()
+                .map(|v| v.map(|m| m.to_string()).unwrap_or_default());
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>+{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{attempt}</td><td>{round}</td><td>+{started}</td><td>{elapsed}</td><td>{plugin}</td><td>{}</td></tr>",
                 escape(&a.step),
-                a.attempt,
-                a.round,
-                a.started_ms,
-                a.elapsed_ms.map(|m| m.to_string()).unwrap_or_default(),
-                a.duration_ms.map(|m| m.to_string()).unwrap_or_default(),
                 a.outcome
             );
         }

@@ -14,7 +14,7 @@ use axum::Router;
 use axum::extract::{Form, Path, Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -223,9 +223,9 @@ pub async fn serve(
         .route("/events", get(events))
         .route("/login", get(login))
         .route("/runs/{id}", get(run_page))
-        .route("/runs/{id}/approve", post(approve))
-        .route("/runs/{id}/reject", post(reject))
-        .route("/runs/{id}/revert", post(revert))
+        .route("/runs/{id}/approve", Decision::Approve.route())
+        .route("/runs/{id}/reject", Decision::Reject.route())
+        .route("/runs/{id}/revert", Decision::Revert.route())
         .route("/assets/console.css", get(css))
         .route("/assets/console.js", get(js))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -450,67 +450,73 @@ async fn post_decision(
     }
 }
 
-async fn approve(
-    State(app): Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<decide::Form>,
-) -> Response {
-    post_decision(app, &headers, form, move |app, who, form| {
-        let outcome = decide::approve(&app.store, &id, who, form).map(|written| {
-            format!(
-                "approved by {}; wrote {} file(s): {}",
-                inert(who),
-                written.len(),
-                written
-                    .iter()
-                    .map(|p| inert(p))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        });
-        (id, outcome)
-    })
-    .await
+/// The three decisions a person can POST about a run.
+#[derive(Debug, Clone, Copy)]
+enum Decision {
+    Approve,
+    Reject,
+    Revert,
 }
 
-async fn reject(
-    State(app): Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<decide::Form>,
-) -> Response {
-    post_decision(app, &headers, form, move |app, who, form| {
-        let outcome = decide::reject(&app.store, &id, who, form)
-            .map(|()| format!("rejected by {}; nothing was written", inert(who)));
-        (id, outcome)
-    })
-    .await
-}
+impl Decision {
+    /// The route that makes this decision about run `{id}`.
+    fn route(self) -> MethodRouter<Arc<App>> {
+        post(
+            move |State(app): Shared,
+                  Path(id): Path<String>,
+                  headers: HeaderMap,
+                  Form(form): Form<decide::Form>| async move {
+                post_decision(app, &headers, form, move |app, who, form| {
+                    self.act(app, id, who, form)
+                })
+                .await
+            },
+        )
+    }
 
-async fn revert(
-    State(app): Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<decide::Form>,
-) -> Response {
-    post_decision(
-        app,
-        &headers,
-        form,
-        move |app, who, _| match decide::revert(&app.store, &id, who) {
-            Ok(new) => {
-                let text = format!(
-                    "run {} proposes to revert run {}; approve it here to restore the files",
-                    inert(&new),
-                    inert(&id)
-                );
-                (new, Ok(text))
+    /// Make the decision about run `id` as `who`: the run whose page shows
+    /// the outcome (for a revert, the new run), and the outcome's text.
+    fn act(
+        self,
+        app: &App,
+        id: String,
+        who: &str,
+        form: &decide::Form,
+    ) -> (String, Result<String, DecideError>) {
+        match self {
+            Decision::Approve => {
+                let outcome = decide::approve(&app.store, &id, who, form).map(|written| {
+                    format!(
+                        "approved by {}; wrote {} file(s): {}",
+                        inert(who),
+                        written.len(),
+                        written
+                            .iter()
+                            .map(|p| inert(p))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+                (id, outcome)
             }
-            Err(e) => (id, Err(e)),
-        },
-    )
-    .await
+            Decision::Reject => {
+                let outcome = decide::reject(&app.store, &id, who, form)
+                    .map(|()| format!("rejected by {}; nothing was written", inert(who)));
+                (id, outcome)
+            }
+            Decision::Revert => match decide::revert(&app.store, &id, who) {
+                Ok(new) => {
+                    let text = format!(
+                        "run {} proposes to revert run {}; approve it here to restore the files",
+                        inert(&new),
+                        inert(&id)
+                    );
+                    (new, Ok(text))
+                }
+                Err(e) => (id, Err(e)),
+            },
+        }
+    }
 }
 
 async fn css() -> Response {

@@ -33,13 +33,21 @@ impl KeyProblem {
     }
 }
 
+/// A kind's fields in `host plugins inspect --json`'s `grants` object.
+pub type JsonFields = Vec<(&'static str, serde_json::Value)>;
+
 /// What `host plugins` needs of a kind of grant.
 pub trait Capability: Sync {
     /// The manifest key the kind lives under (`grants.writes`, `limits`).
     fn key(&self) -> &'static str;
 
-    /// Whether `m` grants anything of this kind (limits always apply).
-    fn granted(&self, m: &Manifest) -> bool;
+    /// Whether `m` grants anything of this kind: by default, whether its
+    /// [`summary`](Capability::summary) of the manifest says anything (a kind
+    /// that states its absence, and the limits, which always apply, say so
+    /// themselves).
+    fn granted(&self, m: &Manifest) -> bool {
+        !self.summary(m, None).is_empty()
+    }
 
     /// One phrase per grant of this kind, rendered inert; from the resolved
     /// grants when the plugin was loaded (canonical paths), else from the
@@ -48,11 +56,7 @@ pub trait Capability: Sync {
     fn summary(&self, m: &Manifest, resolved: Option<&ResolvedGrants>) -> Vec<String>;
 
     /// The kind's fields in `host plugins inspect --json`'s `grants` object.
-    fn json(
-        &self,
-        m: &Manifest,
-        resolved: &ResolvedGrants,
-    ) -> Vec<(&'static str, serde_json::Value)>;
+    fn json(&self, m: &Manifest, resolved: &ResolvedGrants) -> JsonFields;
 
     /// What `host plugins check` warns about, given the component's imports.
     fn warnings(&self, _m: &Manifest, _imports: &[String]) -> Vec<String> {

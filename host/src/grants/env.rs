@@ -7,7 +7,7 @@
 use super::ResolvedGrants;
 use serde::Deserialize;
 
-use super::capability::{Capability, KeyProblem};
+use super::capability::{Capability, JsonFields, KeyProblem};
 use crate::manifest::{EnvGrant, Manifest};
 use crate::render::inert;
 
@@ -92,10 +92,6 @@ impl Capability for EnvKind {
         "grants.env"
     }
 
-    fn granted(&self, m: &Manifest) -> bool {
-        !m.grants.env.is_empty()
-    }
-
     fn summary(&self, m: &Manifest, _resolved: Option<&ResolvedGrants>) -> Vec<String> {
         m.grants
             .env
@@ -110,11 +106,7 @@ impl Capability for EnvKind {
             .collect()
     }
 
-    fn json(
-        &self,
-        _m: &Manifest,
-        resolved: &ResolvedGrants,
-    ) -> Vec<(&'static str, serde_json::Value)> {
+    fn json(&self, _m: &Manifest, resolved: &ResolvedGrants) -> JsonFields {
         vec![(
             "env",
             serde_json::json!(resolved.env_keys().collect::<Vec<_>>()),

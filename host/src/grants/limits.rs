@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::ResolvedGrants;
-use super::capability::{Capability, KeyProblem};
+use super::capability::{Capability, JsonFields, KeyProblem};
 use crate::manifest::{Limits, Manifest};
 
 /// A manifest's `[limits]` as written, in its units.
@@ -133,11 +133,7 @@ impl Capability for LimitsKind {
         )]
     }
 
-    fn json(
-        &self,
-        m: &Manifest,
-        _resolved: &ResolvedGrants,
-    ) -> Vec<(&'static str, serde_json::Value)> {
+    fn json(&self, m: &Manifest, _resolved: &ResolvedGrants) -> JsonFields {
         let limits = &m.limits;
         vec![
             ("memory_bytes", serde_json::json!(limits.memory_bytes)),

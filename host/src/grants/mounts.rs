@@ -17,7 +17,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use serde::Deserialize;
 
-use super::capability::{Capability, KeyProblem};
+use super::capability::{Capability, JsonFields, KeyProblem};
 use super::{GrantContext, GrantError, GrantProblem, ResolvedGrants, ResolvedMount, refused};
 use crate::manifest::{self, Manifest, Mount, MountMode, MountSource, WORKSPACE_PLACEHOLDER};
 use crate::protect::lexical_absolute;
@@ -323,10 +323,6 @@ impl Capability for MountsKind {
         "grants.mounts"
     }
 
-    fn granted(&self, m: &Manifest) -> bool {
-        !m.grants.mounts.is_empty()
-    }
-
     fn summary(&self, m: &Manifest, resolved: Option<&ResolvedGrants>) -> Vec<String> {
         if let Some(grants) = resolved {
             return grants
@@ -360,11 +356,7 @@ impl Capability for MountsKind {
             .collect()
     }
 
-    fn json(
-        &self,
-        _m: &Manifest,
-        resolved: &ResolvedGrants,
-    ) -> Vec<(&'static str, serde_json::Value)> {
+    fn json(&self, _m: &Manifest, resolved: &ResolvedGrants) -> JsonFields {
         let mounts = resolved
             .mounts()
             .iter()

@@ -464,7 +464,7 @@ impl super::capability::Capability for NetworkKind {
         &self,
         m: &crate::manifest::Manifest,
         _resolved: &super::ResolvedGrants,
-    ) -> Vec<(&'static str, serde_json::Value)> {
+    ) -> super::capability::JsonFields {
         let network: Vec<String> = m.grants.network.iter().map(ToString::to_string).collect();
         vec![
             ("network", serde_json::json!(network)),

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::capability::{Capability, KeyProblem};
+use super::capability::{Capability, JsonFields, KeyProblem};
 use super::{GrantContext, GrantError, GrantProblem, ResolvedGrants, refused};
 use crate::manifest::Manifest;
 use crate::render::inert;
@@ -294,10 +294,6 @@ impl Capability for WritesKind {
         "grants.writes"
     }
 
-    fn granted(&self, m: &Manifest) -> bool {
-        !m.grants.writes.is_empty()
-    }
-
     fn summary(&self, m: &Manifest, _resolved: Option<&ResolvedGrants>) -> Vec<String> {
         if m.grants.writes.is_empty() {
             return Vec::new();
@@ -308,11 +304,7 @@ impl Capability for WritesKind {
         )]
     }
 
-    fn json(
-        &self,
-        _m: &Manifest,
-        resolved: &ResolvedGrants,
-    ) -> Vec<(&'static str, serde_json::Value)> {
+    fn json(&self, _m: &Manifest, resolved: &ResolvedGrants) -> JsonFields {
         vec![("writes", serde_json::json!(resolved.writes()))]
     }
 

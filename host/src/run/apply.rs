@@ -1,7 +1,7 @@
 //! Putting approved bytes on disk, and nothing else.
 //!
 //! Before anything is written, every entry of the approved change set is
-//! re-verified ([`verify`], [`verify_remaining`]): the staged blob still has
+//! re-verified ([`verify`], also on a resumed apply): the staged blob still has
 //! the approved digest, the target's current content still has the approved
 //! base digest, no component of the target path is a symlink, and the target
 //! reaches none of the host's protected paths. Then [`preflight`] checks
@@ -107,39 +107,20 @@ pub enum ApplyError {
 
 /// Re-check every entry of `change_set` against the staged blobs and the
 /// current files. Returns the writes in order, or the first mismatch.
+///
+/// For an apply that may have been cut short, `resumed` holds the entries
+/// journaled as written: they are left out, and a target already holding
+/// exactly the approved bytes (or already deleted) is accepted.
 pub fn verify(
     out: &Dir,
     out_path: &Path,
     protected: &Protected,
     blobs: &Blobs,
     change_set: &ChangeSet,
+    resumed: Option<&[String]>,
 ) -> Result<Vec<VerifiedWrite>, ApplyError> {
-    verify_entries(out, out_path, protected, blobs, change_set, &[], false)
-}
-
-/// Like [`verify`], for an apply that may have been cut short: entries in
-/// `applied` (journaled as written) are left out, and a target already
-/// holding exactly the approved bytes (or already deleted) is accepted.
-pub fn verify_remaining(
-    out: &Dir,
-    out_path: &Path,
-    protected: &Protected,
-    blobs: &Blobs,
-    change_set: &ChangeSet,
-    applied: &[String],
-) -> Result<Vec<VerifiedWrite>, ApplyError> {
-    verify_entries(out, out_path, protected, blobs, change_set, applied, true)
-}
-
-fn verify_entries(
-    out: &Dir,
-    out_path: &Path,
-    protected: &Protected,
-    blobs: &Blobs,
-    change_set: &ChangeSet,
-    applied: &[String],
-    accept_applied: bool,
-) -> Result<Vec<VerifiedWrite>, ApplyError> {
+    let accept_applied = resumed.is_some();
+    let applied = resumed.unwrap_or_default();
     let mut verified = Vec::with_capacity(change_set.entries.len());
     for entry in change_set
         .entries
@@ -401,9 +382,26 @@ mod tests {
         blobs: &Blobs,
         cs: &ChangeSet,
     ) -> Result<Vec<VerifiedWrite>, ApplyError> {
-        let writes = verify(out, &tmp.path().join("out"), &Protected::new(), blobs, cs)?;
+        let writes = verify(
+            out,
+            &tmp.path().join("out"),
+            &Protected::new(),
+            blobs,
+            cs,
+            None,
+        )?;
         preflight(out, &writes)?;
         Ok(writes)
+    }
+
+    /// Write `bytes` at `rel` in the test's folder.
+    fn put_file(tmp: &tempfile::TempDir, rel: &str, bytes: &[u8]) {
+        std::fs::write(tmp.path().join(rel), bytes).expect("write");
+    }
+
+    /// The bytes at `rel` in the test's folder.
+    fn file_at(tmp: &tempfile::TempDir, rel: &str) -> Vec<u8> {
+        std::fs::read(tmp.path().join(rel)).expect("read")
     }
 
     fn change(blobs: &Blobs, path: &str, base: Option<&[u8]>, new: &[u8]) -> ChangeSet {
@@ -424,7 +422,7 @@ mod tests {
         for w in &writes {
             apply_one(&out, w).expect("write");
         }
-        let written = std::fs::read(tmp.path().join("out/reports/a.md")).expect("read");
+        let written = file_at(&tmp, "out/reports/a.md");
         assert_eq!(written, b"report\n");
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("out/reports"))
             .expect("ls")
@@ -435,32 +433,26 @@ mod tests {
     #[test]
     fn an_edited_base_is_refused() {
         let (tmp, out, blobs) = setup();
-        std::fs::write(tmp.path().join("out/a.md"), b"old").expect("write");
+        put_file(&tmp, "out/a.md", b"old");
         let cs = change(&blobs, "a.md", Some(b"old"), b"new");
-        std::fs::write(tmp.path().join("out/a.md"), b"edited").expect("write");
+        put_file(&tmp, "out/a.md", b"edited");
         assert!(matches!(
             check(&tmp, &out, &blobs, &cs),
             Err(ApplyError::BaseChanged { .. })
         ));
-        assert_eq!(
-            std::fs::read(tmp.path().join("out/a.md")).expect("read"),
-            b"edited"
-        );
+        assert_eq!(file_at(&tmp, "out/a.md"), b"edited");
     }
 
     #[test]
     fn a_symlinked_target_is_refused_and_its_target_untouched() {
         let (tmp, out, blobs) = setup();
-        std::fs::write(tmp.path().join("victim"), b"keep").expect("write");
+        put_file(&tmp, "victim", b"keep");
         std::os::unix::fs::symlink(tmp.path().join("victim"), tmp.path().join("out/a.md"))
             .expect("symlink");
         let cs = change(&blobs, "a.md", None, b"new");
         assert!(check(&tmp, &out, &blobs, &cs).is_err());
         assert!(write_file(&out, "a.md", b"new").is_err());
-        assert_eq!(
-            std::fs::read(tmp.path().join("victim")).expect("read"),
-            b"keep"
-        );
+        assert_eq!(file_at(&tmp, "victim"), b"keep");
     }
 
     #[test]
@@ -492,8 +484,8 @@ mod tests {
             crate::protect::ProtectedKind::State,
             &tmp.path().join("out/state"),
         );
-        let e =
-            verify(&out, &tmp.path().join("out"), &protected, &blobs, &cs).expect_err("refused");
+        let e = verify(&out, &tmp.path().join("out"), &protected, &blobs, &cs, None)
+            .expect_err("refused");
         assert!(matches!(e, ApplyError::Protected { .. }), "{e}");
     }
 
@@ -501,12 +493,12 @@ mod tests {
     fn deletions_remove_exactly_their_file_and_stale_temp_files_are_swept() {
         let (tmp, out, blobs) = setup();
         std::fs::create_dir(tmp.path().join("out/d")).expect("mkdir");
-        std::fs::write(tmp.path().join("out/d/gone.txt"), b"old").expect("write");
-        std::fs::write(tmp.path().join("out/d/keep.txt"), b"keep").expect("write");
+        put_file(&tmp, "out/d/gone.txt", b"old");
+        put_file(&tmp, "out/d/keep.txt", b"keep");
         // A temporary file of a process that no longer exists, and one that
         // only looks like one.
-        std::fs::write(tmp.path().join("out/d/.harness-tmp-999999999-0"), b"x").expect("write");
-        std::fs::write(tmp.path().join("out/d/.harness-tmp-notes"), b"mine").expect("write");
+        put_file(&tmp, "out/d/.harness-tmp-999999999-0", b"x");
+        put_file(&tmp, "out/d/.harness-tmp-notes", b"mine");
         let cs = ChangeSet::new(vec![ChangeEntry {
             path: "d/gone.txt".into(),
             base_sha256: Some(sha256_hex(b"old")),

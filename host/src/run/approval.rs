@@ -113,6 +113,7 @@ fn verify_set(run: &Run, change_set: &ChangeSet) -> Result<Pending, ApprovalErro
         &protected(run),
         run.blobs(),
         change_set,
+        None,
     )
     .and_then(|writes| apply::preflight(&out, &writes).map(|()| writes))
     .map_err(ApprovalError::Refused)?;
@@ -269,13 +270,13 @@ pub fn apply_approved(run: &mut Run) -> Result<Vec<String>, ApprovalError> {
         for path in apply::sweep_temp_files(&out, &change_set) {
             tracing::info!(path = %crate::render::inert(&path), "removed a temporary file a killed host left behind");
         }
-        let writes = apply::verify_remaining(
+        let writes = apply::verify(
             &out,
             &state.out_dir,
             &protected(run),
             run.blobs(),
             &change_set,
-            &applied,
+            Some(&applied),
         )?;
         apply::preflight(&out, &writes)?;
         Ok((out, writes))

@@ -85,11 +85,30 @@ pub struct Span {
 }
 
 impl Attempt {
-    /// The attempt ended at offset `now` with `outcome`.
-    fn end(&mut self, now: u64, outcome: AttemptOutcome) {
-        self.ended_ms = Some(now);
-        self.elapsed_ms = Some(now.saturating_sub(self.started_ms));
-        self.outcome = outcome;
+    /// The attempt's numbers in the order `host trace` and the console show
+    /// them: attempt, round, started, ended, elapsed and the plugin's own
+    /// duration (`None` where the journal has none).
+    pub fn columns(&self) -> [Option<u64>; 6] {
+        [
+            Some(u64::from(self.attempt)),
+            Some(u64::from(self.round)),
+            Some(self.started_ms),
+            self.ended_ms,
+            self.elapsed_ms,
+            self.duration_ms,
+        ]
+    }
+}
+
+impl Span {
+    /// A stretch that starts at offset `now` and has not ended.
+    fn open(now: u64) -> Span {
+        Span {
+            started_ms: now,
+            ended_ms: None,
+            elapsed_ms: None,
+            outcome: None,
+        }
     }
 }
 
@@ -125,12 +144,24 @@ pub fn timings(records: &[Record]) -> Timings {
     let mut reviews = Vec::new();
     let mut approval_wait: Option<Span> = None;
     let mut apply: Option<Span> = None;
-    // The latest open attempt of `step` numbered `attempt`.
-    fn open<'a>(attempts: &'a mut [Attempt], step: &str, attempt: u32) -> Option<&'a mut Attempt> {
-        attempts
+    // End the latest open attempt of `step` numbered `attempt` at `now`;
+    // `record` sets its outcome and what the ending event adds.
+    fn close(
+        attempts: &mut [Attempt],
+        step: &str,
+        attempt: u32,
+        now: u64,
+        record: impl FnOnce(&mut Attempt),
+    ) {
+        if let Some(a) = attempts
             .iter_mut()
             .rev()
             .find(|a| a.step == step && a.attempt == attempt && a.ended_ms.is_none())
+        {
+            a.ended_ms = Some(now);
+            a.elapsed_ms = Some(now.saturating_sub(a.started_ms));
+            record(a);
+        }
     }
     let end = |span: &mut Option<Span>, now: u64, outcome: &'static str| {
         if let Some(s) = span.as_mut().filter(|s| s.ended_ms.is_none()) {
@@ -164,23 +195,19 @@ pub fn timings(records: &[Record]) -> Timings {
                 attempt,
                 duration_ms,
                 ..
-            } => {
-                if let Some(a) = open(&mut attempts, step, *attempt) {
-                    a.end(now, AttemptOutcome::Succeeded);
-                    a.duration_ms = Some(*duration_ms);
-                }
-            }
+            } => close(&mut attempts, step, *attempt, now, |a| {
+                a.outcome = AttemptOutcome::Succeeded;
+                a.duration_ms = Some(*duration_ms);
+            }),
             Event::StepFailed {
                 step,
                 attempt,
                 error_kind,
                 ..
-            } => {
-                if let Some(a) = open(&mut attempts, step, *attempt) {
-                    a.end(now, AttemptOutcome::Failed);
-                    a.error_kind = Some(*error_kind);
-                }
-            }
+            } => close(&mut attempts, step, *attempt, now, |a| {
+                a.outcome = AttemptOutcome::Failed;
+                a.error_kind = Some(*error_kind);
+            }),
             Event::StepRetried {
                 step,
                 attempt,
@@ -204,22 +231,10 @@ pub fn timings(records: &[Record]) -> Timings {
                 at_ms: now,
                 duration_ms: *duration_ms,
             }),
-            Event::ApprovalRequested { .. } => {
-                approval_wait = Some(Span {
-                    started_ms: now,
-                    ended_ms: None,
-                    elapsed_ms: None,
-                    outcome: None,
-                });
-            }
+            Event::ApprovalRequested { .. } => approval_wait = Some(Span::open(now)),
             Event::ApprovalGranted { .. } => {
                 end(&mut approval_wait, now, "approved");
-                apply = Some(Span {
-                    started_ms: now,
-                    ended_ms: None,
-                    elapsed_ms: None,
-                    outcome: None,
-                });
+                apply = Some(Span::open(now));
             }
             Event::ApprovalRejected { .. } => end(&mut approval_wait, now, "rejected"),
             Event::RunCompleted {} => end(&mut apply, now, "completed"),

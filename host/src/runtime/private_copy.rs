@@ -148,15 +148,7 @@ impl RwSource<'_> {
         limits: CopyLimits,
     ) -> Result<PrivateCopy, CopyError> {
         let path = scratch.join(copy_dir_name(plugin));
-        let io = |what: &str| {
-            let guest = self.guest.to_string();
-            let what = what.to_string();
-            move |source| CopyError::Io {
-                guest,
-                path: what,
-                source,
-            }
-        };
+        let io = |what: &str| io_error(self.guest, what);
         std::fs::create_dir_all(scratch).map_err(io("the scratch directory"))?;
         std::fs::create_dir(&path).map_err(io("a new private copy"))?;
         let mut copy = PrivateCopy {
@@ -198,25 +190,29 @@ impl<'a> Budget<'a> {
 
     fn file(&mut self) -> Result<(), CopyError> {
         self.files += 1;
-        if self.files > self.limits.max_files {
-            return Err(CopyError::TooLarge {
-                guest: self.guest.to_string(),
-                what: "files and directories",
-                limit: self.limits.max_files,
-                key: "rw-copy-files",
-            });
-        }
-        Ok(())
+        let limit = self.limits.max_files;
+        self.within(self.files, limit, "files and directories", "rw-copy-files")
     }
 
     fn bytes(&mut self, n: u64) -> Result<(), CopyError> {
         self.bytes = self.bytes.saturating_add(n);
-        if self.bytes > self.limits.max_bytes {
+        self.within(self.bytes, self.limits.max_bytes, "bytes", "rw-copy-mib")
+    }
+
+    /// `used` of `what` against its `limit`; the error names the limit's `key`.
+    fn within(
+        &self,
+        used: u64,
+        limit: u64,
+        what: &'static str,
+        key: &'static str,
+    ) -> Result<(), CopyError> {
+        if used > limit {
             return Err(CopyError::TooLarge {
                 guest: self.guest.to_string(),
-                what: "bytes",
-                limit: self.limits.max_bytes,
-                key: "rw-copy-mib",
+                what,
+                limit,
+                key,
             });
         }
         Ok(())
@@ -226,6 +222,32 @@ impl<'a> Budget<'a> {
     fn left(&self) -> u64 {
         self.limits.max_bytes.saturating_sub(self.bytes)
     }
+}
+
+/// For `map_err`: an I/O error at `path` in the read-write mount `guest`.
+fn io_error(guest: &str, path: &str) -> impl FnOnce(std::io::Error) -> CopyError + use<> {
+    let (guest, path) = (guest.to_string(), path.to_string());
+    move |source| CopyError::Io {
+        guest,
+        path,
+        source,
+    }
+}
+
+/// The entries of the directory at `rel` sorted by name, so that a copy and
+/// its read-back walk in the same order; `name` is the entry's file name.
+fn by_name<E>(
+    listing: std::io::Result<impl Iterator<Item = std::io::Result<E>>>,
+    name: fn(&E) -> std::ffi::OsString,
+    guest: &str,
+    rel: &str,
+) -> Result<Vec<E>, CopyError> {
+    let mut entries = listing
+        .map_err(io_error(guest, rel))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_error(guest, rel))?;
+    entries.sort_by_key(name);
+    Ok(entries)
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -246,21 +268,8 @@ fn copy_tree(
     budget: &mut Budget<'_>,
 ) -> Result<(), CopyError> {
     let guest = copy.guest.clone();
-    let io = |path: &str| {
-        let guest = guest.clone();
-        let path = path.to_string();
-        move |source| CopyError::Io {
-            guest,
-            path,
-            source,
-        }
-    };
-    let mut entries: Vec<_> = src
-        .entries()
-        .map_err(io(rel))?
-        .collect::<Result<_, _>>()
-        .map_err(io(rel))?;
-    entries.sort_by_key(|e| e.file_name());
+    let io = |path: &str| io_error(&guest, path);
+    let entries = by_name(src.entries(), cap_std::fs::DirEntry::file_name, &guest, rel)?;
     for entry in entries {
         let name = entry.file_name();
         let Some(name) = name.to_str() else {
@@ -348,20 +357,13 @@ impl PrivateCopy {
         budget: &mut Budget<'_>,
         skipped: &mut Vec<(String, &'static str)>,
     ) -> Result<(), CopyError> {
-        let io = |path: &str| {
-            let guest = self.guest.clone();
-            let path = path.to_string();
-            move |source| CopyError::Io {
-                guest,
-                path,
-                source,
-            }
-        };
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io(rel))?
-            .collect::<Result<_, _>>()
-            .map_err(io(rel))?;
-        entries.sort_by_key(|e| e.file_name());
+        let io = |path: &str| io_error(&self.guest, path);
+        let entries = by_name(
+            std::fs::read_dir(dir),
+            std::fs::DirEntry::file_name,
+            &self.guest,
+            rel,
+        )?;
         for entry in entries {
             let name = entry.file_name();
             let child = join(rel, &name.to_string_lossy());

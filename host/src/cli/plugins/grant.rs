@@ -12,6 +12,7 @@ use crate::cli::plugins::DirArgs;
 use crate::cli::{Context, output};
 use crate::grants::admin::{self, AdminGrants, GRANTS_FILE, MountGrant, PluginGrant};
 use crate::manifest::{self, Manifest, MountMode};
+use crate::network_grant::NetworkGrant;
 use crate::render::inert;
 
 /// Grant a plugin more, in the plugins folder's grants.toml.
@@ -113,10 +114,7 @@ fn add(grant: &mut PluginGrant, items: &GrantItems) -> anyhow::Result<()> {
         }
     }
     for entry in &items.network {
-        let parsed =
-            crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
-                anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
-            })?;
+        let parsed = parse_network(entry)?;
         let already = grant
             .network
             .iter()
@@ -167,6 +165,13 @@ fn add(grant: &mut PluginGrant, items: &GrantItems) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("--limit: {e}"))?;
     }
     Ok(())
+}
+
+/// A `--network` value, `host:port`; the error quotes it.
+pub(crate) fn parse_network(entry: &str) -> anyhow::Result<NetworkGrant> {
+    crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
+        anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
+    })
 }
 
 /// `HOST:GUEST[:rw|:ro]` (or, for revoke, `GUEST[:rw]`): the host (if

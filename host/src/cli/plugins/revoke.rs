@@ -7,7 +7,9 @@ use anyhow::bail;
 
 use crate::cli::Context;
 use crate::cli::plugins::DirArgs;
-use crate::cli::plugins::grant::{existing, parse_mount, print_entry, require_plugin};
+use crate::cli::plugins::grant::{
+    existing, parse_mount, parse_network, print_entry, require_plugin,
+};
 use crate::grants::admin;
 use crate::manifest::{self, MountMode};
 use crate::render::inert;
@@ -104,10 +106,7 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     }
     for entry in &args.network {
-        let parsed =
-            crate::network_grant::parse_network_entry(entry).map_err(|(message, hint)| {
-                anyhow::anyhow!("--network `{}` {message}\nhint: {hint}", inert(entry))
-            })?;
+        let parsed = parse_network(entry)?;
         let before = grant.network.len();
         grant
             .network
