@@ -487,6 +487,21 @@ mod tests {
         assert_eq!(store.ids().expect("ids"), vec![id]);
     }
 
+    /// A run of `store` holding one blob, `bytes`, closed again: its id.
+    fn run_with_blob(store: &RunStore, bytes: &[u8]) -> String {
+        let run = store.create(created()).expect("create");
+        run.blobs().put(bytes).expect("blob");
+        run.id().to_string()
+    }
+
+    /// The pid of a process that has exited.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id();
+        child.wait().expect("wait");
+        pid
+    }
+
     fn call(n: u32) -> Event {
         Event::ToolCallRequested {
             call: format!("c{n}"),
@@ -578,13 +593,9 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let store = RunStore::new(tmp.path());
         let runs = tmp.path().join("runs");
-        let keep = store.create(created()).expect("create");
-        keep.blobs().put(b"kept bytes").expect("blob");
-        let keep_id = keep.id().to_string();
-        drop(keep);
-        let run = store.create(created()).expect("create");
-        run.blobs().put(b"staged bytes").expect("blob");
-        let id = run.id().to_string();
+        let keep_id = run_with_blob(&store, b"kept bytes");
+        let id = run_with_blob(&store, b"staged bytes");
+        let run = store.open(&id).expect("open");
         // Held by another opener: a second one cannot take it to remove it.
         assert!(matches!(store.open(&id), Err(RunError::Busy { .. })));
         let freed = store.remove(run).expect("remove");
@@ -600,12 +611,7 @@ mod tests {
             b"kept bytes"
         );
         drop(kept);
-        let dead = {
-            let mut child = std::process::Command::new("true").spawn().expect("spawn");
-            let pid = child.id();
-            child.wait().expect("wait");
-            pid
-        };
+        let dead = dead_pid();
         let cut = runs.join(format!("{GONE_PREFIX}{dead}-{id}"));
         std::fs::create_dir_all(cut.join(BLOBS_DIR)).expect("cut short");
         std::fs::write(cut.join(BLOBS_DIR).join("x"), b"x").expect("blob");
@@ -621,11 +627,8 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let store = RunStore::new(tmp.path());
         let runs = tmp.path().join("runs");
-        let run = store.create(created()).expect("create");
-        run.blobs().put(b"staged").expect("blob");
-        let id = run.id().to_string();
+        let id = run_with_blob(&store, b"staged");
         let journal = runs.join(&id).join(JOURNAL_FILE);
-        drop(run);
 
         std::fs::remove_file(journal::head_path(&journal)).expect("rm head");
         let e = store.open(&id).expect_err("headless");
@@ -666,17 +669,9 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let store = RunStore::new(tmp.path());
         let runs = tmp.path().join("runs");
-        let run = store.create(created()).expect("create");
-        run.blobs().put(b"staged").expect("blob");
-        let id = run.id().to_string();
+        let id = run_with_blob(&store, b"staged");
         let dir = runs.join(&id);
-        drop(run);
-        let dead = {
-            let mut child = std::process::Command::new("true").spawn().expect("spawn");
-            let pid = child.id();
-            child.wait().expect("wait");
-            pid
-        };
+        let dead = dead_pid();
         let me = std::process::id();
         let blobs = dir.join(BLOBS_DIR);
         std::fs::write(blobs.join(format!(".tmp-{dead}-1-0")), b"x").expect("tmp");
