@@ -68,6 +68,22 @@ fn infinite_loop_is_stopped_by_fuel() {
 }
 
 #[test]
+fn a_metered_plugin_is_still_stopped_by_its_timeout() {
+    // Fuel enough for minutes of spinning: the epoch deadline of the
+    // fuel-metering engine (built when this plugin loaded, ticked from then
+    // on) must stop it at its timeout.
+    let s = Sandbox::with_limits("fuel = 1000000000000000\ntimeout-ms = 300");
+    let started = Instant::now();
+    contained(
+        &s,
+        json!({ "attack": "spin" }),
+        FailureKind::Timeout,
+        &["timed out after 300ms", "[limits] timeout-ms"],
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
 fn fuel_limit_leaves_a_well_behaved_call_alone() {
     let s = Sandbox::with_limits("fuel = 20000000");
     s.assert_still_serves();

@@ -11,7 +11,7 @@
 //! timeouts into traps: a ticker thread bumps the epoch every `epoch_tick`,
 //! and each store gets a deadline measured in ticks.
 
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -105,6 +105,8 @@ pub(crate) fn pooling(config: &RuntimeConfig) -> PoolingAllocationConfig {
 #[derive(Debug)]
 pub(crate) struct EpochTicker {
     tick: Duration,
+    /// The engines it advances.
+    engines: Arc<Mutex<Vec<Engine>>>,
     // Dropping the sender wakes the thread and ends it.
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -113,20 +115,33 @@ pub(crate) struct EpochTicker {
 impl EpochTicker {
     pub(crate) fn start(engines: Vec<Engine>, tick: Duration) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
+        let engines = Arc::new(Mutex::new(engines));
+        let ticked = Arc::clone(&engines);
         let thread = std::thread::Builder::new()
             .name("wasm-epoch-ticker".into())
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-                    for engine in &engines {
+                    let engines = ticked.lock().unwrap_or_else(PoisonError::into_inner);
+                    for engine in engines.iter() {
                         engine.increment_epoch();
                     }
                 }
             })?;
         Ok(Self {
             tick,
+            engines,
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+
+    /// Advance `engine`'s epoch too, from the next tick on (an engine built
+    /// after the ticker started).
+    pub(crate) fn add(&self, engine: Engine) {
+        self.engines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(engine);
     }
 
     pub(crate) fn tick(&self) -> Duration {

@@ -262,6 +262,14 @@ pub enum LoadProblem {
         /// The engine's error text.
         message: String,
     },
+    /// The fuel-metering engine its `[limits] fuel` needs could not be built.
+    #[error(
+        "cannot start the fuel-metering engine `limits.fuel` needs: {message}\nhint: this host could start its other engine, so this is unexpected; remove `limits.fuel` to run the plugin on it, and report the message"
+    )]
+    Engine {
+        /// Why the engine could not be built.
+        message: String,
+    },
 }
 
 /// The linker shared by every plugin: WASI 0.2 plus `harness:plugin/host`.
@@ -354,7 +362,14 @@ pub(crate) fn load(
         ));
     }
 
-    let parts = rt.engine_for(manifest.limits.fuel.is_some());
+    let parts = rt.engine_for(manifest.limits.fuel.is_some()).map_err(|e| {
+        refused(
+            manifest,
+            LoadProblem::Engine {
+                message: e.to_string(),
+            },
+        )
+    })?;
     let engine = &parts.engine;
     if !parts.cache.has_entry(&digest) {
         on_compile(bytes.len() as u64);

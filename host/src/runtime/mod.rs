@@ -6,7 +6,8 @@
 //! * **Two [`Engine`](wasmtime::Engine)s** per host ([`engine`]), both with
 //!   the pooling allocator and epoch interruption driven by one ticker
 //!   thread; one meters fuel, for the plugins whose manifest sets a fuel
-//!   limit, the other does not (metering slows every call).
+//!   limit (built when the first of them loads), the other does not
+//!   (metering slows every call).
 //! * **Compile once, verify before trusting** ([`cache`]): compiled machine
 //!   code is cached in the host's own cache directory, keyed by the
 //!   component's sha256 and the engine's compatibility hash. Loading a
@@ -50,7 +51,7 @@ mod plugin;
 mod private_copy;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::Linker;
@@ -205,8 +206,12 @@ impl EngineParts {
 pub struct Runtime {
     /// For plugins without `[limits] fuel`.
     plain: EngineParts,
-    /// For plugins with `[limits] fuel`: fuel metering on.
-    metered: EngineParts,
+    /// For plugins with `[limits] fuel`: fuel metering on. Built when the
+    /// first such plugin loads (most folders have none; each engine reserves
+    /// its own pool).
+    metered: OnceLock<EngineParts>,
+    /// Held while the metered engine is built, so it is built once.
+    building_metered: Mutex<()>,
     config: RuntimeConfig,
     ticker: Arc<EpochTicker>,
 }
@@ -226,23 +231,36 @@ impl Runtime {
         // Copies left by a host that was killed mid-call.
         private_copy::sweep(&config.scratch_dir);
         let plain = EngineParts::new(&config, false)?;
-        let metered = EngineParts::new(&config, true)?;
-        let ticker = EpochTicker::start(
-            vec![plain.engine.clone(), metered.engine.clone()],
-            config.epoch_tick,
-        )
-        .map_err(|error| RuntimeError::Ticker { error })?;
+        let ticker = EpochTicker::start(vec![plain.engine.clone()], config.epoch_tick)
+            .map_err(|error| RuntimeError::Ticker { error })?;
         Ok(Self {
             plain,
-            metered,
+            metered: OnceLock::new(),
+            building_metered: Mutex::new(()),
             config,
             ticker: Arc::new(ticker),
         })
     }
 
-    /// The engine a plugin with (or without) a fuel limit runs on.
-    pub(crate) fn engine_for(&self, fuel: bool) -> &EngineParts {
-        if fuel { &self.metered } else { &self.plain }
+    /// The engine a plugin with (or without) a fuel limit runs on; the
+    /// metered one is built on first use and ticked from then on.
+    pub(crate) fn engine_for(&self, fuel: bool) -> Result<&EngineParts, RuntimeError> {
+        if !fuel {
+            return Ok(&self.plain);
+        }
+        if let Some(parts) = self.metered.get() {
+            return Ok(parts);
+        }
+        let _building = self
+            .building_metered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(parts) = self.metered.get() {
+            return Ok(parts);
+        }
+        let parts = EngineParts::new(&self.config, true)?;
+        self.ticker.add(parts.engine.clone());
+        Ok(self.metered.get_or_init(|| parts))
     }
 
     /// The runtime's settings.
