@@ -69,18 +69,10 @@ pub type Notes<'a> = &'a (dyn Fn(Note<'_>) + Sync);
 /// A validated workflow and its loaded plugins.
 #[derive(Debug)]
 pub struct Loaded {
-    /// The plugins folder, absolute.
-    pub plugins_dir: PathBuf,
     /// The validated workflow.
     pub workflow: Workflow,
-    /// The workflow's plugins, loaded, by name.
-    pub plugins: Plugins,
-    /// The host's own paths and every plugin definition that was read: no
-    /// write of a run may reach them (journaled in `run_created`).
-    pub protected: Protected,
-    /// Whether the grants came from the folder's `grants.toml` (else the
-    /// manifests' requests were taken as granted).
-    pub admin_grants: bool,
+    /// The workflow's plugins, loaded.
+    pub folder: LoadedPlugins,
 }
 
 impl Loaded {
@@ -93,33 +85,14 @@ impl Loaded {
         workspace: &Path,
         out_dir: &Path,
     ) -> Result<Event, crate::run::out_dir::OutDirError> {
-        created(
-            Executes {
-                workflow: self.workflow.name.clone(),
-                digest: self.workflow.digest.clone(),
-                path: Some(self.workflow.path.clone()),
-                params,
-                no_review: self.workflow.review.is_none(),
-            },
-            (
-                &self.plugins_dir,
-                &self.plugins,
-                &self.protected,
-                self.admin_grants,
-            ),
-            workspace,
-            out_dir,
-        )
-    }
-
-    /// The digest of every loaded plugin's component, for the journal.
-    pub fn digests(&self) -> Vec<PluginDigest> {
-        digests(&self.plugins)
-    }
-
-    /// Every loaded plugin's effective grants and their digest, for the journal.
-    pub fn effective_grants(&self) -> Vec<EffectiveGrant> {
-        effective_grants(&self.plugins, self.admin_grants)
+        let what = Executes {
+            workflow: self.workflow.name.clone(),
+            digest: self.workflow.digest.clone(),
+            path: Some(self.workflow.path.clone()),
+            params,
+            no_review: self.workflow.review.is_none(),
+        };
+        self.folder.created(what, workspace, out_dir)
     }
 }
 
@@ -131,65 +104,6 @@ struct Executes {
     params: serde_json::Value,
     /// The workflow has no `[review]` (see `run_created`).
     no_review: bool,
-}
-
-/// The `run_created` event of a run executing `what` with `plugins` (loaded
-/// from `plugins_dir`, grants from grants.toml if `admin_grants`), writes
-/// never reaching `protected`, its output directory pinned.
-fn created(
-    what: Executes,
-    (plugins_dir, plugins, protected, admin_grants): (&Path, &Plugins, &Protected, bool),
-    workspace: &Path,
-    out_dir: &Path,
-) -> Result<Event, crate::run::out_dir::OutDirError> {
-    let out_dir_id = crate::run::out_dir::pin(out_dir, protected)?;
-    Ok(Event::RunCreated {
-        format: crate::run::event::JOURNAL_FORMAT,
-        workflow: what.workflow,
-        workflow_digest: what.digest,
-        plugins_dir: Some(plugins_dir.to_path_buf()),
-        workflow_path: what.path,
-        params: what.params,
-        workspace: workspace.to_path_buf(),
-        out_dir: out_dir.to_path_buf(),
-        out_dir_id: Some(out_dir_id),
-        protected: protected.paths(),
-        plugins: digests(plugins),
-        grants: effective_grants(plugins, admin_grants),
-        no_review: what.no_review,
-    })
-}
-
-/// The digest of each plugin's component, for `run_created`.
-fn digests(plugins: &Plugins) -> Vec<PluginDigest> {
-    plugins
-        .values()
-        .map(|p| PluginDigest {
-            name: p.name().to_string(),
-            sha256: p.sha256().to_string(),
-        })
-        .collect()
-}
-
-/// Each plugin's effective grants and their digest, for `run_created`.
-fn effective_grants(plugins: &Plugins, admin_grants: bool) -> Vec<EffectiveGrant> {
-    let granted_by = if admin_grants {
-        admin::GRANTS_FILE
-    } else {
-        "manifest"
-    };
-    plugins
-        .values()
-        .map(|p| {
-            let set = GrantSet::of(p.manifest());
-            EffectiveGrant {
-                name: p.name().to_string(),
-                digest: set.digest(),
-                grants: set.to_json(),
-                granted_by: granted_by.to_string(),
-            }
-        })
-        .collect()
 }
 
 /// The validated workflow and its plugins' manifests, each with its
@@ -287,11 +201,13 @@ pub fn load(
     };
     let plugins = load_parallel(&runtime, &used, &grant_ctx, notes)?;
     Ok(Loaded {
-        plugins_dir,
         workflow,
-        plugins,
-        protected,
-        admin_grants,
+        folder: LoadedPlugins {
+            plugins_dir,
+            plugins,
+            protected,
+            admin_grants,
+        },
     })
 }
 
@@ -363,21 +279,23 @@ pub fn load_parallel(
     Ok(plugins)
 }
 
-/// Every tool plugin of a folder, loaded (for `host mcp` and `host call`).
+/// Plugins of a folder, loaded with their effective grants: a workflow's
+/// (see [`Loaded`]), or every tool plugin (for `host mcp` and `host call`).
 #[derive(Debug)]
-pub struct LoadedTools {
+pub struct LoadedPlugins {
     /// The plugins folder, absolute.
     pub plugins_dir: PathBuf,
-    /// Tool plugins by name (reviewers are never tools).
+    /// The plugins by name.
     pub plugins: Plugins,
-    /// What no write of a session may reach (as for a run).
+    /// The host's own paths and every plugin definition that was read: no
+    /// write of a run or a session may reach them (journaled in `run_created`).
     pub protected: Protected,
     /// Whether the grants came from the folder's `grants.toml` (else the
     /// manifests' requests were taken as granted).
     pub admin_grants: bool,
 }
 
-impl LoadedTools {
+impl LoadedPlugins {
     /// The `run_created` event of a session run serving these tools
     /// (workflow `mcp-session`; its output directory pinned).
     pub fn session_created(
@@ -386,23 +304,73 @@ impl LoadedTools {
         workspace: &Path,
         out_dir: &Path,
     ) -> Result<Event, crate::run::out_dir::OutDirError> {
-        created(
-            Executes {
-                workflow: SESSION_WORKFLOW.to_string(),
-                digest: String::new(),
-                path: None,
-                params: serde_json::json!({ "via": via }),
-                no_review: false,
-            },
-            (
-                &self.plugins_dir,
-                &self.plugins,
-                &self.protected,
-                self.admin_grants,
-            ),
-            workspace,
-            out_dir,
-        )
+        let what = Executes {
+            workflow: SESSION_WORKFLOW.to_string(),
+            digest: String::new(),
+            path: None,
+            params: serde_json::json!({ "via": via }),
+            no_review: false,
+        };
+        self.created(what, workspace, out_dir)
+    }
+
+    /// The digest of every loaded plugin's component, for the journal.
+    pub fn digests(&self) -> Vec<PluginDigest> {
+        self.plugins
+            .values()
+            .map(|p| PluginDigest {
+                name: p.name().to_string(),
+                sha256: p.sha256().to_string(),
+            })
+            .collect()
+    }
+
+    /// Every loaded plugin's effective grants and their digest, for the
+    /// journal (granted by grants.toml, or by the manifest when the folder
+    /// has none).
+    pub fn effective_grants(&self) -> Vec<EffectiveGrant> {
+        let granted_by = if self.admin_grants {
+            admin::GRANTS_FILE
+        } else {
+            "manifest"
+        };
+        self.plugins
+            .values()
+            .map(|p| {
+                let set = GrantSet::of(p.manifest());
+                EffectiveGrant {
+                    name: p.name().to_string(),
+                    digest: set.digest(),
+                    grants: set.to_json(),
+                    granted_by: granted_by.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// The `run_created` event of a run executing `what` with these plugins.
+    fn created(
+        &self,
+        what: Executes,
+        workspace: &Path,
+        out_dir: &Path,
+    ) -> Result<Event, crate::run::out_dir::OutDirError> {
+        let out_dir_id = crate::run::out_dir::pin(out_dir, &self.protected)?;
+        Ok(Event::RunCreated {
+            format: crate::run::event::JOURNAL_FORMAT,
+            workflow: what.workflow,
+            workflow_digest: what.digest,
+            plugins_dir: Some(self.plugins_dir.clone()),
+            workflow_path: what.path,
+            params: what.params,
+            workspace: workspace.to_path_buf(),
+            out_dir: out_dir.to_path_buf(),
+            out_dir_id: Some(out_dir_id),
+            protected: self.protected.paths(),
+            plugins: self.digests(),
+            grants: self.effective_grants(),
+            no_review: what.no_review,
+        })
     }
 }
 
@@ -419,7 +387,7 @@ pub fn load_tools(
     workspace: &Path,
     out_dir: &Path,
     notes: Notes<'_>,
-) -> anyhow::Result<LoadedTools> {
+) -> anyhow::Result<LoadedPlugins> {
     let plugins_dir = std::path::absolute(plugins_dir).unwrap_or(plugins_dir.to_path_buf());
     let all = manifest::load_dir(&plugins_dir)?;
     let admin = admin::load(&plugins_dir)?;
@@ -461,7 +429,7 @@ pub fn load_tools(
     };
     let used: Vec<&Manifest> = tools.iter().collect();
     let plugins = load_parallel(&runtime, &used, &grant_ctx, notes)?;
-    Ok(LoadedTools {
+    Ok(LoadedPlugins {
         plugins_dir,
         plugins,
         protected,

@@ -115,7 +115,7 @@ pub fn child_main() {
                             .expect("run_created"),
                     )
                     .expect("create run");
-                executor::execute(&mut run, &loaded.workflow, &loaded.plugins)
+                executor::execute(&mut run, &loaded.workflow, &loaded.folder.plugins)
                     .await
                     .expect("execute");
                 run.state().status

@@ -108,7 +108,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let rebuilt = resume::check_unchanged(
         run.state(),
         &loaded.workflow,
-        &loaded.digests(),
+        &loaded.folder.digests(),
         args.accept_rebuilt,
     )?;
     for r in &rebuilt {
@@ -121,7 +121,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         ));
     }
     let plan = resume::plan(run.state(), Some(&loaded.workflow), args.failed)?;
-    let changes = resume::grant_changes(run.state(), &loaded.effective_grants());
+    let changes = resume::grant_changes(run.state(), &loaded.folder.effective_grants());
     if !changes.is_empty() {
         if !args.accept_grant_changes {
             return Err(resume::refuse_grant_changes(run.state(), &changes).into());
@@ -142,6 +142,6 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         inert(&plan.items().join(", "))
     ));
     resume::begin(&mut run, &by, &plan, rebuilt)?;
-    executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
+    executor::execute(&mut run, &loaded.workflow, &loaded.folder.plugins).await?;
     present::outcome(&run, args.json)
 }

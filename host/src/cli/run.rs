@@ -91,11 +91,13 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         args.build,
         &progress::print,
     )?;
-    let params = params.check(&loaded.workflow, &loaded.plugins).await?;
+    let params = params
+        .check(&loaded.workflow, &loaded.folder.plugins)
+        .await?;
     let created = loaded.run_created(params, &workspace, &out_dir)?;
     let mut run = ctx.store().create(created)?;
     output::note(&format!("run {} started", inert(run.id())));
-    executor::execute(&mut run, &loaded.workflow, &loaded.plugins).await?;
+    executor::execute(&mut run, &loaded.workflow, &loaded.folder.plugins).await?;
     present::outcome(&run, args.json)
 }
 

@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::folder::LoadedTools;
+use crate::folder::LoadedPlugins;
 use crate::mcp::policy::Policy;
 use crate::mcp::tools::Tools;
 use crate::run::store::{Run, RunError};
@@ -115,7 +115,7 @@ impl Session {
     /// and serve `tools` under `policy`.
     pub fn create(
         dirs: &crate::host_dirs::HostDirs,
-        loaded: &LoadedTools,
+        loaded: &LoadedPlugins,
         tools: Tools,
         policy: Policy,
         via: Via,
