@@ -43,20 +43,6 @@ fn grants_file(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("grants.toml")).expect("grants.toml")
 }
 
-/// The `run_created` grant record of `plugin`.
-fn recorded(s: &Scratch, id: &str, plugin: &str) -> serde_json::Value {
-    let journal = s.journal(id);
-    let created = &journal[0]["event"];
-    assert_eq!(created["type"], "run_created");
-    created["grants"]
-        .as_array()
-        .expect("grants recorded")
-        .iter()
-        .find(|g| g["name"] == plugin)
-        .unwrap_or_else(|| panic!("no grants recorded for {plugin}: {created:#}"))
-        .clone()
-}
-
 #[test]
 fn a_request_beyond_the_grant_fails_at_load_naming_the_command_and_nothing_runs() {
     let s = Scratch::new();
@@ -106,7 +92,7 @@ fn a_request_beyond_the_grant_fails_at_load_naming_the_command_and_nothing_runs(
         text(&out.stderr)
     );
     assert!(!text(&out.stderr).contains("no admin grants file"));
-    let hello = recorded(&s, &id, "hello");
+    let hello = s.recorded_grants(&id, "hello");
     assert_eq!(hello["granted_by"], "grants.toml");
     assert_eq!(hello["grants"]["writes"], serde_json::json!(["hello/"]));
 }
@@ -217,7 +203,7 @@ fn a_folder_without_grants_toml_loads_with_one_warning_and_records_the_manifest_
         stderr.contains("host plugins grant --all-requested --plugins"),
         "{stderr}"
     );
-    let hello = recorded(&s, &id, "hello");
+    let hello = s.recorded_grants(&id, "hello");
     assert_eq!(hello["granted_by"], "manifest");
     assert_eq!(hello["grants"]["writes"], serde_json::json!(["hello/"]));
 }
@@ -232,7 +218,7 @@ fn run_created_records_each_plugins_effective_grants_and_their_digest() {
     ok(&host_plugins(&s, &["grant", "--all-requested"], &dir));
     let out = s.run(&dir, &[]);
     let id = run_id(&out);
-    let scripted = recorded(&s, &id, "scripted");
+    let scripted = s.recorded_grants(&id, "scripted");
     let grants = &scripted["grants"];
     assert_eq!(grants["writes"], serde_json::json!(["drafts/"]));
     assert_eq!(
@@ -249,7 +235,7 @@ fn run_created_records_each_plugins_effective_grants_and_their_digest() {
         "the digest is over the recorded grants"
     );
     assert_ne!(
-        recorded(&s, &id, "scripted-reviewer")["digest"],
+        s.recorded_grants(&id, "scripted-reviewer")["digest"],
         digest.as_str()
     );
     let state = s.status(&id);
@@ -284,7 +270,7 @@ fn resume_refuses_changed_grants_unless_accepted_and_then_journals_the_change() 
     let id = run_id(&out);
     assert_eq!(s.status(&id)["status"], "failed");
     let before = s.journal(&id);
-    let recorded_digest = recorded(&s, &id, "scripted")["digest"].clone();
+    let recorded_digest = s.recorded_grants(&id, "scripted")["digest"].clone();
 
     // The admin takes the plugin's write grant away: it no longer loads.
     ok(&host_plugins(

@@ -276,14 +276,7 @@ fn damaged_cache_entry_is_recompiled(damage: impl Fn(&mut Vec<u8>)) {
 
     // And the plugin runs from the recompiled entry.
     let out = s
-        .host_with_cache(&cache)
-        .arg("run")
-        .arg("--plugins")
-        .arg(&dir)
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.out())
+        .in_area(s.host_with_cache(&cache), &["run"], &dir)
         .arg("--json")
         .output()
         .expect("run");

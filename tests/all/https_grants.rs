@@ -11,13 +11,11 @@
 use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-use harness_host::runtime::FailureKind;
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::network_grants::{Listener, Probe, http_get};
+use crate::network_grants::{Listener, Probe, http_get, times_out_within_3s};
 use crate::support::{Scratch, artifacts, run_id, text};
 use crate::tls_support::{TestCa, TlsServer, Validity, response};
 
@@ -316,34 +314,13 @@ fn a_server_that_never_finishes_the_handshake_is_stopped_by_the_plugin_timeout()
         std::thread::sleep(Duration::from_secs(2));
         n
     });
-    let probe = Probe::new(&format!(
-        "[grants]\nnetwork = [\"localhost:{port}\"]\n[limits]\ntimeout-ms = 400\n"
-    ));
-    let started = Instant::now();
-    let failure = probe
-        .invoke(http_get(&format!("https://localhost:{port}/")))
-        .expect_err("the call must time out");
-    assert_eq!(failure.kind, FailureKind::Timeout, "{failure}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
+    times_out_within_3s(
+        "localhost",
+        port,
+        400,
+        &format!("https://localhost:{port}/"),
     );
     assert!(holder.join().expect("holder") > 0, "a ClientHello was sent");
-}
-
-/// The `run_created` grant record of `plugin` in run `id`.
-fn recorded(s: &Scratch, id: &str, plugin: &str) -> Value {
-    let journal = s.journal(id);
-    let created = &journal[0]["event"];
-    assert_eq!(created["type"], "run_created");
-    created["grants"]
-        .as_array()
-        .expect("grants recorded")
-        .iter()
-        .find(|g| g["name"] == plugin)
-        .unwrap_or_else(|| panic!("no grants recorded for {plugin}: {created:#}"))
-        .clone()
 }
 
 #[test]
@@ -379,7 +356,7 @@ fn an_admin_trust_root_in_grants_toml_serves_a_run_and_is_journaled() {
         text(&out.stderr)
     );
     assert!(server.requests().is_empty());
-    assert!(recorded(&s, &id, "net-probe")["grants"]["tls_roots"].is_null());
+    assert!(s.recorded_grants(&id, "net-probe")["grants"]["tls_roots"].is_null());
 
     // The admin adds the internal CA next to grants.toml.
     std::fs::create_dir(dir.join("ca")).expect("mkdir");
@@ -401,7 +378,7 @@ fn an_admin_trust_root_in_grants_toml_serves_a_run_and_is_journaled() {
     assert_eq!(output["body"], "served over tls to the run", "{output}");
     assert_eq!(server.requests().len(), 1);
     assert!(server.requests()[0].head.starts_with("GET /run HTTP/1.1"));
-    let roots = &recorded(&s, &id, "net-probe")["grants"]["tls_roots"];
+    let roots = &s.recorded_grants(&id, "net-probe")["grants"]["tls_roots"];
     let root = dir.join("ca").join("internal.pem");
     assert_eq!(roots, &serde_json::json!([root.display().to_string()]));
     // `plugins inspect` shows the effective roots too.

@@ -487,14 +487,7 @@ impl Stdio {
     fn start_with_cache(s: &Scratch, plugins: &Path, cache: &Path) -> Stdio {
         use std::io::BufRead as _;
         let mut child = s
-            .host_with_cache(cache)
-            .arg("mcp")
-            .arg("--plugins")
-            .arg(plugins)
-            .arg("--workspace")
-            .arg(s.ws())
-            .arg("--out")
-            .arg(s.out())
+            .in_area(s.host_with_cache(cache), &["mcp"], plugins)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

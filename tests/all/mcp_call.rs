@@ -8,17 +8,7 @@ use std::process::Output;
 use crate::support::{Scratch, events, hello_plugins, text};
 
 fn call(s: &Scratch, plugins: &Path, input: &str) -> Output {
-    s.host()
-        .arg("call")
-        .arg("hello")
-        .arg("--input")
-        .arg(input)
-        .arg("--plugins")
-        .arg(plugins)
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.out())
+    s.in_area(s.host(), &["call", "hello", "--input", input], plugins)
         .arg("--json")
         .output()
         .expect("run host call")

@@ -262,6 +262,24 @@ fn udp(address: &str) -> Value {
     json!({ "action": "udp-send", "address": address })
 }
 
+/// A probe granted `host:port` with a `timeout_ms` timeout, fetching `url`
+/// from a server that never answers, fails with a timeout in under 3 s.
+pub(crate) fn times_out_within_3s(host: &str, port: u16, timeout_ms: u64, url: &str) {
+    let probe = Probe::new(&format!(
+        "[grants]\nnetwork = [\"{host}:{port}\"]\n[limits]\ntimeout-ms = {timeout_ms}\n"
+    ));
+    let started = Instant::now();
+    let failure = probe
+        .invoke(http_get(url))
+        .expect_err("the call must time out");
+    assert_eq!(failure.kind, FailureKind::Timeout, "{failure}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 pub(crate) fn http_get(url: &str) -> Value {
     json!({ "action": "http-get", "url": url })
 }
@@ -530,18 +548,11 @@ fn http_to_a_granted_name_resolving_to_a_non_granted_port_is_denied() {
 fn a_guest_blocked_in_an_http_request_is_stopped_by_its_timeout() {
     let server = HttpServer::start(None, Duration::from_secs(3));
     let port = server.port;
-    let probe = Probe::new(&format!(
-        "[grants]\nnetwork = [\"127.0.0.1:{port}\"]\n[limits]\ntimeout-ms = 300\n"
-    ));
-    let started = Instant::now();
-    let failure = probe
-        .invoke(http_get(&format!("http://127.0.0.1:{port}/slow")))
-        .expect_err("the call must time out");
-    assert_eq!(failure.kind, FailureKind::Timeout, "{failure}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
+    times_out_within_3s(
+        "127.0.0.1",
+        port,
+        300,
+        &format!("http://127.0.0.1:{port}/slow"),
     );
     let request = server.finish().expect("the request reached the server");
     assert!(request.starts_with("GET /slow HTTP/1.1"), "{request}");

@@ -46,14 +46,7 @@ fn plugins(s: &Scratch, lang: Lang, input: &str) -> PathBuf {
 
 /// `host run --json` of `plugins` with its own compile cache.
 fn run_with_cache(s: &Scratch, plugins: &Path, cache: &Path) -> std::process::Output {
-    s.host_with_cache(cache)
-        .arg("run")
-        .arg("--plugins")
-        .arg(plugins)
-        .arg("--workspace")
-        .arg(s.ws())
-        .arg("--out")
-        .arg(s.out())
+    s.in_area(s.host_with_cache(cache), &["run"], plugins)
         .arg("--json")
         .output()
         .expect("run host")

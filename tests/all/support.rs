@@ -104,10 +104,10 @@ impl Scratch {
         cmd
     }
 
-    /// `host run` of `plugins` over this area's workspace into `out/`.
-    pub fn run_cmd(&self, plugins: &Path) -> Command {
-        let mut cmd = self.host();
-        cmd.arg("run")
+    /// `cmd` with `args`, then `--plugins <plugins>` over this area's
+    /// workspace into `out/` (for `run`, `mcp`, `call`).
+    pub fn in_area(&self, mut cmd: Command, args: &[&str], plugins: &Path) -> Command {
+        cmd.args(args)
             .arg("--plugins")
             .arg(plugins)
             .arg("--workspace")
@@ -115,6 +115,11 @@ impl Scratch {
             .arg("--out")
             .arg(self.out());
         cmd
+    }
+
+    /// `host run` of `plugins` over this area's workspace into `out/`.
+    pub fn run_cmd(&self, plugins: &Path) -> Command {
+        self.in_area(self.host(), &["run"], plugins)
     }
 
     /// `host run --json` of `plugins` over this area's workspace into `out/`.
@@ -288,6 +293,20 @@ impl Scratch {
                 .copied()
                 .unwrap_or(0)
         })
+    }
+
+    /// The `run_created` grant record of `plugin` in run `id`.
+    pub fn recorded_grants(&self, id: &str, plugin: &str) -> serde_json::Value {
+        let journal = self.journal(id);
+        let created = &journal[0]["event"];
+        assert_eq!(created["type"], "run_created");
+        created["grants"]
+            .as_array()
+            .expect("grants recorded")
+            .iter()
+            .find(|g| g["name"] == plugin)
+            .unwrap_or_else(|| panic!("no grants recorded for {plugin}: {created:#}"))
+            .clone()
     }
 
     /// The run's journal records as JSON values (`seq`, `at_ms`, `event`...).
