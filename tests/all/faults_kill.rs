@@ -1,6 +1,7 @@
 //! SIGKILL at random instants, not only at the named pause points: `host
 //! run`, `host resume` and `host approve` are each killed after a random
-//! delay (calibrated to how long the command takes here), over and over.
+//! delay (below how long that kind of command has been taking here, an
+//! estimate updated by every command that ends), over and over.
 //! After every kill the journal verifies (at most an unacknowledged torn
 //! tail, which readers ignore), every target holds exactly its old bytes
 //! (none) or its approved bytes, and after the next command no temporary
@@ -28,20 +29,51 @@ impl Rng {
     }
 }
 
-/// Start `cmd`, SIGKILL it after `delay` unless it is done; whether it was killed.
-fn kill_after(mut cmd: Command, delay: Duration) -> bool {
+/// Start `cmd`, SIGKILL it after `delay` unless it is done first: `None`
+/// when it was killed, else how long it took (in ms).
+fn kill_after(mut cmd: Command, delay: Duration) -> Option<u64> {
+    let start = Instant::now();
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn host");
-    std::thread::sleep(delay);
-    let running = child.try_wait().expect("try_wait").is_none();
-    if running {
-        child.kill().expect("SIGKILL");
+    while start.elapsed() < delay {
+        if child.try_wait().expect("try_wait").is_some() {
+            return Some(start.elapsed().as_millis() as u64);
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
+    if child.try_wait().expect("try_wait").is_some() {
+        return Some(start.elapsed().as_millis() as u64);
+    }
+    child.kill().expect("SIGKILL");
     child.wait().expect("wait");
-    running
+    None
+}
+
+/// How long each kind of command takes here, in ms, kept up to date from
+/// every command that ran to its end: a loaded machine slows them down, a
+/// warm cache speeds them up, and the delays follow.
+struct Durations {
+    run: u64,
+    approve: u64,
+}
+
+impl Durations {
+    fn of(&mut self, approve: bool) -> &mut u64 {
+        if approve {
+            &mut self.approve
+        } else {
+            &mut self.run
+        }
+    }
+
+    /// A command of this kind took `ms`: move the estimate halfway there.
+    fn took(&mut self, approve: bool, ms: u64) {
+        let d = self.of(approve);
+        *d = (*d + ms).div_ceil(2).max(1);
+    }
 }
 
 /// How long `cmd` takes when left alone, in ms.
@@ -104,18 +136,23 @@ fn sigkill_at_random_instants_never_loses_tears_or_bricks_a_run() {
     let id = run_ids(&cal.state()).pop().expect("run");
     let approve_ms = duration_ms(command(&cal, &["approve", &id, "--yes"]));
     eprintln!("calibrated: run {run_ms} ms, approve {approve_ms} ms");
+    let mut took = Durations {
+        run: run_ms,
+        approve: approve_ms,
+    };
 
     let start = Instant::now();
     let (mut killed, mut finished, mut leftovers) = (0, 0, 0);
     for i in 0..ITERATIONS {
         let s = Scratch::new();
         let plugins_dir = plugins(&s, 0);
-        let delay = rng.below(run_ms + run_ms / 4);
-        let was_killed = kill_after(s.run_cmd(&plugins_dir), Duration::from_millis(delay));
-        if was_killed {
-            killed += 1
-        } else {
-            finished += 1
+        let delay = rng.below(took.run);
+        match kill_after(s.run_cmd(&plugins_dir), Duration::from_millis(delay)) {
+            None => killed += 1,
+            Some(ms) => {
+                finished += 1;
+                took.took(false, ms)
+            }
         }
         let what = format!("iteration {i}: run killed after {delay} ms");
         leftovers += after_kill(&s, &what);
@@ -124,21 +161,23 @@ fn sigkill_at_random_instants_never_loses_tears_or_bricks_a_run() {
         // time, until the run completes.
         for round in 0..6 {
             let ids = run_ids(&s.state());
-            let cmd = match ids.first() {
-                None => s.run_cmd(&plugins_dir),
+            let (cmd, approve) = match ids.first() {
+                None => (s.run_cmd(&plugins_dir), false),
                 Some(id) => match s.status(id)["status"].as_str() {
                     Some("completed") => break,
-                    Some("waiting-approval") => command(&s, &["approve", id, "--yes"]),
-                    Some("running" | "applying") => command(&s, &["resume", id]),
+                    Some("waiting-approval") => (command(&s, &["approve", id, "--yes"]), true),
+                    Some("running" | "applying") => (command(&s, &["resume", id]), false),
                     other => panic!("{what}: run ended {other:?}"),
                 },
             };
             if rng.below(2) == 0 {
-                let delay = rng.below(approve_ms.max(run_ms / 2));
-                if kill_after(cmd, Duration::from_millis(delay)) {
-                    killed += 1
-                } else {
-                    finished += 1
+                let delay = rng.below(*took.of(approve));
+                match kill_after(cmd, Duration::from_millis(delay)) {
+                    None => killed += 1,
+                    Some(ms) => {
+                        finished += 1;
+                        took.took(approve, ms)
+                    }
                 }
                 after_kill(
                     &s,
@@ -146,8 +185,10 @@ fn sigkill_at_random_instants_never_loses_tears_or_bricks_a_run() {
                 );
             } else {
                 let mut cmd = cmd;
+                let start = Instant::now();
                 let out = cmd.output().expect("host");
                 assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+                took.took(approve, start.elapsed().as_millis() as u64);
                 // The command that ran after a kill cleaned up after it.
                 assert!(
                     state_temp_files(&s.state()).is_empty(),
@@ -191,6 +232,8 @@ fn sigkill_at_random_instants_never_loses_tears_or_bricks_a_run() {
     );
     assert!(
         killed >= ITERATIONS,
-        "most delays must land inside a command"
+        "most delays must land inside a command: {killed} killed, {finished} finished first (estimates now: run {} ms, approve {} ms)",
+        took.run,
+        took.approve
     );
 }
