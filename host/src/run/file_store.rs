@@ -62,6 +62,27 @@ struct FileRun {
     journal: Journal,
     lock: File,
     lock_path: PathBuf,
+    /// Whether this process holds the lock now (see [`RunLog::release`]).
+    held: bool,
+}
+
+impl FileRun {
+    /// Bring the journal's head up to date before letting go of the run; a
+    /// head that cannot be written lags, which readers accept.
+    fn write_head(&mut self) {
+        if let Err(error) = self.journal.write_head() {
+            tracing::warn!(run = %self.id, %error, "cannot update the journal head; it lags behind the journal");
+        }
+    }
+}
+
+impl Drop for FileRun {
+    fn drop(&mut self) {
+        // Fields drop after this: the lock is still held here.
+        if self.held {
+            self.write_head();
+        }
+    }
 }
 
 impl RunLog for FileRun {
@@ -70,14 +91,18 @@ impl RunLog for FileRun {
     }
 
     fn release(&mut self) -> Result<(), RunError> {
+        self.write_head();
         self.lock.unlock().map_err(|source| RunError::Io {
             path: self.lock_path.clone(),
             source,
-        })
+        })?;
+        self.held = false;
+        Ok(())
     }
 
     fn retake(&mut self) -> Result<Vec<Record>, RunError> {
         take_lock(&self.lock, &self.lock_path, &self.id)?;
+        self.held = true;
         if self.journal.unchanged()? {
             return Ok(Vec::new());
         }
@@ -247,12 +272,7 @@ impl Store for FileStore {
             journal.append(created)?;
             // A run's journal has a head from its first record on (a run
             // without one is refused as tampered), so this one must land.
-            if let Some(source) = journal.take_head_error() {
-                return Err(RunError::Io {
-                    path: journal::head_path(&journal_path),
-                    source,
-                });
-            }
+            journal.write_head()?;
             drop(journal);
             File::create(staging.join(LOCK_FILE)).map_err(io(&staging))?;
             let dir = self.runs_dir.join(id);
@@ -296,6 +316,7 @@ impl Store for FileStore {
                 journal,
                 lock,
                 lock_path,
+                held: true,
             }),
             records,
             blobs: Blobs::new(&dir.join(BLOBS_DIR)),
@@ -521,6 +542,39 @@ mod tests {
         run.record(call(1)).expect("c1");
         run.release().expect("release");
         (store, run, id)
+    }
+
+    #[test]
+    fn the_head_catches_up_when_the_run_is_let_go() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        let journal = tmp.path().join("runs").join(&id).join(JOURNAL_FILE);
+        let head_seq = || {
+            journal::read_head(&journal)
+                .expect("head")
+                .expect("present")
+                .seq
+        };
+        assert_eq!(head_seq(), 0, "a head from the first record on");
+        run.record(call(1)).expect("c1");
+        run.record(call(2)).expect("c2");
+        assert_eq!(head_seq(), 0, "appends do not move the head");
+        run.release().expect("release");
+        assert_eq!(head_seq(), 2, "letting go brings it up to date");
+        run.retake().expect("retake");
+        run.record(call(3)).expect("c3");
+        drop(run);
+        assert_eq!(head_seq(), 3, "so does the end of the command");
+        // A cut of the last record is now caught.
+        let text = std::fs::read_to_string(&journal).expect("journal");
+        let cut: Vec<&str> = text.lines().take(3).collect();
+        std::fs::write(&journal, format!("{}\n", cut.join("\n"))).expect("cut");
+        assert!(matches!(
+            store.history(&id),
+            Err(RunError::Journal(journal::JournalError::Truncated { .. }))
+        ));
     }
 
     #[test]

@@ -8,19 +8,24 @@
 //! event's JSON exactly as stored, so events written by a newer host (with
 //! fields this one does not know) still verify.
 //!
-//! A hash chain cannot notice its own tail being cut off, so after each
-//! append the journal's head (sequence number and hash of the last record) is
-//! also written to `journal.head` beside it. Readers check that the journal
-//! reaches the head: a journal shorter than its head, or disagreeing with it,
-//! was truncated or rewritten. Every journal this host writes has a head from
+//! A hash chain cannot notice its own tail being cut off, so the journal's
+//! head (sequence number and hash of the last record) is also written to
+//! `journal.head` beside it ([`Journal::write_head`]): after a run's first
+//! record, and whenever a process lets go of the run (its command ends, an
+//! MCP session's call is done), not after every append, which would double
+//! the fsyncs of every event. Readers check that the journal reaches the
+//! head: a journal shorter than its head, or disagreeing with it, was
+//! truncated or rewritten. Every journal this host writes has a head from
 //! its first record on, so a journal with records and no head was tampered
 //! with, and [`read`] (which opening a run for driving or deciding uses)
 //! refuses it; [`inspect`], for read-only views, reports it as a warning. The
 //! head is replaced old-or-new (temporary file, data fsync'd, rename) after
-//! the record is fsync'd: it may lag behind the journal (a failed or lost
-//! head write, which is fine), but it is never ahead of it and never empty.
-//! Someone able to rewrite both files can still forge a shorter history;
-//! `host verify` prints the head hash so it can be kept elsewhere.
+//! the records are fsync'd: it may lag behind the journal (while a process
+//! drives the run, or after it was killed, until the next process lets go of
+//! the run), but it is never ahead of it and never empty. Only the lagging
+//! records are then unprotected against a cut. Someone able to rewrite both
+//! files can still forge a shorter history; `host verify` prints the head
+//! hash so it can be kept elsewhere.
 //!
 //! **A failed append is undone.** An append that returned an error was never
 //! acknowledged, so the journal must read as if it had not happened: the
@@ -258,8 +263,9 @@ pub struct Journal {
     head: String,
     /// An append failed and could not be undone: no more appends.
     poisoned: bool,
-    /// Why the head file lags behind the last record, if it does.
-    head_error: Option<std::io::Error>,
+    /// The sequence number the head file records, as far as this handle
+    /// knows (`None`: no head yet).
+    head_written: Option<u64>,
 }
 
 impl Journal {
@@ -277,7 +283,7 @@ impl Journal {
             next_seq: 0,
             head: GENESIS.to_string(),
             poisoned: false,
-            head_error: None,
+            head_written: None,
         })
     }
 
@@ -325,7 +331,7 @@ impl Journal {
                 next_seq,
                 head,
                 poisoned: false,
-                head_error: None,
+                head_written: verified.head_seq,
             },
             verified.records,
         ))
@@ -333,10 +339,8 @@ impl Journal {
 
     /// Append one event and fsync it. When this returns `Ok`, the event is
     /// durable. When it returns an error, the event was not recorded: the
-    /// journal is cut back to where it was (see the module doc).
-    ///
-    /// The head is updated afterwards; if that fails the record still
-    /// stands (a lagging head is fine) and [`Journal::take_head_error`] says why.
+    /// journal is cut back to where it was (see the module doc). The head
+    /// file is not touched ([`Journal::write_head`]).
     pub fn append(&mut self, event: Event) -> Result<Record, JournalError> {
         let mut records = self.append_all(vec![event])?;
         records
@@ -344,8 +348,8 @@ impl Journal {
             .ok_or_else(|| JournalError::Encode(serde::ser::Error::custom("no record")))
     }
 
-    /// Append `events` in order with one write and one fsync (and one head
-    /// update): all of them are durable when this returns `Ok`, none is
+    /// Append `events` in order with one write and one fsync: all of them
+    /// are durable when this returns `Ok`, none is
     /// recorded when it returns an error. For events that stand or fall
     /// together, such as a call's request and the policy's decision on it.
     pub fn append_all(&mut self, events: Vec<Event>) -> Result<Vec<Record>, JournalError> {
@@ -382,9 +386,9 @@ impl Journal {
             seq += 1;
             prev = hash;
         }
-        let Some(last) = records.last() else {
+        if records.is_empty() {
             return Ok(records);
-        };
+        }
         // One write for the batch: a crash leaves a prefix of it (complete
         // lines, then at most one torn one), as separate appends would.
         if let Err(source) = self
@@ -407,19 +411,28 @@ impl Journal {
         self.len += text.len() as u64;
         self.next_seq = seq;
         self.head = prev;
-        let head = Head {
-            seq: last.seq,
-            hash: last.hash.clone(),
-        };
-        self.head_error = write_head(&self.path, &head).err();
-        if let Some(error) = &self.head_error {
-            tracing::warn!(
-                head = %head_path(&self.path).display(),
-                %error,
-                "cannot update the journal head; it lags behind the journal until the next event"
-            );
-        }
         Ok(records)
+    }
+
+    /// Bring the head file up to this journal's last record, if it lags and
+    /// the file at the path is still the one this handle appends to with
+    /// nothing after it ([`Journal::unchanged`]: a handle that another
+    /// process overtook writes nothing). Only under the run's lock: the
+    /// head's temporary file has one name.
+    pub fn write_head(&mut self) -> Result<(), JournalError> {
+        let Some(last) = self.next_seq.checked_sub(1) else {
+            return Ok(());
+        };
+        if self.head_written == Some(last) || !self.unchanged()? {
+            return Ok(());
+        }
+        let head = Head {
+            seq: last,
+            hash: self.head.clone(),
+        };
+        write_head_file(&self.path, &head).map_err(|source| io_err(&head_path(&self.path), source))?;
+        self.head_written = Some(last);
+        Ok(())
     }
 
     /// Whether the file at this journal's path is still the one this handle
@@ -459,11 +472,6 @@ impl Journal {
         &self.head
     }
 
-    /// Why the last append could not update the head file (it then lags
-    /// behind the journal), if it could not.
-    pub fn take_head_error(&mut self) -> Option<std::io::Error> {
-        self.head_error.take()
-    }
 }
 
 /// The last record a journal is known to have reached.
@@ -490,7 +498,7 @@ pub fn head_tmp_path(journal: &Path) -> PathBuf {
 /// see the old head or the new one, and after a power loss never an empty
 /// one. (The directory is not fsync'd: a lost rename leaves the old head,
 /// which lags behind, which is fine.)
-fn write_head(journal: &Path, head: &Head) -> std::io::Result<()> {
+fn write_head_file(journal: &Path, head: &Head) -> std::io::Result<()> {
     let path = head_path(journal);
     let tmp = head_tmp_path(journal);
     let text = serde_json::to_string(head).map_err(std::io::Error::other)?;
@@ -551,6 +559,8 @@ pub struct Verified {
     pub head_problem: Option<JournalError>,
     /// Bytes up to the end of the last complete record.
     len: u64,
+    /// The sequence number the head file records (`None`: no head).
+    head_seq: Option<u64>,
 }
 
 impl Verified {
@@ -624,11 +634,13 @@ fn check_head(
     head: Option<Head>,
     headless_ok: bool,
 ) -> Result<Verified, JournalError> {
+    let head_seq = head.as_ref().map(|h| h.seq);
     let verified = |scan: Scan| Verified {
         records: scan.records,
         torn_tail: scan.torn_tail,
         head_problem: None,
         len: scan.len,
+        head_seq,
     };
     let Some(head) = head else {
         if !scan.records.is_empty() && !headless_ok {
@@ -808,6 +820,7 @@ mod tests {
         })
         .expect("append");
         j.append(Event::RunCompleted {}).expect("append");
+        j.write_head().expect("head");
         path
     }
 
@@ -825,7 +838,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_one_write_of_chained_records_and_one_head() {
+    fn a_batch_is_one_write_of_chained_records_and_the_head_follows_on_request() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = sample(dir.path());
         let (mut j, _) = Journal::open(&path).expect("open");
@@ -845,6 +858,10 @@ mod tests {
         let read_back = read(&path).expect("the chain verifies");
         assert_eq!(read_back.len(), 5);
         assert_eq!(read_back[4].hash, records[2].hash);
+        // The head is the last record a process that let go of the run
+        // left: appends do not move it, `write_head` does.
+        assert_eq!(read_head(&path).expect("head").expect("a head").seq, 1);
+        j.write_head().expect("head");
         let head = read_head(&path).expect("head").expect("a head");
         assert_eq!((head.seq, head.hash), (4, records[2].hash.clone()));
         assert!(j.unchanged().expect("stat"), "nobody else appended");
@@ -877,7 +894,7 @@ mod tests {
             prev = hash;
         }
         std::fs::write(&path, text).expect("write");
-        write_head(&path, &Head { seq: 1, hash: prev }).expect("head");
+        write_head_file(&path, &Head { seq: 1, hash: prev }).expect("head");
         path
     }
 
@@ -960,7 +977,7 @@ mod tests {
         // append and the head write) is fine.
         std::fs::write(&path, &text).expect("restore");
         let records = read(&path).expect("read");
-        write_head(
+        write_head_file(
             &path,
             &Head {
                 seq: 0,
@@ -1050,9 +1067,27 @@ mod tests {
         std::fs::write(head_tmp_path(&path), b"{\"seq\":").expect("stale tmp");
         let (mut j, _) = Journal::open(&path).expect("open");
         j.append(Event::RunCompleted {}).expect("append");
-        assert!(j.take_head_error().is_none());
+        j.write_head().expect("head");
         assert!(!head_tmp_path(&path).exists());
         assert_eq!(read_head(&path).expect("head").expect("present").seq, 2);
+    }
+
+    #[test]
+    fn a_handle_another_process_overtook_writes_no_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let (mut stale, _) = Journal::open(&path).expect("open");
+        stale.append(Event::RunCompleted {}).expect("append");
+        // Another handle appends after it and brings the head up to date.
+        let (mut other, _) = Journal::open(&path).expect("open again");
+        other.append(Event::RunCompleted {}).expect("append");
+        other.write_head().expect("head");
+        assert_eq!(read_head(&path).expect("head").expect("present").seq, 3);
+        // The overtaken handle would set the head back (or, had the file
+        // been replaced, make it disagree): it leaves it alone.
+        stale.write_head().expect("nothing to do");
+        assert_eq!(read_head(&path).expect("head").expect("present").seq, 3);
+        assert_eq!(read(&path).expect("verifies").len(), 4);
     }
 
     #[test]
@@ -1069,7 +1104,7 @@ mod tests {
             next_seq: 2,
             head: read(&path).expect("read")[1].hash.clone(),
             poisoned: false,
-            head_error: None,
+            head_written: Some(1),
         };
         let e = j.append(Event::RunCompleted {}).expect_err("cannot write");
         assert!(
@@ -1113,7 +1148,7 @@ mod tests {
             format!("{{\"seq\":0,\"at_ms\":5,\"prev\":\"{GENESIS}\",\"event\":{event},\"hash\":\"{hash}\",\"extra\":1}}\n"),
         )
         .expect("write");
-        write_head(&path, &Head { seq: 0, hash }).expect("head");
+        write_head_file(&path, &Head { seq: 0, hash }).expect("head");
         let records = read(&path).expect("read");
         assert_eq!(records[0].event, Event::RunCompleted {});
     }
