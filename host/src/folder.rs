@@ -191,8 +191,10 @@ pub fn load(
         }
     }
 
+    crate::timing::mark("workflow, grants and manifests read");
     let runtime =
         Runtime::new(dirs.runtime_config()).context("cannot start the WebAssembly runtime")?;
+    crate::timing::mark("WebAssembly runtime started");
     let protected = protected_paths(dirs, &plugins_dir, &workflow, &manifests);
     let grant_ctx = GrantContext {
         workspace,
@@ -200,6 +202,7 @@ pub fn load(
         protected: protected.clone(),
     };
     let plugins = load_parallel(&runtime, &used, &grant_ctx, notes)?;
+    crate::timing::mark("plugins loaded");
     Ok(Loaded {
         workflow,
         folder: LoadedPlugins {
@@ -252,6 +255,7 @@ pub fn load_parallel(
                             size,
                         })
                     })?;
+                    crate::timing::mark(&format!("  plugin {} loaded", m.name));
                     if plugin.cache_outcome() == CacheOutcome::Miss {
                         // First use of this component: compiling it is the slow part of a cold start.
                         notes(Note::Compiled {

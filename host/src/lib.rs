@@ -16,7 +16,8 @@
 //! call) → [`workflow`] (what runs, as data) → [`run`] (the journaled state
 //! machine, approval and apply) → [`cli`] (the `host` command). [`contract`]
 //! is the plugin contract's data, [`error_kind`] why a call gave no result,
-//! [`render`] how untrusted text is shown inert, [`protect`] the paths no
+//! [`render`] how untrusted text is shown inert, [`timing`] where a command's
+//! time goes, [`protect`] the paths no
 //! plugin may reach, [`project`] the project file (`harness.toml`) that
 //! [`HostDirs`] reads.
 //!
@@ -52,6 +53,7 @@ pub mod protect;
 pub mod render;
 pub mod run;
 pub mod runtime;
+pub mod timing;
 pub mod workflow;
 mod workflow_export;
 

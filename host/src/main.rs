@@ -15,6 +15,7 @@ use harness_host::render::inert_lines;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    harness_host::timing::mark("process started");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
@@ -48,10 +49,12 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(cli.execute());
+    harness_host::timing::mark("command done");
     // Every journal write happened inside `execute`. A guest that timed out
     // while blocked in a host call (opening a FIFO, say) still holds a
     // blocking thread, and dropping the runtime would wait for it forever.
     runtime.shutdown_background();
+    harness_host::timing::mark("async runtime shut down");
     match result {
         Ok(code) => code,
         Err(error) if output::is_closed(&error) => ExitCode::from(output::EXIT_BROKEN_PIPE),

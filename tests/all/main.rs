@@ -53,6 +53,7 @@ mod sandbox;
 mod scheduling;
 mod sdk_http;
 mod support;
+mod timings;
 mod tls_support;
 mod toolchains;
 mod trace;

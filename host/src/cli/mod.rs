@@ -61,7 +61,7 @@ propose writes, and `host approve` applies exactly the approved bytes.",
     after_help = "Typical session:\n  host run --topic \"wasm sandboxing\"     run the workflow, stop at the approval gate\n  host show <run>                         read the proposed diff and the review\n  host approve <run>                      apply exactly those bytes (or: host reject <run> --reason ...)\n  host resume <run>                       continue a run after a crash or kill; nothing runs or is written twice\n\n\
 Exit codes: 0 success (including a run waiting for approval), 1 error or failed/rejected run, 2 usage error, 141 stdout closed by its reader (`| head`) before everything was printed.\n\
 Project: the first harness.toml in the current directory or above names the plugins folder, workspace, out and state dirs (flags override it; `host init` writes one).\n\
-Logs: set HARNESS_LOG (e.g. HARNESS_LOG=debug) or pass -v."
+Logs: set HARNESS_LOG (e.g. HARNESS_LOG=debug) or pass -v. HARNESS_TIMINGS=1 prints where `host run`'s time goes, phase by phase."
 )]
 pub struct Cli {
     /// Folder holding the host's own state (runs, journals, staged writes)

@@ -430,7 +430,8 @@ impl Journal {
             seq: last,
             hash: self.head.clone(),
         };
-        write_head_file(&self.path, &head).map_err(|source| io_err(&head_path(&self.path), source))?;
+        write_head_file(&self.path, &head)
+            .map_err(|source| io_err(&head_path(&self.path), source))?;
         self.head_written = Some(last);
         Ok(())
     }
@@ -471,7 +472,6 @@ impl Journal {
     pub fn head(&self) -> &str {
         &self.head
     }
-
 }
 
 /// The last record a journal is known to have reached.
