@@ -17,8 +17,13 @@ fn clock() -> Option<Instant> {
 /// host text or a plugin name (names follow the name rule, so they print
 /// as they are).
 pub fn mark(phase: &str) {
+    use std::io::Write as _;
     if let Some(start) = clock() {
+        // The time is taken under stderr's lock, so marks from several
+        // threads print in the order they happened. Write errors are
+        // ignored, as for every note.
+        let mut err = std::io::stderr().lock();
         let ms = start.elapsed().as_secs_f64() * 1e3;
-        crate::cli::output::note(&format!("timing: {ms:8.2} ms  {phase}"));
+        let _ = writeln!(err, "timing: {ms:8.2} ms  {phase}");
     }
 }
