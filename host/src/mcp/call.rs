@@ -300,7 +300,7 @@ impl Session {
         let plugin_sha256 = tool.plugin.sha256().to_string();
         let via = self.via.as_str().to_string();
         let call = self
-            .with_run(|run| {
+            .with_run(early.is_none(), |run| {
                 let call = format!("c{}", run.state().tool_calls + 1);
                 let mut events = vec![Event::ToolCallRequested {
                     call: call.clone(),
@@ -332,8 +332,10 @@ impl Session {
         let call = &call;
         let failure = &failure;
         let failed = |kind: ErrorKind, message: String, logs: Vec<LogRecord>| async move {
-            self.with_run(|run| run.record(failed_event(call, plugin, kind, &message, logs)))
-                .await?;
+            self.with_run(false, |run| {
+                run.record(failed_event(call, plugin, kind, &message, logs))
+            })
+            .await?;
             Ok::<_, RunError>(Err(failure(kind, message)))
         };
 
@@ -348,7 +350,7 @@ impl Session {
                 .await;
             let allowed = answer == Answer::Accept;
             let refused = (!allowed).then(|| refusal(Some(answer), &decision.reason));
-            self.with_run(|run| {
+            self.with_run(allowed, |run| {
                 let mut events = vec![policy_event(call, &decision, Some(answer), allowed)];
                 if let Some(message) = &refused {
                     events.push(failed_event(
@@ -417,7 +419,7 @@ impl Session {
         let output_text = output.output;
         let plugin_sha = tool.plugin.sha256().to_string();
         let staged = self
-            .with_run(|run| {
+            .with_run(false, |run| {
                 let state = run.state();
                 if state.status == RunStatus::Applying {
                     return Ok(Err(stage::Refusal {

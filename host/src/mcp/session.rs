@@ -156,9 +156,12 @@ impl Session {
         &self.state_dir
     }
 
-    /// Take the session run, do `f` with it, let it go again.
+    /// Take the session run, do `f` with it, let it go again: briefly (the
+    /// journal head left to lag, see [`Run::release_briefly`]) if the call
+    /// `goes_on` and will take the run back to record its end.
     pub(crate) async fn with_run<R>(
         &self,
+        goes_on: bool,
         f: impl FnOnce(&mut Run) -> Result<R, RunError>,
     ) -> Result<R, RunError> {
         let mut run = self.run.lock().await;
@@ -173,7 +176,11 @@ impl Session {
             }
         }
         let result = f(&mut run);
-        let released = run.release();
+        let released = if goes_on {
+            run.release_briefly()
+        } else {
+            run.release()
+        };
         let value = result?;
         released?;
         Ok(value)

@@ -78,8 +78,11 @@ impl FileRun {
 
 impl Drop for FileRun {
     fn drop(&mut self) {
-        // Fields drop after this: the lock is still held here.
-        if self.held {
+        // Fields drop after this: a held lock is still held here. A run let
+        // go (briefly, say, by a session whose last call was cancelled) is
+        // taken for the head if nobody else has it; if someone does, they
+        // write their own when they let go.
+        if self.held || take_lock(&self.lock, &self.lock_path, &self.id).is_ok() {
             self.write_head();
         }
     }
@@ -90,8 +93,10 @@ impl RunLog for FileRun {
         Ok(self.journal.append_all(events)?)
     }
 
-    fn release(&mut self) -> Result<(), RunError> {
-        self.write_head();
+    fn release(&mut self, briefly: bool) -> Result<(), RunError> {
+        if !briefly {
+            self.write_head();
+        }
         self.lock.unlock().map_err(|source| RunError::Io {
             path: self.lock_path.clone(),
             source,
@@ -565,11 +570,22 @@ mod tests {
         assert_eq!(head_seq(), 2, "letting go brings it up to date");
         run.retake().expect("retake");
         run.record(call(3)).expect("c3");
+        run.release_briefly().expect("release briefly");
+        assert_eq!(head_seq(), 2, "a brief release leaves it lagging");
+        run.retake().expect("retake");
+        run.record(call(4)).expect("c4");
         drop(run);
-        assert_eq!(head_seq(), 3, "so does the end of the command");
+        assert_eq!(head_seq(), 4, "so does the end of the command");
+        // A run last let go briefly is brought up to date by the drop when
+        // nobody else holds it.
+        let mut run = store.open(&id).expect("open");
+        run.record(call(5)).expect("c5");
+        run.release_briefly().expect("release briefly");
+        drop(run);
+        assert_eq!(head_seq(), 5, "the drop took the free lock for the head");
         // A cut of the last record is now caught.
         let text = std::fs::read_to_string(&journal).expect("journal");
-        let cut: Vec<&str> = text.lines().take(3).collect();
+        let cut: Vec<&str> = text.lines().take(5).collect();
         std::fs::write(&journal, format!("{}\n", cut.join("\n"))).expect("cut");
         assert!(matches!(
             store.history(&id),

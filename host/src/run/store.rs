@@ -77,8 +77,10 @@ pub trait RunLog: std::fmt::Debug + Send {
     /// the chain: all of them, or (on an error) none.
     fn append(&mut self, events: Vec<Event>) -> Result<Vec<Record>, RunError>;
     /// Let other processes take the run (`host approve` of a serving MCP
-    /// session) while this appender keeps its place in the chain.
-    fn release(&mut self) -> Result<(), RunError>;
+    /// session) while this appender keeps its place in the chain; unless
+    /// `briefly`, first bring the journal's head up to date (see
+    /// [`Run::release_briefly`]).
+    fn release(&mut self, briefly: bool) -> Result<(), RunError>;
     /// Take the run back after [`RunLog::release`] ([`RunError::Busy`] if
     /// another process holds it now): the records others appended
     /// meanwhile, verified to extend the chain this appender knows.
@@ -297,8 +299,21 @@ impl Run {
     /// the run only while it writes. [`Run::record`] is refused until
     /// [`Run::retake`].
     pub fn release(&mut self) -> Result<(), RunError> {
+        self.let_go(false)
+    }
+
+    /// [`Run::release`] in the middle of a piece of work this process takes
+    /// the run back to finish (an MCP call between its request and its
+    /// end): the journal's head is left to lag until the final release,
+    /// which saves a head write (an fsync and a rename). Readers accept a
+    /// lagging head; another process that appends meanwhile writes its own.
+    pub fn release_briefly(&mut self) -> Result<(), RunError> {
+        self.let_go(true)
+    }
+
+    fn let_go(&mut self, briefly: bool) -> Result<(), RunError> {
         if self.held {
-            self.log.release()?;
+            self.log.release(briefly)?;
             self.held = false;
         }
         Ok(())
