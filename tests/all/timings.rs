@@ -1,6 +1,6 @@
 //! `HARNESS_TIMINGS=1`: a real `host run` of the default pipeline prints
 //! where its time went, phase by phase in order; without the variable it
-//! prints none. And when the command ends, the journal's head has caught up
+//! prints none (steps included: each call and its record). And when the command ends, the journal's head has caught up
 //! with its last record (the head is written when a process lets go of the
 //! run, not after every append).
 
@@ -61,7 +61,7 @@ fn a_run_says_where_its_time_went_only_when_asked() {
     let top: Vec<&str> = phases
         .iter()
         .copied()
-        .filter(|p| !p.starts_with("plugin "))
+        .filter(|p| !p.starts_with("plugin ") && !p.starts_with("step "))
         .collect();
     assert_eq!(top, expected, "{stderr}");
     for plugin in ["search", "extract-facts", "draft-report", "reviewer"] {
@@ -69,6 +69,18 @@ fn a_run_says_where_its_time_went_only_when_asked() {
             phases.contains(&format!("plugin {plugin} loaded").as_str()),
             "{plugin}: {stderr}"
         );
+    }
+    for step in ["search", "extract", "draft"] {
+        for mark in [
+            "starting",
+            ": plugin called",
+            ": plugin returned",
+            ": recording",
+        ] {
+            let sep = if mark.starts_with(':') { "" } else { " " };
+            let phase = format!("step {step}{sep}{mark}");
+            assert!(phases.contains(&phase.as_str()), "{phase}: {stderr}");
+        }
     }
     assert!(
         marks.windows(2).all(|w| w[0].0 <= w[1].0),
