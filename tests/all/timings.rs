@@ -1,8 +1,8 @@
 //! `HARNESS_TIMINGS=1`: a real `host run` of the default pipeline prints
-//! where its time went, phase by phase in order; without the variable it
-//! prints none (steps included: each call and its record). And when the command ends, the journal's head has caught up
-//! with its last record (the head is written when a process lets go of the
-//! run, not after every append).
+//! where its time went, phase by phase in order (each step's call and its
+//! record too); without the variable it prints none. And when the command
+//! ends, the journal's head has caught up with its last record (the head is
+//! written when a process lets go of the run, not after every append).
 
 use crate::support::{Scratch, artifacts, run_id, text};
 

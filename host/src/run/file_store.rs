@@ -589,7 +589,7 @@ mod tests {
         std::fs::write(&journal, format!("{}\n", cut.join("\n"))).expect("cut");
         assert!(matches!(
             store.history(&id),
-            Err(RunError::Journal(journal::JournalError::Truncated { .. }))
+            Err(RunError::Journal(JournalError::Truncated { .. }))
         ));
     }
 
