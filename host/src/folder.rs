@@ -255,7 +255,7 @@ pub fn load_parallel(
                             size,
                         })
                     })?;
-                    crate::timing::mark(&format!("  plugin {} loaded", m.name));
+                    crate::timing::mark(format_args!("  plugin {} loaded", m.name));
                     if plugin.cache_outcome() == CacheOutcome::Miss {
                         // First use of this component: compiling it is the slow part of a cold start.
                         notes(Note::Compiled {

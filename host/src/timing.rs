@@ -15,8 +15,9 @@ fn clock() -> Option<Instant> {
 
 /// Print that `phase` ends now, if `HARNESS_TIMINGS` is set. `phase` is
 /// host text or a plugin name (names follow the name rule, so they print
-/// as they are).
-pub fn mark(phase: &str) {
+/// as they are); pass `format_args!` rather than a `String`, so nothing is
+/// formatted when timings are off.
+pub fn mark(phase: impl std::fmt::Display) {
     use std::io::Write as _;
     if let Some(start) = clock() {
         // The time is taken under stderr's lock, so marks from several

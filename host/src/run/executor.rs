@@ -178,7 +178,7 @@ fn start_attempt(
     tasks: &mut JoinSet<Outcome>,
 ) -> Result<(), RunError> {
     let attempt = run.state().steps.get(&step.id).map_or(0, |s| s.attempt) + 1;
-    crate::timing::mark(&format!("  step {} starting", step.id));
+    crate::timing::mark(format_args!("  step {} starting", step.id));
     run.record(Event::StepStarted {
         step: step.id.clone(),
         plugin: step.plugin.clone(),
@@ -201,9 +201,9 @@ fn start_attempt(
     let span = tracing::info_span!("run.step", step = %step.id, plugin = %step.plugin, attempt);
     tasks.spawn(
         async move {
-            crate::timing::mark(&format!("  step {id}: plugin called"));
+            crate::timing::mark(format_args!("  step {id}: plugin called"));
             let result = plugin.invoke_tool_within(&input, cap).await;
-            crate::timing::mark(&format!("  step {id}: plugin returned"));
+            crate::timing::mark(format_args!("  step {id}: plugin returned"));
             Outcome::Finished {
                 step: id,
                 attempt,
@@ -224,7 +224,7 @@ fn finish_attempt(
     attempt: u32,
     result: Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure>,
 ) -> Result<Option<Duration>, RunError> {
-    crate::timing::mark(&format!("  step {}: recording", step.id));
+    crate::timing::mark(format_args!("  step {}: recording", step.id));
     let invocation = match result {
         Ok(invocation) => invocation,
         Err(failure) => {
