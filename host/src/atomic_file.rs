@@ -19,15 +19,29 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Atomically replace `path` with the concatenation of `parts`. On failure
 /// the temporary file is removed and the old content (if any) stays.
 pub fn write_parts(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    replace(path, parts, true)
+}
+
+/// [`write`] without the fsyncs: readers still see the old content or the
+/// new, but a power cut may leave neither (an empty or partly written file).
+/// Only for files whose reader detects that and loses nothing by it (the
+/// compile cache's fingerprints, which carry their own checksum).
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, &[bytes], false)
+}
+
+fn replace(path: &Path, parts: &[&[u8]], durable: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let (tmp_path, mut tmp) = tempfile_in(dir)?;
     let result = (|| {
         for part in parts {
             tmp.write_all(part)?;
         }
-        tmp.sync_all()?;
+        if durable {
+            tmp.sync_all()?;
+        }
         std::fs::rename(&tmp_path, path)?;
-        sync_dir(dir)
+        if durable { sync_dir(dir) } else { Ok(()) }
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp_path);

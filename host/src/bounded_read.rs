@@ -160,6 +160,63 @@ pub fn read_regular(
     what: &'static str,
     symlinks: Symlinks,
 ) -> Result<Vec<u8>, ReadError> {
+    open_regular(path, cap, what, symlinks)?.read()
+}
+
+/// A regular file opened and checked by [`open_regular`], not read yet.
+#[derive(Debug)]
+pub struct Opened {
+    file: File,
+    meta: Metadata,
+    path: PathBuf,
+    cap: u64,
+    what: &'static str,
+}
+
+impl Opened {
+    /// The open file (positioned at its start until [`Opened::read`]).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// What `fstat` said of the open file.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The whole file, at most the cap given to [`open_regular`] (a file that
+    /// grew past it since the open is refused after reading one byte more).
+    pub fn read(self) -> Result<Vec<u8>, ReadError> {
+        let Self {
+            file,
+            meta,
+            path,
+            cap,
+            what,
+        } = self;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        match file.take(cap.saturating_add(1)).read_to_end(&mut bytes) {
+            Ok(_) if bytes.len() as u64 > cap => Err(ReadError::TooLarge {
+                what,
+                path,
+                size: bytes.len() as u64,
+                cap,
+            }),
+            Ok(_) => Ok(bytes),
+            Err(source) => Err(ReadError::Io { what, path, source }),
+        }
+    }
+}
+
+/// Open the regular file at `path` for reading, refusing anything else and
+/// any file over `cap` bytes, without reading it: [`read_regular`] for a
+/// caller that decides from the file's metadata whether to read it at all.
+pub fn open_regular(
+    path: &Path,
+    cap: u64,
+    what: &'static str,
+    symlinks: Symlinks,
+) -> Result<Opened, ReadError> {
     let io = |source| ReadError::Io {
         what,
         path: path.to_path_buf(),
@@ -201,23 +258,21 @@ pub fn read_regular(
     if let Some(e) = refuse(&meta) {
         return Err(e);
     }
-    let too_large = |size| ReadError::TooLarge {
-        what,
-        path: path.to_path_buf(),
-        size,
-        cap,
-    };
     if meta.len() > cap {
-        return Err(too_large(meta.len()));
+        return Err(ReadError::TooLarge {
+            what,
+            path: path.to_path_buf(),
+            size: meta.len(),
+            cap,
+        });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(cap.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > cap {
-        return Err(too_large(bytes.len() as u64));
-    }
-    Ok(bytes)
+    Ok(Opened {
+        file,
+        meta,
+        path: path.to_path_buf(),
+        cap,
+        what,
+    })
 }
 
 #[cfg(test)]

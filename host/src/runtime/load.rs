@@ -19,6 +19,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::Runtime;
 use super::bindings::{reviewer, tool};
+use super::cache::CacheOutcome;
 use super::invoke::StoreState;
 use super::logs::LogCollector;
 use super::network;
@@ -315,13 +316,7 @@ pub(crate) fn load(
         component: component_path(),
         error,
     };
-    let bytes = crate::bounded_read::read_regular(
-        &manifest.component,
-        MAX_COMPONENT_BYTES,
-        "component",
-        crate::bounded_read::Symlinks::Follow,
-    )
-    .map_err(|e| match e {
+    let refuse_read = |e| match e {
         crate::bounded_read::ReadError::Io { source, .. } => read_err(source),
         // Only text reads decode.
         e @ crate::bounded_read::ReadError::NotUtf8 { .. } => {
@@ -335,32 +330,14 @@ pub(crate) fn load(
             component: component_path(),
             kind,
         },
-    })
-    .map_err(|problem| refused(manifest, problem))?;
-    let digest: [u8; 32] = Sha256::digest(&bytes).into();
-    let sha256 = hex::encode(digest);
-    if let Some(expected) = &manifest.sha256
-        && *expected != sha256
-    {
-        return Err(refused(
-            manifest,
-            LoadProblem::HashMismatch {
-                component: component_path(),
-                expected: expected.clone(),
-                actual: sha256,
-            },
-        ));
-    }
-    if let Some((what, hint)) = not_a_component(&bytes) {
-        return Err(refused(
-            manifest,
-            LoadProblem::NotAComponent {
-                component: component_path(),
-                what,
-                hint,
-            },
-        ));
-    }
+    };
+    let opened = crate::bounded_read::open_regular(
+        &manifest.component,
+        MAX_COMPONENT_BYTES,
+        "component",
+        crate::bounded_read::Symlinks::Follow,
+    )
+    .map_err(|e| refused(manifest, refuse_read(e)))?;
 
     let parts = rt.engine_for(manifest.limits.fuel.is_some()).map_err(|e| {
         refused(
@@ -371,20 +348,49 @@ pub(crate) fn load(
         )
     })?;
     let engine = &parts.engine;
-    if !parts.cache.has_entry(&digest) {
-        on_compile(bytes.len() as u64);
-    }
-    let (component, cache) = parts
+
+    // A component hashed before and unchanged since (by its fingerprint)
+    // with a cache entry is not read at all. Any other is read and hashed,
+    // and its errors come from those bytes.
+    let known = parts
         .cache
-        .load_or_compile(engine, &bytes, &digest)
-        .map_err(|e| {
-            let problem = LoadProblem::Compile {
-                component: component_path(),
-                message: format!("{e:#}"),
+        .known_sha256(&opened)
+        .filter(|digest| {
+            manifest
+                .sha256
+                .as_deref()
+                .is_none_or(|pin| *pin == hex::encode(digest))
+        })
+        .and_then(|digest| Some((digest, parts.cache.load(engine, &digest)?)));
+    let (digest, component, cache) = match known {
+        Some((digest, component)) => (digest, component, CacheOutcome::Hit),
+        None => {
+            let meta = opened.metadata().clone();
+            let read_started = std::time::SystemTime::now();
+            let bytes = opened
+                .read()
+                .map_err(|e| refused(manifest, refuse_read(e)))?;
+            let digest: [u8; 32] = Sha256::digest(&bytes).into();
+            check_bytes(manifest, &bytes, &digest)?;
+            parts.cache.learn_sha256(&meta, digest, read_started);
+            let (component, cache) = match parts.cache.load(engine, &digest) {
+                Some(component) => (component, CacheOutcome::Hit),
+                None => {
+                    on_compile(bytes.len() as u64);
+                    let component = parts.cache.compile(engine, &bytes, &digest).map_err(|e| {
+                        let problem = LoadProblem::Compile {
+                            component: component_path(),
+                            message: format!("{e:#}"),
+                        };
+                        refused(manifest, problem)
+                    })?;
+                    (component, CacheOutcome::Miss)
+                }
             };
-            refused(manifest, problem)
-        })?;
-    drop(bytes);
+            (digest, component, cache)
+        }
+    };
+    let sha256 = hex::encode(digest);
 
     // Imports first: an import this host does not provide is the harder
     // failure, whatever the component exports.
@@ -425,6 +431,36 @@ pub(crate) fn load(
         imports,
         exports,
     }))
+}
+
+/// The checks on a component's bytes before they reach the compiler: the
+/// sha256 `plugin.sha256` pins, and that they are a component at all.
+fn check_bytes(manifest: &Manifest, bytes: &[u8], digest: &[u8; 32]) -> Result<(), LoadError> {
+    let component = || manifest.component.clone();
+    if let Some(expected) = &manifest.sha256 {
+        let actual = hex::encode(digest);
+        if *expected != actual {
+            return Err(refused(
+                manifest,
+                LoadProblem::HashMismatch {
+                    component: component(),
+                    expected: expected.clone(),
+                    actual,
+                },
+            ));
+        }
+    }
+    if let Some((what, hint)) = not_a_component(bytes) {
+        return Err(refused(
+            manifest,
+            LoadProblem::NotAComponent {
+                component: component(),
+                what,
+                hint,
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// The export a plugin of `kind` must have.

@@ -72,6 +72,7 @@ pub use self::plugin::Plugin;
 pub use self::private_copy::MountChange;
 
 use self::cache::CompileCache;
+use self::cache::fingerprints::Fingerprints;
 use self::engine::EpochTicker;
 use self::invoke::StoreState;
 
@@ -183,14 +184,18 @@ pub(crate) struct EngineParts {
 }
 
 impl EngineParts {
-    fn new(config: &RuntimeConfig, metered: bool) -> Result<Self, RuntimeError> {
+    fn new(
+        config: &RuntimeConfig,
+        metered: bool,
+        fingerprints: &Arc<Fingerprints>,
+    ) -> Result<Self, RuntimeError> {
         let engine = engine::build(config, metered)?;
-        let cache = CompileCache::open(&config.cache_dir, &engine).map_err(|error| {
-            RuntimeError::CacheDir {
+        let cache = CompileCache::open(&config.cache_dir, &engine)
+            .map(|cache| cache.sharing(Arc::clone(fingerprints)))
+            .map_err(|error| RuntimeError::CacheDir {
                 path: config.cache_dir.clone(),
                 error,
-            }
-        })?;
+            })?;
         let linker = load::host_linker(&engine).map_err(|e| RuntimeError::Link {
             message: format!("{e:#}"),
         })?;
@@ -212,6 +217,8 @@ pub struct Runtime {
     metered: OnceLock<EngineParts>,
     /// Held while the metered engine is built, so it is built once.
     building_metered: Mutex<()>,
+    /// The cache directory's table of hashed files, shared by both engines.
+    fingerprints: Arc<Fingerprints>,
     config: RuntimeConfig,
     ticker: Arc<EpochTicker>,
 }
@@ -230,13 +237,15 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
         // Copies left by a host that was killed mid-call.
         private_copy::sweep(&config.scratch_dir);
-        let plain = EngineParts::new(&config, false)?;
+        let fingerprints = Arc::new(Fingerprints::in_dir(&config.cache_dir));
+        let plain = EngineParts::new(&config, false, &fingerprints)?;
         let ticker = EpochTicker::start(vec![plain.engine.clone()], config.epoch_tick)
             .map_err(|error| RuntimeError::Ticker { error })?;
         Ok(Self {
             plain,
             metered: OnceLock::new(),
             building_metered: Mutex::new(()),
+            fingerprints,
             config,
             ticker: Arc::new(ticker),
         })
@@ -258,7 +267,7 @@ impl Runtime {
         if let Some(parts) = self.metered.get() {
             return Ok(parts);
         }
-        let parts = EngineParts::new(&self.config, true)?;
+        let parts = EngineParts::new(&self.config, true, &self.fingerprints)?;
         self.ticker.add(parts.engine.clone());
         Ok(self.metered.get_or_init(|| parts))
     }

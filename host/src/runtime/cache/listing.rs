@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use wasmtime::Engine;
 
-use super::{CompileCache, EXTENSION, HEADER_LEN, Problem, parse_header, read_entry};
+use super::{CompileCache, EXTENSION, Problem, parse_entry};
 
 impl CompileCache {
     /// Every entry in the directory, checked against this engine and the
@@ -50,7 +50,8 @@ impl CompileCache {
                     listing.entries.push(self.check_entry(found, &key, others)?);
                 }
                 FileKind::Temp => listing.partial_writes.push(found),
-                FileKind::Other => {}
+                // The cache's own table of hashed files, not an entry.
+                FileKind::Fingerprints | FileKind::Other => {}
             }
         }
         listing
@@ -67,40 +68,44 @@ impl CompileCache {
         key: &[u8; 32],
         others: &[&CompileCache],
     ) -> std::io::Result<CacheEntry> {
-        let data = match read_entry(&file.path) {
-            Ok(data) => data,
-            // Removed (say, by a concurrent `cache clear`) since it was listed.
-            Err(e) if e.is_not_found() => Vec::new(),
-            Err(crate::bounded_read::ReadError::Io { source, .. }) => return Err(source),
-            // Only text reads decode.
-            Err(e @ crate::bounded_read::ReadError::NotUtf8 { .. }) => {
-                return Err(std::io::Error::other(e.to_string()));
-            }
-            Err(crate::bounded_read::ReadError::TooLarge { .. }) => {
-                return Ok(CacheEntry {
-                    file,
-                    component_sha256: None,
-                    status: EntryStatus::Damaged("larger than any entry this host writes"),
-                });
-            }
-            Err(crate::bounded_read::ReadError::NotRegular { .. }) => {
-                return Ok(CacheEntry {
-                    file,
-                    component_sha256: None,
-                    status: EntryStatus::Damaged("not a regular file"),
-                });
-            }
-        };
-        let component_sha256 = parse_header(&data).ok().map(|h| hex::encode(h.component));
+        let data =
+            match super::open_entry_file(&file.path).and_then(crate::bounded_read::Opened::read) {
+                Ok(data) => data,
+                // Removed (say, by a concurrent `cache clear`) since it was listed.
+                Err(e) if e.is_not_found() => Vec::new(),
+                Err(crate::bounded_read::ReadError::Io { source, .. }) => return Err(source),
+                // Only text reads decode.
+                Err(e @ crate::bounded_read::ReadError::NotUtf8 { .. }) => {
+                    return Err(std::io::Error::other(e.to_string()));
+                }
+                Err(crate::bounded_read::ReadError::TooLarge { .. }) => {
+                    return Ok(CacheEntry {
+                        file,
+                        component_sha256: None,
+                        status: EntryStatus::Damaged("larger than any entry this host writes"),
+                    });
+                }
+                Err(crate::bounded_read::ReadError::NotRegular { .. }) => {
+                    return Ok(CacheEntry {
+                        file,
+                        component_sha256: None,
+                        status: EntryStatus::Damaged("not a regular file"),
+                    });
+                }
+            };
+        let component_sha256 = parse_entry(&data)
+            .ok()
+            .map(|(trailer, _)| hex::encode(trailer.component));
         let mut verdict = self.verify(&data, key);
         for other in others {
             if verdict == Err(Problem::OtherEngine) {
                 verdict = other.verify(&data, key);
             }
         }
+        let payload = parse_entry(&data).map_or(&[][..], |(_, payload)| payload);
         let status = match verdict {
             Ok(_)
-                if Engine::detect_precompiled(&data[HEADER_LEN..])
+                if Engine::detect_precompiled(payload)
                     == Some(wasmtime::Precompiled::Component) =>
             {
                 EntryStatus::Valid
@@ -256,6 +261,8 @@ enum FileKind {
     Entry([u8; 32]),
     /// An unfinished atomic write ([`crate::atomic_file::is_temp_name`]).
     Temp,
+    /// The table of hashed files ([`super::fingerprints`]).
+    Fingerprints,
     Other,
 }
 
@@ -272,6 +279,9 @@ fn classify(name: &str) -> FileKind {
     if crate::atomic_file::is_temp_name(name) {
         return FileKind::Temp;
     }
+    if name == super::fingerprints::FILE_NAME {
+        return FileKind::Fingerprints;
+    }
     FileKind::Other
 }
 
@@ -281,7 +291,7 @@ mod tests {
     use sha2::{Digest as _, Sha256};
 
     use crate::runtime::cache::tests::{COMPONENT, EMPTY_COMPONENT, cache, engine, key, names};
-    use crate::runtime::cache::{CacheOutcome, MAGIC};
+    use crate::runtime::cache::{CacheOutcome, TRAILER_LEN};
 
     #[test]
     fn inspect_reports_each_entry_with_its_component_and_status() {
@@ -299,7 +309,8 @@ mod tests {
         let foreign_key = [3; 32];
         let real = std::fs::read(cache.entry_path(&cache.key(&sha))).expect("read");
         let mut foreign = real.clone();
-        foreign[MAGIC.len()..MAGIC.len() + 32].copy_from_slice(&foreign_key);
+        let at = foreign.len() - TRAILER_LEN;
+        foreign[at..at + 32].copy_from_slice(&foreign_key);
         std::fs::write(cache.entry_path(&foreign_key), &foreign).expect("write");
         // A checksummed entry whose payload is not machine code.
         let bogus = [5; 32];
@@ -334,7 +345,7 @@ mod tests {
         assert_eq!(listing.ignored, vec![cache.dir.join("notes.txt")]);
         assert_eq!(
             listing.total_bytes(),
-            (real.len() * 2 + HEADER_LEN + 4 + 4) as u64
+            (real.len() * 2 + TRAILER_LEN + 4 + 4) as u64
         );
     }
 
@@ -388,7 +399,7 @@ mod tests {
 
         let cleared = clear(&cache.dir).expect("clear");
         assert_eq!(cleared.files, 2);
-        assert_eq!(cleared.bytes, (HEADER_LEN + 12 + 4) as u64);
+        assert_eq!(cleared.bytes, (TRAILER_LEN + 12 + 4) as u64);
         assert_eq!(cleared.ignored.len(), 3);
         assert_eq!(
             names(&cache.dir),
@@ -410,6 +421,7 @@ mod tests {
             FileKind::Entry(_)
         ));
         assert_eq!(classify(".tmp-1-2-3"), FileKind::Temp);
+        assert_eq!(classify("fingerprints"), FileKind::Fingerprints);
         for other in [
             format!("{}.cwasm", key.to_uppercase()),
             format!("{}.cwasm", &key[1..]),
