@@ -38,10 +38,12 @@ fn sorted(names: &[&str]) -> Vec<String> {
     v
 }
 
+/// The files in the cache directory, but for its table of hashed files.
 fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("read cache dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "fingerprints")
         .collect();
     names.sort();
     names
@@ -139,6 +141,10 @@ fn show_lists_what_a_run_compiled_and_clear_makes_the_next_run_compile_again() {
         text(&clear.stdout)
     );
     assert_eq!(files(&cache), vec!["notes.txt".to_string()]);
+    assert!(
+        !cache.join("fingerprints").exists(),
+        "clear removes the table of hashed files too"
+    );
 
     let after = run(&s, &cache);
     assert_eq!(compiled(&after), sorted(&DEFAULT_PLUGINS), "recompiled");

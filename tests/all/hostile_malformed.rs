@@ -245,21 +245,46 @@ fn inspect(s: &Scratch, dir: &Path, cache: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
+/// The files in the cache directory, but for its table of hashed files.
 fn cache_entries(cache: &Path) -> Vec<PathBuf> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(cache)
         .expect("read cache")
         .map(|e| e.expect("entry").path())
+        .filter(|path| !path.ends_with("fingerprints"))
         .collect();
     entries.sort();
     entries
 }
 
-fn damaged_cache_entry_is_recompiled(damage: impl Fn(&mut Vec<u8>)) {
+/// Long enough for a file's times to be settled, so the host remembers its
+/// digest (the compile cache's fingerprint table learns only such files).
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// An entry damaged with `damage` is never loaded. With `fingerprinted`,
+/// the damage comes after a load that verified the entry and remembered its
+/// fingerprint, so the later load would skip the checksum if the damage
+/// left the fingerprint as it was.
+fn damaged_cache_entry_is_recompiled(fingerprinted: bool, damage: impl Fn(&mut Vec<u8>)) {
     let s = Scratch::new();
     let dir = hostile_plugins(&s);
     let cache = s.path().join("private-cache");
     assert_eq!(inspect(&s, &dir, &cache)["cache"]["outcome"], "miss");
+    if fingerprinted {
+        std::thread::sleep(SETTLE);
+    }
     assert_eq!(inspect(&s, &dir, &cache)["cache"]["outcome"], "hit");
+    if fingerprinted {
+        let table = std::fs::read(cache.join("fingerprints")).expect("the table was written");
+        let entry_checksum = {
+            let entry = std::fs::read(&cache_entries(&cache)[0]).expect("read entry");
+            // The trailer: key, component, checksum, length, magic.
+            entry[entry.len() - 48..entry.len() - 16].to_vec()
+        };
+        assert!(
+            table.windows(32).any(|w| w == entry_checksum),
+            "the entry's verified checksum is remembered"
+        );
+    }
     let entries = cache_entries(&cache);
     assert_eq!(entries.len(), 1, "{entries:?}");
     let good = std::fs::read(&entries[0]).expect("read");
@@ -288,17 +313,75 @@ fn damaged_cache_entry_is_recompiled(damage: impl Fn(&mut Vec<u8>)) {
     );
 }
 
+fn flip_middle(bytes: &mut Vec<u8>) {
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+}
+
 #[test]
 fn tampered_compile_cache_entry_is_detected_and_recompiled() {
-    damaged_cache_entry_is_recompiled(|bytes| {
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x40;
-    });
+    damaged_cache_entry_is_recompiled(false, flip_middle);
+}
+
+#[test]
+fn a_cache_entry_tampered_in_place_after_it_was_fingerprinted_is_detected() {
+    // Same size, same inode: only the change time tells.
+    damaged_cache_entry_is_recompiled(true, flip_middle);
 }
 
 #[test]
 fn truncated_compile_cache_entry_is_detected_and_recompiled() {
-    damaged_cache_entry_is_recompiled(|bytes| bytes.truncate(bytes.len() / 3));
+    damaged_cache_entry_is_recompiled(false, |bytes| bytes.truncate(bytes.len() / 3));
+    damaged_cache_entry_is_recompiled(true, |bytes| bytes.truncate(bytes.len() - 1));
+}
+
+#[test]
+fn a_component_changed_in_place_after_it_was_hashed_is_hashed_again() {
+    // The host remembers a component's sha256 by its fingerprint; a change
+    // of the same size in the same file must still give the new digest
+    // (what the journal records as having run), never the remembered one.
+    let s = Scratch::new();
+    let dir = hostile_plugins(&s);
+    let cache = s.path().join("private-cache");
+    std::thread::sleep(SETTLE);
+    let before = inspect(&s, &dir, &cache);
+    let old_sha = before["sha256"].as_str().expect("sha256").to_string();
+    assert!(
+        std::fs::read(cache.join("fingerprints"))
+            .expect("the table was written")
+            .windows(32)
+            .any(|w| hex::encode(w) == old_sha),
+        "the component's digest is remembered"
+    );
+    assert_eq!(inspect(&s, &dir, &cache)["sha256"], old_sha.as_str());
+
+    let component = PathBuf::from(before["component"].as_str().expect("component"));
+    let mut bytes = std::fs::read(&component).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&component, &bytes).expect("rewrite in place");
+    let out = s
+        .host_with_cache(&cache)
+        .args(["plugins", "inspect", "bad", "--json", "--plugins"])
+        .arg(&dir)
+        .output()
+        .expect("inspect");
+    if out.status.success() {
+        let after: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_ne!(
+            after["sha256"],
+            old_sha.as_str(),
+            "the old digest was reused"
+        );
+        assert_eq!(after["cache"]["outcome"], "miss", "{after:#}");
+    } else {
+        // The changed bytes no longer make a component: refused from them.
+        assert!(
+            text(&out.stderr).contains("bad.wasm"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]

@@ -352,7 +352,8 @@ fn a_write_grant_reaching_the_per_user_cache_is_refused_at_load() {
             || std::fs::read_dir(project.join(".xdg/harness"))
                 .expect("ls")
                 .flatten()
-                .all(|e| e.path().extension().is_some_and(|x| x == "cwasm")),
+                .all(|e| e.path().extension().is_some_and(|x| x == "cwasm")
+                    || e.file_name() == "fingerprints"),
         "nothing but the cache's own entries there"
     );
 }

@@ -232,15 +232,14 @@ pub fn clear(dir: &Path) -> std::io::Result<Cleared> {
     for item in read_dir {
         let item = item?;
         let meta = item.metadata()?;
-        let ours = item
-            .file_name()
-            .to_str()
-            .is_some_and(|name| classify(name) != FileKind::Other);
-        if !ours || !meta.file_type().is_file() {
+        let kind = item.file_name().to_str().map_or(FileKind::Other, classify);
+        if kind == FileKind::Other || !meta.file_type().is_file() {
             cleared.ignored.push(item.path());
             continue;
         }
         match std::fs::remove_file(item.path()) {
+            // The fingerprint table goes too, uncounted: it is no entry.
+            Ok(()) if kind == FileKind::Fingerprints => {}
             Ok(()) => {
                 cleared.files += 1;
                 cleared.bytes += meta.len();
