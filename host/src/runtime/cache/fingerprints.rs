@@ -134,13 +134,16 @@ impl Fingerprint {
     }
 }
 
+/// A file's fingerprint and the digest learned for it.
+type Record = (Fingerprint, [u8; 32]);
+
 /// The table of one cache directory, read on first use.
 #[derive(Debug)]
 pub(crate) struct Fingerprints {
     path: PathBuf,
     max_records: usize,
     /// `None` until read; then the records, oldest learned first.
-    known: Mutex<Option<Vec<(Fingerprint, [u8; 32])>>>,
+    known: Mutex<Option<Vec<Record>>>,
 }
 
 impl Fingerprints {
@@ -195,7 +198,7 @@ impl Fingerprints {
     }
 }
 
-fn encode(records: &[(Fingerprint, [u8; 32])]) -> Vec<u8> {
+fn encode(records: &[Record]) -> Vec<u8> {
     let mut out = Vec::with_capacity(MAGIC.len() + records.len() * RECORD_LEN + CHECKSUM_LEN);
     out.extend_from_slice(MAGIC);
     for (fingerprint, digest) in records {
@@ -208,7 +211,7 @@ fn encode(records: &[(Fingerprint, [u8; 32])]) -> Vec<u8> {
 
 /// The records of the table at `path`; none if it is missing, torn, damaged
 /// or of another format (it is then rewritten on the next learn).
-fn read_table(path: &Path) -> Vec<(Fingerprint, [u8; 32])> {
+fn read_table(path: &Path) -> Vec<Record> {
     let cap = (MAGIC.len() + MAX_RECORDS * RECORD_LEN + CHECKSUM_LEN) as u64;
     let Ok(data) = crate::bounded_read::read_regular(
         path,
@@ -221,7 +224,7 @@ fn read_table(path: &Path) -> Vec<(Fingerprint, [u8; 32])> {
     decode(&data).unwrap_or_default()
 }
 
-fn decode(data: &[u8]) -> Option<Vec<(Fingerprint, [u8; 32])>> {
+fn decode(data: &[u8]) -> Option<Vec<Record>> {
     let body_len = data.len().checked_sub(CHECKSUM_LEN)?;
     let (body, checksum) = data.split_at(body_len);
     let records = body.strip_prefix(MAGIC.as_slice())?;
