@@ -9,6 +9,10 @@
 //! world its manifest claims at this contract's version and imports nothing
 //! the host does not provide; then pre-link it once. Loading compiles, which
 //! can take seconds for large components: call it from a blocking context.
+//! A warm load of a component whose fingerprint the cache remembers (see
+//! `cache::fingerprints`) reads only its metadata: its sha256 is known and
+//! its compiled entry is mapped; any other is read and hashed, and every
+//! refusal comes from the bytes read.
 
 use std::path::PathBuf;
 use std::sync::Arc;
