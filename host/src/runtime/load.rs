@@ -356,16 +356,13 @@ pub(crate) fn load(
     // A component hashed before and unchanged since (by its fingerprint)
     // with a cache entry is not read at all. Any other is read and hashed,
     // and its errors come from those bytes.
-    let known = parts
-        .cache
-        .known_sha256(&opened)
-        .filter(|digest| {
-            manifest
-                .sha256
-                .as_deref()
-                .is_none_or(|pin| *pin == hex::encode(digest))
-        })
-        .and_then(|digest| Some((digest, parts.cache.load(engine, &digest)?)));
+    let remembered = parts.cache.known_sha256(&opened).filter(|digest| {
+        manifest
+            .sha256
+            .as_deref()
+            .is_none_or(|pin| *pin == hex::encode(digest))
+    });
+    let known = remembered.and_then(|digest| Some((digest, parts.cache.load(engine, &digest)?)));
     let (digest, component, cache) = match known {
         Some((digest, component)) => (digest, component, CacheOutcome::Hit),
         None => {
@@ -377,7 +374,13 @@ pub(crate) fn load(
             let digest: [u8; 32] = Sha256::digest(&bytes).into();
             check_bytes(manifest, &bytes, &digest)?;
             parts.cache.learn_sha256(&meta, digest, read_started);
-            let (component, cache) = match parts.cache.load(engine, &digest) {
+            // The remembered digest's entry was just tried (and is gone).
+            let cached = if remembered == Some(digest) {
+                None
+            } else {
+                parts.cache.load(engine, &digest)
+            };
+            let (component, cache) = match cached {
                 Some(component) => (component, CacheOutcome::Hit),
                 None => {
                     on_compile(bytes.len() as u64);
