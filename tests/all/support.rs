@@ -746,7 +746,8 @@ pub fn tmpfs_or_skip(path: &Path, size: u64) -> Option<Tmpfs> {
 }
 
 /// Temporary files the host may leave in a state dir (`.new-*` staging
-/// folders, `blobs/.tmp-*`, `journal.head.tmp`), as paths.
+/// folders, `.busy-*` markers of open runs, `blobs/.tmp-*`,
+/// `journal.head.tmp`), as paths.
 pub fn state_temp_files(state: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(runs) = std::fs::read_dir(state.join("runs")) else {
@@ -754,7 +755,7 @@ pub fn state_temp_files(state: &Path) -> Vec<PathBuf> {
     };
     for run in runs.filter_map(Result::ok) {
         let name = run.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".new-") {
+        if name.starts_with(".new-") || name.starts_with(".busy-") {
             found.push(run.path());
             continue;
         }

@@ -14,15 +14,20 @@
 //! run with warnings instead. A run folder whose journal is gone or is not a
 //! file is reported as tampered, not as unknown.
 //!
-//! **Leftovers of a killed host.** `create` and `open` remove the staging
-//! folders of dead processes; `open`, once it holds the lock, also removes
-//! the run's `journal.head.tmp` and the `blobs/.tmp-<pid>-…` files of dead
-//! processes ([`crate::leftovers`]); `create` does the same for every other
-//! run (a head's temporary file only when that run's lock is free), so a run
-//! that is never resumed does not keep them either; and every view of a run
-//! ([`Store::history`]) removes its head's temporary file when its lock is
-//! free, so a run completed by the append a kill cut short is clean after
-//! the next `host status`.
+//! **Leftovers of a killed host.** A process that has a run open keeps a
+//! marker `runs/.busy-<pid>-<id>` (an empty file, made when it takes the run
+//! and removed when it lets go of the handle); every temporary file it
+//! writes for the run (`journal.head.tmp`, `blobs/.tmp-<pid>-…`) is written
+//! while the marker exists. `create` and `open` list `runs/` once and, for
+//! each entry of a dead process ([`crate::leftovers`]): remove a staging
+//! folder, finish a removal, or, for a marker, remove that run's temporary
+//! files (its head's only when the run's lock is free) and then the marker.
+//! So a run that is never resumed loses what a kill left in it at the next
+//! `create`, and the cost of finding it is one listing of `runs/`, not a
+//! look into every run. `open`, once it holds the lock, also cleans its own
+//! run; every view of a run ([`Store::history`]) removes its head's
+//! temporary file when its lock is free, so a run completed by the append a
+//! kill cut short is clean after the next `host status`.
 //!
 //! **Removal** (`host runs prune`) renames a run's folder, under its lock,
 //! to `.gone-<pid>-<id>` and deletes that; a removal cut short is finished
@@ -46,6 +51,8 @@ const BLOBS_DIR: &str = "blobs";
 const STAGING_PREFIX: &str = ".new-";
 /// Prefix of a removed run's folder while it is deleted: `.gone-<pid>-<id>`.
 const GONE_PREFIX: &str = ".gone-";
+/// Prefix of the marker of a process that has a run open: `.busy-<pid>-<id>`.
+const BUSY_PREFIX: &str = ".busy-";
 
 /// The runs of one state directory, as files.
 #[derive(Debug, Clone)]
@@ -64,6 +71,38 @@ struct FileRun {
     lock_path: PathBuf,
     /// Whether this process holds the lock now (see [`RunLog::release`]).
     held: bool,
+    /// This process's `.busy-<pid>-<id>` marker. Declared last, so it goes
+    /// after the head is written and the lock let go.
+    _busy: Option<BusyMarker>,
+}
+
+/// A process's `runs/.busy-<pid>-<id>` marker (see the module doc), removed
+/// when dropped.
+#[derive(Debug)]
+struct BusyMarker(PathBuf);
+
+impl BusyMarker {
+    /// Mark run `id` of `runs_dir` as open in this process. `None` when the
+    /// marker cannot be made (a full disk, say): then only an `open` of the
+    /// run cleans what a kill leaves in it.
+    fn make(runs_dir: &Path, id: &str) -> Option<BusyMarker> {
+        let path = runs_dir.join(format!("{BUSY_PREFIX}{}-{id}", std::process::id()));
+        match File::create(&path) {
+            Ok(_) => Some(BusyMarker(path)),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "cannot mark a run busy; what a kill leaves in it is removed when it is next opened");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for BusyMarker {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_file(&self.0) {
+            tracing::warn!(path = %self.0.display(), %error, "cannot remove a run's busy marker; a later run removes it");
+        }
+    }
 }
 
 impl FileRun {
@@ -155,52 +194,55 @@ impl FileStore {
         }
     }
 
-    /// The temporary files a killed host left in the other runs: blobs of
-    /// dead processes, and a `journal.head.tmp` when the run's lock is free
-    /// (no process drives it). One `read_dir` of `blobs/` and one `stat`
-    /// per run (measured here: 17-23 ms for 1000 runs of 20 blobs, debug build).
-    fn remove_leftovers_of_idle_runs(&self) {
-        let Ok(ids) = Store::ids(self) else {
-            return;
-        };
-        for id in ids {
-            let dir = self.runs_dir.join(&id);
-            leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
-            remove_head_tmp_if_idle(&dir);
-        }
-    }
-
-    /// Remove the staging folders (`.new-<pid>-<id>`) of dead processes:
-    /// runs whose creation was cut short, never visible as runs.
-    fn remove_dead_staging(&self) {
-        leftovers::remove_dead(&self.runs_dir, |name| {
-            leftovers::pid_after(name, STAGING_PREFIX, true)
-        })
-        .log();
-        self.remove_dead_gone();
-    }
-
-    /// Finish the removals (`.gone-<pid>-<id>`) that dead processes cut
-    /// short. Such a folder was a whole run (with its `blobs/`), renamed out
-    /// of sight under the run's lock; `remove_dir_all` follows no symlink.
-    fn remove_dead_gone(&self) {
+    /// What killed hosts left in `runs/`, found in one listing (see the
+    /// module doc): staging folders, removals cut short, and the markers of
+    /// runs they had open, whose temporary files go before the marker does.
+    /// Entries of live processes, this one included, are left alone;
+    /// nothing is followed.
+    fn sweep(&self) {
         let Ok(entries) = std::fs::read_dir(&self.runs_dir) else {
             return;
         };
+        let dead = |name: &str, prefix: &str| {
+            leftovers::pid_after(name, prefix, true)
+                .filter(|&pid| pid != std::process::id() && leftovers::process_is_dead(pid))
+        };
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name();
-            let Some(pid) = name
-                .to_str()
-                .and_then(|n| leftovers::pid_after(n, GONE_PREFIX, true))
-            else {
+            let Some(name) = name.to_str() else {
                 continue;
             };
-            if !leftovers::process_is_dead(pid) {
+            if !name.starts_with('.') {
                 continue;
             }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             let path = entry.path();
-            if let Err(error) = std::fs::remove_dir_all(&path) {
-                tracing::warn!(path = %path.display(), %error, "cannot finish removing a pruned run");
+            if kind.is_file()
+                && let Some(pid) = dead(name, BUSY_PREFIX)
+            {
+                let id = &name[BUSY_PREFIX.len() + pid.to_string().len() + 1..];
+                if is_valid_run_id(id) {
+                    let dir = self.runs_dir.join(id);
+                    leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner)
+                        .log();
+                    remove_head_tmp_if_idle(&dir);
+                }
+                if let Err(error) = std::fs::remove_file(&path) {
+                    tracing::warn!(path = %path.display(), %error, "cannot remove the busy marker of a killed host");
+                }
+            } else if kind.is_dir() && dead(name, STAGING_PREFIX).is_some() {
+                // A run whose creation was cut short, never visible as a run.
+                if let Err(error) = remove_staging(&path) {
+                    tracing::warn!(path = %path.display(), %error, "cannot remove a run's staging folder");
+                }
+            } else if kind.is_dir() && dead(name, GONE_PREFIX).is_some() {
+                // A whole run, renamed out of sight under its lock;
+                // `remove_dir_all` follows no symlink.
+                if let Err(error) = std::fs::remove_dir_all(&path) {
+                    tracing::warn!(path = %path.display(), %error, "cannot finish removing a pruned run");
+                }
             }
         }
     }
@@ -265,8 +307,7 @@ impl Store for FileStore {
             move |source| RunError::Io { path, source }
         };
         std::fs::create_dir_all(&self.runs_dir).map_err(io(&self.runs_dir))?;
-        self.remove_dead_staging();
-        self.remove_leftovers_of_idle_runs();
+        self.sweep();
         let staging = self
             .runs_dir
             .join(format!("{STAGING_PREFIX}{}-{id}", std::process::id()));
@@ -309,9 +350,11 @@ impl Store for FileStore {
                 source,
             })?;
         take_lock(&lock, &lock_path, id)?;
+        // Before any temporary file of this process is written to the run.
+        let busy = BusyMarker::make(&self.runs_dir, id);
         // Under the lock, nobody else is writing this run: temporary files
         // of dead processes can go.
-        self.remove_dead_staging();
+        self.sweep();
         remove_head_tmp(&journal::head_tmp_path(&journal_path));
         leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
         let (journal, records) = Journal::open(&journal_path)?;
@@ -322,6 +365,7 @@ impl Store for FileStore {
                 lock,
                 lock_path,
                 held: true,
+                _busy: busy,
             }),
             records,
             blobs: Blobs::new(&dir.join(BLOBS_DIR)),
@@ -760,17 +804,41 @@ mod tests {
         assert!(!head_tmp.exists());
         assert!(!staging.exists(), "the dead process's staging folder went");
         assert!(live_staging.exists());
-        // A run nobody resumes loses them at the next `create`.
+        // A run nobody resumes loses them at the next `create`: the killed
+        // process left its busy marker, which is what leads there.
         std::fs::write(blobs.join(format!(".tmp-{dead}-2-0")), b"x").expect("tmp");
         std::fs::write(&head_tmp, b"{").expect("head tmp");
+        let dead_marker = runs.join(format!(".busy-{dead}-{id}"));
+        std::fs::write(&dead_marker, b"").expect("marker");
+        let live_marker = runs.join(format!(".busy-{me}-r20990101-000000-abcdef"));
+        std::fs::write(&live_marker, b"").expect("marker");
         let other = store.create(created()).expect("create");
         assert!(live_staging.exists());
         assert!(!blobs.join(format!(".tmp-{dead}-2-0")).exists());
         assert!(!head_tmp.exists());
         assert!(blobs.join(format!(".tmp-{me}-1-0")).exists());
+        assert!(!dead_marker.exists(), "swept once its run was cleaned");
+        assert!(live_marker.exists(), "a live process's marker is its own");
+        // An open run is marked busy by this process, until it is let go.
+        let own_marker = runs.join(format!(".busy-{me}-{}", other.id()));
+        assert!(own_marker.is_file());
+        let other_id = other.id().to_string();
+        drop(other);
+        assert!(!own_marker.exists());
+        // A marker names a run; one whose name is not a run id, or that
+        // is not a file, leads nowhere and is not followed.
+        let planted = runs.join(format!(".busy-{dead}-../../elsewhere"));
+        assert!(std::fs::write(&planted, b"").is_err(), "a path, not a name");
+        let odd = runs.join(format!(".busy-{dead}-not-a-run"));
+        std::fs::write(&odd, b"").expect("marker");
+        let folder = runs.join(format!(".busy-{dead}-{id}-x"));
+        std::fs::create_dir(&folder).expect("folder");
+        drop(store.open(&other_id).expect("open"));
+        assert!(!odd.exists(), "removed: it is a dead process's file");
+        assert!(folder.is_dir(), "not a file: someone else's, left alone");
         let mut ids = store.ids().expect("ids");
         ids.sort();
-        let mut want = vec![id, other.id().to_string()];
+        let mut want = vec![id, other_id];
         want.sort();
         assert_eq!(ids, want);
     }
