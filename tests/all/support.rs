@@ -746,7 +746,7 @@ pub fn tmpfs_or_skip(path: &Path, size: u64) -> Option<Tmpfs> {
 }
 
 /// Temporary files the host may leave in a state dir (`.new-*` staging
-/// folders, `.busy-*` markers of open runs, `blobs/.tmp-*`,
+/// folders, `.busy-*` markers of runs being driven, `blobs/.tmp-*`,
 /// `journal.head.tmp`), as paths.
 pub fn state_temp_files(state: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

@@ -14,20 +14,22 @@
 //! run with warnings instead. A run folder whose journal is gone or is not a
 //! file is reported as tampered, not as unknown.
 //!
-//! **Leftovers of a killed host.** A process that has a run open keeps a
-//! marker `runs/.busy-<pid>-<id>` (an empty file, made when it takes the run
-//! and removed when it lets go of the handle); every temporary file it
-//! writes for the run (`journal.head.tmp`, `blobs/.tmp-<pid>-…`) is written
-//! while the marker exists. `create` and `open` list `runs/` once and, for
-//! each entry of a dead process ([`crate::leftovers`]): remove a staging
-//! folder, finish a removal, or, for a marker, remove that run's temporary
-//! files (its head's only when the run's lock is free) and then the marker.
-//! So a run that is never resumed loses what a kill left in it at the next
-//! `create`, and the cost of finding it is one listing of `runs/`, not a
-//! look into every run. `open`, once it holds the lock, also cleans its own
-//! run; every view of a run ([`Store::history`]) removes its head's
-//! temporary file when its lock is free, so a run completed by the append a
-//! kill cut short is clean after the next `host status`.
+//! **Leftovers of a killed host.** Whoever holds a run's lock keeps a
+//! marker `runs/.busy-<id>` (an empty file, made right after the lock is
+//! taken and removed right before it is let go); every temporary file of
+//! the run (`journal.head.tmp`, `blobs/.tmp-<pid>-…`) is written under the
+//! lock, so while the marker exists. A marker whose run's lock is free was
+//! therefore left by a killed host, and that run may hold its temporary
+//! files. `create` and `open` list `runs/` once: they remove the staging
+//! folders and finish the removals of dead processes ([`crate::leftovers`]),
+//! and for each marker of an idle run they remove that run's temporary files
+//! and then the marker. So a run that is never resumed loses what a kill
+//! left in it at the next `create`, for the cost of one listing of `runs/`,
+//! not a look into every run. `open` also cleans its own run once it holds
+//! the lock, and every view of a run ([`Store::history`]) cleans an idle
+//! run it finds marked (one `stat` when there is no marker), so a run
+//! completed by the append a kill cut short is clean after the next
+//! `host status`.
 //!
 //! **Removal** (`host runs prune`) renames a run's folder, under its lock,
 //! to `.gone-<pid>-<id>` and deletes that; a removal cut short is finished
@@ -51,7 +53,7 @@ const BLOBS_DIR: &str = "blobs";
 const STAGING_PREFIX: &str = ".new-";
 /// Prefix of a removed run's folder while it is deleted: `.gone-<pid>-<id>`.
 const GONE_PREFIX: &str = ".gone-";
-/// Prefix of the marker of a process that has a run open: `.busy-<pid>-<id>`.
+/// Prefix of the marker of a run whose lock is held: `.busy-<id>`.
 const BUSY_PREFIX: &str = ".busy-";
 
 /// The runs of one state directory, as files.
@@ -71,36 +73,32 @@ struct FileRun {
     lock_path: PathBuf,
     /// Whether this process holds the lock now (see [`RunLog::release`]).
     held: bool,
-    /// This process's `.busy-<pid>-<id>` marker. Declared last, so it goes
-    /// after the head is written and the lock let go.
-    _busy: Option<BusyMarker>,
+    /// The run's `.busy-<id>` marker, there while this process holds the
+    /// lock (see the module doc).
+    busy: PathBuf,
 }
 
-/// A process's `runs/.busy-<pid>-<id>` marker (see the module doc), removed
-/// when dropped.
-#[derive(Debug)]
-struct BusyMarker(PathBuf);
+/// The path of run `id`'s busy marker in `runs_dir`.
+fn busy_marker(runs_dir: &Path, id: &str) -> PathBuf {
+    runs_dir.join(format!("{BUSY_PREFIX}{id}"))
+}
 
-impl BusyMarker {
-    /// Mark run `id` of `runs_dir` as open in this process. `None` when the
-    /// marker cannot be made (a full disk, say): then only an `open` of the
-    /// run cleans what a kill leaves in it.
-    fn make(runs_dir: &Path, id: &str) -> Option<BusyMarker> {
-        let path = runs_dir.join(format!("{BUSY_PREFIX}{}-{id}", std::process::id()));
-        match File::create(&path) {
-            Ok(_) => Some(BusyMarker(path)),
-            Err(error) => {
-                tracing::warn!(path = %path.display(), %error, "cannot mark a run busy; what a kill leaves in it is removed when it is next opened");
-                None
-            }
-        }
+/// Mark a run busy, its lock just taken. A marker that cannot be made (a
+/// full disk, say) costs only this: what a kill leaves in the run is then
+/// removed when the run is next opened, not by other commands.
+fn mark_busy(busy: &Path) {
+    if let Err(error) = File::create(busy) {
+        tracing::warn!(path = %busy.display(), %error, "cannot mark a run busy");
     }
 }
 
-impl Drop for BusyMarker {
-    fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_file(&self.0) {
-            tracing::warn!(path = %self.0.display(), %error, "cannot remove a run's busy marker; a later run removes it");
+/// Remove a run's busy marker, its lock about to be let go.
+fn unmark_busy(busy: &Path) {
+    match std::fs::remove_file(busy) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            tracing::warn!(path = %busy.display(), %error, "cannot remove a run's busy marker; a later command removes it");
         }
     }
 }
@@ -122,7 +120,12 @@ impl Drop for FileRun {
         // taken for the head if nobody else has it; if someone does, they
         // write their own when they let go.
         if self.held || take_lock(&self.lock, &self.lock_path, &self.id).is_ok() {
+            if !self.held {
+                mark_busy(&self.busy);
+            }
             self.write_head();
+            // The lock goes with the file, after this.
+            unmark_busy(&self.busy);
         }
     }
 }
@@ -136,6 +139,7 @@ impl RunLog for FileRun {
         if !briefly {
             self.write_head();
         }
+        unmark_busy(&self.busy);
         self.lock.unlock().map_err(|source| RunError::Io {
             path: self.lock_path.clone(),
             source,
@@ -146,6 +150,7 @@ impl RunLog for FileRun {
 
     fn retake(&mut self) -> Result<Vec<Record>, RunError> {
         take_lock(&self.lock, &self.lock_path, &self.id)?;
+        mark_busy(&self.busy);
         self.held = true;
         if self.journal.unchanged()? {
             return Ok(Vec::new());
@@ -195,49 +200,36 @@ impl FileStore {
     }
 
     /// What killed hosts left in `runs/`, found in one listing (see the
-    /// module doc): staging folders, removals cut short, and the markers of
-    /// runs they had open, whose temporary files go before the marker does.
-    /// Entries of live processes, this one included, are left alone;
-    /// nothing is followed.
+    /// module doc): staging folders and removals cut short by dead
+    /// processes, and the markers of idle runs, whose temporary files go
+    /// before the marker does. Nothing is followed.
     fn sweep(&self) {
         let Ok(entries) = std::fs::read_dir(&self.runs_dir) else {
             return;
         };
         let dead = |name: &str, prefix: &str| {
             leftovers::pid_after(name, prefix, true)
-                .filter(|&pid| pid != std::process::id() && leftovers::process_is_dead(pid))
+                .is_some_and(|pid| pid != std::process::id() && leftovers::process_is_dead(pid))
         };
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name();
-            let Some(name) = name.to_str() else {
+            let Some(name) = name.to_str().filter(|n| n.starts_with('.')) else {
                 continue;
             };
-            if !name.starts_with('.') {
-                continue;
-            }
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
             let path = entry.path();
-            if kind.is_file()
-                && let Some(pid) = dead(name, BUSY_PREFIX)
-            {
-                let id = &name[BUSY_PREFIX.len() + pid.to_string().len() + 1..];
-                if is_valid_run_id(id) {
-                    let dir = self.runs_dir.join(id);
-                    leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner)
-                        .log();
-                    remove_head_tmp_if_idle(&dir);
+            if let Some(id) = name.strip_prefix(BUSY_PREFIX) {
+                if kind.is_file() && is_valid_run_id(id) {
+                    clean_if_idle(&self.runs_dir, id);
                 }
-                if let Err(error) = std::fs::remove_file(&path) {
-                    tracing::warn!(path = %path.display(), %error, "cannot remove the busy marker of a killed host");
-                }
-            } else if kind.is_dir() && dead(name, STAGING_PREFIX).is_some() {
+            } else if kind.is_dir() && dead(name, STAGING_PREFIX) {
                 // A run whose creation was cut short, never visible as a run.
                 if let Err(error) = remove_staging(&path) {
                     tracing::warn!(path = %path.display(), %error, "cannot remove a run's staging folder");
                 }
-            } else if kind.is_dir() && dead(name, GONE_PREFIX).is_some() {
+            } else if kind.is_dir() && dead(name, GONE_PREFIX) {
                 // A whole run, renamed out of sight under its lock;
                 // `remove_dir_all` follows no symlink.
                 if let Err(error) = std::fs::remove_dir_all(&path) {
@@ -350,14 +342,16 @@ impl Store for FileStore {
                 source,
             })?;
         take_lock(&lock, &lock_path, id)?;
-        // Before any temporary file of this process is written to the run.
-        let busy = BusyMarker::make(&self.runs_dir, id);
         // Under the lock, nobody else is writing this run: temporary files
         // of dead processes can go.
         self.sweep();
         remove_head_tmp(&journal::head_tmp_path(&journal_path));
         leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
         let (journal, records) = Journal::open(&journal_path)?;
+        // Before any temporary file is written to the run (a dead host's
+        // marker of it, if any, is now this process's).
+        let busy = busy_marker(&self.runs_dir, id);
+        mark_busy(&busy);
         Ok(Opened {
             log: Box::new(FileRun {
                 id: id.to_string(),
@@ -365,7 +359,7 @@ impl Store for FileStore {
                 lock,
                 lock_path,
                 held: true,
-                _busy: busy,
+                busy,
             }),
             records,
             blobs: Blobs::new(&dir.join(BLOBS_DIR)),
@@ -376,7 +370,7 @@ impl Store for FileStore {
         let path = self.journal_path(id)?;
         // A view of a run is the last command a finished run sees: what a
         // killed host left in it goes here.
-        remove_head_tmp_if_idle(&self.runs_dir.join(id));
+        clean_if_idle(&self.runs_dir, id);
         let verified = if strict {
             journal::verify(&path)?
         } else {
@@ -506,19 +500,34 @@ fn remove_staging(staging: &Path) -> std::io::Result<()> {
     std::fs::remove_dir(staging)
 }
 
-/// Remove the `journal.head.tmp` of run folder `dir` if no process drives
-/// the run (its lock is free): a host killed in its last append left it,
-/// and a finished run is never opened again. One `stat` when there is none.
-fn remove_head_tmp_if_idle(dir: &Path) {
+/// If run `id` of `runs_dir` is marked busy or has a head's temporary file
+/// while no process drives it (its lock is free), a killed host left it so:
+/// remove the run's temporary files of dead processes, then the marker.
+/// Two `stat`s when there is neither.
+fn clean_if_idle(runs_dir: &Path, id: &str) {
+    let dir = runs_dir.join(id);
+    let busy = busy_marker(runs_dir, id);
     let tmp = journal::head_tmp_path(&dir.join(JOURNAL_FILE));
-    if std::fs::symlink_metadata(&tmp).is_err() {
+    let marked = std::fs::symlink_metadata(&busy).is_ok_and(|m| m.is_file());
+    if !marked && std::fs::symlink_metadata(&tmp).is_err() {
         return;
     }
-    let Ok(lock) = File::options().write(true).open(dir.join(LOCK_FILE)) else {
-        return;
+    let lock = match File::options().write(true).open(dir.join(LOCK_FILE)) {
+        Ok(lock) => lock,
+        // The run is gone (pruned): the marker leads nowhere.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && marked => {
+            unmark_busy(&busy);
+            return;
+        }
+        Err(_) => return,
     };
-    if lock.try_lock().is_ok() {
-        remove_head_tmp(&tmp);
+    if lock.try_lock().is_err() {
+        return;
+    }
+    leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
+    remove_head_tmp(&tmp);
+    if marked {
+        unmark_busy(&busy);
     }
 }
 
@@ -645,9 +654,16 @@ mod tests {
             matches!(run.record(call(2)), Err(RunError::Released { .. })),
             "a released run records nothing"
         );
+        let marker = tmp.path().join("runs").join(format!(".busy-{id}"));
+        assert!(!marker.exists(), "released: not marked busy");
         // Nobody wrote: taken back as it was.
         run.retake().expect("retake");
+        assert!(marker.is_file(), "held again: marked");
         assert!(matches!(store.open(&id), Err(RunError::Busy { .. })));
+        assert!(
+            marker.is_file(),
+            "a refused open leaves the holder's marker"
+        );
         run.record(call(2)).expect("c2");
         run.release().expect("release");
 
@@ -657,6 +673,7 @@ mod tests {
         other.record(call(3)).expect("c3");
         assert!(matches!(run.retake(), Err(RunError::Busy { .. })));
         drop(other);
+        assert!(!marker.exists(), "the other let go: unmarked");
         run.retake().expect("retake after the other one");
         assert_eq!(run.state().tool_calls, 3, "the other's event is folded in");
         run.record(call(4)).expect("c4");
@@ -805,40 +822,58 @@ mod tests {
         assert!(!staging.exists(), "the dead process's staging folder went");
         assert!(live_staging.exists());
         // A run nobody resumes loses them at the next `create`: the killed
-        // process left its busy marker, which is what leads there.
+        // host left its busy marker with the lock free, which leads there.
         std::fs::write(blobs.join(format!(".tmp-{dead}-2-0")), b"x").expect("tmp");
         std::fs::write(&head_tmp, b"{").expect("head tmp");
-        let dead_marker = runs.join(format!(".busy-{dead}-{id}"));
-        std::fs::write(&dead_marker, b"").expect("marker");
-        let live_marker = runs.join(format!(".busy-{me}-r20990101-000000-abcdef"));
-        std::fs::write(&live_marker, b"").expect("marker");
+        let marker = runs.join(format!(".busy-{id}"));
+        std::fs::write(&marker, b"").expect("marker");
         let other = store.create(created()).expect("create");
         assert!(live_staging.exists());
         assert!(!blobs.join(format!(".tmp-{dead}-2-0")).exists());
         assert!(!head_tmp.exists());
         assert!(blobs.join(format!(".tmp-{me}-1-0")).exists());
-        assert!(!dead_marker.exists(), "swept once its run was cleaned");
-        assert!(live_marker.exists(), "a live process's marker is its own");
-        // An open run is marked busy by this process, until it is let go.
-        let own_marker = runs.join(format!(".busy-{me}-{}", other.id()));
-        assert!(own_marker.is_file());
+        assert!(!marker.exists(), "swept once its run was cleaned");
+        // A run whose lock is held is marked busy, and is not swept: its
+        // holder may be writing.
         let other_id = other.id().to_string();
+        let held_marker = runs.join(format!(".busy-{other_id}"));
+        assert!(held_marker.is_file());
+        std::fs::write(&head_tmp, b"{").expect("head tmp");
+        std::fs::write(&marker, b"").expect("marker");
+        let held_head_tmp = journal::head_tmp_path(&runs.join(&other_id).join(JOURNAL_FILE));
+        std::fs::write(&held_head_tmp, b"{").expect("head tmp");
+        let third = store.create(created()).expect("create");
+        let third_id = third.id().to_string();
+        assert!(
+            held_head_tmp.exists() && held_marker.is_file(),
+            "held: left alone"
+        );
+        assert!(!head_tmp.exists() && !marker.exists(), "idle: cleaned");
         drop(other);
-        assert!(!own_marker.exists());
-        // A marker names a run; one whose name is not a run id, or that
-        // is not a file, leads nowhere and is not followed.
-        let planted = runs.join(format!(".busy-{dead}-../../elsewhere"));
-        assert!(std::fs::write(&planted, b"").is_err(), "a path, not a name");
-        let odd = runs.join(format!(".busy-{dead}-not-a-run"));
+        assert!(!held_marker.exists(), "let go: unmarked");
+        std::fs::remove_file(&held_head_tmp).expect("rm");
+        // A view of an idle marked run cleans it; so does a marker whose
+        // run is gone, or that names no run.
+        std::fs::write(&head_tmp, b"{").expect("head tmp");
+        std::fs::write(&marker, b"").expect("marker");
+        store.inspect(&id).expect("view");
+        assert!(!head_tmp.exists() && !marker.exists(), "cleaned by a view");
+        let gone = runs.join(".busy-r20990101-000000-abcdef");
+        std::fs::write(&gone, b"").expect("marker");
+        let odd = runs.join(".busy-not-a-run");
         std::fs::write(&odd, b"").expect("marker");
-        let folder = runs.join(format!(".busy-{dead}-{id}-x"));
+        let folder = runs.join(format!(".busy-{id}x"));
         std::fs::create_dir(&folder).expect("folder");
         drop(store.open(&other_id).expect("open"));
-        assert!(!odd.exists(), "removed: it is a dead process's file");
-        assert!(folder.is_dir(), "not a file: someone else's, left alone");
+        assert!(!gone.exists(), "its run is gone: removed");
+        assert!(
+            odd.exists() && folder.is_dir(),
+            "not the host's: left alone"
+        );
+        drop(third);
         let mut ids = store.ids().expect("ids");
         ids.sort();
-        let mut want = vec![id, other_id];
+        let mut want = vec![id, other_id, third_id];
         want.sort();
         assert_eq!(ids, want);
     }

@@ -357,26 +357,33 @@ impl<'a> StepSchemas<'a> {
         workflow: &'a Workflow,
         plugins: &Plugins,
     ) -> Result<StepSchemas<'a>, ParamError> {
+        // Each distinct tool once, all at once (each call has a thread of its
+        // own); the first failure in step order is the one reported.
+        let mut tools: Vec<(&str, &crate::runtime::Plugin)> = Vec::new();
+        for step in &workflow.steps {
+            if let Some(plugin) = plugins.get(&step.plugin)
+                && plugin.kind() == PluginKind::Tool
+                && !tools.iter().any(|(name, _)| *name == step.plugin)
+            {
+                tools.push((&step.plugin, plugin));
+            }
+        }
+        let answers =
+            futures_util::future::join_all(tools.iter().map(|(_, p)| Described::of(p))).await;
         let mut described: BTreeMap<&str, std::sync::Arc<PluginSchema>> = BTreeMap::new();
+        for ((name, _), answer) in tools.iter().zip(answers) {
+            let schema = PluginSchema {
+                described: answer?,
+                compiled: std::sync::OnceLock::new(),
+            };
+            described.insert(name, std::sync::Arc::new(schema));
+        }
         let mut steps = Vec::with_capacity(workflow.steps.len());
         for step in &workflow.steps {
-            let Some(plugin) = plugins.get(&step.plugin) else {
+            let Some(schema) = described.get(step.plugin.as_str()) else {
                 continue;
             };
-            if plugin.kind() != PluginKind::Tool {
-                continue;
-            }
-            let schema = match described.get(step.plugin.as_str()) {
-                Some(schema) => std::sync::Arc::clone(schema),
-                None => {
-                    let schema = std::sync::Arc::new(PluginSchema {
-                        described: Described::of(plugin).await?,
-                        compiled: std::sync::OnceLock::new(),
-                    });
-                    described.insert(&step.plugin, std::sync::Arc::clone(&schema));
-                    schema
-                }
-            };
+            let schema = std::sync::Arc::clone(schema);
             steps.push(StepSchema {
                 step,
                 accepts: Accepts::of(&schema.described.input_schema),
