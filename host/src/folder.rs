@@ -29,7 +29,7 @@ use crate::manifest::{self, Manifest};
 use crate::protect::{Protected, ProtectedKind};
 use crate::run::event::{EffectiveGrant, Event, PluginDigest};
 use crate::run::executor::Plugins;
-use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime};
+use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime, RuntimeConfig};
 use crate::workflow::{self, WORKFLOW_FILE, Workflow};
 
 /// Something worth telling a person while a folder loads.
@@ -154,17 +154,41 @@ pub fn load_workflow(
     })
 }
 
+/// How [`load`] goes about it.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// Build the workflow's plugins first (their `[build]` commands).
+    pub build: bool,
+    /// How many runs of the workflow this process drives at once: the
+    /// runtime's instance pool is sized for that many (see
+    /// [`pool_instances`]), since reserving it costs time at every start.
+    pub concurrent_runs: u32,
+}
+
+/// Instances the pool needs for `runs` concurrent runs of `workflow`: each
+/// run may have every step in flight at once (steps that need nothing of
+/// each other run together), then its reviewer, and one more for a call
+/// stopped while blocked in a host call, which keeps its instance until that
+/// call returns. At least 4, at most [`RuntimeConfig`]'s default.
+pub fn pool_instances(workflow: &Workflow, runs: u32) -> u32 {
+    let per_run = u32::try_from(workflow.steps.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(2);
+    let default = RuntimeConfig::new("").max_instances;
+    per_run.saturating_mul(runs.max(1)).clamp(4, default)
+}
+
 /// Read the manifests in `plugins_dir` and the workflow (default
 /// `<plugins_dir>/workflow.toml`), build the workflow's plugins first if
-/// `build`, then load them with `workspace` as `${workspace}` and `out_dir`
-/// as where approved changes go.
+/// `how.build`, then load them with `workspace` as `${workspace}` and
+/// `out_dir` as where approved changes go.
 pub fn load(
     dirs: &HostDirs,
     plugins_dir: &Path,
     workflow_path: Option<&Path>,
     workspace: &Path,
     out_dir: &Path,
-    build: bool,
+    how: LoadOptions,
     notes: Notes<'_>,
 ) -> anyhow::Result<Loaded> {
     let Folder {
@@ -178,7 +202,7 @@ pub fn load(
     }
     let used: Vec<&Manifest> = manifests.iter().collect();
 
-    if build {
+    if how.build {
         crate::plugin_build::build_all(&used, &|line| notes(Note::Build(line)))?;
     } else {
         for m in &used {
@@ -192,8 +216,9 @@ pub fn load(
     }
 
     crate::timing::mark("workflow, grants and manifests read");
-    let runtime =
-        Runtime::new(dirs.runtime_config()).context("cannot start the WebAssembly runtime")?;
+    let mut config = dirs.runtime_config();
+    config.max_instances = pool_instances(&workflow, how.concurrent_runs);
+    let runtime = Runtime::new(config).context("cannot start the WebAssembly runtime")?;
     crate::timing::mark("WebAssembly runtime started");
     let protected = protected_paths(dirs, &plugins_dir, &workflow, &manifests);
     let grant_ctx = GrantContext {
@@ -439,4 +464,29 @@ pub fn load_tools(
         protected,
         admin_grants: admin.is_some(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::PluginKind;
+
+    fn workflow(steps: usize) -> Workflow {
+        let mut text = String::from("[workflow]\nname = \"w\"\n");
+        for i in 0..steps {
+            text.push_str(&format!("[[steps]]\nid = \"s{i}\"\nplugin = \"t\"\n"));
+        }
+        let plugins = [crate::manifest::stub("t", PluginKind::Tool)];
+        workflow::parse(&text, Path::new("workflow.toml"), &plugins).expect("workflow")
+    }
+
+    #[test]
+    fn the_pool_fits_every_step_at_once_plus_the_reviewer_and_a_spare() {
+        assert_eq!(pool_instances(&workflow(1), 1), 4, "at least 4");
+        assert_eq!(pool_instances(&workflow(3), 1), 5);
+        assert_eq!(pool_instances(&workflow(3), 10), 50);
+        assert_eq!(pool_instances(&workflow(3), 0), 5, "0 runs reads as 1");
+        let default = RuntimeConfig::new("").max_instances;
+        assert_eq!(pool_instances(&workflow(3), 100), default, "capped");
+    }
 }

@@ -88,7 +88,10 @@ pub fn child_main() {
             None,
             &workspace,
             &out_dir,
-            false,
+            folder::LoadOptions {
+                build: false,
+                concurrent_runs: u32::try_from(runs).unwrap_or(u32::MAX),
+            },
             &|_| {},
         )
         .expect("load the default plugins"),

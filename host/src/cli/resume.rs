@@ -102,7 +102,10 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         workflow_path.as_deref(),
         &workspace,
         &out_dir,
-        false,
+        folder::LoadOptions {
+            build: false,
+            concurrent_runs: 1,
+        },
         &progress::print,
     )?;
     let rebuilt = resume::check_unchanged(

@@ -90,7 +90,10 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         args.workflow.as_deref(),
         &workspace,
         &out_dir,
-        args.build,
+        folder::LoadOptions {
+            build: args.build,
+            concurrent_runs: 1,
+        },
         &progress::print,
     )?;
     let params = params
