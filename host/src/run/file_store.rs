@@ -15,8 +15,8 @@
 //! file is reported as tampered, not as unknown.
 //!
 //! **Leftovers of a killed host.** Whoever holds a run's lock keeps a
-//! marker `runs/.busy-<id>` (an empty file, made right after the lock is
-//! taken and removed right before it is let go); every temporary file of
+//! marker `runs/.busy-<id>` (a hard link to the run's `lock`, made right
+//! after the lock is taken and removed right before it is let go); every temporary file of
 //! the run (`journal.head.tmp`, `blobs/.tmp-<pid>-…`) is written under the
 //! lock, so while the marker exists. A marker whose run's lock is free was
 //! therefore left by a killed host, and that run may hold its temporary
@@ -83,12 +83,20 @@ fn busy_marker(runs_dir: &Path, id: &str) -> PathBuf {
     runs_dir.join(format!("{BUSY_PREFIX}{id}"))
 }
 
-/// Mark a run busy, its lock just taken. A marker that cannot be made (a
-/// full disk, say) costs only this: what a kill leaves in the run is then
-/// removed when the run is next opened, not by other commands.
-fn mark_busy(busy: &Path) {
-    if let Err(error) = File::create(busy) {
-        tracing::warn!(path = %busy.display(), %error, "cannot mark a run busy");
+/// Mark a run busy, its lock (`lock_path`) just taken. The marker is a
+/// second name of the lock file, a hard link: a new directory entry, no new
+/// file (making a file costs far more here, see the README's figures). One
+/// already there was left by a killed host, and is this process's now. A
+/// marker that cannot be made (a full disk, say) costs only this: what a
+/// kill leaves in the run is then removed when the run is next opened, not
+/// by other commands.
+fn mark_busy(busy: &Path, lock_path: &Path) {
+    match std::fs::hard_link(lock_path, busy) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => {
+            tracing::warn!(path = %busy.display(), %error, "cannot mark a run busy");
+        }
     }
 }
 
@@ -121,7 +129,7 @@ impl Drop for FileRun {
         // write their own when they let go.
         if self.held || take_lock(&self.lock, &self.lock_path, &self.id).is_ok() {
             if !self.held {
-                mark_busy(&self.busy);
+                mark_busy(&self.busy, &self.lock_path);
             }
             self.write_head();
             // The lock goes with the file, after this.
@@ -150,7 +158,7 @@ impl RunLog for FileRun {
 
     fn retake(&mut self) -> Result<Vec<Record>, RunError> {
         take_lock(&self.lock, &self.lock_path, &self.id)?;
-        mark_busy(&self.busy);
+        mark_busy(&self.busy, &self.lock_path);
         self.held = true;
         if self.journal.unchanged()? {
             return Ok(Vec::new());
@@ -351,7 +359,7 @@ impl Store for FileStore {
         // Before any temporary file is written to the run (a dead host's
         // marker of it, if any, is now this process's).
         let busy = busy_marker(&self.runs_dir, id);
-        mark_busy(&busy);
+        mark_busy(&busy, &lock_path);
         Ok(Opened {
             log: Box::new(FileRun {
                 id: id.to_string(),
@@ -838,6 +846,12 @@ mod tests {
         let other_id = other.id().to_string();
         let held_marker = runs.join(format!(".busy-{other_id}"));
         assert!(held_marker.is_file());
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let ino = |p: &Path| std::fs::metadata(p).expect("stat").ino();
+            let lock = runs.join(&other_id).join(LOCK_FILE);
+            assert_eq!(ino(&held_marker), ino(&lock), "a second name, no new file");
+        }
         std::fs::write(&head_tmp, b"{").expect("head tmp");
         std::fs::write(&marker, b"").expect("marker");
         let held_head_tmp = journal::head_tmp_path(&runs.join(&other_id).join(JOURNAL_FILE));
