@@ -402,7 +402,6 @@ impl ResolvedGrants {
     ) -> Result<WasiCtx, String> {
         if self.has_read_write() {
             let mut with_copies = WasiCtxBuilder::new();
-            with_copies.allow_blocking_current_thread(true);
             for (mount, pinned) in self.mounts.iter().zip(self.pinned.iter()) {
                 let opened = if mount.mode == MountMode::ReadWrite {
                     let Some((_, copy)) = copies.iter().find(|(g, _)| *g == mount.guest) else {
@@ -451,9 +450,6 @@ impl ResolvedGrants {
         denials: DenialSink,
     ) -> WasiCtx {
         let mut builder = WasiCtxBuilder::new();
-        // Each call has a thread of its own (`runtime::plugin`): file
-        // operations need not hop to another one.
-        builder.allow_blocking_current_thread(true);
         builder.envs(&self.env);
         builder.stdout(stdout);
         builder.stderr(stderr);

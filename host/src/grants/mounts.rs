@@ -42,8 +42,6 @@ pub(super) fn resolve(
     let mut resolved = Vec::with_capacity(manifest.grants.mounts.len());
     let mut pinned = Vec::with_capacity(manifest.grants.mounts.len());
     let mut preopens = WasiCtxBuilder::new();
-    // Calls run on threads of their own (`runtime::plugin`).
-    preopens.allow_blocking_current_thread(true);
     for (i, mount) in manifest.grants.mounts.iter().enumerate() {
         let key = format!("grants.mounts[{i}].host");
         let claimed = match &mount.host {

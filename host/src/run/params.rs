@@ -357,8 +357,8 @@ impl<'a> StepSchemas<'a> {
         workflow: &'a Workflow,
         plugins: &Plugins,
     ) -> Result<StepSchemas<'a>, ParamError> {
-        // Each distinct tool once, all at once (each call has a thread of its
-        // own); the first failure in step order is the one reported.
+        // Each distinct tool once, all at once (one waits on a file operation
+        // while another runs); the first failure in step order is reported.
         let mut tools: Vec<(&str, &crate::runtime::Plugin)> = Vec::new();
         for step in &workflow.steps {
             if let Some(plugin) = plugins.get(&step.plugin)

@@ -4,18 +4,7 @@
 //! A [`Plugin`] is cheap to clone and safe to share between tasks; every call
 //! runs in its own fresh store (see [`super::invoke`]), so concurrent calls on
 //! one plugin cannot see each other.
-//!
-//! **Each call runs on a thread of its own** (one of tokio's blocking pool),
-//! and the guest's file operations run right there instead of each being
-//! handed to another thread and back (`allow_blocking_current_thread`; the
-//! search plugin's first call took 4.2 ms that way, 1.6 ms this way). The
-//! cost of that is that a guest blocked in a host call (opening a FIFO in
-//! its mount, say) blocks its thread: so the caller does not wait on that
-//! thread beyond the call's deadline. It reports the call as timed out and
-//! leaves the thread, and the store it holds, to finish or to go with the
-//! process.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,57 +136,6 @@ impl Plugin {
         }
     }
 
-    /// Run `call` (one of the `*_here` bodies below) on a thread of its own
-    /// (see the module doc), waiting at most until the call's own deadline
-    /// has passed by a further grace, or until `cancel` is set.
-    async fn on_own_thread<T, F>(
-        &self,
-        limits: &Limits,
-        cancel: Option<&Cancel>,
-        call: impl FnOnce(Plugin) -> F + Send + 'static,
-    ) -> Result<Invocation<T>, InvokeFailure>
-    where
-        F: Future<Output = Result<Invocation<T>, InvokeFailure>>,
-        T: Send + 'static,
-    {
-        let this = self.clone();
-        let runtime = tokio::runtime::Handle::current();
-        let thread = tokio::task::spawn_blocking(move || runtime.block_on(call(this)));
-        // The call stops itself at `timeout + grace` unless it is blocked
-        // in a host call; this is for that case only.
-        let patience = limits.timeout + 2 * self.inner.timeout_grace;
-        let waited = tokio::time::timeout(patience, thread);
-        let outcome = match cancel {
-            None => Some(waited.await),
-            Some(cancel) => tokio::select! {
-                outcome = waited => Some(outcome),
-                () = cancel.cancelled() => None,
-            },
-        };
-        let env = self.env_with(limits);
-        match outcome {
-            Some(Ok(Ok(result))) => result,
-            Some(Ok(Err(join))) => Err(env.failure(
-                FailureKind::Internal,
-                format!("the thread running the call failed: {join}"),
-                Vec::new(),
-            )),
-            Some(Err(_elapsed)) => Err(env.failure(
-                FailureKind::Timeout,
-                format!(
-                    "timed out after {} (blocked in a host call)",
-                    invoke::human(limits.timeout)
-                ),
-                Vec::new(),
-            )),
-            None => Err(env.failure(
-                FailureKind::Cancelled,
-                "the caller cancelled the call".to_string(),
-                Vec::new(),
-            )),
-        }
-    }
-
     fn wrong_kind(&self, call: &str, needs: PluginKind) -> InvokeFailure {
         self.env().failure(
             FailureKind::Internal,
@@ -213,12 +151,6 @@ impl Plugin {
     /// Ask the plugin to describe itself.
     #[tracing::instrument(name = "runtime.invoke", skip_all, fields(plugin = %self.name(), kind = %self.kind(), call = "describe"))]
     pub async fn describe(&self) -> Result<Invocation<Descriptor>, InvokeFailure> {
-        let limits = self.inner.manifest.limits;
-        self.on_own_thread(&limits, None, async |this| this.describe_here().await)
-            .await
-    }
-
-    async fn describe_here(&self) -> Result<Invocation<Descriptor>, InvokeFailure> {
         match &self.inner.pre {
             KindPre::Tool(pre) => {
                 invoke::run(self.env(), async |store| {
@@ -273,28 +205,14 @@ impl Plugin {
         cap: Option<Duration>,
         cancel: Option<&Cancel>,
     ) -> Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure> {
+        let KindPre::Tool(pre) = &self.inner.pre else {
+            return Err(self.wrong_kind("invoke", PluginKind::Tool));
+        };
         let mut limits = self.inner.manifest.limits;
         if let Some(cap) = cap {
             limits.timeout = limits.timeout.min(cap);
         }
         let input = bindings::step_input(input);
-        let inner_cancel = cancel.cloned();
-        self.on_own_thread(&limits, cancel, async move |this| {
-            this.invoke_tool_here(input, limits, inner_cancel.as_ref())
-                .await
-        })
-        .await
-    }
-
-    async fn invoke_tool_here(
-        &self,
-        input: bindings::wit::StepInput,
-        limits: Limits,
-        cancel: Option<&Cancel>,
-    ) -> Result<Invocation<Result<ToolOutput, PluginError>>, InvokeFailure> {
-        let KindPre::Tool(pre) = &self.inner.pre else {
-            return Err(self.wrong_kind("invoke", PluginKind::Tool));
-        };
         invoke::run(self.env_cancellable(&limits, cancel), async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
             let result = instance
@@ -312,21 +230,10 @@ impl Plugin {
         &self,
         input: &ReviewInput,
     ) -> Result<Invocation<Result<Review, PluginError>>, InvokeFailure> {
-        let input = bindings::review_input(input);
-        let limits = self.inner.manifest.limits;
-        self.on_own_thread(&limits, None, async move |this| {
-            this.review_here(input).await
-        })
-        .await
-    }
-
-    async fn review_here(
-        &self,
-        input: bindings::wit::ReviewInput,
-    ) -> Result<Invocation<Result<Review, PluginError>>, InvokeFailure> {
         let KindPre::Reviewer(pre) = &self.inner.pre else {
             return Err(self.wrong_kind("review", PluginKind::Reviewer));
         };
+        let input = bindings::review_input(input);
         invoke::run(self.env(), async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
             let result = instance
