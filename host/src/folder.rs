@@ -476,7 +476,7 @@ mod tests {
         for i in 0..steps {
             text.push_str(&format!("[[steps]]\nid = \"s{i}\"\nplugin = \"t\"\n"));
         }
-        let plugins = [crate::manifest::stub("t", PluginKind::Tool)];
+        let plugins = [manifest::stub("t", PluginKind::Tool)];
         workflow::parse(&text, Path::new("workflow.toml"), &plugins).expect("workflow")
     }
 
