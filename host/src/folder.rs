@@ -29,7 +29,7 @@ use crate::manifest::{self, Manifest};
 use crate::protect::{Protected, ProtectedKind};
 use crate::run::event::{EffectiveGrant, Event, PluginDigest};
 use crate::run::executor::Plugins;
-use crate::runtime::{CacheOutcome, LoadError, Plugin, Runtime, RuntimeConfig};
+use crate::runtime::{CacheOutcome, CallThreads, LoadError, Plugin, Runtime, RuntimeConfig};
 use crate::workflow::{self, WORKFLOW_FILE, Workflow};
 
 /// Something worth telling a person while a folder loads.
@@ -218,6 +218,9 @@ pub fn load(
     crate::timing::mark("workflow, grants and manifests read");
     let mut config = dirs.runtime_config();
     config.max_instances = pool_instances(&workflow, how.concurrent_runs);
+    // A workflow's tools read their mounts: one hand-off per call, not two
+    // per file operation (see `runtime::CallThreads`).
+    config.call_threads = CallThreads::Own;
     let runtime = Runtime::new(config).context("cannot start the WebAssembly runtime")?;
     crate::timing::mark("WebAssembly runtime started");
     let protected = protected_paths(dirs, &plugins_dir, &workflow, &manifests);

@@ -123,6 +123,9 @@ pub struct ResolvedGrants {
     /// Cloning it clones handles (`Arc`s), not descriptors.
     /// Only used when the plugin has no read-write mount.
     preopens: WasiFilesystemCtx,
+    /// The same with file operations on the calling thread, made on the
+    /// first call that asks (see [`ResolvedGrants::wasi_ctx`]).
+    preopens_here: std::sync::OnceLock<WasiFilesystemCtx>,
     /// Every mount's directory, opened at load (cap-std handles), in
     /// manifest order: the source of read-write copies, and what a call's
     /// read-only preopens are reopened from when it also has copies.
@@ -342,6 +345,7 @@ impl ResolvedGrants {
             manifest: manifest.path.clone(),
             mounts: mounts.resolved,
             preopens: mounts.preopens,
+            preopens_here: std::sync::OnceLock::new(),
             pinned: Arc::new(mounts.pinned),
             env,
             writes: manifest.grants.writes.clone(),
@@ -393,38 +397,60 @@ impl ResolvedGrants {
     /// guest path (see `runtime::private_copy`); a plugin with a read-write
     /// mount gets its read-only mounts reopened from the handles pinned at
     /// load (through `/proc/self/fd`, so still the checked directories).
+    /// With `file_ops_here` the guest's file operations run on the thread
+    /// that runs the call (`runtime::CallThreads::Own`); those preopens are
+    /// reopened the same way, once, on the first such call.
     pub fn wasi_ctx(
         &self,
         stdout: MemoryOutputPipe,
         stderr: MemoryOutputPipe,
         denials: DenialSink,
         copies: &[(String, PathBuf)],
+        file_ops_here: bool,
     ) -> Result<WasiCtx, String> {
-        if self.has_read_write() {
-            let mut with_copies = WasiCtxBuilder::new();
-            for (mount, pinned) in self.mounts.iter().zip(self.pinned.iter()) {
-                let opened = if mount.mode == MountMode::ReadWrite {
-                    let Some((_, copy)) = copies.iter().find(|(g, _)| *g == mount.guest) else {
-                        return Err(format!(
-                            "no private copy of the read-write mount `{}`",
-                            mount.guest
-                        ));
-                    };
-                    with_copies.preopened_dir(copy, &mount.guest, FsPerms::ReadWrite)
-                } else {
-                    use std::os::fd::AsRawFd as _;
-                    let fd = format!("/proc/self/fd/{}", pinned.as_raw_fd());
-                    with_copies.preopened_dir(fd, &mount.guest, FsPerms::ReadOnly)
-                };
-                opened.map_err(|e| format!("cannot open the mount `{}`: {e:#}", mount.guest))?;
-            }
-            let mut ctx = self.base_ctx(stdout, stderr, denials);
-            *ctx.filesystem() = with_copies.build().filesystem().clone();
-            return Ok(ctx);
-        }
+        let filesystem = if self.has_read_write() {
+            self.reopened(copies, file_ops_here)?
+        } else if !file_ops_here {
+            self.preopens.clone()
+        } else if let Some(here) = self.preopens_here.get() {
+            here.clone()
+        } else {
+            let here = self.reopened(&[], true)?;
+            // Another call may have won the race: either is the same.
+            let _ = self.preopens_here.set(here.clone());
+            here
+        };
         let mut ctx = self.base_ctx(stdout, stderr, denials);
-        *ctx.filesystem() = self.preopens.clone();
+        *ctx.filesystem() = filesystem;
         Ok(ctx)
+    }
+
+    /// Every mount as a preopen made now: read-write ones from `copies`,
+    /// read-only ones reopened from the handles pinned at load.
+    fn reopened(
+        &self,
+        copies: &[(String, PathBuf)],
+        file_ops_here: bool,
+    ) -> Result<WasiFilesystemCtx, String> {
+        let mut builder = WasiCtxBuilder::new();
+        builder.allow_blocking_current_thread(file_ops_here);
+        for (mount, pinned) in self.mounts.iter().zip(self.pinned.iter()) {
+            let opened = if mount.mode == MountMode::ReadWrite {
+                let Some((_, copy)) = copies.iter().find(|(g, _)| *g == mount.guest) else {
+                    return Err(format!(
+                        "no private copy of the read-write mount `{}`",
+                        mount.guest
+                    ));
+                };
+                builder.preopened_dir(copy, &mount.guest, FsPerms::ReadWrite)
+            } else {
+                use std::os::fd::AsRawFd as _;
+                let fd = format!("/proc/self/fd/{}", pinned.as_raw_fd());
+                builder.preopened_dir(fd, &mount.guest, FsPerms::ReadOnly)
+            };
+            opened.map_err(|e| format!("cannot open the mount `{}`: {e:#}", mount.guest))?;
+        }
+        Ok(builder.build().filesystem().clone())
     }
 
     /// Whether any mount is read-write (and so needs a private copy per call).

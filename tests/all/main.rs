@@ -11,6 +11,7 @@ mod apply_toctou;
 mod approval_gate;
 mod approval_replay;
 mod blocked_guest;
+mod call_threads;
 mod cli_help;
 mod compile_cache;
 mod consecutive_runs;

@@ -27,7 +27,9 @@ use harness_host::contract::{PluginError, StepInput, ToolOutput};
 use harness_host::grants::GrantContext;
 use harness_host::manifest;
 use harness_host::protect::ProtectedKind;
-use harness_host::runtime::{Invocation, InvokeFailure, Plugin, Runtime, RuntimeConfig};
+use harness_host::runtime::{
+    CallThreads, Invocation, InvokeFailure, Plugin, Runtime, RuntimeConfig,
+};
 use serde_json::{Value, json};
 
 use crate::support::{artifacts, snapshot};
@@ -64,6 +66,12 @@ impl Sandbox {
     /// Like [`Sandbox::with_limits`], letting `plant` add files (symlinks,
     /// say) under the root before the plugin is loaded.
     pub fn build(limits: &str, plant: impl FnOnce(&Path)) -> Sandbox {
+        Sandbox::build_on(CallThreads::Shared, limits, plant)
+    }
+
+    /// Like [`Sandbox::build`], with the plugin's calls placed as `threads`
+    /// says (a workflow run's are [`CallThreads::Own`]).
+    pub fn build_on(threads: CallThreads, limits: &str, plant: impl FnOnce(&Path)) -> Sandbox {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = std::fs::canonicalize(dir.path()).expect("canonicalize");
         for d in ["ro/sub", "rw/sub", "secret", "state", "plugin"] {
@@ -95,6 +103,7 @@ impl Sandbox {
         let cache = crate::support::shared_cache();
         let mut config = RuntimeConfig::new(&cache);
         config.max_instances = 4;
+        config.call_threads = threads;
         let runtime = Runtime::new(config).expect("runtime");
         let protected = [root.join("state"), cache];
         let plugin = runtime

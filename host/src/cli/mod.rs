@@ -111,6 +111,15 @@ pub(crate) enum Command {
 }
 
 impl Cli {
+    /// Whether the command serves many callers at once (`host mcp`, `host
+    /// console`) and so wants tokio's worker threads. The others drive one
+    /// thing at a time and run on the main thread alone: no hand-off between
+    /// threads per step (a workflow's plugin calls get threads of their own
+    /// anyway, see `runtime::CallThreads`).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Some(Command::Mcp(_) | Command::Console(_)))
+    }
+
     /// Run the chosen subcommand.
     pub async fn execute(self) -> anyhow::Result<ExitCode> {
         let Some(command) = self.command else {
@@ -136,7 +145,7 @@ impl Cli {
             Command::Status(args) => status::execute(args, &ctx),
             Command::Runs(args) => runs::execute(args, &ctx),
             Command::Verify(args) => verify::execute(args, &ctx),
-            Command::Plugins(args) => plugins::execute(args, &ctx),
+            Command::Plugins(args) => plugins::execute(args, &ctx).await,
             Command::Workflow(args) => workflow::execute(args, &ctx),
             Command::Trace(args) => trace::execute(args, &ctx),
             Command::Cache(args) => cache::execute(args, &ctx),

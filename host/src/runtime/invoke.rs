@@ -266,6 +266,9 @@ pub(crate) struct InvokeEnv<'a> {
     pub(crate) limits: &'a Limits,
     pub(crate) epoch_tick: Duration,
     pub(crate) timeout_grace: Duration,
+    /// The guest's file operations run on the calling thread
+    /// ([`super::CallThreads::Own`]).
+    pub(crate) file_ops_here: bool,
     pub(crate) scratch: &'a std::path::Path,
     /// Stops the invocation when set ([`super::cancel`]).
     pub(crate) cancel: Option<&'a Cancel>,
@@ -310,6 +313,7 @@ pub(crate) async fn run<T: OutputSize>(
             stderr.clone(),
             Arc::new(move |line: String| denials.push(LogLevel::Warn, &line)),
             &copy_dirs,
+            env.file_ops_here,
         )
         .map_err(|m| env.failure(FailureKind::Internal, m, Vec::new()))?;
     let net = NetScope {

@@ -433,6 +433,7 @@ pub(crate) fn load(
         pre,
         ticker: rt.ticker.clone(),
         timeout_grace: rt.config.timeout_grace,
+        threads: rt.config.call_threads,
         scratch: rt.config.scratch_dir.clone(),
         cache,
         imports,

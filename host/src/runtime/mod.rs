@@ -106,11 +106,29 @@ pub struct RuntimeConfig {
     /// `private_copy`). One of the host's own directories: protected like
     /// the cache, which it lies in by default.
     pub scratch_dir: PathBuf,
+    /// Where plugin calls run, and so where a guest's file operations run.
+    pub call_threads: CallThreads,
+}
+
+/// Where a plugin call runs (see `runtime::plugin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallThreads {
+    /// On the caller's task; each file operation of the guest is handed to
+    /// tokio's blocking pool and back. The cheapest for calls that do few
+    /// (an MCP call), and it keeps a guest blocked in a host call from
+    /// holding anything but a pool thread.
+    #[default]
+    Shared,
+    /// Each call on a thread of its own (from tokio's blocking pool), its
+    /// file operations right there: one hand-off per call instead of two per
+    /// file operation. For workflow runs, whose tools read their mounts.
+    Own,
 }
 
 impl RuntimeConfig {
     /// Defaults: 128 concurrent instances, 1 GiB memory cap, 1 MiB kept
-    /// resident per used memory slot, 10 ms epoch tick, 250 ms grace.
+    /// resident per used memory slot, 10 ms epoch tick, 250 ms grace, calls
+    /// on the caller's task ([`CallThreads::Shared`]).
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
         let cache_dir = cache_dir.into();
         Self {
@@ -121,6 +139,7 @@ impl RuntimeConfig {
             keep_resident_bytes: 1 << 20,
             epoch_tick: Duration::from_millis(10),
             timeout_grace: Duration::from_millis(250),
+            call_threads: CallThreads::Shared,
         }
     }
 }

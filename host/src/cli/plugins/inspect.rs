@@ -41,7 +41,7 @@ pub(crate) struct Args {
     json: bool,
 }
 
-pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+pub(crate) async fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let plugins_dir = args.load.dir.resolve(ctx)?;
     let manifests = manifest::load_dir(&plugins_dir)?;
     let Some(m) = manifests.iter().find(|m| m.name == args.name) else {
@@ -87,11 +87,11 @@ pub(crate) fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let grants = plugin.grants();
     // What the plugin says of itself, from describe() in a fresh sandbox:
     // the summary and input schema agents see through `host mcp`.
-    let described = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(plugin.describe())
-    })
-    .map(|d| d.value)
-    .map_err(|e| e.to_string());
+    let described = plugin
+        .describe()
+        .await
+        .map(|d| d.value)
+        .map_err(|e| e.to_string());
     let schema_json = |d: &crate::contract::Descriptor| {
         serde_json::from_str::<serde_json::Value>(&d.input_schema)
             .unwrap_or(serde_json::Value::String(d.input_schema.clone()))

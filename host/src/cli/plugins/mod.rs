@@ -91,11 +91,11 @@ impl LoadArgs {
     }
 }
 
-pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::List(args) => list::execute(&args, ctx),
         Command::Check(args) => check::execute(&args, ctx),
-        Command::Inspect(args) => inspect::execute(&args, ctx),
+        Command::Inspect(args) => inspect::execute(&args, ctx).await,
         Command::New(args) => new::execute(&args, ctx),
         Command::Grant(args) => grant::execute(&args, ctx),
         Command::Revoke(args) => revoke::execute(&args, ctx),
