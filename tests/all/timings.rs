@@ -61,7 +61,7 @@ fn a_run_says_where_its_time_went_only_when_asked() {
     let top: Vec<&str> = phases
         .iter()
         .copied()
-        .filter(|p| !p.starts_with("plugin ") && !p.starts_with("step "))
+        .filter(|p| !p.starts_with("plugin ") && !p.starts_with("step ") && !p.starts_with("run: "))
         .collect();
     assert_eq!(top, expected, "{stderr}");
     for plugin in ["search", "extract-facts", "draft-report", "reviewer"] {
@@ -81,6 +81,14 @@ fn a_run_says_where_its_time_went_only_when_asked() {
             let phase = format!("step {step}{sep}{mark}");
             assert!(phases.contains(&phase.as_str()), "{phase}: {stderr}");
         }
+    }
+    for mark in [
+        "run: its first event made",
+        "run: first record fsync'd",
+        "run: head written",
+        "run: folder in place, runs/ fsync'd",
+    ] {
+        assert!(phases.contains(&mark), "{mark}: {stderr}");
     }
     assert!(
         marks.windows(2).all(|w| w[0].0 <= w[1].0),

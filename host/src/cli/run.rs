@@ -101,6 +101,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .await?;
     timing::mark("parameters checked against the input schemas");
     let created = loaded.run_created(params, &workspace, &out_dir)?;
+    timing::mark("  run: its first event made");
     let mut run = ctx.store().create(created)?;
     timing::mark("run created");
     output::note(&format!("run {} started", inert(run.id())));

@@ -49,6 +49,18 @@ pub async fn execute(
     workflow: &Workflow,
     plugins: &Plugins,
 ) -> Result<(), RunError> {
+    let driven = drive(run, workflow, plugins).await;
+    // Every path records something after its deferred events; this is the
+    // backstop that nothing deferred outlives the executor.
+    let flushed = run.flush();
+    driven.and(flushed)
+}
+
+/// [`execute`]'s body. A step's success and a review's verdict are
+/// recorded deferred ([`Run::record_deferred`]): written, and fsync'd, with
+/// the record that follows them (the next step's start, the approval
+/// request), which is always written before the next plugin call.
+async fn drive(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Result<(), RunError> {
     // A fresh run checks the reviewer's settings before its first step, so
     // a typo there does not cost every step's work.
     if let Some(spec) = &workflow.review
@@ -129,6 +141,8 @@ async fn run_steps(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Res
                 start_attempt(run, workflow, step, plugins, &mut tasks)?;
             }
         }
+        // Nothing deferred waits on another step's plugin.
+        run.flush()?;
         let Some(joined) = tasks.join_next().await else {
             return Ok(());
         };
@@ -314,7 +328,9 @@ fn finish_attempt(
         }
     };
     let output_sha256 = run.blobs().put(output.output.as_bytes())?;
-    run.record(Event::StepSucceeded {
+    // Written with the next step's start (or by `run_steps` before it
+    // waits): one fsync for both.
+    run.record_deferred(Event::StepSucceeded {
         step: step.id.clone(),
         attempt,
         output_blob: run.blobs().reference(&output_sha256),
@@ -482,7 +498,9 @@ async fn review(
             return review_failed(run, spec, failed, invocation.logs);
         }
     };
-    run.record(Event::ReviewCompleted {
+    // Written with what the verdict leads to (the approval request, a
+    // redraft, the rejection): one fsync for both.
+    run.record_deferred(Event::ReviewCompleted {
         plugin: spec.plugin.clone(),
         round: run.state().redraft_round,
         verdict: review.verdict,

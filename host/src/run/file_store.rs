@@ -316,14 +316,18 @@ impl Store for FileStore {
             let journal_path = staging.join(JOURNAL_FILE);
             let mut journal = Journal::create(&journal_path)?;
             journal.append(created)?;
+            crate::timing::mark("  run: first record fsync'd");
             // A run's journal has a head from its first record on (a run
             // without one is refused as tampered), so this one must land.
             journal.write_head()?;
+            crate::timing::mark("  run: head written");
             drop(journal);
             File::create(staging.join(LOCK_FILE)).map_err(io(&staging))?;
             let dir = self.runs_dir.join(id);
             std::fs::rename(&staging, &dir).map_err(io(&dir))?;
-            crate::atomic_file::sync_dir(&self.runs_dir).map_err(io(&self.runs_dir))
+            crate::atomic_file::sync_dir(&self.runs_dir).map_err(io(&self.runs_dir))?;
+            crate::timing::mark("  run: folder in place, runs/ fsync'd");
+            Ok(())
         })();
         if let Err(e) = built {
             // Best effort; what stays is removed by a later `create` once

@@ -252,6 +252,12 @@ pub struct Run {
     store_paths: Vec<PathBuf>,
     /// False between [`Run::release`] and [`Run::retake`].
     held: bool,
+    /// Events [`Run::record_deferred`] folded into `ahead` but did not
+    /// write yet: the next [`Run::record_all`] writes them first, in the
+    /// same write and fsync.
+    deferred: Vec<Event>,
+    /// `state` with `deferred` folded in; `None` when nothing is deferred.
+    ahead: Option<RunState>,
 }
 
 impl Run {
@@ -260,9 +266,10 @@ impl Run {
         &self.id
     }
 
-    /// The run's state as of its latest event.
+    /// The run's state as of its latest event (deferred ones included, see
+    /// [`Run::record_deferred`]).
     pub fn state(&self) -> &RunState {
-        &self.state
+        self.ahead.as_ref().unwrap_or(&self.state)
     }
 
     /// The run's staged bytes.
@@ -282,16 +289,62 @@ impl Run {
 
     /// Append events that stand or fall together with one durable write
     /// (all recorded, or none), and fold them into the state.
+    /// Deferred events ([`Run::record_deferred`]) are written first, in the
+    /// same write; if it fails, they are dropped with the rest and the state
+    /// is the journal's again.
     pub fn record_all(&mut self, events: Vec<Event>) -> Result<(), RunError> {
         if !self.held {
             return Err(RunError::Released {
                 id: self.id.clone(),
             });
         }
-        for record in self.log.append(events)? {
+        self.ahead = None;
+        let mut all = std::mem::take(&mut self.deferred);
+        all.extend(events);
+        for record in self.log.append(all)? {
             self.fold(&record)?;
         }
         Ok(())
+    }
+
+    /// Fold `event` into the state now and write it with the next
+    /// [`Run::record`] (group commit: one fsync for both). For an event that
+    /// nothing outside this process acts on before the next one is
+    /// recorded: a step's success, written with the next step's start
+    /// before that step's plugin is called. The caller writes what is left
+    /// with [`Run::flush`] before anything else may depend on it; letting
+    /// go of the run does too. A kill before then loses the event as if it
+    /// had happened a moment later (a resume redoes the step).
+    pub fn record_deferred(&mut self, event: Event) -> Result<(), RunError> {
+        if !self.held {
+            return Err(RunError::Released {
+                id: self.id.clone(),
+            });
+        }
+        let mut ahead = self.state().clone();
+        // Not the record the journal will hold (its time and hash are the
+        // write's): only the scheduling before that write sees it.
+        let record = Record {
+            seq: ahead.events,
+            at_ms: crate::clock::now_ms(),
+            hash: String::new(),
+            event: event.clone(),
+        };
+        ahead.apply(&record).map_err(|reason| StateError {
+            id: self.id.clone(),
+            reason,
+        })?;
+        self.ahead = Some(ahead);
+        self.deferred.push(event);
+        Ok(())
+    }
+
+    /// Write the deferred events ([`Run::record_deferred`]), if any.
+    pub fn flush(&mut self) -> Result<(), RunError> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        self.record_all(Vec::new())
     }
 
     /// Let other processes open the run (to approve or reject it) while
@@ -313,6 +366,7 @@ impl Run {
 
     fn let_go(&mut self, briefly: bool) -> Result<(), RunError> {
         if self.held {
+            self.flush()?;
             self.log.release(briefly)?;
             self.held = false;
         }
@@ -382,6 +436,8 @@ impl RunStore {
             blobs: opened.blobs,
             store_paths: self.store.own_paths(),
             held: true,
+            deferred: Vec::new(),
+            ahead: None,
         })
     }
 
@@ -578,5 +634,112 @@ pub(crate) mod tests {
             store.open("r20261123-104501-1a2b3c"),
             Err(RunError::Unknown { .. })
         ));
+    }
+
+    fn started(step: &str) -> Event {
+        Event::StepStarted {
+            step: step.into(),
+            plugin: "p".into(),
+            attempt: 1,
+            round: 0,
+        }
+    }
+
+    fn succeeded(step: &str) -> Event {
+        Event::StepSucceeded {
+            step: step.into(),
+            attempt: 1,
+            output_sha256: "0".repeat(64),
+            output_blob: String::new(),
+            writes: Vec::new(),
+            logs: Vec::new(),
+            duration_ms: 1,
+        }
+    }
+
+    /// The event types the run's journal file holds, in order.
+    fn journaled(tmp: &Path, id: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(tmp.join("runs").join(id).join("journal.jsonl"))
+            .expect("journal");
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("record");
+                v["event"]["type"].as_str().expect("type").to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_deferred_event_is_folded_now_and_written_with_the_next_record() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        run.record(started("a")).expect("record");
+        run.record_deferred(succeeded("a")).expect("defer");
+        // The state has it; the journal does not, yet.
+        assert!(run.state().step_done("a"));
+        assert_eq!(run.state().events, 3);
+        assert_eq!(journaled(tmp.path(), &id), ["run_created", "step_started"]);
+        run.record(started("b")).expect("record");
+        assert_eq!(
+            journaled(tmp.path(), &id),
+            [
+                "run_created",
+                "step_started",
+                "step_succeeded",
+                "step_started"
+            ]
+        );
+        // What this process folded is what the journal says.
+        let state = run.state().clone();
+        drop(run);
+        let reopened = store.open(&id).expect("open");
+        assert_eq!(reopened.state(), &state);
+        assert!(reopened.state().step_done("a"));
+    }
+
+    #[test]
+    fn deferred_events_are_written_by_flush_and_before_the_run_is_let_go() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        run.record(started("a")).expect("record");
+        run.flush().expect("nothing to flush");
+        assert_eq!(journaled(tmp.path(), &id), ["run_created", "step_started"]);
+        run.record_deferred(succeeded("a")).expect("defer");
+        run.flush().expect("flush");
+        assert_eq!(
+            journaled(tmp.path(), &id),
+            ["run_created", "step_started", "step_succeeded"]
+        );
+        run.record(started("b")).expect("record");
+        run.record_deferred(succeeded("b")).expect("defer");
+        run.release().expect("release");
+        assert_eq!(journaled(tmp.path(), &id).len(), 5);
+        assert!(store.peek(&id).expect("peek").step_done("b"));
+        // Released: nothing more may be deferred until it is taken back.
+        assert!(matches!(
+            run.record_deferred(started("c")),
+            Err(RunError::Released { .. })
+        ));
+    }
+
+    #[test]
+    fn a_deferred_event_the_state_refuses_is_neither_folded_nor_written() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        run.record_deferred(started("a")).expect("defer");
+        let before = run.state().clone();
+        assert!(
+            run.record_deferred(created()).is_err(),
+            "a second run_created"
+        );
+        assert_eq!(run.state(), &before);
+        run.flush().expect("flush");
+        assert_eq!(journaled(tmp.path(), &id), ["run_created", "step_started"]);
     }
 }
