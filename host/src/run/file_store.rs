@@ -4,7 +4,8 @@
 //! file. Nothing outside this module knows that layout.
 //!
 //! A run is created atomically (built in a staging folder `.new-<pid>-<id>`,
-//! then renamed into place) and opened under an exclusive lock (`flock`
+//! its lock taken there, then renamed into place: its creator holds it from
+//! the moment it can be seen) and opened under an exclusive lock (`flock`
 //! on `lock`), so two host processes can never drive the same run at once:
 //! the second one is told who holds it.
 //!
@@ -301,7 +302,7 @@ impl FileStore {
 }
 
 impl Store for FileStore {
-    fn create(&self, id: &str, created: Event) -> Result<(), RunError> {
+    fn create(&self, id: &str, created: Event) -> Result<Opened, RunError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| RunError::Io { path, source }
@@ -312,32 +313,53 @@ impl Store for FileStore {
             .runs_dir
             .join(format!("{STAGING_PREFIX}{}-{id}", std::process::id()));
         std::fs::create_dir(&staging).map_err(io(&staging))?;
+        let dir = self.runs_dir.join(id);
         let built = (|| {
-            let journal_path = staging.join(JOURNAL_FILE);
-            let mut journal = Journal::create(&journal_path)?;
-            journal.append(created)?;
+            let mut journal = Journal::create(&staging.join(JOURNAL_FILE))?;
+            let record = journal.append(created)?;
             crate::timing::mark("  run: first record fsync'd");
             // A run's journal has a head from its first record on (a run
             // without one is refused as tampered), so this one must land.
             journal.write_head()?;
             crate::timing::mark("  run: head written");
-            drop(journal);
-            File::create(staging.join(LOCK_FILE)).map_err(io(&staging))?;
-            let dir = self.runs_dir.join(id);
+            // Locked before it is visible: nobody else can take the run
+            // between its creation and this process driving it.
+            let staged_lock = staging.join(LOCK_FILE);
+            let lock = File::create(&staged_lock).map_err(io(&staging))?;
+            take_lock(&lock, &staged_lock, id)?;
             std::fs::rename(&staging, &dir).map_err(io(&dir))?;
+            // Same files, new names: the handles stay good.
+            journal.moved_to(dir.join(JOURNAL_FILE));
             crate::atomic_file::sync_dir(&self.runs_dir).map_err(io(&self.runs_dir))?;
             crate::timing::mark("  run: folder in place, runs/ fsync'd");
-            Ok(())
+            Ok((journal, lock, record))
         })();
-        if let Err(e) = built {
-            // Best effort; what stays is removed by a later `create` once
-            // this process has exited.
-            if let Err(error) = remove_staging(&staging) {
-                tracing::warn!(path = %staging.display(), %error, "cannot remove a run's staging folder");
+        let (journal, lock, record) = match built {
+            Ok(built) => built,
+            Err(e) => {
+                // Best effort; what stays is removed by a later `create`
+                // once this process has exited.
+                if let Err(error) = remove_staging(&staging) {
+                    tracing::warn!(path = %staging.display(), %error, "cannot remove a run's staging folder");
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
-        Ok(())
+        };
+        let lock_path = dir.join(LOCK_FILE);
+        let busy = busy_marker(&self.runs_dir, id);
+        mark_busy(&busy, &lock_path);
+        Ok(Opened {
+            log: Box::new(FileRun {
+                id: id.to_string(),
+                journal,
+                lock,
+                lock_path,
+                held: true,
+                busy,
+            }),
+            records: vec![record],
+            blobs: Blobs::new(&dir.join(BLOBS_DIR)),
+        })
     }
 
     fn open(&self, id: &str) -> Result<Opened, RunError> {
@@ -576,6 +598,42 @@ mod tests {
         let run = store.open(&id).expect("reopen after the lock is released");
         assert_eq!(run.state().workflow, "w");
         assert_eq!(store.ids().expect("ids"), vec![id]);
+    }
+
+    #[test]
+    fn a_created_run_is_held_from_the_start_and_appends_where_it_now_lives() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        let runs = tmp.path().join("runs");
+        // Held (lock and marker) without a second open; no staging left.
+        assert!(matches!(store.open(&id), Err(RunError::Busy { .. })));
+        assert!(busy_marker(&runs, &id).exists());
+        let names: Vec<String> = std::fs::read_dir(&runs)
+            .expect("runs")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with(STAGING_PREFIX)),
+            "{names:?}"
+        );
+        // The journal handle follows the rename: the record lands in the
+        // run's folder, and the head follows it when the run is let go.
+        run.record(call(1)).expect("record");
+        drop(run);
+        let journal = runs.join(&id).join(JOURNAL_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&journal)
+                .expect("journal")
+                .lines()
+                .count(),
+            2
+        );
+        let head = journal::read_head(&journal).expect("head").expect("a head");
+        assert_eq!(head.seq, 1);
+        assert!(!busy_marker(&runs, &id).exists());
+        assert_eq!(store.open(&id).expect("reopen").state().events, 2);
     }
 
     /// A run of `store` holding one blob, `bytes`, closed again: its id.

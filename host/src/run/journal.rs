@@ -458,6 +458,12 @@ impl Journal {
             && ours.len() == self.len)
     }
 
+    /// The journal file's new path, after the file (or its folder) was
+    /// renamed: the handle appends to the same file either way.
+    pub fn moved_to(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     /// The journal file's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -44,7 +44,9 @@ pub use crate::run::file_store::FileStore;
 pub trait Store: std::fmt::Debug + Send + Sync {
     /// Create run `id` (a fresh [`new_run_id`]) whose journal starts with
     /// `created`, atomically: afterwards it exists whole, or not at all.
-    fn create(&self, id: &str, created: Event) -> Result<(), RunError>;
+    /// Returns it opened as [`Store::open`] would, its lock taken before
+    /// the run could be seen.
+    fn create(&self, id: &str, created: Event) -> Result<Opened, RunError>;
     /// Open a run for driving or deciding: exclusively (a second opener gets
     /// [`RunError::Busy`] until the returned log is dropped), with its
     /// strictly verified history (a missing head is refused).
@@ -419,8 +421,8 @@ impl RunStore {
     /// event), and open it.
     pub fn create(&self, created: Event) -> Result<Run, RunError> {
         let id = new_run_id();
-        self.store.create(&id, created)?;
-        self.open(&id)
+        let opened = self.store.create(&id, created)?;
+        self.driven(&id, opened)
     }
 
     /// Open an existing run, taking its lock. `id` may be anything
@@ -428,6 +430,11 @@ impl RunStore {
     pub fn open(&self, id: &str) -> Result<Run, RunError> {
         let id = &self.resolve(id)?;
         let opened = self.store.open(id)?;
+        self.driven(id, opened)
+    }
+
+    /// The [`Run`] of an opened run.
+    fn driven(&self, id: &str, opened: Opened) -> Result<Run, RunError> {
         let state = RunState::from_records(id, &opened.records)?;
         Ok(Run {
             id: id.to_string(),
