@@ -219,6 +219,10 @@ fn the_filler_leaves_exactly_the_space_asked_for() {
     std::fs::remove_file(filler).expect("rm");
     // The refused write may have left what fitted (up to 3 pages) in `big`.
     let _ = std::fs::remove_file(fs.path().join("big"));
-    assert!(fs.free() > 60 * PAGE, "free after removing the filler: {}", fs.free());
+    assert!(
+        fs.free() > 60 * PAGE,
+        "free after removing the filler: {}",
+        fs.free()
+    );
     assert!(Path::new(fs.path()).is_dir());
 }

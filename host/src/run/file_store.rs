@@ -248,6 +248,28 @@ impl FileStore {
         }
     }
 
+    /// Run `id`, its lock taken: marked busy (before any temporary file is
+    /// written to it; a dead host's marker of it, if any, is now this
+    /// process's) and returned opened.
+    fn held(&self, id: &str, journal: Journal, lock: File, records: Vec<Record>) -> Opened {
+        let dir = self.runs_dir.join(id);
+        let lock_path = dir.join(LOCK_FILE);
+        let busy = busy_marker(&self.runs_dir, id);
+        mark_busy(&busy, &lock_path);
+        Opened {
+            log: Box::new(FileRun {
+                id: id.to_string(),
+                journal,
+                lock,
+                lock_path,
+                held: true,
+                busy,
+            }),
+            records,
+            blobs: Blobs::new(&dir.join(BLOBS_DIR)),
+        }
+    }
+
     /// The journal file of an existing run. A run folder without a journal
     /// file is reported as tampered ([`RunError::JournalMissing`]), not as
     /// an unknown run.
@@ -345,21 +367,7 @@ impl Store for FileStore {
                 return Err(e);
             }
         };
-        let lock_path = dir.join(LOCK_FILE);
-        let busy = busy_marker(&self.runs_dir, id);
-        mark_busy(&busy, &lock_path);
-        Ok(Opened {
-            log: Box::new(FileRun {
-                id: id.to_string(),
-                journal,
-                lock,
-                lock_path,
-                held: true,
-                busy,
-            }),
-            records: vec![record],
-            blobs: Blobs::new(&dir.join(BLOBS_DIR)),
-        })
+        Ok(self.held(id, journal, lock, vec![record]))
     }
 
     fn open(&self, id: &str) -> Result<Opened, RunError> {
@@ -382,22 +390,7 @@ impl Store for FileStore {
         remove_head_tmp(&journal::head_tmp_path(&journal_path));
         leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
         let (journal, records) = Journal::open(&journal_path)?;
-        // Before any temporary file is written to the run (a dead host's
-        // marker of it, if any, is now this process's).
-        let busy = busy_marker(&self.runs_dir, id);
-        mark_busy(&busy, &lock_path);
-        Ok(Opened {
-            log: Box::new(FileRun {
-                id: id.to_string(),
-                journal,
-                lock,
-                lock_path,
-                held: true,
-                busy,
-            }),
-            records,
-            blobs: Blobs::new(&dir.join(BLOBS_DIR)),
-        })
+        Ok(self.held(id, journal, lock, records))
     }
 
     fn history(&self, id: &str, strict: bool) -> Result<History, RunError> {
