@@ -12,8 +12,8 @@
 //! benchmark). With [`CallThreads::Own`] it runs on a thread of its own (one
 //! of tokio's blocking pool) and its file operations run right there
 //! (`allow_blocking_current_thread`): one hand-off per call instead of two
-//! per file operation (the search plugin's first call: 4.2 ms handed off,
-//! 1.6 ms on its own thread; ~65 µs more for a call that does none). Its
+//! per file operation (a warm `host run`'s search step: 4.5 ms handed off,
+//! 1.5 ms on its own thread; ~65 µs more for a call that does none). Its
 //! cost is that a guest blocked in a host call (opening a FIFO in its
 //! mount, say) blocks its thread: so the caller does not wait on that
 //! thread beyond the call's deadline. It reports the call as timed out and
