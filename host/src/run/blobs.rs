@@ -7,12 +7,37 @@
 //! time it is read, so a staged byte changed after approval is caught before
 //! it could be applied. Blobs are read only if they are regular files, at
 //! most [`MAX_BLOB_BYTES`] ([`crate::bounded_read`]).
+//!
+//! **Small blobs ride in the journal.** A blob put through a run the
+//! process holds (its [`Carrier`]) of at most [`CARRY_MAX_BYTES`] is not
+//! fsync'd as a file of its own: its file is written old-or-new but unsynced,
+//! and its bytes go into the next journal record this process writes
+//! ([`crate::run::journal::CarriedBlob`]), which is fsync'd before any event
+//! that names the blob can be (the events naming it are written in that
+//! record or after). A step's output thus costs no fsync beyond its
+//! journal record's. If the file is later absent or empty (what a power cut
+//! before the kernel wrote it back leaves), [`Blobs::get`] takes the bytes
+//! from the verified journal, so exactly the recorded bytes are served, or
+//! none; a file with other bytes than its name says is refused as before. Larger blobs, blobs put
+//! through a handle that holds no run ([`Blobs::new`]) and blobs beyond the
+//! run's carry budget ([`CARRY_BUDGET_BYTES`]) are written as durable files
+//! first (temporary file, fsync, rename, directory fsync).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::bounded_read::{self, ReadError, Symlinks};
 use crate::digest::sha256_hex;
+use crate::run::journal::{self, CarriedBlob};
+
+/// The largest blob carried in the journal instead of fsync'd on its own.
+pub const CARRY_MAX_BYTES: usize = 64 * 1024;
+
+/// Carried blobs stop once the journal (plus what waits to be carried)
+/// would pass this size, a quarter of the largest journal the host reads
+/// ([`journal::MAX_JOURNAL_BYTES`]); later blobs are durable files.
+pub const CARRY_BUDGET_BYTES: u64 = journal::MAX_JOURNAL_BYTES / 4;
 
 /// The largest blob read back: the largest output a plugin may be granted
 /// (`limits.max-output-kib` ≤ 1 GiB), which bounds every write it proposes.
@@ -40,6 +65,74 @@ pub struct Blobs {
 #[derive(Debug, Clone)]
 pub struct FileBlobs {
     dir: PathBuf,
+    /// The run's journal, where carried blobs are found again.
+    journal: Option<PathBuf>,
+    /// Set while this process holds the run: small blobs ride in its
+    /// next journal record.
+    carrier: Option<Arc<Carrier>>,
+}
+
+/// The blobs waiting to ride in the next journal record of a run this
+/// process holds, shared by the run's [`Blobs`] and its journal writer.
+#[derive(Debug, Default)]
+pub struct Carrier {
+    waiting: Mutex<Vec<CarriedBlob>>,
+    /// Bytes of the journal as its writer last saw them.
+    journal_bytes: AtomicU64,
+}
+
+impl Carrier {
+    /// A carrier for a journal of `journal_bytes` bytes.
+    pub fn new(journal_bytes: u64) -> Arc<Carrier> {
+        Arc::new(Carrier {
+            waiting: Mutex::new(Vec::new()),
+            journal_bytes: AtomicU64::new(journal_bytes),
+        })
+    }
+
+    /// Queue `bytes` for the next record, if they fit; false: store them
+    /// as a durable file instead.
+    fn offer(&self, sha256: &str, bytes: &[u8]) -> bool {
+        if bytes.len() > CARRY_MAX_BYTES {
+            return false;
+        }
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let queued: u64 = waiting.iter().map(|b| b.bytes.len() as u64).sum();
+        // base64 adds a third, the JSON a little more.
+        let after = self.journal_bytes.load(Ordering::Relaxed)
+            + (queued + bytes.len() as u64) * 4 / 3
+            + 128;
+        if after > CARRY_BUDGET_BYTES {
+            return false;
+        }
+        if !waiting.iter().any(|b| b.sha256 == sha256) {
+            waiting.push(CarriedBlob {
+                sha256: sha256.to_string(),
+                bytes: bytes.to_vec(),
+            });
+        }
+        true
+    }
+
+    /// Everything waiting, for the record being written now.
+    pub fn take(&self) -> Vec<CarriedBlob> {
+        std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The record carrying `blobs` was not written: they wait again.
+    pub fn put_back(&self, blobs: Vec<CarriedBlob>) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        for blob in blobs {
+            if !waiting.iter().any(|b| b.sha256 == blob.sha256) {
+                waiting.push(blob);
+            }
+        }
+    }
+
+    /// The journal is now `bytes` long.
+    pub fn journal_is(&self, bytes: u64) {
+        self.journal_bytes.store(bytes, Ordering::Relaxed);
+    }
 }
 
 /// A blob that could not be stored or read back intact.
@@ -69,10 +162,23 @@ pub enum BlobError {
 }
 
 impl Blobs {
-    /// Blobs kept as files in `dir` ([`FileBlobs`]).
+    /// Blobs kept as files in `dir` ([`FileBlobs`]), each written durably.
     pub fn new(dir: &Path) -> Blobs {
         Blobs::with(Arc::new(FileBlobs {
             dir: dir.to_path_buf(),
+            journal: None,
+            carrier: None,
+        }))
+    }
+
+    /// A run's blobs, kept as files in `dir`, found in `journal` too if
+    /// their file was lost; small ones ride in the journal through
+    /// `carrier` while this process holds the run (see the module doc).
+    pub fn of_run(dir: &Path, journal: &Path, carrier: Option<Arc<Carrier>>) -> Blobs {
+        Blobs::with(Arc::new(FileBlobs {
+            dir: dir.to_path_buf(),
+            journal: Some(journal.to_path_buf()),
+            carrier,
         }))
     }
 
@@ -111,7 +217,18 @@ impl BlobStore for FileBlobs {
             source,
         };
         std::fs::create_dir_all(&self.dir).map_err(io)?;
-        if !path.exists() {
+        let exists = path.exists();
+        if let Some(carrier) = &self.carrier
+            && carrier.offer(&sha, bytes)
+        {
+            // Carried even if a file is there: it may be a dead process's
+            // unsynced write that no durable record names.
+            if !exists {
+                crate::atomic_file::write_unsynced(&path, bytes).map_err(io)?;
+            }
+            return Ok(sha);
+        }
+        if !exists {
             crate::atomic_file::write(&path, bytes).map_err(io)?;
         }
         Ok(sha)
@@ -122,16 +239,32 @@ impl BlobStore for FileBlobs {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(BlobError::Tampered { path });
         }
-        let bytes =
-            bounded_read::read_regular(&path, MAX_BLOB_BYTES, "staged blob", Symlinks::Refuse)
-                .map_err(|e| match e {
-                    ReadError::Io { source, .. } => BlobError::Io {
-                        path: path.clone(),
-                        source,
-                    },
-                    other => BlobError::Read(other),
-                })?;
+        let bytes = match bounded_read::read_regular(
+            &path,
+            MAX_BLOB_BYTES,
+            "staged blob",
+            Symlinks::Refuse,
+        ) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return self.carried_instead(sha256, &path, e),
+            Err(ReadError::Io { source, .. }) => {
+                return Err(BlobError::Io {
+                    path: path.clone(),
+                    source,
+                });
+            }
+            Err(other) => return Err(BlobError::Read(other)),
+        };
         if sha256_hex(&bytes) != sha256 {
+            // Empty is what a power cut leaves of a file written unsynced;
+            // any other content was put there by someone: refused.
+            if bytes.is_empty() {
+                return self.carried_instead(
+                    sha256,
+                    &path,
+                    BlobError::Tampered { path: path.clone() },
+                );
+            }
             return Err(BlobError::Tampered { path });
         }
         Ok(bytes)
@@ -139,6 +272,45 @@ impl BlobStore for FileBlobs {
 
     fn location(&self, sha256: &str) -> Option<PathBuf> {
         Some(self.dir.join(sha256))
+    }
+}
+
+impl FileBlobs {
+    /// Blob `sha256`'s file at `path` is absent or empty: its bytes as a
+    /// record of the verified journal carries them, if one does (the
+    /// journal's chain and head must check out), else `error`.
+    fn carried_instead(
+        &self,
+        sha256: &str,
+        path: &Path,
+        error: impl Into<BlobError>,
+    ) -> Result<Vec<u8>, BlobError> {
+        let error = error.into();
+        let Some(journal) = self.journal.as_deref() else {
+            return Err(error);
+        };
+        match journal::verify(journal) {
+            Ok(verified) => match verified.carried(sha256) {
+                Some(bytes) => {
+                    tracing::warn!(blob = %path.display(), "a staged blob's file is absent or empty (a power cut before it was written back?); using the copy its journal record carries");
+                    Ok(bytes)
+                }
+                None => Err(error),
+            },
+            Err(problem) => {
+                tracing::warn!(journal = %journal.display(), error = %problem, "cannot look for a carried blob in the journal");
+                Err(error)
+            }
+        }
+    }
+}
+
+impl From<ReadError> for BlobError {
+    fn from(e: ReadError) -> BlobError {
+        match e {
+            ReadError::Io { path, source, .. } => BlobError::Io { path, source },
+            other => BlobError::Read(other),
+        }
     }
 }
 

@@ -21,8 +21,10 @@ use crate::run::out_dir::DirId;
 /// The journal format this host writes and reads: raised whenever an event
 /// type is added, so an older host can say why it cannot read a journal.
 /// Format 1 journals (no `format` in `run_created`) have the events up to
-/// `run_rejected_by_reviewer`.
-pub const JOURNAL_FORMAT: u32 = 2;
+/// `run_rejected_by_reviewer`. Format 3 records may carry blobs (a `blobs`
+/// member covered by the record's hash; see [`crate::run::journal`]), which
+/// a format 2 host would take for an edited record.
+pub const JOURNAL_FORMAT: u32 = 3;
 
 fn format_one() -> u32 {
     1

@@ -38,11 +38,12 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::bounded_read::FileKind;
 use crate::leftovers;
 use crate::render::inert;
-use crate::run::blobs::Blobs;
+use crate::run::blobs::{Blobs, Carrier};
 use crate::run::event::Event;
 use crate::run::journal::{self, Journal, Record};
 use crate::run::store::{History, Opened, RunError, RunLog, Store, is_valid_run_id};
@@ -77,6 +78,8 @@ struct FileRun {
     /// The run's `.busy-<id>` marker, there while this process holds the
     /// lock (see the module doc).
     busy: PathBuf,
+    /// The run's small blobs, waiting for the next record to carry them.
+    carrier: Arc<Carrier>,
 }
 
 /// The path of run `id`'s busy marker in `runs_dir`.
@@ -141,7 +144,17 @@ impl Drop for FileRun {
 
 impl RunLog for FileRun {
     fn append(&mut self, events: Vec<Event>) -> Result<Vec<Record>, RunError> {
-        Ok(self.journal.append_all(events)?)
+        let carried = self.carrier.take();
+        match self.journal.append_carrying(events, &carried) {
+            Ok(records) => {
+                self.carrier.journal_is(self.journal.size());
+                Ok(records)
+            }
+            Err(e) => {
+                self.carrier.put_back(carried);
+                Err(e.into())
+            }
+        }
     }
 
     fn release(&mut self, briefly: bool) -> Result<(), RunError> {
@@ -183,6 +196,7 @@ impl RunLog for FileRun {
             .into());
         }
         self.journal = journal;
+        self.carrier.journal_is(self.journal.size());
         Ok(records.split_off(known as usize))
     }
 }
@@ -256,6 +270,12 @@ impl FileStore {
         let lock_path = dir.join(LOCK_FILE);
         let busy = busy_marker(&self.runs_dir, id);
         mark_busy(&busy, &lock_path);
+        let carrier = Carrier::new(journal.size());
+        let blobs = Blobs::of_run(
+            &dir.join(BLOBS_DIR),
+            &dir.join(JOURNAL_FILE),
+            Some(carrier.clone()),
+        );
         Opened {
             log: Box::new(FileRun {
                 id: id.to_string(),
@@ -264,9 +284,10 @@ impl FileStore {
                 lock_path,
                 held: true,
                 busy,
+                carrier,
             }),
             records,
-            blobs: Blobs::new(&dir.join(BLOBS_DIR)),
+            blobs,
         }
     }
 
@@ -431,8 +452,12 @@ impl Store for FileStore {
     }
 
     fn blobs(&self, id: &str) -> Result<Blobs, RunError> {
-        self.journal_path(id)?;
-        Ok(Blobs::new(&self.runs_dir.join(id).join(BLOBS_DIR)))
+        let journal = self.journal_path(id)?;
+        Ok(Blobs::of_run(
+            &self.runs_dir.join(id).join(BLOBS_DIR),
+            &journal,
+            None,
+        ))
     }
 
     fn remove(&self, id: &str, held: Box<dyn RunLog>) -> Result<u64, RunError> {
@@ -591,6 +616,83 @@ mod tests {
         let run = store.open(&id).expect("reopen after the lock is released");
         assert_eq!(run.state().workflow, "w");
         assert_eq!(store.ids().expect("ids"), vec![id]);
+    }
+
+    #[test]
+    fn a_held_runs_small_blobs_ride_in_its_next_record_and_are_found_there_if_lost() {
+        use crate::run::blobs::{BlobError, CARRY_MAX_BYTES};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        let dir = tmp.path().join("runs").join(&id);
+        let small = run.blobs().put(b"a step's output").expect("put");
+        let large_bytes = vec![b'x'; CARRY_MAX_BYTES + 1];
+        let large = run.blobs().put(&large_bytes).expect("put");
+        // Written as files at once (others may read them while the run
+        // is driven), the small one carried by the next record.
+        assert!(dir.join(BLOBS_DIR).join(&small).is_file());
+        assert!(dir.join(BLOBS_DIR).join(&large).is_file());
+        run.record(call(1)).expect("record");
+        let journal = std::fs::read_to_string(dir.join(JOURNAL_FILE)).expect("journal");
+        let last = journal.lines().last().expect("a record");
+        assert!(last.contains(&format!("\"{small}\"")), "{last}");
+        assert!(
+            !journal.contains(&large),
+            "a large blob is a durable file only"
+        );
+        drop(run);
+
+        // A power cut before write-back leaves the file empty or absent:
+        // the bytes come from the journal, through every handle.
+        let blobs = store.blobs(&id).expect("blobs");
+        let file = dir.join(BLOBS_DIR).join(&small);
+        std::fs::write(&file, b"").expect("empty it");
+        assert_eq!(
+            blobs.get(&small).expect("from the journal"),
+            b"a step's output"
+        );
+        std::fs::remove_file(&file).expect("remove it");
+        assert_eq!(
+            blobs.get(&small).expect("from the journal"),
+            b"a step's output"
+        );
+        let reopened = store.open(&id).expect("open");
+        assert_eq!(
+            reopened.blobs().get(&small).expect("get"),
+            b"a step's output"
+        );
+        drop(reopened);
+        // Other bytes in the file are refused, as for any blob; so is a
+        // lost blob no record carries.
+        std::fs::write(&file, b"swapped").expect("tamper");
+        assert!(matches!(blobs.get(&small), Err(BlobError::Tampered { .. })));
+        std::fs::remove_file(dir.join(BLOBS_DIR).join(&large)).expect("remove");
+        assert!(matches!(blobs.get(&large), Err(BlobError::Io { .. })));
+        // And nothing is served from a journal that does not verify.
+        std::fs::remove_file(&file).expect("remove");
+        let journal_path = dir.join(JOURNAL_FILE);
+        let text = std::fs::read_to_string(&journal_path).expect("journal");
+        std::fs::write(&journal_path, text.replacen("\"seq\":1", "\"seq\":7", 1)).expect("edit");
+        assert!(blobs.get(&small).is_err());
+    }
+
+    #[test]
+    fn a_blob_put_without_holding_the_run_is_durable_and_not_carried() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        drop(run);
+        let sha = store.blobs(&id).expect("blobs").put(b"bytes").expect("put");
+        let mut run = store.open(&id).expect("open");
+        run.record(call(1)).expect("record");
+        let journal = tmp.path().join("runs").join(&id).join(JOURNAL_FILE);
+        assert!(
+            !std::fs::read_to_string(journal)
+                .expect("journal")
+                .contains(&sha)
+        );
     }
 
     #[test]

@@ -230,6 +230,8 @@ struct LineOut<'a> {
     at_ms: u64,
     prev: &'a str,
     event: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blobs: Option<&'a RawValue>,
     hash: &'a str,
 }
 
@@ -240,16 +242,59 @@ struct LineIn<'a> {
     prev: String,
     #[serde(borrow)]
     event: &'a RawValue,
+    #[serde(borrow, default)]
+    blobs: Option<&'a RawValue>,
     hash: String,
 }
 
-fn record_hash(seq: u64, at_ms: u64, prev: &str, event_json: &str) -> String {
+/// A record's hash: over its sequence number, time, the previous hash, the
+/// event's JSON as stored and, when the record carries blobs, their JSON as
+/// stored (after a separator no event's JSON ends with).
+fn record_hash(seq: u64, at_ms: u64, prev: &str, event_json: &str, blobs: Option<&str>) -> String {
+    let (sep, blobs) = match blobs {
+        Some(json) => (b"\n".as_slice(), json.as_bytes()),
+        None => (b"".as_slice(), b"".as_slice()),
+    };
     sha256_hex_parts([
         seq.to_le_bytes().as_slice(),
         at_ms.to_le_bytes().as_slice(),
         prev.as_bytes(),
         event_json.as_bytes(),
+        sep,
+        blobs,
     ])
+}
+
+/// A blob written in a journal record: its bytes are durable with the
+/// record (one fsync for both), and a reader finds them there if the blob's
+/// own file was lost ([`Verified::carried`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedBlob {
+    /// sha256 of the bytes, which names the blob.
+    pub sha256: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// The `blobs` member of a record: `{"<sha256>": "<base64>", ...}`.
+fn carried_json(carried: &[CarriedBlob]) -> Result<Option<Box<RawValue>>, JournalError> {
+    use base64::Engine as _;
+    if carried.is_empty() {
+        return Ok(None);
+    }
+    let map: std::collections::BTreeMap<&str, String> = carried
+        .iter()
+        .map(|b| {
+            (
+                b.sha256.as_str(),
+                base64::engine::general_purpose::STANDARD.encode(&b.bytes),
+            )
+        })
+        .collect();
+    let json = serde_json::to_string(&map).map_err(JournalError::Encode)?;
+    RawValue::from_string(json)
+        .map(Some)
+        .map_err(JournalError::Encode)
 }
 
 /// An open journal, positioned to append after its last verified record.
@@ -353,6 +398,17 @@ impl Journal {
     /// recorded when it returns an error. For events that stand or fall
     /// together, such as a call's request and the policy's decision on it.
     pub fn append_all(&mut self, events: Vec<Event>) -> Result<Vec<Record>, JournalError> {
+        self.append_carrying(events, &[])
+    }
+
+    /// [`Journal::append_all`], the first record also carrying `carried`
+    /// (see [`CarriedBlob`]): when this returns `Ok`, the blobs are durable
+    /// with the events, which may name them.
+    pub fn append_carrying(
+        &mut self,
+        events: Vec<Event>,
+        carried: &[CarriedBlob],
+    ) -> Result<Vec<Record>, JournalError> {
         if self.poisoned {
             return Err(JournalError::Poisoned {
                 path: self.path.clone(),
@@ -361,17 +417,27 @@ impl Journal {
         let mut text = String::new();
         let mut records = Vec::with_capacity(events.len());
         let (mut seq, mut prev) = (self.next_seq, self.head.clone());
+        let mut blobs = carried_json(carried)?;
         for event in events {
             let at_ms = now_ms();
             let event_json = serde_json::to_string(&event).map_err(JournalError::Encode)?;
             let raw = RawValue::from_string(event_json).map_err(JournalError::Encode)?;
-            let hash = record_hash(seq, at_ms, &prev, raw.get());
+            // The first record of the batch carries the blobs.
+            let blobs = blobs.take();
+            let hash = record_hash(
+                seq,
+                at_ms,
+                &prev,
+                raw.get(),
+                blobs.as_deref().map(RawValue::get),
+            );
             text.push_str(
                 &serde_json::to_string(&LineOut {
                     seq,
                     at_ms,
                     prev: &prev,
                     event: &raw,
+                    blobs: blobs.as_deref(),
                     hash: &hash,
                 })
                 .map_err(JournalError::Encode)?,
@@ -478,6 +544,11 @@ impl Journal {
     pub fn head(&self) -> &str {
         &self.head
     }
+
+    /// Bytes of the acknowledged records.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
 }
 
 /// The last record a journal is known to have reached.
@@ -567,9 +638,26 @@ pub struct Verified {
     len: u64,
     /// The sequence number the head file records (`None`: no head).
     head_seq: Option<u64>,
+    /// The `blobs` JSON of each record that carries blobs.
+    carried: Vec<String>,
 }
 
 impl Verified {
+    /// The bytes of blob `sha256` if a record carries them (checked
+    /// against the name: a record's hash covers what it carries, and the
+    /// decoded bytes must hash to `sha256` too).
+    pub fn carried(&self, sha256: &str) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        self.carried.iter().find_map(|json| {
+            let map: std::collections::BTreeMap<String, String> =
+                serde_json::from_str(json).ok()?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(map.get(sha256)?)
+                .ok()?;
+            (crate::digest::sha256_hex(&bytes) == sha256).then_some(bytes)
+        })
+    }
+
     /// One line per thing a reader should be warned about (rendered inert).
     pub fn warnings(&self, path: &Path) -> Vec<String> {
         let mut warnings = Vec::new();
@@ -629,6 +717,8 @@ struct Scan {
     records: Vec<Record>,
     torn_tail: Option<TornTail>,
     len: u64,
+    /// The `blobs` JSON of each record that carries blobs, in order.
+    carried: Vec<String>,
 }
 
 /// Check that the records reach the recorded head and agree with it, and
@@ -647,6 +737,7 @@ fn check_head(
         head_problem: None,
         len: scan.len,
         head_seq,
+        carried: scan.carried,
     };
     let Some(head) = head else {
         if !scan.records.is_empty() && !headless_ok {
@@ -696,6 +787,7 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
         reason,
     };
     let mut records = Vec::new();
+    let mut carried = Vec::new();
     let mut format = 1;
     let mut prev = GENESIS.to_string();
     let mut rest = bytes.as_slice();
@@ -711,6 +803,7 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
                     bytes: rest.len() as u64,
                 }),
                 records,
+                carried,
             });
         };
         let (line, tail) = rest.split_at(end);
@@ -740,7 +833,13 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
                 ),
             ));
         }
-        let expected = record_hash(parsed.seq, parsed.at_ms, &parsed.prev, parsed.event.get());
+        let expected = record_hash(
+            parsed.seq,
+            parsed.at_ms,
+            &parsed.prev,
+            parsed.event.get(),
+            parsed.blobs.map(RawValue::get),
+        );
         if parsed.hash != expected {
             return Err(corrupt(
                 line_no,
@@ -767,6 +866,9 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
             }
         };
         prev = parsed.hash.clone();
+        if let Some(blobs) = parsed.blobs {
+            carried.push(blobs.get().to_string());
+        }
         records.push(Record {
             seq: parsed.seq,
             at_ms: parsed.at_ms,
@@ -778,6 +880,7 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
         records,
         torn_tail: None,
         len: bytes.len() as u64,
+        carried,
     })
 }
 
@@ -831,6 +934,45 @@ mod tests {
     }
 
     #[test]
+    fn carried_blobs_are_found_in_the_verified_journal_and_covered_by_the_hash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let (mut j, _) = Journal::open(&path).expect("open");
+        let blob = |bytes: &[u8]| CarriedBlob {
+            sha256: crate::digest::sha256_hex(bytes),
+            bytes: bytes.to_vec(),
+        };
+        let (a, b) = (blob(b"step output"), blob(b"\x00binary\xff"));
+        let records = j
+            .append_carrying(
+                vec![Event::RunCompleted {}, Event::RunCompleted {}],
+                &[a.clone(), b.clone()],
+            )
+            .expect("append");
+        j.write_head().expect("head");
+        assert_eq!(records.len(), 2);
+        let text = std::fs::read_to_string(&path).expect("journal");
+        let lines: Vec<&str> = text.lines().collect();
+        // The batch's first record carries them, the second does not.
+        assert!(lines[2].contains("\"blobs\""), "{}", lines[2]);
+        assert!(!lines[3].contains("\"blobs\""), "{}", lines[3]);
+        let verified = verify(&path).expect("verifies");
+        assert_eq!(verified.carried(&a.sha256), Some(a.bytes.clone()));
+        assert_eq!(verified.carried(&b.sha256), Some(b.bytes.clone()));
+        assert_eq!(verified.carried(&"0".repeat(64)), None);
+
+        // The carried bytes are part of the record: changing them is an edit.
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&a.bytes);
+        let forged = base64::engine::general_purpose::STANDARD.encode(b"other bytes");
+        std::fs::write(&path, text.replace(&encoded, &forged)).expect("tamper");
+        assert!(matches!(
+            verify(&path),
+            Err(JournalError::Corrupt { line: 3, .. })
+        ));
+    }
+
+    #[test]
     fn appended_events_read_back_verified() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = sample(dir.path());
@@ -876,23 +1018,24 @@ mod tests {
     }
 
     /// A journal as a newer host might write it: `run_created` with `format`
-    /// 3, then an event type this host has never heard of.
+    /// 4, then an event type this host has never heard of.
     fn newer_journal(dir: &Path) -> PathBuf {
         let path = dir.join("journal.jsonl");
         let events = [
-            r#"{"type":"run_created","format":3,"workflow":"w","workflow_digest":"d","params":{},"workspace":"/w","out_dir":"/o","plugins":[]}"#,
+            r#"{"type":"run_created","format":4,"workflow":"w","workflow_digest":"d","params":{},"workspace":"/w","out_dir":"/o","plugins":[]}"#,
             r#"{"type":"quantum_entangled","with":"r2"}"#,
         ];
         let mut prev = GENESIS.to_string();
         let mut text = String::new();
         for (seq, event) in events.iter().enumerate() {
-            let hash = record_hash(seq as u64, 7, &prev, event);
+            let hash = record_hash(seq as u64, 7, &prev, event, None);
             let raw = RawValue::from_string((*event).to_string()).expect("raw");
             let line = LineOut {
                 seq: seq as u64,
                 at_ms: 7,
                 prev: &prev,
                 event: &raw,
+                blobs: None,
                 hash: &hash,
             };
             text.push_str(&serde_json::to_string(&line).expect("line"));
@@ -912,14 +1055,14 @@ mod tests {
         assert!(
             matches!(
                 &e,
-                JournalError::NewerFormat { seq: 1, line: 2, format: 3, event_type, .. }
+                JournalError::NewerFormat { seq: 1, line: 2, format: 4, event_type, .. }
                     if event_type == "quantum_entangled"
             ),
             "{e:?}"
         );
         let text = e.to_string();
         assert!(
-            text.contains("newer host") && text.contains("format 3"),
+            text.contains("newer host") && text.contains("format 4"),
             "{text}"
         );
         assert!(!text.contains("corrupt"), "{text}");
@@ -1148,7 +1291,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("journal.jsonl");
         let event = r#"{"type":"run_completed","added_later":true}"#;
-        let hash = record_hash(0, 5, GENESIS, event);
+        let hash = record_hash(0, 5, GENESIS, event, None);
         std::fs::write(
             &path,
             format!("{{\"seq\":0,\"at_ms\":5,\"prev\":\"{GENESIS}\",\"event\":{event},\"hash\":\"{hash}\",\"extra\":1}}\n"),
