@@ -3,7 +3,10 @@
 //! Each line is one record: a sequence number, a timestamp, the hash of the
 //! previous record, the event, and this record's hash over all of those. Every
 //! append is fsync'd before the caller goes on, so an event the host acted on is
-//! never lost. Loading re-checks the whole chain: an edited, reordered or
+//! never lost. Since journal format 3 a record may also carry blobs
+//! ([`CarriedBlob`], `"blobs": {"<sha256>": "<base64>"}`, covered by its
+//! hash), so small blobs are durable with the record instead of by fsyncs
+//! of their own ([`crate::run::blobs`]). Loading re-checks the whole chain: an edited, reordered or
 //! removed record is reported and never silently skipped. The hash covers the
 //! event's JSON exactly as stored, so events written by a newer host (with
 //! fields this one does not know) still verify.
