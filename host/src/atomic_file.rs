@@ -1,7 +1,7 @@
 //! Writing a file so that readers see the old content or the new, never a mix:
 //! write a temporary file in the same directory, fsync it, rename it over the
 //! target, fsync the directory. Used for every file the host owns (staged
-//! blobs, the compile cache); approved writes into the output directory go
+//! blobs the journal does not carry, the compile cache); approved writes into the output directory go
 //! through [`crate::run::apply`], which does the same through cap-std.
 //!
 //! Temporary names carry the writer's pid (`.tmp-<pid>-<ms>-<n>`): a write
@@ -25,7 +25,9 @@ pub fn write_parts(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
 /// [`write`] without the fsyncs: readers still see the old content or the
 /// new, but a power cut may leave neither (an empty or partly written file).
 /// Only for files whose reader detects that and loses nothing by it (the
-/// compile cache's fingerprints, which carry their own checksum).
+/// compile cache's fingerprints, which carry their own checksum; small
+/// staged blobs, whose bytes a journal record carries, see
+/// [`crate::run::blobs`]).
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     replace(path, &[bytes], false)
 }
