@@ -228,7 +228,10 @@ impl BlobStore for FileBlobs {
             }
             return Ok(sha);
         }
-        if !exists {
+        // A file of another size (an earlier unsynced write a power cut
+        // emptied) is replaced by a durable one.
+        let whole = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
+        if !whole {
             crate::atomic_file::write(&path, bytes).map_err(io)?;
         }
         Ok(sha)
@@ -327,5 +330,10 @@ mod tests {
         std::fs::write(tmp.path().join(&sha), b"other bytes").expect("tamper");
         assert!(matches!(blobs.get(&sha), Err(BlobError::Tampered { .. })));
         assert!(matches!(blobs.get("../x"), Err(BlobError::Tampered { .. })));
+        // An emptied file (a power cut after an unsynced write) is
+        // replaced when the same bytes are put again.
+        std::fs::write(tmp.path().join(&sha), b"").expect("empty");
+        blobs.put(b"approved bytes").expect("put again");
+        assert_eq!(blobs.get(&sha).expect("get"), b"approved bytes");
     }
 }
