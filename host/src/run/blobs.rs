@@ -74,11 +74,18 @@ pub struct FileBlobs {
 
 /// The blobs waiting to ride in the next journal record of a run this
 /// process holds, shared by the run's [`Blobs`] and its journal writer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Carrier {
     waiting: Mutex<Vec<CarriedBlob>>,
     /// Bytes of the journal as its writer last saw them.
     journal_bytes: AtomicU64,
+}
+
+/// Queue `blob` unless a blob of the same name waits already.
+fn push_new(waiting: &mut Vec<CarriedBlob>, blob: CarriedBlob) {
+    if !waiting.iter().any(|b| b.sha256 == blob.sha256) {
+        waiting.push(blob);
+    }
 }
 
 impl Carrier {
@@ -105,12 +112,13 @@ impl Carrier {
         if after > CARRY_BUDGET_BYTES {
             return false;
         }
-        if !waiting.iter().any(|b| b.sha256 == sha256) {
-            waiting.push(CarriedBlob {
+        push_new(
+            &mut waiting,
+            CarriedBlob {
                 sha256: sha256.to_string(),
                 bytes: bytes.to_vec(),
-            });
-        }
+            },
+        );
         true
     }
 
@@ -123,9 +131,7 @@ impl Carrier {
     pub fn put_back(&self, blobs: Vec<CarriedBlob>) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         for blob in blobs {
-            if !waiting.iter().any(|b| b.sha256 == blob.sha256) {
-                waiting.push(blob);
-            }
+            push_new(&mut waiting, blob);
         }
     }
 
@@ -217,20 +223,19 @@ impl BlobStore for FileBlobs {
             source,
         };
         std::fs::create_dir_all(&self.dir).map_err(io)?;
-        let exists = path.exists();
+        // A file of another size (an earlier unsynced write a power cut
+        // emptied) is written again.
+        let whole = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
         if let Some(carrier) = &self.carrier
             && carrier.offer(&sha, bytes)
         {
             // Carried even if a file is there: it may be a dead process's
             // unsynced write that no durable record names.
-            if !exists {
+            if !whole {
                 crate::atomic_file::write_unsynced(&path, bytes).map_err(io)?;
             }
             return Ok(sha);
         }
-        // A file of another size (an earlier unsynced write a power cut
-        // emptied) is replaced by a durable one.
-        let whole = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
         if !whole {
             crate::atomic_file::write(&path, bytes).map_err(io)?;
         }
@@ -250,13 +255,7 @@ impl BlobStore for FileBlobs {
         ) {
             Ok(bytes) => bytes,
             Err(e) if e.is_not_found() => return self.carried_instead(sha256, &path, e),
-            Err(ReadError::Io { source, .. }) => {
-                return Err(BlobError::Io {
-                    path: path.clone(),
-                    source,
-                });
-            }
-            Err(other) => return Err(BlobError::Read(other)),
+            Err(e) => return Err(e.into()),
         };
         if sha256_hex(&bytes) != sha256 {
             // Empty is what a power cut leaves of a file written unsynced;
