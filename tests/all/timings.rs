@@ -84,8 +84,8 @@ fn a_run_says_where_its_time_went_only_when_asked() {
     }
     for mark in [
         "run: its first event made",
-        "run: first record fsync'd",
-        "run: head written",
+        "run: first record written",
+        "run: first record and head fsync'd",
         "run: folder in place, runs/ fsync'd",
     ] {
         assert!(phases.contains(&mark), "{mark}: {stderr}");

@@ -141,8 +141,9 @@ async fn run_steps(run: &mut Run, workflow: &Workflow, plugins: &Plugins) -> Res
                 start_attempt(run, workflow, step, plugins, &mut tasks)?;
             }
         }
-        // Nothing deferred waits on another step's plugin.
-        run.flush()?;
+        // Nothing deferred waits on another step's plugin (its fsync runs
+        // on while the plugins do; the next record waits for it).
+        run.flush_overlapped()?;
         let Some(joined) = tasks.join_next().await else {
             return Ok(());
         };
@@ -193,7 +194,9 @@ fn start_attempt(
 ) -> Result<(), RunError> {
     let attempt = run.state().steps.get(&step.id).map_or(0, |s| s.attempt) + 1;
     crate::timing::mark(format_args!("  step {} starting", step.id));
-    run.record(Event::StepStarted {
+    // Its fsync runs on while the plugin does: nothing outside this process
+    // acts on a step's start, and the step's outcome is recorded after it.
+    run.record_overlapped(Event::StepStarted {
         step: step.id.clone(),
         plugin: step.plugin.clone(),
         attempt,

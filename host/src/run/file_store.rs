@@ -46,7 +46,7 @@ use crate::render::inert;
 use crate::run::blobs::{Blobs, Carrier};
 use crate::run::event::Event;
 use crate::run::journal::{self, Journal, Record};
-use crate::run::store::{History, Opened, RunError, RunLog, Store, is_valid_run_id};
+use crate::run::store::{Durable, History, Opened, RunError, RunLog, Store, is_valid_run_id};
 
 const JOURNAL_FILE: &str = "journal.jsonl";
 const LOCK_FILE: &str = "lock";
@@ -143,9 +143,13 @@ impl Drop for FileRun {
 }
 
 impl RunLog for FileRun {
-    fn append(&mut self, events: Vec<Event>) -> Result<Vec<Record>, RunError> {
+    fn append(&mut self, events: Vec<Event>, durable: Durable) -> Result<Vec<Record>, RunError> {
         let carried = self.carrier.take();
-        match self.journal.append_carrying(events, &carried) {
+        let appended = match durable {
+            Durable::Now => self.journal.append_carrying(events, &carried),
+            Durable::BeforeNextWrite => self.journal.append_carrying_behind(events, &carried),
+        };
+        match appended {
             Ok(records) => {
                 self.carrier.journal_is(self.journal.size());
                 Ok(records)
@@ -157,7 +161,13 @@ impl RunLog for FileRun {
         }
     }
 
+    fn settle(&mut self) -> Result<(), RunError> {
+        self.journal.settle().map_err(RunError::from)
+    }
+
     fn release(&mut self, briefly: bool) -> Result<(), RunError> {
+        // Not let go of before what it recorded is durable.
+        self.journal.settle()?;
         if !briefly {
             self.write_head();
         }
@@ -359,12 +369,15 @@ impl Store for FileStore {
         let dir = self.runs_dir.join(id);
         let built = (|| {
             let mut journal = Journal::create(&staging.join(JOURNAL_FILE))?;
-            let record = journal.append(created)?;
-            crate::timing::mark("  run: first record fsync'd");
+            // The first record's fsync runs while its head is written: until
+            // the rename below nobody reads the folder, so the order of the
+            // two does not matter, only that both land before it.
+            let record = journal.append_behind(created)?;
+            crate::timing::mark("  run: first record written");
             // A run's journal has a head from its first record on (a run
             // without one is refused as tampered), so this one must land.
-            journal.write_head()?;
-            crate::timing::mark("  run: head written");
+            journal.write_head_unseen()?;
+            crate::timing::mark("  run: first record and head fsync'd");
             // Locked before it is visible: nobody else can take the run
             // between its creation and this process driving it.
             let staged_lock = staging.join(LOCK_FILE);
@@ -738,12 +751,24 @@ mod tests {
         run.id().to_string()
     }
 
-    /// The pid of a process that has exited.
+    /// An id of the pid space nobody has any more: a thread's that ended.
+    /// Not a child process's: a child holds copies of this process's
+    /// descriptors (the run locks of tests running beside) until it execs,
+    /// and a lock held that way reads as busy.
     fn dead_pid() -> u32 {
-        let mut child = std::process::Command::new("true").spawn().expect("spawn");
-        let pid = child.id();
-        child.wait().expect("wait");
-        pid
+        // SAFETY: gettid has no preconditions.
+        let tid = std::thread::spawn(|| unsafe { libc::gettid() } as u32)
+            .join()
+            .expect("thread");
+        // Joined is not yet gone: wait until the kernel let go of the id.
+        let proc = PathBuf::from(format!("/proc/{tid}"));
+        for _ in 0..1000 {
+            if !proc.exists() {
+                return tid;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        panic!("thread {tid} still listed in /proc");
     }
 
     fn call(n: u32) -> Event {

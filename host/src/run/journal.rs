@@ -53,6 +53,7 @@ use crate::clock::now_ms;
 use crate::digest::sha256_hex_parts;
 use crate::render::inert;
 use crate::run::event::Event;
+use crate::run::sync_behind::SyncBehind;
 
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -314,6 +315,10 @@ pub struct Journal {
     /// The sequence number the head file records, as far as this handle
     /// knows (`None`: no head yet).
     head_written: Option<u64>,
+    /// The fsync of the last append, running behind the caller
+    /// ([`Journal::append_carrying_behind`]), and the journal's length
+    /// before that append (where a failed fsync cuts back to).
+    syncing: Option<(SyncBehind, u64)>,
 }
 
 impl Journal {
@@ -332,6 +337,7 @@ impl Journal {
             head: GENESIS.to_string(),
             poisoned: false,
             head_written: None,
+            syncing: None,
         })
     }
 
@@ -380,6 +386,7 @@ impl Journal {
                 head,
                 poisoned: false,
                 head_written: verified.head_seq,
+                syncing: None,
             },
             verified.records,
         ))
@@ -390,10 +397,13 @@ impl Journal {
     /// journal is cut back to where it was (see the module doc). The head
     /// file is not touched ([`Journal::write_head`]).
     pub fn append(&mut self, event: Event) -> Result<Record, JournalError> {
-        let mut records = self.append_all(vec![event])?;
-        records
-            .pop()
-            .ok_or_else(|| JournalError::Encode(serde::ser::Error::custom("no record")))
+        only_record(self.append_all(vec![event])?)
+    }
+
+    /// [`Journal::append`] with its fsync running on behind the caller (see
+    /// [`Journal::append_carrying_behind`]).
+    pub fn append_behind(&mut self, event: Event) -> Result<Record, JournalError> {
+        only_record(self.append_carrying_behind(vec![event], &[])?)
     }
 
     /// Append `events` in order with one write and one fsync: all of them
@@ -412,6 +422,56 @@ impl Journal {
         events: Vec<Event>,
         carried: &[CarriedBlob],
     ) -> Result<Vec<Record>, JournalError> {
+        self.write_batch(events, carried, false)
+    }
+
+    /// [`Journal::append_carrying`], but the fsync runs on behind the
+    /// caller ([`crate::run::sync_behind`]). When this returns `Ok` the
+    /// records are in the file, so a killed process does not lose them; they
+    /// are durable against a power loss once [`Journal::settle`] returns,
+    /// which the next append, [`Journal::write_head`] and dropping the
+    /// journal call first. For a record that nothing outside the process
+    /// acts on before then: a step's start, written just before its plugin
+    /// is called, so the call and the disk work at once.
+    pub fn append_carrying_behind(
+        &mut self,
+        events: Vec<Event>,
+        carried: &[CarriedBlob],
+    ) -> Result<Vec<Record>, JournalError> {
+        self.write_batch(events, carried, true)
+    }
+
+    /// Wait for the fsync of an [`Journal::append_carrying_behind`], if one
+    /// runs. If it failed, the records it covers may not survive a power
+    /// loss although the caller went on from them: they are cut off if
+    /// possible, and the journal takes no more appends either way.
+    pub fn settle(&mut self) -> Result<(), JournalError> {
+        let Some((pending, before)) = self.syncing.take() else {
+            return Ok(());
+        };
+        let Err(cause) = pending.wait() else {
+            return Ok(());
+        };
+        let undone = self
+            .file
+            .set_len(before)
+            .and_then(|()| self.file.sync_data())
+            .is_ok();
+        self.poisoned = true;
+        Err(JournalError::Append {
+            path: self.path.clone(),
+            cause,
+            undone,
+        })
+    }
+
+    fn write_batch(
+        &mut self,
+        events: Vec<Event>,
+        carried: &[CarriedBlob],
+        behind: bool,
+    ) -> Result<Vec<Record>, JournalError> {
+        self.settle()?;
         if self.poisoned {
             return Err(JournalError::Poisoned {
                 path: self.path.clone(),
@@ -460,11 +520,18 @@ impl Journal {
         }
         // One write for the batch: a crash leaves a prefix of it (complete
         // lines, then at most one torn one), as separate appends would.
-        if let Err(source) = self
-            .file
-            .write_all(text.as_bytes())
-            .and_then(|()| self.file.sync_data())
-        {
+        let mut pending = None;
+        let written = self.file.write_all(text.as_bytes()).and_then(|()| {
+            match behind.then(|| SyncBehind::start(&self.file)) {
+                Some(Ok(started)) => {
+                    pending = Some(started);
+                    Ok(())
+                }
+                // No fsync behind (none asked for, or none could start).
+                _ => self.file.sync_data(),
+            }
+        });
+        if let Err(source) = written {
             let undone = self
                 .file
                 .set_len(self.len)
@@ -477,6 +544,7 @@ impl Journal {
                 undone,
             });
         }
+        self.syncing = pending.map(|pending| (pending, self.len));
         self.len += text.len() as u64;
         self.next_seq = seq;
         self.head = prev;
@@ -489,6 +557,8 @@ impl Journal {
     /// process overtook writes nothing). Only under the run's lock: the
     /// head's temporary file has one name.
     pub fn write_head(&mut self) -> Result<(), JournalError> {
+        // Never ahead of the durable journal.
+        self.settle()?;
         let Some(last) = self.next_seq.checked_sub(1) else {
             return Ok(());
         };
@@ -501,6 +571,38 @@ impl Journal {
         };
         write_head_file(&self.path, &head)
             .map_err(|source| io_err(&head_path(&self.path), source))?;
+        self.head_written = Some(last);
+        Ok(())
+    }
+
+    /// [`Journal::write_head`] for a journal nobody reads yet (a new run's,
+    /// in its staging folder until it is renamed into place): the head is
+    /// written while the last append's fsync runs
+    /// ([`Journal::append_carrying_behind`]), and both are durable when this
+    /// returns `Ok`.
+    pub fn write_head_unseen(&mut self) -> Result<(), JournalError> {
+        let Some(last) = self.next_seq.checked_sub(1) else {
+            return self.settle();
+        };
+        let head = Head {
+            seq: last,
+            hash: self.head.clone(),
+        };
+        // Nobody reads the folder yet: no temporary file and rename needed.
+        let path = head_path(&self.path);
+        let written = serde_json::to_string(&head)
+            .map_err(std::io::Error::other)
+            .and_then(|text| {
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)?;
+                file.write_all(text.as_bytes())?;
+                file.sync_data()
+            })
+            .map_err(|source| io_err(&path, source));
+        self.settle()?;
+        written?;
         self.head_written = Some(last);
         Ok(())
     }
@@ -551,6 +653,23 @@ impl Journal {
     /// Bytes of the acknowledged records.
     pub fn size(&self) -> u64 {
         self.len
+    }
+}
+
+/// The record of a one-event append.
+fn only_record(mut records: Vec<Record>) -> Result<Record, JournalError> {
+    records
+        .pop()
+        .ok_or_else(|| JournalError::Encode(serde::ser::Error::custom("no record")))
+}
+
+impl Drop for Journal {
+    /// A journal let go of waits for its last fsync: the process may exit
+    /// next, and nothing it shows may stand on a record not yet durable.
+    fn drop(&mut self) {
+        if let Err(error) = self.settle() {
+            tracing::warn!(journal = %self.path.display(), %error, "the journal's last fsync failed");
+        }
     }
 }
 
@@ -976,6 +1095,50 @@ mod tests {
     }
 
     #[test]
+    fn an_append_whose_fsync_runs_behind_is_in_the_file_at_once_and_settled_before_the_next() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::create(&path).expect("create");
+        j.append_behind(Event::RunCompleted {}).expect("append");
+        // Written before the call returns: a reader (or a killed process's
+        // successor) sees it while its fsync may still run.
+        assert_eq!(inspect(&path).expect("inspect").records.len(), 1);
+        assert!(j.syncing.is_some(), "the fsync runs behind");
+        j.append(Event::RunCompleted {}).expect("append");
+        assert!(
+            j.syncing.is_none(),
+            "a durable append settles the one before"
+        );
+        j.append_carrying_behind(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        // The head is never written ahead of the durable journal: it settles first.
+        j.write_head().expect("head");
+        assert!(j.syncing.is_none());
+        assert_eq!(read_head(&path).expect("head").expect("a head").seq, 2);
+        assert_eq!(read(&path).expect("verified").len(), 3);
+        j.append_behind(Event::RunCompleted {}).expect("append");
+        j.settle().expect("settled");
+        j.settle().expect("settling twice is nothing");
+        drop(j);
+        assert_eq!(inspect(&path).expect("inspect").records.len(), 4);
+    }
+
+    #[test]
+    fn a_new_journal_s_head_is_written_while_its_first_record_is_fsync_d() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::create(&path).expect("create");
+        let first = j.append_behind(Event::RunCompleted {}).expect("append");
+        j.write_head_unseen().expect("head");
+        assert!(j.syncing.is_none(), "both are durable when it returns");
+        let head = read_head(&path).expect("head").expect("a head");
+        assert_eq!((head.seq, head.hash), (0, first.hash));
+        // Up to date already: a later write_head writes nothing.
+        j.write_head().expect("head");
+        assert!(!head_tmp_path(&path).exists());
+    }
+
+    #[test]
     fn appended_events_read_back_verified() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = sample(dir.path());
@@ -1257,6 +1420,7 @@ mod tests {
             head: read(&path).expect("read")[1].hash.clone(),
             poisoned: false,
             head_written: Some(1),
+            syncing: None,
         };
         let e = j.append(Event::RunCompleted {}).expect_err("cannot write");
         assert!(

@@ -2,6 +2,7 @@
 //! human approval gate before anything is written.
 //!
 //! - [`journal`]: the append-only, hash-chained event log (the only truth);
+//!   [`sync_behind`]: its fsync running on while a plugin is called;
 //! - [`event`]: what the journal records; [`state`]: the state it folds into;
 //! - [`store`]: the run-store seam (runs, journal, blobs, the per-run lock),
 //!   [`file_store`] its implementation on files; [`blobs`]: staged bytes;
@@ -36,4 +37,5 @@ pub mod review_input;
 pub mod stage;
 pub mod state;
 pub mod store;
+pub mod sync_behind;
 pub mod trace;

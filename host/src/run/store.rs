@@ -75,9 +75,13 @@ pub trait Store: std::fmt::Debug + Send + Sync {
 
 /// The appender of an open run's journal; dropping it releases the run.
 pub trait RunLog: std::fmt::Debug + Send {
-    /// Append `events` durably after the last record, in order, extending
-    /// the chain: all of them, or (on an error) none.
-    fn append(&mut self, events: Vec<Event>) -> Result<Vec<Record>, RunError>;
+    /// Append `events` after the last record, in order, extending the
+    /// chain: all of them, or (on an error) none; durable when `durable`
+    /// says.
+    fn append(&mut self, events: Vec<Event>, durable: Durable) -> Result<Vec<Record>, RunError>;
+    /// Wait until every append is durable ([`Durable::BeforeNextWrite`]);
+    /// an error means the last one may not be, and the log takes no more.
+    fn settle(&mut self) -> Result<(), RunError>;
     /// Let other processes take the run (`host approve` of a serving MCP
     /// session) while this appender keeps its place in the chain; unless
     /// `briefly`, first bring the journal's head up to date (see
@@ -87,6 +91,18 @@ pub trait RunLog: std::fmt::Debug + Send {
     /// another process holds it now): the records others appended
     /// meanwhile, verified to extend the chain this appender knows.
     fn retake(&mut self) -> Result<Vec<Record>, RunError>;
+}
+
+/// When an append ([`RunLog::append`]) is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durable {
+    /// When the append returns.
+    Now,
+    /// Before the next append, [`RunLog::settle`], letting go of the run or
+    /// dropping the log; meanwhile the caller may go on (call a plugin),
+    /// but shows or applies nothing that stands on the events. A backend
+    /// may make them durable at once.
+    BeforeNextWrite,
 }
 
 /// A run opened for driving: see [`Store::open`].
@@ -295,6 +311,28 @@ impl Run {
     /// same write; if it fails, they are dropped with the rest and the state
     /// is the journal's again.
     pub fn record_all(&mut self, events: Vec<Event>) -> Result<(), RunError> {
+        self.append(events, Durable::Now)
+    }
+
+    /// [`Run::record`], but going on while the event becomes durable
+    /// ([`Durable::BeforeNextWrite`]): for the event written just before a
+    /// plugin call (a step's start), so the call need not wait for the disk.
+    /// The next record, [`Run::flush`] and letting go of the run wait for
+    /// it; the caller shows nothing that stands on it before one of those.
+    pub fn record_overlapped(&mut self, event: Event) -> Result<(), RunError> {
+        self.append(vec![event], Durable::BeforeNextWrite)
+    }
+
+    /// [`Run::flush`], going on while the deferred events become durable
+    /// (as [`Run::record_overlapped`]).
+    pub fn flush_overlapped(&mut self) -> Result<(), RunError> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        self.append(Vec::new(), Durable::BeforeNextWrite)
+    }
+
+    fn append(&mut self, events: Vec<Event>, durable: Durable) -> Result<(), RunError> {
         if !self.held {
             return Err(RunError::Released {
                 id: self.id.clone(),
@@ -303,7 +341,7 @@ impl Run {
         self.ahead = None;
         let mut all = std::mem::take(&mut self.deferred);
         all.extend(events);
-        for record in self.log.append(all)? {
+        for record in self.log.append(all, durable)? {
             self.fold(&record)?;
         }
         Ok(())
@@ -341,10 +379,12 @@ impl Run {
         Ok(())
     }
 
-    /// Write the deferred events ([`Run::record_deferred`]), if any.
+    /// Write the deferred events ([`Run::record_deferred`]), if any, and
+    /// wait until everything recorded is durable
+    /// ([`Run::record_overlapped`]).
     pub fn flush(&mut self) -> Result<(), RunError> {
         if self.deferred.is_empty() {
-            return Ok(());
+            return self.log.settle();
         }
         self.record_all(Vec::new())
     }
