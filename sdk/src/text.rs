@@ -2,7 +2,8 @@
 //! by are exactly the words `extract-facts` keeps sentences for.
 
 /// Common English words that carry no topic: dropped from queries and
-/// passages alike.
+/// passages alike. Sorted, for [`is_stop_word`]'s binary search (a test
+/// checks).
 const STOP_WORDS: &[&str] = &[
     "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
     "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
@@ -18,7 +19,9 @@ const STOP_WORDS: &[&str] = &[
 
 /// Whether `word` (already lowercase) is a stop word.
 pub fn is_stop_word(word: &str) -> bool {
-    STOP_WORDS.contains(&word)
+    // Every token of every passage comes through here: seven comparisons,
+    // not a scan of the whole list.
+    STOP_WORDS.binary_search(&word).is_ok()
 }
 
 /// Split `text` into lowercase alphanumeric tokens, dropping stop words.
@@ -35,8 +38,18 @@ pub fn is_stop_word(word: &str) -> bool {
 pub fn tokenize(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .filter(|w| !is_stop_word(w))
+        .filter_map(|w| {
+            // Most words are lowercase ASCII already: a stop word among
+            // them is dropped before any copy is made.
+            if w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                (!is_stop_word(w)).then(|| w.to_string())
+            } else {
+                let lower = w.to_lowercase();
+                (!is_stop_word(&lower)).then_some(lower)
+            }
+        })
         .collect()
 }
 
@@ -54,6 +67,20 @@ pub fn distinct_tokens(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stop_words_are_sorted_and_distinct_so_every_one_is_found() {
+        assert!(
+            STOP_WORDS.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats"
+        );
+        for word in STOP_WORDS {
+            assert!(is_stop_word(word), "{word}");
+        }
+        for word in ["wasi", "aa", "zzz", "", "The"] {
+            assert!(!is_stop_word(word), "{word}");
+        }
+    }
 
     #[test]
     fn tokenize_lowercases_splits_and_drops_stop_words() {

@@ -2,8 +2,11 @@
 //!
 //! Each line is one record: a sequence number, a timestamp, the hash of the
 //! previous record, the event, and this record's hash over all of those. Every
-//! append is fsync'd before the caller goes on, so an event the host acted on is
-//! never lost. Since journal format 3 a record may also carry blobs
+//! append is fsync'd before the host acts on it, so an event the host acted on is
+//! never lost: before the caller goes on ([`Journal::append`]), or, for the
+//! record written just before a plugin call, while the call runs
+//! ([`Journal::append_carrying_behind`], settled before the next append, the
+//! head and the end). Since journal format 3 a record may also carry blobs
 //! ([`CarriedBlob`], `"blobs": {"<sha256>": "<base64>"}`, covered by its
 //! hash), so small blobs are durable with the record instead of by fsyncs
 //! of their own ([`crate::run::blobs`]). Loading re-checks the whole chain: an edited, reordered or

@@ -35,20 +35,32 @@ pub fn bm25(passages: &[Passage], query: &[String], limit: usize) -> Vec<Hit> {
         return Vec::new();
     }
     let avgdl = docs.iter().map(Vec::len).sum::<usize>() as f64 / n;
-    let idf: Vec<f64> = query
+    // Each passage's count of each query token, in one pass over its tokens.
+    let counts: Vec<Vec<usize>> = docs
         .iter()
-        .map(|q| {
-            let df = docs.iter().filter(|d| d.contains(q)).count() as f64;
+        .map(|doc| {
+            let mut counts = vec![0; query.len()];
+            for token in doc {
+                if let Some(i) = query.iter().position(|q| q == token) {
+                    counts[i] += 1;
+                }
+            }
+            counts
+        })
+        .collect();
+    let idf: Vec<f64> = (0..query.len())
+        .map(|i| {
+            let df = counts.iter().filter(|c| c[i] > 0).count() as f64;
             (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
         })
         .collect();
 
     let mut hits: Vec<Hit> = Vec::new();
-    for (passage, doc) in passages.iter().zip(&docs) {
+    for ((passage, doc), counts) in passages.iter().zip(&docs).zip(&counts) {
         let dl = doc.len() as f64;
         let mut score = 0.0;
-        for (q, idf) in query.iter().zip(&idf) {
-            let tf = doc.iter().filter(|t| *t == q).count() as f64;
+        for (tf, idf) in counts.iter().zip(&idf) {
+            let tf = *tf as f64;
             if tf > 0.0 {
                 let norm = if avgdl > 0.0 { dl / avgdl } else { 1.0 };
                 score += idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * norm));
