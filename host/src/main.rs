@@ -13,6 +13,9 @@ use clap::Parser as _;
 use harness_host::cli::{Cli, EXIT_FAILURE, output};
 use harness_host::render::inert_lines;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> ExitCode {
     harness_host::timing::mark("process started");
@@ -26,14 +29,23 @@ fn main() -> ExitCode {
         2 => "debug",
         _ => "trace",
     };
-    let filter =
-        EnvFilter::try_from_env("HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    // `HARNESS_LOG` directives when set and valid, else `-v`'s level. With
+    // neither, a plain level filter: no directives to parse at every start.
+    let quiet = cli.verbose == 0 && std::env::var_os("HARNESS_LOG").is_none();
+    let directives = (!quiet).then(|| {
+        EnvFilter::try_from_env("HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new(default_level))
+    });
+    let level = quiet.then_some(LevelFilter::WARN);
     // No colors: the writer escapes every control character, ESC included.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| output::InertStderr)
-        .with_ansi(false)
-        .with_target(false)
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(|| output::InertStderr)
+                .with_ansi(false)
+                .with_target(false),
+        )
+        .with(directives)
+        .with(level)
         .init();
 
     let mut builder = if cli.serves() {

@@ -76,7 +76,7 @@ fn system_hit(path: &Path) -> Option<PathBuf> {
     }
     for home in homes() {
         if path == home {
-            return Some(home);
+            return Some(home.clone());
         }
         for secret in HOME_SECRETS {
             let dir = home.join(secret);
@@ -90,7 +90,14 @@ fn system_hit(path: &Path) -> Option<PathBuf> {
 
 /// The invoking user's home: from the passwd entry (what the OS says) and
 /// `$HOME` (what the shell says), both, canonicalized where they exist.
-fn homes() -> Vec<PathBuf> {
+fn homes() -> &'static [PathBuf] {
+    // Looked up once a process: every system-directory check asks, and each
+    // lookup reads the passwd database and resolves the home's spellings.
+    static HOMES: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    HOMES.get_or_init(look_up_homes)
+}
+
+fn look_up_homes() -> Vec<PathBuf> {
     let mut homes = Vec::new();
     let mut push = |p: PathBuf| {
         for s in spellings(&p) {
