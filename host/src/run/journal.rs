@@ -593,16 +593,11 @@ impl Journal {
         };
         // Nobody reads the folder yet: no temporary file and rename needed.
         let path = head_path(&self.path);
-        let written = serde_json::to_string(&head)
-            .map_err(std::io::Error::other)
-            .and_then(|text| {
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)?;
-                file.write_all(text.as_bytes())?;
-                file.sync_data()
-            })
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut file| put_head(&mut file, &head))
             .map_err(|source| io_err(&path, source));
         self.settle()?;
         written?;
@@ -703,17 +698,21 @@ pub fn head_tmp_path(journal: &Path) -> PathBuf {
 fn write_head_file(journal: &Path, head: &Head) -> std::io::Result<()> {
     let path = head_path(journal);
     let tmp = head_tmp_path(journal);
-    let text = serde_json::to_string(head).map_err(std::io::Error::other)?;
     let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_data()?;
+        put_head(&mut File::create(&tmp)?, head)?;
         std::fs::rename(&tmp, &path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Write `head` into the new, empty `file` and fsync its data.
+fn put_head(file: &mut File, head: &Head) -> std::io::Result<()> {
+    let text = serde_json::to_string(head).map_err(std::io::Error::other)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_data()
 }
 
 /// The recorded head: `None` if there is no head file, an error if there
