@@ -262,48 +262,37 @@ pub fn protected_paths(
     protected
 }
 
-/// Load `manifests` concurrently, one thread each, with a note before and
-/// after each compile. Every plugin is loaded even if another fails; the
-/// first failure in `manifests` order is returned.
+/// Load `manifests` concurrently, with a note before and after each
+/// compile. As many threads as there are cores (the calling thread is one of
+/// them) take the next manifest until none is left: a thread per plugin
+/// would only add thread starts on a machine with fewer cores than plugins.
+/// Every plugin is loaded even if another fails; the first failure in
+/// `manifests` order is returned.
 pub fn load_parallel(
     runtime: &Runtime,
     manifests: &[&Manifest],
     grant_ctx: &GrantContext<'_>,
     notes: Notes<'_>,
 ) -> Result<Plugins, LoadError> {
-    let results: Vec<Result<Plugin, LoadError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = manifests
-            .iter()
-            .map(|m| {
-                scope.spawn(move || {
-                    let started = std::time::Instant::now();
-                    let plugin = runtime.load_with_progress(m, grant_ctx, &|size| {
-                        notes(Note::Compiling {
-                            plugin: &m.name,
-                            size,
-                        })
-                    })?;
-                    crate::timing::mark(format_args!("  plugin {} loaded", m.name));
-                    if plugin.cache_outcome() == CacheOutcome::Miss {
-                        // First use of this component: compiling it is the slow part of a cold start.
-                        notes(Note::Compiled {
-                            plugin: &m.name,
-                            ms: started.elapsed().as_millis(),
-                        });
-                    }
-                    Ok(plugin)
-                })
+    let load_one = |m: &Manifest| -> Result<Plugin, LoadError> {
+        let started = std::time::Instant::now();
+        let plugin = runtime.load_with_progress(m, grant_ctx, &|size| {
+            notes(Note::Compiling {
+                plugin: &m.name,
+                size,
             })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(result) => result,
-                // A panic while loading is a bug in the host; surface it as one.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
+        })?;
+        crate::timing::mark(format_args!("  plugin {} loaded", m.name));
+        if plugin.cache_outcome() == CacheOutcome::Miss {
+            // First use of this component: compiling it is the slow part of a cold start.
+            notes(Note::Compiled {
+                plugin: &m.name,
+                ms: started.elapsed().as_millis(),
+            });
+        }
+        Ok(plugin)
+    };
+    let results = crate::cores::each_in_parallel(manifests, |m| load_one(m));
     let mut plugins = Plugins::new();
     for (m, result) in manifests.iter().zip(results) {
         plugins.insert(m.name.clone(), result?);

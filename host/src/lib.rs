@@ -34,6 +34,7 @@ pub mod cli;
 mod clock;
 pub mod console;
 pub mod contract;
+mod cores;
 pub mod digest;
 mod doctor;
 pub mod error_kind;
