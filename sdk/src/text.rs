@@ -2,8 +2,8 @@
 //! by are exactly the words `extract-facts` keeps sentences for.
 
 /// Common English words that carry no topic: dropped from queries and
-/// passages alike. Sorted, for [`is_stop_word`]'s binary search (a test
-/// checks).
+/// passages alike. Sorted and distinct (a test checks), so the list reads
+/// easily; [`is_stop_word`] searches a packed copy.
 const STOP_WORDS: &[&str] = &[
     "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
     "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
@@ -17,11 +17,61 @@ const STOP_WORDS: &[&str] = &[
     "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
 ];
 
+/// The stop words, each packed into a `u64` ([`pack`]) and sorted as numbers,
+/// so a lookup is a binary search over integers: no string comparison (a
+/// `memcmp` call in WebAssembly) per probe.
+const PACKED_STOP_WORDS: [u64; STOP_WORDS.len()] = pack_sorted();
+
+/// The longest word [`pack`] keeps whole (every stop word is shorter; the
+/// build fails otherwise).
+const PACKED_MAX: usize = 7;
+
+/// `word`'s bytes, little-endian, with its length in the top byte: distinct
+/// for distinct words of at most [`PACKED_MAX`] bytes.
+const fn pack(word: &[u8]) -> u64 {
+    let mut packed = (word.len() as u64) << 56;
+    let mut i = 0;
+    while i < word.len() {
+        packed |= (word[i] as u64) << (8 * i);
+        i += 1;
+    }
+    packed
+}
+
+const fn pack_sorted() -> [u64; STOP_WORDS.len()] {
+    let mut packed = [0u64; STOP_WORDS.len()];
+    let mut i = 0;
+    while i < STOP_WORDS.len() {
+        assert!(
+            STOP_WORDS[i].len() <= PACKED_MAX,
+            "a stop word is too long to pack"
+        );
+        packed[i] = pack(STOP_WORDS[i].as_bytes());
+        i += 1;
+    }
+    // Insertion sort: 130 numbers, once, at compile time.
+    let mut i = 1;
+    while i < packed.len() {
+        let mut j = i;
+        while j > 0 && packed[j - 1] > packed[j] {
+            let earlier = packed[j - 1];
+            packed[j - 1] = packed[j];
+            packed[j] = earlier;
+            j -= 1;
+        }
+        i += 1;
+    }
+    packed
+}
+
 /// Whether `word` (already lowercase) is a stop word.
 pub fn is_stop_word(word: &str) -> bool {
-    // Every token of every passage comes through here: seven comparisons,
-    // not a scan of the whole list.
-    STOP_WORDS.binary_search(&word).is_ok()
+    // Every token of every passage comes through here: a length check and
+    // seven integer comparisons.
+    word.len() <= PACKED_MAX
+        && PACKED_STOP_WORDS
+            .binary_search(&pack(word.as_bytes()))
+            .is_ok()
 }
 
 /// Split `text` into lowercase alphanumeric tokens, dropping stop words.
@@ -77,7 +127,16 @@ mod tests {
         for word in STOP_WORDS {
             assert!(is_stop_word(word), "{word}");
         }
-        for word in ["wasi", "aa", "zzz", "", "The"] {
+        for word in [
+            "wasi",
+            "aa",
+            "zzz",
+            "",
+            "The",
+            "a\0",
+            "themselves",
+            "throughout",
+        ] {
             assert!(!is_stop_word(word), "{word}");
         }
     }
