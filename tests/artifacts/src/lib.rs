@@ -10,9 +10,15 @@ include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 
 /// A scratch area for one test or benchmark: `ws/` (a fresh copy of the
 /// example workspace, so nothing can change the original) and an empty `out/`.
-/// Removed when dropped.
+/// Removed when dropped. Made in the system's temporary directory.
 pub fn scratch_with_workspace() -> std::io::Result<tempfile::TempDir> {
-    let dir = tempfile::tempdir()?;
+    scratch_with_workspace_in(&std::env::temp_dir())
+}
+
+/// [`scratch_with_workspace`], made under `parent` (created if missing).
+pub fn scratch_with_workspace_in(parent: &std::path::Path) -> std::io::Result<tempfile::TempDir> {
+    std::fs::create_dir_all(parent)?;
+    let dir = tempfile::tempdir_in(parent)?;
     copy_dir(
         std::path::Path::new(EXAMPLE_WORKSPACE),
         &dir.path().join("ws"),
