@@ -86,21 +86,41 @@ pub fn is_stop_word(word: &str) -> bool {
 /// assert_eq!(distinct_tokens("wasm and WASM"), ["wasm"]);
 /// ```
 pub fn tokenize(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .filter_map(|w| {
-            // Most words are lowercase ASCII already: a stop word among
-            // them is dropped before any copy is made.
-            if w.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            {
-                (!is_stop_word(w)).then(|| w.to_string())
-            } else {
-                let lower = w.to_lowercase();
-                (!is_stop_word(&lower)).then_some(lower)
+    let mut tokens = Vec::new();
+    for_each_token(text, |token| tokens.push(token.to_string()));
+    tokens
+}
+
+/// Call `f` with each token of `text`, in order: the tokens [`tokenize`]
+/// returns, without a `String` for each (only a word that is not lowercase
+/// already is lowercased into a new one). For counting and matching.
+///
+/// ```
+/// let mut seen = Vec::new();
+/// harness_sdk::text::for_each_token("The WASI-preopens", |t| seen.push(t.len()));
+/// assert_eq!(seen, [4, 8]);
+/// ```
+pub fn for_each_token(text: &str, mut f: impl FnMut(&str)) {
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        // Most words are lowercase ASCII already: a stop word among them is
+        // dropped, and any other passed on, before any copy is made.
+        if word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            if !is_stop_word(word) {
+                f(word);
             }
-        })
-        .collect()
+        } else {
+            let lower = word.to_lowercase();
+            if !is_stop_word(&lower) {
+                f(&lower);
+            }
+        }
+    }
 }
 
 /// The distinct tokens of `text`, in order of first appearance.
@@ -148,5 +168,14 @@ mod tests {
             ["wasi", "preopens", "component", "v2"]
         );
         assert_eq!(distinct_tokens("fuel and Fuel, epoch"), ["fuel", "epoch"]);
+    }
+
+    #[test]
+    fn for_each_token_sees_exactly_the_tokens_of_tokenize() {
+        let text = "The WASI-preopens of a Component, v2! ΣΟΦΟΣ naïve ÉCOLE the a\0b";
+        let mut seen = Vec::new();
+        for_each_token(text, |t| seen.push(t.to_string()));
+        assert_eq!(seen, tokenize(text));
+        assert_eq!(seen.len(), 8, "{seen:?}");
     }
 }

@@ -57,8 +57,13 @@ pub fn extract(hits: &[Hit], topic: &[String], max: usize) -> Vec<Fact> {
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
     for hit in hits {
         for sentence in sentences(&hit.snippet) {
-            let tokens = harness_sdk::text::tokenize(&sentence.text);
-            let matched = topic.iter().filter(|t| tokens.contains(t)).count();
+            let mut found = vec![false; topic.len()];
+            harness_sdk::text::for_each_token(&sentence.text, |token| {
+                for (found, t) in found.iter_mut().zip(topic) {
+                    *found |= t == token;
+                }
+            });
+            let matched = found.iter().filter(|f| **f).count();
             if matched > 0 {
                 candidates.push(Candidate {
                     text: sentence.text,

@@ -26,28 +26,28 @@ pub struct Hit {
 /// Rank `passages` against the distinct `query` tokens and return the best
 /// `limit` with a positive score, by score (descending), then path, then line.
 pub fn bm25(passages: &[Passage], query: &[String], limit: usize) -> Vec<Hit> {
-    let docs: Vec<Vec<String>> = passages
-        .iter()
-        .map(|p| harness_sdk::text::tokenize(&p.text))
-        .collect();
-    let n = docs.len() as f64;
-    if docs.is_empty() {
+    if passages.is_empty() {
         return Vec::new();
     }
-    let avgdl = docs.iter().map(Vec::len).sum::<usize>() as f64 / n;
-    // Each passage's count of each query token, in one pass over its tokens.
-    let counts: Vec<Vec<usize>> = docs
+    let n = passages.len() as f64;
+    // Each passage's length in tokens and count of each query token, in one
+    // pass over its tokens (none of them copied).
+    let mut lengths = Vec::with_capacity(passages.len());
+    let counts: Vec<Vec<usize>> = passages
         .iter()
-        .map(|doc| {
-            let mut counts = vec![0; query.len()];
-            for token in doc {
+        .map(|passage| {
+            let (mut counts, mut length) = (vec![0; query.len()], 0usize);
+            harness_sdk::text::for_each_token(&passage.text, |token| {
+                length += 1;
                 if let Some(i) = query.iter().position(|q| q == token) {
                     counts[i] += 1;
                 }
-            }
+            });
+            lengths.push(length);
             counts
         })
         .collect();
+    let avgdl = lengths.iter().sum::<usize>() as f64 / n;
     let idf: Vec<f64> = (0..query.len())
         .map(|i| {
             let df = counts.iter().filter(|c| c[i] > 0).count() as f64;
@@ -56,8 +56,8 @@ pub fn bm25(passages: &[Passage], query: &[String], limit: usize) -> Vec<Hit> {
         .collect();
 
     let mut hits: Vec<Hit> = Vec::new();
-    for ((passage, doc), counts) in passages.iter().zip(&docs).zip(&counts) {
-        let dl = doc.len() as f64;
+    for ((passage, length), counts) in passages.iter().zip(&lengths).zip(&counts) {
+        let dl = *length as f64;
         let mut score = 0.0;
         for (tf, idf) in counts.iter().zip(&idf) {
             let tf = *tf as f64;
