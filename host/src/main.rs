@@ -61,12 +61,10 @@ fn main() -> ExitCode {
         .with(level)
         .init();
 
-    if !cli.serves() {
-        few_malloc_arenas();
-    }
     let mut builder = if cli.serves() {
         tokio::runtime::Builder::new_multi_thread()
     } else {
+        few_malloc_arenas();
         tokio::runtime::Builder::new_current_thread()
     };
     let runtime = match builder.enable_all().build() {

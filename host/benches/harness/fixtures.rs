@@ -28,9 +28,12 @@ pub struct Scratch {
 /// [`file_creation`] measures both places, and `describe_machine` prints it.
 pub const SCRATCH_PARENT: &str = env!("CARGO_TARGET_TMPDIR");
 
-impl Scratch {
-    pub fn new() -> Scratch {
-        let parent = Path::new(SCRATCH_PARENT);
+/// [`SCRATCH_PARENT`], made and marked ([`spread_subdirectories`]) on first
+/// use.
+pub fn scratch_parent() -> &'static Path {
+    static MADE: std::sync::Once = std::sync::Once::new();
+    let parent = Path::new(SCRATCH_PARENT);
+    MADE.call_once(|| {
         std::fs::create_dir_all(parent).expect("the scratch parent");
         if let Err(e) = spread_subdirectories(parent) {
             println!(
@@ -38,7 +41,13 @@ impl Scratch {
                 parent.display()
             );
         }
-        let dir = artifacts::scratch_with_workspace_in(parent).expect("scratch area");
+    });
+    parent
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = artifacts::scratch_with_workspace_in(scratch_parent()).expect("scratch area");
         Scratch { dir }
     }
 

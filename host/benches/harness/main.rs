@@ -147,9 +147,7 @@ fn describe_machine() {
             .join(" ")
     );
     println!("wasmtime 48.0.8, pooling allocator; release build (bench profile)");
-    let scratch_parent = std::path::Path::new(fixtures::SCRATCH_PARENT);
-    std::fs::create_dir_all(scratch_parent).expect("the bench's scratch parent");
-    let _ = fixtures::spread_subdirectories(scratch_parent);
+    let scratch_parent = fixtures::scratch_parent();
     println!(
         "creating a file: {} under {} (the scratch area, state and caches), {} under {} \
          (the system's temporary directory, not used: see fixtures::SCRATCH_PARENT)",
