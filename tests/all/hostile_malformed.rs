@@ -245,12 +245,13 @@ fn inspect(s: &Scratch, dir: &Path, cache: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-/// The files in the cache directory, but for its table of hashed files.
+/// The files in the cache directory, but for its tables of hashed files
+/// and of descriptors.
 fn cache_entries(cache: &Path) -> Vec<PathBuf> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(cache)
         .expect("read cache")
         .map(|e| e.expect("entry").path())
-        .filter(|path| !path.ends_with("fingerprints"))
+        .filter(|path| !path.ends_with("fingerprints") && !path.ends_with("descriptors"))
         .collect();
     entries.sort();
     entries

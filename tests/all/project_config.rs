@@ -353,7 +353,8 @@ fn a_write_grant_reaching_the_per_user_cache_is_refused_at_load() {
                 .expect("ls")
                 .flatten()
                 .all(|e| e.path().extension().is_some_and(|x| x == "cwasm")
-                    || e.file_name() == "fingerprints"),
+                    || e.file_name() == "fingerprints"
+                    || e.file_name() == "descriptors"),
         "nothing but the cache's own entries there"
     );
 }

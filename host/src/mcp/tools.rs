@@ -88,17 +88,14 @@ pub struct Described {
 }
 
 impl Described {
-    /// Run `plugin`'s `describe()` and parse the schema it declares.
+    /// `plugin`'s descriptor ([`Plugin::descriptor`]: its `describe()`,
+    /// asked once per component) and the schema it declares, parsed.
     pub async fn of(plugin: &Plugin) -> Result<Described, ToolError> {
         let name = plugin.name();
-        let descriptor = plugin
-            .describe()
-            .await
-            .map_err(|e| ToolError::Describe {
-                plugin: inert(name),
-                message: e.to_string(),
-            })?
-            .value;
+        let descriptor = plugin.descriptor().await.map_err(|e| ToolError::Describe {
+            plugin: inert(name),
+            message: e.to_string(),
+        })?;
         let schema: serde_json::Value = serde_json::from_str(&descriptor.input_schema)
             .map_err(|e| schema_error(name, format!("is not JSON ({e})")))?;
         let serde_json::Value::Object(input_schema) = schema else {

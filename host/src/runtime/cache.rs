@@ -55,6 +55,7 @@ use wasmtime::component::Component;
 
 use crate::bounded_read::{Opened, ReadError, Symlinks};
 
+pub(crate) mod descriptors;
 pub(crate) mod fingerprints;
 mod listing;
 

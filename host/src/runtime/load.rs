@@ -436,6 +436,7 @@ pub(crate) fn load(
         threads: rt.config.call_threads,
         scratch: rt.config.scratch_dir.clone(),
         cache,
+        descriptors: Arc::clone(&rt.descriptors),
         imports,
         exports,
     }))

@@ -72,6 +72,7 @@ pub use self::plugin::Plugin;
 pub use self::private_copy::MountChange;
 
 use self::cache::CompileCache;
+use self::cache::descriptors::Descriptors;
 use self::cache::fingerprints::Fingerprints;
 use self::engine::EpochTicker;
 use self::invoke::StoreState;
@@ -238,6 +239,8 @@ pub struct Runtime {
     building_metered: Mutex<()>,
     /// The cache directory's table of hashed files, shared by both engines.
     fingerprints: Arc<Fingerprints>,
+    /// What each component's `describe()` answered, shared by its plugins.
+    pub(crate) descriptors: Arc<Descriptors>,
     config: RuntimeConfig,
     ticker: Arc<EpochTicker>,
 }
@@ -265,6 +268,7 @@ impl Runtime {
             metered: OnceLock::new(),
             building_metered: Mutex::new(()),
             fingerprints,
+            descriptors: Arc::new(Descriptors::in_dir(&config.cache_dir)),
             config,
             ticker: Arc::new(ticker),
         })

@@ -58,6 +58,8 @@ pub(crate) struct PluginParts {
     /// Where the private copies of read-write mounts are made.
     pub(crate) scratch: std::path::PathBuf,
     pub(crate) cache: CacheOutcome,
+    /// The cache directory's table of `describe()` answers.
+    pub(crate) descriptors: Arc<super::cache::descriptors::Descriptors>,
     /// The component's import and export names, as declared.
     pub(crate) imports: Vec<String>,
     pub(crate) exports: Vec<String>,
@@ -229,6 +231,21 @@ impl Plugin {
         let limits = self.inner.manifest.limits;
         self.placed(&limits, None, async |this| this.describe_here().await)
             .await
+    }
+
+    /// What the plugin says about itself: the answer its component gave
+    /// before (kept in the compile cache's directory, see
+    /// [`super::cache::descriptors`]), else [`Self::describe`]'s, which is
+    /// then kept. For the callers that need every tool's schema before they
+    /// start (a run's parameter check, the MCP server's tool list); a
+    /// plugin author's `host plugins inspect` asks the plugin each time.
+    pub async fn descriptor(&self) -> Result<Descriptor, InvokeFailure> {
+        if let Some(known) = self.inner.descriptors.get(&self.inner.sha256) {
+            return Ok(known);
+        }
+        let answer = self.describe().await?.value;
+        self.inner.descriptors.learn(&self.inner.sha256, &answer);
+        Ok(answer)
     }
 
     async fn describe_here(&self) -> Result<Invocation<Descriptor>, InvokeFailure> {

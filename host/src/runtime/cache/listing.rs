@@ -50,8 +50,8 @@ impl CompileCache {
                     listing.entries.push(self.check_entry(found, &key, others)?);
                 }
                 FileKind::Temp => listing.partial_writes.push(found),
-                // The cache's own table of hashed files, not an entry.
-                FileKind::Fingerprints | FileKind::Other => {}
+                // The cache's own tables of hashed files and descriptors, not entries.
+                FileKind::Table | FileKind::Other => {}
             }
         }
         listing
@@ -238,8 +238,8 @@ pub fn clear(dir: &Path) -> std::io::Result<Cleared> {
             continue;
         }
         match std::fs::remove_file(item.path()) {
-            // The fingerprint table goes too, uncounted: it is no entry.
-            Ok(()) if kind == FileKind::Fingerprints => {}
+            // The cache's tables go too, uncounted: they are no entries.
+            Ok(()) if kind == FileKind::Table => {}
             Ok(()) => {
                 cleared.files += 1;
                 cleared.bytes += meta.len();
@@ -260,8 +260,9 @@ enum FileKind {
     Entry([u8; 32]),
     /// An unfinished atomic write ([`crate::atomic_file::is_temp_name`]).
     Temp,
-    /// The table of hashed files ([`super::fingerprints`]).
-    Fingerprints,
+    /// One of the cache's own tables: of hashed files
+    /// ([`super::fingerprints`]) or of descriptors ([`super::descriptors`]).
+    Table,
     Other,
 }
 
@@ -278,8 +279,8 @@ fn classify(name: &str) -> FileKind {
     if crate::atomic_file::is_temp_name(name) {
         return FileKind::Temp;
     }
-    if name == super::fingerprints::FILE_NAME {
-        return FileKind::Fingerprints;
+    if name == super::fingerprints::FILE_NAME || name == super::descriptors::FILE_NAME {
+        return FileKind::Table;
     }
     FileKind::Other
 }
@@ -420,7 +421,8 @@ mod tests {
             FileKind::Entry(_)
         ));
         assert_eq!(classify(".tmp-1-2-3"), FileKind::Temp);
-        assert_eq!(classify("fingerprints"), FileKind::Fingerprints);
+        assert_eq!(classify("fingerprints"), FileKind::Table);
+        assert_eq!(classify("descriptors"), FileKind::Table);
         for other in [
             format!("{}.cwasm", key.to_uppercase()),
             format!("{}.cwasm", &key[1..]),
