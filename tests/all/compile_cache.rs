@@ -38,6 +38,23 @@ fn sorted(names: &[&str]) -> Vec<String> {
     v
 }
 
+/// `host cache show --json` of the default plugins.
+fn cache_show(s: &Scratch, cache: &Path) -> serde_json::Value {
+    let show = s
+        .host_with_cache(cache)
+        .args([
+            "cache",
+            "show",
+            "--json",
+            "--plugins",
+            artifacts::PLUGINS_DIR,
+        ])
+        .output()
+        .expect("cache show");
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    serde_json::from_slice(&show.stdout).expect("json")
+}
+
 /// The files in the cache directory, but for its tables of hashed files
 /// and of descriptors.
 fn files(dir: &Path) -> Vec<String> {
@@ -68,19 +85,7 @@ fn show_lists_what_a_run_compiled_and_clear_makes_the_next_run_compile_again() {
         "served from the cache"
     );
 
-    let show = s
-        .host_with_cache(&cache)
-        .args([
-            "cache",
-            "show",
-            "--json",
-            "--plugins",
-            artifacts::PLUGINS_DIR,
-        ])
-        .output()
-        .expect("cache show");
-    assert!(show.status.success(), "{}", text(&show.stderr));
-    let listing: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    let listing = cache_show(&s, &cache);
     let listed = listing["entries"].as_array().expect("entries");
     assert_eq!(listed.len(), 4, "{listing:#}");
     let mut owners: Vec<String> = Vec::new();
@@ -170,18 +175,7 @@ fn a_run_asks_each_tool_to_describe_itself_once_per_component() {
     let s = Scratch::new();
     let cache = s.path().join("private-cache");
     run(&s, &cache);
-    let show = s
-        .host_with_cache(&cache)
-        .args([
-            "cache",
-            "show",
-            "--json",
-            "--plugins",
-            artifacts::PLUGINS_DIR,
-        ])
-        .output()
-        .expect("cache show");
-    let listing: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    let listing = cache_show(&s, &cache);
     let digest_of = |plugin: &str| -> String {
         listing["entries"]
             .as_array()

@@ -58,6 +58,7 @@ use crate::bounded_read::{Opened, ReadError, Symlinks};
 pub(crate) mod descriptors;
 pub(crate) mod fingerprints;
 mod listing;
+mod table_file;
 
 use self::fingerprints::{Fingerprint, Fingerprints, Kind};
 pub use self::listing::{CacheEntry, CacheListing, Cleared, EntryStatus, FoundFile, clear};

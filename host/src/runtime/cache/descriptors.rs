@@ -18,7 +18,7 @@
 //! the host alone and is never mounted into a plugin (whoever could write it
 //! could as well write a compiled entry: see [`super`]). It is written
 //! atomically but not fsync'd: it carries its own checksum, and a table that
-//! is missing, torn, too large or in another format is ignored, which costs a
+//! is missing, torn, too large or in another format is ignored ([`super::table_file`]), which costs a
 //! `describe()` call per plugin and nothing else. Two processes learning at
 //! once may each drop the other's news; it is learned again next time.
 
@@ -31,12 +31,11 @@ use crate::contract::Descriptor;
 pub(crate) const FILE_NAME: &str = "descriptors";
 /// First bytes of the table, with the format version last.
 const MAGIC: &[u8; 8] = b"HRNSDSv1";
-const CHECKSUM_LEN: usize = 32;
 /// Descriptors kept; the oldest learned go first (each rebuild of a plugin
 /// leaves its old component's).
 const MAX_RECORDS: usize = 256;
-/// The largest table read back; a larger one is ignored (and replaced by
-/// the next learn with what fits).
+/// The largest table body read back; a larger one is ignored (and replaced
+/// by the next learn with what fits).
 const MAX_BYTES: usize = 4 << 20;
 
 /// One component's descriptor: its sha256 (lowercase hex) and the answer.
@@ -88,53 +87,28 @@ impl Descriptors {
         records.push((sha256.to_string(), descriptor.clone()));
         let excess = records.len().saturating_sub(self.max_records);
         records.drain(..excess);
-        let mut bytes = encode(records);
+        let mut body = encode(records);
         // Descriptors are capped by the plugin's output limit, not by this
         // table: drop the oldest until the table is one a reader accepts.
-        while bytes.len() > MAX_BYTES && !records.is_empty() {
+        while body.len() > MAX_BYTES && !records.is_empty() {
             records.remove(0);
-            bytes = encode(records);
+            body = encode(records);
         }
-        if let Err(error) = crate::atomic_file::write_unsynced(&self.path, &bytes) {
-            tracing::debug!(path = %self.path.display(), %error, "cannot write the compile cache's descriptors; plugins are asked again next time");
-        }
+        super::table_file::write(&self.path, MAGIC, &body, "descriptors");
     }
 }
 
 fn encode(records: &[Record]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
     // A Vec of (String, plain struct) always serializes.
-    if serde_json::to_writer(&mut out, records).is_err() {
-        out.truncate(MAGIC.len());
-        out.extend_from_slice(b"[]");
-    }
-    let checksum = blake3::hash(&out);
-    out.extend_from_slice(checksum.as_bytes());
-    out
+    serde_json::to_vec(records).unwrap_or_else(|_| b"[]".to_vec())
 }
 
 /// The records of the table at `path`; none if it is missing, torn, damaged
 /// or of another format (it is then rewritten on the next learn).
 fn read_table(path: &Path) -> Vec<Record> {
-    let Ok(data) = crate::bounded_read::read_regular(
-        path,
-        (MAX_BYTES + CHECKSUM_LEN) as u64,
-        "compile cache descriptors",
-        crate::bounded_read::Symlinks::Refuse,
-    ) else {
-        return Vec::new();
-    };
-    decode(&data).unwrap_or_default()
-}
-
-fn decode(data: &[u8]) -> Option<Vec<Record>> {
-    let body_len = data.len().checked_sub(CHECKSUM_LEN)?;
-    let (body, checksum) = data.split_at(body_len);
-    let records = body.strip_prefix(MAGIC.as_slice())?;
-    if blake3::hash(body).as_bytes() != checksum {
-        return None;
-    }
-    serde_json::from_slice(records).ok()
+    super::table_file::read(path, MAGIC, MAX_BYTES, "compile cache descriptors")
+        .and_then(|body| serde_json::from_slice(&body).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -167,30 +141,6 @@ mod tests {
             Descriptors::in_dir(dir.path()).get("aa"),
             Some(descriptor("two"))
         );
-    }
-
-    #[test]
-    fn a_damaged_table_is_ignored_and_replaced() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        Descriptors::in_dir(dir.path()).learn("aa", &descriptor("one"));
-        let path = dir.path().join(FILE_NAME);
-        let good = std::fs::read(&path).expect("read");
-        for damaged in [
-            good[..good.len() - 1].to_vec(),
-            {
-                let mut d = good.clone();
-                d[MAGIC.len() + 5] ^= 1;
-                d
-            },
-            b"HRNSDSv0".to_vec(),
-            Vec::new(),
-        ] {
-            std::fs::write(&path, &damaged).expect("write");
-            let table = Descriptors::in_dir(dir.path());
-            assert_eq!(table.get("aa"), None);
-            table.learn("aa", &descriptor("one"));
-            assert_eq!(std::fs::read(&path).expect("read"), good);
-        }
     }
 
     #[test]

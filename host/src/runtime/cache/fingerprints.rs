@@ -35,7 +35,6 @@ pub(crate) const FILE_NAME: &str = "fingerprints";
 /// First bytes of the table, with the format version last.
 const MAGIC: &[u8; 8] = b"HRNSFPv1";
 const RECORD_LEN: usize = 8 * 6 + 32;
-const CHECKSUM_LEN: usize = 32;
 /// Records kept; the oldest learned go first (each rebuild of a plugin
 /// leaves one stale record for its old inode).
 const MAX_RECORDS: usize = 2048;
@@ -192,43 +191,33 @@ impl Fingerprints {
         records.push((fingerprint, digest));
         let excess = records.len().saturating_sub(self.max_records);
         records.drain(..excess);
-        if let Err(error) = crate::atomic_file::write_unsynced(&self.path, &encode(records)) {
-            tracing::debug!(path = %self.path.display(), %error, "cannot write the compile cache's fingerprints; the files are hashed again next time");
-        }
+        super::table_file::write(&self.path, MAGIC, &encode(records), "fingerprints");
     }
 }
 
 fn encode(records: &[Record]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(MAGIC.len() + records.len() * RECORD_LEN + CHECKSUM_LEN);
-    out.extend_from_slice(MAGIC);
+    let mut body = Vec::with_capacity(records.len() * RECORD_LEN);
     for (fingerprint, digest) in records {
-        out.extend_from_slice(&fingerprint.to_bytes(digest));
+        body.extend_from_slice(&fingerprint.to_bytes(digest));
     }
-    let checksum = blake3::hash(&out);
-    out.extend_from_slice(checksum.as_bytes());
-    out
+    body
 }
 
 /// The records of the table at `path`; none if it is missing, torn, damaged
 /// or of another format (it is then rewritten on the next learn).
 fn read_table(path: &Path) -> Vec<Record> {
-    let cap = (MAGIC.len() + MAX_RECORDS * RECORD_LEN + CHECKSUM_LEN) as u64;
-    let Ok(data) = crate::bounded_read::read_regular(
+    super::table_file::read(
         path,
-        cap,
+        MAGIC,
+        MAX_RECORDS * RECORD_LEN,
         "compile cache fingerprints",
-        crate::bounded_read::Symlinks::Refuse,
-    ) else {
-        return Vec::new();
-    };
-    decode(&data).unwrap_or_default()
+    )
+    .and_then(|body| decode(&body))
+    .unwrap_or_default()
 }
 
-fn decode(data: &[u8]) -> Option<Vec<Record>> {
-    let body_len = data.len().checked_sub(CHECKSUM_LEN)?;
-    let (body, checksum) = data.split_at(body_len);
-    let records = body.strip_prefix(MAGIC.as_slice())?;
-    if blake3::hash(body).as_bytes() != checksum || records.len() % RECORD_LEN != 0 {
+fn decode(records: &[u8]) -> Option<Vec<Record>> {
+    if !records.len().is_multiple_of(RECORD_LEN) {
         return None;
     }
     records
@@ -351,6 +340,6 @@ mod tests {
         let size = std::fs::metadata(dir.path().join(FILE_NAME))
             .expect("stat")
             .len();
-        assert_eq!(size as usize, MAGIC.len() + 16 * RECORD_LEN + CHECKSUM_LEN);
+        assert_eq!(size as usize, MAGIC.len() + 16 * RECORD_LEN + 32);
     }
 }
