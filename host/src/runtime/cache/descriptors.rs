@@ -11,8 +11,7 @@
 //! it is kept per component digest (the sha256 the host pins) and asked
 //! again only for a component not seen before. Only a successful answer is
 //! kept: a plugin whose `describe()` traps or times out fails every time, as
-//! before. `host plugins inspect` and `host plugins check` always ask the
-//! plugin itself.
+//! before. `host plugins inspect` always asks the plugin itself.
 //!
 //! The table lives in the cache directory (`descriptors`), which belongs to
 //! the host alone and is never mounted into a plugin (whoever could write it
