@@ -16,10 +16,11 @@
 //! The table lives in the cache directory (`descriptors`), which belongs to
 //! the host alone and is never mounted into a plugin (whoever could write it
 //! could as well write a compiled entry: see [`super`]). It is written
-//! atomically but not fsync'd: it carries its own checksum, and a table that
-//! is missing, torn, too large or in another format is ignored ([`super::table_file`]), which costs a
-//! `describe()` call per plugin and nothing else. Two processes learning at
-//! once may each drop the other's news; it is learned again next time.
+//! atomically but not fsync'd ([`super::table_file`]): it carries its own
+//! checksum, and a table that is missing, torn, too large or in another
+//! format is ignored, which costs a `describe()` call per plugin and nothing
+//! else. Two processes learning at once may each drop the other's news; it
+//! is learned again next time.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};

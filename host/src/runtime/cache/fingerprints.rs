@@ -340,6 +340,9 @@ mod tests {
         let size = std::fs::metadata(dir.path().join(FILE_NAME))
             .expect("stat")
             .len();
-        assert_eq!(size as usize, MAGIC.len() + 16 * RECORD_LEN + 32);
+        assert_eq!(
+            size as usize,
+            MAGIC.len() + 16 * RECORD_LEN + super::super::table_file::CHECKSUM_LEN
+        );
     }
 }
