@@ -175,6 +175,10 @@ impl Session {
                 Err(e) => return Err(e),
             }
         }
+        if !goes_on {
+            // What `f` records is the last before the run is let go.
+            run.closing();
+        }
         let result = f(&mut run);
         let released = if goes_on {
             run.release_briefly()

@@ -324,6 +324,7 @@ pub fn apply_approved(run: &mut Run) -> Result<Vec<String>, ApprovalError> {
             pause_point::reached("between-writes");
         }
     }
+    run.closing();
     run.record(Event::RunCompleted {})?;
     Ok(done)
 }
@@ -354,6 +355,7 @@ fn approved_digest(state: &RunState, change_set: &ChangeSet) -> Result<(), Apply
 /// Reject the run's change set: nothing is written, the run ends.
 pub fn reject(run: &mut Run, approver: &str, reason: &str) -> Result<(), ApprovalError> {
     ensure_waiting(run.state())?;
+    run.closing();
     run.record(Event::ApprovalRejected {
         approver: approver.to_string(),
         reason: reason.to_string(),

@@ -550,6 +550,8 @@ fn review_failed(
 /// Bind the staged writes to the current content of their targets and wait
 /// for a person. A run with nothing to write completes here.
 fn request_approval(run: &mut Run) -> Result<(), RunError> {
+    // Its record is the run's last before it is let go: the head comes along.
+    run.closing();
     let change_set = match stage::change_set(run.state(), run.blobs()) {
         Ok(change_set) => change_set,
         Err(reason) => {

@@ -148,6 +148,7 @@ impl RunLog for FileRun {
         let appended = match durable {
             Durable::Now => self.journal.append_carrying(events, &carried),
             Durable::BeforeNextWrite => self.journal.append_carrying_behind(events, &carried),
+            Durable::NowWithHead => self.journal.append_carrying_with_head(events, &carried),
         };
         match appended {
             Ok(records) => {
@@ -629,6 +630,46 @@ mod tests {
         let run = store.open(&id).expect("reopen after the lock is released");
         assert_eq!(run.state().workflow, "w");
         assert_eq!(store.ids().expect("ids"), vec![id]);
+    }
+
+    #[test]
+    fn a_closing_run_s_last_records_bring_the_head_and_letting_go_writes_none() {
+        use crate::run::journal::{head_path, read_head};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        let journal = tmp.path().join("runs").join(&id).join(JOURNAL_FILE);
+        run.record(call(1)).expect("record");
+        assert_eq!(
+            read_head(&journal).expect("head").expect("a head").seq,
+            0,
+            "an append leaves the head"
+        );
+        run.closing();
+        // A deferred event goes in the same write, the head after both.
+        run.record_deferred(call(2)).expect("deferred");
+        run.record(call(3)).expect("record");
+        let head = read_head(&journal).expect("head").expect("a head");
+        assert_eq!(
+            head.seq, 3,
+            "the head is up to date before the run is let go"
+        );
+        use std::os::unix::fs::MetadataExt as _;
+        let ino = std::fs::metadata(head_path(&journal)).expect("head").ino();
+        run.release().expect("release");
+        assert_eq!(
+            std::fs::metadata(head_path(&journal)).expect("head").ino(),
+            ino,
+            "no second head write"
+        );
+        // Taken back, the run appends as before: closing ended with the release.
+        run.retake().expect("retake");
+        run.record(call(4)).expect("record");
+        assert_eq!(read_head(&journal).expect("head").expect("a head").seq, 3);
+        drop(run);
+        assert_eq!(read_head(&journal).expect("head").expect("a head").seq, 4);
+        assert_eq!(store.open(&id).expect("open").state().tool_calls, 4);
     }
 
     #[test]

@@ -444,6 +444,53 @@ impl Journal {
         self.write_batch(events, carried, true)
     }
 
+    /// [`Journal::append_carrying`] that also brings the head up to the new
+    /// records, in the same wait: the head's temporary file is written and
+    /// fsync'd while the records' fsync runs on the worker
+    /// ([`crate::run::sync_behind`]), and renamed into place only once the
+    /// records are durable, so the head is never ahead of the durable
+    /// journal. For the last records before the run is let go, whose
+    /// [`Journal::write_head`] then has nothing left to do. The records fare
+    /// as with `append_carrying`; a head that cannot be written lags behind
+    /// (readers accept that) and `write_head` tries again.
+    pub fn append_carrying_with_head(
+        &mut self,
+        events: Vec<Event>,
+        carried: &[CarriedBlob],
+    ) -> Result<Vec<Record>, JournalError> {
+        let records = self.write_batch(events, carried, true)?;
+        let Some(last) = records.last().map(|record| record.seq) else {
+            return Ok(records);
+        };
+        let head = Head {
+            seq: last,
+            hash: self.head.clone(),
+        };
+        let tmp = head_tmp_path(&self.path);
+        let prepared = File::create(&tmp).and_then(|mut file| put_head(&mut file, &head));
+        if let Err(error) = self.settle() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(error);
+        }
+        // As `write_head`: only onto the file this handle appends to.
+        let placed = match (prepared, self.unchanged()) {
+            (Ok(()), Ok(true)) => std::fs::rename(&tmp, head_path(&self.path)).map(|()| true),
+            (Ok(()), _) => Ok(false),
+            (Err(error), _) => Err(error),
+        };
+        match placed {
+            Ok(true) => self.head_written = Some(last),
+            Ok(false) => {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            Err(error) => {
+                let _ = std::fs::remove_file(&tmp);
+                tracing::warn!(journal = %self.path.display(), %error, "cannot write the journal head beside the records; it lags until the run is let go");
+            }
+        }
+        Ok(records)
+    }
+
     /// Wait for the fsync of an [`Journal::append_carrying_behind`], if one
     /// runs. If it failed, the records it covers may not survive a power
     /// loss although the caller went on from them: they are cut off if
@@ -1138,6 +1185,89 @@ mod tests {
         // Up to date already: a later write_head writes nothing.
         j.write_head().expect("head");
         assert!(!head_tmp_path(&path).exists());
+    }
+
+    #[test]
+    fn a_closing_append_brings_the_head_along_once_the_records_are_durable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let (mut j, _) = Journal::open(&path).expect("open");
+        let head_before = std::fs::metadata(head_path(&path)).expect("head");
+        let records = j
+            .append_carrying_with_head(vec![Event::RunCompleted {}, Event::RunCompleted {}], &[])
+            .expect("append");
+        assert!(
+            j.syncing.is_none(),
+            "the records are durable when it returns"
+        );
+        let head = read_head(&path).expect("head").expect("a head");
+        assert_eq!((head.seq, head.hash), (3, records[1].hash.clone()));
+        assert_eq!(records[1].hash, j.head());
+        assert!(!head_tmp_path(&path).exists(), "no temporary file is left");
+        assert_eq!(read(&path).expect("the chain verifies").len(), 4);
+        // Up to date: letting go writes no head of its own.
+        let written = std::fs::metadata(head_path(&path)).expect("head");
+        use std::os::unix::fs::MetadataExt as _;
+        assert_ne!(
+            written.ino(),
+            head_before.ino(),
+            "a new head file was put in place"
+        );
+        j.write_head().expect("head");
+        let after = std::fs::metadata(head_path(&path)).expect("head");
+        assert_eq!(after.ino(), written.ino(), "write_head had nothing to do");
+        // An empty batch writes nothing, head included.
+        assert!(
+            j.append_carrying_with_head(Vec::new(), &[])
+                .expect("empty")
+                .is_empty()
+        );
+        assert_eq!(
+            std::fs::metadata(head_path(&path)).expect("head").ino(),
+            written.ino()
+        );
+    }
+
+    #[test]
+    fn a_head_that_cannot_be_prepared_lags_while_the_records_stand() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let (mut j, _) = Journal::open(&path).expect("open");
+        // Something (not the host) sits where the head's temporary file goes.
+        std::fs::create_dir(head_tmp_path(&path)).expect("dir");
+        let records = j
+            .append_carrying_with_head(vec![Event::RunCompleted {}], &[])
+            .expect("the records do not depend on the head");
+        assert_eq!(records[0].seq, 2);
+        let verified = verify(&path).expect("a lagging head verifies");
+        assert_eq!(verified.records.len(), 3);
+        assert_eq!(
+            read_head(&path).expect("head").expect("a head").seq,
+            1,
+            "the head lags"
+        );
+        // Once the way is clear, letting go brings it up to date.
+        std::fs::remove_dir(head_tmp_path(&path)).expect("rmdir");
+        j.write_head().expect("head");
+        let head = read_head(&path).expect("head").expect("a head");
+        assert_eq!((head.seq, head.hash), (2, records[0].hash.clone()));
+    }
+
+    #[test]
+    fn a_closing_append_onto_a_swapped_journal_leaves_the_head_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let (mut j, _) = Journal::open(&path).expect("open");
+        // The file at the path is replaced behind the handle's back: the
+        // head must not describe records that are not in it.
+        let copy = dir.path().join("copy");
+        std::fs::copy(&path, &copy).expect("copy");
+        std::fs::rename(&copy, &path).expect("swap");
+        j.append_carrying_with_head(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        assert_eq!(read_head(&path).expect("head").expect("a head").seq, 1);
+        assert!(!head_tmp_path(&path).exists());
+        assert_eq!(read(&path).expect("the swapped file verifies").len(), 2);
     }
 
     #[test]
