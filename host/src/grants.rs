@@ -315,7 +315,9 @@ pub enum GrantProblem {
 impl ResolvedGrants {
     /// Resolve a manifest's grants against the file system and environment.
     pub fn resolve(manifest: &Manifest, ctx: &GrantContext<'_>) -> Result<Self, GrantError> {
-        let out_dir = ctx.out_dir.and_then(|o| std::fs::canonicalize(o).ok());
+        let out_dir = ctx
+            .out_dir
+            .and_then(|o| crate::canonical::canonicalize(o).ok());
         let mounts = mounts::resolve(manifest, ctx, out_dir.as_deref())?;
 
         writes::check_prefixes(manifest, ctx, out_dir.as_deref())?;

@@ -22,7 +22,7 @@
 //! [`HostDirs`] reads.
 //!
 //! Private to the crate: bounded reads of files the host reads on someone's
-//! behalf, old-or-new file writes, removal of a killed host's leftovers, the
+//! behalf, canonical paths in three system calls, old-or-new file writes, removal of a killed host's leftovers, the
 //! name rule, network-grant spelling, the workflow graph export, `host
 //! doctor`'s checks and the crash-test pause points.
 
@@ -30,6 +30,7 @@
 
 mod atomic_file;
 mod bounded_read;
+mod canonical;
 pub mod cli;
 mod clock;
 pub mod console;

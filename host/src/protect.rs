@@ -124,7 +124,7 @@ pub fn spellings(path: &Path) -> Vec<PathBuf> {
     let mut existing = lexical.as_path();
     let mut rest = Vec::new();
     loop {
-        if let Ok(canonical) = std::fs::canonicalize(existing) {
+        if let Ok(canonical) = crate::canonical::canonicalize(existing) {
             let resolved = rest.iter().rev().fold(canonical, |p, c| p.join(c));
             if resolved != lexical {
                 out.push(resolved);

@@ -145,7 +145,7 @@ fn origin(ctx: &Context, flag: &str, key: &str, flag_given: bool) -> String {
 }
 
 pub(crate) fn existing_dir(path: &Path, flag: &str) -> anyhow::Result<PathBuf> {
-    match std::fs::canonicalize(path) {
+    match crate::canonical::canonicalize(path) {
         Ok(p) if p.is_dir() => Ok(p),
         Ok(_) => bail!(
             "{flag} `{}` is not a directory",

@@ -191,7 +191,7 @@ fn cache_candidates(m: &Manifest) -> Vec<PathBuf> {
     if let Some(dir) = std::env::var_os("HARNESS_TOOLCHAINS") {
         return vec![PathBuf::from(dir)];
     }
-    let dir = std::fs::canonicalize(&m.dir).unwrap_or_else(|_| m.dir.clone());
+    let dir = crate::canonical::canonicalize(&m.dir).unwrap_or_else(|_| m.dir.clone());
     let mut dirs = vec![dir.join("target").join("toolchains")];
     if let Some(root) = dir.parent().and_then(Path::parent) {
         dirs.push(root.join("target").join("toolchains"));

@@ -724,7 +724,7 @@ pub fn requested(m: &Manifest) -> PluginGrant {
 /// file: a plugin must never be able to rewrite the admin's decision.
 /// `workspace` is what `${workspace}` stands for.
 pub fn check_unwritable(m: &Manifest, workspace: &Path, plugins_dir: &Path) -> Result<(), String> {
-    let Ok(grants_dir) = std::fs::canonicalize(plugins_dir) else {
+    let Ok(grants_dir) = crate::canonical::canonicalize(plugins_dir) else {
         return Ok(());
     };
     for (i, mount) in m.grants.mounts.iter().enumerate() {
@@ -736,7 +736,7 @@ pub fn check_unwritable(m: &Manifest, workspace: &Path, plugins_dir: &Path) -> R
             MountSource::Path(p) => p.clone(),
         };
         // A mount that does not resolve is refused later, when grants are resolved.
-        let Ok(host) = std::fs::canonicalize(&host) else {
+        let Ok(host) = crate::canonical::canonicalize(&host) else {
             continue;
         };
         if grants_dir.starts_with(&host) {

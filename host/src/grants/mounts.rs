@@ -184,7 +184,7 @@ impl DirIdentity {
 pub(super) fn still_the_same(host: &Path, identity: &DirIdentity) -> Result<(), String> {
     match DirIdentity::of(host) {
         Ok(now) if now == *identity => Ok(()),
-        Ok(_) => Err(match std::fs::canonicalize(host) {
+        Ok(_) => Err(match crate::canonical::canonicalize(host) {
             Ok(now) if now != host => format!("it now resolves to `{}`", now.display()),
             _ => "it is no longer the directory that was checked".to_string(),
         }),
@@ -195,7 +195,7 @@ pub(super) fn still_the_same(host: &Path, identity: &DirIdentity) -> Result<(), 
 /// Canonicalize a mount's host directory and refuse it if it is missing, not
 /// a directory, or reached through a symlink.
 fn canonical_dir(manifest: &Manifest, key: &str, claimed: &Path) -> Result<PathBuf, GrantError> {
-    let canonical = std::fs::canonicalize(claimed).map_err(|error| {
+    let canonical = crate::canonical::canonicalize(claimed).map_err(|error| {
         refused(
             manifest,
             key.to_string(),

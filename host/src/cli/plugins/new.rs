@@ -376,9 +376,9 @@ fn sdk_dir() -> anyhow::Result<Option<PathBuf>> {
     if !dir.join("Cargo.toml").is_file() {
         return Ok(None);
     }
-    Ok(Some(dir.canonicalize().with_context(|| {
-        format!("cannot resolve `{}`", dir.display())
-    })?))
+    Ok(Some(crate::canonical::canonicalize(dir).with_context(
+        || format!("cannot resolve `{}`", dir.display()),
+    )?))
 }
 
 #[cfg(test)]
