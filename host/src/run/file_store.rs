@@ -5,9 +5,11 @@
 //!
 //! A run is created atomically (built in a staging folder `.new-<pid>-<id>`,
 //! its lock taken there, then renamed into place: its creator holds it from
-//! the moment it can be seen) and opened under an exclusive lock (`flock`
-//! on `lock`), so two host processes can never drive the same run at once:
-//! the second one is told who holds it.
+//! the moment it can be seen; the fsync of `runs/` that makes the new name
+//! durable runs behind the first plugin call and is waited for before the
+//! first record that must be durable) and opened under an exclusive lock
+//! (`flock` on `lock`), so two host processes can never drive the same run
+//! at once: the second one is told who holds it.
 //!
 //! **Integrity on open.** [`Store::open`] refuses a journal that does not
 //! verify, including one with records but no `journal.head`
@@ -47,6 +49,7 @@ use crate::run::blobs::{Blobs, Carrier};
 use crate::run::event::Event;
 use crate::run::journal::{self, Journal, Record};
 use crate::run::store::{Durable, History, Opened, RunError, RunLog, Store, is_valid_run_id};
+use crate::run::sync_behind::SyncBehind;
 
 const JOURNAL_FILE: &str = "journal.jsonl";
 const LOCK_FILE: &str = "lock";
@@ -80,6 +83,24 @@ struct FileRun {
     busy: PathBuf,
     /// The run's small blobs, waiting for the next record to carry them.
     carrier: Arc<Carrier>,
+    /// The fsync of `runs/` that makes a new run's folder durable under its
+    /// name, running behind the first plugin call; waited for (and its
+    /// error reported) before the first record that must be durable, before
+    /// [`RunLog::settle`] and before the run is let go.
+    placing: Option<(SyncBehind, PathBuf)>,
+}
+
+impl FileRun {
+    /// Wait for [`FileRun::placing`], if it runs.
+    fn placed(&mut self) -> Result<(), RunError> {
+        match self.placing.take() {
+            Some((pending, runs_dir)) => pending.wait().map_err(|source| RunError::Io {
+                path: runs_dir,
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The path of run `id`'s busy marker in `runs_dir`.
@@ -144,6 +165,12 @@ impl Drop for FileRun {
 
 impl RunLog for FileRun {
     fn append(&mut self, events: Vec<Event>, durable: Durable) -> Result<Vec<Record>, RunError> {
+        // A record that may stay in the page cache for now does not need its
+        // run's folder durable yet either; its fsync queues behind the
+        // folder's on the same worker.
+        if !matches!(durable, Durable::BeforeNextWrite) {
+            self.placed()?;
+        }
         let carried = self.carrier.take();
         let appended = match durable {
             Durable::Now => self.journal.append_carrying(events, &carried),
@@ -163,11 +190,13 @@ impl RunLog for FileRun {
     }
 
     fn settle(&mut self) -> Result<(), RunError> {
+        self.placed()?;
         self.journal.settle().map_err(RunError::from)
     }
 
     fn release(&mut self, briefly: bool) -> Result<(), RunError> {
-        // Not let go of before what it recorded is durable.
+        // Not let go of before its folder and what it recorded are durable.
+        self.placed()?;
         self.journal.settle()?;
         if !briefly {
             self.write_head();
@@ -276,7 +305,14 @@ impl FileStore {
     /// Run `id`, its lock taken: marked busy (before any temporary file is
     /// written to it; a dead host's marker of it, if any, is now this
     /// process's) and returned opened.
-    fn held(&self, id: &str, journal: Journal, lock: File, records: Vec<Record>) -> Opened {
+    fn held(
+        &self,
+        id: &str,
+        journal: Journal,
+        lock: File,
+        records: Vec<Record>,
+        placing: Option<(SyncBehind, PathBuf)>,
+    ) -> Opened {
         let dir = self.runs_dir.join(id);
         let lock_path = dir.join(LOCK_FILE);
         let busy = busy_marker(&self.runs_dir, id);
@@ -296,6 +332,7 @@ impl FileStore {
                 held: true,
                 busy,
                 carrier,
+                placing,
             }),
             records,
             blobs,
@@ -387,11 +424,14 @@ impl Store for FileStore {
             std::fs::rename(&staging, &dir).map_err(io(&dir))?;
             // Same files, new names: the handles stay good.
             journal.moved_to(dir.join(JOURNAL_FILE));
-            crate::atomic_file::sync_dir(&self.runs_dir).map_err(io(&self.runs_dir))?;
-            crate::timing::mark("  run: folder in place, runs/ fsync'd");
-            Ok((journal, lock, record))
+            // Durable under its name once `runs/` is fsync'd: that runs
+            // behind the first plugin call, before any record that must be
+            // durable (see `FileRun::placing`).
+            let placing = SyncBehind::start_folder(&self.runs_dir).map_err(io(&self.runs_dir))?;
+            crate::timing::mark("  run: folder in place, runs/ fsync started");
+            Ok((journal, lock, record, placing))
         })();
-        let (journal, lock, record) = match built {
+        let (journal, lock, record, placing) = match built {
             Ok(built) => built,
             Err(e) => {
                 // Best effort; what stays is removed by a later `create`
@@ -402,7 +442,8 @@ impl Store for FileStore {
                 return Err(e);
             }
         };
-        Ok(self.held(id, journal, lock, vec![record]))
+        let placing = Some((placing, self.runs_dir.clone()));
+        Ok(self.held(id, journal, lock, vec![record], placing))
     }
 
     fn open(&self, id: &str) -> Result<Opened, RunError> {
@@ -425,7 +466,7 @@ impl Store for FileStore {
         remove_head_tmp(&journal::head_tmp_path(&journal_path));
         leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
         let (journal, records) = Journal::open(&journal_path)?;
-        Ok(self.held(id, journal, lock, records))
+        Ok(self.held(id, journal, lock, records, None))
     }
 
     fn history(&self, id: &str, strict: bool) -> Result<History, RunError> {
@@ -630,6 +671,68 @@ mod tests {
         let run = store.open(&id).expect("reopen after the lock is released");
         assert_eq!(run.state().workflow, "w");
         assert_eq!(store.ids().expect("ids"), vec![id]);
+    }
+
+    #[test]
+    fn a_new_run_s_folder_fsync_runs_behind_and_is_waited_for_before_a_durable_record() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let runs = tmp.path().join("runs");
+        let store = FileStore::new(tmp.path());
+        let id = crate::run::store::new_run_id();
+        let mut opened = Store::create(&store, &id, created()).expect("create");
+        // In place under its name when `create` returns; its folder's fsync
+        // is waited for by the first durable append.
+        let journal_path = runs.join(&id).join(JOURNAL_FILE);
+        assert!(journal_path.is_file());
+        opened
+            .log
+            .append(vec![call(1)], Durable::BeforeNextWrite)
+            .expect("append behind");
+        opened
+            .log
+            .append(vec![call(2)], Durable::Now)
+            .expect("durable append");
+        drop(opened);
+        assert_eq!(journal::read(&journal_path).expect("read").len(), 3);
+
+        // A folder fsync that fails: reported, naming `runs/`, by the first
+        // append that must be durable, which writes nothing; one that may
+        // wait goes in meanwhile.
+        let (journal, _) = Journal::open(&journal_path).expect("open");
+        let lock = File::options()
+            .write(true)
+            .open(runs.join(&id).join(LOCK_FILE))
+            .expect("lock");
+        take_lock(&lock, &runs.join(&id).join(LOCK_FILE), &id).expect("take");
+        let (reader, _writer) = std::io::pipe().expect("pipe");
+        let failing =
+            SyncBehind::start(&File::from(std::os::fd::OwnedFd::from(reader))).expect("start");
+        let mut log = store
+            .held(
+                &id,
+                journal,
+                lock,
+                Vec::new(),
+                Some((failing, runs.clone())),
+            )
+            .log;
+        log.append(vec![call(3)], Durable::BeforeNextWrite)
+            .expect("append behind");
+        match log.append(vec![call(4)], Durable::Now) {
+            Err(RunError::Io { path, .. }) => assert_eq!(path, runs),
+            other => panic!("expected the folder's fsync error, got {other:?}"),
+        }
+        log.settle().expect("the journal's own fsync stands");
+        drop(log);
+        let calls: Vec<String> = journal::read(&journal_path)
+            .expect("read")
+            .iter()
+            .filter_map(|r| match &r.event {
+                Event::ToolCallRequested { call, .. } => Some(call.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(calls, ["c1", "c2", "c3"]);
     }
 
     #[test]

@@ -4,12 +4,15 @@
 //! how it went.
 //!
 //! The journal uses it for the record written just before a plugin call
-//! ([`crate::run::journal::Journal::append_syncing`]): the record is in the
+//! ([`crate::run::journal::Journal::append_carrying_behind`]): the record is in the
 //! file (a killed process cannot lose it) when the call starts, and durable
 //! against a power loss a moment later, while the plugin runs on the other
 //! core, instead of the call waiting for the disk. Whoever acts on the
 //! record outside the process waits first: the journal waits before its
-//! next append, before writing its head and when it is dropped.
+//! next append, before writing its head and when it is dropped. The file
+//! store uses it for the fsync of `runs/` once a new run's folder is renamed
+//! into place ([`SyncBehind::start_folder`]), waited for before the run's
+//! first durable record.
 //!
 //! The worker is started on first use and lives as long as the process; it
 //! syncs one file at a time, in the order they were handed over. If it
@@ -41,28 +44,54 @@ impl Done {
 }
 
 /// One fsync for the worker: the file (a second handle, so the caller
-/// keeps its own) and where to report.
-type Job = (File, Arc<Done>);
+/// keeps its own), whether all of it (`fsync`, a folder's entries) or its
+/// data (`fdatasync`), and where to report.
+type Job = (File, Whole, Arc<Done>);
+
+/// Whether a job syncs the whole file (metadata included) or its data.
+#[derive(Debug, Clone, Copy)]
+enum Whole {
+    Data,
+    All,
+}
+
+/// Sync `file` as `whole` says.
+fn sync(file: &File, whole: Whole) -> std::io::Result<()> {
+    match whole {
+        Whole::Data => file.sync_data(),
+        Whole::All => file.sync_all(),
+    }
+}
 
 impl SyncBehind {
     /// Start `fdatasync` of `file`'s data on the worker. An error here (no
     /// second handle to be had) means nothing was started.
     pub fn start(file: &File) -> std::io::Result<SyncBehind> {
-        let handle = file.try_clone()?;
+        Ok(Self::hand_over(file.try_clone()?, Whole::Data))
+    }
+
+    /// Start `fsync` of the folder at `dir` (its entries: a file renamed
+    /// into it) on the worker, after the fsyncs handed over before it. An
+    /// error here (the folder cannot be opened) means nothing was started.
+    pub fn start_folder(dir: &std::path::Path) -> std::io::Result<SyncBehind> {
+        Ok(Self::hand_over(File::open(dir)?, Whole::All))
+    }
+
+    fn hand_over(handle: File, whole: Whole) -> SyncBehind {
         let done = Arc::new(Done::default());
         match worker() {
             Some(worker) => {
                 let sender = worker.lock().unwrap_or_else(|e| e.into_inner());
-                if let Err(returned) = sender.send((handle, done.clone())) {
+                if let Err(returned) = sender.send((handle, whole, done.clone())) {
                     // The worker is gone (it never is while the process
                     // lives): sync here instead.
-                    let (handle, _) = returned.0;
-                    done.set(handle.sync_data());
+                    let (handle, whole, _) = returned.0;
+                    done.set(sync(&handle, whole));
                 }
             }
-            None => done.set(handle.sync_data()),
+            None => done.set(sync(&handle, whole)),
         }
-        Ok(SyncBehind { done })
+        SyncBehind { done }
     }
 
     /// Block until the fsync is done; its result.
@@ -89,11 +118,11 @@ fn worker() -> Option<&'static Mutex<Sender<Job>>> {
             let (sender, jobs) = channel::<Job>();
             let started = std::thread::Builder::new()
                 .name("journal-sync".into())
-                // It only calls fdatasync: a small stack does.
+                // It only calls fsync and fdatasync: a small stack does.
                 .stack_size(64 * 1024)
                 .spawn(move || {
-                    for (file, done) in jobs {
-                        done.set(file.sync_data());
+                    for (file, whole, done) in jobs {
+                        done.set(sync(&file, whole));
                     }
                 });
             match started {
@@ -129,6 +158,18 @@ mod tests {
             std::fs::read(dir.path().join("f")).expect("read"),
             b"one\ntwo\n"
         );
+    }
+
+    #[test]
+    fn a_folder_s_sync_reports_success_and_a_missing_folder_starts_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("f"), b"x").expect("write");
+        SyncBehind::start_folder(dir.path())
+            .expect("start")
+            .wait()
+            .expect("synced");
+        let missing = SyncBehind::start_folder(&dir.path().join("gone"));
+        assert!(missing.is_err(), "{missing:?}");
     }
 
     #[test]
