@@ -86,7 +86,7 @@ fn a_run_says_where_its_time_went_only_when_asked() {
         "run: its first event made",
         "run: first record written",
         "run: first record and head fsync'd",
-        "run: folder in place, runs/ fsync'd",
+        "run: folder in place, runs/ fsync started",
     ] {
         assert!(phases.contains(&mark), "{mark}: {stderr}");
     }
