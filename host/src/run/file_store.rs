@@ -739,10 +739,7 @@ mod tests {
     fn a_closing_run_s_last_records_bring_the_head_and_letting_go_writes_none() {
         use crate::run::journal::{head_path, read_head};
         let tmp = tempfile::tempdir().expect("tempdir");
-        let store = RunStore::new(tmp.path());
-        let mut run = store.create(created()).expect("create");
-        let id = run.id().to_string();
-        let journal = tmp.path().join("runs").join(&id).join(JOURNAL_FILE);
+        let (store, mut run, id, journal) = new_run(tmp.path());
         run.record(call(1)).expect("record");
         assert_eq!(
             read_head(&journal).expect("head").expect("a head").seq,
@@ -915,6 +912,16 @@ mod tests {
         panic!("thread {tid} still listed in /proc");
     }
 
+    /// A new run in the state dir `state`: its store, the run, its id and
+    /// its journal's path.
+    fn new_run(state: &Path) -> (RunStore, Run, String, PathBuf) {
+        let store = RunStore::new(state);
+        let run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        let journal = state.join("runs").join(&id).join(JOURNAL_FILE);
+        (store, run, id, journal)
+    }
+
     fn call(n: u32) -> Event {
         Event::ToolCallRequested {
             call: format!("c{n}"),
@@ -939,10 +946,7 @@ mod tests {
     #[test]
     fn the_head_catches_up_when_the_run_is_let_go() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let store = RunStore::new(tmp.path());
-        let mut run = store.create(created()).expect("create");
-        let id = run.id().to_string();
-        let journal = tmp.path().join("runs").join(&id).join(JOURNAL_FILE);
+        let (store, mut run, id, journal) = new_run(tmp.path());
         let head_seq = || {
             journal::read_head(&journal)
                 .expect("head")
