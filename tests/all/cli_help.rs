@@ -59,6 +59,23 @@ fn completions_and_the_man_page_come_from_the_command_definitions() {
         for command in ["approve", "mcp", "console", "doctor"] {
             assert!(script.contains(command), "{shell} completes `{command}`");
         }
+        // Subcommands are built only when they run (`cli::Command`): the
+        // script still has every nested subcommand and argument, under its
+        // own name and under `help`.
+        if shell == "bash" {
+            for path in [
+                "host__subcmd__plugins__subcmd__new",
+                "host__subcmd__help__subcmd__plugins__subcmd__new",
+                "host__subcmd__runs__subcmd__prune",
+                "host__subcmd__help__subcmd__cache__subcmd__clear",
+            ] {
+                assert!(script.contains(path), "bash completes `{path}`");
+            }
+            assert!(
+                script.contains("--older-than"),
+                "bash completes `runs prune`'s options"
+            );
+        }
     }
     let out = s.host().arg("man").output().expect("man");
     assert!(out.status.success(), "{}", text(&out.stderr));

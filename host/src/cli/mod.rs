@@ -84,29 +84,62 @@ pub struct Cli {
     pub(crate) command: Option<Command>,
 }
 
-// Crate-private, and undocumented on purpose: clap would take a doc comment
-// on a variant as that subcommand's help, over the one on its `Args`.
+// Crate-private. Each subcommand's arguments are built only when it is the
+// one that runs (`defer`): building all twenty took half a millisecond of
+// every start. The one-line `about` of each variant is what `host --help`
+// lists; it repeats the first line of its `Args` doc comment, which gives
+// the subcommand's own help (a test checks they agree). No doc comment on a
+// variant: clap would take it as the subcommand's help, over its `Args`'.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum Command {
+    #[command(
+        about = "Run the workflow's steps and its reviewer (if it has a `[review]`), then stop at the approval gate"
+    )]
     Run(run::Args),
+    #[command(about = "Show a run's review and its proposed writes as a diff")]
     Show(show::Args),
+    #[command(about = "Approve a waiting run and write exactly its staged bytes")]
     Approve(approve::Args),
+    #[command(about = "Reject a waiting run; nothing is written")]
     Reject(reject::Args),
+    #[command(about = "Continue a run that was interrupted (or, with --failed, one that failed)")]
     Resume(resume::Args),
+    #[command(about = "Propose a new run that undoes an applied run's writes")]
     Revert(revert::Args),
+    #[command(about = "Show a run's status, steps, review and decision")]
     Status(status::Args),
+    #[command(
+        about = "List runs, oldest first (by creation time), with their status, age and what each waits for"
+    )]
     Runs(runs::Args),
+    #[command(
+        about = "Check a run's journal for tampering: edits, removals, reordering, a cut-off tail"
+    )]
     Verify(verify::Args),
+    #[command(about = "List, check, inspect, build or create the plugins of a folder")]
     Plugins(plugins::Args),
+    #[command(about = "Show the workflow a run executes, as text, JSON or a Mermaid diagram")]
     Workflow(workflow::Args),
+    #[command(about = "Show when each event of a run happened and how long each part took")]
     Trace(trace::Args),
+    #[command(about = "Show or clear the compile cache")]
     Cache(cache::Args),
+    #[command(about = "Serve a web console: runs, diffs, decisions")]
     Console(console::Args),
+    #[command(about = "Check the setup: toolchains, host directories, plugins, network grants")]
     Doctor(doctor::Args),
+    #[command(about = "Call one tool plugin once, as an agent would through `host mcp`")]
     Call(call::Args),
+    #[command(
+        about = "Serve the folder's tool plugins to an agent over MCP (stdio, or Streamable HTTP with --http)"
+    )]
     Mcp(mcp::Args),
+    #[command(about = "Write a harness.toml in the current directory")]
     Init(init::Args),
+    #[command(about = "Print a shell completion script for `host`")]
     Completions(completions::CompletionsArgs),
+    #[command(about = "Print the man page of `host` (roff, for `man -l -`)")]
     Man(completions::ManArgs),
 }
 
@@ -158,5 +191,57 @@ impl Cli {
             Command::Man(args) => completions::man(args),
             Command::Init(args) => init::execute(&args),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::Cli;
+
+    #[test]
+    fn each_subcommand_is_built_only_when_it_runs() {
+        let cli = Cli::command();
+        let run = cli.find_subcommand("run").expect("a `run` subcommand");
+        assert_eq!(
+            run.get_arguments().count(),
+            0,
+            "`run`'s arguments are built before it is chosen"
+        );
+        let parsed =
+            Cli::try_parse_from(["host", "run", "--topic", "t", "--build"]).expect("parses");
+        assert!(matches!(parsed.command, Some(super::Command::Run(_))));
+    }
+
+    #[test]
+    fn host_help_lists_each_subcommand_with_the_summary_of_its_own_help() {
+        let listed = Cli::command();
+        let mut built = Cli::command();
+        built.build();
+        assert_eq!(listed.get_subcommands().count(), 20);
+        // clap's own `help` subcommand is added by the build.
+        for sub in built.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = sub.get_name();
+            let own = sub.get_about().map(ToString::to_string);
+            let listing = listed
+                .find_subcommand(name)
+                .and_then(|c| c.get_about())
+                .map(ToString::to_string);
+            assert!(own.is_some(), "`host {name} --help` has no summary");
+            assert_eq!(
+                listing, own,
+                "`host --help` lists `{name}` with another summary than `host {name} --help` gives (the variant's `about` in cli/mod.rs and the first line of its `Args` doc comment)"
+            );
+            assert!(
+                sub.get_arguments().count() > 0 || name == "man" || name == "init",
+                "`{name}` built no arguments"
+            );
+        }
+        let help = listed.clone().render_long_help().to_string();
+        assert!(
+            help.contains("Approve a waiting run and write exactly its staged bytes"),
+            "{help}"
+        );
     }
 }
