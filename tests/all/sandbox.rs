@@ -220,3 +220,58 @@ impl Sandbox {
         }
     }
 }
+
+/// The runtime protects its own cache and scratch directories whatever its
+/// caller lists (here: nothing): a mount of either, or of a folder inside
+/// one, is refused for every plugin it loads, not only the first, and the
+/// refused loads leave nothing in them.
+#[test]
+fn every_plugin_the_runtime_loads_is_refused_a_mount_of_its_cache_or_scratch_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical root");
+    let cache = root.join("cache");
+    let scratch = root.join("state").join("private-copies");
+    let workspace = root.join("ws");
+    for d in [cache.join("inner"), scratch.clone(), workspace.clone()] {
+        std::fs::create_dir_all(&d).expect("mkdir");
+    }
+    let mut config = RuntimeConfig::new(&cache);
+    config.scratch_dir = scratch.clone();
+    config.max_instances = 4;
+    let runtime = Runtime::new(config).expect("runtime");
+    let state = root.join("state");
+    let before = (snapshot(&cache), snapshot(&state));
+    for (i, target) in [&cache, &cache.join("inner"), &scratch]
+        .into_iter()
+        .enumerate()
+    {
+        let manifest_path = root.join(format!("plugin{i}.toml"));
+        std::fs::write(
+            &manifest_path,
+            format!(
+                "[plugin]\nname = \"reach{i}\"\nkind = \"tool\"\ncomponent = {component:?}\n\
+                 [[grants.mounts]]\nhost = {target:?}\nguest = \"/data\"\nmode = \"read\"\n",
+                component = artifacts::GUEST_HOSTILE,
+                target = target.display().to_string(),
+            ),
+        )
+        .expect("write manifest");
+        let manifest = manifest::load(&manifest_path).expect("manifest");
+        let refused = runtime
+            .load(&manifest, &GrantContext::new(&workspace))
+            .err()
+            .unwrap_or_else(|| {
+                panic!("plugin {i} was loaded with a mount of {}", target.display())
+            });
+        let message = refused.to_string();
+        assert!(
+            message.contains("cache") || message.contains("host's own"),
+            "plugin {i}: {message}"
+        );
+    }
+    assert_eq!(
+        before,
+        (snapshot(&cache), snapshot(&state)),
+        "a refused load changed the host's directories"
+    );
+}

@@ -309,9 +309,8 @@ pub(crate) fn load(
     // The runtime protects its own directories and the plugin's own files,
     // whatever the caller listed.
     let mut ctx = ctx.clone();
+    ctx.protected.extend(&rt.own_dirs);
     ctx.protected
-        .add(ProtectedKind::Cache, &rt.config.cache_dir)
-        .add(ProtectedKind::Cache, &rt.config.scratch_dir)
         .add(ProtectedKind::Input, &manifest.path)
         .add(ProtectedKind::Input, &manifest.component);
     let grants = ResolvedGrants::resolve(manifest, &ctx)?;

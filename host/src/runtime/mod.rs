@@ -58,6 +58,7 @@ use wasmtime::component::Linker;
 
 use crate::grants::GrantContext;
 use crate::manifest::Manifest;
+use crate::protect::{Protected, ProtectedKind};
 
 pub use self::cache::{
     CacheEntry, CacheListing, CacheOutcome, Cleared, EntryStatus, FoundFile, clear as clear_cache,
@@ -242,6 +243,9 @@ pub struct Runtime {
     /// What each component's `describe()` answered, shared by its plugins.
     pub(crate) descriptors: Arc<Descriptors>,
     config: RuntimeConfig,
+    /// The cache and scratch directories, as protected paths (each
+    /// spelling), resolved once: every plugin loaded protects them.
+    pub(crate) own_dirs: Protected,
     ticker: Arc<EpochTicker>,
 }
 
@@ -263,7 +267,12 @@ impl Runtime {
         let plain = EngineParts::new(&config, false, &fingerprints)?;
         let ticker = EpochTicker::start(vec![plain.engine.clone()], config.epoch_tick)
             .map_err(|error| RuntimeError::Ticker { error })?;
+        let mut own_dirs = Protected::new();
+        own_dirs
+            .add(ProtectedKind::Cache, &config.cache_dir)
+            .add(ProtectedKind::Cache, &config.scratch_dir);
         Ok(Self {
+            own_dirs,
             plain,
             metered: OnceLock::new(),
             building_metered: Mutex::new(()),
