@@ -305,13 +305,15 @@ impl FileStore {
     /// Run `id`, its lock taken: marked busy (before any temporary file is
     /// written to it; a dead host's marker of it, if any, is now this
     /// process's) and returned opened.
+    /// A new run's folder still being made durable under its name is
+    /// `placing`: the fsync of `runs/` (see [`FileRun::placing`]).
     fn held(
         &self,
         id: &str,
         journal: Journal,
         lock: File,
         records: Vec<Record>,
-        placing: Option<(SyncBehind, PathBuf)>,
+        placing: Option<SyncBehind>,
     ) -> Opened {
         let dir = self.runs_dir.join(id);
         let lock_path = dir.join(LOCK_FILE);
@@ -332,7 +334,7 @@ impl FileStore {
                 held: true,
                 busy,
                 carrier,
-                placing,
+                placing: placing.map(|pending| (pending, self.runs_dir.clone())),
             }),
             records,
             blobs,
@@ -442,8 +444,7 @@ impl Store for FileStore {
                 return Err(e);
             }
         };
-        let placing = Some((placing, self.runs_dir.clone()));
-        Ok(self.held(id, journal, lock, vec![record], placing))
+        Ok(self.held(id, journal, lock, vec![record], Some(placing)))
     }
 
     fn open(&self, id: &str) -> Result<Opened, RunError> {
@@ -708,13 +709,7 @@ mod tests {
         let failing =
             SyncBehind::start(&File::from(std::os::fd::OwnedFd::from(reader))).expect("start");
         let mut log = store
-            .held(
-                &id,
-                journal,
-                lock,
-                Vec::new(),
-                Some((failing, runs.clone())),
-            )
+            .held(&id, journal, lock, Vec::new(), Some(failing))
             .log;
         log.append(vec![call(3)], Durable::BeforeNextWrite)
             .expect("append behind");
