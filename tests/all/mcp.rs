@@ -518,9 +518,20 @@ impl Stdio {
     }
 
     fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        self.response(id)
+    }
+
+    /// Send a request without waiting; its id.
+    fn send_request(&mut self, method: &str, params: Value) -> u64 {
         self.next += 1;
         let id = self.next;
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
+
+    /// The response to request `id` (notifications read meanwhile are kept).
+    fn response(&mut self, id: u64) -> Value {
         loop {
             let line = self.lines.next().expect("a response").expect("read");
             let msg: Value = serde_json::from_str(&line).expect("JSON-RPC");
@@ -591,6 +602,64 @@ fn each_approval_applies_one_change_set_once_and_the_next_call_starts_a_new_one(
         .collect();
     assert_eq!(granted, [&d1, &d2]);
     assert_eq!(events(&journal, "write_applied").len(), 2);
+    crate::support::verify_ok(&s, &id);
+}
+
+#[test]
+fn a_person_approves_while_a_call_runs_once_its_request_is_journaled() {
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let mut c = Stdio::start(&s, &dir);
+    let first = c.call("hello", json!({"name": "Ada"}));
+    let id = first["structuredContent"]["run"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    // Blocked in a host call until its 1.5 s timeout.
+    let slow = c.send_request(
+        "tools/call",
+        json!({"name": "hostile", "arguments": {"attack": "sleep"}}),
+    );
+    let requested = |journal: &[Value]| {
+        journal.iter().position(|r| {
+            r["event"]["type"] == "tool_call_requested" && r["event"]["plugin"] == "hostile"
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while requested(&s.journal(&id)).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request is never journaled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The call runs; the session lets a person decide meanwhile.
+    let approve = s.approve(&id);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert_eq!(
+        std::fs::read(s.out().join("hello/ada.txt")).expect("ada"),
+        b"Hello, Ada!"
+    );
+    let answer = c.response(slow);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+
+    // In the journal: the request and decision, then the person's approval,
+    // then the call's end, one chain.
+    let journal = s.journal(&id);
+    let at = |kind: &str| {
+        journal
+            .iter()
+            .position(|r| r["event"]["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}: {journal:#?}"))
+    };
+    let request = requested(&journal).expect("requested");
+    assert_eq!(journal[request + 1]["event"]["type"], "policy_decided");
+    assert!(request < at("approval_granted"), "{journal:#?}");
+    assert!(at("write_applied") < at("tool_call_failed"), "{journal:#?}");
+    assert_eq!(
+        events(&journal, "tool_call_failed")[0]["event"]["error_kind"],
+        "timeout"
+    );
     crate::support::verify_ok(&s, &id);
 }
 

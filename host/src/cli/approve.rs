@@ -88,7 +88,7 @@ fn amendment(args: &Args) -> anyhow::Result<Amendment> {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let mut run = ctx.store().open(&args.run)?;
+    let mut run = ctx.store().open_patiently(&args.run)?;
     // A wrong `--digest` is refused before any diff is printed.
     if let Some(digest) = args.digest.as_deref() {
         approval::check_digest(&run, digest)?;

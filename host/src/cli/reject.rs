@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let mut run = ctx.store().open(&args.run)?;
+    let mut run = ctx.store().open_patiently(&args.run)?;
     let approver = Context::approver(args.approver);
     approval::reject(&mut run, &approver, &args.reason)?;
     output::line(&format!(

@@ -61,7 +61,7 @@ pub struct Args {
 }
 
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let mut run = ctx.store().open(&args.run)?;
+    let mut run = ctx.store().open_patiently(&args.run)?;
     let by = Context::approver(None);
     // Finishing an apply needs no plugins; everything else reloads them (and
     // checks they are unchanged) before the plan is final.

@@ -82,7 +82,7 @@ pub fn approve(
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(str::to_string);
-    let mut run = store.open(id)?;
+    let mut run = store.open_patiently(id)?;
     let entries = run
         .state()
         .change_set
@@ -150,7 +150,7 @@ pub fn reject(store: &RunStore, id: &str, who: &str, form: &Form) -> Result<(), 
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .ok_or(DecideError::NoReason)?;
-    let mut run = store.open(id)?;
+    let mut run = store.open_patiently(id)?;
     approval::reject(&mut run, who, reason)?;
     Ok(())
 }

@@ -454,7 +454,7 @@ fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
         let digest = state.change_set_digest.as_deref().unwrap_or("");
         // What an approval would run into now: a base file changed since
         // staging, a swapped output directory...
-        match store.open(&state.id) {
+        match store.open_patiently(&state.id) {
             Ok(run) => {
                 if let Err(e) = approval::pending(&run) {
                     let _ = write!(

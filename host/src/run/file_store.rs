@@ -675,6 +675,42 @@ mod tests {
     }
 
     #[test]
+    fn a_decision_waits_for_a_run_held_for_a_moment_and_not_for_one_held_longer() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (store, mut run, id) = released_run(tmp.path());
+        // Held for a moment (an MCP session writing a call's records).
+        run.retake().expect("retake");
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            run.record(call(2)).expect("c2");
+            run.release().expect("release");
+            run
+        });
+        let mut decider = store.open_patiently(&id).expect("waited for the holder");
+        assert_eq!(
+            decider.state().tool_calls,
+            2,
+            "opened after the holder's write"
+        );
+        decider.record(call(3)).expect("c3");
+        drop(decider);
+        let mut run = holder.join().expect("holder");
+
+        // Held past the patience (a run another command drives): refused,
+        // after the wait, with nothing written.
+        run.retake().expect("retake");
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            store.open_patiently(&id),
+            Err(RunError::Busy { .. })
+        ));
+        assert!(started.elapsed() >= crate::run::store::DECISION_PATIENCE);
+        drop(run);
+        let state = store.peek(&id).expect("peek");
+        assert_eq!(state.tool_calls, 3);
+    }
+
+    #[test]
     fn a_new_run_s_folder_fsync_runs_behind_and_is_waited_for_before_a_durable_record() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let runs = tmp.path().join("runs");

@@ -90,7 +90,7 @@ pub struct Proposed {
 /// Propose a run that reverts run `id`'s applied writes; `by` is the person
 /// asking (journaled in both runs).
 pub fn propose(store: &RunStore, id: &str, by: &str) -> Result<Proposed, RevertError> {
-    let mut original = store.open(id)?;
+    let mut original = store.open_patiently(id)?;
     // `id` may be a prefix or `latest`: from here on, the run's own id.
     let id = &original.id().to_string();
     let state = original.state().clone();

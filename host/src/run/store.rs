@@ -111,6 +111,10 @@ pub enum Durable {
     NowWithHead,
 }
 
+/// How long [`RunStore::open_patiently`] waits for a run another process
+/// holds.
+pub const DECISION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A run opened for driving: see [`Store::open`].
 #[derive(Debug)]
 pub struct Opened {
@@ -496,6 +500,25 @@ impl RunStore {
         let id = &self.resolve(id)?;
         let opened = self.store.open(id)?;
         self.driven(id, opened)
+    }
+
+    /// [`RunStore::open`] for what a person does to a run (approve, reject,
+    /// resume, revert, the console's check of a pending approval): a run
+    /// another process holds is waited for up to [`DECISION_PATIENCE`]
+    /// before it is refused as busy. An MCP session holds its run for a
+    /// moment at each call's records, often: without the wait, a person's
+    /// `host approve` while an agent calls tools was refused at random
+    /// (12 of 20 tries with an agent calling in a loop).
+    pub fn open_patiently(&self, id: &str) -> Result<Run, RunError> {
+        let deadline = std::time::Instant::now() + DECISION_PATIENCE;
+        loop {
+            match self.open(id) {
+                Err(RunError::Busy { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The [`Run`] of an opened run.
