@@ -675,6 +675,29 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_beside_a_process_that_appends_and_moves_the_head_sees_a_whole_journal() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (_store, mut run, _id, journal) = new_run(tmp.path());
+        // An MCP session: each call appends, then lets go (the head moves on).
+        let writing = std::thread::spawn(move || {
+            for n in 1..=150 {
+                run.retake().expect("retake");
+                run.record(call(n)).expect("record");
+                run.release().expect("release");
+            }
+        });
+        let mut reads = 0;
+        while !writing.is_finished() {
+            journal::verify(&journal).expect("verify beside the writer");
+            journal::inspect(&journal).expect("inspect beside the writer");
+            reads += 1;
+        }
+        writing.join().expect("writer");
+        assert!(reads > 10, "read while the writer wrote: {reads}");
+        assert_eq!(journal::read(&journal).expect("read").len(), 151);
+    }
+
+    #[test]
     fn a_decision_waits_for_a_run_held_for_a_moment_and_not_for_one_held_longer() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (store, mut run, id) = released_run(tmp.path());

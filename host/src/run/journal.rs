@@ -856,16 +856,23 @@ pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
 
 /// [`read`], also reporting an unacknowledged torn tail.
 pub fn verify(path: &Path) -> Result<Verified, JournalError> {
+    // The head before the chain: a process driving the run appends, then
+    // moves the head on, so a head read first never lies beyond the journal
+    // read after it. Read the other way round, a reader beside a live
+    // session found the head beyond the journal it had just read, and
+    // called the journal truncated.
+    let head = read_head(path);
     let scan = read_chain(path)?;
-    let head = read_head(path)?;
-    check_head(path, scan, head, false)
+    check_head(path, scan, head?, false)
 }
 
 /// Like [`verify`], but a missing or unreadable head is reported in
 /// [`Verified::head_problem`] instead of refused: for read-only views.
 pub fn inspect(path: &Path) -> Result<Verified, JournalError> {
+    // The head first, as in `verify`.
+    let head = read_head(path);
     let scan = read_chain(path)?;
-    let (head, problem) = match read_head(path) {
+    let (head, problem) = match head {
         Ok(Some(head)) => (Some(head), None),
         Ok(None) if scan.records.is_empty() => (None, None),
         Ok(None) => (
