@@ -106,9 +106,14 @@ fn client(python: &Path, scenario: &str, config: &Value) -> Value {
 }
 
 fn session_journal(s: &Scratch) -> Vec<Value> {
+    s.journal(&session_run(s))
+}
+
+/// The id of the one session run in the state dir.
+fn session_run(s: &Scratch) -> String {
     let ids = run_ids(&s.state());
     assert_eq!(ids.len(), 1, "one session run: {ids:?}");
-    s.journal(&ids[0])
+    ids[0].clone()
 }
 
 #[test]
@@ -485,9 +490,14 @@ impl Stdio {
     }
 
     fn start_with_cache(s: &Scratch, plugins: &Path, cache: &Path) -> Stdio {
+        Stdio::start_with(s, plugins, cache, &["mcp"])
+    }
+
+    /// `host <args> --plugins <plugins> ...` (`args` start with `mcp`).
+    fn start_with(s: &Scratch, plugins: &Path, cache: &Path, args: &[&str]) -> Stdio {
         use std::io::BufRead as _;
         let mut child = s
-            .in_area(s.host_with_cache(cache), &["mcp"], plugins)
+            .in_area(s.host_with_cache(cache), args, plugins)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -661,6 +671,57 @@ fn a_person_approves_while_a_call_runs_once_its_request_is_journaled() {
         "timeout"
     );
     crate::support::verify_ok(&s, &id);
+}
+
+#[test]
+fn a_full_session_refuses_calls_and_stays_readable_and_decidable() {
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let mut c = Stdio::start_with(
+        &s,
+        &dir,
+        &shared_cache(),
+        &["mcp", "--max-session-mib", "1"],
+    );
+    // Each staging call re-binds the whole pending set: the journal grows
+    // fast while nobody approves.
+    let mut staged = Vec::new();
+    let refused = loop {
+        assert!(staged.len() < 2000, "never full");
+        let name = format!("p{}", staged.len());
+        let result = c.call("hello", json!({ "name": name }));
+        if result["isError"] == true {
+            break result;
+        }
+        staged.push(name);
+    };
+    let id = session_run(&s);
+    let why = refused.to_string();
+    assert!(why.contains("start a new session"), "{why}");
+    assert!(why.contains(&id), "{why}");
+    // Refused before anything is recorded, and so is the next call.
+    let requested = |s: &Scratch| events(&s.journal(&id), "tool_call_requested").len();
+    assert_eq!(requested(&s), staged.len());
+    assert_eq!(
+        c.call("hostile", json!({"attack": "none"}))["isError"],
+        true
+    );
+    assert_eq!(requested(&s), staged.len());
+    let size = std::fs::metadata(s.journal_path(&id))
+        .expect("journal")
+        .len();
+    assert!(size < 2 << 20, "{size} bytes");
+    // The session stays readable, and a person decides it: every staged file lands.
+    crate::support::verify_ok(&s, &id);
+    let approve = s.approve(&id);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    for name in &staged {
+        let file = s.out().join(format!("hello/{}.txt", name.to_lowercase()));
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("written"),
+            format!("Hello, {name}!")
+        );
+    }
 }
 
 #[test]

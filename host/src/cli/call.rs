@@ -52,6 +52,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             out_dir: &out_dir,
             policy: args.session.policy.as_deref(),
             via: Via::Cli,
+            max_journal_bytes: crate::mcp::session::SESSION_JOURNAL_BYTES,
         },
         &progress::print,
     )

@@ -38,6 +38,15 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     max_concurrent: usize,
 
+    /// Most the session run records, in MiB (1-128): past it, every call
+    /// is refused with a `session-full` tool error telling the agent to
+    /// start a new session (restart `host mcp`). The limit keeps a session's
+    /// journal readable, and its pending change set decidable, however
+    /// long an agent calls.
+    #[arg(long, value_name = "MIB", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(1..=128))]
+    max_session_mib: u64,
+
     /// Serve Streamable HTTP on ADDR (e.g. 127.0.0.1:8765) instead of stdio.
     /// Every request needs `Authorization: Bearer <token>`: the token is
     /// HARNESS_MCP_TOKEN if set, else generated and printed on stderr.
@@ -101,6 +110,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     out_dir: &out_dir,
                     policy: policy.as_deref(),
                     via: Via::Mcp,
+                    max_journal_bytes: args.max_session_mib << 20,
                 },
                 &notes,
             ));

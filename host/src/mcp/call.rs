@@ -301,6 +301,10 @@ impl Session {
         let via = self.via.as_str().to_string();
         let call = self
             .with_run(early.is_none(), |run| {
+                let bytes = run.journal_bytes();
+                if bytes > self.max_journal_bytes {
+                    return Ok(Err(bytes));
+                }
                 let call = format!("c{}", run.state().tool_calls + 1);
                 let mut events = vec![Event::ToolCallRequested {
                     call: call.clone(),
@@ -317,9 +321,24 @@ impl Session {
                     events.push(failed_event(&call, plugin, *kind, message, Vec::new()));
                 }
                 run.record_all(events)?;
-                Ok(call)
+                Ok(Ok(call))
             })
             .await?;
+        let call = match call {
+            Ok(call) => call,
+            Err(bytes) => {
+                tracing::warn!(run = %self.run_id, bytes, "the session run is full; calls are refused");
+                return Ok(Err(fail_unjournaled(
+                    ErrorKind::SessionFull,
+                    format!(
+                        "this session (run {id}) has recorded {} MiB, the most one session records ({} MiB), so it takes no more calls\nhint: start a new session (restart `host mcp`); this one's pending change set, if any, stays for a person (`host show {id}`, `host approve {id}`)",
+                        bytes >> 20,
+                        self.max_journal_bytes >> 20,
+                        id = self.run_id,
+                    ),
+                )));
+            }
+        };
         let failure = |kind: ErrorKind, message: String| CallFailure {
             call: Some(call.clone()),
             plugin: plugin.to_string(),

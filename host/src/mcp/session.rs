@@ -24,6 +24,16 @@ use crate::mcp::policy::Policy;
 use crate::mcp::tools::Tools;
 use crate::run::store::{Run, RunError};
 
+/// The most a session run records (`host mcp --max-session-mib` may set
+/// less): past it, calls are refused (before anything is recorded) and the
+/// agent is told to start a new session.
+/// Half the largest journal the host reads back
+/// ([`crate::run::journal::MAX_JOURNAL_BYTES`]), so that a person's
+/// decision on the pending change set and its apply always fit after it:
+/// an agent calling in a loop must not make its session unreadable, or its
+/// change set undecidable.
+pub const SESSION_JOURNAL_BYTES: u64 = crate::run::journal::MAX_JOURNAL_BYTES / 2;
+
 /// How long a journal write waits for a run another process holds.
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 
@@ -61,6 +71,9 @@ pub struct SessionOptions<'a> {
     pub policy: Option<&'a Path>,
     /// Who drives the session.
     pub via: Via,
+    /// The most the session run records before calls are refused (at most
+    /// [`SESSION_JOURNAL_BYTES`]).
+    pub max_journal_bytes: u64,
 }
 
 /// A session run and what it serves.
@@ -72,6 +85,8 @@ pub struct Session {
     pub tools: Tools,
     pub(crate) policy: Policy,
     pub(crate) via: Via,
+    /// Past this many journal bytes, calls are refused ([`SessionOptions`]).
+    pub(crate) max_journal_bytes: u64,
     /// The session run, held only while a call writes to it.
     run: tokio::sync::Mutex<Run>,
 }
@@ -100,7 +115,7 @@ impl Session {
                 .add(crate::protect::ProtectedKind::Input, path);
         }
         let tools = crate::mcp::tools::describe_all(&loaded.plugins).await?;
-        Session::create(
+        let mut session = Session::create(
             dirs,
             &loaded,
             tools,
@@ -108,7 +123,9 @@ impl Session {
             options.via,
             options.workspace,
             options.out_dir,
-        )
+        )?;
+        session.max_journal_bytes = options.max_journal_bytes.min(SESSION_JOURNAL_BYTES);
+        Ok(session)
     }
 
     /// Create the session run for `loaded` (its `run_created` pins `out_dir`)
@@ -132,6 +149,7 @@ impl Session {
             tools,
             policy,
             via,
+            max_journal_bytes: SESSION_JOURNAL_BYTES,
             run: tokio::sync::Mutex::new(run),
         })
     }

@@ -210,6 +210,10 @@ impl RunLog for FileRun {
         Ok(())
     }
 
+    fn bytes(&self) -> u64 {
+        self.journal.size()
+    }
+
     fn retake(&mut self) -> Result<Vec<Record>, RunError> {
         take_lock(&self.lock, &self.lock_path, &self.id)?;
         mark_busy(&self.busy, &self.lock_path);

@@ -109,6 +109,23 @@ pub enum JournalError {
         /// The journal was cut back to its length before the append.
         undone: bool,
     },
+    /// An append would take the journal past the largest one the host
+    /// reads back ([`MAX_JOURNAL_BYTES`]): refused before a byte is
+    /// written, so the run stays readable (and decidable).
+    #[error(
+        "journal `{}` is full: {size} bytes, and {adding} more would pass the {limit}-byte journal the host reads back\nhint: the run stays readable as it is; a session this long is ended: decide its pending change set (`host approve` / `host reject`) and start a new one",
+        shown(.path)
+    )]
+    Full {
+        /// Path of the journal file.
+        path: PathBuf,
+        /// The journal's size now.
+        size: u64,
+        /// The size of the refused records.
+        adding: u64,
+        /// The largest the journal may grow.
+        limit: u64,
+    },
     /// An earlier append failed and could not be undone, so the journal takes no more events.
     #[error(
         "journal `{}` refuses further events: an earlier append failed and could not be undone\nhint: fix the cause (free disk space, say), then run the command again (`host resume <run>` continues an interrupted run)",
@@ -318,6 +335,9 @@ pub struct Journal {
     /// The sequence number the head file records, as far as this handle
     /// knows (`None`: no head yet).
     head_written: Option<u64>,
+    /// The largest the journal may grow ([`MAX_JOURNAL_BYTES`]; smaller
+    /// only in tests).
+    limit: u64,
     /// The fsync of the last append, running behind the caller
     /// ([`Journal::append_carrying_behind`]), and the journal's length
     /// before that append (where a failed fsync cuts back to).
@@ -340,6 +360,7 @@ impl Journal {
             head: GENESIS.to_string(),
             poisoned: false,
             head_written: None,
+            limit: MAX_JOURNAL_BYTES,
             syncing: None,
         })
     }
@@ -389,6 +410,7 @@ impl Journal {
                 head,
                 poisoned: false,
                 head_written: verified.head_seq,
+                limit: MAX_JOURNAL_BYTES,
                 syncing: None,
             },
             verified.records,
@@ -568,6 +590,14 @@ impl Journal {
         if records.is_empty() {
             return Ok(records);
         }
+        if self.len + text.len() as u64 > self.limit {
+            return Err(JournalError::Full {
+                path: self.path.clone(),
+                size: self.len,
+                adding: text.len() as u64,
+                limit: self.limit,
+            });
+        }
         // One write for the batch: a crash leaves a prefix of it (complete
         // lines, then at most one torn one), as separate appends would.
         let mut pending = None;
@@ -698,6 +728,13 @@ impl Journal {
     /// Bytes of the acknowledged records.
     pub fn size(&self) -> u64 {
         self.len
+    }
+
+    /// Let the journal grow to `bytes` only, to test what happens when it
+    /// is full.
+    #[cfg(test)]
+    fn limit_to(&mut self, bytes: u64) {
+        self.limit = bytes;
     }
 }
 
@@ -837,7 +874,7 @@ impl Verified {
         }
         if let Some(torn) = &self.torn_tail {
             warnings.push(format!(
-                "journal `{}` ends in a partial record at line {} ({} bytes) left by an append that failed; it was never acknowledged, so it is not part of the run (the next `host resume` or `host approve` removes it)",
+                "journal `{}` ends in a partial record at line {} ({} bytes) left by an append that failed (or being written this instant by the process driving the run); it was never acknowledged, so it is not part of the run (the next `host resume` or `host approve` removes a failed one)",
                 shown(path),
                 torn.line,
                 torn.bytes
@@ -1291,6 +1328,41 @@ mod tests {
     }
 
     #[test]
+    fn an_append_past_the_largest_journal_the_host_reads_is_refused_with_nothing_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let before = std::fs::read(&path).expect("bytes");
+        let (mut j, _) = Journal::open(&path).expect("open");
+        j.limit_to(before.len() as u64 + 10);
+        let started = Event::StepStarted {
+            step: "b".into(),
+            plugin: "p".into(),
+            attempt: 1,
+            round: 0,
+        };
+        for durable in [false, true] {
+            let e = if durable {
+                j.append_all(vec![started.clone(), Event::RunCompleted {}])
+            } else {
+                j.append_carrying_behind(vec![started.clone()], &[])
+            }
+            .expect_err("full");
+            assert!(matches!(e, JournalError::Full { .. }), "{e}");
+            assert!(e.to_string().contains("is full"), "{e}");
+        }
+        assert_eq!(
+            std::fs::read(&path).expect("bytes"),
+            before,
+            "nothing written"
+        );
+        assert_eq!(j.size(), before.len() as u64);
+        // Not poisoned: what fits still goes in, and the journal reads back.
+        j.limit_to(MAX_JOURNAL_BYTES);
+        j.append(started).expect("fits");
+        assert_eq!(read(&path).expect("read").len(), 3);
+    }
+
+    #[test]
     fn a_batch_is_one_write_of_chained_records_and_the_head_follows_on_request() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = sample(dir.path());
@@ -1559,6 +1631,7 @@ mod tests {
             head: read(&path).expect("read")[1].hash.clone(),
             poisoned: false,
             head_written: Some(1),
+            limit: MAX_JOURNAL_BYTES,
             syncing: None,
         };
         let e = j.append(Event::RunCompleted {}).expect_err("cannot write");

@@ -91,6 +91,8 @@ pub trait RunLog: std::fmt::Debug + Send {
     /// another process holds it now): the records others appended
     /// meanwhile, verified to extend the chain this appender knows.
     fn retake(&mut self) -> Result<Vec<Record>, RunError>;
+    /// Bytes the run's records take in the store.
+    fn bytes(&self) -> u64;
 }
 
 /// When an append ([`RunLog::append`]) is durable.
@@ -306,6 +308,11 @@ impl Run {
     /// The run's staged bytes.
     pub fn blobs(&self) -> &Blobs {
         &self.blobs
+    }
+
+    /// Bytes the run's records take in the store ([`RunLog::bytes`]).
+    pub fn journal_bytes(&self) -> u64 {
+        self.log.bytes()
     }
 
     /// Where the store keeps its data ([`Store::own_paths`]).
