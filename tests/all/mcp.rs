@@ -725,6 +725,46 @@ fn a_full_session_refuses_calls_and_stays_readable_and_decidable() {
 }
 
 #[test]
+fn runs_prune_keeps_a_session_run_while_its_server_serves() {
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let mut c = Stdio::start(&s, &dir);
+    let first = c.call("hello", json!({"name": "Ada"}));
+    let id = first["structuredContent"]["run"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    // Approved and applied: the session run reads as completed, and the
+    // server holds no lock on it between calls.
+    let approve = s.approve(&id);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert_eq!(s.status(&id)["status"], "completed");
+    let prune = |s: &Scratch| {
+        s.host()
+            .args(["runs", "prune", "--all", "--force"])
+            .output()
+            .expect("prune")
+    };
+    let kept = prune(&s);
+    assert!(kept.status.success(), "{}", text(&kept.stderr));
+    assert!(
+        text(&kept.stdout).contains("serves it"),
+        "{}",
+        text(&kept.stdout)
+    );
+    assert_eq!(run_ids(&s.state()), std::slice::from_ref(&id));
+    // The session goes on recording.
+    let next = c.call("hostile", json!({"attack": "none"}));
+    assert_eq!(next["isError"], false, "{next}");
+    assert_eq!(events(&s.journal(&id), "tool_call_finished").len(), 2);
+    // Once the server is gone, the run is an ordinary finished one.
+    drop(c);
+    let removed = prune(&s);
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    assert!(run_ids(&s.state()).is_empty(), "{}", text(&removed.stdout));
+}
+
+#[test]
 fn initialize_answers_at_once_and_a_cold_compile_sends_progress() {
     let s = Scratch::new();
     let dir = plugins(&s, None);

@@ -20,7 +20,8 @@ use crate::run::store::RunError;
 /// old) or --all. A run that is not finished (waiting for approval, or
 /// running or applying, which `host resume` finishes) is kept unless
 /// --force. A run another host process holds right now (being driven,
-/// approved or rejected) is never removed, --force or not. Each run is
+/// approved or rejected) or serves (an MCP session, between its calls) is
+/// never removed, --force or not. Each run is
 /// judged again under its lock just before it goes, so one that moved on
 /// meanwhile is kept.
 ///
@@ -198,6 +199,10 @@ pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             continue;
         }
         match store.remove(run) {
+            Err(RunError::KeptOpen { .. }) => {
+                let reason = "a host process serves it (an MCP session)".into();
+                summary.kept.push(kept(&id, Some(status), reason, false));
+            }
             Ok(bytes) => {
                 summary.freed_bytes += bytes;
                 summary.removed.push(Removed {

@@ -36,7 +36,9 @@
 //!
 //! **Removal** (`host runs prune`) renames a run's folder, under its lock,
 //! to `.gone-<pid>-<id>` and deletes that; a removal cut short is finished
-//! by a later `create` or `open` once its process has exited.
+//! by a later `create` or `open` once its process has exited. A run that a
+//! process keeps open while letting its lock go (an MCP session between
+//! calls) holds a shared lock on its `kept` file, and is not removed.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,10 @@ use crate::run::sync_behind::SyncBehind;
 
 const JOURNAL_FILE: &str = "journal.jsonl";
 const LOCK_FILE: &str = "lock";
+/// Locked shared by a process that keeps the run open while it lets the
+/// run's `lock` go (an MCP session between calls): a removal refuses such a
+/// run. The lock goes with the process, however it ends.
+const KEPT_FILE: &str = "kept";
 const BLOBS_DIR: &str = "blobs";
 /// Prefix of a run's staging folder: `.new-<pid>-<id>`.
 const STAGING_PREFIX: &str = ".new-";
@@ -88,9 +94,39 @@ struct FileRun {
     /// error reported) before the first record that must be durable, before
     /// [`RunLog::settle`] and before the run is let go.
     placing: Option<(SyncBehind, PathBuf)>,
+    /// The run's `kept` file, locked shared from the first time this
+    /// process lets the run go while keeping it open (see [`KEPT_FILE`]).
+    kept: Option<File>,
 }
 
 impl FileRun {
+    /// Lock the run's `kept` file shared, once: from now on, until this
+    /// process drops the run (or ends), nobody removes it.
+    fn keep(&mut self) {
+        if self.kept.is_some() {
+            return;
+        }
+        let path = self.lock_path.with_file_name(KEPT_FILE);
+        let kept = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|file| match file.try_lock_shared() {
+                Ok(()) => Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    Err(std::io::Error::other("locked by a removal"))
+                }
+                Err(std::fs::TryLockError::Error(e)) => Err(e),
+            });
+        match kept {
+            Ok(file) => self.kept = Some(file),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "cannot mark a run kept open; `host runs prune` could remove it while it is let go");
+            }
+        }
+    }
+
     /// Wait for [`FileRun::placing`], if it runs.
     fn placed(&mut self) -> Result<(), RunError> {
         match self.placing.take() {
@@ -198,6 +234,7 @@ impl RunLog for FileRun {
         // Not let go of before its folder and what it recorded are durable.
         self.placed()?;
         self.journal.settle()?;
+        self.keep();
         if !briefly {
             self.write_head();
         }
@@ -339,6 +376,7 @@ impl FileStore {
                 busy,
                 carrier,
                 placing: placing.map(|pending| (pending, self.runs_dir.clone())),
+                kept: None,
             }),
             records,
             blobs,
@@ -531,6 +569,13 @@ impl Store for FileStore {
             let path = path.to_path_buf();
             move |source| RunError::Io { path, source }
         };
+        // A process that keeps the run open (an MCP session between two
+        // calls) has let its lock go, not the run.
+        if let Ok(kept) = File::open(dir.join(KEPT_FILE))
+            && let Err(std::fs::TryLockError::WouldBlock) = kept.try_lock()
+        {
+            return Err(RunError::KeptOpen { id: id.to_string() });
+        }
         // One rename takes the run out of sight whole; the deletion after it
         // may take a while or be cut short without a half run being visible.
         std::fs::rename(&dir, &gone).map_err(io(&dir))?;
@@ -558,7 +603,7 @@ fn folder_summary(dir: &Path) -> String {
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
-                .filter(|e| e.file_name() != LOCK_FILE)
+                .filter(|e| e.file_name() != LOCK_FILE && e.file_name() != KEPT_FILE)
                 .map(|e| {
                     let name = inert(&e.file_name().to_string_lossy());
                     match e.file_type() {
@@ -699,6 +744,25 @@ mod tests {
         writing.join().expect("writer");
         assert!(reads > 10, "read while the writer wrote: {reads}");
         assert_eq!(journal::read(&journal).expect("read").len(), 151);
+    }
+
+    #[test]
+    fn a_run_kept_open_by_a_process_that_let_its_lock_go_is_not_removed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // A session between two calls: the lock is free, the run kept.
+        let (store, keeper, id) = released_run(tmp.path());
+        let opened = store.open(&id).expect("open: the lock is free");
+        assert!(matches!(
+            store.remove(opened),
+            Err(RunError::KeptOpen { .. })
+        ));
+        let journal = tmp.path().join("runs").join(&id).join(JOURNAL_FILE);
+        assert_eq!(journal::read(&journal).expect("still there").len(), 2);
+        // Once the keeper is gone (dropped, or its process ended), it goes.
+        drop(keeper);
+        let opened = store.open(&id).expect("open");
+        store.remove(opened).expect("removed");
+        assert!(!tmp.path().join("runs").join(&id).exists());
     }
 
     #[test]

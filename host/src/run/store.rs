@@ -234,6 +234,15 @@ pub enum RunError {
         /// The run's id.
         id: String,
     },
+    /// A process keeps the run open (an MCP session serving it), though
+    /// it holds the run's lock only while it writes: not removed.
+    #[error(
+        "run `{id}` is kept open by a host process that serves it (an MCP session)\nhint: stop that process (end the `host mcp` session) first"
+    )]
+    KeptOpen {
+        /// The run's id.
+        id: String,
+    },
     /// The run folder could not be created or accessed.
     #[error(
         "cannot access the run folder `{}`\nhint: the state directory must be writable to create, resume, approve or reject a run (is it on a full or read-only file system?)",
