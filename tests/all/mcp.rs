@@ -566,16 +566,23 @@ impl Drop for Stdio {
     }
 }
 
-#[test]
-fn each_approval_applies_one_change_set_once_and_the_next_call_starts_a_new_one() {
-    let s = Scratch::new();
-    let dir = plugins(&s, None);
-    let mut c = Stdio::start(&s, &dir);
+/// `host mcp` over [`plugins`], after one call of `hello` for Ada (a
+/// staged write): the client, the session run's id and that call's result.
+fn serving_after_ada(s: &Scratch) -> (Stdio, String, Value) {
+    let dir = plugins(s, None);
+    let mut c = Stdio::start(s, &dir);
     let first = c.call("hello", json!({"name": "Ada"}));
     let id = first["structuredContent"]["run"]
         .as_str()
         .expect("run id")
         .to_string();
+    (c, id, first)
+}
+
+#[test]
+fn each_approval_applies_one_change_set_once_and_the_next_call_starts_a_new_one() {
+    let s = Scratch::new();
+    let (mut c, id, first) = serving_after_ada(&s);
     let d1 = first["structuredContent"]["change_set_digest"].clone();
     // Approved while the server keeps serving (it holds no lock on the run).
     let approve = s.approve(&id);
@@ -618,13 +625,7 @@ fn each_approval_applies_one_change_set_once_and_the_next_call_starts_a_new_one(
 #[test]
 fn a_person_approves_while_a_call_runs_once_its_request_is_journaled() {
     let s = Scratch::new();
-    let dir = plugins(&s, None);
-    let mut c = Stdio::start(&s, &dir);
-    let first = c.call("hello", json!({"name": "Ada"}));
-    let id = first["structuredContent"]["run"]
-        .as_str()
-        .expect("run id")
-        .to_string();
+    let (mut c, id, _) = serving_after_ada(&s);
     // Blocked in a host call until its 1.5 s timeout.
     let slow = c.send_request(
         "tools/call",
@@ -727,13 +728,7 @@ fn a_full_session_refuses_calls_and_stays_readable_and_decidable() {
 #[test]
 fn runs_prune_keeps_a_session_run_while_its_server_serves() {
     let s = Scratch::new();
-    let dir = plugins(&s, None);
-    let mut c = Stdio::start(&s, &dir);
-    let first = c.call("hello", json!({"name": "Ada"}));
-    let id = first["structuredContent"]["run"]
-        .as_str()
-        .expect("run id")
-        .to_string();
+    let (mut c, id, _) = serving_after_ada(&s);
     // Approved and applied: the session run reads as completed, and the
     // server holds no lock on it between calls.
     let approve = s.approve(&id);
