@@ -453,8 +453,10 @@ fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
     if state.status == RunStatus::WaitingApproval {
         let digest = state.change_set_digest.as_deref().unwrap_or("");
         // What an approval would run into now: a base file changed since
-        // staging, a swapped output directory...
-        match store.open_patiently(&state.id) {
+        // staging, a swapped output directory... An MCP session holds its
+        // run for a moment at each call: waited for, briefly (a person's
+        // `host approve` at its prompt holds it much longer).
+        match store.open_within(&state.id, std::time::Duration::from_millis(250)) {
             Ok(run) => {
                 if let Err(e) = approval::pending(&run) {
                     let _ = write!(

@@ -519,14 +519,22 @@ impl RunStore {
     }
 
     /// [`RunStore::open`] for what a person does to a run (approve, reject,
-    /// resume, revert, the console's check of a pending approval): a run
+    /// resume, revert, the console's decisions): a run
     /// another process holds is waited for up to [`DECISION_PATIENCE`]
     /// before it is refused as busy. An MCP session holds its run for a
     /// moment at each call's records, often: without the wait, a person's
     /// `host approve` while an agent calls tools was refused at random
     /// (12 of 20 tries with an agent calling in a loop).
     pub fn open_patiently(&self, id: &str) -> Result<Run, RunError> {
-        let deadline = std::time::Instant::now() + DECISION_PATIENCE;
+        self.open_within(id, DECISION_PATIENCE)
+    }
+
+    /// [`RunStore::open`], waiting up to `patience` for a run another
+    /// process holds ([`RunStore::open_patiently`] waits
+    /// [`DECISION_PATIENCE`]; a page that only previews a decision waits
+    /// less).
+    pub fn open_within(&self, id: &str, patience: std::time::Duration) -> Result<Run, RunError> {
+        let deadline = std::time::Instant::now() + patience;
         loop {
             match self.open(id) {
                 Err(RunError::Busy { .. }) if std::time::Instant::now() < deadline => {
