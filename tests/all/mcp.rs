@@ -477,7 +477,8 @@ fn in_the_2026_07_28_era_an_ask_is_an_input_required_round_trip() {
 /// A bare JSON-RPC client over `host mcp`'s stdio, in the test process.
 struct Stdio {
     child: std::process::Child,
-    stdin: std::process::ChildStdin,
+    /// `None` once [`Stdio::finish`] closed it.
+    stdin: Option<std::process::ChildStdin>,
     lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
     next: u64,
     /// Notifications read while waiting for responses.
@@ -503,7 +504,7 @@ impl Stdio {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn host mcp");
-        let stdin = child.stdin.take().expect("stdin");
+        let stdin = child.stdin.take();
         let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut c = Stdio {
             child,
@@ -523,8 +524,9 @@ impl Stdio {
 
     fn send(&mut self, msg: &Value) {
         use std::io::Write as _;
-        writeln!(self.stdin, "{msg}").expect("write request");
-        self.stdin.flush().expect("flush");
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{msg}").expect("write request");
+        stdin.flush().expect("flush");
     }
 
     fn request(&mut self, method: &str, params: Value) -> Value {
@@ -556,6 +558,15 @@ impl Stdio {
 
     fn call(&mut self, name: &str, arguments: Value) -> Value {
         self.request("tools/call", json!({"name": name, "arguments": arguments}))["result"].clone()
+    }
+}
+
+impl Stdio {
+    /// Close stdin, as a client that is done does, and wait for the server
+    /// to exit.
+    fn finish(&mut self) -> std::process::ExitStatus {
+        self.stdin = None;
+        self.child.wait().expect("server exits")
     }
 }
 
@@ -757,6 +768,54 @@ fn runs_prune_keeps_a_session_run_while_its_server_serves() {
     let removed = prune(&s);
     assert!(removed.status.success(), "{}", text(&removed.stderr));
     assert!(run_ids(&s.state()).is_empty(), "{}", text(&removed.stdout));
+}
+
+#[test]
+fn a_session_ends_completed_with_nothing_pending_and_resume_closes_one_whose_server_was_killed() {
+    let quiet = json!({"attack": "none"});
+    // The client is done: the session ends completed, and is an ordinary
+    // finished run.
+    let s = Scratch::new();
+    let mut c = Stdio::start(&s, &plugins(&s, None));
+    assert_eq!(c.call("hostile", quiet.clone())["isError"], false);
+    let id = session_run(&s);
+    assert!(c.finish().success());
+    assert_eq!(s.status(&id)["status"], "completed");
+    assert_eq!(
+        s.journal_events(&id).last().map(String::as_str),
+        Some("run_completed")
+    );
+    crate::support::verify_ok(&s, &id);
+
+    // A change set waiting for a person stays waiting.
+    let s = Scratch::new();
+    let (mut c, id, _) = serving_after_ada(&s);
+    assert!(c.finish().success());
+    assert_eq!(s.status(&id)["status"], "waiting-approval");
+
+    // Killed: left running, and told as a session; `host resume` closes it.
+    let s = Scratch::new();
+    let mut c = Stdio::start(&s, &plugins(&s, None));
+    assert_eq!(c.call("hostile", quiet)["isError"], false);
+    let id = session_run(&s);
+    drop(c);
+    assert_eq!(s.status(&id)["status"], "running");
+    let status = s.host().args(["status", &id]).output().expect("status");
+    assert!(
+        text(&status.stdout).contains("MCP session"),
+        "{}",
+        text(&status.stdout)
+    );
+    let runs = s.host().args(["runs"]).output().expect("runs");
+    assert!(
+        text(&runs.stdout).contains("its server"),
+        "{}",
+        text(&runs.stdout)
+    );
+    let resume = s.host().args(["resume", &id]).output().expect("resume");
+    assert!(resume.status.success(), "{}", text(&resume.stderr));
+    assert_eq!(s.status(&id)["status"], "completed");
+    crate::support::verify_ok(&s, &id);
 }
 
 #[test]

@@ -105,6 +105,8 @@ fn arguments_that_break_the_schema_fail_naming_the_field_and_nothing_runs() {
     assert!(events(&journal, "policy_decided").is_empty());
     assert!(events(&journal, "tool_call_finished").is_empty());
     assert!(!s.out().join("hello").exists());
+    // The one-call session ended with nothing pending: completed.
+    assert_eq!(s.status(&session_id(&s))["status"], "completed");
 
     let missing = call(&s, &plugins, "{}");
     let message = json_of(&missing)["message"]

@@ -61,6 +61,8 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let outcome = session
         .call(&args.plugin, arguments, &NoAsker, None)
         .await?;
+    // One call is the whole session: with nothing staged, it ends completed.
+    session.close().await?;
     match outcome {
         Ok(result) => {
             if args.json {

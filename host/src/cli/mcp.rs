@@ -148,7 +148,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     };
     tokio::pin!(serving);
-    tokio::select! {
+    let served = tokio::select! {
         done = &mut serving => done,
         loaded = loader => match loaded {
             // Loaded: keep serving until the client goes.
@@ -156,7 +156,14 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             Ok(Err(error)) => Err(error),
             Err(panic) => Err(anyhow::anyhow!("loading the tools panicked: {panic}")),
         },
+    };
+    // The client is gone: a session with nothing pending ends completed.
+    if let crate::mcp::loading::Phase::Ready(session) = loading.phase()
+        && let Err(error) = session.close().await
+    {
+        tracing::warn!(run = %session.run_id(), %error, "cannot record the session's end");
     }
+    served
 }
 
 async fn serve_http(

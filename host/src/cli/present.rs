@@ -247,6 +247,9 @@ pub fn next_steps(state: &RunState) -> String {
         RunStatus::WaitingApproval => format!(
             "next: `host show {id}` to read the diff, then `host approve {id}` or `host reject {id} --reason \"...\"`\n"
         ),
+        RunStatus::Running if state.workflow == crate::folder::SESSION_WORKFLOW => format!(
+            "next: an MCP session: its server records each call while it serves; if that server is gone, `host resume {id}` closes the session\n"
+        ),
         RunStatus::Running => format!(
             "next: the run stopped before finishing; `host resume {id}` continues it without re-running finished steps\n"
         ),

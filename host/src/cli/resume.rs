@@ -83,6 +83,17 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         return present::outcome(&run, args.json);
     }
 
+    // A session run has no steps to resume: one left running (its server
+    // was stopped before it could record its end) is closed.
+    if run.state().workflow == folder::SESSION_WORKFLOW {
+        if crate::mcp::session::close_idle(&mut run)? {
+            output::note(&format!(
+                "session run {}: nothing pending; recorded completed (a server still serving it goes on recording its calls)",
+                inert(run.id())
+            ));
+        }
+        return present::outcome(&run, args.json);
+    }
     let state = run.state();
     let Some(plugins_dir) = args.plugins.clone().or_else(|| state.plugins_dir.clone()) else {
         bail!(

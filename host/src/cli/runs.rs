@@ -132,6 +132,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                             if files == 1 { "" } else { "s" }
                         )
                     }
+                    RunStatus::Running if state.workflow == crate::folder::SESSION_WORKFLOW => {
+                        "its server".into()
+                    }
                     RunStatus::Running | RunStatus::Applying => "resume (if idle)".into(),
                     _ => "-".into(),
                 };

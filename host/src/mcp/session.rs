@@ -208,11 +208,29 @@ impl Session {
         Ok(value)
     }
 
+    /// The session ends (its server stops, `host call` is done): a session
+    /// run with nothing pending (running: no change set waits, none is
+    /// being applied) is recorded completed, so that it is not left
+    /// looking interrupted. One that waits for a person stays waiting.
+    pub async fn close(&self) -> Result<(), RunError> {
+        self.with_run(false, close_idle).await.map(|_| ())
+    }
+
     /// The console's link to the session run, when `host console` runs
     /// (`<state-dir>/console.json` names a live process).
     pub fn console_link(&self) -> Option<String> {
         console_url(&self.state_dir).map(|url| format!("{url}/runs/{}", self.run_id))
     }
+}
+
+/// Record a session run with nothing pending completed (see
+/// [`Session::close`]); whether it was.
+pub fn close_idle(run: &mut Run) -> Result<bool, RunError> {
+    if run.state().status != crate::run::state::RunStatus::Running {
+        return Ok(false);
+    }
+    run.record(crate::run::event::Event::RunCompleted {})?;
+    Ok(true)
 }
 
 /// The URL in `<state_dir>/console.json` if the process it names is alive.
