@@ -24,7 +24,7 @@
 //! Private to the crate: bounded reads of files the host reads on someone's
 //! behalf, canonical paths in three system calls, old-or-new file writes, removal of a killed host's leftovers, the
 //! name rule, network-grant spelling, the workflow graph export, `host
-//! doctor`'s checks and the crash-test pause points.
+//! doctor`'s checks, the crash-test pause points and a server's stop signal.
 
 #![warn(missing_docs)]
 
@@ -55,6 +55,7 @@ pub mod protect;
 pub mod render;
 pub mod run;
 pub mod runtime;
+mod shutdown;
 pub mod timing;
 pub mod workflow;
 mod workflow_export;

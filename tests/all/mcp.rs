@@ -787,6 +787,18 @@ fn a_session_ends_completed_with_nothing_pending_and_resume_closes_one_whose_ser
     );
     crate::support::verify_ok(&s, &id);
 
+    // Stopped by a person (SIGTERM, as Ctrl-C's SIGINT): the same.
+    let s = Scratch::new();
+    let mut c = Stdio::start(&s, &plugins(&s, None));
+    assert_eq!(c.call("hostile", quiet.clone())["isError"], false);
+    let id = session_run(&s);
+    // SAFETY: a plain kill(2) of the child this test spawned.
+    unsafe {
+        libc::kill(c.child.id() as i32, libc::SIGTERM);
+    }
+    assert!(c.child.wait().expect("exit").success());
+    assert_eq!(s.status(&id)["status"], "completed");
+
     // A change set waiting for a person stays waiting.
     let s = Scratch::new();
     let (mut c, id, _) = serving_after_ada(&s);

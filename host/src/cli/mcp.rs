@@ -147,15 +147,23 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .context("the MCP server stopped abnormally")?;
         Ok(ExitCode::SUCCESS)
     };
-    tokio::pin!(serving);
+    let until_done = async {
+        tokio::pin!(serving);
+        tokio::select! {
+            done = &mut serving => done,
+            loaded = loader => match loaded {
+                // Loaded: keep serving until the client goes.
+                Ok(Ok(())) => serving.await,
+                Ok(Err(error)) => Err(error),
+                Err(panic) => Err(anyhow::anyhow!("loading the tools panicked: {panic}")),
+            },
+        }
+    };
     let served = tokio::select! {
-        done = &mut serving => done,
-        loaded = loader => match loaded {
-            // Loaded: keep serving until the client goes.
-            Ok(Ok(())) => serving.await,
-            Ok(Err(error)) => Err(error),
-            Err(panic) => Err(anyhow::anyhow!("loading the tools panicked: {panic}")),
-        },
+        served = until_done => served,
+        // A person stops the server (Ctrl-C, SIGTERM): it ends as when the
+        // client goes.
+        () = crate::shutdown::requested() => Ok(ExitCode::SUCCESS),
     };
     // The client is gone: a session with nothing pending ends completed.
     if let crate::mcp::loading::Phase::Ready(session) = loading.phase()

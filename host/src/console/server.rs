@@ -233,23 +233,7 @@ pub async fn serve(
         .with_state(app);
     tokio::select! {
         served = axum::serve(listener, router) => served.map_err(ConsoleError::Serve),
-        () = shutdown() => Ok(()),
-    }
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+        () = crate::shutdown::requested() => Ok(()),
     }
 }
 
