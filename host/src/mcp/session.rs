@@ -115,31 +115,20 @@ impl Session {
                 .add(crate::protect::ProtectedKind::Input, path);
         }
         let tools = crate::mcp::tools::describe_all(&loaded.plugins).await?;
-        let mut session = Session::create(
-            dirs,
-            &loaded,
-            tools,
-            policy,
-            options.via,
-            options.workspace,
-            options.out_dir,
-        )?;
-        session.max_journal_bytes = options.max_journal_bytes.min(SESSION_JOURNAL_BYTES);
-        Ok(session)
+        Session::create(dirs, &loaded, tools, policy, options)
     }
 
-    /// Create the session run for `loaded` (its `run_created` pins `out_dir`)
-    /// and serve `tools` under `policy`.
+    /// Create the session run for `loaded` (its `run_created` pins
+    /// `options.out_dir`) and serve `tools` under `policy`.
     pub fn create(
         dirs: &crate::host_dirs::HostDirs,
         loaded: &LoadedPlugins,
         tools: Tools,
         policy: Policy,
-        via: Via,
-        workspace: &Path,
-        out_dir: &Path,
+        options: &SessionOptions<'_>,
     ) -> anyhow::Result<Session> {
-        let created = loaded.session_created(via.as_str(), workspace, out_dir)?;
+        let via = options.via;
+        let created = loaded.session_created(via.as_str(), options.workspace, options.out_dir)?;
         let mut run = dirs.store().create(created)?;
         run.release()?;
         Ok(Session {
@@ -149,7 +138,7 @@ impl Session {
             tools,
             policy,
             via,
-            max_journal_bytes: SESSION_JOURNAL_BYTES,
+            max_journal_bytes: options.max_journal_bytes.min(SESSION_JOURNAL_BYTES),
             run: tokio::sync::Mutex::new(run),
         })
     }
