@@ -180,19 +180,36 @@ fn a_call_succeeds_a_bad_one_names_the_field_and_staged_writes_wait_for_approve(
     assert_eq!(events(&journal, "tool_call_requested").len(), 3);
     let failed = events(&journal, "tool_call_failed");
     assert_eq!(failed[0]["event"]["error_kind"], "invalid-arguments");
+    // The first staging call asks for approval of its set; the second
+    // records only what it adds, with the whole set's new digest.
     let requested = events(&journal, "approval_requested");
-    let last = &requested.last().expect("approval requested")["event"];
+    assert_eq!(requested.len(), 1, "one set asked for");
+    let first = &requested[0]["event"];
+    assert_eq!(first["change_set"]["entries"][0]["path"], "hello/ada.txt");
+    assert_eq!(
+        results[0]["structured"]["change_set_digest"],
+        first["digest"]
+    );
+    let extended = events(&journal, "change_set_extended");
+    assert_eq!(extended.len(), 1, "{journal:#?}");
+    let added = extended[0]["event"]["added"].as_array().expect("added");
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0]["path"], "hello/bob.txt");
     assert_eq!(
         results[2]["structured"]["change_set_digest"],
-        last["digest"]
+        extended[0]["event"]["digest"]
     );
+    assert_ne!(first["digest"], extended[0]["event"]["digest"]);
+    let state = s.status(&id);
     assert_eq!(
-        last["change_set"]["entries"]
+        state["change_set"]["entries"]
             .as_array()
             .expect("entries")
             .len(),
-        2
+        2,
+        "{state:#}"
     );
+    assert_eq!(state["change_set_digest"], extended[0]["event"]["digest"]);
 
     let approve = s.approve(&id);
     assert!(approve.status.success(), "{}", text(&approve.stderr));
@@ -695,8 +712,7 @@ fn a_full_session_refuses_calls_and_stays_readable_and_decidable() {
         &shared_cache(),
         &["mcp", "--max-session-mib", "1"],
     );
-    // Each staging call re-binds the whole pending set: the journal grows
-    // fast while nobody approves.
+    // Each staging call adds its records while nobody approves.
     let mut staged = Vec::new();
     let refused = loop {
         assert!(staged.len() < 2000, "never full");
@@ -734,6 +750,80 @@ fn a_full_session_refuses_calls_and_stays_readable_and_decidable() {
             format!("Hello, {name}!")
         );
     }
+}
+
+#[test]
+fn a_session_journal_grows_with_what_it_stages_not_with_its_square() {
+    let s = Scratch::new();
+    let (mut c, id, _) = serving_after_ada(&s);
+    let size = |s: &Scratch| {
+        std::fs::metadata(s.journal_path(&id))
+            .expect("journal")
+            .len()
+    };
+    // What ten staging calls add, early and then with 50 more files pending.
+    let mut stage = |from: usize, to: usize| {
+        let before = size(&s);
+        let mut digest = Value::Null;
+        for i in from..to {
+            let result = c.call("hello", json!({ "name": format!("p{i:03}") }));
+            assert_eq!(result["isError"], false, "{result}");
+            digest = result["structuredContent"]["change_set_digest"].clone();
+        }
+        (size(&s) - before, digest)
+    };
+    let (early, _) = stage(0, 10);
+    stage(10, 50);
+    let (late, digest) = stage(50, 60);
+    assert!(
+        late * 10 < early * 12,
+        "ten calls with 50 files pending recorded {late} bytes, ten with none {early}"
+    );
+    let journal = s.journal(&id);
+    assert_eq!(events(&journal, "approval_requested").len(), 1);
+    assert_eq!(events(&journal, "change_set_extended").len(), 60);
+    // The set a person sees and approves is the whole one, bound to the
+    // digest the last call reported.
+    let state = s.status(&id);
+    assert_eq!(state["change_set_digest"], digest, "{state:#}");
+    assert_eq!(
+        state["change_set"]["entries"]
+            .as_array()
+            .expect("entries")
+            .len(),
+        61
+    );
+    let show = s.host().args(["show", &id]).output().expect("show");
+    assert!(
+        text(&show.stdout).contains("hello/p059.txt"),
+        "{}",
+        text(&show.stdout)
+    );
+    crate::support::verify_ok(&s, &id);
+    let approve = s
+        .host()
+        .args([
+            "approve",
+            &id,
+            "--yes",
+            "--digest",
+            digest.as_str().expect("digest"),
+        ])
+        .output()
+        .expect("approve");
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert_eq!(
+        std::fs::read_dir(s.out().join("hello"))
+            .expect("out")
+            .count(),
+        61,
+        "Ada and every staged file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.out().join("hello/p059.txt")).expect("last"),
+        "Hello, p059!"
+    );
+    assert_eq!(events(&s.journal(&id), "write_applied").len(), 61);
 }
 
 #[test]

@@ -331,6 +331,11 @@ fn summary(event: &Event) -> String {
             count(change_set.entries.len(), "write"),
             short(digest)
         ),
+        Event::ChangeSetExtended { added, digest } => format!(
+            "{} more, change set {}",
+            count(added.len(), "write"),
+            short(digest)
+        ),
         Event::ApprovalGranted {
             approver,
             digest,

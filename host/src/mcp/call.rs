@@ -14,9 +14,11 @@
 //!    stdout and stderr lines go to the journal (bounded by the runtime)
 //!    and to `tracing` (stderr), never to the caller's channel;
 //! 4. vet and stage its proposals through [`crate::run::stage`] (the same
-//!    gate as a workflow step), then journal `tool_call_finished` and the
-//!    session's re-bound pending change set (`approval_requested`, a new
-//!    digest) in one durable write.
+//!    gate as a workflow step), then journal `tool_call_finished` and what
+//!    the session's pending change set becomes, in one durable write: a
+//!    new set (`approval_requested`) after a decision or at the first
+//!    staging call, else the waiting set grown by this call's entries
+//!    (`change_set_extended`, with the whole set's new digest).
 //!
 //! Nothing is written to the output directory: the result says what was
 //! staged, the digest, the run id and the `host approve` command.
@@ -482,26 +484,35 @@ impl Session {
                 }
                 // Bound before anything is recorded, so that the call's end
                 // and the set a person is asked about are one durable write.
-                // A set already waiting grows by this call's writes only.
+                // A set already waiting grows by this call's writes only,
+                // and the journal records only what they add.
                 let bound = match (state_before, run.state().change_set.as_ref()) {
                     (RunStatus::WaitingApproval, Some(waiting)) => {
-                        stage::extend(waiting, run.state(), &writes, run.blobs())
+                        stage::bind(run.state(), &writes, run.blobs()).and_then(|added| {
+                            let mut set = waiting.clone();
+                            set.insert(&added)?;
+                            let digest = set.digest();
+                            let files = set.entries.len();
+                            let asked = Event::ChangeSetExtended { added, digest: digest.clone() };
+                            Ok((asked, digest, files))
+                        })
                     }
                     _ => stage::extend(
                         &ChangeSet::default(),
                         run.state(),
                         earlier.iter().copied().chain(&writes),
                         run.blobs(),
-                    ),
-                };
-                let pending = match bound {
-                    Ok(change_set) => {
+                    )
+                    .map(|change_set| {
                         let digest = change_set.digest();
                         let files = change_set.entries.len();
-                        run.record_all(vec![
-                            finished,
-                            Event::ApprovalRequested { change_set, digest: digest.clone() },
-                        ])?;
+                        let asked = Event::ApprovalRequested { change_set, digest: digest.clone() };
+                        (asked, digest, files)
+                    }),
+                };
+                let pending = match bound {
+                    Ok((asked, digest, files)) => {
+                        run.record_all(vec![finished, asked])?;
                         Some(PendingSet { digest, files })
                     }
                     Err(reason) => {

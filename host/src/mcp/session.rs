@@ -11,10 +11,11 @@
 //! briefly and tries again; within this process, writes are serialized.
 //!
 //! Change-set grouping: a session's proposed writes accumulate into one
-//! pending change set, re-bound (new digest) after every call that proposes
-//! something, until a person approves or rejects it; the next call that
-//! proposes writes starts a new change set. Each approval binds exactly the
-//! digest the person saw.
+//! pending change set, grown (new digest) by every call that proposes
+//! something (journaled as `change_set_extended`: only what the call adds),
+//! until a person approves or rejects it; the next call that proposes
+//! writes starts a new change set (`approval_requested`). Each approval
+//! binds exactly the digest the person saw.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -69,6 +69,29 @@ impl ChangeSet {
         sha256_hex_parts(parts)
     }
 
+    /// Add `added` (paths the set does not hold) in path order: what a
+    /// session's `change_set_extended` does to the set waiting for a
+    /// person. A path the set already holds is refused, and then nothing
+    /// is added.
+    pub fn insert(&mut self, added: &[ChangeEntry]) -> Result<(), String> {
+        let at = |entries: &[ChangeEntry], path: &str| {
+            entries.binary_search_by(|x| x.path.as_str().cmp(path))
+        };
+        for (i, e) in added.iter().enumerate() {
+            if at(&self.entries, &e.path).is_ok() || added[..i].iter().any(|o| o.path == e.path) {
+                return Err(format!(
+                    "`{}` would be in the change set twice",
+                    crate::render::inert(&e.path)
+                ));
+            }
+        }
+        for e in added {
+            let (Ok(i) | Err(i)) = at(&self.entries, &e.path);
+            self.entries.insert(i, e.clone());
+        }
+        Ok(())
+    }
+
     /// Whether the change set holds no entry.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -194,6 +217,29 @@ mod tests {
             ]),
         ] {
             assert_ne!(a.digest(), other.digest());
+        }
+    }
+
+    #[test]
+    fn an_extension_inserts_in_path_order_and_refuses_a_path_held_or_added_twice() {
+        let mut set = ChangeSet::new(vec![entry("b", None, "1"), entry("d", None, "2")]);
+        let added = vec![
+            entry("e", None, "5"),
+            entry("a", None, "3"),
+            entry("c", Some("9"), "4"),
+        ];
+        set.insert(&added).expect("new paths");
+        let mut whole = added.clone();
+        whole.extend([entry("b", None, "1"), entry("d", None, "2")]);
+        assert_eq!(set, ChangeSet::new(whole), "the same set as bound whole");
+        let before = set.clone();
+        for refused in [
+            vec![entry("f", None, "6"), entry("b", None, "7")],
+            vec![entry("f", None, "6"), entry("f", None, "7")],
+        ] {
+            let e = set.insert(&refused).expect_err("a path twice");
+            assert!(e.contains("twice"), "{e}");
+            assert_eq!(set, before, "nothing added");
         }
     }
 

@@ -23,8 +23,10 @@ use crate::run::out_dir::DirId;
 /// Format 1 journals (no `format` in `run_created`) have the events up to
 /// `run_rejected_by_reviewer`. Format 3 records may carry blobs (a `blobs`
 /// member covered by the record's hash; see [`crate::run::journal`]), which
-/// a format 2 host would take for an edited record.
-pub const JOURNAL_FORMAT: u32 = 3;
+/// a format 2 host would take for an edited record. Format 4 adds
+/// `change_set_extended` (a session's waiting change set grown by a later
+/// call, recorded as what it adds instead of the whole set again).
+pub const JOURNAL_FORMAT: u32 = 4;
 
 fn format_one() -> u32 {
     1
@@ -213,6 +215,19 @@ pub enum Event {
         /// The writes proposed for approval.
         change_set: ChangeSet,
         /// The change set's digest, the one an approval must name.
+        digest: String,
+    },
+    /// An MCP session's change set, already waiting for a person, grew by a
+    /// later call's writes: `added` (paths the set did not hold, bound to
+    /// their targets as `approval_requested`'s entries are) join it, and
+    /// from here on the run waits for approval of the whole set with
+    /// `digest`. Recorded instead of the whole set again, so a session's
+    /// journal grows with what it stages, not with its square.
+    ChangeSetExtended {
+        /// The new entries, sorted by path.
+        added: Vec<crate::run::changeset::ChangeEntry>,
+        /// Digest of the whole change set after the extension, the one an
+        /// approval must name.
         digest: String,
     },
     /// A person approved the change set with `digest`; the writes may be applied.

@@ -1395,11 +1395,11 @@ mod tests {
     }
 
     /// A journal as a newer host might write it: `run_created` with `format`
-    /// 4, then an event type this host has never heard of.
+    /// 5, then an event type this host has never heard of.
     fn newer_journal(dir: &Path) -> PathBuf {
         let path = dir.join("journal.jsonl");
         let events = [
-            r#"{"type":"run_created","format":4,"workflow":"w","workflow_digest":"d","params":{},"workspace":"/w","out_dir":"/o","plugins":[]}"#,
+            r#"{"type":"run_created","format":5,"workflow":"w","workflow_digest":"d","params":{},"workspace":"/w","out_dir":"/o","plugins":[]}"#,
             r#"{"type":"quantum_entangled","with":"r2"}"#,
         ];
         let mut prev = GENESIS.to_string();
@@ -1432,14 +1432,14 @@ mod tests {
         assert!(
             matches!(
                 &e,
-                JournalError::NewerFormat { seq: 1, line: 2, format: 4, event_type, .. }
+                JournalError::NewerFormat { seq: 1, line: 2, format: 5, event_type, .. }
                     if event_type == "quantum_entangled"
             ),
             "{e:?}"
         );
         let text = e.to_string();
         assert!(
-            text.contains("newer host") && text.contains("format 4"),
+            text.contains("newer host") && text.contains("format 5"),
             "{text}"
         );
         assert!(!text.contains("corrupt"), "{text}");

@@ -140,19 +140,31 @@ pub fn change_set(state: &RunState, blobs: &Blobs) -> Result<ChangeSet, String> 
 }
 
 /// `pending` (a change set already bound and waiting for a person) with
-/// `added` bound too: what a session's later call adds to the set it
-/// waits on costs a read of its own targets only. Entries bound earlier
-/// keep their bases; an approval of the new digest still applies nothing
-/// whose target changed since (the apply checks every base again).
+/// `added` bound too ([`bind`]).
 pub fn extend<'w>(
     pending: &ChangeSet,
     state: &RunState,
     added: impl IntoIterator<Item = &'w StagedWrite>,
     blobs: &Blobs,
 ) -> Result<ChangeSet, String> {
+    let mut entries = pending.entries.clone();
+    entries.extend(bind(state, added, blobs)?);
+    Ok(ChangeSet::new(entries))
+}
+
+/// Bind `added` to the current content of their targets, in path order:
+/// what a session's later call adds to the set it waits on costs a read of
+/// its own targets only. Entries bound earlier keep their bases; an
+/// approval of the new digest still applies nothing whose target changed
+/// since (the apply checks every base again).
+pub fn bind<'w>(
+    state: &RunState,
+    added: impl IntoIterator<Item = &'w StagedWrite>,
+    blobs: &Blobs,
+) -> Result<Vec<ChangeEntry>, String> {
     let out = crate::run::out_dir::open(&state.out_dir, state.out_dir_id)
         .map_err(|e| format!("{e:#}"))?;
-    let mut entries = pending.entries.clone();
+    let mut entries = Vec::new();
     for w in added {
         let base = read_base(&out, &w.path).map_err(|e| format!("cannot stage the write: {e}"))?;
         if w.sha256.is_none() && base == Base::Absent {
@@ -171,7 +183,8 @@ pub fn extend<'w>(
             size: w.size,
         });
     }
-    Ok(ChangeSet::new(entries))
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
 }
 
 #[cfg(test)]

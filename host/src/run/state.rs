@@ -473,6 +473,15 @@ impl RunState {
                 self.change_set_digest = Some(digest.clone());
                 self.status = RunStatus::WaitingApproval;
             }
+            Event::ChangeSetExtended { added, digest } => {
+                let (RunStatus::WaitingApproval, Some(set)) =
+                    (self.status, self.change_set.as_mut())
+                else {
+                    return Err("a change set was extended while none was waiting".into());
+                };
+                set.insert(added)?;
+                self.change_set_digest = Some(digest.clone());
+            }
             Event::ApprovalGranted {
                 approver,
                 reason,
@@ -587,5 +596,87 @@ impl RunState {
                     .flat_map(move |s| s.writes.iter().map(move |w| (id.as_str(), w)))
             })
             .chain(self.session_writes.iter().map(|(c, w)| (c.as_str(), w)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::changeset::ChangeEntry;
+
+    fn record(seq: u64, event: Event) -> Record {
+        Record {
+            seq,
+            at_ms: seq,
+            hash: format!("h{seq}"),
+            event,
+        }
+    }
+
+    fn entry(path: &str) -> ChangeEntry {
+        ChangeEntry {
+            path: path.into(),
+            base_sha256: None,
+            new_sha256: Some(format!("sha-{path}")),
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn an_extension_grows_the_waiting_set_and_is_refused_when_none_waits() {
+        let asked = |entries: Vec<ChangeEntry>| {
+            let change_set = ChangeSet::new(entries);
+            let digest = change_set.digest();
+            Event::ApprovalRequested { change_set, digest }
+        };
+        let extended = |added: Vec<ChangeEntry>, digest: &str| Event::ChangeSetExtended {
+            added,
+            digest: digest.into(),
+        };
+        let created = record(0, Event::test_created("/ws", "/out"));
+        let whole = ChangeSet::new(vec![entry("a"), entry("b"), entry("c")]);
+        let records = vec![
+            created.clone(),
+            record(1, asked(vec![entry("b")])),
+            record(2, extended(vec![entry("c")], "d2")),
+            record(3, extended(vec![entry("a")], &whole.digest())),
+        ];
+        let state = RunState::from_records("r", &records).expect("folds");
+        assert_eq!(state.status, RunStatus::WaitingApproval);
+        assert_eq!(state.change_set.as_ref(), Some(&whole));
+        assert_eq!(
+            state.change_set_digest.as_deref(),
+            Some(whole.digest().as_str())
+        );
+
+        for bad in [
+            // Nothing waits yet.
+            vec![created.clone(), record(1, extended(vec![entry("a")], "d"))],
+            // The set was decided.
+            vec![
+                created.clone(),
+                record(1, asked(vec![entry("a")])),
+                record(
+                    2,
+                    Event::ApprovalRejected {
+                        approver: "p".into(),
+                        reason: "no".into(),
+                    },
+                ),
+                record(3, extended(vec![entry("b")], "d")),
+            ],
+            // A path the set holds.
+            vec![
+                created.clone(),
+                record(1, asked(vec![entry("a")])),
+                record(2, extended(vec![entry("a")], "d")),
+            ],
+        ] {
+            let e = RunState::from_records("r", &bad).expect_err("refused");
+            assert!(
+                e.reason.contains("extended") || e.reason.contains("twice"),
+                "{e:?}"
+            );
+        }
     }
 }

@@ -247,6 +247,7 @@ pub fn timings(records: &[Record]) -> Timings {
             | Event::WriteApplied { .. }
             | Event::RunRejectedByReviewer { .. }
             | Event::ChangeSetAmended { .. }
+            | Event::ChangeSetExtended { .. }
             | Event::RevertOf { .. }
             | Event::RevertedBy { .. }
             | Event::ToolCallRequested { .. }
@@ -512,6 +513,10 @@ mod tests {
                 change_set: ChangeSet::new(Vec::new()),
                 digest: String::new(),
             },
+            Event::ChangeSetExtended {
+                added: Vec::new(),
+                digest: String::new(),
+            },
             Event::ApprovalGranted {
                 approver: String::new(),
                 digest: String::new(),
@@ -607,6 +612,7 @@ mod tests {
                 | Event::RunFailed { .. }
                 | Event::RunRejectedByReviewer { .. }
                 | Event::ChangeSetAmended { .. }
+                | Event::ChangeSetExtended { .. }
                 | Event::RevertOf { .. }
                 | Event::RevertedBy { .. }
                 | Event::ToolCallRequested { .. }
