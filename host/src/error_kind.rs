@@ -65,9 +65,6 @@ pub enum ErrorKind {
     SessionBusy,
     /// The session's pending change set could not be bound to the files.
     StageFailed,
-    /// The session run has recorded as much as a session may
-    /// ([`crate::mcp::session::SESSION_JOURNAL_BYTES`]).
-    SessionFull,
 
     /// A kind this host does not know: the journal was written by a newer
     /// host.

@@ -500,6 +500,8 @@ struct Stdio {
     next: u64,
     /// Notifications read while waiting for responses.
     notifications: Vec<Value>,
+    /// Responses to other requests read while waiting for one.
+    early: Vec<Value>,
 }
 
 impl Stdio {
@@ -529,6 +531,7 @@ impl Stdio {
             lines,
             next: 0,
             notifications: Vec::new(),
+            early: Vec::new(),
         };
         let init = c.request(
             "initialize",
@@ -561,6 +564,9 @@ impl Stdio {
 
     /// The response to request `id` (notifications read meanwhile are kept).
     fn response(&mut self, id: u64) -> Value {
+        if let Some(i) = self.early.iter().position(|m| m["id"] == id) {
+            return self.early.remove(i);
+        }
         loop {
             let line = self.lines.next().expect("a response").expect("read");
             let msg: Value = serde_json::from_str(&line).expect("JSON-RPC");
@@ -569,6 +575,8 @@ impl Stdio {
             }
             if msg.get("id").is_none() {
                 self.notifications.push(msg);
+            } else {
+                self.early.push(msg);
             }
         }
     }
@@ -702,8 +710,29 @@ fn a_person_approves_while_a_call_runs_once_its_request_is_journaled() {
     crate::support::verify_ok(&s, &id);
 }
 
+/// Call `tool` with `arguments(i)` until a call lands in a new session
+/// run: the arguments of the calls recorded in the full run, the full run's
+/// id, and the result of the call that rolled over.
+fn until_rolled_over(
+    c: &mut Stdio,
+    tool: &str,
+    arguments: impl Fn(usize) -> Value,
+) -> (Vec<Value>, String, Value) {
+    let mut recorded = Vec::new();
+    loop {
+        assert!(recorded.len() < 3000, "never full");
+        let args = arguments(recorded.len());
+        let result = c.call(tool, args.clone());
+        assert_eq!(result["isError"], false, "{result}");
+        if let Some(full) = result["structuredContent"]["continues"].as_str() {
+            return (recorded, full.to_string(), result);
+        }
+        recorded.push(args);
+    }
+}
+
 #[test]
-fn a_full_session_refuses_calls_and_stays_readable_and_decidable() {
+fn a_full_session_goes_on_in_a_new_run_and_the_full_one_stays_readable_and_decidable() {
     let s = Scratch::new();
     let dir = plugins(&s, None);
     let mut c = Stdio::start_with(
@@ -712,44 +741,159 @@ fn a_full_session_refuses_calls_and_stays_readable_and_decidable() {
         &shared_cache(),
         &["mcp", "--max-session-mib", "1"],
     );
-    // Each staging call adds its records while nobody approves.
-    let mut staged = Vec::new();
-    let refused = loop {
-        assert!(staged.len() < 2000, "never full");
-        let name = format!("p{}", staged.len());
-        let result = c.call("hello", json!({ "name": name }));
-        if result["isError"] == true {
-            break result;
-        }
-        staged.push(name);
-    };
-    let id = session_run(&s);
-    let why = refused.to_string();
-    assert!(why.contains("start a new session"), "{why}");
-    assert!(why.contains(&id), "{why}");
-    // Refused before anything is recorded, and so is the next call.
-    let requested = |s: &Scratch| events(&s.journal(&id), "tool_call_requested").len();
-    assert_eq!(requested(&s), staged.len());
+    // Calls that stage nothing fill the first run: it ends completed.
+    let (quiet, idle, _) = until_rolled_over(&mut c, "hostile", |_| json!({"attack": "none"}));
+    assert_eq!(s.status(&idle)["status"], "completed");
     assert_eq!(
-        c.call("hostile", json!({"attack": "none"}))["isError"],
-        true
+        events(&s.journal(&idle), "tool_call_requested").len(),
+        quiet.len()
     );
-    assert_eq!(requested(&s), staged.len());
-    let size = std::fs::metadata(s.journal_path(&id))
+    crate::support::verify_ok(&s, &idle);
+
+    // Staging calls fill the next one while nobody approves.
+    let (staged, first, result) =
+        until_rolled_over(&mut c, "hello", |i| json!({ "name": format!("p{i}") }));
+    let next = result["structuredContent"]["run"]
+        .as_str()
+        .expect("run")
+        .to_string();
+    assert_ne!(first, next);
+    assert_eq!(s.status(&first)["params"]["continues"], idle.as_str());
+    let says = result["content"][0]["text"].as_str().expect("text");
+    assert!(
+        says.contains(&format!("{first} was full")) && says.contains(&next),
+        "{says}"
+    );
+
+    // The full run: no more than its limit and one call, readable, naming
+    // the run the session went on in, its change set still waiting.
+    let size = std::fs::metadata(s.journal_path(&first))
         .expect("journal")
         .len();
-    assert!(size < 2 << 20, "{size} bytes");
-    // The session stays readable, and a person decides it: every staged file lands.
-    crate::support::verify_ok(&s, &id);
-    let approve = s.approve(&id);
+    assert!(size < (1 << 20) + (64 << 10), "{size} bytes");
+    let journal = s.journal(&first);
+    assert_eq!(
+        events(&journal, "tool_call_requested").len(),
+        staged.len() + 1,
+        "the quiet call that rolled over into it, and the staging calls"
+    );
+    let continued = events(&journal, "session_continued");
+    assert_eq!(continued.len(), 1);
+    assert_eq!(continued[0]["event"]["run"], next.as_str());
+    crate::support::verify_ok(&s, &first);
+    let status = s.host().args(["status", &first]).output().expect("status");
+    assert!(
+        text(&status.stdout).contains(&format!("went on in run {next}")),
+        "{}",
+        text(&status.stdout)
+    );
+    assert_eq!(s.status(&first)["status"], "waiting-approval");
+
+    // The new run names the full one, holds the call that rolled over, and
+    // takes the calls after it.
+    assert_eq!(s.status(&next)["params"]["continues"], first.as_str());
+    let after = c.call("hello", json!({ "name": "After" }));
+    assert_eq!(after["structuredContent"]["run"], next.as_str(), "{after}");
+    assert!(after["structuredContent"]["continues"].is_null());
+    let journal = s.journal(&next);
+    assert_eq!(events(&journal, "tool_call_requested").len(), 2);
+    assert_eq!(
+        events(&journal, "approval_requested").len(),
+        1,
+        "a set of its own"
+    );
+
+    // A person decides each: every file staged in the full run lands, then
+    // the new run's two.
+    let rolled = format!("hello/p{}.txt", staged.len());
+    let approve = s.approve(&first);
     assert!(approve.status.success(), "{}", text(&approve.stderr));
-    for name in &staged {
-        let file = s.out().join(format!("hello/{}.txt", name.to_lowercase()));
+    for args in &staged {
+        let name = args["name"].as_str().expect("name");
+        let file = s.out().join(format!("hello/{name}.txt"));
         assert_eq!(
             std::fs::read_to_string(&file).expect("written"),
             format!("Hello, {name}!")
         );
     }
+    assert!(!s.out().join(&rolled).exists(), "not in the full run's set");
+    let approve = s.approve(&next);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert!(s.out().join(&rolled).exists());
+    assert!(s.out().join("hello/after.txt").exists());
+    c.finish();
+    crate::support::verify_ok(&s, &next);
+}
+
+#[test]
+fn a_call_records_its_end_in_the_run_of_its_request_while_the_session_rolls_over() {
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let mut c = Stdio::start_with(
+        &s,
+        &dir,
+        &shared_cache(),
+        &["mcp", "--max-session-mib", "1"],
+    );
+    let quiet = |c: &mut Stdio| c.call("hostile", json!({"attack": "none"}));
+    let first = quiet(&mut c);
+    let full = first["structuredContent"]["run"]
+        .as_str()
+        .expect("run")
+        .to_string();
+    let size = |s: &Scratch| {
+        std::fs::metadata(s.journal_path(&full))
+            .expect("journal")
+            .len()
+    };
+    while size(&s) < (1 << 20) - (8 << 10) {
+        assert_eq!(quiet(&mut c)["isError"], false);
+    }
+    // A call blocked in its plugin until its timeout, requested in the run
+    // about to be full; then calls until one lands in a new run.
+    let slow = c.send_request(
+        "tools/call",
+        json!({"name": "hostile", "arguments": {"attack": "sleep"}}),
+    );
+    let rolled = loop {
+        let result = quiet(&mut c);
+        if !result["structuredContent"]["continues"].is_null() {
+            break result;
+        }
+    };
+    let answer = c.response(slow);
+    assert_eq!(
+        answer["result"]["structuredContent"]["run"],
+        full.as_str(),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["result"]["structuredContent"]["error_kind"],
+        "timeout"
+    );
+    let next = rolled["structuredContent"]["run"].as_str().expect("run");
+    assert_ne!(next, full);
+
+    // Its request and its end are both in the full run, before the run
+    // names the next one: the roll-over waited for it.
+    let journal = s.journal(&full);
+    let at = |kind: &str| {
+        journal
+            .iter()
+            .rposition(|r| r["event"]["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let failed = events(&journal, "tool_call_failed");
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["event"]["error_kind"], "timeout");
+    assert!(at("tool_call_failed") < at("session_continued"));
+    assert_eq!(
+        journal.last().expect("records")["event"]["type"],
+        "run_completed"
+    );
+    assert!(events(&s.journal(next), "tool_call_failed").is_empty());
+    crate::support::verify_ok(&s, &full);
+    crate::support::verify_ok(&s, next);
 }
 
 #[test]

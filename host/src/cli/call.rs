@@ -57,7 +57,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         &progress::print,
     )
     .await?;
-    output::note(&format!("session run {}", inert(session.run_id())));
+    output::note(&format!("session run {}", inert(&session.run_id())));
     let outcome = session
         .call(&args.plugin, arguments, &NoAsker, None)
         .await?;
@@ -79,7 +79,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             if args.json {
                 output::json(&serde_json::json!({
                     "ok": false,
-                    "run": session.run_id(),
+                    "run": failure.run_id,
                     "call": failure.call,
                     "error_kind": failure.kind,
                     "message": failure.message,

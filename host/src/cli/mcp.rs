@@ -38,11 +38,11 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     max_concurrent: usize,
 
-    /// Most the session run records, in MiB (1-128): past it, every call
-    /// is refused with a `session-full` tool error telling the agent to
-    /// start a new session (restart `host mcp`). The limit keeps a session's
-    /// journal readable, and its pending change set decidable, however
-    /// long an agent calls.
+    /// Most one session run records, in MiB (1-128): past it, the session
+    /// goes on in a new run (the full one names it; a change set waiting
+    /// there stays for a person, and the call that rolled over says so).
+    /// The limit keeps every run's journal readable, and its pending change
+    /// set decidable, however long an agent calls.
     #[arg(long, value_name = "MIB", default_value_t = 128,
           value_parser = clap::value_parser!(u64).range(1..=128))]
     max_session_mib: u64,
@@ -119,7 +119,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     let names: Vec<String> = session.tools.keys().map(|n| inert(n)).collect();
                     output::note(&format!(
                         "host mcp: session run {} serving {} tool(s): {}",
-                        inert(session.run_id()),
+                        inert(&session.run_id()),
                         names.len(),
                         names.join(", ")
                     ));

@@ -29,6 +29,18 @@ pub fn summary(state: &RunState) -> String {
         "\n  output dir: {}",
         inert(&state.out_dir.display().to_string())
     );
+    let session = state.workflow == crate::folder::SESSION_WORKFLOW;
+    if let Some(full) = state
+        .params
+        .get("continues")
+        .and_then(|c| c.as_str())
+        .filter(|_| session)
+    {
+        let _ = writeln!(out, "  continues session run {} (it was full)", inert(full));
+    }
+    if let Some(next) = &state.continued_in {
+        let _ = writeln!(out, "  full: the session went on in run {}", inert(next));
+    }
     for id in &state.step_order {
         let Some(step) = state.steps.get(id) else {
             continue;

@@ -336,6 +336,9 @@ fn summary(event: &Event) -> String {
             count(added.len(), "write"),
             short(digest)
         ),
+        Event::SessionContinued { run } => {
+            format!("full: the session goes on in run {}", inert(run))
+        }
         Event::ApprovalGranted {
             approver,
             digest,

@@ -141,6 +141,9 @@ pub struct CallResult {
     pub host_command: String,
     /// The console's page of the session run, when it runs.
     pub console_link: Option<String>,
+    /// The full session run this call's run continues, when this call was
+    /// the first of the new run.
+    pub continued_from: Option<String>,
 }
 
 /// The change set waiting for a person.
@@ -165,6 +168,8 @@ pub struct CallFailure {
     pub kind: ErrorKind,
     /// What went wrong (untrusted when it is the plugin's own text).
     pub message: String,
+    /// The session run the call is journaled in (or would have been).
+    pub run_id: String,
 }
 
 impl CallResult {
@@ -177,6 +182,7 @@ impl CallResult {
             crate::render::json::to_string(&self.output).unwrap_or_default()
         );
         if self.staged.is_empty() {
+            text.push_str(&self.continued_note());
             return text;
         }
         text.push_str("\n\nNothing was written. Staged for a person's approval:");
@@ -203,7 +209,23 @@ impl CallResult {
         if let Some(link) = &self.console_link {
             text.push_str(&format!("\nIn the console: {}", inert(link)));
         }
+        text.push_str(&self.continued_note());
         text
+    }
+
+    /// What a call that started a new session run says about the full one.
+    fn continued_note(&self) -> String {
+        let Some(full) = &self.continued_from else {
+            return String::new();
+        };
+        format!(
+            "\n\nSession run {} was full; this session goes on in run {}. A change set waiting in {} stays for a person (`{} show {}`).",
+            inert(full),
+            inert(&self.run_id),
+            inert(full),
+            self.host_command,
+            inert(full),
+        )
     }
 
     /// The `structuredContent` of the result.
@@ -223,6 +245,7 @@ impl CallResult {
             "approve": self.pending.as_ref().map(|_| format!("{} approve {}", self.host_command, self.run_id)),
             "show": self.pending.as_ref().map(|_| format!("{} show {}", self.host_command, self.run_id)),
             "console": self.console_link,
+            "continues": self.continued_from,
             "duration_ms": self.duration_ms,
         })
     }
@@ -252,11 +275,13 @@ impl Session {
         asker: &dyn Asker,
         cancel: Option<&Cancel>,
     ) -> Result<Result<CallResult, CallFailure>, RunError> {
+        let pinned = &self.pin().await?;
         let fail_unjournaled = |kind: ErrorKind, message: String| CallFailure {
             call: None,
             plugin: plugin.to_string(),
             kind,
             message,
+            run_id: pinned.id.clone(),
         };
         let Some(tool) = self.tools.get(plugin) else {
             let names: Vec<&str> = self.tools.keys().map(String::as_str).collect();
@@ -301,12 +326,8 @@ impl Session {
         };
         let plugin_sha256 = tool.plugin.sha256().to_string();
         let via = self.via.as_str().to_string();
-        let call = self
+        let call = pinned
             .with_run(early.is_none(), |run| {
-                let bytes = run.journal_bytes();
-                if bytes > self.max_journal_bytes {
-                    return Ok(Err(bytes));
-                }
                 let call = format!("c{}", run.state().tool_calls + 1);
                 let mut events = vec![Event::ToolCallRequested {
                     call: call.clone(),
@@ -323,29 +344,15 @@ impl Session {
                     events.push(failed_event(&call, plugin, *kind, message, Vec::new()));
                 }
                 run.record_all(events)?;
-                Ok(Ok(call))
+                Ok(call)
             })
             .await?;
-        let call = match call {
-            Ok(call) => call,
-            Err(bytes) => {
-                tracing::warn!(run = %self.run_id, bytes, "the session run is full; calls are refused");
-                return Ok(Err(fail_unjournaled(
-                    ErrorKind::SessionFull,
-                    format!(
-                        "this session (run {id}) has recorded {} MiB, the most one session records ({} MiB), so it takes no more calls\nhint: start a new session (restart `host mcp`); this one's pending change set, if any, stays for a person (`host show {id}`, `host approve {id}`)",
-                        bytes >> 20,
-                        self.max_journal_bytes >> 20,
-                        id = self.run_id,
-                    ),
-                )));
-            }
-        };
         let failure = |kind: ErrorKind, message: String| CallFailure {
             call: Some(call.clone()),
             plugin: plugin.to_string(),
             kind,
             message,
+            run_id: pinned.id.clone(),
         };
         if let Some((kind, message)) = early {
             return Ok(Err(failure(kind, message)));
@@ -353,10 +360,11 @@ impl Session {
         let call = &call;
         let failure = &failure;
         let failed = |kind: ErrorKind, message: String, logs: Vec<LogRecord>| async move {
-            self.with_run(false, |run| {
-                run.record(failed_event(call, plugin, kind, &message, logs))
-            })
-            .await?;
+            pinned
+                .with_run(false, |run| {
+                    run.record(failed_event(call, plugin, kind, &message, logs))
+                })
+                .await?;
             Ok::<_, RunError>(Err(failure(kind, message)))
         };
 
@@ -371,20 +379,21 @@ impl Session {
                 .await;
             let allowed = answer == Answer::Accept;
             let refused = (!allowed).then(|| refusal(Some(answer), &decision.reason));
-            self.with_run(allowed, |run| {
-                let mut events = vec![policy_event(call, &decision, Some(answer), allowed)];
-                if let Some(message) = &refused {
-                    events.push(failed_event(
-                        call,
-                        plugin,
-                        ErrorKind::PolicyDenied,
-                        message,
-                        Vec::new(),
-                    ));
-                }
-                run.record_all(events)
-            })
-            .await?;
+            pinned
+                .with_run(allowed, |run| {
+                    let mut events = vec![policy_event(call, &decision, Some(answer), allowed)];
+                    if let Some(message) = &refused {
+                        events.push(failed_event(
+                            call,
+                            plugin,
+                            ErrorKind::PolicyDenied,
+                            message,
+                            Vec::new(),
+                        ));
+                    }
+                    run.record_all(events)
+                })
+                .await?;
             if let Some(message) = refused {
                 return Ok(Err(failure(ErrorKind::PolicyDenied, message)));
             }
@@ -439,7 +448,7 @@ impl Session {
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         let output_text = output.output;
         let plugin_sha = tool.plugin.sha256().to_string();
-        let staged = self
+        let staged = pinned
             .with_run(false, |run| {
                 let state = run.state();
                 if state.status == RunStatus::Applying {
@@ -533,7 +542,7 @@ impl Session {
         Ok(Ok(CallResult {
             call: call.clone(),
             plugin: plugin.to_string(),
-            run_id: self.run_id.clone(),
+            run_id: pinned.id.clone(),
             output: output_json,
             staged,
             pending,
@@ -542,7 +551,8 @@ impl Session {
                 "host --state-dir {}",
                 crate::render::inert_path(&self.state_dir)
             ),
-            console_link: self.console_link(),
+            console_link: self.console_link(&pinned.id),
+            continued_from: pinned.continued_from.clone(),
         }))
     }
 }

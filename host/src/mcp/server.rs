@@ -305,7 +305,6 @@ impl ServerHandler for Server {
         // The call runs in a task of its own: when the client cancels, the
         // SDK drops this handler, but the call still ends (stopped by the
         // cancel flag) and journals how it ended.
-        let run_id = session.run_id().to_string();
         let task_cancel = cancel.clone();
         let task = tokio::spawn(async move {
             let _slot = slot;
@@ -330,7 +329,7 @@ impl ServerHandler for Server {
                     "plugin": failure.plugin,
                     "error_kind": failure.kind,
                     "message": failure.message,
-                    "run": run_id,
+                    "run": failure.run_id,
                 }));
                 r
             }

@@ -1,4 +1,4 @@
-//! A session: one run in the state dir that records every tool call an
+//! A session: a run in the state dir that records every tool call an
 //! agent (`host mcp`) or a person (`host call`) makes, and holds the change
 //! set those calls propose until a person decides on it.
 //!
@@ -16,18 +16,28 @@
 //! until a person approves or rejects it; the next call that proposes
 //! writes starts a new change set (`approval_requested`). Each approval
 //! binds exactly the digest the person saw.
+//!
+//! A long session goes on in a new run when its run has recorded its most
+//! ([`SESSION_JOURNAL_BYTES`], or `host mcp --max-session-mib`), so that
+//! every run stays readable and decidable however long an agent calls: the
+//! full run records `session_continued` naming the next one (whose
+//! `run_created` names it back, `params.continues`), and keeps its pending
+//! change set, if any, for a person. A call records in one run from its
+//! request to its end ([`Session::pin`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::folder::LoadedPlugins;
 use crate::mcp::policy::Policy;
 use crate::mcp::tools::Tools;
-use crate::run::store::{Run, RunError};
+use crate::run::event::Event;
+use crate::run::state::RunStatus;
+use crate::run::store::{Run, RunError, RunStore};
 
 /// The most a session run records (`host mcp --max-session-mib` may set
-/// less): past it, calls are refused (before anything is recorded) and the
-/// agent is told to start a new session.
+/// less): past it, the session goes on in a new run ([`Session::pin`]).
 /// Half the largest journal the host reads back
 /// ([`crate::run::journal::MAX_JOURNAL_BYTES`]), so that a person's
 /// decision on the pending change set and its apply always fit after it:
@@ -72,24 +82,55 @@ pub struct SessionOptions<'a> {
     pub policy: Option<&'a Path>,
     /// Who drives the session.
     pub via: Via,
-    /// The most the session run records before calls are refused (at most
-    /// [`SESSION_JOURNAL_BYTES`]).
+    /// The most one session run records before the session goes on in a
+    /// new run (at most [`SESSION_JOURNAL_BYTES`]).
     pub max_journal_bytes: u64,
 }
 
-/// A session run and what it serves.
+/// A session and what it serves.
 #[derive(Debug)]
 pub struct Session {
-    pub(crate) run_id: String,
     pub(crate) state_dir: PathBuf,
     /// The tools the session serves, by name.
     pub tools: Tools,
     pub(crate) policy: Policy,
     pub(crate) via: Via,
-    /// Past this many journal bytes, calls are refused ([`SessionOptions`]).
+    /// Past this many journal bytes, the session goes on in a new run
+    /// ([`SessionOptions`]).
     pub(crate) max_journal_bytes: u64,
-    /// The session run, held only while a call writes to it.
+    /// What each of the session's runs is created with (`params.continues`
+    /// added for every run after the first).
+    created: Event,
+    store: RunStore,
+    /// The run calls record in. Each call pins it for its whole length
+    /// ([`Session::pin`]), so a call's request and its end are in one run,
+    /// and a roll-over waits for the calls on the full run to end.
+    current: tokio::sync::RwLock<Arc<SessionRun>>,
+    /// The current run's id, for callers that do not pin it.
+    current_id: std::sync::Mutex<String>,
+}
+
+/// One of a session's runs, held only while a call writes to it.
+#[derive(Debug)]
+pub(crate) struct SessionRun {
+    /// The run's id.
+    pub(crate) id: String,
     run: tokio::sync::Mutex<Run>,
+}
+
+/// The run a call records in, for the whole call.
+pub(crate) struct Pinned<'a> {
+    run: tokio::sync::RwLockReadGuard<'a, Arc<SessionRun>>,
+    /// The full run this call's run continues, when this call rolled over.
+    pub(crate) continued_from: Option<String>,
+}
+
+impl std::ops::Deref for Pinned<'_> {
+    type Target = SessionRun;
+
+    fn deref(&self) -> &SessionRun {
+        &self.run
+    }
 }
 
 impl Session {
@@ -130,17 +171,19 @@ impl Session {
     ) -> anyhow::Result<Session> {
         let via = options.via;
         let created = loaded.session_created(via.as_str(), options.workspace, options.out_dir)?;
-        let mut run = dirs.store().create(created)?;
-        run.release()?;
+        let store = dirs.store();
+        let first = SessionRun::create(&store, created.clone())?;
         Ok(Session {
-            run_id: run.id().to_string(),
             state_dir: std::path::absolute(dirs.state_dir())
                 .unwrap_or_else(|_| dirs.state_dir().to_path_buf()),
             tools,
             policy,
             via,
             max_journal_bytes: options.max_journal_bytes.min(SESSION_JOURNAL_BYTES),
-            run: tokio::sync::Mutex::new(run),
+            created,
+            store,
+            current_id: std::sync::Mutex::new(first.id.clone()),
+            current: tokio::sync::RwLock::new(Arc::new(first)),
         })
     }
 
@@ -154,14 +197,105 @@ impl Session {
         self.policy.decide(plugin, arguments)
     }
 
-    /// The session run's id.
-    pub fn run_id(&self) -> &str {
-        &self.run_id
+    /// The id of the run the session records in now.
+    pub fn run_id(&self) -> String {
+        self.current_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The state dir holding the session run.
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
+    }
+
+    /// The run a call records in, for the call's whole length: the current
+    /// one, or, once that one has recorded `max_journal_bytes`, a new run
+    /// that continues the session. The full run records `session_continued`
+    /// (the new run's id) and, with nothing pending, its completion; a
+    /// change set waiting there stays for a person. The roll-over waits for
+    /// the calls still recording in the full run.
+    pub(crate) async fn pin(&self) -> Result<Pinned<'_>, RunError> {
+        let run = self.current.read().await;
+        if !run.is_full(self.max_journal_bytes).await {
+            return Ok(Pinned {
+                run,
+                continued_from: None,
+            });
+        }
+        drop(run);
+        let mut current = self.current.write().await;
+        let mut continued_from = None;
+        // Another call may have rolled over while this one waited.
+        if current.is_full(self.max_journal_bytes).await {
+            let full = current.id.clone();
+            let mut created = self.created.clone();
+            if let Event::RunCreated { params, .. } = &mut created {
+                params["continues"] = serde_json::Value::String(full.clone());
+            }
+            let next = SessionRun::create(&self.store, created)?;
+            tracing::warn!(
+                run = %full,
+                next = %next.id,
+                bytes = self.max_journal_bytes,
+                "the session run is full; the session goes on in a new run"
+            );
+            let next_id = next.id.clone();
+            current
+                .with_run(false, |run| {
+                    let mut events = vec![Event::SessionContinued {
+                        run: next_id.clone(),
+                    }];
+                    if run.state().status == RunStatus::Running {
+                        events.push(Event::RunCompleted {});
+                    }
+                    run.record_all(events)
+                })
+                .await?;
+            *current = Arc::new(next);
+            *self
+                .current_id
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = next_id;
+            continued_from = Some(full);
+        }
+        Ok(Pinned {
+            run: current.downgrade(),
+            continued_from,
+        })
+    }
+
+    /// The session ends (its server stops, `host call` is done): a session
+    /// run with nothing pending (running: no change set waits, none is
+    /// being applied) is recorded completed, so that it is not left
+    /// looking interrupted. One that waits for a person stays waiting.
+    pub async fn close(&self) -> Result<(), RunError> {
+        let current = self.current.read().await;
+        current.with_run(false, close_idle).await.map(|_| ())
+    }
+
+    /// The console's link to session run `id`, when `host console` runs
+    /// (`<state-dir>/console.json` names a live process).
+    pub fn console_link(&self, id: &str) -> Option<String> {
+        console_url(&self.state_dir).map(|url| format!("{url}/runs/{id}"))
+    }
+}
+
+impl SessionRun {
+    /// Create a session run and let it go (it is taken back per write).
+    fn create(store: &RunStore, created: Event) -> Result<SessionRun, RunError> {
+        let mut run = store.create(created)?;
+        run.release()?;
+        Ok(SessionRun {
+            id: run.id().to_string(),
+            run: tokio::sync::Mutex::new(run),
+        })
+    }
+
+    /// Whether the run has recorded more than `max` bytes.
+    async fn is_full(&self, max: u64) -> bool {
+        self.run.lock().await.journal_bytes() > max
     }
 
     /// Take the session run, do `f` with it, let it go again: briefly (the
@@ -197,29 +331,15 @@ impl Session {
         released?;
         Ok(value)
     }
-
-    /// The session ends (its server stops, `host call` is done): a session
-    /// run with nothing pending (running: no change set waits, none is
-    /// being applied) is recorded completed, so that it is not left
-    /// looking interrupted. One that waits for a person stays waiting.
-    pub async fn close(&self) -> Result<(), RunError> {
-        self.with_run(false, close_idle).await.map(|_| ())
-    }
-
-    /// The console's link to the session run, when `host console` runs
-    /// (`<state-dir>/console.json` names a live process).
-    pub fn console_link(&self) -> Option<String> {
-        console_url(&self.state_dir).map(|url| format!("{url}/runs/{}", self.run_id))
-    }
 }
 
 /// Record a session run with nothing pending completed (see
 /// [`Session::close`]); whether it was.
 pub fn close_idle(run: &mut Run) -> Result<bool, RunError> {
-    if run.state().status != crate::run::state::RunStatus::Running {
+    if run.state().status != RunStatus::Running {
         return Ok(false);
     }
-    run.record(crate::run::event::Event::RunCompleted {})?;
+    run.record(Event::RunCompleted {})?;
     Ok(true)
 }
 

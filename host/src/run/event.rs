@@ -25,7 +25,9 @@ use crate::run::out_dir::DirId;
 /// member covered by the record's hash; see [`crate::run::journal`]), which
 /// a format 2 host would take for an edited record. Format 4 adds
 /// `change_set_extended` (a session's waiting change set grown by a later
-/// call, recorded as what it adds instead of the whole set again).
+/// call, recorded as what it adds instead of the whole set again) and
+/// `session_continued` (a full session run names the run its session goes
+/// on in).
 pub const JOURNAL_FORMAT: u32 = 4;
 
 fn format_one() -> u32 {
@@ -308,6 +310,14 @@ pub enum Event {
         run: String,
         /// Who asked for the revert.
         by: String,
+    },
+    /// This session run recorded the most a session run records (`host mcp
+    /// --max-session-mib`): the session's later calls are recorded in run
+    /// `run`, whose `run_created` names this one (`params.continues`). A
+    /// change set waiting here still waits for a person.
+    SessionContinued {
+        /// The id of the run the session goes on in.
+        run: String,
     },
     /// An agent (through `host mcp`) or a person (`host call`) asked for one
     /// tool call in a session run ([`crate::mcp`]).

@@ -222,6 +222,8 @@ pub struct RunState {
     pub session_writes: Vec<(String, StagedWrite)>,
     /// Tool calls requested in a session run.
     pub tool_calls: u64,
+    /// The run a full session run's later calls are recorded in.
+    pub continued_in: Option<String>,
     /// Hash of the last journal record.
     pub head: String,
     /// How many records the journal holds.
@@ -302,6 +304,7 @@ impl RunState {
             failure: None,
             session_writes: Vec::new(),
             tool_calls: 0,
+            continued_in: None,
             head: first.hash.clone(),
             events: 1,
         };
@@ -544,6 +547,7 @@ impl RunState {
                 self.revert_refused = refused.clone();
             }
             Event::RevertedBy { run, .. } => self.reverted_by.push(run.clone()),
+            Event::SessionContinued { run } => self.continued_in = Some(run.clone()),
             Event::ToolCallRequested { .. } => self.tool_calls += 1,
             Event::PolicyDecided { .. } | Event::ToolCallFailed { .. } => {}
             Event::ToolCallFinished { call, writes, .. } => {

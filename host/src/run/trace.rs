@@ -248,6 +248,7 @@ pub fn timings(records: &[Record]) -> Timings {
             | Event::RunRejectedByReviewer { .. }
             | Event::ChangeSetAmended { .. }
             | Event::ChangeSetExtended { .. }
+            | Event::SessionContinued { .. }
             | Event::RevertOf { .. }
             | Event::RevertedBy { .. }
             | Event::ToolCallRequested { .. }
@@ -556,6 +557,7 @@ mod tests {
                 run: String::new(),
                 by: String::new(),
             },
+            Event::SessionContinued { run: String::new() },
             Event::ToolCallRequested {
                 call: String::new(),
                 plugin: String::new(),
@@ -613,6 +615,7 @@ mod tests {
                 | Event::RunRejectedByReviewer { .. }
                 | Event::ChangeSetAmended { .. }
                 | Event::ChangeSetExtended { .. }
+                | Event::SessionContinued { .. }
                 | Event::RevertOf { .. }
                 | Event::RevertedBy { .. }
                 | Event::ToolCallRequested { .. }
