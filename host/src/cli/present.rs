@@ -29,13 +29,7 @@ pub fn summary(state: &RunState) -> String {
         "\n  output dir: {}",
         inert(&state.out_dir.display().to_string())
     );
-    let session = state.workflow == crate::folder::SESSION_WORKFLOW;
-    if let Some(full) = state
-        .params
-        .get("continues")
-        .and_then(|c| c.as_str())
-        .filter(|_| session)
-    {
+    if let Some(full) = state.continues() {
         let _ = writeln!(out, "  continues session run {} (it was full)", inert(full));
     }
     if let Some(next) = &state.continued_in {

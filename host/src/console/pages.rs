@@ -387,6 +387,15 @@ pub fn run_page(store: &RunStore, id: &str, csrf: &str, notice: Option<&Notice>)
     Some(layout(&format!("run {} - host console", state.id), &body))
 }
 
+/// A link to run `id`'s page.
+fn run_link(id: &str) -> String {
+    format!(
+        "<a href=\"/runs/{}\">{}</a>",
+        html::url_component(id),
+        escape(id)
+    )
+}
+
 /// The decision forms of a waiting run (with what an approval would run
 /// into now), the decision of a decided one, and the revert button.
 fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
@@ -427,12 +436,7 @@ fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
         let _ = write!(out, "<p class=\"refused\" id=\"failure\">{}</p>", escape(f));
     }
     if let Some(of) = &state.revert_of {
-        let _ = write!(
-            out,
-            "<p id=\"revert-of\">reverts run <a href=\"/runs/{}\">{}</a></p>",
-            html::url_component(of),
-            escape(of)
-        );
+        let _ = write!(out, "<p id=\"revert-of\">reverts run {}</p>", run_link(of));
         for r in &state.revert_refused {
             let _ = write!(
                 out,
@@ -445,9 +449,22 @@ fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
     for by in &state.reverted_by {
         let _ = write!(
             out,
-            "<p class=\"reverted-by\">reverted by run <a href=\"/runs/{}\">{}</a></p>",
-            html::url_component(by),
-            escape(by)
+            "<p class=\"reverted-by\">reverted by run {}</p>",
+            run_link(by)
+        );
+    }
+    if let Some(full) = state.continues() {
+        let _ = write!(
+            out,
+            "<p id=\"continues\">continues session run {} (it was full)</p>",
+            run_link(full)
+        );
+    }
+    if let Some(next) = &state.continued_in {
+        let _ = write!(
+            out,
+            "<p id=\"continued-in\">full: the session went on in run {}</p>",
+            run_link(next)
         );
     }
     if state.status == RunStatus::WaitingApproval {
@@ -763,6 +780,50 @@ mod tests {
             event,
         };
         RunState::from_records("r1", &[record]).expect("state")
+    }
+
+    #[test]
+    fn a_session_run_links_the_run_it_continues_and_the_one_it_went_on_in() {
+        let mut event = Event::test_created("/ws", "/out");
+        if let Event::RunCreated {
+            workflow, params, ..
+        } = &mut event
+        {
+            *workflow = crate::folder::SESSION_WORKFLOW.into();
+            *params = serde_json::json!({"via": "mcp", "continues": "r0<b>"});
+        }
+        let records = [
+            Record {
+                seq: 0,
+                at_ms: 0,
+                hash: "h0".into(),
+                event,
+            },
+            Record {
+                seq: 1,
+                at_ms: 1,
+                hash: "h1".into(),
+                event: Event::SessionContinued { run: "r2".into() },
+            },
+        ];
+        let state = RunState::from_records("r1", &records).expect("state");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let html = decisions(&state, &RunStore::new(tmp.path()), "t");
+        assert!(
+            html.contains(
+                "continues session run <a href=\"/runs/r0%3Cb%3E\">r0&lt;b&gt;</a> (it was full)"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("the session went on in run <a href=\"/runs/r2\">r2</a>"),
+            "{html}"
+        );
+        // A workflow's parameter of that name is no session's link.
+        let mut workflow = state.clone();
+        workflow.workflow = "w".into();
+        workflow.continued_in = None;
+        assert!(!decisions(&workflow, &RunStore::new(tmp.path()), "t").contains("continues"));
     }
 
     #[test]

@@ -576,6 +576,14 @@ impl RunState {
         Ok(())
     }
 
+    /// The full session run this session run continues, if it does.
+    pub fn continues(&self) -> Option<&str> {
+        if self.workflow != crate::folder::SESSION_WORKFLOW {
+            return None;
+        }
+        self.params.get("continues").and_then(|c| c.as_str())
+    }
+
     /// The run's `topic` parameter, if it has one.
     pub fn topic(&self) -> Option<&str> {
         self.params.get("topic").and_then(|t| t.as_str())
