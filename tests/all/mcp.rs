@@ -710,6 +710,12 @@ fn a_person_approves_while_a_call_runs_once_its_request_is_journaled() {
     crate::support::verify_ok(&s, &id);
 }
 
+/// `host mcp` over [`plugins`] whose session runs record at most 1 MiB.
+fn serving_one_mib_runs(s: &Scratch) -> Stdio {
+    let dir = plugins(s, None);
+    Stdio::start_with(s, &dir, &shared_cache(), &["mcp", "--max-session-mib", "1"])
+}
+
 /// Call `tool` with `arguments(i)` until a call lands in a new session
 /// run: the arguments of the calls recorded in the full run, the full run's
 /// id, and the result of the call that rolled over.
@@ -734,13 +740,7 @@ fn until_rolled_over(
 #[test]
 fn a_full_session_goes_on_in_a_new_run_and_the_full_one_stays_readable_and_decidable() {
     let s = Scratch::new();
-    let dir = plugins(&s, None);
-    let mut c = Stdio::start_with(
-        &s,
-        &dir,
-        &shared_cache(),
-        &["mcp", "--max-session-mib", "1"],
-    );
+    let mut c = serving_one_mib_runs(&s);
     // Calls that stage nothing fill the first run: it ends completed.
     let (quiet, idle, _) = until_rolled_over(&mut c, "hostile", |_| json!({"attack": "none"}));
     assert_eq!(s.status(&idle)["status"], "completed");
@@ -828,13 +828,7 @@ fn a_full_session_goes_on_in_a_new_run_and_the_full_one_stays_readable_and_decid
 #[test]
 fn a_call_records_its_end_in_the_run_of_its_request_while_the_session_rolls_over() {
     let s = Scratch::new();
-    let dir = plugins(&s, None);
-    let mut c = Stdio::start_with(
-        &s,
-        &dir,
-        &shared_cache(),
-        &["mcp", "--max-session-mib", "1"],
-    );
+    let mut c = serving_one_mib_runs(&s);
     let quiet = |c: &mut Stdio| c.call("hostile", json!({"attack": "none"}));
     let first = quiet(&mut c);
     let full = first["structuredContent"]["run"]
