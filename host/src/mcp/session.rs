@@ -134,11 +134,10 @@ enum LetGo {
 }
 
 /// A session run's journal head after a call's end is written once no call
-/// has ended for this long (calls back to back share one head write; any
-/// other call's head is written off its path, after its result)...
-const HEAD_IDLE: Duration = Duration::from_millis(2);
+/// has ended for this long...
+const HEAD_IDLE: Duration = Duration::from_millis(20);
 /// ...and at least this often while calls keep coming.
-const HEAD_EVERY: Duration = Duration::from_millis(200);
+const HEAD_EVERY: Duration = Duration::from_secs(1);
 
 /// Bring a busy session run's journal head up to date a moment after its
 /// calls ([`HEAD_IDLE`], at least every [`HEAD_EVERY`]) instead of at the
