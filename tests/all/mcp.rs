@@ -891,56 +891,6 @@ fn a_call_records_its_end_in_the_run_of_its_request_while_the_session_rolls_over
 }
 
 #[test]
-fn a_busy_session_run_s_head_catches_up_a_moment_after_its_calls() {
-    let s = Scratch::new();
-    let (mut c, id, _) = serving_after_ada(&s);
-    for _ in 0..20 {
-        assert_eq!(
-            c.call("hostile", json!({"attack": "none"}))["isError"],
-            false
-        );
-    }
-    // The server still serves: the head is brought up to the last record
-    // within a moment of the last call, not only when the session ends.
-    let head_path = s.journal_path(&id).with_file_name("journal.head");
-    let last = || {
-        let journal = s.journal(&id);
-        let record = journal.last().expect("records");
-        (record["seq"].clone(), record["hash"].clone())
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let head: Value =
-            serde_json::from_slice(&std::fs::read(&head_path).expect("head")).expect("head JSON");
-        if (head["seq"].clone(), head["hash"].clone()) == last() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the head lags: {head} against {:?}",
-            last()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    crate::support::verify_ok(&s, &id);
-    // A person's decision in between, then more calls: the head follows.
-    let approve = s.approve(&id);
-    assert!(approve.status.success(), "{}", text(&approve.stderr));
-    assert_eq!(
-        c.call("hostile", json!({"attack": "none"}))["isError"],
-        false
-    );
-    c.finish();
-    let head: Value =
-        serde_json::from_slice(&std::fs::read(&head_path).expect("head")).expect("head JSON");
-    assert_eq!(
-        (head["seq"].clone(), head["hash"].clone()),
-        last(),
-        "the session's end writes it"
-    );
-}
-
-#[test]
 fn a_session_journal_grows_with_what_it_stages_not_with_its_square() {
     let s = Scratch::new();
     let (mut c, id, _) = serving_after_ada(&s);

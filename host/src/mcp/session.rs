@@ -116,70 +116,6 @@ pub(crate) struct SessionRun {
     /// The run's id.
     pub(crate) id: String,
     run: tokio::sync::Mutex<Run>,
-    /// Told when a call ends with the run's journal head left to lag
-    /// ([`write_heads`]); `None` outside a tokio runtime, where each call's
-    /// end writes the head.
-    head_due: Option<Arc<tokio::sync::Notify>>,
-}
-
-/// How a piece of work lets go of the session run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LetGo {
-    /// Briefly: the work goes on and takes the run back (the head lags).
-    Briefly,
-    /// A call ended: the head is brought up to date soon ([`write_heads`]).
-    CallEnded,
-    /// For good for now: the head is brought up to date at once.
-    Fully,
-}
-
-/// A session run's journal head after a call's end is written once no call
-/// has ended for this long...
-const HEAD_IDLE: Duration = Duration::from_millis(20);
-/// ...and at least this often while calls keep coming.
-const HEAD_EVERY: Duration = Duration::from_secs(1);
-
-/// Bring a busy session run's journal head up to date a moment after its
-/// calls ([`HEAD_IDLE`], at least every [`HEAD_EVERY`]) instead of at the
-/// end of each call: writing it (a temporary file, its fsync beside the
-/// end record's, a rename) took about 0.3 ms of every call. Records after
-/// the head are unprotected against a cut only while the server drives the
-/// run, as for any run a process drives; the head is written when the
-/// session ends or rolls over, by a person's command that takes the run,
-/// and when the run is let go of ([`crate::run::file_store`]'s drop).
-async fn write_heads(run: std::sync::Weak<SessionRun>, due: Arc<tokio::sync::Notify>) {
-    loop {
-        due.notified().await;
-        let started = Instant::now();
-        while started.elapsed() < HEAD_EVERY {
-            if tokio::time::timeout(HEAD_IDLE, due.notified())
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-        let Some(run) = run.upgrade() else {
-            return;
-        };
-        let mut held = run.run.lock().await;
-        // A person's command holds it: it writes the head when it lets go.
-        if held.retake().is_ok() {
-            held.closing();
-            if let Err(error) = held.release() {
-                tracing::warn!(run = %run.id, %error, "cannot bring the session run's journal head up to date");
-            }
-        }
-    }
-}
-
-impl Drop for SessionRun {
-    fn drop(&mut self) {
-        // Lets its head writer see that the run is gone.
-        if let Some(due) = &self.head_due {
-            due.notify_one();
-        }
-    }
 }
 
 /// The run a call records in, for the whole call.
@@ -247,7 +183,7 @@ impl Session {
             created,
             store,
             current_id: std::sync::Mutex::new(first.id.clone()),
-            current: tokio::sync::RwLock::new(first),
+            current: tokio::sync::RwLock::new(Arc::new(first)),
         })
     }
 
@@ -307,7 +243,7 @@ impl Session {
             );
             let next_id = next.id.clone();
             current
-                .with_run_fully(|run| {
+                .with_run(false, |run| {
                     let mut events = vec![Event::SessionContinued {
                         run: next_id.clone(),
                     }];
@@ -317,7 +253,7 @@ impl Session {
                     run.record_all(events)
                 })
                 .await?;
-            *current = next;
+            *current = Arc::new(next);
             *self
                 .current_id
                 .lock()
@@ -336,7 +272,7 @@ impl Session {
     /// looking interrupted. One that waits for a person stays waiting.
     pub async fn close(&self) -> Result<(), RunError> {
         let current = self.current.read().await;
-        current.with_run_fully(close_idle).await.map(|_| ())
+        current.with_run(false, close_idle).await.map(|_| ())
     }
 
     /// The console's link to session run `id`, when `host console` runs
@@ -347,24 +283,14 @@ impl Session {
 }
 
 impl SessionRun {
-    /// Create a session run and let it go (it is taken back per write),
-    /// with its head writer ([`write_heads`]) in a tokio runtime.
-    fn create(store: &RunStore, created: Event) -> Result<Arc<SessionRun>, RunError> {
+    /// Create a session run and let it go (it is taken back per write).
+    fn create(store: &RunStore, created: Event) -> Result<SessionRun, RunError> {
         let mut run = store.create(created)?;
         run.release()?;
-        let runtime = tokio::runtime::Handle::try_current().ok();
-        let head_due = runtime
-            .as_ref()
-            .map(|_| Arc::new(tokio::sync::Notify::new()));
-        let session_run = Arc::new(SessionRun {
+        Ok(SessionRun {
             id: run.id().to_string(),
             run: tokio::sync::Mutex::new(run),
-            head_due: head_due.clone(),
-        });
-        if let (Some(runtime), Some(due)) = (runtime, head_due) {
-            runtime.spawn(write_heads(Arc::downgrade(&session_run), due));
-        }
-        Ok(session_run)
+        })
     }
 
     /// Whether the run has recorded more than `max` bytes.
@@ -380,28 +306,6 @@ impl SessionRun {
         goes_on: bool,
         f: impl FnOnce(&mut Run) -> Result<R, RunError>,
     ) -> Result<R, RunError> {
-        let then = match (goes_on, &self.head_due) {
-            (true, _) => LetGo::Briefly,
-            (false, Some(_)) => LetGo::CallEnded,
-            (false, None) => LetGo::Fully,
-        };
-        self.take(then, f).await
-    }
-
-    /// [`SessionRun::with_run`], the journal head brought up to date when
-    /// the run is let go: for the session's end and its roll-over.
-    async fn with_run_fully<R>(
-        &self,
-        f: impl FnOnce(&mut Run) -> Result<R, RunError>,
-    ) -> Result<R, RunError> {
-        self.take(LetGo::Fully, f).await
-    }
-
-    async fn take<R>(
-        &self,
-        then: LetGo,
-        f: impl FnOnce(&mut Run) -> Result<R, RunError>,
-    ) -> Result<R, RunError> {
         let mut run = self.run.lock().await;
         let deadline = Instant::now() + BUSY_WAIT;
         loop {
@@ -413,20 +317,16 @@ impl SessionRun {
                 Err(e) => return Err(e),
             }
         }
-        if then == LetGo::Fully {
+        if !goes_on {
             // What `f` records is the last before the run is let go.
             run.closing();
         }
         let result = f(&mut run);
-        let released = if then == LetGo::Fully {
-            run.release()
-        } else {
+        let released = if goes_on {
             run.release_briefly()
+        } else {
+            run.release()
         };
-        drop(run);
-        if let (LetGo::CallEnded, Some(due)) = (then, &self.head_due) {
-            due.notify_one();
-        }
         let value = result?;
         released?;
         Ok(value)

@@ -17,9 +17,8 @@
 //! A hash chain cannot notice its own tail being cut off, so the journal's
 //! head (sequence number and hash of the last record) is also written to
 //! `journal.head` beside it ([`Journal::write_head`]): after a run's first
-//! record, and whenever a process lets go of the run (its command ends; an
-//! MCP session's server a moment after its calls, see
-//! [`crate::mcp::session`]), not after every append, which would double
+//! record, and whenever a process lets go of the run (its command ends, an
+//! MCP session's call is done), not after every append, which would double
 //! the fsyncs of every event. Readers check that the journal reaches the
 //! head: a journal shorter than its head, or disagreeing with it, was
 //! truncated or rewritten. Every journal this host writes has a head from
