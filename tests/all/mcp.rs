@@ -891,6 +891,41 @@ fn a_call_records_its_end_in_the_run_of_its_request_while_the_session_rolls_over
 }
 
 #[test]
+fn a_cut_of_the_last_call_is_caught_when_the_server_is_killed_right_after_it() {
+    for staging in [true, false] {
+        let s = Scratch::new();
+        let (mut c, id, _) = serving_after_ada(&s);
+        let result = if staging {
+            c.call("hello", json!({"name": "Bob"}))
+        } else {
+            c.call("hostile", json!({"attack": "none"}))
+        };
+        assert_eq!(result["isError"], false, "{result}");
+        // Killed the instant its result is read: the head already names the
+        // call's end, so cutting that end off is caught.
+        c.child.kill().expect("kill");
+        c.child.wait().expect("wait");
+        let path = s.journal_path(&id);
+        let journal = std::fs::read_to_string(&path).expect("journal");
+        let lines: Vec<&str> = journal.lines().collect();
+        let kept = if staging {
+            lines.len() - 2
+        } else {
+            lines.len() - 1
+        };
+        let cut: String = lines[..kept].iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, cut).expect("cut");
+        let verify = s.host().args(["verify", &id]).output().expect("verify");
+        assert!(!verify.status.success(), "staging {staging}");
+        let said = format!("{}{}", text(&verify.stdout), text(&verify.stderr));
+        assert!(said.contains("was truncated"), "{said}");
+        let approve = s.approve(&id);
+        assert!(!approve.status.success(), "{}", text(&approve.stdout));
+        assert!(!s.out().join("hello").exists(), "nothing is written");
+    }
+}
+
+#[test]
 fn a_session_journal_grows_with_what_it_stages_not_with_its_square() {
     let s = Scratch::new();
     let (mut c, id, _) = serving_after_ada(&s);
