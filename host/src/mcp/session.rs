@@ -26,7 +26,6 @@
 //! request to its end ([`Session::pin`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::folder::LoadedPlugins;
@@ -105,7 +104,7 @@ pub struct Session {
     /// The run calls record in. Each call pins it for its whole length
     /// ([`Session::pin`]), so a call's request and its end are in one run,
     /// and a roll-over waits for the calls on the full run to end.
-    current: tokio::sync::RwLock<Arc<SessionRun>>,
+    current: tokio::sync::RwLock<SessionRun>,
     /// The current run's id, for callers that do not pin it.
     current_id: std::sync::Mutex<String>,
 }
@@ -120,7 +119,7 @@ pub(crate) struct SessionRun {
 
 /// The run a call records in, for the whole call.
 pub(crate) struct Pinned<'a> {
-    run: tokio::sync::RwLockReadGuard<'a, Arc<SessionRun>>,
+    run: tokio::sync::RwLockReadGuard<'a, SessionRun>,
     /// The full run this call's run continues, when this call rolled over.
     pub(crate) continued_from: Option<String>,
 }
@@ -183,7 +182,7 @@ impl Session {
             created,
             store,
             current_id: std::sync::Mutex::new(first.id.clone()),
-            current: tokio::sync::RwLock::new(Arc::new(first)),
+            current: tokio::sync::RwLock::new(first),
         })
     }
 
@@ -253,7 +252,7 @@ impl Session {
                     run.record_all(events)
                 })
                 .await?;
-            *current = Arc::new(next);
+            *current = next;
             *self
                 .current_id
                 .lock()
