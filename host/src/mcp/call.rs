@@ -506,13 +506,9 @@ impl Session {
                             Ok((asked, digest, files))
                         })
                     }
-                    _ => stage::extend(
-                        &ChangeSet::default(),
-                        run.state(),
-                        earlier.iter().copied().chain(&writes),
-                        run.blobs(),
-                    )
-                    .map(|change_set| {
+                    _ => stage::bind(run.state(), earlier.iter().copied().chain(&writes), run.blobs())
+                    .map(|entries| {
+                        let change_set = ChangeSet::new(entries);
                         let digest = change_set.digest();
                         let files = change_set.entries.len();
                         let asked = Event::ApprovalRequested { change_set, digest: digest.clone() };

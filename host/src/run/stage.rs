@@ -131,25 +131,7 @@ pub fn clash(a: &str, b: &str) -> Option<String> {
 /// by its base sha256), so `host revert` can restore them after the apply.
 /// An `Err` says why the run cannot go to the gate (it fails with it).
 pub fn change_set(state: &RunState, blobs: &Blobs) -> Result<ChangeSet, String> {
-    extend(
-        &ChangeSet::default(),
-        state,
-        state.staged_writes().map(|(_, w)| w),
-        blobs,
-    )
-}
-
-/// `pending` (a change set already bound and waiting for a person) with
-/// `added` bound too ([`bind`]).
-pub fn extend<'w>(
-    pending: &ChangeSet,
-    state: &RunState,
-    added: impl IntoIterator<Item = &'w StagedWrite>,
-    blobs: &Blobs,
-) -> Result<ChangeSet, String> {
-    let mut entries = pending.entries.clone();
-    entries.extend(bind(state, added, blobs)?);
-    Ok(ChangeSet::new(entries))
+    bind(state, state.staged_writes().map(|(_, w)| w), blobs).map(ChangeSet::new)
 }
 
 /// Bind `added` to the current content of their targets, in path order:
