@@ -171,7 +171,7 @@ fn a_deleted_journal_is_reported_as_tampering_not_as_a_missing_run() {
         &id,
         &[
             &format!("run `{id}` exists but its journal"),
-            "is missing (the folder still holds blobs/ and journal.head)",
+            "is missing (the folder still holds blobs/, journal.head and journal.head.prev)",
             "tampered",
         ],
     );

@@ -1,5 +1,5 @@
 //! The file run store, today's implementation of [`Store`]: runs live in
-//! `<state-dir>/runs/<id>/`, holding `journal.jsonl` (+ `journal.head`), the
+//! `<state-dir>/runs/<id>/`, holding `journal.jsonl` (+ `journal.head` and its spare `journal.head.prev`), the
 //! `blobs/` of step outputs, staged writes and base bytes, and a `lock`
 //! file. Nothing outside this module knows that layout.
 //!

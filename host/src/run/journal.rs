@@ -25,8 +25,8 @@
 //! its first record on, so a journal with records and no head was tampered
 //! with, and [`read`] (which opening a run for driving or deciding uses)
 //! refuses it; [`inspect`], for read-only views, reports it as a warning. The
-//! head is replaced old-or-new (temporary file, data fsync'd, rename) after
-//! the records are fsync'd: it may lag behind the journal (while a process
+//! head is replaced old-or-new after the records are fsync'd (written over a
+//! spare and swapped in, [`head_file`]): it may lag behind the journal (while a process
 //! drives the run, or after it was killed, until the next process lets go of
 //! the run), but it is never ahead of it and never empty. Only the lagging
 //! records are then unprotected against a cut. Someone able to rewrite both
@@ -56,6 +56,8 @@ use crate::clock::now_ms;
 use crate::digest::sha256_hex_parts;
 use crate::render::inert;
 use crate::run::event::Event;
+use crate::run::head_file;
+pub use crate::run::head_file::{head_path, head_tmp_path};
 use crate::run::sync_behind::SyncBehind;
 
 /// The `prev` of the first record.
@@ -488,25 +490,28 @@ impl Journal {
             seq: last,
             hash: self.head.clone(),
         };
-        let tmp = head_tmp_path(&self.path);
-        let prepared = File::create(&tmp).and_then(|mut file| put_head(&mut file, &head));
+        // The head's new bytes wait beside the one in place while the
+        // records' fsync runs.
+        let prepared = head_bytes(&head).and_then(|bytes| head_file::prepare(&self.path, &bytes));
         if let Err(error) = self.settle() {
-            let _ = std::fs::remove_file(&tmp);
+            if let Ok(prepared) = prepared {
+                head_file::discard(&self.path, prepared);
+            }
             return Err(error);
         }
         // As `write_head`: only onto the file this handle appends to.
         let placed = match (prepared, self.unchanged()) {
-            (Ok(()), Ok(true)) => std::fs::rename(&tmp, head_path(&self.path)).map(|()| true),
-            (Ok(()), _) => Ok(false),
+            (Ok(prepared), Ok(true)) => head_file::place(&self.path, prepared).map(|()| true),
+            (Ok(prepared), _) => {
+                head_file::discard(&self.path, prepared);
+                Ok(false)
+            }
             (Err(error), _) => Err(error),
         };
         match placed {
             Ok(true) => self.head_written = Some(last),
-            Ok(false) => {
-                let _ = std::fs::remove_file(&tmp);
-            }
+            Ok(false) => {}
             Err(error) => {
-                let _ = std::fs::remove_file(&tmp);
                 tracing::warn!(journal = %self.path.display(), %error, "cannot write the journal head beside the records; it lags until the run is let go");
             }
         }
@@ -669,13 +674,9 @@ impl Journal {
             hash: self.head.clone(),
         };
         // Nobody reads the folder yet: no temporary file and rename needed.
-        let path = head_path(&self.path);
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .and_then(|mut file| put_head(&mut file, &head))
-            .map_err(|source| io_err(&path, source));
+        let written = head_bytes(&head)
+            .and_then(|bytes| head_file::create(&self.path, &bytes))
+            .map_err(|source| io_err(&head_path(&self.path), source));
         self.settle()?;
         written?;
         self.head_written = Some(last);
@@ -764,59 +765,79 @@ pub struct Head {
     pub hash: String,
 }
 
-/// Where the head of the journal at `journal` is kept.
-pub fn head_path(journal: &Path) -> PathBuf {
-    journal.with_extension("head")
-}
-
-/// The temporary file a head is written to before it is renamed into place
-/// (only ever written under the run's lock, so one name suffices).
-pub fn head_tmp_path(journal: &Path) -> PathBuf {
-    journal.with_extension("head.tmp")
-}
-
-/// Replace the head file: temporary file, its data fsync'd, rename. Readers
-/// see the old head or the new one, and after a power loss never an empty
-/// one. (The directory is not fsync'd: a lost rename leaves the old head,
-/// which lags behind, which is fine.)
+/// Replace the head file, old-or-new ([`head_file::replace`]).
 fn write_head_file(journal: &Path, head: &Head) -> std::io::Result<()> {
-    let path = head_path(journal);
-    let tmp = head_tmp_path(journal);
-    let result = (|| {
-        put_head(&mut File::create(&tmp)?, head)?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    head_bytes(head).and_then(|bytes| head_file::replace(journal, &bytes))
 }
 
-/// Write `head` into the new, empty `file` and fsync its data.
-fn put_head(file: &mut File, head: &Head) -> std::io::Result<()> {
-    let text = serde_json::to_string(head).map_err(std::io::Error::other)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_data()
+/// `head` as the host writes it ([`head_file::WIDTH`] bytes).
+fn head_bytes(head: &Head) -> std::io::Result<[u8; head_file::WIDTH]> {
+    head_file::padded(&serde_json::to_string(head).map_err(std::io::Error::other)?)
 }
 
 /// The recorded head: `None` if there is no head file, an error if there
 /// is one that is not a head (not a regular file, not JSON of a head).
 pub fn read_head(journal: &Path) -> Result<Option<Head>, JournalError> {
+    read_head_bytes(journal)?
+        .map(|bytes| parse_head(journal, &bytes))
+        .transpose()
+}
+
+/// The head file's bytes (`None`: no head file).
+fn read_head_bytes(journal: &Path) -> Result<Option<Vec<u8>>, JournalError> {
     let path = head_path(journal);
-    let unreadable = |reason: String| JournalError::HeadUnreadable {
+    match bounded_read::read_regular(&path, MAX_HEAD_BYTES, "journal head", Symlinks::Refuse) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(ReadError::Io { source, .. }) => Err(io_err(&path, source)),
+        Err(e) => Err(JournalError::HeadUnreadable {
+            path: journal.to_path_buf(),
+            reason: first_line(&e.to_string()),
+        }),
+    }
+}
+
+fn parse_head(journal: &Path, bytes: &[u8]) -> Result<Head, JournalError> {
+    serde_json::from_slice(bytes).map_err(|e| JournalError::HeadUnreadable {
         path: journal.to_path_buf(),
-        reason,
-    };
-    let bytes =
-        match bounded_read::read_regular(&path, MAX_HEAD_BYTES, "journal head", Symlinks::Refuse) {
-            Ok(bytes) => bytes,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(ReadError::Io { source, .. }) => return Err(io_err(&path, source)),
-            Err(e) => return Err(unreadable(first_line(&e.to_string()))),
+        reason: format!("not a journal head ({e})"),
+    })
+}
+
+/// Read a journal against its head with `check`, again if the head it read
+/// may have been torn by the process driving the run: a reader that opened
+/// the head just before it was swapped out can read it while the next head
+/// is written over it ([`head_file`]). Such a read fails to agree with the
+/// journal, and the head at the path has changed since; a head that
+/// disagrees and has not changed is what it says.
+fn steadily(
+    journal: &Path,
+    mut check: impl FnMut(Result<Option<Head>, JournalError>) -> Result<Verified, JournalError>,
+) -> Result<Verified, JournalError> {
+    let mut tries = 0;
+    loop {
+        let bytes = read_head_bytes(journal);
+        let seen = bytes.as_ref().ok().cloned().flatten();
+        let head = bytes.and_then(|bytes| bytes.map(|b| parse_head(journal, &b)).transpose());
+        let result = check(head);
+        let doubtful = match &result {
+            Err(
+                JournalError::HeadUnreadable { .. }
+                | JournalError::HeadMismatch { .. }
+                | JournalError::Truncated { .. }
+                | JournalError::TornTail { .. },
+            ) => true,
+            Ok(verified) => matches!(
+                verified.head_problem,
+                Some(JournalError::HeadUnreadable { .. })
+            ),
+            Err(_) => false,
         };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| unreadable(format!("not a journal head ({e})")))
+        tries += 1;
+        if !doubtful || tries == 3 || read_head_bytes(journal).ok().flatten() == seen {
+            return result;
+        }
+    }
 }
 
 fn first_line(text: &str) -> String {
@@ -898,33 +919,35 @@ pub fn verify(path: &Path) -> Result<Verified, JournalError> {
     // read after it. Read the other way round, a reader beside a live
     // session found the head beyond the journal it had just read, and
     // called the journal truncated.
-    let head = read_head(path);
-    let scan = read_chain(path)?;
-    check_head(path, scan, head?, false)
+    steadily(path, |head| {
+        let scan = read_chain(path)?;
+        check_head(path, scan, head?, false)
+    })
 }
 
 /// Like [`verify`], but a missing or unreadable head is reported in
 /// [`Verified::head_problem`] instead of refused: for read-only views.
 pub fn inspect(path: &Path) -> Result<Verified, JournalError> {
     // The head first, as in `verify`.
-    let head = read_head(path);
-    let scan = read_chain(path)?;
-    let (head, problem) = match head {
-        Ok(Some(head)) => (Some(head), None),
-        Ok(None) if scan.records.is_empty() => (None, None),
-        Ok(None) => (
-            None,
-            Some(JournalError::HeadMissing {
-                path: path.to_path_buf(),
-                events: scan.records.len(),
-            }),
-        ),
-        Err(e @ JournalError::HeadUnreadable { .. }) => (None, Some(e)),
-        Err(e) => return Err(e),
-    };
-    let mut verified = check_head(path, scan, head, problem.is_some())?;
-    verified.head_problem = problem;
-    Ok(verified)
+    steadily(path, |head| {
+        let scan = read_chain(path)?;
+        let (head, problem) = match head {
+            Ok(Some(head)) => (Some(head), None),
+            Ok(None) if scan.records.is_empty() => (None, None),
+            Ok(None) => (
+                None,
+                Some(JournalError::HeadMissing {
+                    path: path.to_path_buf(),
+                    events: scan.records.len(),
+                }),
+            ),
+            Err(e @ JournalError::HeadUnreadable { .. }) => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        let mut verified = check_head(path, scan, head, problem.is_some())?;
+        verified.head_problem = problem;
+        Ok(verified)
+    })
 }
 
 /// What reading the chain found.
@@ -1583,7 +1606,7 @@ mod tests {
     }
 
     #[test]
-    fn the_head_is_written_through_a_temporary_file_that_does_not_stay() {
+    fn the_first_head_replaced_goes_through_a_temporary_file_that_does_not_stay() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = sample(dir.path());
         assert!(!head_tmp_path(&path).exists());
@@ -1596,6 +1619,58 @@ mod tests {
         j.write_head().expect("head");
         assert!(!head_tmp_path(&path).exists());
         assert_eq!(read_head(&path).expect("head").expect("present").seq, 2);
+        // From then on each head is swapped with the one before it.
+        let spare = head_file::head_spare_path(&path);
+        assert_eq!(read_head_at(&spare).seq, 1);
+        j.append(Event::RunCompleted {}).expect("append");
+        j.write_head().expect("head");
+        assert_eq!(read_head(&path).expect("head").expect("present").seq, 3);
+        assert_eq!(read_head_at(&spare).seq, 2);
+        assert_eq!(
+            std::fs::metadata(head_path(&path)).expect("head").len(),
+            head_file::WIDTH as u64
+        );
+    }
+
+    fn read_head_at(path: &Path) -> Head {
+        serde_json::from_slice(&std::fs::read(path).expect("read")).expect("a head")
+    }
+
+    #[test]
+    fn a_head_read_while_it_was_being_replaced_is_read_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let (mut j, _) = Journal::open(&path).expect("open");
+        j.append(Event::RunCompleted {}).expect("append");
+        // The first read sees a torn head; the writer has moved it on since.
+        let reads = std::cell::Cell::new(0);
+        let verified = steadily(&path, |head| {
+            reads.set(reads.get() + 1);
+            if reads.get() == 1 {
+                j.write_head().expect("the writer moves the head on");
+                return Err(JournalError::HeadUnreadable {
+                    path: path.clone(),
+                    reason: "torn".into(),
+                });
+            }
+            let scan = read_chain(&path)?;
+            check_head(&path, scan, head?, false)
+        })
+        .expect("read again");
+        assert_eq!((reads.get(), verified.head_seq), (2, Some(2)));
+        // A head that disagrees and stays as it is, is what it says.
+        let reads = std::cell::Cell::new(0);
+        let refused = steadily(&path, |_| {
+            reads.set(reads.get() + 1);
+            Err::<Verified, _>(JournalError::HeadMismatch {
+                path: path.clone(),
+                seq: 2,
+                expected: "a".into(),
+                found: "b".into(),
+            })
+        });
+        assert!(matches!(refused, Err(JournalError::HeadMismatch { .. })));
+        assert_eq!(reads.get(), 1);
     }
 
     #[test]

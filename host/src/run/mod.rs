@@ -1,7 +1,8 @@
 //! Runs: durable state machines that move through tool steps, a review and a
 //! human approval gate before anything is written.
 //!
-//! - [`journal`]: the append-only, hash-chained event log (the only truth);
+//! - [`journal`]: the append-only, hash-chained event log (the only truth),
+//!   [`head_file`] its head, swapped old-or-new;
 //!   [`sync_behind`]: its fsync running on while a plugin is called;
 //! - [`event`]: what the journal records; [`state`]: the state it folds into;
 //! - [`store`]: the run-store seam (runs, journal, blobs, the per-run lock),
@@ -28,6 +29,7 @@ pub mod changeset;
 pub mod event;
 pub mod executor;
 pub mod file_store;
+pub mod head_file;
 pub mod journal;
 pub mod out_dir;
 pub mod params;
