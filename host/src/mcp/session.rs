@@ -107,6 +107,11 @@ pub struct Session {
     current: tokio::sync::RwLock<SessionRun>,
     /// The current run's id, for callers that do not pin it.
     current_id: std::sync::Mutex<String>,
+    /// A run created for a roll-over whose record in the full run failed
+    /// (a full disk, say): the next roll-over goes on in it rather than
+    /// create another, so a failing roll-over leaves no run behind that
+    /// nothing names. Only taken under `current`'s write lock.
+    spare: std::sync::Mutex<Option<SessionRun>>,
 }
 
 /// One of a session's runs, held only while a call writes to it.
@@ -183,6 +188,7 @@ impl Session {
             store,
             current_id: std::sync::Mutex::new(first.id.clone()),
             current: tokio::sync::RwLock::new(first),
+            spare: std::sync::Mutex::new(None),
         })
     }
 
@@ -229,11 +235,17 @@ impl Session {
         // Another call may have rolled over while this one waited.
         if current.is_full(self.max_journal_bytes).await {
             let full = current.id.clone();
-            let mut created = self.created.clone();
-            if let Event::RunCreated { params, .. } = &mut created {
-                params["continues"] = serde_json::Value::String(full.clone());
-            }
-            let next = SessionRun::create(&self.store, created)?;
+            let spare = self.spare().take();
+            let next = match spare {
+                Some(next) => next,
+                None => {
+                    let mut created = self.created.clone();
+                    if let Event::RunCreated { params, .. } = &mut created {
+                        params["continues"] = serde_json::Value::String(full.clone());
+                    }
+                    SessionRun::create(&self.store, created)?
+                }
+            };
             tracing::warn!(
                 run = %full,
                 next = %next.id,
@@ -241,7 +253,7 @@ impl Session {
                 "the session run is full; the session goes on in a new run"
             );
             let next_id = next.id.clone();
-            current
+            let recorded = current
                 .with_run(false, |run| {
                     let mut events = vec![Event::SessionContinued {
                         run: next_id.clone(),
@@ -251,7 +263,11 @@ impl Session {
                     }
                     run.record_all(events)
                 })
-                .await?;
+                .await;
+            if let Err(error) = recorded {
+                *self.spare() = Some(next);
+                return Err(error);
+            }
             *current = next;
             *self
                 .current_id
@@ -271,7 +287,18 @@ impl Session {
     /// looking interrupted. One that waits for a person stays waiting.
     pub async fn close(&self) -> Result<(), RunError> {
         let current = self.current.read().await;
+        let spare = self.spare().take();
+        if let Some(spare) = spare {
+            // Nothing was recorded in it: it ends completed too.
+            spare.with_run(false, close_idle).await?;
+        }
         current.with_run(false, close_idle).await.map(|_| ())
+    }
+
+    fn spare(&self) -> std::sync::MutexGuard<'_, Option<SessionRun>> {
+        self.spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The console's link to session run `id`, when `host console` runs
