@@ -826,6 +826,186 @@ fn a_full_session_goes_on_in_a_new_run_and_the_full_one_stays_readable_and_decid
 }
 
 #[test]
+fn a_roll_over_that_cannot_be_recorded_in_the_full_run_leaves_no_run_nothing_names() {
+    let s = Scratch::new();
+    let mut c = serving_one_mib_runs(&s);
+    // Fill the first run up to its limit: the next call rolls over.
+    let first = c.call("hostile", json!({"attack": "none"}));
+    let full = first["structuredContent"]["run"]
+        .as_str()
+        .expect("run")
+        .to_string();
+    let journal = s.journal_path(&full);
+    while std::fs::metadata(&journal).expect("journal").len() <= 1 << 20 {
+        let quiet = c.call("hostile", json!({"attack": "none"}));
+        assert_eq!(quiet["isError"], false, "{quiet}");
+    }
+    // The full run cannot be written to (its journal is away): the roll-over
+    // creates the next run but cannot record it in the full one.
+    let away = journal.with_extension("away");
+    std::fs::rename(&journal, &away).expect("move the journal away");
+    for _ in 0..3 {
+        let refused = c.request(
+            "tools/call",
+            json!({"name": "hello", "arguments": {"name": "Refused"}}),
+        );
+        assert!(
+            refused.get("error").is_some() || refused["result"]["isError"] == true,
+            "{refused}"
+        );
+    }
+    let runs = run_ids(&s.state());
+    assert_eq!(
+        runs.len(),
+        2,
+        "one run made for the roll-over, not one per try: {runs:?}"
+    );
+    let next = runs
+        .iter()
+        .find(|r| **r != full)
+        .expect("the next run")
+        .clone();
+    assert_eq!(s.status(&next)["params"]["continues"], full.as_str());
+    assert!(!s.out().join("hello/refused.txt").exists());
+
+    // Once the full run can be written again, the session goes on in that run.
+    std::fs::rename(&away, &journal).expect("put it back");
+    let after = c.call("hello", json!({"name": "After"}));
+    assert_eq!(after["isError"], false, "{after}");
+    assert_eq!(after["structuredContent"]["run"], next.as_str(), "{after}");
+    assert_eq!(after["structuredContent"]["continues"], full.as_str());
+    assert_eq!(run_ids(&s.state()), runs);
+    let full_journal = s.journal(&full);
+    let continued = events(&full_journal, "session_continued");
+    assert_eq!(continued.len(), 1);
+    assert_eq!(continued[0]["event"]["run"], next.as_str());
+    assert_eq!(s.status(&full)["status"], "completed");
+    c.finish();
+    crate::support::verify_ok(&s, &full);
+    crate::support::verify_ok(&s, &next);
+    let approve = s.approve(&next);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert_eq!(
+        std::fs::read_to_string(s.out().join("hello/after.txt")).expect("written"),
+        "Hello, After!"
+    );
+    assert!(!s.out().join("hello/refused.txt").exists());
+}
+
+/// A full disk under a serving session, striking while its run rolls over:
+/// with the state dir on a small tmpfs, a session fills its first run, the
+/// disk is filled leaving `pages` pages, staging calls go on (the first of
+/// them rolls over), the space comes back, more calls follow. Whatever
+/// failed, every run verifies, each names its neighbours, none is left
+/// running, and approving each waiting run writes exactly the files of the
+/// calls that said they were staged, and no other.
+#[test]
+fn a_full_disk_under_a_session_and_its_roll_over_never_bricks_a_run() {
+    for pages in [0u64, 1, 2, 3, 4, 6, 8, 12] {
+        let s = Scratch::new();
+        let Some(fs) = crate::support::tmpfs_or_skip(&s.state(), 8 << 20) else {
+            return;
+        };
+        let mut c = serving_one_mib_runs(&s);
+        let first = c.call("hostile", json!({"attack": "none"}));
+        let run = first["structuredContent"]["run"]
+            .as_str()
+            .expect("run")
+            .to_string();
+        while std::fs::metadata(s.journal_path(&run))
+            .expect("journal")
+            .len()
+            <= 1 << 20
+        {
+            let quiet = c.call("hostile", json!({"attack": "none"}));
+            assert_eq!(quiet["isError"], false, "{quiet}");
+        }
+        let filler = fs.fill_leaving(pages * 4096);
+        let (mut staged, mut refused) = (Vec::new(), Vec::new());
+        let mut call = |c: &mut Stdio, name: String| {
+            let reply = c.request(
+                "tools/call",
+                json!({"name": "hello", "arguments": {"name": name}}),
+            );
+            if reply["result"]["isError"] == false {
+                staged.push(name);
+            } else {
+                let said = reply.to_string();
+                assert!(said.contains("No space left"), "{pages} pages: {said}");
+                refused.push(name);
+            }
+        };
+        for i in 0..6 {
+            call(&mut c, format!("full{i}"));
+        }
+        std::fs::remove_file(&filler).expect("free the space");
+        for i in 0..3 {
+            call(&mut c, format!("after{i}"));
+        }
+        assert!(c.finish().success(), "{pages} pages");
+        eprintln!(
+            "{pages} pages free: {} staged, {} refused",
+            staged.len(),
+            refused.len()
+        );
+        assert!(
+            staged.iter().any(|n| n.starts_with("after")),
+            "{pages} pages"
+        );
+
+        let runs = run_ids(&s.state());
+        assert!(runs.len() >= 2, "{pages} pages: it rolled over: {runs:?}");
+        for (i, id) in runs.iter().enumerate() {
+            crate::support::verify_ok(&s, id);
+            let status = s.status(id);
+            assert_ne!(
+                status["status"], "running",
+                "{pages} pages: {id} left running"
+            );
+            let continues = status["params"]["continues"].as_str();
+            assert_eq!(
+                continues,
+                i.checked_sub(1).map(|p| runs[p].as_str()),
+                "{id}"
+            );
+            let continued = events(&s.journal(id), "session_continued")
+                .iter()
+                .map(|e| e["event"]["run"].as_str().expect("run").to_string())
+                .collect::<Vec<_>>();
+            assert_eq!(
+                continued,
+                runs.get(i + 1).into_iter().cloned().collect::<Vec<_>>()
+            );
+            if status["status"] == "waiting-approval" {
+                let approve = s.approve(id);
+                assert!(approve.status.success(), "{}", text(&approve.stderr));
+            }
+        }
+        for name in &staged {
+            assert_eq!(
+                std::fs::read_to_string(s.out().join(format!("hello/{name}.txt")))
+                    .unwrap_or_default(),
+                format!("Hello, {name}!"),
+                "{pages} pages"
+            );
+        }
+        for name in &refused {
+            assert!(
+                !s.out().join(format!("hello/{name}.txt")).exists(),
+                "{name}"
+            );
+        }
+        assert!(
+            crate::support::state_temp_files(&s.state()).is_empty(),
+            "{:?}",
+            crate::support::state_temp_files(&s.state())
+        );
+        drop(c);
+        drop(fs);
+    }
+}
+
+#[test]
 fn a_call_records_its_end_in_the_run_of_its_request_while_the_session_rolls_over() {
     let s = Scratch::new();
     let mut c = serving_one_mib_runs(&s);

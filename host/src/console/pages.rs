@@ -479,7 +479,7 @@ fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
                     let _ = write!(
                         out,
                         "<pre class=\"refused\" id=\"stale\">approving now would be refused: {}</pre>",
-                        escape(&crate::render::inert_lines(&error_chain(&e)))
+                        escape(&crate::render::inert_lines(&crate::render::error_chain(&e)))
                     );
                 }
             }
@@ -487,7 +487,7 @@ fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
                 let _ = write!(
                     out,
                     "<pre class=\"refused\" id=\"stale\">{}</pre>",
-                    escape(&error_chain(&e))
+                    escape(&crate::render::error_chain(&e))
                 );
             }
         }
@@ -518,18 +518,6 @@ fn decisions(state: &RunState, store: &RunStore, csrf: &str) -> String {
     }
     out.push_str("</section>");
     out
-}
-
-/// An error with its causes, one per line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str("\ncaused by: ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The change set, file by file: action, size, base and new sha256, the

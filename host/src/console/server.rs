@@ -399,7 +399,7 @@ fn decided(app: &App, id: &str, csrf: &str, outcome: Result<String, DecideError>
         Err(e) => (
             StatusCode::CONFLICT,
             Notice {
-                text: crate::render::inert_lines(&pages::error_chain(&e)),
+                text: crate::render::inert_lines(&crate::render::error_chain(&e)),
                 refused: true,
             },
         ),

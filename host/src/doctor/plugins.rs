@@ -28,19 +28,19 @@ impl Folder {
                 paths
                     .into_iter()
                     .map(|p| {
-                        let loaded = manifest::load(&p).map_err(|e| error_chain(&e));
+                        let loaded = manifest::load(&p).map_err(|e| crate::render::error_chain(&e));
                         (p, loaded)
                     })
                     .collect(),
                 None,
             ),
-            Err(e) => (Vec::new(), Some(error_chain(&e))),
+            Err(e) => (Vec::new(), Some(crate::render::error_chain(&e))),
         };
         Folder {
             dir: dir.to_path_buf(),
             unreadable,
             manifests,
-            admin: admin::load(dir).map_err(|e| error_chain(&e)),
+            admin: admin::load(dir).map_err(|e| crate::render::error_chain(&e)),
         }
     }
 
@@ -55,17 +55,6 @@ impl Folder {
             .map(|m| admin::effective(m, admin).unwrap_or_else(|_| m.clone()))
             .collect()
     }
-}
-
-/// An error and its causes on one line each.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!("\ncaused by: {s}"));
-        source = s.source();
-    }
-    text
 }
 
 /// Every check of this module.

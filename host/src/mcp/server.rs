@@ -336,7 +336,10 @@ impl ServerHandler for Server {
             Err(error) => {
                 tracing::error!(%error, "cannot write the session journal");
                 return Err(ErrorData::internal_error(
-                    format!("the host cannot write the session journal: {error}"),
+                    format!(
+                        "the host cannot write the session journal: {}",
+                        crate::render::error_chain(&error)
+                    ),
                     None,
                 ));
             }

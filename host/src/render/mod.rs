@@ -40,6 +40,19 @@ pub mod json;
 
 pub use diff::{deletion, diff, diff_with_note};
 
+/// An error with its causes, one per line (`caused by: …`), as `main`
+/// prints a command's error: for front ends that show an error as text.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str("\ncaused by: ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// Escape every character that could change how the rest of the text displays:
 /// control characters (including newlines and ESC), bidi controls, zero-width
 /// and other invisible formatting characters. Each becomes a visible `\u{..}`
