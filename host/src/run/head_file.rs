@@ -128,8 +128,15 @@ pub fn place(journal: &Path, prepared: Prepared) -> std::io::Result<()> {
         Prepared::Fresh => {
             let tmp = head_tmp_path(journal);
             let placed = match exchange(&tmp, &head) {
-                // The old head is the spare from now on.
-                Ok(()) => std::fs::rename(&tmp, head_spare_path(journal)),
+                // The old head is the spare from now on; if something else
+                // holds the spare's name (a folder, say), there is no spare
+                // and the head is in place all the same.
+                Ok(()) => {
+                    if std::fs::rename(&tmp, head_spare_path(journal)).is_err() {
+                        discard(journal, Prepared::Fresh);
+                    }
+                    Ok(())
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound || cannot_exchange(&e) => {
                     std::fs::rename(&tmp, &head)
                 }
@@ -282,11 +289,15 @@ mod tests {
         std::os::unix::fs::symlink(&other, head_spare_path(&journal)).expect("symlink");
         replace(&journal, &padded("{\"seq\":2}").expect("pad")).expect("replace");
         assert_eq!(std::fs::read(&other).expect("other"), vec![b'x'; WIDTH]);
-        assert!(
-            String::from_utf8(std::fs::read(head_path(&journal)).expect("head"))
-                .expect("utf8")
-                .starts_with("{\"seq\":2}")
-        );
+        let read = |p: &Path| String::from_utf8(std::fs::read(p).expect("read")).expect("utf8");
+        assert!(read(&head_path(&journal)).starts_with("{\"seq\":2}"));
+        // Nor is a folder there in the way: the head is placed, with no spare.
+        std::fs::remove_file(head_spare_path(&journal)).expect("rm");
+        std::fs::create_dir(head_spare_path(&journal)).expect("dir");
+        replace(&journal, &padded("{\"seq\":3}").expect("pad")).expect("replace");
+        assert!(!head_tmp_path(&journal).exists());
+        assert!(read(&head_path(&journal)).starts_with("{\"seq\":3}"));
+        std::fs::remove_dir(head_spare_path(&journal)).expect("rmdir");
         // A short spare (a head of an older host) is not overwritten in place either.
         std::fs::write(head_spare_path(&journal), b"{\"seq\":1}").expect("short");
         replace(&journal, &padded("{\"seq\":3}").expect("pad")).expect("replace");
