@@ -469,11 +469,11 @@ impl Journal {
     }
 
     /// [`Journal::append_carrying`] that also brings the head up to the new
-    /// records, in the same wait: the head's temporary file is written and
-    /// fsync'd while the records' fsync runs on the worker
-    /// ([`crate::run::sync_behind`]), and renamed into place only once the
-    /// records are durable, so the head is never ahead of the durable
-    /// journal. For the last records before the run is let go, whose
+    /// records, in the same wait ([`head_file`]): while the records' fsync
+    /// runs on the worker ([`crate::run::sync_behind`]), the new head is
+    /// written over the spare (or, with no spare yet, into a new file,
+    /// fsync'd), and it is put in place only once the records are durable,
+    /// so the head is never ahead of the durable journal. For the last records before the run is let go, whose
     /// [`Journal::write_head`] then has nothing left to do. The records fare
     /// as with `append_carrying`; a head that cannot be written lags behind
     /// (readers accept that) and `write_head` tries again.
