@@ -88,16 +88,7 @@ pub fn prepare(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<Prepared>
         spare.write_all_at(bytes, 0)?;
         return Ok(Prepared::Spare);
     }
-    let tmp = head_tmp_path(journal);
-    let written = File::create(&tmp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_data()
-    });
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(error);
-    }
-    Ok(Prepared::Fresh)
+    prepare_fresh(journal, bytes)
 }
 
 /// Put the prepared head in place of `journal`'s head. Only once the records
@@ -174,12 +165,20 @@ pub fn create(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<()> {
     file.sync_data()
 }
 
+/// `bytes` in a new temporary file, its data fsync'd (removed if that fails).
 fn prepare_fresh(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<Prepared> {
     let tmp = head_tmp_path(journal);
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_data()?;
-    Ok(Prepared::Fresh)
+    let written = File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_data()
+    });
+    match written {
+        Ok(()) => Ok(Prepared::Fresh),
+        Err(error) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(error)
+        }
+    }
 }
 
 /// The spare, opened for writing, if it is one the host wrote: a regular
