@@ -72,8 +72,9 @@ pub fn padded(json: &str) -> std::io::Result<[u8; WIDTH]> {
 /// Where a new head waits until [`place`] swaps it in.
 #[derive(Debug)]
 pub enum Prepared {
-    /// Written over the spare, in place.
-    Spare,
+    /// Written over the spare, in place (the bytes kept for a file system
+    /// that turns out not to exchange names).
+    Spare([u8; WIDTH]),
     /// A new temporary file, its data fsync'd (no usable spare yet).
     Fresh,
 }
@@ -86,7 +87,7 @@ pub enum Prepared {
 pub fn prepare(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<Prepared> {
     if let Some(spare) = usable_spare(&head_spare_path(journal)) {
         spare.write_all_at(bytes, 0)?;
-        return Ok(Prepared::Spare);
+        return Ok(Prepared::Spare(*bytes));
     }
     prepare_fresh(journal, bytes)
 }
@@ -96,7 +97,7 @@ pub fn prepare(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<Prepared>
 pub fn place(journal: &Path, prepared: Prepared) -> std::io::Result<()> {
     let head = head_path(journal);
     match prepared {
-        Prepared::Spare => {
+        Prepared::Spare(bytes) => {
             let spare = head_spare_path(journal);
             match exchange(&spare, &head) {
                 Ok(()) => Ok(()),
@@ -106,12 +107,7 @@ pub fn place(journal: &Path, prepared: Prepared) -> std::io::Result<()> {
                 }
                 Err(e) if cannot_exchange(&e) => {
                     // The spare's bytes were not fsync'd: write a new file.
-                    let bytes = std::fs::read(&spare)?;
-                    let bytes: [u8; WIDTH] = bytes
-                        .try_into()
-                        .map_err(|_| std::io::Error::other("the spare head changed"))?;
-                    let fresh = prepare_fresh(journal, &bytes)?;
-                    place(journal, fresh)
+                    place(journal, prepare_fresh(journal, &bytes)?)
                 }
                 Err(e) => Err(e),
             }

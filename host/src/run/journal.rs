@@ -26,9 +26,9 @@
 //! with, and [`read`] (which opening a run for driving or deciding uses)
 //! refuses it; [`inspect`], for read-only views, reports it as a warning. The
 //! head is replaced old-or-new after the records are fsync'd (written over a
-//! spare and swapped in, [`head_file`]): it may lag behind the journal (while a process
-//! drives the run, or after it was killed, until the next process lets go of
-//! the run), but it is never ahead of it and never empty. Only the lagging
+//! spare and swapped in, [`head_file`]): it may lag behind the journal (while
+//! a process drives the run, or after it was killed, until the next process
+//! lets go of the run), but it is never ahead of it and never empty. Only the lagging
 //! records are then unprotected against a cut. Someone able to rewrite both
 //! files can still forge a shorter history; `host verify` prints the head
 //! hash so it can be kept elsewhere.
@@ -473,8 +473,9 @@ impl Journal {
     /// runs on the worker ([`crate::run::sync_behind`]), the new head is
     /// written over the spare (or, with no spare yet, into a new file,
     /// fsync'd), and it is put in place only once the records are durable,
-    /// so the head is never ahead of the durable journal. For the last records before the run is let go, whose
-    /// [`Journal::write_head`] then has nothing left to do. The records fare
+    /// so the head is never ahead of the durable journal. For the last
+    /// records before the run is let go, whose [`Journal::write_head`] then
+    /// has nothing left to do. The records fare
     /// as with `append_carrying`; a head that cannot be written lags behind
     /// (readers accept that) and `write_head` tries again.
     pub fn append_carrying_with_head(
