@@ -1105,6 +1105,56 @@ fn a_cut_of_the_last_call_is_caught_when_the_server_is_killed_right_after_it() {
     }
 }
 
+/// A call that cannot reach the network has its request written without an
+/// fsync of its own (durable with its end, before its result): killed while
+/// the call runs, the server leaves the request in the journal all the
+/// same, and the run verifies and is finished by `host resume`, whose head
+/// names it.
+#[test]
+fn a_server_killed_while_an_effect_free_call_runs_leaves_its_request_and_a_finishable_run() {
+    let s = Scratch::new();
+    let (mut c, id, _) = serving_after_ada(&s);
+    let requests = |s: &Scratch| events(&s.journal(&id), "tool_call_requested").len();
+    let before = requests(&s);
+    // Blocked in a host call until its 1.5 s timeout.
+    let _slow = c.send_request(
+        "tools/call",
+        json!({"name": "hostile", "arguments": {"attack": "sleep"}}),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while requests(&s) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request is never journaled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    c.child.kill().expect("kill");
+    c.child.wait().expect("wait");
+
+    let journal = s.journal(&id);
+    let last = journal.last().expect("records");
+    assert_eq!(last["event"]["type"], "policy_decided", "{journal:#?}");
+    assert_eq!(journal[journal.len() - 2]["event"]["plugin"], "hostile");
+    crate::support::verify_ok(&s, &id);
+    // The change set staged before stays decidable, and is applied.
+    let approve = s.approve(&id);
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert_eq!(
+        std::fs::read(s.out().join("hello/ada.txt")).expect("ada"),
+        b"Hello, Ada!"
+    );
+    let journal = s.journal(&id);
+    let head: Value = serde_json::from_slice(
+        std::fs::read(s.journal_path(&id).with_file_name("journal.head"))
+            .expect("head")
+            .trim_ascii_end(),
+    )
+    .expect("head JSON");
+    assert_eq!(head["seq"], journal.last().expect("records")["seq"]);
+    crate::support::verify_ok(&s, &id);
+}
+
 #[test]
 fn a_session_journal_grows_with_what_it_stages_not_with_its_square() {
     let s = Scratch::new();

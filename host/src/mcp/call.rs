@@ -326,6 +326,14 @@ impl Session {
         };
         let plugin_sha256 = tool.plugin.sha256().to_string();
         let via = self.via.as_str().to_string();
+        // A call allowed without asking whose plugin cannot reach the
+        // network has no effect outside the host before its end is recorded
+        // (its proposed writes are staged with the end; a read-write mount
+        // is a private copy): its request becomes durable with the end, in
+        // one fsync, before the result goes out (`Run::record_with_next`).
+        let effect_free = early.is_none()
+            && decided.is_some_and(|d| d.action == Action::Allow)
+            && tool.plugin.grants().network().entries().is_empty();
         let call = pinned
             .with_run(early.is_none(), |run| {
                 let call = format!("c{}", run.state().tool_calls + 1);
@@ -343,7 +351,11 @@ impl Session {
                 if let Some((kind, message)) = &early {
                     events.push(failed_event(&call, plugin, *kind, message, Vec::new()));
                 }
-                run.record_all(events)?;
+                if effect_free {
+                    run.record_with_next(events)?;
+                } else {
+                    run.record_all(events)?;
+                }
                 Ok(call)
             })
             .await?;

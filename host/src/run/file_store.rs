@@ -204,7 +204,7 @@ impl RunLog for FileRun {
         // A record that may stay in the page cache for now does not need its
         // run's folder durable yet either; its fsync queues behind the
         // folder's on the same worker.
-        if !matches!(durable, Durable::BeforeNextWrite) {
+        if !matches!(durable, Durable::BeforeNextWrite | Durable::WithNext) {
             self.placed()?;
         }
         let carried = self.carrier.take();
@@ -212,6 +212,7 @@ impl RunLog for FileRun {
             Durable::Now => self.journal.append_carrying(events, &carried),
             Durable::BeforeNextWrite => self.journal.append_carrying_behind(events, &carried),
             Durable::NowWithHead => self.journal.append_carrying_with_head(events, &carried),
+            Durable::WithNext => self.journal.append_carrying_unsynced(events, &carried),
         };
         match appended {
             Ok(records) => {
@@ -231,9 +232,14 @@ impl RunLog for FileRun {
     }
 
     fn release(&mut self, briefly: bool) -> Result<(), RunError> {
-        // Not let go of before its folder and what it recorded are durable.
+        // Not let go of before its folder and what it recorded are durable
+        // (briefly: what was recorded with the next waits for it).
         self.placed()?;
-        self.journal.settle()?;
+        if briefly {
+            self.journal.settle_behind()?;
+        } else {
+            self.journal.settle()?;
+        }
         self.keep();
         if !briefly {
             self.write_head();

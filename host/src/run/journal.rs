@@ -6,7 +6,10 @@
 //! never lost: before the caller goes on ([`Journal::append`]), or, for the
 //! record written just before a plugin call, while the call runs
 //! ([`Journal::append_carrying_behind`], settled before the next append, the
-//! head and the end). Since journal format 3 a record may also carry blobs
+//! head and the end), or, for the request of an MCP call that has no effect
+//! outside the host until its end is recorded, with the next durable append
+//! ([`Journal::append_carrying_unsynced`]: the call's end, one fsync for
+//! both, before its result goes out). Since journal format 3 a record may also carry blobs
 //! ([`CarriedBlob`], `"blobs": {"<sha256>": "<base64>"}`, covered by its
 //! hash), so small blobs are durable with the record instead of by fsyncs
 //! of their own ([`crate::run::blobs`]). Loading re-checks the whole chain: an edited, reordered or
@@ -342,8 +345,18 @@ pub struct Journal {
     limit: u64,
     /// The fsync of the last append, running behind the caller
     /// ([`Journal::append_carrying_behind`]), and the journal's length
-    /// before that append (where a failed fsync cuts back to).
+    /// after that append (durable once it is done).
     syncing: Option<(SyncBehind, u64)>,
+    /// Bytes durable or not this handle's to make durable: the records
+    /// beyond were appended by it and not fsync'd yet
+    /// ([`Journal::append_carrying_unsynced`], or behind). Where a failed
+    /// fsync cuts back to: the next fsync covers them all, so its failure
+    /// may have lost any of them.
+    synced: u64,
+    /// The journal had records past its head when this handle opened it:
+    /// another process appended them and may have been killed before they
+    /// were durable, so they are fsync'd before a head names them.
+    sync_before_head: bool,
 }
 
 impl Journal {
@@ -364,6 +377,8 @@ impl Journal {
             head_written: None,
             limit: MAX_JOURNAL_BYTES,
             syncing: None,
+            synced: 0,
+            sync_before_head: false,
         })
     }
 
@@ -403,6 +418,7 @@ impl Journal {
             Some(r) => (r.seq + 1, r.hash.clone()),
             None => (0, GENESIS.to_string()),
         };
+        let lagging = next_seq.checked_sub(1) != verified.head_seq;
         Ok((
             Journal {
                 path: path.to_path_buf(),
@@ -414,6 +430,8 @@ impl Journal {
                 head_written: verified.head_seq,
                 limit: MAX_JOURNAL_BYTES,
                 syncing: None,
+                synced: verified.len,
+                sync_before_head: lagging && verified.torn_tail.is_none(),
             },
             verified.records,
         ))
@@ -449,7 +467,7 @@ impl Journal {
         events: Vec<Event>,
         carried: &[CarriedBlob],
     ) -> Result<Vec<Record>, JournalError> {
-        self.write_batch(events, carried, false)
+        self.write_batch(events, carried, Fsync::Now)
     }
 
     /// [`Journal::append_carrying`], but the fsync runs on behind the
@@ -465,7 +483,25 @@ impl Journal {
         events: Vec<Event>,
         carried: &[CarriedBlob],
     ) -> Result<Vec<Record>, JournalError> {
-        self.write_batch(events, carried, true)
+        self.write_batch(events, carried, Fsync::Behind)
+    }
+
+    /// [`Journal::append_carrying`] without an fsync of its own: when this
+    /// returns `Ok` the records are in the file, so a killed process does
+    /// not lose them, and they become durable against a power loss with the
+    /// next durable append (whose fsync covers them), [`Journal::settle`],
+    /// [`Journal::write_head`] or dropping the journal. For a record that
+    /// nothing outside the host acts on, and that no effect outside the
+    /// host follows, before one of those: the request of an MCP call whose
+    /// plugin has no network grant, durable with the call's end before the
+    /// result goes out. A power loss before then loses the request of a
+    /// call that changed nothing and answered nobody.
+    pub fn append_carrying_unsynced(
+        &mut self,
+        events: Vec<Event>,
+        carried: &[CarriedBlob],
+    ) -> Result<Vec<Record>, JournalError> {
+        self.write_batch(events, carried, Fsync::Later)
     }
 
     /// [`Journal::append_carrying`] that also brings the head up to the new
@@ -483,7 +519,7 @@ impl Journal {
         events: Vec<Event>,
         carried: &[CarriedBlob],
     ) -> Result<Vec<Record>, JournalError> {
-        let records = self.write_batch(events, carried, true)?;
+        let records = self.write_batch(events, carried, Fsync::Behind)?;
         let Some(last) = records.last().map(|record| record.seq) else {
             return Ok(records);
         };
@@ -519,37 +555,73 @@ impl Journal {
         Ok(records)
     }
 
-    /// Wait for the fsync of an [`Journal::append_carrying_behind`], if one
-    /// runs. If it failed, the records it covers may not survive a power
-    /// loss although the caller went on from them: they are cut off if
-    /// possible, and the journal takes no more appends either way.
+    /// Make every record this handle appended durable: wait for the fsync
+    /// of an [`Journal::append_carrying_behind`], if one runs, and fsync
+    /// what [`Journal::append_carrying_unsynced`] left. If an fsync failed,
+    /// the records it covers may not survive a power loss although the
+    /// caller went on from them: they are cut off if possible, and the
+    /// journal takes no more appends either way.
     pub fn settle(&mut self) -> Result<(), JournalError> {
-        let Some((pending, before)) = self.syncing.take() else {
+        self.settle_behind()?;
+        if self.synced == self.len {
+            return Ok(());
+        }
+        match self.file.sync_data() {
+            Ok(()) => {
+                self.synced_all();
+                Ok(())
+            }
+            Err(cause) => Err(self.unsynced_lost(cause)),
+        }
+    }
+
+    /// [`Journal::settle`] for the fsync running behind only: records
+    /// appended unsynced stay so (an MCP call letting go of its run between
+    /// its request and its end).
+    pub fn settle_behind(&mut self) -> Result<(), JournalError> {
+        let Some((pending, after)) = self.syncing.take() else {
             return Ok(());
         };
-        let Err(cause) = pending.wait() else {
-            return Ok(());
-        };
+        match pending.wait() {
+            Ok(()) => {
+                self.synced = after;
+                self.sync_before_head = false;
+                Ok(())
+            }
+            Err(cause) => Err(self.unsynced_lost(cause)),
+        }
+    }
+
+    /// Everything in the file is durable (an fsync of it succeeded).
+    fn synced_all(&mut self) {
+        self.synced = self.len;
+        self.sync_before_head = false;
+    }
+
+    /// An fsync failed: the records this handle appended since its last
+    /// good one are cut off if possible, and no more appends are taken.
+    fn unsynced_lost(&mut self, cause: std::io::Error) -> JournalError {
         let undone = self
             .file
-            .set_len(before)
+            .set_len(self.synced)
             .and_then(|()| self.file.sync_data())
             .is_ok();
         self.poisoned = true;
-        Err(JournalError::Append {
+        JournalError::Append {
             path: self.path.clone(),
             cause,
             undone,
-        })
+        }
     }
 
     fn write_batch(
         &mut self,
         events: Vec<Event>,
         carried: &[CarriedBlob],
-        behind: bool,
+        sync: Fsync,
     ) -> Result<Vec<Record>, JournalError> {
-        self.settle()?;
+        // What an earlier append left unsynced, this one's fsync covers.
+        self.settle_behind()?;
         if self.poisoned {
             return Err(JournalError::Poisoned {
                 path: self.path.clone(),
@@ -606,23 +678,17 @@ impl Journal {
         }
         // One write for the batch: a crash leaves a prefix of it (complete
         // lines, then at most one torn one), as separate appends would.
-        let mut pending = None;
-        let written = self.file.write_all(text.as_bytes()).and_then(|()| {
-            match behind.then(|| SyncBehind::start(&self.file)) {
-                Some(Ok(started)) => {
-                    pending = Some(started);
-                    Ok(())
-                }
-                // No fsync behind (none asked for, or none could start).
-                _ => self.file.sync_data(),
-            }
-        });
-        if let Err(source) = written {
+        if let Err(source) = self.file.write_all(text.as_bytes()) {
+            // Cut back to the records before; the undo's fsync makes any
+            // left unsynced durable too.
             let undone = self
                 .file
                 .set_len(self.len)
                 .and_then(|()| self.file.sync_data())
                 .is_ok();
+            if undone {
+                self.synced_all();
+            }
             self.poisoned = !undone;
             return Err(JournalError::Append {
                 path: self.path.clone(),
@@ -630,8 +696,37 @@ impl Journal {
                 undone,
             });
         }
-        self.syncing = pending.map(|pending| (pending, self.len));
+        let before = self.len;
         self.len += text.len() as u64;
+        let pending = match sync {
+            Fsync::Behind => SyncBehind::start(&self.file).ok(),
+            Fsync::Now | Fsync::Later => None,
+        };
+        if let Some(pending) = pending {
+            self.syncing = Some((pending, self.len));
+        } else if sync != Fsync::Later {
+            // No fsync behind (none asked for, or none could start).
+            if let Err(cause) = self.file.sync_data() {
+                // Nothing before this batch left unsynced: it alone is
+                // undone, and the journal goes on from where it was.
+                if self.synced == before {
+                    self.len = before;
+                    let undone = self
+                        .file
+                        .set_len(before)
+                        .and_then(|()| self.file.sync_data())
+                        .is_ok();
+                    self.poisoned = !undone;
+                    return Err(JournalError::Append {
+                        path: self.path.clone(),
+                        cause,
+                        undone,
+                    });
+                }
+                return Err(self.unsynced_lost(cause));
+            }
+            self.synced_all();
+        }
         self.next_seq = seq;
         self.head = prev;
         Ok(records)
@@ -643,13 +738,20 @@ impl Journal {
     /// process overtook writes nothing). Only under the run's lock: the
     /// head's temporary file has one name.
     pub fn write_head(&mut self) -> Result<(), JournalError> {
-        // Never ahead of the durable journal.
+        // Never ahead of the durable journal, including records another
+        // process appended and may not have made durable.
         self.settle()?;
         let Some(last) = self.next_seq.checked_sub(1) else {
             return Ok(());
         };
         if self.head_written == Some(last) || !self.unchanged()? {
             return Ok(());
+        }
+        if self.sync_before_head {
+            self.file
+                .sync_data()
+                .map_err(|source| io_err(&self.path, source))?;
+            self.synced_all();
         }
         let head = Head {
             seq: last,
@@ -738,6 +840,17 @@ impl Journal {
     fn limit_to(&mut self, bytes: u64) {
         self.limit = bytes;
     }
+}
+
+/// When a batch of records is fsync'd ([`Journal::write_batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fsync {
+    /// Before the append returns.
+    Now,
+    /// On the fsync worker, waited for by the next append.
+    Behind,
+    /// By the next fsync of the file.
+    Later,
 }
 
 /// The record of a one-event append.
@@ -1241,6 +1354,99 @@ mod tests {
     }
 
     #[test]
+    fn an_unsynced_append_is_in_the_file_at_once_and_durable_with_the_next_fsync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::create(&path).expect("create");
+        j.append(Event::RunCompleted {}).expect("append");
+        j.write_head().expect("head");
+        assert_eq!(j.synced, j.len);
+
+        // In the file at once (a killed process does not lose it), not
+        // fsync'd: neither by itself nor by letting go briefly.
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        assert_eq!(inspect(&path).expect("inspect").records.len(), 2);
+        assert!(j.synced < j.len && j.syncing.is_none());
+        let first_unsynced = j.synced;
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        assert_eq!(j.synced, first_unsynced, "still cut back to the first");
+        j.settle_behind().expect("nothing behind");
+        assert_eq!(j.synced, first_unsynced);
+
+        // The next durable append covers them: one fsync for all.
+        j.append(Event::RunCompleted {}).expect("append");
+        assert_eq!(j.synced, j.len);
+
+        // Behind: covered once that fsync is done.
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        j.append_carrying_behind(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        j.settle_behind().expect("settled");
+        assert_eq!(j.synced, j.len);
+
+        // A head never names a record before it is durable: `write_head`
+        // and the closing append fsync what was left first.
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        j.write_head().expect("head");
+        assert_eq!(j.synced, j.len);
+        assert_eq!(read_head(&path).expect("head").expect("a head").seq, 6);
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        j.append_carrying_with_head(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        assert_eq!(j.synced, j.len);
+        assert_eq!(read_head(&path).expect("head").expect("a head").seq, 8);
+
+        // Settling or dropping the journal makes them durable too.
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        j.settle().expect("settle");
+        assert_eq!(j.synced, j.len);
+        drop(j);
+        assert_eq!(read(&path).expect("verified").len(), 10);
+    }
+
+    #[test]
+    fn a_handle_opened_on_records_past_the_head_fsyncs_them_before_a_head_names_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        // Another process appended without fsync or head, and was killed.
+        let mut j = Journal::open(&path).expect("open").0;
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        std::mem::forget(j);
+
+        let (mut j, records) = Journal::open(&path).expect("open");
+        assert_eq!(records.len(), 3);
+        assert!(
+            j.sync_before_head,
+            "records past the head may not be durable"
+        );
+        // Never cut back: they were not this handle's.
+        assert_eq!(j.synced, j.len);
+        j.write_head().expect("head");
+        assert!(!j.sync_before_head, "fsync'd before the head named them");
+        assert_eq!(read_head(&path).expect("head").expect("a head").seq, 2);
+
+        // A head that reaches the journal needs nothing of the sort.
+        let (j, _) = Journal::open(&path).expect("open");
+        assert!(!j.sync_before_head);
+        // Nor one whose own durable append covered them.
+        let mut j = Journal::open(&path).expect("open").0;
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append");
+        std::mem::forget(j);
+        let (mut j, _) = Journal::open(&path).expect("open");
+        assert!(j.sync_before_head);
+        j.append(Event::RunCompleted {}).expect("append");
+        assert!(!j.sync_before_head, "the append's fsync covered them");
+    }
+
+    #[test]
     fn a_new_journal_s_head_is_written_while_its_first_record_is_fsync_d() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("journal.jsonl");
@@ -1709,6 +1915,8 @@ mod tests {
             head_written: Some(1),
             limit: MAX_JOURNAL_BYTES,
             syncing: None,
+            synced: before.len() as u64,
+            sync_before_head: false,
         };
         let e = j.append(Event::RunCompleted {}).expect_err("cannot write");
         assert!(

@@ -79,13 +79,15 @@ pub trait RunLog: std::fmt::Debug + Send {
     /// chain: all of them, or (on an error) none; durable when `durable`
     /// says.
     fn append(&mut self, events: Vec<Event>, durable: Durable) -> Result<Vec<Record>, RunError>;
-    /// Wait until every append is durable ([`Durable::BeforeNextWrite`]);
-    /// an error means the last one may not be, and the log takes no more.
+    /// Wait until every append is durable ([`Durable::BeforeNextWrite`],
+    /// [`Durable::WithNext`]); an error means the last ones may not be, and
+    /// the log takes no more.
     fn settle(&mut self) -> Result<(), RunError>;
     /// Let other processes take the run (`host approve` of a serving MCP
     /// session) while this appender keeps its place in the chain; unless
     /// `briefly`, first bring the journal's head up to date (see
-    /// [`Run::release_briefly`]).
+    /// [`Run::release_briefly`]); everything appended is durable first,
+    /// except, when `briefly`, what was appended [`Durable::WithNext`].
     fn release(&mut self, briefly: bool) -> Result<(), RunError>;
     /// Take the run back after [`RunLog::release`] ([`RunError::Busy`] if
     /// another process holds it now): the records others appended
@@ -111,6 +113,14 @@ pub enum Durable {
     /// run is let go ([`Run::closing`]). A backend without a separate head
     /// treats it as [`Durable::Now`].
     NowWithHead,
+    /// With the next durable append (its fsync covers this one's too),
+    /// [`RunLog::settle`] or letting go of the run for good, but not when it
+    /// is let go briefly ([`RunLog::release`]): for the request of an MCP
+    /// call with no effect outside the host until its end, which is durable
+    /// (and these events with it) before the result goes out. A killed
+    /// process does not lose the events; a power loss before the next
+    /// durable append may. A backend may make them durable at once.
+    WithNext,
 }
 
 /// How long [`RunStore::open_patiently`] waits for a run another process
@@ -352,6 +362,14 @@ impl Run {
         self.append(vec![event], Durable::BeforeNextWrite)
     }
 
+    /// [`Run::record_all`], the events durable only with the next durable
+    /// record ([`Durable::WithNext`]), even across [`Run::release_briefly`]:
+    /// for the request of a call that has no effect outside the host before
+    /// its end is recorded, and whose result waits for that record.
+    pub fn record_with_next(&mut self, events: Vec<Event>) -> Result<(), RunError> {
+        self.append(events, Durable::WithNext)
+    }
+
     /// [`Run::flush`], going on while the deferred events become durable
     /// (as [`Run::record_overlapped`]).
     pub fn flush_overlapped(&mut self) -> Result<(), RunError> {
@@ -452,7 +470,11 @@ impl Run {
         if self.held {
             // Deferred events written now carry the head along.
             self.closing |= !briefly;
-            self.flush()?;
+            // The log's release settles the rest (briefly, all but what
+            // was recorded with the next, which stays so).
+            if !self.deferred.is_empty() {
+                self.flush()?;
+            }
             self.log.release(briefly)?;
             self.held = false;
             self.closing = false;
