@@ -602,6 +602,101 @@ impl Drop for Stdio {
     }
 }
 
+/// A pipe: its reading and writing ends.
+fn os_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd as _;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2(2) fills both descriptors, which are then owned here;
+    // close-on-exec, so a child gets only the ends it is given.
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) },
+        0,
+        "pipe"
+    );
+    // SAFETY: as above: fresh descriptors nothing else owns.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+/// Whether the open file behind `fd` is in non-blocking mode.
+fn nonblocking(fd: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: F_GETFL reads the status flags of a descriptor owned here.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    assert!(flags >= 0, "F_GETFL");
+    flags & libc::O_NONBLOCK != 0
+}
+
+/// Piped stdin and stdout are served through the event loop (non-blocking,
+/// no thread hand-off per read or write) and left as they were once the
+/// server is done: a process sharing them (a script that runs `host mcp`
+/// and reads its stdin after) finds them blocking again.
+#[test]
+fn piped_stdin_and_stdout_are_served_non_blocking_and_put_back_after() {
+    use std::io::{BufRead as _, Write as _};
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let (stdin_r, stdin_w) = os_pipe();
+    let (stdout_r, stdout_w) = os_pipe();
+    // Second descriptors of the server's ends: the same open pipes.
+    let shared_in = stdin_r.try_clone().expect("dup");
+    let shared_out = stdout_w.try_clone().expect("dup");
+    assert!(!nonblocking(&shared_in) && !nonblocking(&shared_out));
+    let mut child = s
+        .in_area(s.host_with_cache(&shared_cache()), &["mcp"], &dir)
+        .stdin(std::process::Stdio::from(stdin_r))
+        .stdout(std::process::Stdio::from(stdout_w))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn host mcp");
+    let mut to = std::fs::File::from(stdin_w);
+    let mut from = std::io::BufReader::new(std::fs::File::from(stdout_r)).lines();
+    let mut exchange = |msg: Value| {
+        writeln!(to, "{msg}").expect("write");
+        if msg.get("id").is_none() {
+            return Value::Null;
+        }
+        loop {
+            let line = from.next().expect("a line").expect("read");
+            let answer: Value = serde_json::from_str(&line).expect("JSON");
+            if answer["id"] == msg["id"] {
+                return answer;
+            }
+        }
+    };
+    let init = exchange(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}),
+    );
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25", "{init}");
+    exchange(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    assert!(
+        nonblocking(&shared_in) && nonblocking(&shared_out),
+        "served through the event loop"
+    );
+    let call = exchange(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "hostile", "arguments": {"attack": "none"}}}),
+    );
+    assert_eq!(call["result"]["isError"], false, "{call}");
+    drop(to);
+    assert!(child.wait().expect("exit").success());
+    assert!(
+        !nonblocking(&shared_in) && !nonblocking(&shared_out),
+        "put back"
+    );
+    let journal = session_journal(&s);
+    assert_eq!(events(&journal, "tool_call_finished").len(), 1);
+    assert_eq!(
+        journal.last().expect("records")["event"]["type"],
+        "run_completed"
+    );
+}
+
 /// `host mcp` over [`plugins`], after one call of `hello` for Ada (a
 /// staged write): the client, the session run's id and that call's result.
 fn serving_after_ada(s: &Scratch) -> (Stdio, String, Value) {

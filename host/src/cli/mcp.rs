@@ -137,8 +137,10 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         if let Some(addr) = args.http {
             return serve_http(server, addr, &args).await;
         }
+        // The pipes' modes are put back when this block is done.
+        let (input, output, _modes) = crate::mcp::stdio::channel();
         let running = server
-            .serve(rmcp::transport::stdio())
+            .serve((input, output))
             .await
             .context("cannot start the MCP server on stdio")?;
         running
