@@ -85,11 +85,28 @@ pub enum Prepared {
 /// records it names are still being fsync'd: nothing reads either file
 /// until [`place`].
 pub fn prepare(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<Prepared> {
-    if let Some(spare) = usable_spare(&head_spare_path(journal)) {
-        spare.write_all_at(bytes, 0)?;
-        return Ok(Prepared::Spare(*bytes));
+    match spare(journal) {
+        Some(spare) => spare.prepare(bytes),
+        None => prepare_fresh(journal, bytes),
     }
-    prepare_fresh(journal, bytes)
+}
+
+/// `journal`'s spare head, opened, if it is one the host wrote (see
+/// [`prepare`]): a head prepared over it costs one `pwrite`.
+pub fn spare(journal: &Path) -> Option<Spare> {
+    usable_spare(&head_spare_path(journal)).map(Spare)
+}
+
+/// A usable spare head, opened for writing ([`spare`]).
+#[derive(Debug)]
+pub struct Spare(File);
+
+impl Spare {
+    /// Write `bytes` over the spare, in place ([`prepare`]).
+    pub fn prepare(self, bytes: &[u8; WIDTH]) -> std::io::Result<Prepared> {
+        self.0.write_all_at(bytes, 0)?;
+        Ok(Prepared::Spare(*bytes))
+    }
 }
 
 /// Put the prepared head in place of `journal`'s head. Only once the records

@@ -505,10 +505,10 @@ impl Journal {
     }
 
     /// [`Journal::append_carrying`] that also brings the head up to the new
-    /// records, in the same wait ([`head_file`]): while the records' fsync
-    /// runs on the worker ([`crate::run::sync_behind`]), the new head is
-    /// written over the spare (or, with no spare yet, into a new file,
-    /// fsync'd), and it is put in place only once the records are durable,
+    /// records, in the same wait ([`head_file`]): the new head is written
+    /// over the spare once the records are fsync'd (or, with no spare yet,
+    /// into a new file, fsync'd while the records' fsync runs on the worker,
+    /// [`crate::run::sync_behind`]), and it is put in place only once the records are durable,
     /// so the head is never ahead of the durable journal. For the last
     /// records before the run is let go, whose [`Journal::write_head`] then
     /// has nothing left to do. The records fare
@@ -519,7 +519,17 @@ impl Journal {
         events: Vec<Event>,
         carried: &[CarriedBlob],
     ) -> Result<Vec<Record>, JournalError> {
-        let records = self.write_batch(events, carried, Fsync::Behind)?;
+        // Over a spare, the head costs one `pwrite`: the records' fsync
+        // runs here, without a hand-off to the worker and back. Otherwise
+        // the head's new file is written and fsync'd while the records'
+        // fsync runs on the worker.
+        let spare = head_file::spare(&self.path);
+        let sync = if spare.is_some() {
+            Fsync::Now
+        } else {
+            Fsync::Behind
+        };
+        let records = self.write_batch(events, carried, sync)?;
         let Some(last) = records.last().map(|record| record.seq) else {
             return Ok(records);
         };
@@ -527,9 +537,10 @@ impl Journal {
             seq: last,
             hash: self.head.clone(),
         };
-        // The head's new bytes wait beside the one in place while the
-        // records' fsync runs.
-        let prepared = head_bytes(&head).and_then(|bytes| head_file::prepare(&self.path, &bytes));
+        let prepared = head_bytes(&head).and_then(|bytes| match spare {
+            Some(spare) => spare.prepare(&bytes),
+            None => head_file::prepare(&self.path, &bytes),
+        });
         if let Err(error) = self.settle() {
             if let Ok(prepared) = prepared {
                 head_file::discard(&self.path, prepared);
