@@ -31,7 +31,9 @@
 //! head is replaced old-or-new after the records are fsync'd (written over a
 //! spare and swapped in, [`head_file`]): it may lag behind the journal (while
 //! a process drives the run, or after it was killed, until the next process
-//! lets go of the run), but it is never ahead of it and never empty. Only the lagging
+//! lets go of the run), but it is never ahead of it and never empty: a handle
+//! that opened a journal with records past its head (a killed process's,
+//! perhaps never fsync'd) fsyncs them before a head names them. Only the lagging
 //! records are then unprotected against a cut. Someone able to rewrite both
 //! files can still forge a shorter history; `host verify` prints the head
 //! hash so it can be kept elsewhere.
@@ -609,14 +611,25 @@ impl Journal {
         self.sync_before_head = false;
     }
 
+    /// Cut the file back to `len` bytes and fsync it; whether that worked
+    /// (the bytes before `len` are then durable).
+    fn cut_back(&mut self, len: u64) -> bool {
+        let undone = self
+            .file
+            .set_len(len)
+            .and_then(|()| self.file.sync_data())
+            .is_ok();
+        if undone {
+            self.synced = len;
+            self.sync_before_head = false;
+        }
+        undone
+    }
+
     /// An fsync failed: the records this handle appended since its last
     /// good one are cut off if possible, and no more appends are taken.
     fn unsynced_lost(&mut self, cause: std::io::Error) -> JournalError {
-        let undone = self
-            .file
-            .set_len(self.synced)
-            .and_then(|()| self.file.sync_data())
-            .is_ok();
+        let undone = self.cut_back(self.synced);
         self.poisoned = true;
         JournalError::Append {
             path: self.path.clone(),
@@ -692,14 +705,7 @@ impl Journal {
         if let Err(source) = self.file.write_all(text.as_bytes()) {
             // Cut back to the records before; the undo's fsync makes any
             // left unsynced durable too.
-            let undone = self
-                .file
-                .set_len(self.len)
-                .and_then(|()| self.file.sync_data())
-                .is_ok();
-            if undone {
-                self.synced_all();
-            }
+            let undone = self.cut_back(self.len);
             self.poisoned = !undone;
             return Err(JournalError::Append {
                 path: self.path.clone(),
@@ -722,11 +728,7 @@ impl Journal {
                 // undone, and the journal goes on from where it was.
                 if self.synced == before {
                     self.len = before;
-                    let undone = self
-                        .file
-                        .set_len(before)
-                        .and_then(|()| self.file.sync_data())
-                        .is_ok();
+                    let undone = self.cut_back(before);
                     self.poisoned = !undone;
                     return Err(JournalError::Append {
                         path: self.path.clone(),
