@@ -30,6 +30,7 @@ use serde_json::json;
 
 use crate::contract::{LogLevel, LogRecord, PluginError, StepInput, ToolOutput};
 use crate::error_kind::ErrorKind;
+use crate::grants::net::NetPolicy;
 use crate::mcp::policy::Action;
 use crate::mcp::session::Session;
 use crate::render::inert;
@@ -326,14 +327,10 @@ impl Session {
         };
         let plugin_sha256 = tool.plugin.sha256().to_string();
         let via = self.via.as_str().to_string();
-        // A call allowed without asking whose plugin cannot reach the
-        // network has no effect outside the host before its end is recorded
-        // (its proposed writes are staged with the end; a read-write mount
-        // is a private copy): its request becomes durable with the end, in
-        // one fsync, before the result goes out (`Run::record_with_next`).
-        let effect_free = early.is_none()
-            && decided.is_some_and(|d| d.action == Action::Allow)
-            && tool.plugin.grants().network().entries().is_empty();
+        let effect_free = request_waits_for_end(
+            decision.as_ref().map(|d| d.action),
+            tool.plugin.grants().network(),
+        );
         let call = pinned
             .with_run(early.is_none(), |run| {
                 let call = format!("c{}", run.state().tool_calls + 1);
@@ -565,6 +562,18 @@ impl Session {
     }
 }
 
+/// Whether a call's request may become durable with its end, in one fsync,
+/// before the result goes out ([`Run::record_with_next`]): the policy
+/// allowed it without asking (nobody is asked, no refusal answered at once)
+/// and its plugin cannot reach the network, so nothing outside the host
+/// changes before the end is recorded (its proposed writes are staged with
+/// the end; a read-write mount is a private copy).
+///
+/// [`Run::record_with_next`]: crate::run::store::Run::record_with_next
+fn request_waits_for_end(action: Option<Action>, network: &NetPolicy) -> bool {
+    action == Some(Action::Allow) && network.entries().is_empty()
+}
+
 /// The journal's record of the policy's decision on `call`.
 fn policy_event(
     call: &str,
@@ -619,6 +628,39 @@ fn log_lines(plugin: &str, call: &str, logs: &[LogRecord]) {
                 tracing::warn!(target: "plugin", plugin, call, "{message}");
             }
             _ => tracing::info!(target: "plugin", plugin, call, "{message}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(entries: &[&str]) -> NetPolicy {
+        let entries: Vec<_> = entries
+            .iter()
+            .map(|e| crate::network_grant::parse_network_entry(e).expect("entry"))
+            .collect();
+        NetPolicy::resolve(
+            "probe",
+            std::path::PathBuf::from("/plugins/probe/plugin.toml"),
+            &entries,
+            &|_, _| Err(std::io::Error::other("no names here")),
+        )
+        .expect("resolves")
+    }
+
+    #[test]
+    fn only_an_allowed_call_that_cannot_reach_the_network_waits_for_its_end_to_be_durable() {
+        let none = network(&[]);
+        let some = network(&["127.0.0.1:8080"]);
+        assert!(request_waits_for_end(Some(Action::Allow), &none));
+        // It could send something out before its end is recorded.
+        assert!(!request_waits_for_end(Some(Action::Allow), &some));
+        // A person is asked, or a refusal goes out at once.
+        for action in [Some(Action::Ask), Some(Action::Deny), None] {
+            assert!(!request_waits_for_end(action, &none), "{action:?}");
+            assert!(!request_waits_for_end(action, &some), "{action:?}");
         }
     }
 }
