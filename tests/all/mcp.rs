@@ -622,6 +622,13 @@ fn os_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     }
 }
 
+/// A connected pair of Unix stream sockets (what Node's `child_process`
+/// gives a child for each piped stdio stream).
+fn socket_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    (a.into(), b.into())
+}
+
 /// Whether the open file behind `fd` is in non-blocking mode.
 fn nonblocking(fd: &std::os::fd::OwnedFd) -> bool {
     use std::os::fd::AsRawFd as _;
@@ -631,17 +638,32 @@ fn nonblocking(fd: &std::os::fd::OwnedFd) -> bool {
     flags & libc::O_NONBLOCK != 0
 }
 
-/// Piped stdin and stdout are served through the event loop (non-blocking,
-/// no thread hand-off per read or write) and left as they were once the
-/// server is done: a process sharing them (a script that runs `host mcp`
-/// and reads its stdin after) finds them blocking again.
+/// Piped stdin and stdout, pipes or Unix sockets, are served through the
+/// event loop (non-blocking, no thread hand-off per read or write) and left
+/// as they were once the server is done: a process sharing them (a script
+/// that runs `host mcp` and reads its stdin after) finds them blocking again.
 #[test]
 fn piped_stdin_and_stdout_are_served_non_blocking_and_put_back_after() {
+    // (the server's end, the client's end) of each.
+    served_through(os_pipe, || {
+        let (r, w) = os_pipe();
+        (w, r)
+    });
+    served_through(socket_pair, socket_pair);
+}
+
+/// [`piped_stdin_and_stdout_are_served_non_blocking_and_put_back_after`]
+/// with stdin and stdout from `stdin` and `stdout`: (the server's end, the
+/// client's end) of each.
+fn served_through(
+    stdin: impl Fn() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd),
+    stdout: impl Fn() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd),
+) {
     use std::io::{BufRead as _, Write as _};
     let s = Scratch::new();
     let dir = plugins(&s, None);
-    let (stdin_r, stdin_w) = os_pipe();
-    let (stdout_r, stdout_w) = os_pipe();
+    let (stdin_r, stdin_w) = stdin();
+    let (stdout_w, stdout_r) = stdout();
     // Second descriptors of the server's ends: the same open pipes.
     let shared_in = stdin_r.try_clone().expect("dup");
     let shared_out = stdout_w.try_clone().expect("dup");

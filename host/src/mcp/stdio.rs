@@ -5,13 +5,16 @@
 //! read and every write on a thread of the blocking pool and wake the task
 //! after: two thread switches per call on top of the call's own, a large
 //! part of a call's cost on a two-core VM, where a context switch is the
-//! most expensive thing a call does. When stdin and stdout are pipes, they
-//! are read and written here through the runtime's event loop instead
-//! (`tokio::net::unix::pipe`, non-blocking): a request reaches its handler,
+//! most expensive thing a call does. When stdin and stdout are pipes (as
+//! Python's `subprocess` makes them) or Unix stream sockets (as Node's
+//! `child_process`, through libuv, makes them), they are read and written
+//! here through the runtime's event loop instead (`tokio::net::unix::pipe`,
+//! `tokio::net::UnixStream`, non-blocking): a request reaches its handler,
 //! and a result its client, with no hand-off. Anything else (a terminal, a
-//! file, a socket) goes through tokio's `stdin()` and `stdout()` as before.
+//! file, another kind of socket) goes through tokio's `stdin()` and
+//! `stdout()` as before.
 //!
-//! Non-blocking mode is a property of the open pipe, which a process that
+//! Non-blocking mode is a property of the open pipe or socket, which a process that
 //! inherited the same descriptor would share (a shell script that runs
 //! `host mcp` and reads its stdin after): [`Modes`] puts the mode each had
 //! back when the server is done. A killed server cannot; its pipes are then left
@@ -22,6 +25,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::UnixStream;
 use tokio::net::unix::pipe;
 
 /// The MCP channel's reading half.
@@ -29,6 +33,8 @@ use tokio::net::unix::pipe;
 pub enum Input {
     /// stdin, a pipe, read through the event loop.
     Pipe(pipe::Receiver),
+    /// stdin, a Unix stream socket, read through the event loop.
+    Socket(UnixStream),
     /// stdin, anything else, read on the blocking pool.
     Std(tokio::io::Stdin),
 }
@@ -38,6 +44,8 @@ pub enum Input {
 pub enum Output {
     /// stdout, a pipe, written through the event loop.
     Pipe(pipe::Sender),
+    /// stdout, a Unix stream socket, written through the event loop.
+    Socket(UnixStream),
     /// stdout, anything else, written on the blocking pool.
     Std(tokio::io::Stdout),
 }
@@ -65,33 +73,36 @@ impl Drop for Modes {
 }
 
 /// stdin and stdout as the MCP channel: each through the event loop if it
-/// is a pipe, else through tokio's blocking pool (see the module doc), and
-/// the modes to put back. Must be called within the runtime.
+/// is a pipe or a Unix stream socket, else through tokio's blocking pool
+/// (see the module doc), and the modes to put back. Must be called within
+/// the runtime.
 pub fn channel() -> (Input, Output, Modes) {
     let mut modes = Modes::default();
-    let input = match as_pipe(0, pipe::Receiver::from_owned_fd) {
-        Some((receiver, flags)) => {
+    let input = match event_loop_end(0, pipe::Receiver::from_owned_fd) {
+        Some((end, flags)) => {
             modes.stdin = Some(flags);
-            Input::Pipe(receiver)
+            end.map_or_else(Input::Socket, Input::Pipe)
         }
         None => Input::Std(tokio::io::stdin()),
     };
-    let output = match as_pipe(1, pipe::Sender::from_owned_fd) {
-        Some((sender, flags)) => {
+    let output = match event_loop_end(1, pipe::Sender::from_owned_fd) {
+        Some((end, flags)) => {
             modes.stdout = Some(flags);
-            Output::Pipe(sender)
+            end.map_or_else(Output::Socket, Output::Pipe)
         }
         None => Output::Std(tokio::io::stdout()),
     };
     (input, output, modes)
 }
 
-/// Descriptor `fd` (0 or 1) made into `make`'s pipe end through a duplicate,
-/// with its flags before; `None` if it is not a pipe or cannot be.
-fn as_pipe<T>(
+/// Descriptor `fd` (0 or 1), through a duplicate, as `pipe`'s end if it is
+/// a pipe (`Ok`) or as a stream if it is a Unix stream socket (`Err`), in
+/// non-blocking mode, with its flags before; `None` if it is neither or
+/// cannot be.
+fn event_loop_end<T>(
     fd: libc::c_int,
-    make: impl FnOnce(OwnedFd) -> std::io::Result<T>,
-) -> Option<(T, libc::c_int)> {
+    pipe: impl FnOnce(OwnedFd) -> std::io::Result<T>,
+) -> Option<(Result<T, UnixStream>, libc::c_int)> {
     // SAFETY: 0 and 1 stay open for the whole process; the borrow is only
     // used to duplicate them.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -101,9 +112,64 @@ fn as_pipe<T>(
         return None;
     }
     let duplicate = borrowed.try_clone_to_owned().ok()?;
-    // Not a pipe (or the wrong way round): refused before any flag changes.
-    let end = make(duplicate).ok()?;
-    Some((end, flags))
+    if is_unix_stream_socket(&duplicate) {
+        // SAFETY: F_SETFL sets the status flags of a descriptor owned here.
+        if unsafe {
+            libc::fcntl(
+                duplicate.as_raw_fd(),
+                libc::F_SETFL,
+                flags | libc::O_NONBLOCK,
+            )
+        } < 0
+        {
+            return None;
+        }
+        let stream = std::os::unix::net::UnixStream::from(duplicate);
+        return match UnixStream::from_std(stream) {
+            Ok(stream) => Some((Err(stream), flags)),
+            Err(_) => {
+                // SAFETY: as above, putting the flags back.
+                unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+                None
+            }
+        };
+    }
+    // tokio refuses anything but a pipe open the right way before it
+    // changes a flag.
+    let end = pipe(duplicate).ok()?;
+    Some((Ok(end), flags))
+}
+
+/// Whether `fd` is a Unix-domain stream socket.
+fn is_unix_stream_socket(fd: &OwnedFd) -> bool {
+    let fd = fd.as_raw_fd();
+    // SAFETY: all zeroes is a valid `stat` (plain integers).
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat fills the buffer for a descriptor the caller owns.
+    if unsafe { libc::fstat(fd, &mut stat) } != 0 || stat.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return false;
+    }
+    let mut kind: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_TYPE writes one int into `kind`, whose size `len` gives.
+    let typed = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&raw mut kind).cast(),
+            &mut len,
+        )
+    };
+    // SAFETY: all zeroes is a valid `sockaddr_storage` (plain integers).
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut addr_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: getsockname writes at most `addr_len` bytes into `addr`.
+    let named = unsafe { libc::getsockname(fd, (&raw mut addr).cast(), &mut addr_len) };
+    typed == 0
+        && kind == libc::SOCK_STREAM
+        && named == 0
+        && i32::from(addr.ss_family) == libc::AF_UNIX
 }
 
 impl AsyncRead for Input {
@@ -114,6 +180,7 @@ impl AsyncRead for Input {
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Input::Pipe(pipe) => Pin::new(pipe).poll_read(cx, buf),
+            Input::Socket(socket) => Pin::new(socket).poll_read(cx, buf),
             Input::Std(stdin) => Pin::new(stdin).poll_read(cx, buf),
         }
     }
@@ -127,6 +194,7 @@ impl AsyncWrite for Output {
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Output::Pipe(pipe) => Pin::new(pipe).poll_write(cx, buf),
+            Output::Socket(socket) => Pin::new(socket).poll_write(cx, buf),
             Output::Std(stdout) => Pin::new(stdout).poll_write(cx, buf),
         }
     }
@@ -134,6 +202,7 @@ impl AsyncWrite for Output {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Output::Pipe(pipe) => Pin::new(pipe).poll_flush(cx),
+            Output::Socket(socket) => Pin::new(socket).poll_flush(cx),
             Output::Std(stdout) => Pin::new(stdout).poll_flush(cx),
         }
     }
@@ -141,6 +210,8 @@ impl AsyncWrite for Output {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Output::Pipe(pipe) => Pin::new(pipe).poll_shutdown(cx),
+            // Not a shutdown(2): the socket may be stdin's too.
+            Output::Socket(_) => Poll::Ready(Ok(())),
             Output::Std(stdout) => Pin::new(stdout).poll_shutdown(cx),
         }
     }
