@@ -475,12 +475,11 @@ impl Session {
                     RunStatus::Completed | RunStatus::Rejected | RunStatus::Failed
                 );
                 // A decided change set is over: the next one starts empty.
-                let earlier: Vec<StagedWrite> = if decided {
+                let earlier: Vec<&StagedWrite> = if decided {
                     Vec::new()
                 } else {
-                    state.session_writes.iter().map(|(_, w)| w.clone()).collect()
+                    state.session_writes.iter().map(|(_, w)| w).collect()
                 };
-                let earlier: Vec<&StagedWrite> = earlier.iter().collect();
                 let writes = match stage::vet(run.blobs(), &grants, &earlier, proposals)? {
                     Ok(writes) => writes,
                     Err(refusal) => return Ok(Err(refusal)),
@@ -507,10 +506,8 @@ impl Session {
                 let bound = match (state_before, run.state().change_set.as_ref()) {
                     (RunStatus::WaitingApproval, Some(waiting)) => {
                         stage::bind(run.state(), &writes, run.blobs()).and_then(|added| {
-                            let mut set = waiting.clone();
-                            set.insert(&added)?;
-                            let digest = set.digest();
-                            let files = set.entries.len();
+                            let digest = waiting.digest_with(&added)?;
+                            let files = waiting.entries.len() + added.len();
                             let asked = Event::ChangeSetExtended { added, digest: digest.clone() };
                             Ok((asked, digest, files))
                         })

@@ -60,13 +60,7 @@ impl ChangeSet {
 
     /// The digest an approval is bound to.
     pub fn digest(&self) -> String {
-        let mut parts: Vec<&[u8]> = vec![b"harness-change-set-v1"];
-        for e in &self.entries {
-            parts.push(e.path.as_bytes());
-            parts.push(e.base_sha256.as_deref().unwrap_or("absent").as_bytes());
-            parts.push(e.new_sha256.as_deref().unwrap_or("delete").as_bytes());
-        }
-        sha256_hex_parts(parts)
+        digest_of(&self.entries)
     }
 
     /// Add `added` (paths the set does not hold) in path order: what a
@@ -74,20 +68,49 @@ impl ChangeSet {
     /// person. A path the set already holds is refused, and then nothing
     /// is added.
     pub fn insert(&mut self, added: &[ChangeEntry]) -> Result<(), String> {
-        let at = |entries: &[ChangeEntry], path: &str| {
-            entries.binary_search_by(|x| x.path.as_str().cmp(path))
-        };
+        self.check_new(added)?;
+        for e in added {
+            let (Ok(i) | Err(i)) = self.position(&e.path);
+            self.entries.insert(i, e.clone());
+        }
+        Ok(())
+    }
+
+    /// The digest of this set with `added` inserted ([`ChangeSet::insert`],
+    /// refused the same way), without making that set: a session's waiting
+    /// set of hundreds of files is not copied for each call that adds one.
+    pub fn digest_with(&self, added: &[ChangeEntry]) -> Result<String, String> {
+        self.check_new(added)?;
+        let mut added: Vec<&ChangeEntry> = added.iter().collect();
+        added.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut merged = Vec::with_capacity(self.entries.len() + added.len());
+        let (mut old, mut new) = (self.entries.iter().peekable(), added.into_iter().peekable());
+        while let (Some(o), Some(n)) = (old.peek(), new.peek()) {
+            if o.path < n.path {
+                merged.extend(old.next());
+            } else {
+                merged.extend(new.next());
+            }
+        }
+        merged.extend(old);
+        merged.extend(new);
+        Ok(digest_of(merged))
+    }
+
+    /// Where `path` is, or would go, in the sorted entries.
+    fn position(&self, path: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|x| x.path.as_str().cmp(path))
+    }
+
+    /// Refuse `added` if it names a path the set holds, or one twice.
+    fn check_new(&self, added: &[ChangeEntry]) -> Result<(), String> {
         for (i, e) in added.iter().enumerate() {
-            if at(&self.entries, &e.path).is_ok() || added[..i].iter().any(|o| o.path == e.path) {
+            if self.position(&e.path).is_ok() || added[..i].iter().any(|o| o.path == e.path) {
                 return Err(format!(
                     "`{}` would be in the change set twice",
                     crate::render::inert(&e.path)
                 ));
             }
-        }
-        for e in added {
-            let (Ok(i) | Err(i)) = at(&self.entries, &e.path);
-            self.entries.insert(i, e.clone());
         }
         Ok(())
     }
@@ -96,6 +119,17 @@ impl ChangeSet {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The digest of a change set whose entries, in path order, are `entries`.
+fn digest_of<'a>(entries: impl IntoIterator<Item = &'a ChangeEntry>) -> String {
+    let mut parts: Vec<&[u8]> = vec![b"harness-change-set-v1"];
+    for e in entries {
+        parts.push(e.path.as_bytes());
+        parts.push(e.base_sha256.as_deref().unwrap_or("absent").as_bytes());
+        parts.push(e.new_sha256.as_deref().unwrap_or("delete").as_bytes());
+    }
+    sha256_hex_parts(parts)
 }
 
 /// The current content of a write's target, read without following symlinks.
@@ -195,6 +229,37 @@ mod tests {
             base_sha256: base.map(str::to_string),
             new_sha256: Some(new.into()),
             size: 1,
+        }
+    }
+
+    #[test]
+    fn the_digest_with_added_entries_is_the_digest_of_the_set_they_make() {
+        let waiting = ChangeSet::new(vec![
+            entry("b", None, "1"),
+            entry("d/e", Some("2"), "3"),
+            entry("m", None, "4"),
+        ]);
+        for added in [
+            vec![entry("a", None, "5")],
+            vec![entry("z", None, "5"), entry("c", Some("6"), "7")],
+            vec![
+                entry("d/f", None, "8"),
+                entry("a", None, "9"),
+                entry("n", None, "0"),
+            ],
+            vec![],
+        ] {
+            let mut made = waiting.clone();
+            made.insert(&added).expect("insert");
+            assert_eq!(waiting.digest_with(&added).expect("digest"), made.digest());
+        }
+        // Refused as `insert` refuses: a path held, or one twice.
+        for added in [
+            vec![entry("m", None, "5")],
+            vec![entry("x", None, "5"), entry("x", None, "6")],
+        ] {
+            let e = waiting.digest_with(&added).expect_err("twice");
+            assert_eq!(Err(e), waiting.clone().insert(&added));
         }
     }
 
