@@ -177,3 +177,56 @@ fn prune_needs_a_choice_of_runs() {
         "{stderr}"
     );
 }
+
+/// What a power loss while a run is created can leave (its first record
+/// never reached the disk; its head may have): every view says so, nothing
+/// resumes it, and any prune removes it, while a real run beside it stays.
+#[test]
+fn a_run_cut_off_as_it_was_created_is_shown_so_and_pruned() {
+    let s = Scratch::new();
+    let dir = s.scripted_plugins(
+        "[[steps]]\nid = \"only\"\nplugin = \"scripted\"\ninput = { writes = [{ path = \"drafts/a.md\", text = \"a\\nverdict: pass\\n\" }] }\n",
+        "",
+    );
+    let waiting = run_id(&s.run(&dir, &[]));
+    let runs = s.state().join("runs");
+    let head = std::fs::read(runs.join(&waiting).join("journal.head")).expect("a head");
+    // Empty, with its head; empty, without; a first line with no end.
+    let cut: Vec<String> = (0..3)
+        .map(|n| {
+            let id = format!("r20261204-10000{n}-abc12{n}");
+            let folder = runs.join(&id);
+            std::fs::create_dir(&folder).expect("folder");
+            let journal: &[u8] = if n == 2 { b"{\"seq\":0,\"ev" } else { b"" };
+            std::fs::write(folder.join("journal.jsonl"), journal).expect("journal");
+            if n == 0 {
+                std::fs::write(folder.join("journal.head"), &head).expect("head");
+            }
+            std::fs::write(folder.join("lock"), b"").expect("lock");
+            id
+        })
+        .collect();
+    for id in &cut {
+        for args in [vec!["status", id.as_str()], vec!["resume", id.as_str()]] {
+            let out = s.host().args(&args).output().expect("host");
+            assert!(!out.status.success());
+            let stderr = text(&out.stderr);
+            assert!(
+                stderr.contains("holds no record") && stderr.contains("host runs prune"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    // Not chosen by age (it has none), yet it goes with any prune; the
+    // waiting run stays. A dry run first.
+    let (out, result) = prune(&s, &["--older-than", "30d", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(runs_of(&result, "removed"), cut);
+    assert!(result["removed"][0]["status"].is_null());
+    assert!(cut.iter().all(|id| runs.join(id).exists()));
+    let (out, result) = prune(&s, &["--older-than", "30d"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(runs_of(&result, "removed"), cut);
+    assert!(cut.iter().all(|id| !runs.join(id).exists()));
+    assert_eq!(s.status(&waiting)["status"], "waiting-approval");
+}

@@ -85,8 +85,7 @@ fn a_run_says_where_its_time_went_only_when_asked() {
     for mark in [
         "run: its first event made",
         "run: first record written",
-        "run: first record and head fsync'd",
-        "run: folder in place, runs/ fsync started",
+        "run: head written, folder in place, fsyncs started",
     ] {
         assert!(phases.contains(&mark), "{mark}: {stderr}");
     }

@@ -28,11 +28,14 @@ use crate::run::store::RunError;
 /// A failed run counts as finished: pruning it gives up `host resume
 /// --failed`. A run's journal and staged bytes (its blobs belong to it
 /// alone) go with it; the files an approved run wrote stay where they are,
-/// but `host revert` of a pruned run is no longer possible.
+/// but `host revert` of a pruned run is no longer possible. A run that
+/// holds no record (a power loss cut it off as it was created: nothing was
+/// started or decided in it) goes with every prune.
 ///
 /// `--dry-run` lists what would go and removes nothing. `--json` prints
 /// `{dry_run, removed: [{run, status, age_ms, bytes}], kept: [{run, status,
-/// reason}], freed_bytes}` (`bytes` is null in a dry run). Exits 1 if a
+/// reason}], freed_bytes}` (`bytes` is null in a dry run; `status` and
+/// `age_ms` are null for a run that holds no record). Exits 1 if a
 /// chosen run could not be removed.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -67,8 +70,9 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct Removed {
     run: String,
-    status: RunStatus,
-    age_ms: u64,
+    /// `None`: the run holds no record ([`RunError::CutOffAtCreation`]).
+    status: Option<RunStatus>,
+    age_ms: Option<u64>,
     bytes: Option<u64>,
 }
 
@@ -147,6 +151,29 @@ pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     for (id, state) in runs {
         let state = match state {
             Ok(state) => state,
+            Err(RunError::CutOffAtCreation { .. }) => {
+                let removed = |bytes| Removed {
+                    run: id.clone(),
+                    status: None,
+                    age_ms: None,
+                    bytes,
+                };
+                if args.dry_run {
+                    summary.removed.push(removed(None));
+                    continue;
+                }
+                match store.remove_cut_off(&id) {
+                    Ok(bytes) => {
+                        summary.freed_bytes += bytes;
+                        summary.removed.push(removed(Some(bytes)));
+                    }
+                    Err(e) => {
+                        let reason = format!("cannot be removed: {}", first_line(&e));
+                        summary.kept.push(kept(&id, None, reason, true));
+                    }
+                }
+                continue;
+            }
             Err(e) => {
                 let reason = format!("cannot be read: {}", first_line(&e));
                 summary.kept.push(kept(&id, None, reason, false));
@@ -166,8 +193,8 @@ pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         if args.dry_run {
             summary.removed.push(Removed {
                 run: id,
-                status: state.status,
-                age_ms: now.saturating_sub(state.updated_ms),
+                status: Some(state.status),
+                age_ms: Some(now.saturating_sub(state.updated_ms)),
                 bytes: None,
             });
             continue;
@@ -207,8 +234,8 @@ pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 summary.freed_bytes += bytes;
                 summary.removed.push(Removed {
                     run: id,
-                    status,
-                    age_ms,
+                    status: Some(status),
+                    age_ms: Some(age_ms),
                     bytes: Some(bytes),
                 });
             }
@@ -244,12 +271,11 @@ fn text(summary: &Summary, location: &str) -> String {
             .bytes
             .map(|b| format!(", {}", human_bytes(b)))
             .unwrap_or_default();
-        out.push_str(&format!(
-            "{verb} {} ({}, last event {} ago{size})\n",
-            inert(&r.run),
-            r.status,
-            age(r.age_ms)
-        ));
+        let what = match (r.status, r.age_ms) {
+            (Some(status), Some(age_ms)) => format!("{status}, last event {} ago", age(age_ms)),
+            _ => "no record: cut off as it was created".to_string(),
+        };
+        out.push_str(&format!("{verb} {} ({what}{size})\n", inert(&r.run)));
     }
     for k in &summary.kept {
         let status = k.status.map(|s| format!(" ({s})")).unwrap_or_default();

@@ -3,11 +3,21 @@
 //! `blobs/` of step outputs, staged writes and base bytes, and a `lock`
 //! file. Nothing outside this module knows that layout.
 //!
-//! A run is created atomically (built in a staging folder `.new-<pid>-<id>`,
-//! its lock taken there, then renamed into place: its creator holds it from
-//! the moment it can be seen; the fsync of `runs/` that makes the new name
-//! durable runs behind the first plugin call and is waited for before the
-//! first record that must be durable) and opened under an exclusive lock
+//! A run is created atomically: built in a staging folder `.new-<pid>-<id>`
+//! (its first record and head written, its lock taken), then renamed to
+//! `<id>`, so it is seen only whole and its creator holds it from the moment
+//! it can be seen. Its fsyncs (the journal, the head, the run's folder and
+//! `runs/`) are one job on the fsync worker ([`crate::run::sync_behind`])
+//! that runs behind the first plugin call, handed to the journal
+//! ([`Journal::durable_behind`]), which waits for it before the first record
+//! that must be durable, before its head is written again and when the run
+//! is let go. A killed process loses nothing by that (the files are whole in
+//! the page cache); a power loss in that moment can leave a run whose first
+//! record or head never reached the disk, on which nothing durable depended
+//! (the head is fsync'd first, so a lost head comes with a lost record):
+//! such a run (its journal holds no whole record) is refused as
+//! [`RunError::CutOffAtCreation`], and `host runs prune` removes it
+//! ([`Store::remove_cut_off`]). Runs are opened under an exclusive lock
 //! (`flock` on `lock`), so two host processes can never drive the same run
 //! at once: the second one is told who holds it.
 //!
@@ -89,11 +99,6 @@ struct FileRun {
     busy: PathBuf,
     /// The run's small blobs, waiting for the next record to carry them.
     carrier: Arc<Carrier>,
-    /// The fsync of `runs/` that makes a new run's folder durable under its
-    /// name, running behind the first plugin call; waited for (and its
-    /// error reported) before the first record that must be durable, before
-    /// [`RunLog::settle`] and before the run is let go.
-    placing: Option<(SyncBehind, PathBuf)>,
     /// The run's `kept` file, locked shared from the first time this
     /// process lets the run go while keeping it open (see [`KEPT_FILE`]).
     kept: Option<File>,
@@ -124,17 +129,6 @@ impl FileRun {
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "cannot mark a run kept open; `host runs prune` could remove it while it is let go");
             }
-        }
-    }
-
-    /// Wait for [`FileRun::placing`], if it runs.
-    fn placed(&mut self) -> Result<(), RunError> {
-        match self.placing.take() {
-            Some((pending, runs_dir)) => pending.wait().map_err(|source| RunError::Io {
-                path: runs_dir,
-                source,
-            }),
-            None => Ok(()),
         }
     }
 }
@@ -201,12 +195,6 @@ impl Drop for FileRun {
 
 impl RunLog for FileRun {
     fn append(&mut self, events: Vec<Event>, durable: Durable) -> Result<Vec<Record>, RunError> {
-        // A record that may stay in the page cache for now does not need its
-        // run's folder durable yet either; its fsync queues behind the
-        // folder's on the same worker.
-        if !matches!(durable, Durable::BeforeNextWrite | Durable::WithNext) {
-            self.placed()?;
-        }
         let carried = self.carrier.take();
         let appended = match durable {
             Durable::Now => self.journal.append_carrying(events, &carried),
@@ -227,14 +215,13 @@ impl RunLog for FileRun {
     }
 
     fn settle(&mut self) -> Result<(), RunError> {
-        self.placed()?;
         self.journal.settle().map_err(RunError::from)
     }
 
     fn release(&mut self, briefly: bool) -> Result<(), RunError> {
-        // Not let go of before its folder and what it recorded are durable
-        // (briefly: what was recorded with the next waits for it).
-        self.placed()?;
+        // Not let go of before what it recorded is durable (briefly: what
+        // was recorded with the next waits for it), and a new run's folder
+        // with it (see the module doc).
         if briefly {
             self.journal.settle_behind()?;
         } else {
@@ -352,16 +339,7 @@ impl FileStore {
     /// Run `id`, its lock taken: marked busy (before any temporary file is
     /// written to it; a dead host's marker of it, if any, is now this
     /// process's) and returned opened.
-    /// A new run's folder still being made durable under its name is
-    /// `placing`: the fsync of `runs/` (see [`FileRun::placing`]).
-    fn held(
-        &self,
-        id: &str,
-        journal: Journal,
-        lock: File,
-        records: Vec<Record>,
-        placing: Option<SyncBehind>,
-    ) -> Opened {
+    fn held(&self, id: &str, journal: Journal, lock: File, records: Vec<Record>) -> Opened {
         let dir = self.runs_dir.join(id);
         let lock_path = dir.join(LOCK_FILE);
         let busy = busy_marker(&self.runs_dir, id);
@@ -381,7 +359,6 @@ impl FileStore {
                 held: true,
                 busy,
                 carrier,
-                placing: placing.map(|pending| (pending, self.runs_dir.clone())),
                 kept: None,
             }),
             records,
@@ -457,31 +434,34 @@ impl Store for FileStore {
         let dir = self.runs_dir.join(id);
         let built = (|| {
             let mut journal = Journal::create(&staging.join(JOURNAL_FILE))?;
-            // The first record's fsync runs while its head is written: until
-            // the rename below nobody reads the folder, so the order of the
-            // two does not matter, only that both land before it.
-            let record = journal.append_behind(created)?;
+            // Written, not fsync'd: the job below makes the record and the
+            // head durable behind the first plugin call. A run's journal has
+            // a head from its first record on (a run without one is refused
+            // as tampered).
+            let record = journal
+                .append_carrying_unsynced(vec![created], &[])?
+                .remove(0);
             crate::timing::mark("  run: first record written");
-            // A run's journal has a head from its first record on (a run
-            // without one is refused as tampered), so this one must land.
-            journal.write_head_unseen()?;
-            crate::timing::mark("  run: first record and head fsync'd");
+            let head = journal.write_first_head()?;
             // Locked before it is visible: nobody else can take the run
             // between its creation and this process driving it.
             let staged_lock = staging.join(LOCK_FILE);
             let lock = File::create(&staged_lock).map_err(io(&staging))?;
             take_lock(&lock, &staged_lock, id)?;
+            let journal_file = journal.file_handle()?;
             std::fs::rename(&staging, &dir).map_err(io(&dir))?;
             // Same files, new names: the handles stay good.
             journal.moved_to(dir.join(JOURNAL_FILE));
-            // Durable under its name once `runs/` is fsync'd: that runs
-            // behind the first plugin call, before any record that must be
-            // durable (see `FileRun::placing`).
-            let placing = SyncBehind::start_folder(&self.runs_dir).map_err(io(&self.runs_dir))?;
-            crate::timing::mark("  run: folder in place, runs/ fsync started");
-            Ok((journal, lock, record, placing))
+            journal.durable_behind(made_durable_behind(
+                journal_file,
+                head,
+                &dir,
+                &self.runs_dir,
+            ));
+            crate::timing::mark("  run: head written, folder in place, fsyncs started");
+            Ok((journal, lock, record))
         })();
-        let (journal, lock, record, placing) = match built {
+        let (journal, lock, record) = match built {
             Ok(built) => built,
             Err(e) => {
                 // Best effort; what stays is removed by a later `create`
@@ -492,7 +472,7 @@ impl Store for FileStore {
                 return Err(e);
             }
         };
-        Ok(self.held(id, journal, lock, vec![record], Some(placing)))
+        Ok(self.held(id, journal, lock, vec![record]))
     }
 
     fn open(&self, id: &str) -> Result<Opened, RunError> {
@@ -514,8 +494,16 @@ impl Store for FileStore {
         self.sweep();
         remove_head_tmp(&journal::head_tmp_path(&journal_path));
         leftovers::remove_dead(&dir.join(BLOBS_DIR), crate::atomic_file::temp_owner).log();
-        let (journal, records) = Journal::open(&journal_path)?;
-        Ok(self.held(id, journal, lock, records, None))
+        match Journal::open(&journal_path) {
+            Ok((journal, records)) if !records.is_empty() => {
+                Ok(self.held(id, journal, lock, records))
+            }
+            _ if cut_off_at_creation(&journal_path) => {
+                Err(RunError::CutOffAtCreation { id: id.to_string() })
+            }
+            Ok((journal, records)) => Ok(self.held(id, journal, lock, records)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn history(&self, id: &str, strict: bool) -> Result<History, RunError> {
@@ -524,9 +512,16 @@ impl Store for FileStore {
         // killed host left in it goes here.
         clean_if_idle(&self.runs_dir, id);
         let verified = if strict {
-            journal::verify(&path)?
+            journal::verify(&path)
         } else {
-            journal::inspect(&path)?
+            journal::inspect(&path)
+        };
+        let verified = match verified {
+            Ok(verified) if !verified.records.is_empty() => verified,
+            _ if cut_off_at_creation(&path) => {
+                return Err(RunError::CutOffAtCreation { id: id.to_string() });
+            }
+            other => other?,
         };
         Ok(History {
             warnings: verified.warnings(&path),
@@ -566,6 +561,45 @@ impl Store for FileStore {
 
     fn remove(&self, id: &str, held: Box<dyn RunLog>) -> Result<u64, RunError> {
         self.journal_path(id)?;
+        self.take_away(id, held)
+    }
+
+    fn remove_cut_off(&self, id: &str) -> Result<u64, RunError> {
+        let journal = self.journal_path(id)?;
+        let lock_path = self.runs_dir.join(id).join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| RunError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        take_lock(&lock, &lock_path, id)?;
+        if !cut_off_at_creation(&journal) {
+            return Err(crate::run::state::StateError {
+                id: id.to_string(),
+                reason: "it holds records: it was not cut off as it was created".into(),
+            }
+            .into());
+        }
+        self.take_away(id, lock)
+    }
+
+    fn location(&self) -> String {
+        format!("`{}`", inert(&self.runs_dir.display().to_string()))
+    }
+
+    fn own_paths(&self) -> Vec<PathBuf> {
+        vec![self.state_dir.clone()]
+    }
+}
+
+impl FileStore {
+    /// Take run `id`'s folder away whole (see the module doc), `held` (its
+    /// lock) let go once it is out of sight: the bytes freed.
+    fn take_away(&self, id: &str, held: impl Sized) -> Result<u64, RunError> {
         let dir = self.runs_dir.join(id);
         let bytes = folder_bytes(&dir);
         let gone = self
@@ -592,14 +626,22 @@ impl Store for FileStore {
         }
         Ok(bytes)
     }
+}
 
-    fn location(&self) -> String {
-        format!("`{}`", inert(&self.runs_dir.display().to_string()))
-    }
+/// The most a journal holding no whole record can be: a new run's first
+/// record is a few hundred bytes.
+const FIRST_RECORD_MAX: u64 = 64 * 1024;
 
-    fn own_paths(&self) -> Vec<PathBuf> {
-        vec![self.state_dir.clone()]
-    }
+/// Whether `journal` holds no whole record (empty, or a first line with no
+/// end): a run cut off as it was created, by a power loss before its first
+/// record reached the disk (see the module doc). Nothing was started or
+/// decided in it.
+fn cut_off_at_creation(journal: &Path) -> bool {
+    use std::io::Read as _;
+    let mut start = Vec::new();
+    File::open(journal)
+        .and_then(|file| file.take(FIRST_RECORD_MAX).read_to_end(&mut start))
+        .is_ok_and(|read| (read as u64) < FIRST_RECORD_MAX && !start.contains(&b'\n'))
 }
 
 /// What is left in a run folder, for [`RunError::JournalMissing`]:
@@ -644,6 +686,22 @@ fn folder_bytes(dir: &Path) -> u64 {
             _ => 0,
         })
         .sum()
+}
+
+/// Start the job that makes a new run durable (see the module doc): its
+/// `head` and `journal` fsync'd, then its folder `dir` and `runs`, in which
+/// it was just renamed.
+fn made_durable_behind(journal: File, head: File, dir: &Path, runs: &Path) -> SyncBehind {
+    let (dir, runs) = (dir.to_path_buf(), runs.to_path_buf());
+    SyncBehind::run(move || {
+        // The head first: a power loss between the two leaves a run with no
+        // record (cut off as it was created), not a record with no head
+        // (which reads as tampered).
+        head.sync_data()?;
+        journal.sync_data()?;
+        File::open(&dir)?.sync_all()?;
+        File::open(&runs)?.sync_all()
+    })
 }
 
 /// Remove a run's staging folder: its regular files, then the folder.
@@ -808,14 +866,14 @@ mod tests {
     }
 
     #[test]
-    fn a_new_run_s_folder_fsync_runs_behind_and_is_waited_for_before_a_durable_record() {
+    fn a_new_run_s_fsyncs_run_behind_and_are_waited_for_before_a_durable_record() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let runs = tmp.path().join("runs");
         let store = FileStore::new(tmp.path());
         let id = crate::run::store::new_run_id();
         let mut opened = Store::create(&store, &id, created()).expect("create");
-        // In place under its name when `create` returns; its folder's fsync
-        // is waited for by the first durable append.
+        // In place under its name when `create` returns; made durable
+        // behind the caller, waited for by the first durable append.
         let journal_path = runs.join(&id).join(JOURNAL_FILE);
         assert!(journal_path.is_file());
         opened
@@ -829,28 +887,28 @@ mod tests {
         drop(opened);
         assert_eq!(journal::read(&journal_path).expect("read").len(), 3);
 
-        // A folder fsync that fails: reported, naming `runs/`, by the first
-        // append that must be durable, which writes nothing; one that may
-        // wait goes in meanwhile.
-        let (journal, _) = Journal::open(&journal_path).expect("open");
-        let lock = File::options()
-            .write(true)
-            .open(runs.join(&id).join(LOCK_FILE))
-            .expect("lock");
-        take_lock(&lock, &runs.join(&id).join(LOCK_FILE), &id).expect("take");
+        // A job behind that fails: reported by the first append that must
+        // be durable, which writes nothing, and by every later one; what it
+        // was to make durable, and what was appended behind it, is cut back.
+        let (mut journal, _) = Journal::open(&journal_path).expect("open");
+        let lock_path = runs.join(&id).join(LOCK_FILE);
+        let lock = File::options().write(true).open(&lock_path).expect("lock");
+        take_lock(&lock, &lock_path, &id).expect("take");
         let (reader, _writer) = std::io::pipe().expect("pipe");
         let failing =
             SyncBehind::start(&File::from(std::os::fd::OwnedFd::from(reader))).expect("start");
-        let mut log = store
-            .held(&id, journal, lock, Vec::new(), Some(failing))
-            .log;
+        journal.durable_behind(failing);
+        let mut log = store.held(&id, journal, lock, Vec::new()).log;
         log.append(vec![call(3)], Durable::BeforeNextWrite)
             .expect("append behind");
-        match log.append(vec![call(4)], Durable::Now) {
-            Err(RunError::Io { path, .. }) => assert_eq!(path, runs),
-            other => panic!("expected the folder's fsync error, got {other:?}"),
+        for _ in 0..2 {
+            match log.append(vec![call(4)], Durable::Now) {
+                Err(RunError::Journal(error)) => {
+                    assert!(error.to_string().contains(&id), "names the run: {error}");
+                }
+                other => panic!("expected the job's error, got {other:?}"),
+            }
         }
-        log.settle().expect("the journal's own fsync stands");
         drop(log);
         let calls: Vec<String> = journal::read(&journal_path)
             .expect("read")
@@ -860,7 +918,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(calls, ["c1", "c2", "c3"]);
+        assert_eq!(calls, ["c1", "c2"]);
     }
 
     #[test]
@@ -1011,6 +1069,131 @@ mod tests {
         assert_eq!(head.seq, 1);
         assert!(!busy_marker(&runs, &id).exists());
         assert_eq!(store.open(&id).expect("reopen").state().events, 2);
+    }
+
+    /// Hold the fsync worker until the returned sender sends (or drops):
+    /// every job handed to it meanwhile waits.
+    fn hold_the_worker() -> std::sync::mpsc::Sender<()> {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        SyncBehind::run(move || {
+            let _ = wait.recv();
+            Ok(())
+        });
+        go
+    }
+
+    /// The names in `runs`.
+    fn names_in(runs: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(runs)
+            .expect("runs")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_new_run_is_whole_in_place_at_once_and_durable_before_its_first_durable_record() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::new(tmp.path());
+        let runs = tmp.path().join("runs");
+        let go = hold_the_worker();
+        let mut run = store.create(created()).expect("create");
+        let id = run.id().to_string();
+        // In place while its fsyncs wait: whole (its first record and head
+        // verify, so a kill now loses nothing), held by its creator, listed.
+        let dir = runs.join(&id);
+        assert_eq!(
+            names_in(&runs),
+            vec![format!("{BUSY_PREFIX}{id}"), id.clone()]
+        );
+        assert_eq!(
+            journal::verify(&dir.join(JOURNAL_FILE))
+                .expect("verify")
+                .records
+                .len(),
+            1
+        );
+        assert_eq!(store.ids().expect("ids"), vec![id.clone()]);
+        assert!(matches!(
+            RunStore::new(tmp.path()).open(&id),
+            Err(RunError::Busy { .. })
+        ));
+        // Appended to and given blobs meanwhile (a step's start and output).
+        run.record_overlapped(call(1)).expect("a record behind");
+        let sha = run.blobs().put(b"a step's output").expect("put");
+        assert!(dir.join(BLOBS_DIR).join(&sha).is_file());
+        // A record that must be durable waits for the job.
+        let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let releasing = {
+            let released = released.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                released.store(true, std::sync::atomic::Ordering::SeqCst);
+                go.send(()).expect("go");
+            })
+        };
+        run.record(call(2)).expect("durable");
+        assert!(
+            released.load(std::sync::atomic::Ordering::SeqCst),
+            "the durable record waited for the new run's fsyncs"
+        );
+        releasing.join().expect("thread");
+        drop(run);
+        assert_eq!(store.open(&id).expect("reopen").state().events, 3);
+    }
+
+    #[test]
+    fn a_new_run_whose_name_is_taken_says_so_and_leaves_nothing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = FileStore::new(tmp.path());
+        let runs = tmp.path().join("runs");
+        let id = crate::run::store::new_run_id();
+        // Something else has the run's name (a folder with a file in it:
+        // the rename cannot replace it).
+        std::fs::create_dir_all(runs.join(&id)).expect("squat");
+        std::fs::write(runs.join(&id).join("theirs"), b"x").expect("squat");
+        let error = Store::create(&store, &id, created()).expect_err("taken");
+        let message = error.to_string();
+        assert!(message.contains(&id), "names the run folder: {message}");
+        // The squatter's folder is untouched; no staging, no marker left.
+        assert_eq!(names_in(&runs), vec![id.clone()]);
+        assert_eq!(names_in(&runs.join(&id)), vec!["theirs".to_string()]);
+    }
+
+    #[test]
+    fn a_run_with_no_whole_record_is_cut_off_and_only_such_a_run_is_removed_as_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (store, run, id, journal) = new_run(tmp.path());
+        drop(run);
+        // A real run is not taken for one.
+        assert!(store.remove_cut_off(&id).is_err());
+        assert!(journal.is_file());
+        // Its first record lost (the head is fsync'd first, so it may stay).
+        for cut in [&b""[..], b"{\"seq\":0"] {
+            std::fs::write(&journal, cut).expect("cut");
+            for error in [
+                store.open(&id).map(|_| ()),
+                store.peek(&id).map(|_| ()),
+                store.history(&id).map(|_| ()),
+            ] {
+                assert!(
+                    matches!(error, Err(RunError::CutOffAtCreation { .. })),
+                    "{error:?}"
+                );
+            }
+        }
+        // Held by another opener: not removed.
+        let lock = File::open(journal.with_file_name(LOCK_FILE)).expect("lock");
+        lock.try_lock().expect("take");
+        assert!(matches!(
+            store.remove_cut_off(&id),
+            Err(RunError::Busy { .. })
+        ));
+        drop(lock);
+        assert!(store.remove_cut_off(&id).expect("removed") > 0);
+        assert!(!journal.parent().expect("folder").exists());
+        assert!(store.ids().expect("ids").is_empty());
     }
 
     /// A run of `store` holding one blob, `bytes`, closed again: its id.

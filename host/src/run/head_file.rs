@@ -168,14 +168,15 @@ pub fn replace(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<()> {
 }
 
 /// Write the first head of a journal nobody reads yet (a new run's, in its
-/// staging folder), fsync'd.
-pub fn create(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<()> {
+/// staging folder); returns the file, which the caller fsyncs before the
+/// folder can be read.
+pub fn create(journal: &Path, bytes: &[u8; WIDTH]) -> std::io::Result<File> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(head_path(journal))?;
     file.write_all(bytes)?;
-    file.sync_data()
+    Ok(file)
 }
 
 /// `bytes` in a new temporary file, its data fsync'd (removed if that fails).

@@ -345,10 +345,11 @@ pub struct Journal {
     /// The largest the journal may grow ([`MAX_JOURNAL_BYTES`]; smaller
     /// only in tests).
     limit: u64,
-    /// The fsync of the last append, running behind the caller
-    /// ([`Journal::append_carrying_behind`]), and the journal's length
-    /// after that append (durable once it is done).
-    syncing: Option<(SyncBehind, u64)>,
+    /// The fsyncs running behind the caller, oldest first, each with the
+    /// journal's length it makes durable once done: of appends
+    /// ([`Journal::append_carrying_behind`]), or a new run's first fsyncs
+    /// ([`Journal::durable_behind`]). The worker does them in order.
+    syncing: Vec<(SyncBehind, u64)>,
     /// Bytes durable or not this handle's to make durable: the records
     /// beyond were appended by it and not fsync'd yet
     /// ([`Journal::append_carrying_unsynced`], or behind). Where a failed
@@ -378,7 +379,7 @@ impl Journal {
             poisoned: false,
             head_written: None,
             limit: MAX_JOURNAL_BYTES,
-            syncing: None,
+            syncing: Vec::new(),
             synced: 0,
             sync_before_head: false,
         })
@@ -431,7 +432,7 @@ impl Journal {
                 poisoned: false,
                 head_written: verified.head_seq,
                 limit: MAX_JOURNAL_BYTES,
-                syncing: None,
+                syncing: Vec::new(),
                 synced: verified.len,
                 sync_before_head: lagging && verified.torn_tail.is_none(),
             },
@@ -476,8 +477,9 @@ impl Journal {
     /// caller ([`crate::run::sync_behind`]). When this returns `Ok` the
     /// records are in the file, so a killed process does not lose them; they
     /// are durable against a power loss once [`Journal::settle`] returns,
-    /// which the next append, [`Journal::write_head`] and dropping the
-    /// journal call first. For a record that nothing outside the process
+    /// which the next durable append, [`Journal::write_head`] and dropping
+    /// the journal call first (an append behind or unsynced only queues
+    /// after it). For a record that nothing outside the process
     /// acts on before then: a step's start, written just before its plugin
     /// is called, so the call and the disk work at once.
     pub fn append_carrying_behind(
@@ -592,17 +594,33 @@ impl Journal {
     /// appended unsynced stay so (an MCP call letting go of its run between
     /// its request and its end).
     pub fn settle_behind(&mut self) -> Result<(), JournalError> {
-        let Some((pending, after)) = self.syncing.take() else {
-            return Ok(());
-        };
-        match pending.wait() {
-            Ok(()) => {
-                self.synced = after;
-                self.sync_before_head = false;
-                Ok(())
+        for (pending, after) in std::mem::take(&mut self.syncing) {
+            match pending.wait() {
+                Ok(()) => {
+                    self.synced = self.synced.max(after);
+                    self.sync_before_head = false;
+                }
+                Err(cause) => return Err(self.unsynced_lost(cause)),
             }
-            Err(cause) => Err(self.unsynced_lost(cause)),
         }
+        Ok(())
+    }
+
+    /// `pending`, a job on the fsync worker ([`crate::run::sync_behind`]),
+    /// fsyncs this journal's file: once it is done, everything appended so
+    /// far is durable. Waited for as the journal's own fsyncs are. For a new
+    /// run's first record, fsync'd with its head and folder by one job,
+    /// behind the first plugin call.
+    pub fn durable_behind(&mut self, pending: SyncBehind) {
+        self.syncing.push((pending, self.len));
+    }
+
+    /// A second handle on the journal's file (for a job that fsyncs it,
+    /// [`Journal::durable_behind`]).
+    pub fn file_handle(&self) -> Result<File, JournalError> {
+        self.file
+            .try_clone()
+            .map_err(|source| io_err(&self.path, source))
     }
 
     /// Everything in the file is durable (an fsync of it succeeded).
@@ -644,8 +662,12 @@ impl Journal {
         carried: &[CarriedBlob],
         sync: Fsync,
     ) -> Result<Vec<Record>, JournalError> {
-        // What an earlier append left unsynced, this one's fsync covers.
-        self.settle_behind()?;
+        // What an earlier append left unsynced, this one's fsync covers; an
+        // append whose fsync runs behind (or comes with the next) queues it
+        // after the ones running, in order, without waiting for them.
+        if sync == Fsync::Now {
+            self.settle_behind()?;
+        }
         if self.poisoned {
             return Err(JournalError::Poisoned {
                 path: self.path.clone(),
@@ -720,7 +742,7 @@ impl Journal {
             Fsync::Now | Fsync::Later => None,
         };
         if let Some(pending) = pending {
-            self.syncing = Some((pending, self.len));
+            self.syncing.push((pending, self.len));
         } else if sync != Fsync::Later {
             // No fsync behind (none asked for, or none could start).
             if let Err(cause) = self.file.sync_data() {
@@ -776,27 +798,28 @@ impl Journal {
         Ok(())
     }
 
-    /// [`Journal::write_head`] for a journal nobody reads yet (a new run's,
-    /// in its staging folder until it is renamed into place): the head is
-    /// written while the last append's fsync runs
-    /// ([`Journal::append_carrying_behind`]), and both are durable when this
-    /// returns `Ok`.
-    pub fn write_head_unseen(&mut self) -> Result<(), JournalError> {
+    /// The first head of a journal nobody reads yet (a new run's, in its
+    /// staging folder until it is renamed into place), naming its last
+    /// record: written, not fsync'd. Returns the head's file for the job
+    /// that fsyncs it, and the journal, before the folder can be read
+    /// ([`Journal::durable_behind`]).
+    pub fn write_first_head(&mut self) -> Result<File, JournalError> {
+        let head_err = |source| io_err(&head_path(&self.path), source);
         let Some(last) = self.next_seq.checked_sub(1) else {
-            return self.settle();
+            return Err(head_err(std::io::Error::other(
+                "a journal without records has no head",
+            )));
         };
         let head = Head {
             seq: last,
             hash: self.head.clone(),
         };
         // Nobody reads the folder yet: no temporary file and rename needed.
-        let written = head_bytes(&head)
+        let file = head_bytes(&head)
             .and_then(|bytes| head_file::create(&self.path, &bytes))
-            .map_err(|source| io_err(&head_path(&self.path), source));
-        self.settle()?;
-        written?;
+            .map_err(head_err)?;
         self.head_written = Some(last);
-        Ok(())
+        Ok(file)
     }
 
     /// Whether the file at this journal's path is still the one this handle
@@ -860,7 +883,7 @@ impl Journal {
 enum Fsync {
     /// Before the append returns.
     Now,
-    /// On the fsync worker, waited for by the next append.
+    /// On the fsync worker, waited for by the next durable append.
     Behind,
     /// By the next fsync of the file.
     Later,
@@ -1346,17 +1369,17 @@ mod tests {
         // Written before the call returns: a reader (or a killed process's
         // successor) sees it while its fsync may still run.
         assert_eq!(inspect(&path).expect("inspect").records.len(), 1);
-        assert!(j.syncing.is_some(), "the fsync runs behind");
+        assert!(!j.syncing.is_empty(), "the fsync runs behind");
         j.append(Event::RunCompleted {}).expect("append");
         assert!(
-            j.syncing.is_none(),
+            j.syncing.is_empty(),
             "a durable append settles the one before"
         );
         j.append_carrying_behind(vec![Event::RunCompleted {}], &[])
             .expect("append");
         // The head is never written ahead of the durable journal: it settles first.
         j.write_head().expect("head");
-        assert!(j.syncing.is_none());
+        assert!(j.syncing.is_empty());
         assert_eq!(read_head(&path).expect("head").expect("a head").seq, 2);
         assert_eq!(read(&path).expect("verified").len(), 3);
         j.append_behind(Event::RunCompleted {}).expect("append");
@@ -1380,7 +1403,7 @@ mod tests {
         j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
             .expect("append");
         assert_eq!(inspect(&path).expect("inspect").records.len(), 2);
-        assert!(j.synced < j.len && j.syncing.is_none());
+        assert!(j.synced < j.len && j.syncing.is_empty());
         let first_unsynced = j.synced;
         j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
             .expect("append");
@@ -1460,18 +1483,63 @@ mod tests {
     }
 
     #[test]
-    fn a_new_journal_s_head_is_written_while_its_first_record_is_fsync_d() {
+    fn a_new_journal_s_first_record_and_head_are_made_durable_by_a_job_behind() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("journal.jsonl");
         let mut j = Journal::create(&path).expect("create");
-        let first = j.append_behind(Event::RunCompleted {}).expect("append");
-        j.write_head_unseen().expect("head");
-        assert!(j.syncing.is_none(), "both are durable when it returns");
+        assert!(j.write_first_head().is_err(), "no record, no head");
+        let first = j
+            .append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("append")
+            .remove(0);
+        let head_file = j.write_first_head().expect("head");
         let head = read_head(&path).expect("head").expect("a head");
         assert_eq!((head.seq, head.hash), (0, first.hash));
-        // Up to date already: a later write_head writes nothing.
+        let journal_file = j.file_handle().expect("handle");
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let job = SyncBehind::run(move || {
+            // Held until the test says so: the appends below do not wait.
+            rx.recv().ok();
+            journal_file.sync_data()?;
+            head_file.sync_data()
+        });
+        j.durable_behind(job);
+        assert_eq!(j.synced, 0);
+        // Appends whose fsync runs behind or comes later queue after it.
+        j.append_behind(Event::RunCompleted {}).expect("behind");
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("unsynced");
+        assert_eq!(j.syncing.len(), 2, "both behind, in order");
+        tx.send(()).expect("go");
+        // A durable append waits for both, then covers the rest.
+        j.append(Event::RunCompleted {}).expect("durable");
+        assert!(j.syncing.is_empty());
+        assert_eq!(j.synced, j.len);
+        // Up to date already: a later write_head writes nothing new.
         j.write_head().expect("head");
-        assert!(!head_tmp_path(&path).exists());
+        assert_eq!(read(&path).expect("verified").len(), 4);
+    }
+
+    #[test]
+    fn a_failed_job_behind_cuts_back_what_it_covered_and_poisons_the_journal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::create(&path).expect("create");
+        j.append(Event::RunCompleted {}).expect("durable");
+        let durable = j.len;
+        j.append_carrying_unsynced(vec![Event::RunCompleted {}], &[])
+            .expect("unsynced");
+        j.durable_behind(SyncBehind::run(|| {
+            Err(std::io::Error::from_raw_os_error(libc::EIO))
+        }));
+        j.append_behind(Event::RunCompleted {})
+            .expect("queued behind it");
+        let error = j.settle().expect_err("the job failed");
+        assert!(error.to_string().contains("Input/output error"), "{error}");
+        // Cut back to the last record known durable; no more appends.
+        assert_eq!(std::fs::metadata(&path).expect("meta").len(), durable);
+        assert!(j.append(Event::RunCompleted {}).is_err());
+        assert_eq!(inspect(&path).expect("inspect").records.len(), 1);
     }
 
     #[test]
@@ -1484,7 +1552,7 @@ mod tests {
             .append_carrying_with_head(vec![Event::RunCompleted {}, Event::RunCompleted {}], &[])
             .expect("append");
         assert!(
-            j.syncing.is_none(),
+            j.syncing.is_empty(),
             "the records are durable when it returns"
         );
         let head = read_head(&path).expect("head").expect("a head");
@@ -1927,7 +1995,7 @@ mod tests {
             poisoned: false,
             head_written: Some(1),
             limit: MAX_JOURNAL_BYTES,
-            syncing: None,
+            syncing: Vec::new(),
             synced: before.len() as u64,
             sync_before_head: false,
         };

@@ -66,6 +66,10 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     /// and whatever a cut-short removal leaves is invisible and cleaned up
     /// later. Returns the bytes freed.
     fn remove(&self, id: &str, held: Box<dyn RunLog>) -> Result<u64, RunError>;
+    /// Remove run `id`, which holds no record
+    /// ([`RunError::CutOffAtCreation`], checked again under its lock), as
+    /// [`Store::remove`] does. Returns the bytes freed.
+    fn remove_cut_off(&self, id: &str) -> Result<u64, RunError>;
     /// Where the runs are, for messages ("no runs in …").
     fn location(&self) -> String;
     /// Host paths the backend keeps data under: never mounted into or
@@ -233,6 +237,16 @@ pub enum RunError {
         "run `{id}` was let go by this process and not taken back before recording\nhint: this is a bug in the host; please report it"
     )]
     Released {
+        /// The run's id.
+        id: String,
+    },
+    /// The run's journal holds no whole record: a power loss cut its
+    /// creation off before its first record reached the disk.
+    #[error(
+        "run `{}` holds no record: it was cut off as it was created (a power loss before its first record reached the disk), so nothing was started or decided in it\nhint: `host runs prune --all` removes it; start it again with `host run`",
+        crate::render::inert(id)
+    )]
+    CutOffAtCreation {
         /// The run's id.
         id: String,
     },
@@ -627,6 +641,12 @@ impl RunStore {
         }
         let Run { id, log, .. } = run;
         self.store.remove(&id, log)
+    }
+
+    /// Remove run `id`, which holds no record
+    /// ([`RunError::CutOffAtCreation`]): the bytes freed.
+    pub fn remove_cut_off(&self, id: &str) -> Result<u64, RunError> {
+        self.store.remove_cut_off(&self.resolve(id)?)
     }
 
     /// The run a person means by `spec`: a whole id as it is, [`LATEST`]

@@ -9,26 +9,29 @@
 //! against a power loss a moment later, while the plugin runs on the other
 //! core, instead of the call waiting for the disk. Whoever acts on the
 //! record outside the process waits first: the journal waits before its
-//! next append, before writing its head and when it is dropped. The file
-//! store uses it for the fsync of `runs/` once a new run's folder is renamed
-//! into place ([`SyncBehind::start_folder`]), waited for before the run's
-//! first durable record.
+//! next durable append, before writing its head and when it is dropped.
+//! The file store hands it a whole job ([`SyncBehind::run`]): a new run's
+//! first record, its head, its folder and `runs/` fsync'd, behind the run's
+//! first plugin call, waited for as the journal's own fsyncs are.
 //!
 //! The worker is started on first use and lives as long as the process; it
-//! syncs one file at a time, in the order they were handed over. If it
-//! cannot be started, the fsync is done on the caller's thread.
+//! does one job at a time, in the order they were handed over. If it
+//! cannot be started, the job is done on the caller's thread. A job's
+//! result is kept: every clone of its [`SyncBehind`] waits for it and gets
+//! it.
 
 use std::fs::File;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-/// An fsync handed to the worker (see the module doc).
-#[derive(Debug)]
+/// An fsync (or a job) handed to the worker (see the module doc); its
+/// clones wait for the same one.
+#[derive(Debug, Clone)]
 pub struct SyncBehind {
     done: Arc<Done>,
 }
 
-/// Where the worker puts an fsync's result.
+/// Where the worker puts a job's result, kept for every waiter.
 #[derive(Debug, Default)]
 struct Done {
     result: Mutex<Option<std::io::Result<()>>>,
@@ -43,23 +46,17 @@ impl Done {
     }
 }
 
-/// One fsync for the worker: the file (a second handle, so the caller
-/// keeps its own), whether all of it (`fsync`, a folder's entries) or its
-/// data (`fdatasync`), and where to report.
-type Job = (File, Whole, Arc<Done>);
+/// What the worker does: an fsync, or a job of the file store's.
+type Work = Box<dyn FnOnce() -> std::io::Result<()> + Send>;
 
-/// Whether a job syncs the whole file (metadata included) or its data.
-#[derive(Debug, Clone, Copy)]
-enum Whole {
-    Data,
-    All,
-}
+/// One job for the worker, and where to report.
+type Job = (Work, Arc<Done>);
 
-/// Sync `file` as `whole` says.
-fn sync(file: &File, whole: Whole) -> std::io::Result<()> {
-    match whole {
-        Whole::Data => file.sync_data(),
-        Whole::All => file.sync_all(),
+/// A copy of `error` for one more waiter (the OS error code kept).
+fn copy_of(error: &std::io::Error) -> std::io::Error {
+    match error.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::new(error.kind(), error.to_string()),
     }
 }
 
@@ -67,39 +64,37 @@ impl SyncBehind {
     /// Start `fdatasync` of `file`'s data on the worker. An error here (no
     /// second handle to be had) means nothing was started.
     pub fn start(file: &File) -> std::io::Result<SyncBehind> {
-        Ok(Self::hand_over(file.try_clone()?, Whole::Data))
+        let handle = file.try_clone()?;
+        Ok(Self::run(move || handle.sync_data()))
     }
 
-    /// Start `fsync` of the folder at `dir` (its entries: a file renamed
-    /// into it) on the worker, after the fsyncs handed over before it. An
-    /// error here (the folder cannot be opened) means nothing was started.
-    pub fn start_folder(dir: &std::path::Path) -> std::io::Result<SyncBehind> {
-        Ok(Self::hand_over(File::open(dir)?, Whole::All))
-    }
-
-    fn hand_over(handle: File, whole: Whole) -> SyncBehind {
+    /// Start `job` on the worker, after the jobs handed over before it.
+    pub fn run(job: impl FnOnce() -> std::io::Result<()> + Send + 'static) -> SyncBehind {
         let done = Arc::new(Done::default());
+        let job: Work = Box::new(job);
         match worker() {
             Some(worker) => {
                 let sender = worker.lock().unwrap_or_else(|e| e.into_inner());
-                if let Err(returned) = sender.send((handle, whole, done.clone())) {
+                if let Err(returned) = sender.send((job, done.clone())) {
                     // The worker is gone (it never is while the process
-                    // lives): sync here instead.
-                    let (handle, whole, _) = returned.0;
-                    done.set(sync(&handle, whole));
+                    // lives): do it here instead.
+                    let (job, _) = returned.0;
+                    done.set(job());
                 }
             }
-            None => done.set(sync(&handle, whole)),
+            None => done.set(job()),
         }
         SyncBehind { done }
     }
 
-    /// Block until the fsync is done; its result.
-    pub fn wait(self) -> std::io::Result<()> {
+    /// Block until the job is done; its result (the same for every clone).
+    pub fn wait(&self) -> std::io::Result<()> {
         let mut slot = self.done.result.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(result) = slot.take() {
-                return result;
+            match &*slot {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(error)) => return Err(copy_of(error)),
+                None => {}
             }
             slot = self
                 .done
@@ -118,11 +113,11 @@ fn worker() -> Option<&'static Mutex<Sender<Job>>> {
             let (sender, jobs) = channel::<Job>();
             let started = std::thread::Builder::new()
                 .name("journal-sync".into())
-                // It only calls fsync and fdatasync: a small stack does.
+                // It calls fsync, fdatasync and rename: a small stack does.
                 .stack_size(64 * 1024)
                 .spawn(move || {
-                    for (file, whole, done) in jobs {
-                        done.set(sync(&file, whole));
+                    for (job, done) in jobs {
+                        done.set(job());
                     }
                 });
             match started {
@@ -161,18 +156,6 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_s_sync_reports_success_and_a_missing_folder_starts_none() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("f"), b"x").expect("write");
-        SyncBehind::start_folder(dir.path())
-            .expect("start")
-            .wait()
-            .expect("synced");
-        let missing = SyncBehind::start_folder(&dir.path().join("gone"));
-        assert!(missing.is_err(), "{missing:?}");
-    }
-
-    #[test]
     fn a_failed_sync_is_reported_to_the_waiter() {
         // fdatasync of a pipe fails (EINVAL): the worker reports it, not
         // swallows it.
@@ -180,5 +163,30 @@ mod tests {
         let file = File::from(std::os::fd::OwnedFd::from(reader));
         let result = SyncBehind::start(&file).expect("start").wait();
         assert!(result.is_err(), "{result:?}");
+    }
+
+    #[test]
+    fn a_job_runs_after_the_jobs_before_it_and_every_clone_gets_its_result() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (from, to) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&from, b"x").expect("write");
+        let file = File::open(&from).expect("open");
+        let synced = SyncBehind::start(&file).expect("start");
+        let (from2, to2) = (from.clone(), to.clone());
+        let moved = SyncBehind::run(move || std::fs::rename(&from2, &to2));
+        let other = moved.clone();
+        moved.wait().expect("renamed");
+        // In order: the fsync handed over first is done by now.
+        assert!(synced.done.result.lock().expect("lock").is_some());
+        other.wait().expect("the same result for the clone");
+        assert!(to.exists() && !from.exists());
+
+        // A failure, for each waiter, with its OS error code.
+        let failed = SyncBehind::run(move || std::fs::rename(&from, &to));
+        let twin = failed.clone();
+        for pending in [failed, twin] {
+            let error = pending.wait().expect_err("the source is gone");
+            assert_eq!(error.raw_os_error(), Some(libc::ENOENT), "{error}");
+        }
     }
 }
