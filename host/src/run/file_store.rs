@@ -478,17 +478,7 @@ impl Store for FileStore {
     fn open(&self, id: &str) -> Result<Opened, RunError> {
         let journal_path = self.journal_path(id)?;
         let dir = self.runs_dir.join(id);
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| RunError::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        take_lock(&lock, &lock_path, id)?;
+        let lock = self.locked(id)?;
         // Under the lock, nobody else is writing this run: temporary files
         // of dead processes can go.
         self.sweep();
@@ -566,17 +556,7 @@ impl Store for FileStore {
 
     fn remove_cut_off(&self, id: &str) -> Result<u64, RunError> {
         let journal = self.journal_path(id)?;
-        let lock_path = self.runs_dir.join(id).join(LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| RunError::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        take_lock(&lock, &lock_path, id)?;
+        let lock = self.locked(id)?;
         if !cut_off_at_creation(&journal) {
             return Err(crate::run::state::StateError {
                 id: id.to_string(),
@@ -597,6 +577,22 @@ impl Store for FileStore {
 }
 
 impl FileStore {
+    /// Run `id`'s lock file (made if missing), its exclusive lock taken.
+    fn locked(&self, id: &str) -> Result<File, RunError> {
+        let lock_path = self.runs_dir.join(id).join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| RunError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        take_lock(&lock, &lock_path, id)?;
+        Ok(lock)
+    }
+
     /// Take run `id`'s folder away whole (see the module doc), `held` (its
     /// lock) let go once it is out of sight: the bytes freed.
     fn take_away(&self, id: &str, held: impl Sized) -> Result<u64, RunError> {
