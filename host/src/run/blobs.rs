@@ -222,7 +222,7 @@ impl BlobStore for FileBlobs {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        self.dir_in_place().map_err(io)?;
         // A file of another size (an earlier unsynced write a power cut
         // emptied) is written again.
         let whole = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
@@ -278,6 +278,29 @@ impl BlobStore for FileBlobs {
 }
 
 impl FileBlobs {
+    /// Make sure the blobs' folder is there, and its name durable: a new
+    /// run's is made with the run (and fsync'd with it); one made here (a run
+    /// from before that) has its parent fsync'd once, so a blob a durable
+    /// record names cannot lose its folder to a power cut.
+    fn dir_in_place(&self) -> std::io::Result<()> {
+        match std::fs::create_dir(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&self.dir)?;
+                self.sync_parent()
+            }
+            Err(e) => Err(e),
+            Ok(()) => self.sync_parent(),
+        }
+    }
+
+    fn sync_parent(&self) -> std::io::Result<()> {
+        match self.dir.parent() {
+            Some(parent) => crate::atomic_file::sync_dir(parent),
+            None => Ok(()),
+        }
+    }
+
     /// Blob `sha256`'s file at `path` is absent or empty: its bytes as a
     /// record of the verified journal carries them, if one does (the
     /// journal's chain and head must check out), else `error`.

@@ -6,9 +6,9 @@
 //! A run is created atomically: built in a staging folder `.new-<pid>-<id>`
 //! (its first record and head written, its lock taken), then renamed to
 //! `<id>`, so it is seen only whole and its creator holds it from the moment
-//! it can be seen. Its fsyncs (the journal, the head, the run's folder and
-//! `runs/`) are one job on the fsync worker ([`crate::run::sync_behind`])
-//! that runs behind the first plugin call, handed to the journal
+//! it can be seen. Its fsyncs (the journal, the head, the run's folder,
+//! holding its `blobs/` folder from the start, and `runs/`) are one job on
+//! the fsync worker ([`crate::run::sync_behind`]) that runs behind the first plugin call, handed to the journal
 //! ([`Journal::durable_behind`]), which waits for it before the first record
 //! that must be durable, before its head is written again and when the run
 //! is let go. A killed process loses nothing by that (the files are whole in
@@ -434,6 +434,9 @@ impl Store for FileStore {
         let dir = self.runs_dir.join(id);
         let built = (|| {
             let mut journal = Journal::create(&staging.join(JOURNAL_FILE))?;
+            // Made now so that the job below makes its name durable with the
+            // run's other files (see `Blobs`).
+            std::fs::create_dir(staging.join(BLOBS_DIR)).map_err(io(&staging))?;
             // Written, not fsync'd: the job below makes the record and the
             // head durable behind the first plugin call. A run's journal has
             // a head from its first record on (a run without one is refused
@@ -700,7 +703,8 @@ fn made_durable_behind(journal: File, head: File, dir: &Path, runs: &Path) -> Sy
     })
 }
 
-/// Remove a run's staging folder: its regular files, then the folder.
+/// Remove a run's staging folder: its regular files and its (empty)
+/// `blobs/` folder, then the folder.
 fn remove_staging(staging: &Path) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(staging) {
         Ok(entries) => entries,
@@ -710,8 +714,11 @@ fn remove_staging(staging: &Path) -> std::io::Result<()> {
     };
     for entry in entries {
         let path = entry?.path();
-        if std::fs::symlink_metadata(&path)?.file_type().is_file() {
+        let kind = std::fs::symlink_metadata(&path)?.file_type();
+        if kind.is_file() {
             std::fs::remove_file(&path)?;
+        } else if kind.is_dir() && path.file_name() == Some(BLOBS_DIR.as_ref()) {
+            std::fs::remove_dir(&path)?;
         }
     }
     std::fs::remove_dir(staging)
@@ -1111,6 +1118,10 @@ mod tests {
             1
         );
         assert_eq!(store.ids().expect("ids"), vec![id.clone()]);
+        assert!(
+            dir.join(BLOBS_DIR).is_dir(),
+            "made with the run, fsync'd with it"
+        );
         assert!(matches!(
             RunStore::new(tmp.path()).open(&id),
             Err(RunError::Busy { .. })
@@ -1457,6 +1468,7 @@ mod tests {
         let staging = runs.join(format!(".new-{dead}-{id}"));
         std::fs::create_dir(&staging).expect("staging");
         std::fs::write(staging.join(JOURNAL_FILE), b"{").expect("staging journal");
+        std::fs::create_dir(staging.join(BLOBS_DIR)).expect("staging blobs");
         let live_staging = runs.join(format!(".new-{me}-{id}"));
         std::fs::create_dir(&live_staging).expect("staging");
 
