@@ -16,22 +16,19 @@
 //!
 //! The worker is started on first use and lives as long as the process; it
 //! does one job at a time, in the order they were handed over. If it
-//! cannot be started, the job is done on the caller's thread. A job's
-//! result is kept: every clone of its [`SyncBehind`] waits for it and gets
-//! it.
+//! cannot be started, the job is done on the caller's thread.
 
 use std::fs::File;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-/// An fsync (or a job) handed to the worker (see the module doc); its
-/// clones wait for the same one.
-#[derive(Debug, Clone)]
+/// An fsync (or a job) handed to the worker (see the module doc).
+#[derive(Debug)]
 pub struct SyncBehind {
     done: Arc<Done>,
 }
 
-/// Where the worker puts a job's result, kept for every waiter.
+/// Where the worker puts a job's result.
 #[derive(Debug, Default)]
 struct Done {
     result: Mutex<Option<std::io::Result<()>>>,
@@ -51,14 +48,6 @@ type Work = Box<dyn FnOnce() -> std::io::Result<()> + Send>;
 
 /// One job for the worker, and where to report.
 type Job = (Work, Arc<Done>);
-
-/// A copy of `error` for one more waiter (the OS error code kept).
-fn copy_of(error: &std::io::Error) -> std::io::Error {
-    match error.raw_os_error() {
-        Some(code) => std::io::Error::from_raw_os_error(code),
-        None => std::io::Error::new(error.kind(), error.to_string()),
-    }
-}
 
 impl SyncBehind {
     /// Start `fdatasync` of `file`'s data on the worker. An error here (no
@@ -87,14 +76,12 @@ impl SyncBehind {
         SyncBehind { done }
     }
 
-    /// Block until the job is done; its result (the same for every clone).
-    pub fn wait(&self) -> std::io::Result<()> {
+    /// Block until the job is done; its result.
+    pub fn wait(self) -> std::io::Result<()> {
         let mut slot = self.done.result.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            match &*slot {
-                Some(Ok(())) => return Ok(()),
-                Some(Err(error)) => return Err(copy_of(error)),
-                None => {}
+            if let Some(result) = slot.take() {
+                return result;
             }
             slot = self
                 .done
@@ -113,7 +100,7 @@ fn worker() -> Option<&'static Mutex<Sender<Job>>> {
             let (sender, jobs) = channel::<Job>();
             let started = std::thread::Builder::new()
                 .name("journal-sync".into())
-                // It calls fsync, fdatasync and rename: a small stack does.
+                // Its jobs call fsync and fdatasync: a small stack does.
                 .stack_size(64 * 1024)
                 .spawn(move || {
                     for (job, done) in jobs {
@@ -166,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn a_job_runs_after_the_jobs_before_it_and_every_clone_gets_its_result() {
+    fn a_job_runs_after_the_jobs_before_it_and_reports_its_result() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (from, to) = (dir.path().join("a"), dir.path().join("b"));
         std::fs::write(&from, b"x").expect("write");
@@ -174,19 +161,16 @@ mod tests {
         let synced = SyncBehind::start(&file).expect("start");
         let (from2, to2) = (from.clone(), to.clone());
         let moved = SyncBehind::run(move || std::fs::rename(&from2, &to2));
-        let other = moved.clone();
+        let done = synced.done.clone();
         moved.wait().expect("renamed");
         // In order: the fsync handed over first is done by now.
-        assert!(synced.done.result.lock().expect("lock").is_some());
-        other.wait().expect("the same result for the clone");
+        assert!(done.result.lock().expect("lock").is_some());
         assert!(to.exists() && !from.exists());
 
-        // A failure, for each waiter, with its OS error code.
+        // A failure, with its OS error code.
         let failed = SyncBehind::run(move || std::fs::rename(&from, &to));
-        let twin = failed.clone();
-        for pending in [failed, twin] {
-            let error = pending.wait().expect_err("the source is gone");
-            assert_eq!(error.raw_os_error(), Some(libc::ENOENT), "{error}");
-        }
+        let error = failed.wait().expect_err("the source is gone");
+        assert_eq!(error.raw_os_error(), Some(libc::ENOENT), "{error}");
+        synced.wait().expect("synced");
     }
 }
