@@ -401,12 +401,16 @@ pub const SESSION_WORKFLOW: &str = "mcp-session";
 /// Load every tool plugin of `plugins_dir` (or only `only`, if given) with
 /// its effective grants, `workspace` as `${workspace}` and `out_dir` as
 /// where approved changes go. Reviewers are skipped; no workflow is read.
+/// `admin_inputs` are more files of the admin's that no plugin may read
+/// through a mount or write (the session's policy file), protected from the
+/// first grant resolved on.
 pub fn load_tools(
     dirs: &HostDirs,
     plugins_dir: &Path,
     only: Option<&str>,
     workspace: &Path,
     out_dir: &Path,
+    admin_inputs: &[&Path],
     notes: Notes<'_>,
 ) -> anyhow::Result<LoadedPlugins> {
     let plugins_dir = std::path::absolute(plugins_dir).unwrap_or(plugins_dir.to_path_buf());
@@ -438,6 +442,9 @@ pub fn load_tools(
         Runtime::new(dirs.runtime_config()).context("cannot start the WebAssembly runtime")?;
     let mut protected = dirs.protected();
     protected.add(ProtectedKind::Input, &plugins_dir);
+    for path in admin_inputs {
+        protected.add(ProtectedKind::Input, path);
+    }
     for m in &all {
         protected
             .add(ProtectedKind::Input, &m.path)

@@ -522,7 +522,7 @@ impl ResolvedGrants {
 
 #[cfg(test)]
 mod tests {
-    use super::mounts::{DirIdentity, still_the_same};
+    use super::mounts::{DirIdentity, handle_is_at, open_checked, still_the_same};
     use super::*;
     use crate::manifest::{EnvGrant, Grants, Limits, Mount, MountSource, PluginKind};
 
@@ -806,6 +806,35 @@ mod tests {
         );
     }
 
+    /// The handle a mount is given through is the directory at the checked
+    /// path: one swapped in for it (renamed over it, or reached through a
+    /// parent swapped for a symlink) after the checks is refused.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_mount_handle_must_be_the_directory_at_the_checked_path() {
+        let (_t, root) = tempdir();
+        let root = std::fs::canonicalize(root).expect("canonical");
+        let ws = root.join("ws");
+        std::fs::create_dir(&ws).expect("mkdir");
+        let handle = open_checked(&ws).expect("open");
+        handle_is_at(&handle, &ws).expect("the checked directory");
+        // The checked directory moved away and another took its path.
+        std::fs::rename(&ws, root.join("moved")).expect("rename");
+        std::fs::create_dir(&ws).expect("mkdir");
+        let detail = handle_is_at(&handle, &ws).expect_err("moved");
+        assert!(!detail.is_empty());
+        // A parent swapped for a symlink: the path opened is elsewhere.
+        std::fs::create_dir_all(root.join("real/ws")).expect("mkdir");
+        std::os::unix::fs::symlink(root.join("real"), root.join("parent")).expect("symlink");
+        let through = root.join("parent/ws");
+        let handle = open_checked(&through).expect("open");
+        let detail = handle_is_at(&handle, &through).expect_err("through a link");
+        assert!(detail.contains("not at the path"), "{detail}");
+        // A symlink as the last component is not opened at all.
+        std::os::unix::fs::symlink(&ws, root.join("last")).expect("symlink");
+        assert!(open_checked(&root.join("last")).is_err());
+    }
+
     #[test]
     fn a_mount_changed_between_check_and_open_is_named() {
         let (_t, root) = tempdir();
@@ -843,6 +872,9 @@ mod tests {
             "notes",
             "notes/n.txt",
             "a/b/c",
+            "a/b/harness.toml.bak",
+            "a/b/.harnessy/x",
+            "a/b/harness.toml/x",
         ] {
             assert_eq!(g.check_write(ok).as_deref(), Ok(ok), "{ok}");
         }
@@ -864,6 +896,13 @@ mod tests {
             ("reports/x\0", R::ControlChar),
             ("reports/\x1b[31mred", R::ControlChar),
             ("reports/dir/", R::TrailingSlash),
+            ("reports/\u{180e}x", R::ControlChar),
+            ("reports/x\u{fe0f}", R::ControlChar),
+            ("reports/.harness/runs/r1/journal", R::HostName),
+            ("reports/.HARNESS/x", R::HostName),
+            ("reports/.harness-tmp-1-2", R::HostName),
+            ("reports/harness.toml", R::HostName),
+            ("reports/sub/Harness.TOML", R::HostName),
             ("reports", R::NotGranted),
             ("reportsx/y", R::NotGranted),
             ("notesx", R::NotGranted),

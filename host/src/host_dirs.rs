@@ -31,7 +31,7 @@ use crate::runtime::RuntimeConfig;
 pub const APP_DIR: &str = "harness";
 
 /// The default state directory's name.
-const DEFAULT_STATE: &str = ".harness";
+pub(crate) const DEFAULT_STATE: &str = ".harness";
 /// The default plugins folder's name.
 const DEFAULT_PLUGINS: &str = "plugins";
 /// The default workspace.

@@ -165,8 +165,8 @@ pub enum ProtectedKind {
     State,
     /// The compile cache (and the runtime's scratch space for private copies).
     Cache,
-    /// A plugins folder, workflow, manifest or component: what the host reads
-    /// back to decide what runs.
+    /// A plugins folder, workflow, manifest, component, project file or
+    /// policy: what the host reads back to decide what runs.
     Input,
     /// One of the above, as recorded in a run's journal.
     Recorded,
@@ -178,7 +178,7 @@ impl ProtectedKind {
             Self::State => "the host's state directory",
             Self::Cache => "the host's compile cache",
             Self::Input => {
-                "a plugin definition the host loads (plugins folder, workflow, manifest or component)"
+                "a file the host reads to decide what runs (plugins folder, workflow, manifest, component, project file or policy)"
             }
             Self::Recorded => "one of the host's own paths (state, cache or plugin definitions)",
         }

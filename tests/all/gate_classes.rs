@@ -257,7 +257,7 @@ fn writes_that_could_reach_the_hosts_own_paths_are_refused_at_load() {
     let out = run_into(s.host(), &plugins, &s.ws(), s.path());
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("plugin definition"),
+        text(&out.stderr).contains("a file the host reads to decide what runs"),
         "{}",
         text(&out.stderr)
     );
@@ -310,7 +310,7 @@ fn a_read_write_mount_holding_the_plugins_folder_is_refused() {
 }
 
 #[test]
-fn a_file_and_its_parent_or_a_too_long_or_invisible_name_are_refused_before_staging() {
+fn a_file_and_its_parent_or_a_too_long_invisible_or_host_kind_name_are_refused_before_staging() {
     for (writes, kind, needle) in [
         (
             "[{ path = \"drafts/a\", text = \"1\" }, { path = \"drafts/a/b\", text = \"2\" }]",
@@ -337,6 +337,31 @@ fn a_file_and_its_parent_or_a_too_long_or_invisible_name_are_refused_before_stag
             "[{ path = \"drafts/zero\u{200b}width.md\", text = \"1\" }]",
             "write-denied",
             "invisible characters",
+        ),
+        (
+            "[{ path = \"drafts/README.md\u{180e}\", text = \"1\" }]",
+            "write-denied",
+            "invisible characters",
+        ),
+        (
+            "[{ path = \"drafts/hangul\u{3164}filler.md\", text = \"1\" }]",
+            "write-denied",
+            "invisible characters",
+        ),
+        (
+            "[{ path = \"drafts/.harness/runs/r1/journal\", text = \"1\" }]",
+            "write-denied",
+            "of the host's own kind",
+        ),
+        (
+            "[{ path = \"drafts/harness.toml\", text = \"state = '/tmp'\" }]",
+            "write-denied",
+            "of the host's own kind",
+        ),
+        (
+            "[{ path = \"drafts/.harness-tmp-1-1\", text = \"1\" }]",
+            "write-denied",
+            "of the host's own kind",
         ),
     ] {
         let s = Scratch::new();

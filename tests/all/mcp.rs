@@ -15,8 +15,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Scratch, TestPlugin, artifacts, events, one_step_workflow, reviewer, run_ids, shared_cache,
-    text,
+    HOSTILE, Scratch, TestPlugin, artifacts, events, one_step_workflow, reviewer, run_ids,
+    shared_cache, text,
 };
 
 /// The venv's python, or `None` (skip) when python3 is missing.
@@ -502,6 +502,8 @@ struct Stdio {
     notifications: Vec<Value>,
     /// Responses to other requests read while waiting for one.
     early: Vec<Value>,
+    /// Every line read, as the server wrote it.
+    raw: Vec<String>,
 }
 
 impl Stdio {
@@ -532,6 +534,7 @@ impl Stdio {
             next: 0,
             notifications: Vec::new(),
             early: Vec::new(),
+            raw: Vec::new(),
         };
         let init = c.request(
             "initialize",
@@ -570,6 +573,7 @@ impl Stdio {
         loop {
             let line = self.lines.next().expect("a response").expect("read");
             let msg: Value = serde_json::from_str(&line).expect("JSON-RPC");
+            self.raw.push(line);
             if msg["id"] == id {
                 return msg;
             }
@@ -730,6 +734,34 @@ fn serving_after_ada(s: &Scratch) -> (Stdio, String, Value) {
         .expect("run id")
         .to_string();
     (c, id, first)
+}
+
+/// What the server writes is inert as written, not only once parsed: a
+/// plugin's text (here a name the hello tool greets; and a tool name the
+/// agent made up) reaches the channel with every dangerous character escaped, in
+/// the text and in `structuredContent`, and parses back to the very same
+/// string.
+#[test]
+fn every_message_on_the_channel_is_inert_and_parses_back_to_the_plugins_text() {
+    let s = Scratch::new();
+    let dir = plugins(&s, None);
+    let mut c = Stdio::start(&s, &dir);
+    let result = c.call("hello", json!({"name": HOSTILE}));
+    let _ = c.request("tools/list", json!({}));
+    let unknown = c.request("tools/call", json!({"name": HOSTILE, "arguments": {}}));
+    assert!(
+        unknown.get("error").is_some() || unknown["result"]["isError"] == true,
+        "{unknown}"
+    );
+    for line in &c.raw {
+        crate::support::assert_inert(line, "a line on the MCP channel");
+    }
+    assert_eq!(
+        result["structuredContent"]["output"]["greeting"],
+        format!("Hello, {HOSTILE}!"),
+        "the plugin's text survives the round trip"
+    );
+    assert!(!s.out().join("hello").exists(), "staged, not written");
 }
 
 #[test]

@@ -193,3 +193,41 @@ fn inspect_shows_the_summary_and_input_schema_from_describe() {
     );
     assert!(shown.contains("\"required\""), "{shown}");
 }
+
+/// The session's policy file is the admin's: a plugin whose `writes` grant
+/// covers it (here the policy sits where hello writes) is refused at load,
+/// before any call, naming the policy; no session run is made and the policy
+/// is untouched.
+#[test]
+fn a_plugin_cannot_be_granted_writes_over_the_session_policy() {
+    let s = Scratch::new();
+    let plugins = hello_plugins(&s);
+    let policy = s.out().join("hello/ada.txt");
+    std::fs::create_dir_all(policy.parent().expect("parent")).expect("mkdir");
+    let rules = "[[rule]]\nname = \"all\"\nplugin = \"*\"\naction = \"allow\"\n";
+    std::fs::write(&policy, rules).expect("policy");
+    let out = s
+        .in_area(
+            s.host(),
+            &["call", "hello", "--input", r#"{"name":"Ada"}"#],
+            &plugins,
+        )
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--json")
+        .output()
+        .expect("run host call");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let result = json_of(&out);
+    let error = result["error"].as_str().expect("error");
+    assert!(
+        error.contains("grants.writes") && error.contains("ada.txt"),
+        "{result:#}"
+    );
+    assert!(error.contains("policy"), "{result:#}");
+    assert!(
+        crate::support::run_ids(&s.state()).is_empty(),
+        "no session run"
+    );
+    assert_eq!(std::fs::read_to_string(&policy).expect("policy"), rules);
+}

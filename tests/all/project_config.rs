@@ -145,7 +145,10 @@ fn a_project_file_lets_host_run_from_any_subdirectory() {
         .expect("run");
     assert!(!refused.status.success());
     let err = text(&refused.stderr);
-    assert!(err.contains("plugin definition"), "{err}");
+    assert!(
+        err.contains("a file the host reads to decide what runs"),
+        "{err}"
+    );
     assert_eq!(crate::support::run_ids(&s.state()), [id], "no second run");
 }
 

@@ -27,7 +27,7 @@ pub struct Args {
     yes: bool,
 
     /// Approve only if the change set has this digest (or a prefix of at
-    /// least 8 hex digits), as shown by `host show`.
+    /// least 16 hex digits), as shown by `host show`.
     #[arg(long)]
     digest: Option<String>,
 

@@ -293,18 +293,23 @@ fn base_bytes(state: &RunState, blobs: &Blobs, entry: &ChangeEntry) -> Option<Ve
         .and_then(|b| b.bytes().map(<[u8]>::to_vec))
 }
 
-/// One diff as lines classed by kind.
+/// One diff as lines classed by kind. The `---`/`+++` file header is only
+/// the lines before the first hunk: inside a hunk, an added line whose text
+/// begins `++` (or a removed one beginning `--`) is an addition (removal),
+/// never styled as a header.
 fn diff_html(diff: &str) -> String {
     let mut out = String::from("<pre class=\"diff\">");
+    let mut in_hunk = false;
     for line in diff.lines() {
-        let class = if line.starts_with("+++") || line.starts_with("---") {
+        in_hunk |= line.starts_with("@@");
+        let class = if !in_hunk && (line.starts_with("+++") || line.starts_with("---")) {
             "file"
+        } else if line.starts_with("@@") {
+            "hunk"
         } else if line.starts_with('+') {
             "add"
         } else if line.starts_with('-') {
             "del"
-        } else if line.starts_with("@@") {
-            "hunk"
         } else {
             "ctx"
         };
@@ -569,7 +574,7 @@ fn change_set(state: &RunState, blobs: &Blobs) -> String {
                         out,
                         "<details class=\"edit\"><summary>edit before approving</summary>\
 <label><input type=\"checkbox\" form=\"approve-form\" name=\"edit\" value=\"{i}\"> write my edited text instead</label>\
-<textarea form=\"approve-form\" name=\"text{i}\" rows=\"12\" spellcheck=\"false\">{text}</textarea></details>"
+<textarea form=\"approve-form\" name=\"text{i}\" rows=\"12\" spellcheck=\"false\">\n{text}</textarea></details>"
                     );
                 }
                 None => out.push_str(
@@ -751,6 +756,24 @@ fn timeline(records: &[Record]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inside a hunk, `+++`/`---` lines are an addition and a removal: only
+    /// the lines before the first hunk are the file header.
+    #[test]
+    fn lines_that_look_like_a_header_inside_a_hunk_are_classed_by_their_sign() {
+        let diff = "--- a/x\n+++ b/x\n@@ -1 +1,2 @@\n--- old\n+++ b/.bashrc\n ctx\n";
+        let html = diff_html(diff);
+        let classes: Vec<&str> = html
+            .split("<span class=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().expect("class"))
+            .collect();
+        assert_eq!(
+            classes,
+            ["file", "file", "hunk", "del", "add", "ctx"],
+            "{html}"
+        );
+    }
 
     /// A run just created, from a workflow with or without `[review]`.
     fn created(no_review: bool) -> RunState {

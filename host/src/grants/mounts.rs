@@ -115,15 +115,15 @@ pub(super) fn resolve(
                 },
             )
         };
-        let identity = DirIdentity::of(&host).map_err(missing)?;
-        let dir = cap_std::fs::Dir::open_ambient_dir(&host, cap_std::ambient_authority())
-            .map_err(missing)?;
-        if !writable {
-            preopens
-                .preopened_dir(&host, &mount.guest, FsPerms::ReadOnly)
-                .map_err(|e| missing(std::io::Error::other(format!("{e:#}"))))?;
-        }
-        still_the_same(&host, &identity).map_err(|detail| {
+        // One handle on the checked directory, never the path again: opened
+        // without following a final symlink, then checked to be the
+        // directory at the checked path (its device and inode, and where
+        // `/proc/self/fd` says it is), and handed to the sandbox through that
+        // same handle. A directory swapped in for the path or one of its
+        // parents after the checks above (the state directory, say) is
+        // refused, and one swapped in and back again is never what is mounted.
+        let handle = open_checked(&host).map_err(missing)?;
+        handle_is_at(&handle, &host).map_err(|detail| {
             refused(
                 manifest,
                 key.clone(),
@@ -133,6 +133,12 @@ pub(super) fn resolve(
                 },
             )
         })?;
+        if !writable {
+            preopens
+                .preopened_dir(handle_path(&handle, &host), &mount.guest, FsPerms::ReadOnly)
+                .map_err(|e| missing(std::io::Error::other(format!("{e:#}"))))?;
+        }
+        let dir = cap_std::fs::Dir::from_std_file(handle);
         pinned.push(dir);
         resolved.push(ResolvedMount {
             host,
@@ -148,6 +154,55 @@ pub(super) fn resolve(
     })
 }
 
+/// The directory at `host`, opened for reading, not through a symlink at its
+/// last component (a symlink earlier on the way is caught by [`handle_is_at`]).
+pub(super) fn open_checked(host: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW);
+    }
+    options.open(host)
+}
+
+/// Check that `handle` is the directory at `host`: the same device and
+/// inode as `host` names now, and, where `/proc` tells, at that very path.
+/// Returns what changed.
+pub(super) fn handle_is_at(handle: &std::fs::File, host: &Path) -> Result<(), String> {
+    let identity = DirIdentity::of_handle(handle).map_err(|e| e.to_string())?;
+    still_the_same(host, &identity)?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        if let Ok(at) = std::fs::read_link(format!("/proc/self/fd/{}", handle.as_raw_fd()))
+            && at != host
+        {
+            return Err(format!(
+                "the directory opened is at `{}`, not at the path that was checked",
+                inert_path(&at)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A path that names `handle` itself (`/proc/self/fd/N`), for an API that
+/// opens by path; `host` where `/proc` is not there.
+fn handle_path(handle: &std::fs::File, host: &Path) -> PathBuf {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        let through = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+        if through.is_dir() {
+            return through;
+        }
+    }
+    let _ = handle;
+    host.to_path_buf()
+}
+
 /// Which directory a path names: on Unix its device and inode, elsewhere its
 /// canonical path. Taken before and after a mount is opened, so the handle
 /// is known to be the directory that was checked.
@@ -160,6 +215,24 @@ pub(super) enum DirIdentity {
 }
 
 impl DirIdentity {
+    /// The identity of the directory `handle` is (one `fstat` on Unix).
+    pub(super) fn of_handle(handle: &std::fs::File) -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = handle.metadata()?;
+            Ok(Self::Inode {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = handle;
+            Err(std::io::Error::other("no handle identity on this platform"))
+        }
+    }
+
     /// The identity of the directory `path` names now (one `stat` on Unix).
     pub(super) fn of(path: &Path) -> std::io::Result<Self> {
         #[cfg(unix)]

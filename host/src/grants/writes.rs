@@ -174,6 +174,12 @@ pub enum WriteDenialReason {
     NotGranted,
     /// The path reaches one of the host's own files (see [`crate::protect`]).
     Protected,
+    /// A segment is a name the host gives its own files wherever they are:
+    /// a state folder (`.harness`), an apply's temporary file
+    /// (`.harness-tmp-...`, which a later apply sweeps away) or a project
+    /// file (`harness.toml`, which the host finds by itself in any folder
+    /// and which names the plugins, state and output a command uses).
+    HostName,
 }
 
 impl std::fmt::Display for WriteDenialReason {
@@ -193,6 +199,9 @@ impl std::fmt::Display for WriteDenialReason {
             Self::NameTooLong => "a segment is longer than 255 bytes, the longest file name",
             Self::NotGranted => "the path is outside the plugin's `writes` grant",
             Self::Protected => "the path reaches one of the host's own files",
+            Self::HostName => {
+                "the path names a file or folder of the host's own kind (`.harness`, `.harness-tmp-*`, `harness.toml`), which a later host command would take for its own; name it otherwise"
+            }
         })
     }
 }
@@ -267,10 +276,23 @@ fn validate_write_path(path: &str) -> Result<(), WriteDenialReason> {
             "." => return Err(R::CurrentSegment),
             ".." => return Err(R::ParentSegment),
             s if s.len() > MAX_NAME_BYTES => return Err(R::NameTooLong),
+            s if is_host_name(s) => return Err(R::HostName),
             _ => {}
         }
     }
+    let last = path.rsplit('/').next().unwrap_or(path);
+    if last.eq_ignore_ascii_case(crate::project::PROJECT_FILE) {
+        return Err(R::HostName);
+    }
     Ok(())
+}
+
+/// Whether `segment` is a name the host gives its own folders and files
+/// ([`WriteDenialReason::HostName`]), in any letter case (a case-insensitive
+/// file system would take one for the other).
+fn is_host_name(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    lower == crate::host_dirs::DEFAULT_STATE || lower.starts_with(crate::run::apply::TEMP_PREFIX)
 }
 
 /// `reports/` matches paths inside `reports`; `reports` matches the file

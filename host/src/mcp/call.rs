@@ -55,7 +55,15 @@ pub enum Answer {
     Cancel,
     /// The client cannot ask a person (no elicitation support).
     Unsupported,
+    /// Not asked: the arguments are too long to show a person whole
+    /// ([`QUESTION_ARGUMENTS_MAX`]), and a question that hides part of
+    /// what it asks about would be answered blind.
+    TooLong,
 }
+
+/// The longest arguments (compact JSON, bytes) a policy `ask` puts to a
+/// person; a call with longer ones is refused without asking ([`Answer::TooLong`]).
+pub const QUESTION_ARGUMENTS_MAX: usize = JOURNALED_ARGUMENTS_MAX;
 
 impl Answer {
     /// The answer's name as the journal records it (`policy_decided`).
@@ -65,6 +73,7 @@ impl Answer {
             Self::Decline => "decline",
             Self::Cancel => "cancel",
             Self::Unsupported => "unsupported",
+            Self::TooLong => "too-long",
         }
     }
 }
@@ -81,20 +90,12 @@ pub struct Question {
 }
 
 impl Question {
-    /// One paragraph for the person, inert.
+    /// One paragraph for the person, inert, with the whole arguments (a
+    /// question is only put when they fit: [`QUESTION_ARGUMENTS_MAX`]).
     pub fn message(&self) -> String {
-        let mut args = self.arguments.to_string();
-        if args.len() > 1024 {
-            let mut cut = 1024;
-            while !args.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            args.truncate(cut);
-            args.push_str("...");
-        }
         inert(&format!(
             "Allow the agent to call tool `{}` with {}? ({})",
-            self.plugin, args, self.reason
+            self.plugin, self.arguments, self.reason
         ))
     }
 }
@@ -315,6 +316,9 @@ impl Session {
             Some(Answer::Unsupported) => format!(
                 "refused: {reason}, and this client cannot ask a person (it did not declare the MCP elicitation capability); the call did not run"
             ),
+            Some(Answer::TooLong) => format!(
+                "refused: {reason}, and its arguments are longer than the {QUESTION_ARGUMENTS_MAX} bytes of JSON a person is shown whole, so nobody was asked (a question must not hide part of the call); the call did not run"
+            ),
             Some(a) => format!("refused: {reason}; the person answered `{}`", a.as_str()),
         };
         // The failure a call ends in before it runs, if it does.
@@ -379,13 +383,17 @@ impl Session {
 
         // An `ask`: the person answers, then the decision is journaled.
         if let Some(decision) = decision.filter(|d| d.action == Action::Ask) {
-            let answer = asker
-                .ask(&Question {
-                    plugin: plugin.to_string(),
-                    arguments: arguments.clone(),
-                    reason: decision.reason.clone(),
-                })
-                .await;
+            let answer = if arguments.to_string().len() > QUESTION_ARGUMENTS_MAX {
+                Answer::TooLong
+            } else {
+                asker
+                    .ask(&Question {
+                        plugin: plugin.to_string(),
+                        arguments: arguments.clone(),
+                        reason: decision.reason.clone(),
+                    })
+                    .await
+            };
             let allowed = answer == Answer::Accept;
             let refused = (!allowed).then(|| refusal(Some(answer), &decision.reason));
             pinned

@@ -10,6 +10,7 @@
 //! - `Host` must name the bound address (or `localhost`), and a request that
 //!   carries an `Origin` must come from an allowed one (none by default):
 //!   both answered 403 by the SDK's DNS-rebinding checks, which run first.
+//! - Every response body goes out escaped ([`InertStream`]), as on stdio.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::mcp::server::Server;
+use crate::render::json::InertStream;
 
 /// How the HTTP endpoint is guarded.
 #[derive(Debug, Clone)]
@@ -155,7 +157,23 @@ async fn guarded(
         );
         return response;
     }
-    service.handle(request).await
+    inert_body(service.handle(request).await)
+}
+
+/// `response` with its body escaped on the way out ([`InertStream`]: JSON
+/// and SSE events whose JSON the SDK serialized with plain serde_json).
+fn inert_body(response: http::Response<Body>) -> http::Response<Body> {
+    response.map(|body| {
+        let mut stream = InertStream::default();
+        body.map_frame(move |frame| {
+            frame.map_data(|data| {
+                let mut out = Vec::with_capacity(data.len());
+                stream.push(&data, &mut out);
+                Bytes::from(out)
+            })
+        })
+        .boxed()
+    })
 }
 
 /// A body-less copy of `request`'s head, for the SDK's header checks. Its
@@ -187,7 +205,39 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::*;
+
+    /// A response body (an SSE event carrying the SDK's JSON, cut inside a
+    /// character) goes out escaped and parses to the same value.
+    #[tokio::test]
+    async fn response_bodies_go_out_inert() {
+        let value = serde_json::json!({"title": "ok\u{9b}2J\u{202e}txt.exe\u{2028}"});
+        let event = format!("data: {}\n\n", serde_json::to_string(&value).expect("json"));
+        let bytes = event.as_bytes();
+        let cut = event.find('\u{202e}').expect("bidi") + 1;
+        let chunks: Vec<Result<hyper::body::Frame<Bytes>, Infallible>> = vec![
+            Ok(hyper::body::Frame::data(Bytes::copy_from_slice(
+                &bytes[..cut],
+            ))),
+            Ok(hyper::body::Frame::data(Bytes::copy_from_slice(
+                &bytes[cut..],
+            ))),
+        ];
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(chunks)).boxed();
+        let out = inert_body(http::Response::new(body))
+            .into_body()
+            .collect()
+            .await
+            .expect("collect")
+            .to_bytes();
+        let text = std::str::from_utf8(&out).expect("utf-8");
+        assert!(text.is_ascii(), "{text:?}");
+        let json = text.strip_prefix("data: ").expect("event").trim_end();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(json).expect("parses"),
+            value
+        );
+    }
 
     #[test]
     fn tokens_compare_exactly() {

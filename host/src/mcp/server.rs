@@ -35,7 +35,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, Peer, ServerHandler};
 
-use crate::mcp::call::{Answer, Asker, Question};
+use crate::mcp::call::{Answer, Asker, QUESTION_ARGUMENTS_MAX, Question};
 use crate::mcp::loading::{Loading, Phase};
 use crate::mcp::policy::Action;
 use crate::mcp::session::Session;
@@ -113,6 +113,10 @@ impl Server {
             .is_some_and(|v| !v.has_initialize());
         if !modern || session.decide(name, arguments).action != Action::Ask {
             return ModernAsk::NotNeeded;
+        }
+        if arguments.to_string().len() > QUESTION_ARGUMENTS_MAX {
+            // Never put to a person in part (the governed call refuses it).
+            return ModernAsk::Answered(Answer::TooLong);
         }
         let bound = crate::digest::sha256_hex_parts([
             self.secret.as_bytes(),

@@ -145,21 +145,21 @@ impl Session {
         options: &SessionOptions<'_>,
         notes: crate::folder::Notes<'_>,
     ) -> anyhow::Result<Session> {
-        let mut loaded = crate::folder::load_tools(
+        let plugins_dir = std::path::absolute(options.plugins_dir)
+            .unwrap_or_else(|_| options.plugins_dir.to_path_buf());
+        let policy = Policy::load(&plugins_dir, options.policy)?;
+        // The policy is the admin's input: no plugin of the session may
+        // mount it or propose a write to it, from the first grant on.
+        let admin_inputs: Vec<&Path> = policy.path.as_deref().into_iter().collect();
+        let loaded = crate::folder::load_tools(
             dirs,
             options.plugins_dir,
             options.only,
             options.workspace,
             options.out_dir,
+            &admin_inputs,
             notes,
         )?;
-        let policy = Policy::load(&loaded.plugins_dir, options.policy)?;
-        if let Some(path) = &policy.path {
-            // The policy is the admin's input: no session write may reach it.
-            loaded
-                .protected
-                .add(crate::protect::ProtectedKind::Input, path);
-        }
         let tools = crate::mcp::tools::describe_all(&loaded.plugins).await?;
         Session::create(dirs, &loaded, tools, policy, options)
     }

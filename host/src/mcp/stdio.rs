@@ -14,6 +14,10 @@
 //! file, another kind of socket) goes through tokio's `stdin()` and
 //! `stdout()` as before.
 //!
+//! Whatever the end, what goes out is escaped on the way ([`Output`]):
+//! rmcp serializes with plain serde_json, which leaves C1 controls, bidi
+//! overrides and zero-width characters raw inside strings.
+//!
 //! Non-blocking mode is a property of the open pipe or socket, which a process that
 //! inherited the same descriptor would share (a shell script that runs
 //! `host mcp` and reads its stdin after): [`Modes`] puts the mode each had
@@ -28,6 +32,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 use tokio::net::unix::pipe;
 
+use crate::render::json::InertStream;
+
 /// The MCP channel's reading half.
 #[derive(Debug)]
 pub enum Input {
@@ -39,9 +45,52 @@ pub enum Input {
     Std(tokio::io::Stdin),
 }
 
-/// The MCP channel's writing half.
+/// The MCP channel's writing half: every message the SDK serializes goes
+/// out with each dangerous character escaped ([`InertStream`]), so a
+/// plugin's text (a tool's title or schema from `describe()`, its output in
+/// `structuredContent`) reaches the client's logs and terminal inert, and
+/// parses to the same values.
 #[derive(Debug)]
-pub enum Output {
+pub struct Output {
+    end: OutputEnd,
+    stream: InertStream,
+    /// Escaped bytes accepted from the SDK, not yet written.
+    pending: Vec<u8>,
+    /// How many of `pending` are written.
+    sent: usize,
+}
+
+impl Output {
+    fn new(end: OutputEnd) -> Output {
+        Output {
+            end,
+            stream: InertStream::default(),
+            pending: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    /// Write out what is pending; `Ready(Ok)` once nothing is.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.sent < self.pending.len() {
+            match Pin::new(&mut self.end).poll_write(cx, &self.pending[self.sent..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => self.sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.pending.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Where [`Output`] writes.
+#[derive(Debug)]
+enum OutputEnd {
     /// stdout, a pipe, written through the event loop.
     Pipe(pipe::Sender),
     /// stdout, a Unix stream socket, written through the event loop.
@@ -85,13 +134,13 @@ pub fn channel() -> (Input, Output, Modes) {
         }
         None => Input::Std(tokio::io::stdin()),
     };
-    let output = match event_loop_end(1, pipe::Sender::from_owned_fd) {
+    let output = Output::new(match event_loop_end(1, pipe::Sender::from_owned_fd) {
         Some((end, flags)) => {
             modes.stdout = Some(flags);
-            end.map_or_else(Output::Socket, Output::Pipe)
+            end.map_or_else(OutputEnd::Socket, OutputEnd::Pipe)
         }
-        None => Output::Std(tokio::io::stdout()),
-    };
+        None => OutputEnd::Std(tokio::io::stdout()),
+    });
     (input, output, modes)
 }
 
@@ -187,32 +236,67 @@ impl AsyncRead for Input {
 }
 
 impl AsyncWrite for Output {
+    /// Accepts all of `buf` once what an earlier write accepted is out (so
+    /// at most one write's worth waits here), then starts writing it.
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if let Poll::Ready(Err(e)) = this.drain(cx) {
+            return Poll::Ready(Err(e));
+        }
+        if !this.pending.is_empty() {
+            return Poll::Pending;
+        }
+        this.stream.push(buf, &mut this.pending);
+        match this.drain(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(buf.len())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        std::task::ready!(this.drain(cx))?;
+        Pin::new(&mut this.end).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        std::task::ready!(this.drain(cx))?;
+        Pin::new(&mut this.end).poll_shutdown(cx)
+    }
+}
+
+impl AsyncWrite for OutputEnd {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
-            Output::Pipe(pipe) => Pin::new(pipe).poll_write(cx, buf),
-            Output::Socket(socket) => Pin::new(socket).poll_write(cx, buf),
-            Output::Std(stdout) => Pin::new(stdout).poll_write(cx, buf),
+            OutputEnd::Pipe(pipe) => Pin::new(pipe).poll_write(cx, buf),
+            OutputEnd::Socket(socket) => Pin::new(socket).poll_write(cx, buf),
+            OutputEnd::Std(stdout) => Pin::new(stdout).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Output::Pipe(pipe) => Pin::new(pipe).poll_flush(cx),
-            Output::Socket(socket) => Pin::new(socket).poll_flush(cx),
-            Output::Std(stdout) => Pin::new(stdout).poll_flush(cx),
+            OutputEnd::Pipe(pipe) => Pin::new(pipe).poll_flush(cx),
+            OutputEnd::Socket(socket) => Pin::new(socket).poll_flush(cx),
+            OutputEnd::Std(stdout) => Pin::new(stdout).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Output::Pipe(pipe) => Pin::new(pipe).poll_shutdown(cx),
+            OutputEnd::Pipe(pipe) => Pin::new(pipe).poll_shutdown(cx),
             // Not a shutdown(2): the socket may be stdin's too.
-            Output::Socket(_) => Poll::Ready(Ok(())),
-            Output::Std(stdout) => Pin::new(stdout).poll_shutdown(cx),
+            OutputEnd::Socket(_) => Poll::Ready(Ok(())),
+            OutputEnd::Std(stdout) => Pin::new(stdout).poll_shutdown(cx),
         }
     }
 }

@@ -52,9 +52,18 @@ pub struct InertFormatter<F>(pub F);
 /// Write `fragment`, escaping each dangerous character. Valid JSON can hold
 /// such characters only inside strings, where `\uXXXX` means the same.
 fn write_inert<W: ?Sized + io::Write>(writer: &mut W, fragment: &str) -> io::Result<()> {
+    write_escaped(writer, fragment, is_dangerous)
+}
+
+/// Write `fragment`, each character `escape` picks as a `\uXXXX` escape.
+fn write_escaped<W: ?Sized + io::Write>(
+    writer: &mut W,
+    fragment: &str,
+    escape: impl Fn(char) -> bool,
+) -> io::Result<()> {
     let mut start = 0;
     for (i, c) in fragment.char_indices() {
-        if !is_dangerous(c) {
+        if !escape(c) {
             continue;
         }
         writer.write_all(&fragment.as_bytes()[start..i])?;
@@ -65,6 +74,60 @@ fn write_inert<W: ?Sized + io::Write>(writer: &mut W, fragment: &str) -> io::Res
         start = i + c.len_utf8();
     }
     writer.write_all(&fragment.as_bytes()[start..])
+}
+
+/// [`InertFormatter`]'s escaping for JSON text another library serialized
+/// (the MCP SDK's messages), fed as a stream cut anywhere: into writes,
+/// into HTTP body chunks, inside a character. Valid JSON holds a character
+/// other than ASCII only inside a string, where `\uXXXX` means the same,
+/// and serde_json already escapes the C0 controls there; so every dangerous
+/// character but the whitespace between tokens (`\n`, `\r`, `\t`, which
+/// frame messages) is escaped, and the text still parses to the very same
+/// values. Bytes that are not UTF-8 pass through unchanged.
+#[derive(Debug, Default)]
+pub struct InertStream {
+    /// The start of a character cut off at the end of the last push.
+    carry: Vec<u8>,
+}
+
+impl InertStream {
+    /// Append `input`, escaped, to `out`; a character cut off at its end is
+    /// held for the next push.
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let joined;
+        let mut rest: &[u8] = if self.carry.is_empty() {
+            input
+        } else {
+            self.carry.extend_from_slice(input);
+            joined = std::mem::take(&mut self.carry);
+            &joined
+        };
+        let escape = |c: char| is_dangerous(c) && !matches!(c, '\n' | '\r' | '\t');
+        loop {
+            let (valid, after) = match std::str::from_utf8(rest) {
+                Ok(text) => (text, None),
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    // The first `valid_up_to` bytes are UTF-8 by definition.
+                    let text = std::str::from_utf8(valid).unwrap_or_default();
+                    (text, Some((after, e.error_len())))
+                }
+            };
+            // Writing into a Vec cannot fail.
+            let _ = write_escaped(out, valid, escape);
+            match after {
+                None => return,
+                Some((after, Some(bad))) => {
+                    out.extend_from_slice(&after[..bad]);
+                    rest = &after[bad..];
+                }
+                Some((after, None)) => {
+                    self.carry = after.to_vec();
+                    return;
+                }
+            }
+        }
+    }
 }
 
 impl<F: Formatter> Formatter for InertFormatter<F> {
@@ -137,6 +200,42 @@ impl<F: Formatter> Formatter for InertFormatter<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// JSON serialized by plain serde_json, pushed in two pieces cut at every
+    /// byte, comes out the same each time: inert, and parsing back to the
+    /// very same value, newline framing kept.
+    #[test]
+    fn a_stream_cut_anywhere_is_escaped_as_a_whole_and_parses_back() {
+        let value = serde_json::json!({ hostile(): [hostile(), "\u{1f600} ok"] });
+        let text = format!(
+            "{}\n{}\n",
+            serde_json::to_string(&value).expect("json"),
+            "{}"
+        );
+        let bytes = text.as_bytes();
+        let mut whole = Vec::new();
+        InertStream::default().push(bytes, &mut whole);
+        let shown = String::from_utf8(whole.clone()).expect("utf-8");
+        assert!(
+            !shown.chars().any(|c| c != '\n' && is_dangerous(c)),
+            "{shown:?}"
+        );
+        let mut lines = shown.lines();
+        let back: serde_json::Value =
+            serde_json::from_str(lines.next().expect("line")).expect("parses");
+        assert_eq!(back, value);
+        assert_eq!(lines.next(), Some("{}"));
+        for cut in 0..=bytes.len() {
+            let mut stream = InertStream::default();
+            let mut out = Vec::new();
+            stream.push(&bytes[..cut], &mut out);
+            stream.push(&bytes[cut..], &mut out);
+            assert_eq!(out, whole, "cut at {cut}");
+        }
+        let mut out = Vec::new();
+        InertStream::default().push(b"a\xffb", &mut out);
+        assert_eq!(out, b"a\xffb", "bytes that are not UTF-8 pass through");
+    }
 
     /// Every kind of character `is_dangerous` names, and the ones JSON
     /// itself escapes, in keys and values.

@@ -129,18 +129,34 @@ fn escape(text: &str, keep_tabs: bool) -> String {
 /// Whether `c` could change how surrounding text displays (controls, C1,
 /// bidi, zero-width and invisible formatting characters, line and paragraph
 /// separators). Such characters are escaped by [`inert`] and refused in paths
-/// the host writes.
+/// the host writes. Beside the controls (`Cc`), this is every format
+/// character (`Cf`) and every default-ignorable code point of Unicode 16
+/// (`DerivedCoreProperties.txt`): what a renderer draws as nothing, so a
+/// name holding one looks like a name without it.
 pub fn is_dangerous(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            // Bidi embeddings, overrides and isolates, and the marks.
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-            // Zero-width and invisible formatting characters.
-            | '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}'
+            // Soft hyphen, combining grapheme joiner, Arabic letter mark.
+            '\u{00ad}' | '\u{034f}' | '\u{061c}'
+            // Number signs and marks that format what follows (Cf).
+            | '\u{0600}'..='\u{0605}' | '\u{06dd}' | '\u{070f}' | '\u{0890}'..='\u{0891}' | '\u{08e2}'
+            // Hangul fillers, Khmer inherent vowels, Mongolian selectors.
+            | '\u{115f}'..='\u{1160}' | '\u{17b4}'..='\u{17b5}' | '\u{180b}'..='\u{180f}'
+            // Zero-width, joiners, bidi marks, embeddings, overrides, isolates,
+            // invisible operators and the deprecated format characters.
+            | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
             // Line and paragraph separators.
             | '\u{2028}' | '\u{2029}'
-            // Interlinear annotations and tag characters.
-            | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
+            // Hangul fillers, variation selectors, byte order mark.
+            | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}'
+            // Reserved ignorables and interlinear annotations.
+            | '\u{fff0}'..='\u{fffb}'
+            // Kaithi, Egyptian, shorthand and musical format characters.
+            | '\u{110bd}' | '\u{110cd}' | '\u{13430}'..='\u{1343f}' | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            // Tag characters, variation selectors and the rest of plane 14's
+            // ignorables.
+            | '\u{e0000}'..='\u{e0fff}')
 }
 
 #[cfg(test)]
@@ -153,6 +169,42 @@ mod tests {
         let shown = inert(evil);
         assert_eq!(shown, "ok\\u{001b}[2J\\u{202e}hs.live\\u{2066}");
         assert!(!shown.chars().any(is_dangerous));
+    }
+
+    /// Every character a renderer may draw as nothing is escaped: format
+    /// characters (Cf) and default-ignorables beyond the bidi and zero-width ones.
+    #[test]
+    fn invisible_characters_of_every_kind_are_escaped() {
+        for c in [
+            '\u{180e}',
+            '\u{206a}',
+            '\u{2065}',
+            '\u{0600}',
+            '\u{06dd}',
+            '\u{070f}',
+            '\u{08e2}',
+            '\u{115f}',
+            '\u{3164}',
+            '\u{ffa0}',
+            '\u{034f}',
+            '\u{17b4}',
+            '\u{fe0f}',
+            '\u{e0100}',
+            '\u{110bd}',
+            '\u{13430}',
+            '\u{1bca0}',
+            '\u{1d173}',
+            '\u{e0001}',
+            '\u{0085}',
+            '\u{009b}',
+        ] {
+            assert!(is_dangerous(c), "U+{:04X}", c as u32);
+            let shown = inert(&format!("README.md{c}"));
+            assert!(shown.is_ascii(), "U+{:04X}: {shown}", c as u32);
+        }
+        for c in ['é', 'ß', '中', '\u{0301}', ' ', '\u{3000}', '\u{1f600}'] {
+            assert!(!is_dangerous(c), "U+{:04X}", c as u32);
+        }
     }
 
     #[test]

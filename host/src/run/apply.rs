@@ -11,7 +11,9 @@
 //! system has room for the whole set. Any mismatch refuses the whole apply.
 //!
 //! Each write then goes through cap-std (which cannot escape the output
-//! directory): a temporary file `.harness-tmp-<pid>-<n>` in the target's
+//! directory), every directory on the way opened without following a link
+//! (a symlink swapped in after [`verify`] fails the write, it never
+//! redirects it): a temporary file `.harness-tmp-<pid>-<n>` in the target's
 //! directory, fsync, rename over the target, fsync of the directory; a
 //! deletion is an unlink and a directory fsync. A reader or a crash sees
 //! the old file or the new one, never a torn mix. Temporary files a killed
@@ -228,7 +230,7 @@ fn free_bytes(dir: &Dir) -> Option<u64> {
 }
 
 /// The prefix of the apply's temporary files.
-const TEMP_PREFIX: &str = ".harness-tmp-";
+pub(crate) const TEMP_PREFIX: &str = ".harness-tmp-";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -247,10 +249,8 @@ pub fn sweep_temp_files(out: &Dir, change_set: &ChangeSet) -> Vec<String> {
     for parent in dirs {
         let dir = if parent.is_empty() {
             out.try_clone()
-        } else if is_real_dir(out, parent) {
-            out.open_dir(parent)
         } else {
-            continue;
+            open_parent(out, parent, false)
         };
         let Ok(dir) = dir else {
             continue;
@@ -271,17 +271,50 @@ pub fn sweep_temp_files(out: &Dir, change_set: &ChangeSet) -> Vec<String> {
     removed
 }
 
-/// Whether every component of `path` under `out` is a directory, none a symlink.
-fn is_real_dir(out: &Dir, path: &str) -> bool {
-    let mut prefix = std::path::PathBuf::new();
-    for part in path.split('/') {
-        prefix.push(part);
-        match out.symlink_metadata(&prefix) {
-            Ok(meta) if meta.is_dir() && !meta.file_type().is_symlink() => {}
-            _ => return false,
+/// The directory `parent` (relative, `/`-separated) under `out`, walked one
+/// component at a time, each opened with `O_NOFOLLOW | O_DIRECTORY`; with
+/// `create`, a missing component is made first and the directory it was
+/// made in fsync'd (so a new file's directory survives a power loss with
+/// it). A symlink in the output directory, planted before the apply or
+/// swapped in for one of its directories while this walks, fails the write
+/// rather than redirect it (into a protected directory the output directory
+/// holds, say): no component is ever resolved through a link, so the path
+/// checked against the protected paths is where the bytes go.
+fn open_parent(out: &Dir, parent: &str, create: bool) -> std::io::Result<Dir> {
+    use cap_std::fs::OpenOptionsExt as _;
+    let mut dir = out.try_clone()?;
+    let mut walked = String::new();
+    for name in parent.split('/') {
+        if !walked.is_empty() {
+            walked.push('/');
         }
+        walked.push_str(name);
+        if create {
+            match dir.create_dir(name) {
+                Ok(()) => sync(&dir)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let opened = dir.open_with(
+            name,
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK),
+        );
+        let file = opened.map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP | libc::ENOTDIR) => std::io::Error::new(
+                e.kind(),
+                format!(
+                    "`{}` in the output directory is not a directory (a symbolic link or a file); approved writes never go through a link",
+                    inert(&walked)
+                ),
+            ),
+            _ => e,
+        })?;
+        dir = Dir::from_std_file(file.into_std());
     }
-    true
+    Ok(dir)
 }
 
 fn split(path: &str) -> (Option<&str>, &str) {
@@ -314,10 +347,7 @@ pub fn write_file(out: &Dir, path: &str, bytes: &[u8]) -> Result<(), ApplyError>
     };
     let (parent_path, name) = split(path);
     let parent = match parent_path {
-        Some(parent) => {
-            out.create_dir_all(parent).map_err(err)?;
-            out.open_dir(parent).map_err(err)?
-        }
+        Some(parent) => open_parent(out, parent, true).map_err(err)?,
         None => out.try_clone().map_err(err)?,
     };
     // Re-check right before the rename: a symlink planted after verification
@@ -356,7 +386,7 @@ pub fn delete_file(out: &Dir, path: &str) -> Result<(), ApplyError> {
     }
     let (parent_path, name) = split(path);
     let parent = match parent_path {
-        Some(parent) => out.open_dir(parent).map_err(err)?,
+        Some(parent) => open_parent(out, parent, false).map_err(err)?,
         None => out.try_clone().map_err(err)?,
     };
     parent.remove_file(name).map_err(err)?;
@@ -367,6 +397,73 @@ pub fn delete_file(out: &Dir, path: &str) -> Result<(), ApplyError> {
 mod tests {
     use super::*;
     use crate::digest::sha256_hex;
+
+    /// A symlink in the output directory, to a directory it holds (where a
+    /// protected one could be), is never written, created or deleted through.
+    #[test]
+    fn writes_and_deletes_never_go_through_a_linked_directory() {
+        let (tmp, out, _blobs) = setup();
+        let root = tmp.path().join("out");
+        std::fs::create_dir(root.join("kept")).expect("mkdir");
+        std::fs::write(root.join("kept/x"), b"host state").expect("write");
+        std::os::unix::fs::symlink("kept", root.join("link")).expect("symlink");
+        std::os::unix::fs::symlink(root.join("kept"), root.join("abs")).expect("symlink");
+        std::fs::create_dir(root.join("real")).expect("mkdir");
+        std::os::unix::fs::symlink("../kept", root.join("real/up")).expect("symlink");
+        for path in [
+            "link/x",
+            "link/new",
+            "link/a/b/c",
+            "abs/x",
+            "real/up/x",
+            "real/up/d/e",
+        ] {
+            let err = write_file(&out, path, b"evil").expect_err(path);
+            let chain = anyhow_like(&err);
+            assert!(chain.contains("not a directory"), "{path}: {chain}");
+            let err = delete_file(&out, path);
+            assert!(err.is_err(), "{path}: a delete through a link");
+        }
+        let mut left: Vec<_> = std::fs::read_dir(root.join("kept"))
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .collect();
+        left.sort();
+        assert_eq!(left, ["x"], "nothing made in the linked directory");
+        assert_eq!(
+            std::fs::read(root.join("kept/x")).expect("read"),
+            b"host state"
+        );
+        // A real directory path still works, and makes what is missing.
+        write_file(&out, "real/d/e/f.txt", b"ok").expect("a real path");
+        assert_eq!(
+            std::fs::read(root.join("real/d/e/f.txt")).expect("read"),
+            b"ok"
+        );
+        delete_file(&out, "real/d/e/f.txt").expect("delete");
+        assert!(!root.join("real/d/e/f.txt").exists());
+    }
+
+    /// A file where a directory of the path must be is refused, not replaced.
+    #[test]
+    fn a_file_on_the_way_is_refused() {
+        let (tmp, out, _blobs) = setup();
+        let root = tmp.path().join("out");
+        std::fs::write(root.join("f"), b"a file").expect("write");
+        assert!(write_file(&out, "f/x", b"evil").is_err());
+        assert_eq!(std::fs::read(root.join("f")).expect("read"), b"a file");
+    }
+
+    fn anyhow_like(err: &ApplyError) -> String {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
 
     fn setup() -> (tempfile::TempDir, Dir, Blobs) {
         let tmp = tempfile::tempdir().expect("tempdir");

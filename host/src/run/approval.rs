@@ -30,9 +30,19 @@ pub enum ApprovalError {
         /// Who decided, or why it failed, in parentheses; empty when unknown.
         detail: String,
     },
+    /// The digest given is too short a prefix to bind one change set.
+    #[error(
+        "the digest `{}` is too short: name at least {MIN_DIGEST_PREFIX} hex digits of the change set's digest (the whole of it, as `host show` prints it, is best)\nhint: a short prefix could match a change set grown after you looked",
+        crate::render::inert(given)
+    )]
+    DigestTooShort {
+        /// What was given.
+        given: String,
+    },
     /// The digest given does not name the change set the run waits on.
     #[error(
-        "the digest `{given}` does not match run `{id}`'s change set `{actual}`\nhint: the change set shown by `host show {id}` is the one you can approve; look at it again"
+        "the digest `{}` does not match run `{id}`'s change set `{actual}`\nhint: the change set shown by `host show {id}` is the one you can approve; look at it again",
+        crate::render::inert(given)
     )]
     DigestMismatch {
         /// The run's id.
@@ -180,7 +190,16 @@ pub fn approve_amended(
     approve(run, approver, reason, Some(&amended.digest))
 }
 
-/// Check `expected` (a digest or a prefix of at least 8 hex digits) against
+/// The fewest hex digits of a change-set digest an approval may name: 64
+/// bits. The agent whose calls grow a session's change set knows its digest
+/// and chooses the bytes; with a short prefix it could grind a grown set
+/// whose digest starts the same (2^32 hashes for 8 digits) and slip it in
+/// between a person's `host show` and `host approve --digest`. 2^64 is out
+/// of reach.
+pub const MIN_DIGEST_PREFIX: usize = 16;
+
+/// Check `expected` (a digest or a prefix of at least [`MIN_DIGEST_PREFIX`]
+/// hex digits) against
 /// the change set the run waits for, before anything is shown or decided.
 pub fn check_digest(run: &Run, expected: &str) -> Result<(), ApprovalError> {
     let recorded = run.state().change_set_digest.clone().unwrap_or_default();
@@ -189,7 +208,14 @@ pub fn check_digest(run: &Run, expected: &str) -> Result<(), ApprovalError> {
 
 fn check_expected(id: &str, recorded: &str, expected: Option<&str>) -> Result<(), ApprovalError> {
     if let Some(given) = expected
-        && (given.len() < 8 || !recorded.starts_with(given))
+        && given.len() < MIN_DIGEST_PREFIX
+    {
+        return Err(ApprovalError::DigestTooShort {
+            given: given.to_string(),
+        });
+    }
+    if let Some(given) = expected
+        && !recorded.starts_with(given)
     {
         return Err(ApprovalError::DigestMismatch {
             id: id.to_string(),
@@ -449,8 +475,13 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (store, id, change_set) = waiting(tmp.path());
         let mut run = store.open(&id).expect("open");
-        let written =
-            approve(&mut run, "someone", None, Some(&change_set.digest()[..12])).expect("approve");
+        let written = approve(
+            &mut run,
+            "someone",
+            None,
+            Some(&change_set.digest()[..MIN_DIGEST_PREFIX]),
+        )
+        .expect("approve");
         assert_eq!(written, ["a.md"]);
         assert_eq!(
             std::fs::read(tmp.path().join("out/a.md")).expect("read"),

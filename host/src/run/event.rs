@@ -338,7 +338,8 @@ pub enum Event {
     /// The admin policy's decision on a call: `action` is `allow`, `ask` or
     /// `deny`; `rule` names the rule that matched (none: the default);
     /// `answer` is the person's answer to an `ask` (`accept`, `decline`,
-    /// `cancel`, or `unsupported` when the client cannot ask).
+    /// `cancel`, `unsupported` when the client cannot ask, or `too-long`
+    /// when the arguments were too long to show a person whole).
     PolicyDecided {
         /// The call's id in this session.
         call: String,

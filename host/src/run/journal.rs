@@ -1198,7 +1198,7 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
         rest = &tail[1..];
         let text = std::str::from_utf8(line).map_err(|_| corrupt(line_no, "not UTF-8".into()))?;
         let parsed: LineIn<'_> =
-            serde_json::from_str(text).map_err(|e| corrupt(line_no, e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| corrupt(line_no, inert(&e.to_string())))?;
         let what = format!(
             "event {} `{}`",
             parsed.seq,
@@ -1250,7 +1250,11 @@ fn read_chain(path: &Path) -> Result<Scan, JournalError> {
                         format,
                     });
                 }
-                return Err(corrupt(line_no, format!("{what} is malformed: {e}")));
+                // serde quotes the bad value (an unknown variant, say): inert.
+                return Err(corrupt(
+                    line_no,
+                    format!("{what} is malformed: {}", inert(&e.to_string())),
+                ));
             }
         };
         prev = parsed.hash.clone();

@@ -57,7 +57,8 @@ pub(crate) struct CopyLimits {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CopyError {
     #[error(
-        "its read-write mount `{guest}` holds more than {limit} {what}\nhint: raise `[limits] {key}` in its manifest, or mount a smaller directory"
+        "its read-write mount `{}` holds more than {limit} {what}\nhint: raise `[limits] {key}` in its manifest, or mount a smaller directory",
+        crate::render::inert(guest)
     )]
     TooLarge {
         guest: String,
@@ -65,7 +66,12 @@ pub(crate) enum CopyError {
         limit: u64,
         key: &'static str,
     },
-    #[error("cannot copy its read-write mount `{guest}` ({path}): {source}")]
+    // `path` is a file name in the mount or one the plugin made: inert.
+    #[error(
+        "cannot copy its read-write mount `{}` ({}): {source}",
+        crate::render::inert(guest),
+        crate::render::inert(path)
+    )]
     Io {
         guest: String,
         path: String,
