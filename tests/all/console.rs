@@ -452,6 +452,12 @@ fn decisions_over_http_go_through_the_library() {
     assert_eq!(amended["dropped"], serde_json::json!(["drafts/s2.md"]));
     assert_eq!(amended["by"], "alice");
 
+    // Left out and edited at once: refused, nothing decided or written.
+    let r = post(&edit, "approve", &[("edit", "0"), ("text0", "x\r\n")]);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("write this file"), "{}", r.body);
+    assert_eq!(s.status(&edit)["status"], "waiting-approval");
+    assert_eq!(read(&s, "drafts/e.md"), None);
     let r = post(
         &edit,
         "approve",

@@ -230,3 +230,69 @@ fn a_run_cut_off_as_it_was_created_is_shown_so_and_pruned() {
     assert!(cut.iter().all(|id| !runs.join(id).exists()));
     assert_eq!(s.status(&waiting)["status"], "waiting-approval");
 }
+
+/// A run whose history does not read (a line edited in the middle of its
+/// journal, or its head removed) can be finished by nothing: every prune
+/// names it and how to remove it, `--unreadable` removes it (a dry run
+/// first), and a healthy run beside it stays.
+#[test]
+fn an_unreadable_run_is_named_and_removed_by_prune_unreadable() {
+    let s = Scratch::new();
+    let dir = s.scripted_plugins(
+        "[[steps]]\nid = \"only\"\nplugin = \"scripted\"\ninput = { writes = [{ path = \"drafts/a.md\", text = \"a\\nverdict: pass\\n\" }] }\n",
+        "",
+    );
+    let healthy = run_id(&s.run(&dir, &[]));
+    let edited = run_id(&s.run(&dir, &[]));
+    let headless = run_id(&s.run(&dir, &[]));
+    let runs = s.state().join("runs");
+    let journal = runs.join(&edited).join("journal.jsonl");
+    let text_of = std::fs::read_to_string(&journal).expect("journal");
+    let mut lines: Vec<String> = text_of.lines().map(str::to_string).collect();
+    assert!(lines.len() > 2, "{text_of}");
+    assert!(lines[1].contains("\"only\""), "{}", lines[1]);
+    lines[1] = lines[1].replacen("\"only\"", "\"onlx\"", 1);
+    std::fs::write(&journal, lines.join("\n") + "\n").expect("edit");
+    std::fs::remove_file(runs.join(&headless).join("journal.head")).expect("rm head");
+    for id in [&edited, &headless] {
+        let out = s
+            .host()
+            .args(["approve", id, "--yes"])
+            .output()
+            .expect("approve");
+        assert!(!out.status.success(), "{id}");
+        assert!(
+            text(&out.stderr).contains("prune --unreadable"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    let (out, result) = prune(&s, &["--all"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kept: Vec<String> = result["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .filter(|k| {
+            k["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("--unreadable"))
+        })
+        .map(|k| k["run"].as_str().expect("run").to_string())
+        .collect();
+    assert_eq!(kept, std::slice::from_ref(&edited), "{result:#}");
+    let (out, result) = prune(&s, &["--unreadable", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut chosen = runs_of(&result, "removed");
+    chosen.sort();
+    let mut expected = vec![edited.clone(), headless.clone()];
+    expected.sort();
+    assert_eq!(chosen, expected, "{result:#}");
+    assert!(runs.join(&edited).exists() && runs.join(&headless).exists());
+    let (out, result) = prune(&s, &["--unreadable"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(result["removed"][0]["unreadable"], true, "{result:#}");
+    assert!(!runs.join(&edited).exists() && !runs.join(&headless).exists());
+    assert_eq!(s.status(&healthy)["status"], "waiting-approval");
+}

@@ -73,6 +73,9 @@ pub struct Args {
 /// The environment variable holding the HTTP bearer token.
 pub const TOKEN_ENV: &str = "HARNESS_MCP_TOKEN";
 
+/// The shortest bearer token [`TOKEN_ENV`] may set.
+const MIN_TOKEN_CHARS: usize = 20;
+
 pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(addr) = args.http
         && !addr.ip().is_loopback()
@@ -187,7 +190,19 @@ async fn serve_http(
         ));
     }
     let token = match std::env::var(TOKEN_ENV) {
-        Ok(token) if !token.is_empty() => token,
+        Ok(token) if !token.is_empty() => {
+            anyhow::ensure!(
+                token.len() >= MIN_TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_graphic()),
+                "{TOKEN_ENV} must be at least {MIN_TOKEN_CHARS} visible ASCII characters (it is {} bytes{}): a short token can be guessed by anything that reaches the port\nhint: HARNESS_MCP_TOKEN=$(openssl rand -hex 32), or unset it and use the token printed on start",
+                token.len(),
+                if token.bytes().all(|b| b.is_ascii_graphic()) {
+                    ""
+                } else {
+                    ", with spaces or other characters a header cannot carry as they are"
+                }
+            );
+            token
+        }
         _ => {
             let token = crate::mcp::http::generate_token()
                 .context("cannot generate a bearer token from /dev/urandom")?;

@@ -32,15 +32,19 @@ use crate::run::store::RunError;
 /// holds no record (a power loss cut it off as it was created: nothing was
 /// started or decided in it) goes with every prune.
 ///
+/// `--unreadable` also removes runs whose history cannot be read or
+/// verified (damaged or tampered with), which nothing else can finish.
+///
 /// `--dry-run` lists what would go and removes nothing. `--json` prints
-/// `{dry_run, removed: [{run, status, age_ms, bytes}], kept: [{run, status,
-/// reason}], freed_bytes}` (`bytes` is null in a dry run; `status` and
-/// `age_ms` are null for a run that holds no record). Exits 1 if a
+/// `{dry_run, removed: [{run, status, age_ms, bytes, unreadable}], kept:
+/// [{run, status, reason}], freed_bytes}` (`bytes` is null in a dry run;
+/// `status` and `age_ms` are null for a run that holds no record or does not
+/// read). Exits 1 if a
 /// chosen run could not be removed.
 #[derive(Debug, clap::Args)]
 #[command(
-    group(ArgGroup::new("which").required(true).args(["older_than", "all"])),
-    after_help = "Examples:\n  host runs prune --older-than 30d --dry-run   what would go (nothing is removed)\n  host runs prune --older-than 30d             finished runs whose last event is 30 days old\n  host runs prune --all --force                every run no process holds, waiting ones too"
+    group(ArgGroup::new("which").required(true).multiple(true).args(["older_than", "all", "unreadable"])),
+    after_help = "Examples:\n  host runs prune --older-than 30d --dry-run   what would go (nothing is removed)\n  host runs prune --older-than 30d             finished runs whose last event is 30 days old\n  host runs prune --all --force                every run no process holds, waiting ones too\n  host runs prune --unreadable                 runs whose journal was damaged or tampered with"
 )]
 pub struct Args {
     /// Only runs whose latest event is at least this old: `90s`, `30m`,
@@ -57,6 +61,13 @@ pub struct Args {
     #[arg(long)]
     force: bool,
 
+    /// Also remove runs whose history cannot be read or verified (a journal
+    /// damaged, truncated or edited, a head removed: `host verify <run>`
+    /// says what), as long as no host process holds them. Nothing else can
+    /// finish such a run; its history goes with it. On its own, only those.
+    #[arg(long)]
+    unreadable: bool,
+
     /// List what would be removed; remove nothing.
     #[arg(long)]
     dry_run: bool,
@@ -70,10 +81,13 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct Removed {
     run: String,
-    /// `None`: the run holds no record ([`RunError::CutOffAtCreation`]).
+    /// `None`: the run holds no record ([`RunError::CutOffAtCreation`]), or
+    /// its history does not read (`unreadable`).
     status: Option<RunStatus>,
     age_ms: Option<u64>,
     bytes: Option<u64>,
+    /// Removed by `--unreadable`: its history could not be read or verified.
+    unreadable: bool,
 }
 
 /// A chosen run that stays, and why.
@@ -120,6 +134,49 @@ fn judge_status(
     Some(None)
 }
 
+/// Remove run `id`, which cannot be opened (it holds no record, or its
+/// history does not read), with `remove`, into `summary`; only listed in a
+/// dry run. A run another process holds stays.
+fn remove_unopened(
+    summary: &mut Summary,
+    id: &str,
+    dry_run: bool,
+    unreadable: bool,
+    remove: impl FnOnce() -> Result<u64, RunError>,
+) {
+    let removed = |bytes| Removed {
+        run: id.to_string(),
+        status: None,
+        age_ms: None,
+        bytes,
+        unreadable,
+    };
+    if dry_run {
+        summary.removed.push(removed(None));
+        return;
+    }
+    let (reason, failed) = match remove() {
+        Ok(bytes) => {
+            summary.freed_bytes += bytes;
+            summary.removed.push(removed(Some(bytes)));
+            return;
+        }
+        Err(RunError::Busy { .. }) => ("another host process holds it".to_string(), false),
+        Err(e) => (format!("cannot be removed: {}", first_line(&e)), true),
+    };
+    summary.kept.push(Kept {
+        run: id.to_string(),
+        status: None,
+        reason,
+        failed,
+    });
+}
+
+/// The first line of `e`'s message (its hint is for a command of its own).
+fn first_line(e: &RunError) -> String {
+    e.to_string().lines().next().unwrap_or("").to_string()
+}
+
 pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store();
     let now = now_ms();
@@ -136,14 +193,21 @@ pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         failed,
     };
     // The first line of an error (host text, untrusted parts inert).
-    let first_line = |e: &RunError| e.to_string().lines().next().unwrap_or("").to_string();
     // Oldest first by creation time, as `host runs` lists them (ids order
     // only to the second); a run that cannot be read first.
     let mut runs: Vec<(String, Result<RunState, RunError>)> = store
         .ids()?
         .into_iter()
         .map(|id| {
-            let state = store.peek(&id);
+            // `--unreadable` reads each run as strictly as opening it does
+            // (a removed head is unreadable then, not a warning).
+            let state = if args.unreadable {
+                store
+                    .history(&id)
+                    .and_then(|h| RunState::from_records(&id, &h.records).map_err(RunError::from))
+            } else {
+                store.peek(&id)
+            };
             (id, state)
         })
         .collect();
@@ -152,34 +216,36 @@ pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let state = match state {
             Ok(state) => state,
             Err(RunError::CutOffAtCreation { .. }) => {
-                let removed = |bytes| Removed {
-                    run: id.clone(),
-                    status: None,
-                    age_ms: None,
-                    bytes,
-                };
-                if args.dry_run {
-                    summary.removed.push(removed(None));
-                    continue;
-                }
-                match store.remove_cut_off(&id) {
-                    Ok(bytes) => {
-                        summary.freed_bytes += bytes;
-                        summary.removed.push(removed(Some(bytes)));
-                    }
-                    Err(e) => {
-                        let reason = format!("cannot be removed: {}", first_line(&e));
-                        summary.kept.push(kept(&id, None, reason, true));
-                    }
-                }
+                remove_unopened(&mut summary, &id, args.dry_run, false, || {
+                    store.remove_cut_off(&id)
+                });
                 continue;
             }
-            Err(e) => {
+            // A newer host's run is not damaged: never removed as unreadable.
+            Err(e @ RunError::Journal(crate::run::journal::JournalError::NewerFormat { .. })) => {
                 let reason = format!("cannot be read: {}", first_line(&e));
                 summary.kept.push(kept(&id, None, reason, false));
                 continue;
             }
+            Err(_) if args.unreadable => {
+                remove_unopened(&mut summary, &id, args.dry_run, true, || {
+                    store.remove_unreadable(&id)
+                });
+                continue;
+            }
+            Err(e) => {
+                let reason = format!(
+                    "cannot be read: {}; `--unreadable` removes it",
+                    first_line(&e)
+                );
+                summary.kept.push(kept(&id, None, reason, false));
+                continue;
+            }
         };
+        if args.older_than.is_none() && !args.all {
+            // `--unreadable` on its own: readable runs stay, unlisted.
+            continue;
+        }
         match judge(args, &state, now) {
             None => continue,
             Some(Some(reason)) => {
@@ -196,6 +262,7 @@ pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 status: Some(state.status),
                 age_ms: Some(now.saturating_sub(state.updated_ms)),
                 bytes: None,
+                unreadable: false,
             });
             continue;
         }
@@ -237,6 +304,7 @@ pub fn execute(args: &Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     status: Some(status),
                     age_ms: Some(age_ms),
                     bytes: Some(bytes),
+                    unreadable: false,
                 });
             }
             Err(e) => {
@@ -273,6 +341,7 @@ fn text(summary: &Summary, location: &str) -> String {
             .unwrap_or_default();
         let what = match (r.status, r.age_ms) {
             (Some(status), Some(age_ms)) => format!("{status}, last event {} ago", age(age_ms)),
+            _ if r.unreadable => "unreadable: its history does not read or verify".to_string(),
             _ => "no record: cut off as it was created".to_string(),
         };
         out.push_str(&format!("{verb} {} ({what}{size})\n", inert(&r.run)));
@@ -312,6 +381,7 @@ mod tests {
             older_than,
             all: older_than.is_none(),
             force,
+            unreadable: false,
             dry_run: false,
             json: false,
         }

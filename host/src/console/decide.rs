@@ -110,6 +110,17 @@ pub fn approve(
     let mut edits = Vec::new();
     for i in indices(form, "edit")? {
         let path = path_of(i)?;
+        // Left out and edited at once: the page's two boxes disagree (the
+        // edit box hides in a folded section), so which the person meant
+        // is not known; neither is guessed.
+        if !kept.contains(&i) {
+            return Err(DecideError::Form {
+                what: format!(
+                    "`{}` is left out (\"write this file\" unticked) but \"write my edited text instead\" is ticked; tick the file to write your text, or untick the edit to leave it out",
+                    inert(&path)
+                ),
+            });
+        }
         let text = field(form, &format!("text{i}")).ok_or_else(|| DecideError::Form {
             what: format!("the edited text of `{}` is missing", inert(&path)),
         })?;

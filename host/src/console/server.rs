@@ -411,19 +411,31 @@ fn decided(app: &App, id: &str, csrf: &str, outcome: Result<String, DecideError>
 }
 
 /// The checks of every POST, then `act` with the session's identity on the
-/// blocking pool; shows the run page `act` names with its outcome.
+/// blocking pool; shows the run page `act` names with its outcome. The
+/// session and the `Origin` are checked before the body is read (an
+/// anonymous or cross-site request gets no form parsed), the CSRF token
+/// after.
 async fn post_decision(
     app: Arc<App>,
-    headers: &HeaderMap,
-    form: decide::Form,
+    request: Request,
     act: impl FnOnce(&App, &str, &decide::Form) -> (String, Result<String, DecideError>)
     + Send
     + 'static,
 ) -> Response {
-    let session = match app.auth.check_post(headers, csrf_of(&form)) {
+    let session = match app.auth.check_post_head(request.headers()) {
         Ok(s) => s,
         Err(r) => return refused(StatusCode::FORBIDDEN, &r),
     };
+    let form: decide::Form =
+        match <Form<decide::Form> as axum::extract::FromRequest<()>>::from_request(request, &())
+            .await
+        {
+            Ok(Form(form)) => form,
+            Err(rejection) => return rejection.into_response(),
+        };
+    if let Err(r) = auth::check_csrf(&session, csrf_of(&form)) {
+        return refused(StatusCode::FORBIDDEN, &r);
+    }
     match blocking(move || {
         let (page, outcome) = act(&app, &session.identity, &form);
         decided(&app, &page, &session.csrf, outcome)
@@ -446,11 +458,8 @@ impl Decision {
     /// The route that makes this decision about run `{id}`.
     fn route(self) -> MethodRouter<Arc<App>> {
         post(
-            move |State(app): Shared,
-                  Path(id): Path<String>,
-                  headers: HeaderMap,
-                  Form(form): Form<decide::Form>| async move {
-                post_decision(app, &headers, form, move |app, who, form| {
+            move |State(app): Shared, Path(id): Path<String>, request: Request| async move {
+                post_decision(app, request, move |app, who, form| {
                     self.act(app, id, who, form)
                 })
                 .await

@@ -63,7 +63,7 @@ pub enum ApplyError {
     },
     /// The target changed since the run proposed its write.
     #[error(
-        "`{}` changed since the run proposed its write (expected {expected}, found {found})\nhint: someone edited the file after the run staged its change; reject this run and start a new one so the change is reviewed against the current file",
+        "`{}` changed since the run proposed its write (expected {expected}, found {found})\nhint: someone edited the file after the run staged its change; reject this run and start a new one so the change is reviewed against the current file (if it already failed while applying: put the file back as it was and `host resume --failed`, or `host runs prune` the run)",
         inert(path)
     )]
     BaseChanged {
@@ -331,16 +331,71 @@ fn sync(dir: &Dir) -> std::io::Result<()> {
         .and_then(|d| d.sync_all())
 }
 
-/// Apply one verified entry: write its bytes, or delete its file.
+/// Apply one verified entry: write its bytes, or delete its file, the
+/// target checked once more, right before the rename or the unlink, to hold
+/// the content the entry was proposed against (an edit made since
+/// [`verify`] fails the write rather than be overwritten).
 pub fn apply_one(out: &Dir, write: &VerifiedWrite) -> Result<(), ApplyError> {
+    let expected = Some(&write.entry.base_sha256);
     match &write.bytes {
-        Some(bytes) => write_file(out, &write.entry.path, bytes),
-        None => delete_file(out, &write.entry.path),
+        Some(bytes) => put(out, &write.entry.path, bytes, expected),
+        None => remove(out, &write.entry.path, expected),
     }
 }
 
 /// Atomically put `bytes` at `path` (relative, `/`-separated) under `out`.
 pub fn write_file(out: &Dir, path: &str, bytes: &[u8]) -> Result<(), ApplyError> {
+    put(out, path, bytes, None)
+}
+
+/// Remove the file at `path` under `out` (never through a symlink), durably.
+pub fn delete_file(out: &Dir, path: &str) -> Result<(), ApplyError> {
+    remove(out, path, None)
+}
+
+/// The target at `path` now, refused if a symlink is on its way, or if it
+/// no longer has the `expected` content (sha256; `None`: no file).
+fn unchanged(out: &Dir, path: &str, expected: Option<&Option<String>>) -> Result<Base, ApplyError> {
+    let base = read_base(out, path)?;
+    if let Some(expected) = expected {
+        let found = base.sha256();
+        if found != *expected {
+            let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "no file".into());
+            return Err(ApplyError::BaseChanged {
+                path: path.to_string(),
+                expected: show(expected),
+                found: show(&found),
+            });
+        }
+    }
+    Ok(base)
+}
+
+/// A temporary file's name in a target's directory: `.harness-tmp-<pid>-<n>`,
+/// `n` unique in this process. One a killed process with the same pid left
+/// (a host that is pid 1 in a fresh container, resumed) is stepped over.
+fn create_temp(parent: &Dir) -> std::io::Result<(String, cap_std::fs::File)> {
+    let mut tries = 0;
+    loop {
+        let name = format!(
+            "{TEMP_PREFIX}{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        match parent.open_with(&name, OpenOptions::new().write(true).create_new(true)) {
+            Ok(file) => return Ok((name, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 1000 => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn put(
+    out: &Dir,
+    path: &str,
+    bytes: &[u8],
+    expected: Option<&Option<String>>,
+) -> Result<(), ApplyError> {
     let err = |source| ApplyError::Write {
         path: path.to_string(),
         source,
@@ -350,23 +405,20 @@ pub fn write_file(out: &Dir, path: &str, bytes: &[u8]) -> Result<(), ApplyError>
         Some(parent) => open_parent(out, parent, true).map_err(err)?,
         None => out.try_clone().map_err(err)?,
     };
-    // Re-check right before the rename: a symlink planted after verification
-    // must not be written through (rename replaces a link, but a linked
-    // parent directory would redirect the write).
-    read_base(out, path)?;
-    let tmp_name = format!(
-        "{TEMP_PREFIX}{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut tmp = parent
-        .open_with(&tmp_name, OpenOptions::new().write(true).create_new(true))
-        .map_err(err)?;
+    let (tmp_name, mut tmp) = create_temp(&parent).map_err(err)?;
     let written = tmp.write_all(bytes).and_then(|()| tmp.sync_all());
     drop(tmp);
     if let Err(e) = written {
         let _ = parent.remove_file(&tmp_name);
         return Err(err(e));
+    }
+    // Re-check right before the rename: a symlink planted after verification
+    // must not be written through (rename replaces a link, but a linked
+    // parent directory would redirect the write), and an edit since must
+    // not be overwritten.
+    if let Err(e) = unchanged(out, path, expected) {
+        let _ = parent.remove_file(&tmp_name);
+        return Err(e);
     }
     if let Err(e) = parent.rename(&tmp_name, &parent, name) {
         let _ = parent.remove_file(&tmp_name);
@@ -375,13 +427,12 @@ pub fn write_file(out: &Dir, path: &str, bytes: &[u8]) -> Result<(), ApplyError>
     sync(&parent).map_err(err)
 }
 
-/// Remove the file at `path` under `out` (never through a symlink), durably.
-pub fn delete_file(out: &Dir, path: &str) -> Result<(), ApplyError> {
+fn remove(out: &Dir, path: &str, expected: Option<&Option<String>>) -> Result<(), ApplyError> {
     let err = |source| ApplyError::Write {
         path: path.to_string(),
         source,
     };
-    if read_base(out, path)? == Base::Absent {
+    if unchanged(out, path, expected)? == Base::Absent {
         return Ok(());
     }
     let (parent_path, name) = split(path);

@@ -59,7 +59,7 @@ use crate::leftovers;
 use crate::render::inert;
 use crate::run::blobs::{Blobs, Carrier};
 use crate::run::event::Event;
-use crate::run::journal::{self, Journal, Record};
+use crate::run::journal::{self, Journal, JournalError, Record};
 use crate::run::store::{Durable, History, Opened, RunError, RunLog, Store, is_valid_run_id};
 use crate::run::sync_behind::SyncBehind;
 
@@ -263,7 +263,7 @@ impl RunLog for FileRun {
                 .get(known as usize - 1)
                 .is_some_and(|r| r.hash == self.journal.head());
         if !extends {
-            return Err(journal::JournalError::Diverged {
+            return Err(JournalError::Diverged {
                 path,
                 seq: known.saturating_sub(1),
             }
@@ -568,6 +568,29 @@ impl Store for FileStore {
             .into());
         }
         self.take_away(id, lock)
+    }
+
+    fn remove_unreadable(&self, id: &str) -> Result<u64, RunError> {
+        self.journal_path(id)?;
+        let lock = self.locked(id)?;
+        match self.history(id, true) {
+            // A newer host's journal is not damaged: it is kept for that host.
+            Err(e @ RunError::Journal(JournalError::NewerFormat { .. })) => Err(e),
+            Err(
+                RunError::Journal(_)
+                | RunError::State(_)
+                | RunError::JournalMissing { .. }
+                | RunError::JournalNotAFile { .. },
+            ) => self.take_away(id, lock),
+            Err(e) => Err(e),
+            Ok(_) => Err(crate::run::state::StateError {
+                id: id.to_string(),
+                reason:
+                    "its history reads and verifies: it is not unreadable (prune it by its status)"
+                        .into(),
+            }
+            .into()),
+        }
     }
 
     fn location(&self) -> String {

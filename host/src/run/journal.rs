@@ -156,7 +156,7 @@ pub enum JournalError {
     },
     /// The last line is torn although the head says it was recorded.
     #[error(
-        "journal `{}` ends in a torn record at line {line}, which its head says was recorded\nhint: the journal was damaged after the fact; the events before line {line} are intact; do not trust this run's history",
+        "journal `{}` ends in a torn record at line {line}, which its head says was recorded\nhint: the journal was damaged after the fact; the events before line {line} are intact; do not trust this run's history (`host runs prune --unreadable` removes the run)",
         shown(.path)
     )]
     TornTail {
@@ -185,7 +185,10 @@ pub enum JournalError {
         format: u32,
     },
     /// A line is not a valid record, or breaks the hash chain.
-    #[error("journal `{}` is corrupt at line {line}: {reason}", shown(.path))]
+    #[error(
+        "journal `{}` is corrupt at line {line}: {reason}\nhint: the journal was edited or damaged after the fact; do not trust this run's history (`host runs prune --unreadable` removes the run)",
+        shown(.path)
+    )]
     Corrupt {
         /// Path of the journal file.
         path: PathBuf,
@@ -196,7 +199,7 @@ pub enum JournalError {
     },
     /// The journal ends before the event its head records.
     #[error(
-        "journal `{}` was truncated: its head records event {head_seq}, but the journal ends {found}\nhint: events were removed from the end of the journal; do not trust this run's history",
+        "journal `{}` was truncated: its head records event {head_seq}, but the journal ends {found}\nhint: events were removed from the end of the journal; do not trust this run's history (`host runs prune --unreadable` removes the run)",
         shown(.path)
     )]
     Truncated {
@@ -209,7 +212,7 @@ pub enum JournalError {
     },
     /// The record the head points at has a different hash.
     #[error(
-        "journal `{}` does not match its head: event {seq} has hash {found}, the head records {expected}\nhint: the journal was rewritten after the fact; do not trust this run's history",
+        "journal `{}` does not match its head: event {seq} has hash {found}, the head records {expected}\nhint: the journal was rewritten after the fact; do not trust this run's history (`host runs prune --unreadable` removes the run)",
         shown(.path)
     )]
     HeadMismatch {
@@ -224,7 +227,7 @@ pub enum JournalError {
     },
     /// The journal has events but no head file.
     #[error(
-        "journal `{}` has {events} events but its head `{}` is missing\nhint: every journal this host writes has a head from its first event on, so it was removed: the run was tampered with; restore `journal.head` from a copy you trust (`host verify` printed its hash), or start a new run",
+        "journal `{}` has {events} events but its head `{}` is missing\nhint: every journal this host writes has a head from its first event on, so it was removed: the run was tampered with; restore `journal.head` from a copy you trust (`host verify` printed its hash), or start a new run and remove this one with `host runs prune --unreadable`",
         shown(.path),
         shown(&head_path(.path))
     )]
@@ -236,7 +239,7 @@ pub enum JournalError {
     },
     /// The head file cannot be read or parsed.
     #[error(
-        "the head `{}` of journal `{}` is unreadable: {reason}\nhint: the host writes heads whole (old or new, never torn), so it was changed by someone else: the run was tampered with; restore it from a copy you trust, or start a new run",
+        "the head `{}` of journal `{}` is unreadable: {reason}\nhint: the host writes heads whole (old or new, never torn), so it was changed by someone else: the run was tampered with; restore it from a copy you trust, or start a new run and remove this one with `host runs prune --unreadable`",
         shown(&head_path(.path)),
         shown(.path)
     )]

@@ -70,6 +70,11 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     /// ([`RunError::CutOffAtCreation`], checked again under its lock), as
     /// [`Store::remove`] does. Returns the bytes freed.
     fn remove_cut_off(&self, id: &str) -> Result<u64, RunError>;
+    /// Remove run `id`, whose history cannot be read or verified (damaged
+    /// or tampered with: [`Store::open`] refuses it, checked again under its
+    /// lock), as [`Store::remove`] does: the way out for a run nothing else
+    /// can finish. Returns the bytes freed.
+    fn remove_unreadable(&self, id: &str) -> Result<u64, RunError>;
     /// Where the runs are, for messages ("no runs in …").
     fn location(&self) -> String;
     /// Host paths the backend keeps data under: never mounted into or
@@ -647,6 +652,12 @@ impl RunStore {
     /// ([`RunError::CutOffAtCreation`]): the bytes freed.
     pub fn remove_cut_off(&self, id: &str) -> Result<u64, RunError> {
         self.store.remove_cut_off(&self.resolve(id)?)
+    }
+
+    /// Remove run `id`, whose history cannot be read or verified
+    /// ([`Store::remove_unreadable`]): the bytes freed.
+    pub fn remove_unreadable(&self, id: &str) -> Result<u64, RunError> {
+        self.store.remove_unreadable(&self.resolve(id)?)
     }
 
     /// The run a person means by `spec`: a whole id as it is, [`LATEST`]
