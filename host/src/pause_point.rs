@@ -12,7 +12,9 @@
 //! - `staged`: the change set is staged and approval requested;
 //! - `approved`: `approval_granted` is journaled, nothing written yet;
 //! - `written`: a file is renamed into place, its `write_applied` not journaled;
-//! - `between-writes`: one write is journaled, the next not started.
+//! - `between-writes`: one write is journaled, the next not started;
+//! - `revert-created`: a revert's run is created, its restore bytes and its
+//!   proposal not yet stored.
 
 use std::io::Write as _;
 use std::sync::OnceLock;
@@ -28,6 +30,7 @@ pub const POINTS: &[&str] = &[
     "approved",
     "written",
     "between-writes",
+    "revert-created",
 ];
 
 /// Stop here forever if `HARNESS_PAUSE_AT` names this point.

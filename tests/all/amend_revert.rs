@@ -148,6 +148,43 @@ fn revert_restores_base_bytes_deletes_created_files_and_links_both_runs() {
     );
 }
 
+/// A revert killed after its run was created, before it was proposed,
+/// leaves a run `host resume` finishes (recorded failed, nothing written)
+/// and the revert can be proposed again and applied.
+#[test]
+fn a_revert_cut_short_before_its_proposal_is_finished_by_resume_and_proposed_again() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.out().join("drafts")).expect("mkdir");
+    std::fs::write(s.out().join(B), b"the old b\n").expect("write");
+    let id = waiting_run(&s);
+    assert!(approve(&s, &id, &[]).status.success());
+    let before = crate::support::run_ids(&s.state());
+    let mut cmd = s.host();
+    cmd.args(["revert", &id]);
+    crate::support::kill_at(cmd, "revert-created");
+    let cut: Vec<String> = crate::support::run_ids(&s.state())
+        .into_iter()
+        .filter(|r| !before.contains(r))
+        .collect();
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    let cut = &cut[0];
+    assert_eq!(s.status(cut)["status"], "running");
+    let out = s.host().args(["resume", cut]).output().expect("resume");
+    // Exit 1: the run it finished is a failed one.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("host revert"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(s.status(cut)["status"], "failed");
+    assert_files(&s, &[(A, Some(A_TEXT)), (B, Some(B_TEXT))]);
+    let (out, new) = revert(&s, &id);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(approve(&s, &new.expect("new run id"), &[]).status.success());
+    assert_files(&s, &[(A, None), (B, Some("the old b\n"))]);
+}
+
 #[test]
 fn revert_leaves_a_file_changed_since_the_apply_alone() {
     let s = Scratch::new();

@@ -94,6 +94,27 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
         return present::outcome(&run, args.json);
     }
+    // A revert cut short before it was proposed (a kill while its restore
+    // bytes were stored) runs no step and has nothing to apply: it is
+    // recorded failed, so it can be pruned, and the revert proposed again.
+    if run.state().status == crate::run::state::RunStatus::Running
+        && run.state().change_set.is_none()
+        && let Some(of) = run.state().params["revert_of"].as_str().map(str::to_string)
+    {
+        run.record(crate::run::event::Event::RunFailed {
+            step: None,
+            reason: format!(
+                "the revert of run `{}` was cut short before it was proposed; nothing was written",
+                inert(&of)
+            ),
+        })?;
+        output::note(&format!(
+            "run {}: a revert cut short before it was proposed; recorded failed (nothing was written)\nhint: `host revert {}` proposes the revert again",
+            inert(run.id()),
+            inert(&of)
+        ));
+        return present::outcome(&run, args.json);
+    }
     let state = run.state();
     let Some(plugins_dir) = args.plugins.clone().or_else(|| state.plugins_dir.clone()) else {
         bail!(

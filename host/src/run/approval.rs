@@ -56,7 +56,9 @@ pub enum ApprovalError {
     #[error("nothing was written")]
     Refused(#[source] ApplyError),
     /// A write failed partway through the apply; the run is recorded as failed.
-    #[error("applying run `{id}` failed after {applied} of {total} writes")]
+    #[error(
+        "applying run `{id}` failed after {applied} of {total} writes\nhint: the files written so far hold their approved bytes and none is torn; fix what the `caused by` lines name (free disk space, say), then `host resume --failed {id}` writes the rest"
+    )]
     ApplyFailed {
         /// The run's id.
         id: String,

@@ -398,6 +398,24 @@ impl Event {
     pub fn name(&self) -> &'static str {
         self.into()
     }
+
+    /// Whether the event decides or finishes a run (a person's decision,
+    /// the apply, the run's end, a session's hand-over to its next run): what
+    /// a full journal must still take, so that a run is never left that
+    /// nobody can finish ([`crate::run::journal::FINISHING_RESERVE_BYTES`]).
+    pub fn finishes(&self) -> bool {
+        matches!(
+            self,
+            Event::ApprovalGranted { .. }
+                | Event::ApprovalRejected { .. }
+                | Event::ChangeSetAmended { .. }
+                | Event::WriteApplied { .. }
+                | Event::RunCompleted {}
+                | Event::RunFailed { .. }
+                | Event::RevertedBy { .. }
+                | Event::SessionContinued { .. }
+        )
+    }
 }
 
 #[cfg(test)]

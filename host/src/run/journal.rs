@@ -71,6 +71,11 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The largest journal the host reads (it is read whole, into memory).
 pub const MAX_JOURNAL_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The end of a journal's room kept for events that decide or finish its
+/// run ([`Event::finishes`]): a person's decision and the apply's records
+/// (one per file) of a change set of tens of thousands of files fit in it.
+pub const FINISHING_RESERVE_BYTES: u64 = MAX_JOURNAL_BYTES / 16;
+
 /// A head file is one small JSON object.
 const MAX_HEAD_BYTES: u64 = 4096;
 
@@ -120,7 +125,7 @@ pub enum JournalError {
     /// reads back ([`MAX_JOURNAL_BYTES`]): refused before a byte is
     /// written, so the run stays readable (and decidable).
     #[error(
-        "journal `{}` is full: {size} bytes, and {adding} more would pass the {limit}-byte journal the host reads back\nhint: the run stays readable as it is; a session this long is ended: decide its pending change set (`host approve` / `host reject`) and start a new one",
+        "journal `{}` is full: {size} bytes, and {adding} more would pass the {limit} bytes such events may take (the host reads back journals of up to {MAX_JOURNAL_BYTES} bytes and keeps the last {FINISHING_RESERVE_BYTES} for deciding and finishing a run)\nhint: the run stays readable and decidable as it is: approve or reject its pending change set (`host approve` / `host reject`) and start a new run",
         shown(.path)
     )]
     Full {
@@ -717,12 +722,20 @@ impl Journal {
         if records.is_empty() {
             return Ok(records);
         }
-        if self.len + text.len() as u64 > self.limit {
+        // The last FINISHING_RESERVE_BYTES take only events that decide or
+        // finish the run: a run that filled its journal can still be
+        // approved, applied, rejected or failed.
+        let room = if records.iter().all(|r| r.event.finishes()) {
+            self.limit
+        } else {
+            self.limit.saturating_sub(FINISHING_RESERVE_BYTES)
+        };
+        if self.len + text.len() as u64 > room {
             return Err(JournalError::Full {
                 path: self.path.clone(),
                 size: self.len,
                 adding: text.len() as u64,
-                limit: self.limit,
+                limit: room,
             });
         }
         // One write for the batch: a crash leaves a prefix of it (complete
@@ -1678,6 +1691,38 @@ mod tests {
         j.limit_to(MAX_JOURNAL_BYTES);
         j.append(started).expect("fits");
         assert_eq!(read(&path).expect("read").len(), 3);
+    }
+
+    /// The end of a journal's room takes only what decides or finishes the
+    /// run: a run that filled its journal can still be decided.
+    #[test]
+    fn a_full_journal_still_takes_a_decision_and_the_runs_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = sample(dir.path());
+        let (mut j, _) = Journal::open(&path).expect("open");
+        let before = std::fs::metadata(&path).expect("meta").len();
+        j.limit_to(before + FINISHING_RESERVE_BYTES + 10);
+        let started = Event::StepStarted {
+            step: "b".into(),
+            plugin: "p".into(),
+            attempt: 1,
+            round: 0,
+        };
+        let e = j.append(started.clone()).expect_err("full for a step");
+        assert!(matches!(e, JournalError::Full { .. }), "{e}");
+        j.append_all(vec![
+            Event::ApprovalRejected {
+                approver: "someone".into(),
+                reason: "too late".into(),
+            },
+            Event::RunFailed {
+                step: None,
+                reason: "rejected".into(),
+            },
+        ])
+        .expect("a decision fits in the reserve");
+        assert!(j.append_all(vec![started, Event::RunCompleted {}]).is_err());
+        assert_eq!(read(&path).expect("read").len(), 4);
     }
 
     #[test]

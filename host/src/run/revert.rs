@@ -201,6 +201,7 @@ pub fn propose(store: &RunStore, id: &str, by: &str) -> Result<Proposed, RevertE
         grants: Vec::new(),
         no_review: false,
     })?;
+    crate::pause_point::reached("revert-created");
     for bytes in &restore {
         run.blobs().put(bytes).map_err(RunError::from)?;
     }
