@@ -49,7 +49,8 @@ pub struct Args {
 
     /// Serve Streamable HTTP on ADDR (e.g. 127.0.0.1:8765) instead of stdio.
     /// Every request needs `Authorization: Bearer <token>`: the token is
-    /// HARNESS_MCP_TOKEN if set, else generated and printed on stderr.
+    /// HARNESS_MCP_TOKEN if set (at least 20 visible ASCII characters), else
+    /// a 256-bit one generated and printed on stderr.
     #[arg(long, value_name = "ADDR")]
     http: Option<std::net::SocketAddr>,
 
