@@ -136,6 +136,7 @@ fn login(c: &Console) -> String {
     let cookie = r.header("set-cookie").expect("set-cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("Max-Age="), "{cookie}");
     cookie.split(';').next().expect("pair").to_string()
 }
 
@@ -287,6 +288,102 @@ fn an_expired_login_token_is_refused() {
     assert_eq!(r.status, 403, "{r:?}");
     assert!(r.body.contains("expired"), "{}", r.body);
     assert!(r.header("set-cookie").is_none());
+}
+
+/// A logged-out or expired session's cookie and CSRF token decide nothing:
+/// the run stays waiting, its file unwritten, its journal without a grant.
+#[test]
+fn a_session_ends_at_logout_or_at_its_lifetime_and_then_decides_nothing() {
+    let s = Scratch::new();
+    let id = waiting(&s, &plugins(&s, "p", &[("drafts/a.md", "alpha\n")], false));
+    let approve_with = |c: &Console, cookie: &str, csrf: &str, digest: &str| {
+        request(
+            &c.addr,
+            "POST",
+            &format!("/runs/{id}/approve"),
+            &[("Cookie", cookie), ("Origin", &c.origin())],
+            &form_encode(&[("csrf", csrf), ("digest", digest), ("file", "0")]),
+        )
+    };
+    let nothing_decided = |what: &str| {
+        assert_eq!(read(&s, "drafts/a.md"), None, "{what} wrote the file");
+        assert!(
+            events(&s.journal(&id), "approval_granted").is_empty(),
+            "{what}"
+        );
+        assert_eq!(s.status(&id)["status"], "waiting-approval", "{what}");
+    };
+
+    let c = Console::start(&s, &[]);
+    let cookie = login(&c);
+    let page = run_page(&c, &cookie, &id);
+    assert!(page.contains("action=\"/logout\""), "{page}");
+    let csrf = field(&page, "csrf");
+    let digest = field(&page, "digest");
+    // A logout needs the CSRF token and the console's Origin, like a decision.
+    let forged = request(
+        &c.addr,
+        "POST",
+        "/logout",
+        &[("Cookie", &cookie), ("Origin", "http://evil.example")],
+        &form_encode(&[("csrf", &csrf)]),
+    );
+    assert_eq!(forged.status, 403, "{forged:?}");
+    let no_csrf = request(
+        &c.addr,
+        "POST",
+        "/logout",
+        &[("Cookie", &cookie), ("Origin", &c.origin())],
+        "",
+    );
+    assert_eq!(no_csrf.status, 403, "{no_csrf:?}");
+    assert!(
+        run_page(&c, &cookie, &id).contains(&digest),
+        "a refused logout ended the session"
+    );
+
+    let out = request(
+        &c.addr,
+        "POST",
+        "/logout",
+        &[("Cookie", &cookie), ("Origin", &c.origin())],
+        &form_encode(&[("csrf", &csrf)]),
+    );
+    assert_eq!(out.status, 200, "{out:?}");
+    assert!(out.body.contains("logged out"), "{}", out.body);
+    let cleared = out.header("set-cookie").expect("set-cookie");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    for path in ["/", &format!("/runs/{id}"), "/events", "/fragment/runs"] {
+        let r = request(&c.addr, "GET", path, &[("Cookie", &cookie)], "");
+        assert_eq!(r.status, 401, "{path} after logout: {r:?}");
+    }
+    let after = approve_with(&c, &cookie, &csrf, &digest);
+    assert_eq!(after.status, 403, "{after:?}");
+    nothing_decided("an approval after logout");
+    drop(c);
+
+    let c = Console::start(&s, &["--session-ttl", "1"]);
+    let cookie = login(&c);
+    let page = run_page(&c, &cookie, &id);
+    std::thread::sleep(Duration::from_millis(1300));
+    let expired = request(&c.addr, "GET", "/", &[("Cookie", &cookie)], "");
+    assert_eq!(expired.status, 401, "{expired:?}");
+    assert!(expired.body.contains("expired"), "{}", expired.body);
+    let late = approve_with(&c, &cookie, &field(&page, "csrf"), &field(&page, "digest"));
+    assert_eq!(late.status, 403, "{late:?}");
+    nothing_decided("an approval past the session's lifetime");
+
+    let bad = s
+        .host()
+        .args(["console", "--session-ttl", "0"])
+        .output()
+        .expect("host console");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("--session-ttl"),
+        "{}",
+        text(&bad.stderr)
+    );
 }
 
 #[test]
@@ -814,6 +911,7 @@ fn the_console_in_a_real_headless_chromium() {
         text(&out.stderr)
     );
     let learned: Value = serde_json::from_slice(&out.stdout).expect("driver result");
+    assert_eq!(learned["logged_out"], true, "{learned}");
     let me = os_user();
 
     // The live run is the one the page showed, waiting.

@@ -158,6 +158,13 @@ try {
   check(pageErrors.length === 0, 'no page error: ' + pageErrors);
   check(consoleMessages.length === 0, 'nothing on the console: ' + consoleMessages);
   await page.screenshot({ path: join(plan.screenshots, 'hostile-run.png'), fullPage: true });
+
+  // Log out from the header: the browser's cookie no longer opens a page.
+  await Promise.all([page.waitForNavigation(), page.click('header form.logout button')]);
+  check((await page.textContent('#message')).includes('session has ended'), 'logged out: ' + (await page.textContent('#message')));
+  const after = await page.goto(plan.url + '/');
+  check(after.status() === 401, 'the runs page after logout: ' + after.status());
+  result.logged_out = true;
 } catch (e) {
   const page = context.pages()[0];
   if (page) process.stderr.write('page at failure (' + page.url() + '):\n' + (await page.evaluate(() => document.body.innerText).catch(() => '')) + '\n');

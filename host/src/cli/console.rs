@@ -19,7 +19,8 @@ use crate::render::inert;
 /// identity through the same checks as `host approve`.
 ///
 /// Binds 127.0.0.1 on a free port and prints a login URL with a one-time
-/// token; opening it sets an HttpOnly, SameSite=Strict session cookie. Every
+/// token; opening it sets an HttpOnly, SameSite=Strict session cookie that
+/// lasts --session-ttl (12 hours by default) or until "log out". Every
 /// POST needs the page's CSRF token and a same-origin Origin; the Host
 /// header must name the console. Writes `<state-dir>/console.json`
 /// (`{"url", "pid"}`) while it runs. Stop it with Ctrl-C.
@@ -48,9 +49,18 @@ pub struct Args {
     #[arg(long = "as", value_name = "NAME")]
     identity: Option<String>,
 
-    /// How long the login token can be used, in seconds (it works once).
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    /// How long the login token can be used, in seconds (it works once;
+    /// at most a week).
+    #[arg(long, value_name = "SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
     token_ttl: u64,
+
+    /// How long a login lasts, in seconds (at most 30 days). Past it every
+    /// page and decision is refused; restart the console for a new login
+    /// URL. The page header's "log out" ends a session sooner.
+    #[arg(long, value_name = "SECS", default_value_t = 43_200,
+          value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    session_ttl: u64,
 
     /// POST a small JSON body here when a run starts waiting for approval
     /// (plain http). Overrides <plugins>/console.toml.
@@ -75,6 +85,7 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         allow_remote: args.allow_remote,
         identity: Context::approver(args.identity),
         token_ttl: Duration::from_secs(args.token_ttl),
+        session_ttl: Duration::from_secs(args.session_ttl),
         webhook,
     };
     let identity = options.identity.clone();

@@ -4,8 +4,11 @@
 //!   token (as Jupyter does). `GET /login?token=..` exchanges it, once and
 //!   before it expires, for a session; a reused or expired token is refused.
 //! - **Session cookie.** `HttpOnly` (no script reads it), `SameSite=Strict`
-//!   (no other site's page sends it), `Path=/`. The session carries the
-//!   identity decisions are journaled under.
+//!   (no other site's page sends it), `Path=/`, `Max-Age` the session's
+//!   lifetime. The session carries the identity decisions are journaled
+//!   under; it ends when its lifetime (`--session-ttl`) is over, checked by
+//!   the server whatever the browser keeps, or when the person logs out (a
+//!   POST with its CSRF token, like a decision).
 //! - **CSRF.** Every state-changing request is a POST that must carry the
 //!   session's CSRF token (a hidden form field) *and* an `Origin` header
 //!   naming the console itself.
@@ -69,6 +72,11 @@ pub enum Refusal {
     /// The login token is not the one this console made.
     #[error("the login token is wrong\nhint: copy the whole URL `host console` printed")]
     TokenWrong,
+    /// The session is older than `--session-ttl`.
+    #[error(
+        "the session expired (it lasts --session-ttl seconds from login)\nhint: restart `host console` and open the new login URL it prints"
+    )]
+    SessionExpired,
 }
 
 /// A logged-in person.
@@ -87,10 +95,17 @@ struct Login {
     used: bool,
 }
 
+/// A session and when it ends.
+#[derive(Debug)]
+struct Held {
+    session: Session,
+    expires: Instant,
+}
+
 #[derive(Debug)]
 struct State {
     login: Login,
-    sessions: HashMap<String, Session>,
+    sessions: HashMap<String, Held>,
 }
 
 /// The console's login token, its sessions, and the names it answers to.
@@ -98,16 +113,24 @@ struct State {
 pub struct Auth {
     identity: String,
     hosts: Vec<String>,
+    session_ttl: Duration,
     state: Mutex<State>,
 }
 
 impl Auth {
-    /// A fresh login token for `identity`, valid for `ttl`; `hosts` are the
-    /// `host:port` values the Host header may hold.
-    pub fn new(identity: String, ttl: Duration, hosts: Vec<String>) -> std::io::Result<Auth> {
+    /// A fresh login token for `identity`, valid for `ttl`; the session it
+    /// is exchanged for lasts `session_ttl`; `hosts` are the `host:port`
+    /// values the Host header may hold.
+    pub fn new(
+        identity: String,
+        ttl: Duration,
+        session_ttl: Duration,
+        hosts: Vec<String>,
+    ) -> std::io::Result<Auth> {
         Ok(Auth {
             identity,
             hosts,
+            session_ttl,
             state: Mutex::new(State {
                 login: Login {
                     token: random_token()?,
@@ -151,25 +174,51 @@ impl Auth {
         state.login.used = true;
         let id = random_token().map_err(|_| Refusal::TokenWrong)?;
         let csrf = random_token().map_err(|_| Refusal::TokenWrong)?;
+        let now = Instant::now();
+        state.sessions.retain(|_, held| held.expires > now);
         state.sessions.insert(
             id.clone(),
-            Session {
-                identity: self.identity.clone(),
-                csrf,
+            Held {
+                session: Session {
+                    identity: self.identity.clone(),
+                    csrf,
+                },
+                expires: now + self.session_ttl,
             },
         );
         Ok(id)
     }
 
-    /// The session the request's cookie names.
+    /// How long a session lasts from login (the cookie's `Max-Age`).
+    pub fn session_ttl(&self) -> Duration {
+        self.session_ttl
+    }
+
+    /// The session the request's cookie names; one past its lifetime is
+    /// forgotten and refused as expired.
     pub fn session(&self, headers: &HeaderMap) -> Result<Session, Refusal> {
         let id = cookie(headers, COOKIE).ok_or(Refusal::NoSession)?;
+        let mut state = self.lock();
+        let key = state
+            .sessions
+            .keys()
+            .find(|known| same(known.as_bytes(), id.as_bytes()))
+            .cloned()
+            .ok_or(Refusal::NoSession)?;
+        let held = &state.sessions[&key];
+        if Instant::now() >= held.expires {
+            state.sessions.remove(&key);
+            return Err(Refusal::SessionExpired);
+        }
+        Ok(held.session.clone())
+    }
+
+    /// End `session` (a logout): its cookie and CSRF token are worth
+    /// nothing from now on.
+    pub fn end_session(&self, session: &Session) {
         self.lock()
             .sessions
-            .iter()
-            .find(|(known, _)| same(known.as_bytes(), id.as_bytes()))
-            .map(|(_, s)| s.clone())
-            .ok_or(Refusal::NoSession)
+            .retain(|_, held| held.session.csrf != session.csrf);
     }
 
     /// Whether the Host header names this console.
@@ -226,9 +275,17 @@ pub fn check_csrf(session: &Session, csrf: Option<&str>) -> Result<(), Refusal> 
     }
 }
 
-/// The `Set-Cookie` value of a new session.
-pub fn set_cookie(session_id: &str) -> String {
-    format!("{COOKIE}={session_id}; HttpOnly; SameSite=Strict; Path=/")
+/// The `Set-Cookie` value of a new session that lasts `ttl`.
+pub fn set_cookie(session_id: &str, ttl: Duration) -> String {
+    format!(
+        "{COOKIE}={session_id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        ttl.as_secs()
+    )
+}
+
+/// The `Set-Cookie` value that makes the browser drop the session cookie.
+pub fn clear_cookie() -> String {
+    format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
 }
 
 /// The value of cookie `name` in the request.
@@ -268,7 +325,13 @@ mod tests {
     }
 
     fn auth(ttl: Duration) -> Auth {
-        Auth::new("alice".into(), ttl, vec!["127.0.0.1:9".into()]).expect("auth")
+        Auth::new(
+            "alice".into(),
+            ttl,
+            Duration::from_secs(60),
+            vec!["127.0.0.1:9".into()],
+        )
+        .expect("auth")
     }
 
     #[test]
@@ -282,6 +345,41 @@ mod tests {
             .session(&headers(&[("cookie", &format!("x=1; {COOKIE}={id}"))]))
             .expect("session");
         assert_eq!(s.identity, "alice");
+    }
+
+    #[test]
+    fn a_session_ends_at_its_lifetime_or_at_logout() {
+        let short = Auth::new(
+            "alice".into(),
+            Duration::from_secs(60),
+            Duration::ZERO,
+            vec!["127.0.0.1:9".into()],
+        )
+        .expect("auth");
+        let id = short.redeem(&short.login_token()).expect("login");
+        let cookie = headers(&[("cookie", &format!("{COOKIE}={id}"))]);
+        assert_eq!(short.session(&cookie), Err(Refusal::SessionExpired));
+        // An expired session is forgotten, not kept to be refused again.
+        assert_eq!(short.session(&cookie), Err(Refusal::NoSession));
+        assert!(short.lock().sessions.is_empty());
+
+        let a = auth(Duration::from_secs(60));
+        let id = a.redeem(&a.login_token()).expect("login");
+        let cookie = headers(&[("cookie", &format!("{COOKIE}={id}"))]);
+        let session = a.session(&cookie).expect("session");
+        let other = Session {
+            identity: "alice".into(),
+            csrf: "other".into(),
+        };
+        a.end_session(&other);
+        assert!(
+            a.session(&cookie).is_ok(),
+            "another session's logout ended it"
+        );
+        a.end_session(&session);
+        assert_eq!(a.session(&cookie), Err(Refusal::NoSession));
+        assert!(set_cookie(&id, Duration::from_secs(90)).ends_with("; Max-Age=90"));
+        assert!(clear_cookie().contains("Max-Age=0"));
     }
 
     #[test]

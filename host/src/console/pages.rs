@@ -45,14 +45,22 @@ const STATUSES: [RunStatus; 6] = [
     RunStatus::Failed,
 ];
 
-/// A whole page: `title` (escaped here) and a body of ready HTML.
-pub fn layout(title: &str, body: &str) -> String {
+/// A whole page: `title` (escaped here) and a body of ready HTML; with the
+/// session's `csrf` token, the header holds the "log out" form.
+pub fn layout(title: &str, body: &str, csrf: Option<&str>) -> String {
+    let logout = csrf.map_or_else(String::new, |csrf| {
+        format!(
+            "<form method=\"post\" action=\"/logout\" class=\"logout\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">log out</button></form>",
+            html::attr(csrf)
+        )
+    });
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{}</title><link rel=\"stylesheet\" href=\"/assets/console.css\">\
 <script src=\"/assets/console.js\" defer></script></head>\
-<body><header><a href=\"/\" class=\"brand\">host console</a></header><main>{body}</main></body></html>\n",
+<body><header><a href=\"/\" class=\"brand\">host console</a>{logout}</header><main>{body}</main></body></html>\n",
         escape(title)
     )
 }
@@ -67,6 +75,7 @@ pub fn message(title: &str, text: &str, back: &str) -> String {
             escape(text),
             html::attr(back)
         ),
+        None,
     )
 }
 
@@ -158,7 +167,7 @@ pub fn runs_rows(store: &RunStore, filter: Option<&str>) -> String {
 }
 
 /// The runs page.
-pub fn runs_page(store: &RunStore, filter: Option<&str>) -> String {
+pub fn runs_page(store: &RunStore, filter: Option<&str>, csrf: &str) -> String {
     let mut filters = String::from("<nav class=\"filters\">filter: ");
     let _ = write!(
         filters,
@@ -191,7 +200,7 @@ pub fn runs_page(store: &RunStore, filter: Option<&str>) -> String {
         filter = html::attr(filter.unwrap_or("")),
         rows = runs_rows(store, filter),
     );
-    layout(&runs_title(waiting), &body)
+    layout(&runs_title(waiting), &body, Some(csrf))
 }
 
 /// Where on the workflow graph the run stands.
@@ -389,7 +398,11 @@ pub fn run_page(store: &RunStore, id: &str, csrf: &str, notice: Option<&Notice>)
     body.push_str(&policy(&records));
     body.push_str("<h2>Timeline</h2>");
     body.push_str(&timeline(&records));
-    Some(layout(&format!("run {} - host console", state.id), &body))
+    Some(layout(
+        &format!("run {} - host console", state.id),
+        &body,
+        Some(csrf),
+    ))
 }
 
 /// A link to run `id`'s page.

@@ -51,6 +51,8 @@ pub struct Options {
     pub identity: String,
     /// How long the printed login token can be used (once) to sign in.
     pub token_ttl: Duration,
+    /// How long a session lasts from login.
+    pub session_ttl: Duration,
     /// Where to send a notice when a run starts waiting; `None`: no notices.
     pub webhook: Option<Webhook>,
 }
@@ -181,8 +183,13 @@ pub async fn serve(
         }
     }
     let url = format!("http://{own}");
-    let auth = Auth::new(options.identity.clone(), options.token_ttl, hosts)
-        .map_err(ConsoleError::Random)?;
+    let auth = Auth::new(
+        options.identity.clone(),
+        options.token_ttl,
+        options.session_ttl,
+        hosts,
+    )
+    .map_err(ConsoleError::Random)?;
     let login_url = format!("{url}/login?token={}", auth.login_token());
     let store = dirs.store();
     let snapshots = sse::watch(store.clone(), options.webhook.clone(), url.clone());
@@ -222,6 +229,7 @@ pub async fn serve(
         .route("/fragment/runs", get(runs_fragment))
         .route("/events", get(events))
         .route("/login", get(login))
+        .route("/logout", post(logout))
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/approve", Decision::Approve.route())
         .route("/runs/{id}/reject", Decision::Reject.route())
@@ -297,12 +305,13 @@ fn filter_of(q: Filter) -> Option<String> {
 }
 
 async fn runs_page(State(app): Shared, headers: HeaderMap, Query(q): Query<Filter>) -> Response {
-    if let Err(r) = app.auth.session(&headers) {
-        return no_session(&r);
-    }
+    let session = match app.auth.session(&headers) {
+        Ok(s) => s,
+        Err(r) => return no_session(&r),
+    };
     let filter = filter_of(q);
     let a = Arc::clone(&app);
-    match blocking(move || pages::runs_page(&a.store, filter.as_deref())).await {
+    match blocking(move || pages::runs_page(&a.store, filter.as_deref(), &session.csrf)).await {
         Ok(page) => Html(page).into_response(),
         Err(r) => r,
     }
@@ -350,13 +359,36 @@ async fn login(State(app): Shared, Query(q): Query<Login>) -> Response {
     match app.auth.redeem(q.token.as_deref().unwrap_or("")) {
         Ok(session) => {
             let mut response = Redirect::to("/").into_response();
-            if let Ok(cookie) = HeaderValue::from_str(&auth::set_cookie(&session)) {
+            if let Ok(cookie) =
+                HeaderValue::from_str(&auth::set_cookie(&session, app.auth.session_ttl()))
+            {
                 response.headers_mut().insert(header::SET_COOKIE, cookie);
             }
             response
         }
         Err(r) => refused(StatusCode::FORBIDDEN, &r),
     }
+}
+
+/// End the session: the same checks as a decision (session, own Origin,
+/// CSRF token), then the session is forgotten and its cookie dropped.
+async fn logout(State(app): Shared, request: Request) -> Response {
+    let session = match checked_post(&app, request).await {
+        Ok((session, _)) => session,
+        Err(r) => return r,
+    };
+    app.auth.end_session(&session);
+    let mut response = Html(pages::message(
+        "logged out",
+        "this session has ended: its cookie and forms are refused from now on\nrestart `host console` and open the new login URL it prints to log in again",
+        "/",
+    ))
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&auth::clear_cookie()).expect("a cookie of visible ASCII"),
+    );
+    response
 }
 
 async fn run_page(State(app): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -410,11 +442,28 @@ fn decided(app: &App, id: &str, csrf: &str, outcome: Result<String, DecideError>
     }
 }
 
-/// The checks of every POST, then `act` with the session's identity on the
-/// blocking pool; shows the run page `act` names with its outcome. The
-/// session and the `Origin` are checked before the body is read (an
-/// anonymous or cross-site request gets no form parsed), the CSRF token
-/// after.
+/// The checks of every POST, and its form. The session and the `Origin`
+/// are checked before the body is read (an anonymous or cross-site request
+/// gets no form parsed), the CSRF token after.
+async fn checked_post(
+    app: &App,
+    request: Request,
+) -> Result<(auth::Session, decide::Form), Response> {
+    let session = app
+        .auth
+        .check_post_head(request.headers())
+        .map_err(|r| refused(StatusCode::FORBIDDEN, &r))?;
+    let Form(form) =
+        <Form<decide::Form> as axum::extract::FromRequest<()>>::from_request(request, &())
+            .await
+            .map_err(IntoResponse::into_response)?;
+    auth::check_csrf(&session, csrf_of(&form)).map_err(|r| refused(StatusCode::FORBIDDEN, &r))?;
+    Ok((session, form))
+}
+
+/// A checked POST (see [`checked_post`]), then `act` with the session's
+/// identity on the blocking pool; shows the run page `act` names with its
+/// outcome.
 async fn post_decision(
     app: Arc<App>,
     request: Request,
@@ -422,20 +471,10 @@ async fn post_decision(
     + Send
     + 'static,
 ) -> Response {
-    let session = match app.auth.check_post_head(request.headers()) {
-        Ok(s) => s,
-        Err(r) => return refused(StatusCode::FORBIDDEN, &r),
+    let (session, form) = match checked_post(&app, request).await {
+        Ok(checked) => checked,
+        Err(r) => return r,
     };
-    let form: decide::Form =
-        match <Form<decide::Form> as axum::extract::FromRequest<()>>::from_request(request, &())
-            .await
-        {
-            Ok(Form(form)) => form,
-            Err(rejection) => return rejection.into_response(),
-        };
-    if let Err(r) = auth::check_csrf(&session, csrf_of(&form)) {
-        return refused(StatusCode::FORBIDDEN, &r);
-    }
     match blocking(move || {
         let (page, outcome) = act(&app, &session.identity, &form);
         decided(&app, &page, &session.csrf, outcome)
