@@ -95,10 +95,11 @@ pub async fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             output::note(w);
         }
         let mut text = format!(
-            "console: {}\nlogin: {}\n(the login URL works once, within {} s; decisions are journaled as {})\n",
+            "console: {}\nlogin: {}\n(the login URL works once, within {} s; a login lasts {} s or until \"log out\"; decisions are journaled as {})\n",
             s.url,
             s.login_url,
             args.token_ttl,
+            args.session_ttl,
             inert(&identity)
         );
         if let Some(hook) = &hook {
