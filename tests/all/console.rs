@@ -129,6 +129,55 @@ fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
     }
 }
 
+/// `/events` opened with `cookie`, its first event read: the open stream.
+fn open_events(c: &Console, cookie: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(&c.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let req = format!(
+        "GET /events HTTP/1.1\r\nConnection: close\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n",
+        c.addr
+    );
+    stream.write_all(req.as_bytes()).expect("send");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("event: runs") {
+        let n = stream.read(&mut buf).expect("the first event");
+        assert!(n > 0, "the stream ended before its first event: {seen:?}");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
+    stream
+}
+
+/// Whether the open event `stream` is closed by the server within `within`
+/// (what it still sends before then is read and dropped).
+fn ends_within(mut stream: TcpStream, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        stream
+            .set_read_timeout(Some(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(10)),
+            ))
+            .expect("timeout");
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
 /// Log in; returns the `Cookie` header value.
 fn login(c: &Console) -> String {
     let r = request(&c.addr, "GET", &c.token_path(), &[], "");
@@ -342,6 +391,7 @@ fn a_session_ends_at_logout_or_at_its_lifetime_and_then_decides_nothing() {
         "a refused logout ended the session"
     );
 
+    let events_open = open_events(&c, &cookie);
     let out = request(
         &c.addr,
         "POST",
@@ -357,6 +407,10 @@ fn a_session_ends_at_logout_or_at_its_lifetime_and_then_decides_nothing() {
         let r = request(&c.addr, "GET", path, &[("Cookie", &cookie)], "");
         assert_eq!(r.status, 401, "{path} after logout: {r:?}");
     }
+    assert!(
+        ends_within(events_open, Duration::from_secs(5)),
+        "an event stream opened before the logout stayed open after it"
+    );
     let after = approve_with(&c, &cookie, &csrf, &digest);
     assert_eq!(after.status, 403, "{after:?}");
     nothing_decided("an approval after logout");
@@ -365,7 +419,12 @@ fn a_session_ends_at_logout_or_at_its_lifetime_and_then_decides_nothing() {
     let c = Console::start(&s, &["--session-ttl", "1"]);
     let cookie = login(&c);
     let page = run_page(&c, &cookie, &id);
-    std::thread::sleep(Duration::from_millis(1300));
+    let events_open = open_events(&c, &cookie);
+    assert!(
+        ends_within(events_open, Duration::from_secs(5)),
+        "an event stream stayed open past its session's lifetime"
+    );
+    std::thread::sleep(Duration::from_millis(300));
     let expired = request(&c.addr, "GET", "/", &[("Cookie", &cookie)], "");
     assert_eq!(expired.status, 401, "{expired:?}");
     assert!(expired.body.contains("expired"), "{}", expired.body);

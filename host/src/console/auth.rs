@@ -213,6 +213,16 @@ impl Auth {
         Ok(held.session.clone())
     }
 
+    /// Whether `session` still stands: not logged out, not past its
+    /// lifetime.
+    pub fn lasts(&self, session: &Session) -> bool {
+        let now = Instant::now();
+        self.lock()
+            .sessions
+            .values()
+            .any(|held| held.session.csrf == session.csrf && now < held.expires)
+    }
+
     /// End `session` (a logout): its cookie and CSRF token are worth
     /// nothing from now on.
     pub fn end_session(&self, session: &Session) {
@@ -358,6 +368,8 @@ mod tests {
         .expect("auth");
         let id = short.redeem(&short.login_token()).expect("login");
         let cookie = headers(&[("cookie", &format!("{COOKIE}={id}"))]);
+        let held = short.lock().sessions[&id].session.clone();
+        assert!(!short.lasts(&held));
         assert_eq!(short.session(&cookie), Err(Refusal::SessionExpired));
         // An expired session is forgotten, not kept to be refused again.
         assert_eq!(short.session(&cookie), Err(Refusal::NoSession));
@@ -373,11 +385,12 @@ mod tests {
         };
         a.end_session(&other);
         assert!(
-            a.session(&cookie).is_ok(),
+            a.session(&cookie).is_ok() && a.lasts(&session),
             "another session's logout ended it"
         );
         a.end_session(&session);
         assert_eq!(a.session(&cookie), Err(Refusal::NoSession));
+        assert!(!a.lasts(&session));
         assert!(set_cookie(&id, Duration::from_secs(90)).ends_with("; Max-Age=90"));
         assert!(clear_cookie().contains("Max-Age=0"));
     }

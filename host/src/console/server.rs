@@ -344,10 +344,12 @@ async fn runs_fragment(
 }
 
 async fn events(State(app): Shared, headers: HeaderMap) -> Response {
-    if let Err(r) = app.auth.session(&headers) {
-        return no_session(&r);
-    }
-    sse::stream(app.snapshots.clone()).into_response()
+    let session = match app.auth.session(&headers) {
+        Ok(s) => s,
+        Err(r) => return no_session(&r),
+    };
+    let a = Arc::clone(&app);
+    sse::stream(app.snapshots.clone(), move || a.auth.lasts(&session)).into_response()
 }
 
 #[derive(Debug, Deserialize)]

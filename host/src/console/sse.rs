@@ -100,20 +100,42 @@ pub fn watch(
 }
 
 /// The event stream of one page: the current snapshot at once, then one
-/// event per change.
-pub fn stream(rx: watch::Receiver<Snapshot>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let events = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
-        if !first && rx.changed().await.is_err() {
-            return None;
-        }
-        let (version, waiting) = {
-            let snap = rx.borrow_and_update();
-            (snap.version, snap.waiting)
-        };
-        let event = Event::default()
-            .event("runs")
-            .data(format!("{{\"version\":{version},\"waiting\":{waiting}}}"));
-        Some((Ok(event), (rx, false)))
-    });
+/// event per change, for as long as `live` says the session that opened it
+/// lasts (looked at every [`POLL`]): a logout or the session's end closes
+/// the stream, so a page left open learns nothing more.
+pub fn stream(
+    rx: watch::Receiver<Snapshot>,
+    live: impl Fn() -> bool + Send + 'static,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let events =
+        futures_util::stream::unfold((rx, true, live), |(mut rx, first, live)| async move {
+            if !first {
+                loop {
+                    if !live() {
+                        return None;
+                    }
+                    tokio::select! {
+                        changed = rx.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                            break;
+                        }
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+            }
+            if !live() {
+                return None;
+            }
+            let (version, waiting) = {
+                let snap = rx.borrow_and_update();
+                (snap.version, snap.waiting)
+            };
+            let event = Event::default()
+                .event("runs")
+                .data(format!("{{\"version\":{version},\"waiting\":{waiting}}}"));
+            Some((Ok(event), (rx, false, live)))
+        });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
