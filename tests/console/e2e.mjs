@@ -159,8 +159,14 @@ try {
   check(consoleMessages.length === 0, 'nothing on the console: ' + consoleMessages);
   await page.screenshot({ path: join(plan.screenshots, 'hostile-run.png'), fullPage: true });
 
-  // Log out from the header: the browser's cookie no longer opens a page.
+  // Log out from the header: the browser's cookie no longer opens a page,
+  // and a runs page left open in another tab stops its live updates.
+  const other = await context.newPage();
+  await other.goto(plan.url + '/');
   await Promise.all([page.waitForNavigation(), page.click('header form.logout button')]);
+  await other.waitForSelector('#stopped', { timeout: 15000 });
+  check((await other.textContent('#stopped')).includes('session ended'), 'the open tab says its updates stopped');
+  await other.close();
   check((await page.textContent('#message')).includes('session has ended'), 'logged out: ' + (await page.textContent('#message')));
   const after = await page.goto(plan.url + '/');
   check(after.status() === 401, 'the runs page after logout: ' + after.status());

@@ -49,4 +49,14 @@
       document.querySelector('main').prepend(p);
     }
   });
+  // The server closes the stream when the session ends (log out, or past
+  // --session-ttl); the browser's reconnect is then refused and it gives up.
+  source.addEventListener('error', function () {
+    if (source.readyState !== EventSource.CLOSED || document.getElementById('stopped')) return;
+    var p = document.createElement('p');
+    p.id = 'stopped';
+    p.className = 'notice';
+    p.textContent = 'Live updates stopped: the session ended (logged out, or past --session-ttl) or the console stopped. Reload the page to see where things stand.';
+    document.querySelector('main').prepend(p);
+  });
 })();
