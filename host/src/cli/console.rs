@@ -26,7 +26,7 @@ use crate::render::inert;
 /// (`{"url", "pid"}`) while it runs. Stop it with Ctrl-C.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  host console                                  loopback, a free port; open the printed login URL\n  host console --port 8750 --as alice           a fixed port; decisions journaled as alice\n  host console --webhook http://127.0.0.1:9000/hook   notify when a run starts waiting\n  host console --bind 10.0.0.5 --allow-remote   reachable from the network (plain http)\n\n\
+    after_help = "Examples:\n  host console                                  loopback, a free port; open the printed login URL\n  host console --port 8750 --as alice           a fixed port; decisions journaled as alice\n  host console --session-ttl 3600               a login lasts an hour (then restart for a new URL)\n  host console --webhook http://127.0.0.1:9000/hook   notify when a run starts waiting\n  host console --bind 10.0.0.5 --allow-remote   reachable from the network (plain http)\n\n\
 Webhook: --webhook URL, else `webhook = \"http://...\"` in <plugins>/console.toml (plain http only);\n\
 body: {\"event\":\"approval_requested\",\"run\",\"url\",\"workflow\",\"digest\",\"files\",\"at_ms\"}.\n\
 Identity: decisions are journaled as --as NAME, else the OS account running the console (passwd, not $USER)."
