@@ -105,25 +105,12 @@ pub fn watch(
 /// the stream, so a page left open learns nothing more.
 pub fn stream(
     rx: watch::Receiver<Snapshot>,
-    live: impl Fn() -> bool + Send + 'static,
+    live: impl Fn() -> bool + Send + Sync + 'static,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let events =
         futures_util::stream::unfold((rx, true, live), |(mut rx, first, live)| async move {
-            if !first {
-                loop {
-                    if !live() {
-                        return None;
-                    }
-                    tokio::select! {
-                        changed = rx.changed() => {
-                            if changed.is_err() {
-                                return None;
-                            }
-                            break;
-                        }
-                        () = tokio::time::sleep(POLL) => {}
-                    }
-                }
+            if !first && !changed_while(&mut rx, &live).await {
+                return None;
             }
             if !live() {
                 return None;
@@ -138,4 +125,16 @@ pub fn stream(
             Some((Ok(event), (rx, false, live)))
         });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// Wait for the next snapshot, looking at `live` every [`POLL`]: false
+/// when `live` says no first or the watcher is gone.
+async fn changed_while(rx: &mut watch::Receiver<Snapshot>, live: &impl Fn() -> bool) -> bool {
+    while live() {
+        tokio::select! {
+            changed = rx.changed() => return changed.is_ok(),
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+    false
 }
